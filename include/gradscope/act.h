@@ -1,0 +1,59 @@
+/* Activation functions: one table (name, value, derivative, largest derivative,
+ * whether it saturates) read by the engine, the CLI, the probe and the theory. */
+#ifndef GRADSCOPE_ACT_H
+#define GRADSCOPE_ACT_H
+
+#include <stddef.h>
+
+#include "gradscope/status.h"
+
+/* Activation kinds; GS_ACT_COUNT is the number of kinds. */
+typedef enum {
+    GS_ACT_LINEAR = 0,
+    GS_ACT_SIGMOID,
+    GS_ACT_TANH,
+    GS_ACT_RELU,
+    GS_ACT_LEAKY_RELU, /* param: negative slope, default 0.01 */
+    GS_ACT_ELU,        /* param: alpha, default 1 */
+    GS_ACT_GELU,       /* exact: z * Phi(z), erf form */
+    GS_ACT_SELU,       /* lambda 1.0507009873554805, alpha 1.6732632423543772 */
+    GS_ACT_SOFTSIGN,   /* z / (1 + |z|) */
+    GS_ACT_COUNT
+} GsActKind;
+
+/* An activation with its parameter (ignored by kinds that take none). */
+typedef struct {
+    GsActKind kind;
+    double param;
+} GsAct;
+
+/* Parses "name" or "name:PARAM" (leaky_relu:0.1, elu:0.5). Unknown names, a parameter on
+ * a kind that takes none, or a malformed/negative number fail with GS_ERR_INVALID and a
+ * message naming the text. *out is untouched on failure. */
+GsStatus gs_act_parse(const char *text, GsAct *out, GsError *err);
+/* Writes the canonical text form ("tanh", "leaky_relu:0.01") into buf; returns buf. */
+char *gs_act_format(const GsAct *act, char *buf, size_t size);
+/* Bare name of a kind ("leaky_relu"); NULL for an out-of-range kind. */
+const char *gs_act_name(GsActKind kind);
+
+/* Scalar reference implementations in double (libm), for tests and theory. */
+double gs_act_value(const GsAct *act, double z);
+double gs_act_deriv(const GsAct *act, double z);
+/* sup_z |phi'(z)| (sigmoid 0.25, tanh 1, relu 1, selu lambda*alpha, ...). */
+double gs_act_max_deriv(const GsAct *act);
+/* 1 when phi' tends to 0 smoothly (sigmoid, tanh, softsign, elu, selu, gelu): the
+ * saturation statistic applies. 0 for linear, relu, leaky_relu. */
+int gs_act_can_saturate(const GsAct *act);
+
+/* h[i] = phi(z[i]) for n entries; vectorizable float kernels (no libm call per element
+ * for tanh/sigmoid/elu/selu/gelu). NaN in gives NaN out, +-Inf map to the limits.
+ * h may equal z. Cannot fail. */
+void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n);
+/* dz[i] = dh[i] * phi'(z[i]) for n entries, given z and h = phi(z) (kernels may use
+ * whichever is cheaper). Overwrites dz; dz may equal dh. Cannot fail. */
+void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z,
+                     const float *h, size_t n);
+/* d[i] = phi'(z[i]) (local derivative, read by the probe). Cannot fail. */
+void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float *h, size_t n);
+
+#endif

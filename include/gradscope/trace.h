@@ -1,0 +1,96 @@
+/* The trace: per recorded step and per layer, the gradient-health statistics that
+ * DESIGN.md defines. The engine fills it, plots and diagnosis read it, CSV stores it. */
+#ifndef GRADSCOPE_TRACE_H
+#define GRADSCOPE_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gradscope/status.h"
+
+/* Trace columns in CSV order. The first 16 are DESIGN.md's schema; the rest are
+ * gradscope's extras (global clipping record, same value on every layer row). */
+typedef enum {
+    GS_COL_STEP = 0,
+    GS_COL_LAYER,
+    GS_COL_LOSS,
+    GS_COL_LR,
+    GS_COL_GRAD_NORM,
+    GS_COL_BIAS_GRAD_NORM,
+    GS_COL_ACT_GRAD_NORM,
+    GS_COL_GRAD_MAX_ABS,
+    GS_COL_WEIGHT_NORM,
+    GS_COL_UPDATE_RATIO,
+    GS_COL_ACT_MEAN,
+    GS_COL_ACT_STD,
+    GS_COL_SATURATION,
+    GS_COL_DEAD_FRAC,
+    GS_COL_NONFINITE,
+    GS_COL_GLOBAL_NORM,      /* global L2 norm of all parameter gradients, before clipping */
+    GS_COL_GLOBAL_NORM_POST, /* the same after clipping (equal when nothing was clipped) */
+    GS_COL_CLIPPED,          /* 1 when clipping changed the gradient at this step, else 0 */
+    GS_COL_COUNT
+} GsCol;
+
+/* Column name as in the CSV header ("grad_norm"); NULL when out of range. */
+const char *gs_trace_col_name(GsCol col);
+/* Column for a header name; -1 when the name is not a known column. */
+int gs_trace_col_from_name(const char *name);
+/* Bit of a column in a column mask. */
+#define GS_COL_BIT(c) (UINT64_C(1) << (c))
+/* Mask of every known column. */
+#define GS_COL_ALL ((UINT64_C(1) << GS_COL_COUNT) - 1)
+
+/* Opaque trace table: n_steps recorded steps x n_layers layers x stored columns. */
+typedef struct GsTrace GsTrace;
+
+/* Creates an empty trace for n_layers layers (>= 1) storing the columns in `columns`
+ * (a GS_COL_BIT mask; step and layer are always kept). GS_ERR_NOMEM on failure. */
+GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out);
+/* Frees the trace; NULL is a no-op. */
+void gs_trace_destroy(GsTrace *trace);
+
+/* Appends one recorded step and returns, through *row, its n_layers x GS_COL_COUNT
+ * block (row-major by layer index 0..n_layers-1; column by GsCol), pre-filled with NaN
+ * except step and layer. The pointer stays valid until the next add. Steps must be
+ * strictly increasing (asserted). GS_ERR_NOMEM when growing fails. */
+GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row);
+/* Writes back a block returned by gs_trace_add_step (only the stored columns are kept).
+ * Call once the block is filled. Cannot fail. */
+void gs_trace_commit_step(GsTrace *trace);
+
+size_t gs_trace_n_steps(const GsTrace *trace);
+size_t gs_trace_n_layers(const GsTrace *trace);
+/* Training step of recorded step index i. */
+long gs_trace_step(const GsTrace *trace, size_t i);
+/* Value at recorded step index i, layer index li (0-based: layer li+1), column col;
+ * NaN when the column is not stored or the cell was absent from a read file. */
+double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col);
+/* 1 when column col holds data (written by the engine, or present in the read file). */
+int gs_trace_has(const GsTrace *trace, GsCol col);
+/* Marks column col as holding data (the recorder sets the columns it fills). */
+void gs_trace_set_has(GsTrace *trace, GsCol col, int has);
+
+/* Metadata "key = value" pairs kept in insertion order (CSV '# key = value' lines).
+ * Setting an existing key replaces its value. GS_ERR_NOMEM on failure. */
+GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value);
+/* Value of key, or NULL when absent. The string is owned by the trace. */
+const char *gs_trace_meta_get(const GsTrace *trace, const char *key);
+size_t gs_trace_meta_count(const GsTrace *trace);
+const char *gs_trace_meta_key(const GsTrace *trace, size_t i);
+const char *gs_trace_meta_value(const GsTrace *trace, size_t i);
+
+/* Writes the trace as CSV (metadata lines, header of the columns it has, one row per
+ * step and layer; numbers with 9 significant digits, "nan", "inf", "-inf"). Writes to a
+ * temporary file in the same directory and renames it, so no partial file is left.
+ * GS_ERR_IO with the path in err on failure. */
+GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err);
+/* Reads a trace CSV in one streaming pass, keeping only the columns in `columns` (plus
+ * step and layer). Accepts '#' metadata lines, extra unknown columns (ignored), any
+ * column order, missing optional columns. Requires step, layer and grad_norm; steps
+ * non-decreasing; layer an integer >= 1. Errors name the file, line and column:
+ * GS_ERR_IO (missing/unreadable), GS_ERR_FORMAT (empty, missing required column,
+ * non-numeric cell, bad step/layer). *out untouched on failure. */
+GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, GsError *err);
+
+#endif
