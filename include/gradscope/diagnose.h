@@ -1,0 +1,98 @@
+/* Diagnosis: rules that turn a trace into findings (what is wrong, where, since when,
+ * how strong, why, and what to change). Trace in, findings out: no engine, no cairo. */
+#ifndef GRADSCOPE_DIAGNOSE_H
+#define GRADSCOPE_DIAGNOSE_H
+
+#include <stddef.h>
+
+#include "gradscope/status.h"
+#include "gradscope/theory.h"
+#include "gradscope/trace.h"
+
+/* Severity, ordered: a larger value is more severe. */
+typedef enum { GS_SEV_INFO = 0, GS_SEV_WARNING, GS_SEV_ERROR } GsSeverity;
+
+/* What a finding is about. */
+typedef enum {
+    GS_FIND_VANISHING = 0,
+    GS_FIND_EXPLODING,
+    GS_FIND_NONFINITE,
+    GS_FIND_SATURATION,
+    GS_FIND_DEAD_UNITS,
+    GS_FIND_UPDATE_TOO_LARGE,
+    GS_FIND_UPDATE_TOO_SMALL,
+    GS_FIND_LOSS_DIVERGING,
+    GS_FIND_LOSS_STALLED,
+    GS_FIND_COUNT
+} GsFindingKind;
+
+/* One named number supporting a finding ("ratio_first_last" = 2.1e-9). */
+typedef struct {
+    char key[40];
+    double value;
+} GsEvidence;
+
+#define GS_MAX_EVIDENCE 8
+
+/* One finding. Plain value. */
+typedef struct {
+    GsFindingKind kind;
+    GsSeverity severity;
+    int layer_first, layer_last; /* 1-based layer range covered */
+    long step_first, step_last;  /* training-step range covered */
+    GsEvidence evidence[GS_MAX_EVIDENCE];
+    size_t n_evidence;
+    char message[512];    /* one plain sentence: what and why */
+    char suggestion[256]; /* what to change, in words; "" when none applies */
+    char options[256];    /* the change as gradscope options ("--act relu --init he_normal");
+                             "" when none applies */
+} GsFinding;
+
+/* A list of findings, most severe first. Owned by the caller: gs_findings_fini. */
+typedef struct {
+    GsFinding *items;
+    size_t n;
+    char skipped[1024]; /* rules skipped for missing columns, "; "-separated (verbose mode) */
+} GsFindings;
+
+/* Thresholds of the rules; defaults and sources are documented in the README. */
+typedef struct {
+    double vanish_ratio;   /* first/last grad ratio below this: vanishing (1e-3, AUTOTRAINER) */
+    double explode_ratio;  /* first/last grad ratio above this: exploding (70, AUTOTRAINER) */
+    double vanish_abs;     /* mean |g| below this: vanishing (1e-7, SageMaker Debugger) */
+    double saturation;     /* layer share of saturated units above this: flagged (0.5) */
+    double dead;           /* layer share of dead units above this: flagged (0.5) */
+    double update_high;    /* update ratio above this: too large (1e-2, Karpathy) */
+    double update_low;     /* update ratio below this: too small (1e-5) */
+    double growth;         /* grad norm growth over training above this factor: exploding */
+    double loss_diverge;   /* final/initial loss above this factor: diverging */
+    double loss_stall;     /* relative loss decrease below this: stalled */
+} GsThresholds;
+
+/* Fills the documented defaults. Cannot fail. */
+void gs_thresholds_default(GsThresholds *th);
+/* Sets one threshold by key ("vanish_ratio", ...) from text; GS_ERR_INVALID naming the
+ * key or value otherwise. */
+GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value, GsError *err);
+
+/* Runs every rule whose columns the trace has. GS_ERR_NOMEM on failure. */
+GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out,
+                     GsError *err);
+/* Frees a findings list; NULL or zeroed is fine. */
+void gs_findings_fini(GsFindings *findings);
+
+/* Names as used in JSON and --fail-on ("vanishing", "update_too_large", ...). */
+const char *gs_finding_kind_name(GsFindingKind kind);
+/* Kind for a name, -1 when unknown. */
+int gs_finding_kind_from_name(const char *name);
+/* "info", "warning", "error". */
+const char *gs_severity_name(GsSeverity sev);
+
+/* Serializes findings (and the prediction when not NULL) to the JSON documented in the
+ * README: {"findings": [...], "prediction": {...}}. *json is malloc'd, caller frees.
+ * GS_ERR_NOMEM on failure. */
+GsStatus gs_findings_to_json(const GsFindings *findings, const GsPrediction *pred, char **json);
+/* The prediction alone as JSON ({"layers": [...], "ratio_first_last": R, "regime": ...}). */
+GsStatus gs_prediction_to_json(const GsPrediction *pred, char **json);
+
+#endif
