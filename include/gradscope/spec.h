@@ -85,6 +85,12 @@ double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, si
  * unreadable files with GS_ERR_IO. */
 GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err);
 
+/* Applies an option string as findings suggest it ("--act relu --init he_normal",
+ * "--standardize", "--lr=0.01"): each --key takes the next word as its value unless the
+ * key is a flag (standardize) or the next word starts with "--". Fails like gs_spec_set;
+ * spec untouched on failure. */
+GsStatus gs_spec_apply_args(GsSpec *spec, const char *args, GsError *err);
+
 /* The key table, for --help and metadata: count, then name/default/help of key i. */
 size_t gs_spec_key_count(void);
 const char *gs_spec_key_name(size_t i);

@@ -1,0 +1,56 @@
+/* Report rendering: turns a trace (plus optional findings, prediction and a second "after"
+ * trace) into one PNG/SVG/PDF page. No cairo types here; drawing internals live in src/plot/. */
+#ifndef GRADSCOPE_PLOT_H
+#define GRADSCOPE_PLOT_H
+
+#include "gradscope/diagnose.h"
+#include "gradscope/status.h"
+#include "gradscope/theory.h"
+#include "gradscope/trace.h"
+
+/* How several recorded steps that fall into one pixel column are reduced to one value.
+ * Precedence in every mode: any NaN -> NaN, else any +Inf -> +Inf, else any -Inf -> -Inf;
+ * then GMEAN = geometric mean (0 when the bin holds a value <= 0, as the product would),
+ * MAX = largest value, MIN = smallest value. */
+typedef enum { GS_BIN_GMEAN = 0, GS_BIN_MAX, GS_BIN_MIN } GsBinMode;
+
+/* Everything gs_plot_report draws. Plain value: fill with gs_report_options_default, then
+ * set what you need. Pointers are borrowed for the duration of the call. */
+typedef struct {
+    const GsTrace *trace;           /* required */
+    GsCol metric;                   /* heatmap/profile metric, default GS_COL_GRAD_NORM */
+    int relative;                   /* 1: heatmap shows each layer / output layer (diverging) */
+    GsBinMode bin;                  /* reduction when steps outnumber pixel columns */
+    int width, height;              /* page size in px (PNG) or pt (SVG/PDF), default 1600x1000 */
+    double scale;                   /* device scale for PNG (high-DPI), default 1 */
+    const char *title;              /* NULL: built from the trace metadata */
+    const char *subtitle;           /* NULL: none */
+    const char *source_name;        /* shown in the title when there is no metadata; may be NULL */
+    const GsPrediction *prediction; /* NULL: no predicted-profile overlay */
+    const GsFindings *findings;     /* NULL: no findings panel */
+    const GsTrace *after;           /* NULL: no before/after comparison */
+    const char *before_label, *after_label;     /* NULL: "before" / "after" */
+    const char *before_verdict, *after_verdict; /* NULL: none */
+} GsReportOptions;
+
+/* Fills the defaults above (trace NULL). Cannot fail. */
+void gs_report_options_default(GsReportOptions *o);
+
+/* Renders the report to path; the format follows the extension .png/.svg/.pdf (case-
+ * insensitive). Writes a temporary file in the same directory and renames it, so no partial
+ * file is left. GS_ERR_INVALID for an unknown extension, a bad size/scale or a trace with no
+ * steps (message names the value); GS_ERR_IO naming the path when it cannot be written;
+ * GS_ERR_NOMEM. */
+GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err);
+
+/* Parses "gmean", "max" or "min" into *out; GS_ERR_INVALID naming the text otherwise (*out
+ * untouched). */
+GsStatus gs_plot_parse_bin(const char *text, GsBinMode *out, GsError *err);
+/* Parses "WIDTHxHEIGHT" (e.g. "1600x1000", each 200..20000) into *w and *h; GS_ERR_INVALID
+ * naming the text otherwise (outputs untouched). */
+GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
+
+/* Name of a bin mode ("gmean", "max", "min"). */
+const char *gs_plot_bin_name(GsBinMode mode);
+
+#endif

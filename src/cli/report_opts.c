@@ -1,0 +1,224 @@
+/* Shared report/diagnosis options, output checks, findings text and JSON writing. */
+#include "cli/report_opts.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+void cli_report_init(CliReport *r)
+{
+    memset(r, 0, sizeof *r);
+    gs_report_options_default(&r->report);
+    gs_thresholds_default(&r->th);
+}
+
+int cli_report_option(CliReport *r, const char *cmd, const char *name, const char *arg)
+{
+    GsError err = {{0}};
+    if (!strcmp(name, "output")) {
+        r->output = arg;
+    } else if (!strcmp(name, "json")) {
+        r->json = arg;
+    } else if (!strcmp(name, "metric")) {
+        int c = gs_trace_col_from_name(arg);
+        if (c < 0 || c == GS_COL_STEP || c == GS_COL_LAYER)
+            return cli_fail(cmd, "--metric: '%s' is not a numeric trace column", arg);
+        r->report.metric = (GsCol)c;
+    } else if (!strcmp(name, "relative")) {
+        r->report.relative = 1;
+    } else if (!strcmp(name, "bin")) {
+        if (gs_plot_parse_bin(arg, &r->report.bin, &err) != GS_OK)
+            return cli_fail(cmd, "--bin: %s", err.msg);
+    } else if (!strcmp(name, "size")) {
+        if (gs_plot_parse_size(arg, &r->report.width, &r->report.height, &err) != GS_OK)
+            return cli_fail(cmd, "--size: %s", err.msg);
+    } else if (!strcmp(name, "scale")) {
+        char *end;
+        double s = strtod(arg, &end);
+        if (end == arg || *end || !(s >= 0.25 && s <= 8))
+            return cli_fail(cmd, "--scale: '%s' is not a number in 0.25..8", arg);
+        r->report.scale = s;
+    } else if (!strcmp(name, "fail-on")) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", arg);
+        char *save = NULL;
+        for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            if (!strcmp(w, "any")) {
+                r->fail_any = 1;
+                continue;
+            }
+            int k = gs_finding_kind_from_name(w);
+            if (k < 0) {
+                char list[512] = "any";
+                for (int i = 0; i < GS_FIND_COUNT; i++) {
+                    strcat(list, ", ");
+                    strcat(list, gs_finding_kind_name((GsFindingKind)i));
+                }
+                return cli_fail(cmd, "--fail-on: unknown finding kind '%s' (expected: %s)", w,
+                                list);
+            }
+            r->fail_mask |= 1u << k;
+        }
+    } else if (!strcmp(name, "threshold")) {
+        const char *eq = strchr(arg, '=');
+        char key[64];
+        if (!eq || (size_t)(eq - arg) >= sizeof key)
+            return cli_fail(cmd, "--threshold: '%s' must be KEY=VALUE", arg);
+        memcpy(key, arg, (size_t)(eq - arg));
+        key[eq - arg] = '\0';
+        if (gs_thresholds_set(&r->th, key, eq + 1, &err) != GS_OK)
+            return cli_fail(cmd, "--threshold: %s", err.msg);
+    } else if (!strcmp(name, "verbose")) {
+        r->verbose = 1;
+    } else if (!strcmp(name, "quiet")) {
+        r->quiet = 1;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int cli_check_output(const char *cmd, const char *option, const char *path, const char *exts)
+{
+    if (!path || !strcmp(path, "-"))
+        return 0;
+    if (exts) {
+        const char *dot = strrchr(path, '.');
+        int ok = 0;
+        if (dot) {
+            char list[128];
+            snprintf(list, sizeof list, "%s", exts);
+            char *save = NULL;
+            for (char *e = strtok_r(list, "|", &save); e; e = strtok_r(NULL, "|", &save))
+                ok |= !strcasecmp(dot, e);
+        }
+        if (!ok)
+            return cli_fail(cmd, "%s: '%s' has an unsupported extension (use %s)", option, path,
+                            exts);
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    const char *dir = dirname(tmp);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_fail(cmd, "%s: cannot write '%s': directory '%s': %s", option, path, dir,
+                        strerror(errno));
+    return 0;
+}
+
+static const char *sev_tag(GsSeverity s)
+{
+    return s == GS_SEV_ERROR ? "ERROR  " : s == GS_SEV_WARNING ? "WARNING" : "info   ";
+}
+
+void cli_print_findings(FILE *f, const GsFindings *fs, int verbose)
+{
+    if (fs->n == 0)
+        fprintf(f, "No findings: gradients look healthy by every rule that applies.\n");
+    for (size_t i = 0; i < fs->n; i++) {
+        const GsFinding *x = &fs->items[i];
+        fprintf(f, "%s %-16s layers %d-%d, steps %ld-%ld\n", sev_tag(x->severity),
+                gs_finding_kind_name(x->kind), x->layer_first, x->layer_last, x->step_first,
+                x->step_last);
+        fprintf(f, "        %s\n", x->message);
+        if (x->suggestion[0] || x->options[0])
+            fprintf(f, "        fix: %s%s%s%s\n", x->suggestion, x->options[0] ? " (" : "",
+                    x->options, x->options[0] ? ")" : "");
+    }
+    if (verbose && fs->skipped[0])
+        fprintf(f, "Skipped rules: %s\n", fs->skipped);
+}
+
+int cli_write_file_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
+                   const GsPrediction *pred)
+{
+    char *json = NULL;
+    if (gs_findings_to_json(fs, pred, &json) != GS_OK) {
+        fprintf(stderr, "gradscope %s: out of memory writing JSON\n", cmd);
+        return GS_EXIT_FAIL;
+    }
+    int rc = 0;
+    if (!strcmp(path, "-"))
+        printf("%s\n", json);
+    else if (cli_write_file_atomic(path, json) != 0)
+        rc = cli_fail(cmd, "--json: cannot write '%s': %s", path, strerror(errno));
+    free(json);
+    return rc;
+}
+
+int cli_should_fail(const CliReport *r, const GsFindings *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        if (r->fail_any && fs->items[i].severity >= GS_SEV_WARNING)
+            return 1;
+        if (r->fail_mask & (1u << fs->items[i].kind))
+            return 1;
+    }
+    return 0;
+}
+
+int cli_predict_from_meta(const GsTrace *trace, GsPrediction *pred)
+{
+    const char *m2 = gs_trace_meta_get(trace, "input_second_moment");
+    const char *din = gs_trace_meta_get(trace, "data_inputs");
+    if (!m2 || !din || !gs_trace_meta_get(trace, "depth"))
+        return 0;
+    GsSpec spec;
+    gs_spec_default(&spec);
+    for (size_t i = 0; i < gs_spec_key_count(); i++) {
+        const char *v = gs_trace_meta_get(trace, gs_spec_key_name(i));
+        /* The data key may name a CSV file that is not here; only the shape matters. */
+        if (v && strcmp(gs_spec_key_name(i), "data") != 0 &&
+            gs_spec_set(&spec, gs_spec_key_name(i), v, NULL) != GS_OK)
+            return 0;
+    }
+    char *end;
+    double moment = strtod(m2, &end);
+    long d_in = strtol(din, NULL, 10);
+    if (!isfinite(moment) || d_in < 1)
+        return 0;
+    return gs_theory_predict(&spec, (size_t)d_in, moment, pred, NULL) == GS_OK;
+}
+
+int cli_load_trace(const char *cmd, const char *path, GsTrace **out)
+{
+    GsError err = {{0}};
+    GsStatus st = gs_trace_read_csv(path, GS_COL_ALL, out, &err);
+    if (st != GS_OK) {
+        fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
+        return cli_status_exit(st);
+    }
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* Options shared by the commands that render or judge a trace (run, plot, diagnose). */
+#ifndef GS_CLI_REPORT_OPTS_H
+#define GS_CLI_REPORT_OPTS_H
+
+#include <stdio.h>
+
+#include "gradscope/diagnose.h"
+#include "gradscope/plot.h"
+
+/* Report and diagnosis options as parsed from the command line. */
+typedef struct {
+    const char *output;    /* -o FILE */
+    const char *json;      /* --json FILE or "-" */
+    GsReportOptions report;
+    GsThresholds th;
+    unsigned fail_mask;    /* bit per GsFindingKind */
+    int fail_any;
+    int verbose, quiet;
+} CliReport;
+
+/* Initializes defaults. */
+void cli_report_init(CliReport *r);
+/* Handles one of the shared options by name; returns 0, 2 after printing an error, or
+ * -1 when the name is not a shared option. */
+int cli_report_option(CliReport *r, const char *cmd, const char *name, const char *arg);
+/* Checks that an output path can be written later: its extension (when exts is not
+ * NULL, a "|"-separated list like ".png|.svg|.pdf") and that its directory exists and is
+ * writable. Returns 0, or 2 after printing an error naming option and path. */
+int cli_check_output(const char *cmd, const char *option, const char *path, const char *exts);
+/* Prints findings as readable text to f, most severe first. */
+void cli_print_findings(FILE *f, const GsFindings *fs, int verbose);
+/* Writes findings (+ prediction) as JSON to path ("-" = stdout), atomically. 0 or 2. */
+int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
+                   const GsPrediction *pred);
+/* 1 when a finding of a kind in the fail mask is present. */
+int cli_should_fail(const CliReport *r, const GsFindings *fs);
+/* Writes a string to path atomically (temp file + rename). 0, or -1 with errno set. */
+int cli_write_file_atomic(const char *path, const char *text);
+
+/* Rebuilds the setup and the theory's prediction from a gradscope trace's metadata.
+ * Returns 1 and fills *pred (caller finis it) when the trace carries a full setup, else 0. */
+int cli_predict_from_meta(const GsTrace *trace, GsPrediction *pred);
+/* Loads a trace for rendering/diagnosis, printing an error naming the file on failure.
+ * Returns 0 or an exit code. */
+int cli_load_trace(const char *cmd, const char *path, GsTrace **out);
+
+/* The shared options, for --help tables (name, has_arg, arg, help). */
+#define CLI_REPORT_OPTS                                                                        \
+    {"output", 'o', required_argument, "FILE", "report file: .png, .svg or .pdf"},             \
+    {"json", 0, required_argument, "FILE", "write findings as JSON to FILE ('-' = stdout)"},   \
+    {"metric", 0, required_argument, "COL", "heatmap metric: any numeric trace column "         \
+                                            "[default: grad_norm]"},                           \
+    {"relative", 0, no_argument, NULL, "colour by ratio to the output layer (diverging map)"}, \
+    {"bin", 0, required_argument, "MODE", "reduce steps per pixel column: gmean max min "       \
+                                          "[default: gmean]"},                                 \
+    {"size", 0, required_argument, "WxH", "page size in pixels [default: 1600x1000]"},         \
+    {"scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"},        \
+    {"fail-on", 0, required_argument, "KINDS", "exit 1 if a finding of these kinds (comma "    \
+                                               "list, or 'any') is present"},                  \
+    {"threshold", 0, required_argument, "KEY=V", "override a diagnosis threshold "             \
+                                                 "(repeatable; see README)"},                  \
+    {"verbose", 'v', no_argument, NULL, "also list rules skipped for missing columns"},        \
+    {"quiet", 'q', no_argument, NULL, "print nothing but errors"}
+#define CLI_REPORT_NOPTS 11
+
+#endif

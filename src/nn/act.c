@@ -1,0 +1,386 @@
+/* Activation functions: the one table of names and parameters, double references on libm,
+ * and the vectorizable float kernels (forward, backward, local derivative) of the engine. */
+#include "gradscope/act.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/vmath.h"
+
+#define SELU_LAMBDA 1.0507009873554805
+#define SELU_ALPHA 1.6732632423543772
+
+/* One row per kind, in enum order. */
+static const struct {
+    const char *name;
+    int has_param;
+    double default_param;
+} kinds[GS_ACT_COUNT] = {
+    [GS_ACT_LINEAR] = {"linear", 0, 0.0},
+    [GS_ACT_SIGMOID] = {"sigmoid", 0, 0.0},
+    [GS_ACT_TANH] = {"tanh", 0, 0.0},
+    [GS_ACT_RELU] = {"relu", 0, 0.0},
+    [GS_ACT_LEAKY_RELU] = {"leaky_relu", 1, 0.01},
+    [GS_ACT_ELU] = {"elu", 1, 1.0},
+    [GS_ACT_GELU] = {"gelu", 0, 0.0},
+    [GS_ACT_SELU] = {"selu", 0, 0.0},
+    [GS_ACT_SOFTSIGN] = {"softsign", 0, 0.0},
+};
+
+#define KIND_LIST "linear, sigmoid, tanh, relu, leaky_relu, elu, gelu, selu, softsign"
+
+const char *gs_act_name(GsActKind kind)
+{
+    if ((int)kind < 0 || kind >= GS_ACT_COUNT)
+        return NULL;
+    return kinds[kind].name;
+}
+
+GsStatus gs_act_parse(const char *text, GsAct *out, GsError *err)
+{
+    assert(text && out);
+    const char *colon = strchr(text, ':');
+    size_t name_len = colon ? (size_t)(colon - text) : strlen(text);
+    int kind = -1;
+    for (int k = 0; k < GS_ACT_COUNT; k++) {
+        if (strlen(kinds[k].name) == name_len && strncmp(kinds[k].name, text, name_len) == 0)
+            kind = k;
+    }
+    if (kind < 0)
+        return gs_error(err, GS_ERR_INVALID, "unknown activation '%s' (expected one of: %s)",
+                        text, KIND_LIST);
+    double param = kinds[kind].default_param;
+    if (colon) {
+        const char *num = colon + 1;
+        if (!kinds[kind].has_param)
+            return gs_error(err, GS_ERR_INVALID,
+                            "activation '%s': %s takes no parameter (leaky_relu:SLOPE and "
+                            "elu:ALPHA do)",
+                            text, kinds[kind].name);
+        /* strtod would skip leading blanks; the text must be the number and nothing else. */
+        char *end = NULL;
+        errno = 0;
+        double v = *num && !(*num == ' ' || *num == '\t') ? strtod(num, &end) : 0.0;
+        if (!end || end == num || *end != '\0' || errno == ERANGE || !isfinite(v))
+            return gs_error(err, GS_ERR_INVALID, "activation '%s': malformed number '%s'", text,
+                            num);
+        if (v < 0.0)
+            return gs_error(err, GS_ERR_INVALID,
+                            "activation '%s': parameter %s must not be negative", text, num);
+        param = v;
+    }
+    out->kind = (GsActKind)kind;
+    out->param = param;
+    return GS_OK;
+}
+
+/* Shortest %g text that reads back to exactly v. */
+static void format_number(char *buf, size_t size, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+char *gs_act_format(const GsAct *act, char *buf, size_t size)
+{
+    assert(act && buf && size > 0);
+    const char *name = gs_act_name(act->kind);
+    assert(name);
+    if (kinds[act->kind].has_param) {
+        char num[40];
+        format_number(num, sizeof num, act->param);
+        snprintf(buf, size, "%s:%s", name, num);
+    } else {
+        snprintf(buf, size, "%s", name);
+    }
+    return buf;
+}
+
+/* ---- double references (libm) ---- */
+
+/* Phi(z), the standard normal CDF, through erfc (accurate in both tails' relative sense
+ * on the left). */
+static double ncdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+
+static double npdf(double z) { return exp(-0.5 * z * z) / sqrt(2.0 * 3.14159265358979323846); }
+
+double gs_act_value(const GsAct *act, double z)
+{
+    assert(act);
+    const double p = act->param;
+    switch (act->kind) {
+    case GS_ACT_LINEAR: return z;
+    case GS_ACT_SIGMOID: {
+        /* e^-|z| <= 1: never overflows */
+        double e = exp(-fabs(z));
+        return z < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+    }
+    case GS_ACT_TANH: return tanh(z);
+    case GS_ACT_RELU: return z > 0 ? z : (z <= 0 ? 0.0 : z); /* NaN -> NaN */
+    case GS_ACT_LEAKY_RELU:
+        if (z > 0 || isnan(z))
+            return z;
+        return p == 0.0 ? 0.0 : p * z; /* 0 * -inf would be NaN */
+    case GS_ACT_ELU: return z > 0 ? z : p * expm1(z);
+    case GS_ACT_GELU:
+        if (isinf(z))
+            return z > 0 ? z : 0.0;
+        return z * ncdf(z);
+    case GS_ACT_SELU: return SELU_LAMBDA * (z > 0 ? z : SELU_ALPHA * expm1(z));
+    case GS_ACT_SOFTSIGN:
+        if (isinf(z))
+            return z > 0 ? 1.0 : -1.0;
+        return z / (1.0 + fabs(z));
+    case GS_ACT_COUNT: break;
+    }
+    assert(0 && "bad activation kind");
+    return NAN;
+}
+
+double gs_act_deriv(const GsAct *act, double z)
+{
+    assert(act);
+    const double p = act->param;
+    if (isnan(z))
+        return z;
+    switch (act->kind) {
+    case GS_ACT_LINEAR: return 1.0;
+    case GS_ACT_SIGMOID: {
+        double e = exp(-fabs(z));
+        return e / ((1.0 + e) * (1.0 + e));
+    }
+    case GS_ACT_TANH: {
+        /* 1/cosh^2 rather than 1 - tanh^2: keeps relative accuracy in the tails */
+        double c = cosh(z);
+        return 1.0 / (c * c);
+    }
+    case GS_ACT_RELU: return z > 0 ? 1.0 : 0.0;
+    case GS_ACT_LEAKY_RELU: return z > 0 ? 1.0 : p;
+    case GS_ACT_ELU: return z > 0 ? 1.0 : p * exp(z);
+    case GS_ACT_GELU:
+        if (isinf(z))
+            return z > 0 ? 1.0 : 0.0;
+        return ncdf(z) + z * npdf(z);
+    case GS_ACT_SELU: return z > 0 ? SELU_LAMBDA : SELU_LAMBDA * SELU_ALPHA * exp(z);
+    case GS_ACT_SOFTSIGN: {
+        double q = 1.0 / (1.0 + fabs(z));
+        return q * q;
+    }
+    case GS_ACT_COUNT: break;
+    }
+    assert(0 && "bad activation kind");
+    return NAN;
+}
+
+double gs_act_max_deriv(const GsAct *act)
+{
+    assert(act);
+    const double p = act->param;
+    switch (act->kind) {
+    case GS_ACT_LINEAR: return 1.0;
+    case GS_ACT_SIGMOID: return 0.25;
+    case GS_ACT_TANH: return 1.0;
+    case GS_ACT_RELU: return 1.0;
+    case GS_ACT_LEAKY_RELU: return p > 1.0 ? p : 1.0;
+    /* elu'(z) = alpha e^z < alpha on z < 0: the sup over both sides is max(1, alpha) */
+    case GS_ACT_ELU: return p > 1.0 ? p : 1.0;
+    case GS_ACT_GELU: {
+        /* gelu''(z) = phi(z) (2 - z^2) vanishes at z = sqrt 2, where gelu' peaks (~1.1289) */
+        double r = sqrt(2.0);
+        return ncdf(r) + r * npdf(r);
+    }
+    /* approached as z -> 0-, larger than lambda on the positive side */
+    case GS_ACT_SELU: return SELU_LAMBDA * SELU_ALPHA;
+    case GS_ACT_SOFTSIGN: return 1.0;
+    case GS_ACT_COUNT: break;
+    }
+    assert(0 && "bad activation kind");
+    return NAN;
+}
+
+int gs_act_can_saturate(const GsAct *act)
+{
+    assert(act);
+    switch (act->kind) {
+    case GS_ACT_SIGMOID:
+    case GS_ACT_TANH:
+    case GS_ACT_SOFTSIGN:
+    case GS_ACT_ELU:
+    case GS_ACT_SELU:
+    case GS_ACT_GELU: return 1;
+    case GS_ACT_LINEAR:
+    case GS_ACT_RELU:
+    case GS_ACT_LEAKY_RELU:
+    case GS_ACT_COUNT: break;
+    }
+    return 0;
+}
+
+/* ---- float kernels ----
+ * One loop per kind over elementwise, branch-free functions (bit-blend selects vm_sel, see
+ * vmath.h), so each loop vectorizes. Selects are written so that a NaN z, for which every
+ * comparison is false, falls through to an arm that carries the NaN. */
+
+static inline float relu_f(float z) { return vm_sel(z <= 0.0f, 0.0f, z); }
+
+static inline float leaky_f(float z, float slope)
+{
+    return vm_sel(z > 0.0f, z, slope * z);
+}
+
+static inline float elu_f(float z, float alpha)
+{
+    return vm_sel(z > 0.0f, z, alpha * vm_expm1_neg(z));
+}
+
+static inline float softsign_f(float z)
+{
+    float a = vm_abs(z);
+    float r = z / (1.0f + a);
+    return vm_sel(a == INFINITY, vm_with_sign(1.0f, z), r); /* inf/inf would be NaN */
+}
+
+/* Step derivative: 1 above 0, lo at or below 0, NaN for NaN. */
+static inline float step_f(float z, float lo)
+{
+    return vm_sel(z != z, z, vm_sel(z > 0.0f, 1.0f, lo));
+}
+
+static inline float elu_deriv_f(float z, float alpha)
+{
+    return vm_sel(z > 0.0f, 1.0f, alpha * vm_exp_neg(z));
+}
+
+static inline float softsign_deriv_f(float z)
+{
+    float q = 1.0f / (1.0f + vm_abs(z));
+    return q * q;
+}
+
+void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
+{
+    assert(act && (n == 0 || (h && z)));
+    const float p = (float)act->param;
+    const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
+    switch (act->kind) {
+    case GS_ACT_LINEAR:
+        if (h != z)
+            memmove(h, z, n * sizeof *h);
+        return;
+    case GS_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            h[i] = vm_sigmoid(z[i]);
+        return;
+    case GS_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            h[i] = vm_tanh(z[i]);
+        return;
+    case GS_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = relu_f(z[i]);
+        return;
+    case GS_ACT_LEAKY_RELU:
+        if (p == 0.0f) { /* slope 0 is relu; avoids 0 * -inf = NaN */
+            for (size_t i = 0; i < n; i++)
+                h[i] = relu_f(z[i]);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                h[i] = leaky_f(z[i], p);
+        }
+        return;
+    case GS_ACT_ELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = elu_f(z[i], p);
+        return;
+    case GS_ACT_GELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = vm_gelu(z[i]);
+        return;
+    case GS_ACT_SELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = sl * elu_f(z[i], sa);
+        return;
+    case GS_ACT_SOFTSIGN:
+        for (size_t i = 0; i < n; i++)
+            h[i] = softsign_f(z[i]);
+        return;
+    case GS_ACT_COUNT: break;
+    }
+    assert(0 && "bad activation kind");
+}
+
+/* The derivative loops of backward and local_deriv share one body: D is the local
+ * derivative expression in z[i] / h[i], OUT the statement using it. sigmoid and tanh read h
+ * (like PyTorch's autograd), the others read z. */
+#define ACT_DERIV_LOOPS(OUT)                                                                     \
+    do {                                                                                         \
+        switch (act->kind) {                                                                     \
+        case GS_ACT_LINEAR:                                                                      \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, 1.0f);                                                                    \
+            return;                                                                              \
+        case GS_ACT_SIGMOID:                                                                     \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, h[i] * (1.0f - h[i]));                                                    \
+            return;                                                                              \
+        case GS_ACT_TANH:                                                                        \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, 1.0f - h[i] * h[i]);                                                      \
+            return;                                                                              \
+        case GS_ACT_RELU:                                                                        \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, step_f(z[i], 0.0f));                                                      \
+            return;                                                                              \
+        case GS_ACT_LEAKY_RELU:                                                                  \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, step_f(z[i], p));                                                         \
+            return;                                                                              \
+        case GS_ACT_ELU:                                                                         \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, elu_deriv_f(z[i], p));                                                    \
+            return;                                                                              \
+        case GS_ACT_GELU:                                                                        \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, vm_gelu_deriv(z[i]));                                                     \
+            return;                                                                              \
+        case GS_ACT_SELU:                                                                        \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, sl * elu_deriv_f(z[i], sa));                                              \
+            return;                                                                              \
+        case GS_ACT_SOFTSIGN:                                                                    \
+            for (size_t i = 0; i < n; i++)                                                       \
+                OUT(i, softsign_deriv_f(z[i]));                                                  \
+            return;                                                                              \
+        case GS_ACT_COUNT: break;                                                                \
+        }                                                                                        \
+        assert(0 && "bad activation kind");                                                      \
+    } while (0)
+
+void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z,
+                     const float *h, size_t n)
+{
+    assert(act && (n == 0 || (dz && dh && z && h)));
+    const float p = (float)act->param;
+    const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
+#define OUT_BACKWARD(i, d) dz[i] = dh[i] * (d)
+    ACT_DERIV_LOOPS(OUT_BACKWARD);
+#undef OUT_BACKWARD
+}
+
+void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float *h, size_t n)
+{
+    assert(act && (n == 0 || (d && z && h)));
+    const float p = (float)act->param;
+    const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
+#define OUT_LOCAL(i, v) d[i] = (v)
+    ACT_DERIV_LOOPS(OUT_LOCAL);
+#undef OUT_LOCAL
+}

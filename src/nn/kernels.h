@@ -1,0 +1,43 @@
+/* Layer kernels of the engine: one forward/backward pair per layer over plain float
+ * arrays (output first, then inputs, then dimensions). Backward functions ACCUMULATE
+ * into parameter gradients (zeroing is a separate call) and OVERWRITE input gradients.
+ * No kernel allocates, prints or records anything. */
+#ifndef GS_NN_KERNELS_H
+#define GS_NN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* z (B, n_out) = x (B, n_in) . w^T (w: n_out, n_in, row-major) + b (n_out). */
+void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
+                      size_t n_in, size_t n_out);
+/* dw (n_out, n_in) += dz^T . x; db (n_out) += column sums of dz; dx (B, n_in) = dz . w
+ * (skipped when dx is NULL). */
+void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
+                       const float *w, size_t B, size_t n_in, size_t n_out);
+
+/* Batch norm in training mode (per feature over the batch, biased variance, eps):
+ * y (B, n) = gamma * xhat + beta, xhat = (z - mean) * rstd. Saves xhat (B, n) and rstd (n). */
+void gs_batchnorm_forward(float *y, float *xhat, float *rstd, const float *z, const float *gamma,
+                          const float *beta, size_t B, size_t n, float eps);
+/* dz (B, n) = gradient through the normalization; dgamma, dbeta (n) accumulate.
+ * dz may not alias dy. */
+void gs_batchnorm_backward(float *dz, float *dgamma, float *dbeta, const float *dy,
+                           const float *xhat, const float *rstd, const float *gamma, size_t B,
+                           size_t n);
+/* Layer norm (per sample over its n features): as batch norm with the roles of the axes
+ * swapped; rstd has B entries. */
+void gs_layernorm_forward(float *y, float *xhat, float *rstd, const float *z, const float *gamma,
+                          const float *beta, size_t B, size_t n, float eps);
+void gs_layernorm_backward(float *dz, float *dgamma, float *dbeta, const float *dy,
+                           const float *xhat, const float *rstd, const float *gamma, size_t B,
+                           size_t n);
+
+/* Mean squared error over all B*n entries; dy (B, n) = dLoss/dy. Returns the loss. */
+double gs_mse_forward_backward(float *dy, const float *y, const float *target, size_t B, size_t n);
+/* Mean over the batch of softmax cross-entropy of logits (B, k) against class ids;
+ * dlogits (B, k) = dLoss/dlogits. Returns the loss. */
+double gs_xent_forward_backward(float *dlogits, const float *logits, const int32_t *label,
+                                size_t B, size_t k);
+
+#endif

@@ -1,0 +1,40 @@
+/* Optimizer update rules (PyTorch's formulas and defaults), learning-rate schedules and
+ * gradient clipping. Pure functions over flat arrays; the net owns the arrays. */
+#ifndef GS_NN_OPTIM_H
+#define GS_NN_OPTIM_H
+
+#include <stddef.h>
+
+#include "gradscope/spec.h"
+
+/* Hyper-parameters of one update. */
+typedef struct {
+    GsOptKind kind;
+    double lr;           /* learning rate of this step (after the schedule) */
+    double momentum;     /* momentum/nesterov beta */
+    double weight_decay; /* L2 (sgd, momentum, rmsprop, adam) or decoupled (adamw) */
+    long t;              /* 1-based step count, for Adam's bias correction */
+} GsOptStep;
+
+/* Computes this step's parameter change delta[i] (the caller applies p += delta) from
+ * parameters p, gradients g and state m, v (n entries each; m, v updated; v unused by
+ * sgd/momentum/nesterov, both unused by sgd). Cannot fail. */
+void gs_optim_delta(float *delta, const float *p, const float *g, float *m, float *v, size_t n,
+                    const GsOptStep *o);
+/* p[i] += delta[i]. */
+void gs_optim_apply(float *p, const float *delta, size_t n);
+
+/* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and
+ * schedule. Warm-up: lr * (step + 1) / (warmup + 1) for step < warmup; the schedule then
+ * runs on t = step - warmup over steps - warmup steps. */
+double gs_schedule_lr(const GsSpec *spec, long step);
+
+/* L2 norm of g[0..n) in double (NaN/Inf propagate). */
+double gs_l2(const float *g, size_t n);
+/* Scales g by max_norm / (norm + 1e-6) when norm > max_norm (PyTorch clip_grad_norm_).
+ * Returns 1 when it scaled. A non-finite norm scales by a non-finite factor, as PyTorch. */
+int gs_clip_norm(float *g, size_t n, double norm, double max_norm);
+/* Clamps every g[i] to [-v, v]; returns the number of entries changed. NaN stays NaN. */
+size_t gs_clip_value(float *g, size_t n, double v);
+
+#endif

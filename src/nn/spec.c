@@ -1,0 +1,523 @@
+/* The setup: one table of keys shared by the command line and scenario files, strict
+ * parsing of every value, cross-key validation and the memory estimate. */
+#include "gradscope/spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MEMORY_LIMIT (4.0 * 1024 * 1024 * 1024) /* bytes a single run may use */
+#define MAX_WIDTH 65536
+#define MAX_DEPTH 10000
+
+/* ---- strict number parsing ---- */
+
+static GsStatus parse_long(const char *key, const char *v, long lo, long hi, long *out,
+                           GsError *err)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno == ERANGE || isspace((unsigned char)*v))
+        return gs_error(err, GS_ERR_INVALID, "--%s: '%s' is not an integer", key, v);
+    if (x < lo || x > hi)
+        return gs_error(err, GS_ERR_INVALID, "--%s: %s is out of range (%ld..%ld)", key, v, lo,
+                        hi);
+    *out = x;
+    return GS_OK;
+}
+
+static GsStatus parse_double(const char *key, const char *v, double lo, double hi, double *out,
+                             GsError *err)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || isspace((unsigned char)*v) || !isfinite(x))
+        return gs_error(err, GS_ERR_INVALID, "--%s: '%s' is not a finite number", key, v);
+    if (x < lo || x > hi)
+        return gs_error(err, GS_ERR_INVALID, "--%s: %s is out of range (%g..%g)", key, v, lo, hi);
+    *out = x;
+    return GS_OK;
+}
+
+static GsStatus parse_bool(const char *key, const char *v, int *out, GsError *err)
+{
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+        *out = 1;
+        return GS_OK;
+    }
+    if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) {
+        *out = 0;
+        return GS_OK;
+    }
+    return gs_error(err, GS_ERR_INVALID, "--%s: '%s' is not a boolean (true/false)", key, v);
+}
+
+/* ---- enum names ---- */
+
+static const char *const norm_names[] = {"none", "batch", "layer"};
+static const char *const loss_names[] = {"auto", "mse", "xent"};
+static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"};
+static const char *const sched_names[] = {"constant", "step", "exp", "cosine"};
+
+const char *gs_norm_name(GsNormKind k) { return (unsigned)k < 3 ? norm_names[k] : NULL; }
+const char *gs_loss_name(GsLossKind k) { return (unsigned)k < 3 ? loss_names[k] : NULL; }
+const char *gs_opt_name(GsOptKind k) { return (unsigned)k < 6 ? opt_names[k] : NULL; }
+
+static int find_name(const char *const *names, int n, const char *v, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(names[i]) == len && !strncmp(names[i], v, len))
+            return i;
+    return -1;
+}
+
+static GsStatus unknown_name(GsError *err, const char *key, const char *v,
+                             const char *const *names, int n)
+{
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    return gs_error(err, GS_ERR_INVALID, "--%s: unknown value '%s' (expected one of: %s)", key, v,
+                    list);
+}
+
+/* ---- the key table ---- */
+
+typedef GsStatus (*Setter)(GsSpec *s, const char *key, const char *v, GsError *err);
+typedef void (*Getter)(const GsSpec *s, char *buf, size_t n);
+
+typedef struct {
+    const char *name, *def, *help;
+    Setter set;
+    Getter get;
+} Key;
+
+#define INT_KEY(field, lo, hi)                                                                 \
+    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)          \
+    {                                                                                          \
+        long x;                                                                                \
+        GsStatus st = parse_long(k, v, lo, hi, &x, e);                                         \
+        if (st == GS_OK)                                                                       \
+            s->field = x;                                                                      \
+        return st;                                                                             \
+    }                                                                                          \
+    static void get_##field(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%ld", (long)s->field); }
+
+#define DBL_KEY(field, lo, hi)                                                                 \
+    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)          \
+    {                                                                                          \
+        return parse_double(k, v, lo, hi, &s->field, e);                                       \
+    }                                                                                          \
+    static void get_##field(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%.17g", s->field); }
+
+INT_KEY(depth, 1, MAX_DEPTH)
+INT_KEY(width, 1, MAX_WIDTH)
+INT_KEY(residual, 0, MAX_DEPTH)
+INT_KEY(warmup, 0, LONG_MAX / 2)
+INT_KEY(samples, 1, 100000000)
+INT_KEY(batch, 0, 100000000)
+INT_KEY(steps, 1, 1000000000)
+INT_KEY(record_every, 1, 1000000000)
+INT_KEY(threads, 1, 256)
+DBL_KEY(res_scale, -1e6, 1e6)
+DBL_KEY(lr, 1e-300, 1e6)
+DBL_KEY(weight_decay, 0, 1e6)
+DBL_KEY(clip_norm, 0, 1e300)
+DBL_KEY(clip_value, 0, 1e300)
+DBL_KEY(input_scale, -1e300, 1e300)
+DBL_KEY(noise, 0, 1e6)
+
+static GsStatus set_seed(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)v[0]))
+        return gs_error(e, GS_ERR_INVALID, "--%s: '%s' is not a non-negative integer", k, v);
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return gs_error(e, GS_ERR_INVALID, "--%s: '%s' is not a non-negative integer", k, v);
+    s->seed = (uint64_t)x;
+    return GS_OK;
+}
+static void get_seed(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%llu", (unsigned long long)s->seed);
+}
+
+static GsStatus prefix_error(GsStatus st, const char *k, GsError *e)
+{
+    if (st != GS_OK && e) {
+        char tmp[sizeof e->msg];
+        snprintf(tmp, sizeof tmp, "--%s: %s", k, e->msg);
+        memcpy(e->msg, tmp, sizeof tmp);
+    }
+    return st;
+}
+
+static GsStatus set_act(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return prefix_error(gs_act_parse(v, &s->act, e), k, e);
+}
+static void get_act(const GsSpec *s, char *b, size_t n) { gs_act_format(&s->act, b, n); }
+
+static GsStatus set_init(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return prefix_error(gs_init_parse(v, &s->init, e), k, e);
+}
+static void get_init(const GsSpec *s, char *b, size_t n) { gs_init_format(&s->init, b, n); }
+
+static GsStatus set_bias_init(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return prefix_error(gs_bias_init_parse(v, &s->bias_init, e), k, e);
+}
+static void get_bias_init(const GsSpec *s, char *b, size_t n)
+{
+    gs_bias_init_format(&s->bias_init, b, n);
+}
+
+static GsStatus set_data(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return prefix_error(gs_data_source_parse(v, &s->data, e), k, e);
+}
+static void get_data(const GsSpec *s, char *b, size_t n) { gs_data_source_format(&s->data, b, n); }
+
+static GsStatus set_norm(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    int i = find_name(norm_names, 3, v, strlen(v));
+    if (i < 0)
+        return unknown_name(e, k, v, norm_names, 3);
+    s->norm = (GsNormKind)i;
+    return GS_OK;
+}
+static void get_norm(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", norm_names[s->norm]); }
+
+static GsStatus set_loss(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    int i = find_name(loss_names, 3, v, strlen(v));
+    if (i < 0)
+        return unknown_name(e, k, v, loss_names, 3);
+    s->loss = (GsLossKind)i;
+    return GS_OK;
+}
+static void get_loss(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", loss_names[s->loss]); }
+
+static GsStatus set_opt(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    const char *colon = strchr(v, ':');
+    size_t len = colon ? (size_t)(colon - v) : strlen(v);
+    int i = find_name(opt_names, 6, v, len);
+    if (i < 0)
+        return unknown_name(e, k, v, opt_names, 6);
+    double beta = 0.9;
+    if (colon) {
+        if (i != GS_OPT_MOMENTUM && i != GS_OPT_NESTEROV)
+            return gs_error(e, GS_ERR_INVALID, "--%s: '%s' takes no parameter", k, v);
+        GsStatus st = parse_double(k, colon + 1, 0.0, 0.999999, &beta, e);
+        if (st != GS_OK)
+            return st;
+    }
+    s->opt = (GsOptKind)i;
+    s->opt_param = beta;
+    return GS_OK;
+}
+static void get_opt(const GsSpec *s, char *b, size_t n)
+{
+    if (s->opt == GS_OPT_MOMENTUM || s->opt == GS_OPT_NESTEROV)
+        snprintf(b, n, "%s:%g", opt_names[s->opt], s->opt_param);
+    else
+        snprintf(b, n, "%s", opt_names[s->opt]);
+}
+
+static GsStatus set_schedule(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    const char *colon = strchr(v, ':');
+    size_t len = colon ? (size_t)(colon - v) : strlen(v);
+    int i = find_name(sched_names, 4, v, len);
+    if (i < 0)
+        return unknown_name(e, k, v, sched_names, 4);
+    long every = 100;
+    double gamma = 0.1;
+    char part[64];
+    if (i == GS_SCHED_STEP) {
+        const char *c2 = colon ? strchr(colon + 1, ':') : NULL;
+        if (!colon || !c2 || (size_t)(c2 - colon - 1) >= sizeof part)
+            return gs_error(e, GS_ERR_INVALID, "--%s: '%s' must be step:EVERY:GAMMA", k, v);
+        memcpy(part, colon + 1, (size_t)(c2 - colon - 1));
+        part[c2 - colon - 1] = '\0';
+        GsStatus st = parse_long(k, part, 1, LONG_MAX / 2, &every, e);
+        if (st == GS_OK)
+            st = parse_double(k, c2 + 1, 0.0, 1e6, &gamma, e);
+        if (st != GS_OK)
+            return st;
+    } else if (i == GS_SCHED_EXP) {
+        if (!colon)
+            return gs_error(e, GS_ERR_INVALID, "--%s: '%s' must be exp:GAMMA", k, v);
+        GsStatus st = parse_double(k, colon + 1, 0.0, 1e6, &gamma, e);
+        if (st != GS_OK)
+            return st;
+    } else if (colon) {
+        return gs_error(e, GS_ERR_INVALID, "--%s: '%s' takes no parameter", k, v);
+    }
+    s->schedule = (GsSchedKind)i;
+    s->sched_every = every;
+    s->sched_gamma = gamma;
+    return GS_OK;
+}
+static void get_schedule(const GsSpec *s, char *b, size_t n)
+{
+    switch (s->schedule) {
+    case GS_SCHED_STEP: snprintf(b, n, "step:%ld:%g", s->sched_every, s->sched_gamma); break;
+    case GS_SCHED_EXP: snprintf(b, n, "exp:%g", s->sched_gamma); break;
+    default: snprintf(b, n, "%s", sched_names[s->schedule]);
+    }
+}
+
+static GsStatus set_target(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    if (strlen(v) >= sizeof s->target)
+        return gs_error(e, GS_ERR_INVALID, "--%s: '%.40s...' is too long", k, v);
+    snprintf(s->target, sizeof s->target, "%s", v);
+    return GS_OK;
+}
+static void get_target(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", s->target); }
+
+static GsStatus set_standardize(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return parse_bool(k, v, &s->standardize, e);
+}
+static void get_standardize(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%s", s->standardize ? "true" : "false");
+}
+
+static const Key keys[] = {
+    {"depth", "8", "hidden layers", set_depth, get_depth},
+    {"width", "64", "units per hidden layer", set_width, get_width},
+    {"act", "tanh",
+     "activation: sigmoid tanh relu leaky_relu[:SLOPE] elu[:ALPHA] gelu selu softsign linear",
+     set_act, get_act},
+    {"init", "xavier_normal",
+     "weights: normal:STD uniform:A standard xavier_uniform xavier_normal he_uniform he_normal "
+     "lecun_uniform lecun_normal orthogonal[:GAIN]; append *GAIN to scale a named scheme",
+     set_init, get_init},
+    {"bias-init", "zero", "biases: zero const:C normal:STD", set_bias_init, get_bias_init},
+    {"norm", "none", "normalization after each hidden dense layer: none batch layer", set_norm,
+     get_norm},
+    {"residual", "0", "residual blocks of K hidden layers (layers 2..depth); 0 = plain",
+     set_residual, get_residual},
+    {"res-scale", "1", "alpha in x + alpha*F(x)", set_res_scale, get_res_scale},
+    {"loss", "auto", "mse xent (auto: xent for classification data, mse otherwise)", set_loss,
+     get_loss},
+    {"opt", "sgd", "optimizer: sgd momentum[:BETA] nesterov[:BETA] rmsprop adam adamw", set_opt,
+     get_opt},
+    {"lr", "0.05", "learning rate", set_lr, get_lr},
+    {"weight-decay", "0", "L2 weight decay (decoupled for adamw)", set_weight_decay,
+     get_weight_decay},
+    {"schedule", "constant", "learning-rate schedule: constant step:EVERY:GAMMA exp:GAMMA cosine",
+     set_schedule, get_schedule},
+    {"warmup", "0", "linear warm-up steps", set_warmup, get_warmup},
+    {"clip-norm", "0", "clip the global gradient norm to this (0 = off)", set_clip_norm,
+     get_clip_norm},
+    {"clip-value", "0", "clip every gradient entry to [-X, X] (0 = off)", set_clip_value,
+     get_clip_value},
+    {"data", "spiral",
+     "data: spiral[:K] moons circles xor blobs[:K] checkerboard sine teacher, or FILE.csv",
+     set_data, get_data},
+    {"target", "", "CSV target column: name or 1-based index (default: last column)", set_target,
+     get_target},
+    {"standardize", "false", "standardize inputs to zero mean and unit variance",
+     set_standardize, get_standardize},
+    {"input-scale", "1", "multiply every input by this", set_input_scale, get_input_scale},
+    {"samples", "1000", "rows of a built-in data set", set_samples, get_samples},
+    {"noise", "0.1", "noise of a built-in data set", set_noise, get_noise},
+    {"batch", "64", "minibatch size (0 = the whole data set, in order, every step)", set_batch,
+     get_batch},
+    {"steps", "500", "training steps", set_steps, get_steps},
+    {"seed", "1", "random seed (data, weights, batches)", set_seed, get_seed},
+    {"record-every", "1", "record statistics every N steps (step 0 and the last always)",
+     set_record_every, get_record_every},
+    {"threads", "1", "BLAS threads", set_threads, get_threads},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+size_t gs_spec_key_count(void) { return NKEYS; }
+const char *gs_spec_key_name(size_t i) { return i < NKEYS ? keys[i].name : NULL; }
+const char *gs_spec_key_default(size_t i) { return i < NKEYS ? keys[i].def : NULL; }
+const char *gs_spec_key_help(size_t i) { return i < NKEYS ? keys[i].help : NULL; }
+
+/* Key names compare with '-' and '_' as the same character. */
+static int key_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+static const Key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_eq(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+GsStatus gs_spec_set(GsSpec *spec, const char *key, const char *value, GsError *err)
+{
+    const Key *k = find_key(key);
+    if (!k)
+        return gs_error(err, GS_ERR_INVALID, "unknown setup key '%s'", key);
+    GsSpec tmp = *spec;
+    GsStatus st = k->set(&tmp, k->name, value, err);
+    if (st == GS_OK)
+        *spec = tmp;
+    return st;
+}
+
+GsStatus gs_spec_get(const GsSpec *spec, const char *key, char *buf, size_t size)
+{
+    const Key *k = find_key(key);
+    if (!k)
+        return GS_ERR_INVALID;
+    k->get(spec, buf, size);
+    return GS_OK;
+}
+
+void gs_spec_default(GsSpec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    for (size_t i = 0; i < NKEYS; i++) {
+        GsStatus st = keys[i].set(spec, keys[i].name, keys[i].def, NULL);
+        (void)st;
+    }
+}
+
+GsLossKind gs_spec_loss(const GsSpec *spec)
+{
+    if (spec->loss != GS_LOSS_AUTO)
+        return spec->loss;
+    return gs_data_kind_is_classification(spec->data.kind) ? GS_LOSS_XENT : GS_LOSS_MSE;
+}
+
+double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows)
+{
+    double w = spec->width, L = spec->depth;
+    double params = d_in * w + (L - 1) * w * w + w * d_out + L * w * 3 + d_out;
+    double B = spec->batch <= 0 || (double)spec->batch > (double)n_rows ? (double)n_rows
+                                                                          : (double)spec->batch;
+    double per_layer = 3 + (spec->norm != GS_NORM_NONE ? 3 : 0) + (spec->residual ? 1 : 0);
+    double acts = B * w * L * per_layer + B * (w > d_out ? w : d_out) * 4 + B * d_out * 3;
+    double recorded = (double)spec->steps / (double)spec->record_every + 2;
+    double trace = recorded * (L + 1) * 18 * 8.0;
+    double data = (double)n_rows * (double)(d_in + d_out) * 4.0 * 2;
+    return params * 4.0 * 5 + acts * 4.0 + trace + data;
+}
+
+GsStatus gs_spec_validate(const GsSpec *spec, size_t d_in, size_t d_out, GsError *err)
+{
+    if (spec->residual > 0 && spec->residual > spec->depth - 1)
+        return gs_error(err, GS_ERR_INVALID,
+                        "--residual %d cannot apply: blocks cover hidden layers 2..depth, so a "
+                        "block of %d layers needs --depth >= %d (got %d)",
+                        spec->residual, spec->residual, spec->residual + 1, spec->depth);
+    if (spec->warmup >= spec->steps && spec->warmup > 0)
+        return gs_error(err, GS_ERR_INVALID, "--warmup %ld must be less than --steps %ld",
+                        spec->warmup, spec->steps);
+    if (d_in > 0 && d_out > 0) {
+        size_t rows = spec->data.kind == GS_DATA_CSV ? 0 : (size_t)spec->samples;
+        double bytes = gs_spec_memory_estimate(spec, d_in, d_out, rows ? rows : 1);
+        if (bytes > MEMORY_LIMIT)
+            return gs_error(err, GS_ERR_RANGE,
+                            "setup refused: it would need about %.1f GiB of memory (limit %.0f "
+                            "GiB); reduce --width, --depth, --batch or --steps/--record-every",
+                            bytes / (1024.0 * 1024 * 1024), MEMORY_LIMIT / (1024.0 * 1024 * 1024));
+    }
+    return GS_OK;
+}
+
+/* ---- scenario files ---- */
+
+typedef struct {
+    GsSpec *spec;
+    GsError *err;
+    GsStatus st;
+    const char *path;
+} IniCtx;
+
+static int on_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+    IniCtx *c = user;
+    if (section[0] && strcmp(section, "run") && strcmp(section, "setup")) {
+        gs_error(c->err, GS_ERR_INVALID, "unknown section [%s]", section);
+        c->st = GS_ERR_INVALID;
+        return 0;
+    }
+    GsStatus st = gs_spec_set(c->spec, name, value, c->err);
+    if (st != GS_OK) {
+        c->st = st;
+        return 0;
+    }
+    return 1;
+}
+
+GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gs_error(err, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    GsSpec tmp = *spec;
+    GsError e = {{0}};
+    IniCtx c = {&tmp, &e, GS_OK, path};
+    int line = ini_parse_file(f, on_ini_line, &c);
+    fclose(f);
+    if (line != 0) {
+        if (c.st == GS_OK) /* a syntax error found by the parser itself */
+            return gs_error(err, GS_ERR_FORMAT, "%s:%d: malformed line (expected key = value)",
+                            path, line);
+        return gs_error(err, c.st, "%s:%d: %s", path, line, e.msg);
+    }
+    *spec = tmp;
+    return GS_OK;
+}
+
+GsStatus gs_spec_apply_args(GsSpec *spec, const char *args, GsError *err)
+{
+    char buf[1024];
+    if (strlen(args) >= sizeof buf)
+        return gs_error(err, GS_ERR_INVALID, "option string too long");
+    snprintf(buf, sizeof buf, "%s", args);
+    GsSpec tmp = *spec;
+    char *save = NULL, *word = strtok_r(buf, " \t", &save);
+    while (word) {
+        if (strncmp(word, "--", 2) != 0)
+            return gs_error(err, GS_ERR_INVALID, "expected an option, got '%s'", word);
+        char *key = word + 2, *value = strchr(key, '=');
+        if (value) {
+            *value++ = '\0';
+        } else if (key_eq(key, "standardize")) {
+            value = "true";
+        } else {
+            value = strtok_r(NULL, " \t", &save);
+            if (!value || !strncmp(value, "--", 2))
+                return gs_error(err, GS_ERR_INVALID, "option '--%s' needs a value", key);
+        }
+        GsStatus st = gs_spec_set(&tmp, key, value, err);
+        if (st != GS_OK)
+            return st;
+        word = strtok_r(NULL, " \t", &save);
+    }
+    *spec = tmp;
+    return GS_OK;
+}

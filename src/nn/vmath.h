@@ -1,0 +1,206 @@
+/* Branch-free float exp/expm1/tanh/sigmoid/normal-CDF for the activation kernels: plain
+ * arithmetic, selects and integer bit operations only, so that GCC vectorizes the loops that
+ * call them without -ffast-math. NaN propagates; infinities give the mathematical limits. */
+#ifndef GS_NN_VMATH_H
+#define GS_NN_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Every helper must be inlined into the kernel loops: a call in the loop body (GCC at -O2
+ * declines to inline the larger ones on its own) stops vectorization. */
+#if defined(__GNUC__)
+#define VM_INLINE static inline __attribute__((always_inline))
+#else
+#define VM_INLINE static inline
+#endif
+
+/* Bit casts (memcpy compiles to a register move and vectorizes). */
+VM_INLINE uint32_t vm_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+VM_INLINE float vm_float(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* c ? a : b, blended on the bits. A float ?: gets turned back into control flow (PRE pushes
+ * arithmetic into the arms, and with -ftrapping-math, which we keep, a conditional float
+ * operation blocks if-conversion, hence vectorization); a bit blend keeps the loop straight. */
+VM_INLINE float vm_sel(int c, float a, float b)
+{
+    uint32_t m = 0u - (uint32_t)c;
+    return vm_float((vm_bits(a) & m) | (vm_bits(b) & ~m));
+}
+
+VM_INLINE float vm_abs(float x) { return vm_float(vm_bits(x) & 0x7fffffffu); }
+
+/* |x| with the sign bit of s. */
+VM_INLINE float vm_with_sign(float x, float s)
+{
+    return vm_float((vm_bits(x) & 0x7fffffffu) | (vm_bits(s) & 0x80000000u));
+}
+
+/* Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer (round to nearest even);
+ * the integer then sits in the low mantissa bits of the sum, so no float->int conversion (UB
+ * for NaN) is needed. */
+#define VM_ROUND_MAGIC 12582912.0f
+#define VM_ROUND_MAGIC_BITS 0x4b400000u
+#define VM_LOG2E 1.44269504088896341f
+/* ln 2 split in a 12-bit head (n * head is exact for |n| < 2^12) and a tail (Cody-Waite). */
+#define VM_LN2_HI 0.693115234375f
+#define VM_LN2_LO 3.19461849453094154e-05f
+
+/* e^r - 1 for |r| <= ln2/2 + a little: Taylor to degree 7 (truncation < 6e-9 relative),
+ * written as r + r^2 (...) so that the result keeps full relative accuracy as r -> 0. */
+VM_INLINE float vm_expm1_poly(float r)
+{
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    return r + (r * r) * p;
+}
+
+/* e^x for x <= 0 (-inf -> 0, denormal results rounded once). The scale 2^n is built from
+ * exponent bits as 2^(n+64) * 2^-64 so that it stays a normal number down to x = -104. */
+VM_INLINE float vm_exp_neg(float x)
+{
+    x = vm_sel(x < -104.0f, -104.0f, x);
+    x = vm_sel(x > 0.0f, 0.0f, x);
+    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float n = t - VM_ROUND_MAGIC;
+    float r = (x - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float p = vm_expm1_poly(r);
+    float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
+    return (scale + scale * p) * 0x1p-64f;
+}
+
+/* e^-(hi + lo) where hi is a float whose product with any integer n < 256 in magnitude,
+ * subtracted as below, is exact (hi has <= 24 significant bits and hi + lo <= 104), lo small.
+ * Used for e^(-a^2/2) with a^2/2 split into an exact head and a tail: a plain float a*a
+ * would lose a^2 * 2^-24 absolute, i.e. ~5e-6 relative error at a = 13. */
+VM_INLINE float vm_exp_neg2(float hi, float lo)
+{
+    float x = -(hi + lo);
+    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float n = t - VM_ROUND_MAGIC;
+    /* (-hi - n*LN2_HI) is exact: both are on a grid no finer than ulp(hi) and the
+     * difference is below 2 * 2^exponent(hi). */
+    float r = (((-hi) - n * VM_LN2_HI) - lo) - n * VM_LN2_LO;
+    float p = vm_expm1_poly(r);
+    float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
+    return (scale + scale * p) * 0x1p-64f;
+}
+
+/* e^x - 1 for x <= 0 with small relative error everywhere, including |x| -> 0 and
+ * denormals (-inf -> -1; positive x is treated as 0, callers select those away). */
+VM_INLINE float vm_expm1_neg(float x)
+{
+    x = vm_sel(x < -87.0f, -87.0f, x);
+    x = vm_sel(x > 0.0f, 0.0f, x);
+    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float n = t - VM_ROUND_MAGIC;
+    float r = (x - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float p = vm_expm1_poly(r);
+    /* n >= -126, so 2^n is a normal float; for n = 0 this is exactly p. */
+    float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u) << 23);
+    return scale * p + (scale - 1.0f);
+}
+
+/* tanh z = -expm1(-2|z|) / (2 + expm1(-2|z|)) with the sign of z: no inf/inf, and the
+ * expm1 form keeps relative accuracy for tiny |z|. */
+VM_INLINE float vm_tanh(float z)
+{
+    float em = vm_expm1_neg(-2.0f * vm_abs(z));
+    return vm_with_sign(-em / (2.0f + em), z);
+}
+
+/* 1 / (1 + e^-z), evaluated with e = e^-|z| <= 1 so that nothing overflows. */
+VM_INLINE float vm_sigmoid(float z)
+{
+    float e = vm_exp_neg(-vm_abs(z));
+    float s = 1.0f / (1.0f + e);
+    return vm_sel(z < 0.0f, e * s, s);
+}
+
+/* Beyond this |z| the normal tail Phi(-|z|) is below the smallest float. */
+#define VM_NCDF_CUT 14.5f
+/* Chebyshev coefficients of G(s) = Phi(-a) e^(a^2/2) (a + 2), a = 2(1+s)/(1-s), over
+ * s in [-1, s1], s1 = (14.5-2)/(14.5+2), fitted by interpolation at 200 Chebyshev nodes of
+ * the long-double erfc and truncated at degree 11 (truncation error 3.7e-9 relative). */
+static const float vm_ncdf_cheb[12] = {
+    7.193500478e-01f,  -2.792362150e-01f, 6.513401999e-03f,  5.307814918e-03f,
+    7.652283640e-05f,  -1.545871787e-04f, -2.144973595e-05f, 2.711545523e-06f,
+    1.369601969e-06f,  1.483351024e-07f,  -3.287216578e-08f, -1.506710067e-08f,
+};
+
+/* For a = min(|z|, cut) (NaN stays NaN): *q = Phi(-a) (lower normal tail, accurate relative
+ * to itself) and *e = e^(-a^2/2). */
+VM_INLINE void vm_ncdf_tail(float a, float *q, float *e)
+{
+    /* a = ah + al with ah on 12 significant bits: ah^2/2 is exact. */
+    float ah = vm_float(vm_bits(a) & 0xfffff000u);
+    float hi = ah * ah * 0.5f;
+    float lo = (a - ah) * (a + ah) * 0.5f;
+    float ex = vm_exp_neg2(hi, lo);
+
+    float inv = 1.0f / (a + 2.0f);
+    float s = (a - 2.0f) * inv;
+    /* map s in [-1, s1] to x in [-1, 1] */
+    const float s1 = 12.5f / 16.5f;
+    float x = (s - 0.5f * (s1 - 1.0f)) * (2.0f / (s1 + 1.0f));
+    /* Clenshaw recurrence, unrolled by hand: GCC does not fully unroll the loop form in
+     * every caller, and an inner loop stops vectorization of the outer one. */
+    const float *c = vm_ncdf_cheb, x2 = 2.0f * x;
+    float b1 = c[11], b2 = 0.0f, b0;
+    b0 = x2 * b1 - b2 + c[10], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[9], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[8], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[7], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[6], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[5], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[4], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[3], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[2], b2 = b1, b1 = b0;
+    b0 = x2 * b1 - b2 + c[1], b2 = b1, b1 = b0;
+    float g = x * b1 - b2 + c[0];
+    *q = ex * g * inv;
+    *e = ex;
+}
+
+#define VM_INV_SQRT_2PI 0.398942280401432678f
+
+/* gelu(z) = z Phi(z); -inf -> -0, +inf -> +inf. */
+VM_INLINE float vm_gelu(float z)
+{
+    float a = vm_abs(z);
+    float ac = vm_sel(a > VM_NCDF_CUT, VM_NCDF_CUT, a);
+    float q, e;
+    vm_ncdf_tail(ac, &q, &e);
+    float phi_cdf = vm_sel(z < 0.0f, q, 1.0f - q);
+    float big = vm_sel(z < 0.0f, -0.0f, z);
+    return vm_sel(a > VM_NCDF_CUT, big, z * phi_cdf);
+}
+
+/* gelu'(z) = Phi(z) + z phi(z); -inf -> 0, +inf -> 1. */
+VM_INLINE float vm_gelu_deriv(float z)
+{
+    float a = vm_abs(z);
+    float ac = vm_sel(a > VM_NCDF_CUT, VM_NCDF_CUT, a);
+    float q, e;
+    vm_ncdf_tail(ac, &q, &e);
+    float phi_cdf = vm_sel(z < 0.0f, q, 1.0f - q);
+    float big = vm_sel(z < 0.0f, 0.0f, 1.0f);
+    return vm_sel(a > VM_NCDF_CUT, big, phi_cdf + z * (e * VM_INV_SQRT_2PI));
+}
+
+#endif

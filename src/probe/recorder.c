@@ -1,0 +1,200 @@
+/* The recorder: the training loop as one straight line per step (zero grads, forward,
+ * loss, backward, probe, clip, optimizer update, probe the update, apply), filling the
+ * trace on recorded steps. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradscope/probe.h"
+#include "gradscope/rng.h"
+#include "nn/optim.h"
+
+/* Minibatch sampler: a seeded shuffle per epoch; the whole set in file order when the
+ * batch covers it. Incomplete tail batches are dropped so every step has B rows. */
+typedef struct {
+    const GsDataset *data;
+    size_t B, pos;
+    size_t *perm;
+    GsRng rng;
+    float *x, *y;
+    int32_t *label;
+} Sampler;
+
+static void shuffle(Sampler *s)
+{
+    for (size_t i = s->data->n - 1; i > 0; i--) {
+        size_t j = (size_t)gs_rng_below(&s->rng, i + 1), t = s->perm[i];
+        s->perm[i] = s->perm[j];
+        s->perm[j] = t;
+    }
+    s->pos = 0;
+}
+
+static int sampler_init(Sampler *s, const GsDataset *data, size_t B, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->data = data;
+    s->B = B;
+    if (B >= data->n)
+        return 1; /* full batch: use the data set's arrays directly */
+    s->perm = malloc(data->n * sizeof *s->perm);
+    s->x = malloc(B * data->d_in * sizeof(float));
+    if (data->label)
+        s->label = malloc(B * sizeof(int32_t));
+    else
+        s->y = malloc(B * data->d_out * sizeof(float));
+    if (!s->perm || !s->x || (!s->label && !s->y))
+        return 0;
+    for (size_t i = 0; i < data->n; i++)
+        s->perm[i] = i;
+    gs_rng_seed(&s->rng, gs_rng_derive(seed, 3));
+    shuffle(s);
+    return 1;
+}
+
+static void sampler_fini(Sampler *s)
+{
+    free(s->perm);
+    free(s->x);
+    free(s->y);
+    free(s->label);
+}
+
+static void sampler_next(Sampler *s, const float **x, const float **y, const int32_t **label)
+{
+    const GsDataset *d = s->data;
+    if (!s->perm) {
+        *x = d->x, *y = d->y, *label = d->label;
+        return;
+    }
+    if (s->pos + s->B > d->n)
+        shuffle(s);
+    for (size_t i = 0; i < s->B; i++) {
+        size_t r = s->perm[s->pos + i];
+        memcpy(s->x + i * d->d_in, d->x + r * d->d_in, d->d_in * sizeof(float));
+        if (s->label)
+            s->label[i] = d->label[r];
+        else
+            memcpy(s->y + i * d->d_out, d->y + r * d->d_out, d->d_out * sizeof(float));
+    }
+    s->pos += s->B;
+    *x = s->x, *y = s->y, *label = s->label;
+}
+
+GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace **out)
+{
+    GsTrace *t;
+    if (gs_trace_create(gs_net_n_layers(net), GS_COL_ALL, &t) != GS_OK)
+        return GS_ERR_NOMEM;
+    const GsSpec *spec = gs_net_spec(net);
+    char buf[1100];
+    int ok = gs_trace_meta_set(t, "tool", "gradscope " GS_VERSION) == GS_OK;
+    for (size_t i = 0; ok && i < gs_spec_key_count(); i++) {
+        if (gs_spec_get(spec, gs_spec_key_name(i), buf, sizeof buf) != GS_OK)
+            continue;
+        ok = gs_trace_meta_set(t, gs_spec_key_name(i), buf) == GS_OK;
+    }
+    snprintf(buf, sizeof buf, "%s", gs_loss_name(gs_spec_loss(spec)));
+    ok = ok && gs_trace_meta_set(t, "loss_used", buf) == GS_OK;
+    snprintf(buf, sizeof buf, "%zu", data->n);
+    ok = ok && gs_trace_meta_set(t, "data_rows", buf) == GS_OK;
+    snprintf(buf, sizeof buf, "%zu", data->d_in);
+    ok = ok && gs_trace_meta_set(t, "data_inputs", buf) == GS_OK;
+    snprintf(buf, sizeof buf, "%zu", data->d_out);
+    ok = ok && gs_trace_meta_set(t, "data_outputs", buf) == GS_OK;
+    snprintf(buf, sizeof buf, "%.9g", gs_data_input_second_moment(data));
+    ok = ok && gs_trace_meta_set(t, "input_second_moment", buf) == GS_OK;
+    snprintf(buf, sizeof buf, "%zu", gs_net_n_params(net));
+    ok = ok && gs_trace_meta_set(t, "params", buf) == GS_OK;
+    const char *core = openblas_get_corename();
+    ok = ok && gs_trace_meta_set(t, "blas_core", core ? core : "unknown") == GS_OK;
+    snprintf(buf, sizeof buf, "%d", openblas_get_num_threads());
+    ok = ok && gs_trace_meta_set(t, "blas_threads", buf) == GS_OK;
+    ok = ok && gs_trace_meta_set(t, "first_nonfinite", "none") == GS_OK;
+    if (!ok) {
+        gs_trace_destroy(t);
+        return GS_ERR_NOMEM;
+    }
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        gs_trace_set_has(t, (GsCol)c, 1);
+    *out = t;
+    return GS_OK;
+}
+
+/* Layer of the first non-finite gradient in backward order (output side first). */
+static size_t first_bad_layer(GsNet *net)
+{
+    for (size_t l = gs_net_n_layers(net); l >= 1; l--) {
+        GsLayerParams p = gs_net_layer(net, l);
+        if (!isfinite(gs_l2(p.dw, p.n_out * p.n_in)) || !isfinite(gs_l2(p.db, p.n_out)))
+            return l;
+    }
+    return 0;
+}
+
+GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int record,
+                         GsProgressFn progress, void *ctx, GsError *err)
+{
+    const GsSpec *spec = gs_net_spec(net);
+    size_t B = spec->batch <= 0 || (size_t)spec->batch >= data->n ? data->n : (size_t)spec->batch;
+    Sampler smp;
+    if (!sampler_init(&smp, data, B, spec->seed)) {
+        sampler_fini(&smp);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for minibatches");
+    }
+    size_t L = gs_net_n_layers(net);
+    int seen_bad = 0;
+    GsStatus st = GS_OK;
+    for (long step = 0; step < spec->steps; step++) {
+        int rec = record && (step % spec->record_every == 0 || step == spec->steps - 1);
+        double lr = gs_schedule_lr(spec, step);
+        const float *x, *y;
+        const int32_t *label;
+        sampler_next(&smp, &x, &y, &label);
+
+        gs_net_zero_grad(net);
+        gs_net_forward(net, x, B);
+        double loss = gs_net_loss(net, y, label, B);
+        gs_net_backward(net, B);
+
+        double *row = NULL;
+        if (rec) {
+            if ((st = gs_trace_add_step(trace, step, &row)) != GS_OK) {
+                gs_error(err, st, "out of memory recording step %ld", step);
+                break;
+            }
+            gs_probe_grads(net, B, row);
+        }
+        double before = gs_net_grad_norm(net), after;
+        if (!seen_bad && !isfinite(before)) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_layer(net));
+            if (trace && gs_trace_meta_set(trace, "first_nonfinite", buf) != GS_OK) {
+                st = gs_error(err, GS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            seen_bad = 1;
+        }
+        int clipped = gs_net_clip(net, before, &after);
+        gs_net_optim_delta(net, lr, step + 1);
+        if (rec) {
+            gs_probe_update(net, row);
+            for (size_t l = 0; l < L; l++) {
+                double *r = row + l * GS_COL_COUNT;
+                r[GS_COL_LOSS] = loss;
+                r[GS_COL_LR] = lr;
+                r[GS_COL_GLOBAL_NORM] = before;
+                r[GS_COL_GLOBAL_NORM_POST] = after;
+                r[GS_COL_CLIPPED] = clipped;
+            }
+            gs_trace_commit_step(trace);
+        }
+        gs_net_apply_update(net);
+        if (progress)
+            progress(ctx, step, spec->steps, loss);
+    }
+    sampler_fini(&smp);
+    return st;
+}
