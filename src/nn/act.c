@@ -52,8 +52,8 @@ GsStatus gs_act_parse(const char *text, GsAct *out, GsError *err)
             kind = k;
     }
     if (kind < 0)
-        return gs_error(err, GS_ERR_INVALID, "unknown activation '%s' (expected one of: %s)",
-                        text, KIND_LIST);
+        return gs_error(err, GS_ERR_INVALID, "unknown activation '%s' (expected one of: %s)", text,
+                        KIND_LIST);
     double param = kinds[kind].default_param;
     if (colon) {
         const char *num = colon + 1;
@@ -108,9 +108,15 @@ char *gs_act_format(const GsAct *act, char *buf, size_t size)
 
 /* Phi(z), the standard normal CDF, through erfc (accurate in both tails' relative sense
  * on the left). */
-static double ncdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+static double ncdf(double z)
+{
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
 
-static double npdf(double z) { return exp(-0.5 * z * z) / sqrt(2.0 * 3.14159265358979323846); }
+static double npdf(double z)
+{
+    return exp(-0.5 * z * z) / sqrt(2.0 * 3.14159265358979323846);
+}
 
 double gs_act_value(const GsAct *act, double z)
 {
@@ -229,7 +235,10 @@ int gs_act_can_saturate(const GsAct *act)
  * vmath.h), so each loop vectorizes. Selects are written so that a NaN z, for which every
  * comparison is false, falls through to an arm that carries the NaN. */
 
-static inline float relu_f(float z) { return vm_sel(z <= 0.0f, 0.0f, z); }
+static inline float relu_f(float z)
+{
+    return vm_sel(z <= 0.0f, 0.0f, z);
+}
 
 static inline float leaky_f(float z, float slope)
 {
@@ -320,52 +329,52 @@ void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
 /* The derivative loops of backward and local_deriv share one body: D is the local
  * derivative expression in z[i] / h[i], OUT the statement using it. sigmoid and tanh read h
  * (like PyTorch's autograd), the others read z. */
-#define ACT_DERIV_LOOPS(OUT)                                                                     \
-    do {                                                                                         \
-        switch (act->kind) {                                                                     \
-        case GS_ACT_LINEAR:                                                                      \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, 1.0f);                                                                    \
-            return;                                                                              \
-        case GS_ACT_SIGMOID:                                                                     \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, h[i] * (1.0f - h[i]));                                                    \
-            return;                                                                              \
-        case GS_ACT_TANH:                                                                        \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, 1.0f - h[i] * h[i]);                                                      \
-            return;                                                                              \
-        case GS_ACT_RELU:                                                                        \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, step_f(z[i], 0.0f));                                                      \
-            return;                                                                              \
-        case GS_ACT_LEAKY_RELU:                                                                  \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, step_f(z[i], p));                                                         \
-            return;                                                                              \
-        case GS_ACT_ELU:                                                                         \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, elu_deriv_f(z[i], p));                                                    \
-            return;                                                                              \
-        case GS_ACT_GELU:                                                                        \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, vm_gelu_deriv(z[i]));                                                     \
-            return;                                                                              \
-        case GS_ACT_SELU:                                                                        \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, sl * elu_deriv_f(z[i], sa));                                              \
-            return;                                                                              \
-        case GS_ACT_SOFTSIGN:                                                                    \
-            for (size_t i = 0; i < n; i++)                                                       \
-                OUT(i, softsign_deriv_f(z[i]));                                                  \
-            return;                                                                              \
-        case GS_ACT_COUNT: break;                                                                \
-        }                                                                                        \
-        assert(0 && "bad activation kind");                                                      \
+#define ACT_DERIV_LOOPS(OUT)                                                                       \
+    do {                                                                                           \
+        switch (act->kind) {                                                                       \
+        case GS_ACT_LINEAR:                                                                        \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, vm_sel(z[i] != z[i], z[i], 1.0f));                                          \
+            return;                                                                                \
+        case GS_ACT_SIGMOID:                                                                       \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, h[i] * (1.0f - h[i]));                                                      \
+            return;                                                                                \
+        case GS_ACT_TANH:                                                                          \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, 1.0f - h[i] * h[i]);                                                        \
+            return;                                                                                \
+        case GS_ACT_RELU:                                                                          \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, step_f(z[i], 0.0f));                                                        \
+            return;                                                                                \
+        case GS_ACT_LEAKY_RELU:                                                                    \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, step_f(z[i], p));                                                           \
+            return;                                                                                \
+        case GS_ACT_ELU:                                                                           \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, elu_deriv_f(z[i], p));                                                      \
+            return;                                                                                \
+        case GS_ACT_GELU:                                                                          \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, vm_gelu_deriv(z[i]));                                                       \
+            return;                                                                                \
+        case GS_ACT_SELU:                                                                          \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, sl *elu_deriv_f(z[i], sa));                                                 \
+            return;                                                                                \
+        case GS_ACT_SOFTSIGN:                                                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                OUT(i, softsign_deriv_f(z[i]));                                                    \
+            return;                                                                                \
+        case GS_ACT_COUNT: break;                                                                  \
+        }                                                                                          \
+        assert(0 && "bad activation kind");                                                        \
     } while (0)
 
-void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z,
-                     const float *h, size_t n)
+void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z, const float *h,
+                     size_t n)
 {
     assert(act && (n == 0 || (dz && dh && z && h)));
     const float p = (float)act->param;

@@ -158,7 +158,7 @@ static GsStatus prefix_error(GsStatus st, const char *k, GsError *e)
 {
     if (st != GS_OK && e) {
         char tmp[sizeof e->msg];
-        snprintf(tmp, sizeof tmp, "--%s: %s", k, e->msg);
+        snprintf(tmp, sizeof tmp, "--%.60s: %.900s", k, e->msg);
         memcpy(e->msg, tmp, sizeof tmp);
     }
     return st;

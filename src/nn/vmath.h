@@ -39,7 +39,10 @@ VM_INLINE float vm_sel(int c, float a, float b)
     return vm_float((vm_bits(a) & m) | (vm_bits(b) & ~m));
 }
 
-VM_INLINE float vm_abs(float x) { return vm_float(vm_bits(x) & 0x7fffffffu); }
+VM_INLINE float vm_abs(float x)
+{
+    return vm_float(vm_bits(x) & 0x7fffffffu);
+}
 
 /* |x| with the sign bit of s. */
 VM_INLINE float vm_with_sign(float x, float s)
@@ -85,7 +88,7 @@ VM_INLINE float vm_exp_neg(float x)
 }
 
 /* e^-(hi + lo) where hi is a float whose product with any integer n < 256 in magnitude,
- * subtracted as below, is exact (hi has <= 24 significant bits and hi + lo <= 104), lo small.
+ * subtracted as below, is exact (hi has <= 24 significant bits and hi + lo < 130), lo small.
  * Used for e^(-a^2/2) with a^2/2 split into an exact head and a tail: a plain float a*a
  * would lose a^2 * 2^-24 absolute, i.e. ~5e-6 relative error at a = 13. */
 VM_INLINE float vm_exp_neg2(float hi, float lo)
@@ -138,9 +141,9 @@ VM_INLINE float vm_sigmoid(float z)
  * s in [-1, s1], s1 = (14.5-2)/(14.5+2), fitted by interpolation at 200 Chebyshev nodes of
  * the long-double erfc and truncated at degree 11 (truncation error 3.7e-9 relative). */
 static const float vm_ncdf_cheb[12] = {
-    7.193500478e-01f,  -2.792362150e-01f, 6.513401999e-03f,  5.307814918e-03f,
-    7.652283640e-05f,  -1.545871787e-04f, -2.144973595e-05f, 2.711545523e-06f,
-    1.369601969e-06f,  1.483351024e-07f,  -3.287216578e-08f, -1.506710067e-08f,
+    7.193500478e-01f, -2.792362150e-01f, 6.513401999e-03f,  5.307814918e-03f,
+    7.652283640e-05f, -1.545871787e-04f, -2.144973595e-05f, 2.711545523e-06f,
+    1.369601969e-06f, 1.483351024e-07f,  -3.287216578e-08f, -1.506710067e-08f,
 };
 
 /* For a = min(|z|, cut) (NaN stays NaN): *q = Phi(-a) (lower normal tail, accurate relative

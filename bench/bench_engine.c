@@ -1,0 +1,140 @@
+/* Engine benchmark: for the network's own shapes, the GEMM-only time of a training step
+ * (what the step would cost if it were only its matrix products), the full step without
+ * recording, and the full step recording every step; all measured in the same run, so
+ * the printed ratios do not depend on the machine's speed. Not a test. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gradscope/probe.h"
+#include "gradscope/rng.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Seconds per step of just the step's sgemm calls (forward, dW and dX per layer). */
+static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_t d_out,
+                        double budget)
+{
+    size_t maxn = width > d_in ? width : d_in;
+    float *x = calloc(B * maxn, sizeof(float)), *z = calloc(B * maxn, sizeof(float));
+    float *w = calloc(maxn * maxn, sizeof(float)), *dw = calloc(maxn * maxn, sizeof(float));
+    for (size_t i = 0; i < B * maxn; i++)
+        x[i] = 0.01f * (float)(i % 97);
+    for (size_t i = 0; i < maxn * maxn; i++)
+        w[i] = 0.001f * (float)(i % 89);
+    long reps = 0;
+    double t0 = now(), t;
+    do {
+        for (size_t l = 0; l <= depth; l++) {
+            int n_in = (int)(l == 0 ? d_in : width), n_out = (int)(l == depth ? d_out : width);
+            int b = (int)B;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n_out, n_in, 1.0f, x, n_in,
+                        w, n_in, 1.0f, z, n_out);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, b, 1.0f, z, n_out,
+                        x, n_in, 1.0f, dw, n_in);
+            if (l > 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, n_in, n_out, 1.0f, z,
+                            n_out, w, n_in, 0.0f, x, n_in);
+        }
+        reps++;
+        t = now() - t0;
+    } while (t < budget || reps < 2);
+    free(x);
+    free(z);
+    free(w);
+    free(dw);
+    return t / (double)reps;
+}
+
+/* Seconds per training step through the recorder, recording every step or never. */
+static double train_step(const GsSpec *base, const GsDataset *data, int record, double budget)
+{
+    GsSpec s = *base;
+    long steps = 2;
+    for (;;) {
+        s.steps = steps;
+        GsNet *net = NULL;
+        GsTrace *trace = NULL;
+        if (gs_net_create(&s, data->d_in, data->d_out, (size_t)s.batch, &net, NULL) != GS_OK ||
+            gs_record_create_trace(net, data, &trace) != GS_OK) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(3);
+        }
+        double t0 = now();
+        gs_record_train(net, data, trace, record, NULL, NULL, NULL);
+        double t = now() - t0;
+        gs_trace_destroy(trace);
+        gs_net_destroy(net);
+        if (t >= budget || steps >= 1 << 20)
+            return t / (double)steps;
+        steps = (long)((double)steps * (budget * 1.2 / (t > 1e-4 ? t : 1e-4))) + 1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 1;
+    double budget = 0.5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
+            budget = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_engine [--threads N] [--budget SECONDS]\n");
+            return 2;
+        }
+    }
+    openblas_set_num_threads(threads);
+    printf("# OpenBLAS core %s, %d thread(s); tanh MLP, SGD, mse, d_in 32, d_out 8\n",
+           openblas_get_corename(), openblas_get_num_threads());
+    printf("%5s %5s %5s %10s %8s %9s %9s %9s\n", "depth", "width", "batch", "steps/s", "GFLOP/s",
+           "gemm_GF/s", "vs_gemm", "probe_ovh");
+    size_t depths[] = {10, 50}, widths[] = {64, 256, 1024}, batches[] = {64, 256};
+    for (size_t di = 0; di < 2; di++)
+        for (size_t wi = 0; wi < 3; wi++)
+            for (size_t bi = 0; bi < 2; bi++) {
+                size_t depth = depths[di], width = widths[wi], B = batches[bi];
+                size_t d_in = 32, d_out = 8, n = B;
+                GsDataset data = {n, d_in, d_out, 0, malloc(n * d_in * sizeof(float)),
+                                  malloc(n * d_out * sizeof(float)), NULL};
+                GsRng r;
+                gs_rng_seed(&r, 1);
+                for (size_t i = 0; i < n * d_in; i++)
+                    data.x[i] = (float)gs_rng_normal(&r);
+                for (size_t i = 0; i < n * d_out; i++)
+                    data.y[i] = (float)gs_rng_normal(&r);
+                GsSpec s;
+                gs_spec_default(&s);
+                gs_spec_set(&s, "data", "teacher", NULL);
+                gs_spec_set(&s, "loss", "mse", NULL);
+                s.depth = (int)depth;
+                s.width = (int)width;
+                s.batch = (long)B;
+                s.lr = 1e-4;
+                s.threads = threads;
+                double flops = 0;
+                for (size_t l = 0; l <= depth; l++)
+                    flops += 6.0 * (double)B * (double)(l == 0 ? d_in : width) *
+                             (double)(l == depth ? d_out : width);
+                double tg = gemm_only(depth, width, B, d_in, d_out, budget);
+                double tn = train_step(&s, &data, 0, budget);
+                double tr = train_step(&s, &data, 1, budget);
+                printf("%5zu %5zu %5zu %10.1f %8.2f %9.2f %8.1f%% %8.1f%%\n", depth, width, B,
+                       1.0 / tr, flops / tr * 1e-9, flops / tg * 1e-9, 100.0 * tg / tr,
+                       100.0 * (tr - tn) / tn);
+                fflush(stdout);
+                free(data.x);
+                free(data.y);
+            }
+    printf("# steps/s and GFLOP/s: full step recording every step; vs_gemm: GEMM-only time / "
+           "full step time; probe_ovh: recording every step vs never\n");
+    return 0;
+}

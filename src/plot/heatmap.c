@@ -1,0 +1,525 @@
+/* Heatmap model and renderer: bin once (alarms survive), paint an ARGB32 image with one pixel
+ * per cell, then scale it into any rectangle with a nearest filter so cells stay sharp. */
+#include "plot/heatmap.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/bin.h"
+#include "plot/draw.h"
+#include "plot/ticks.h"
+
+/* Colour range never spans more than this many decades below the maximum, so that a single
+ * 1e-300 does not wash the picture out. */
+#define MAX_DECADES 16.0
+
+struct GsHeatmap {
+    GsHeatmapScale scale;
+    GsCol metric;
+    size_t n_layers, n_cols, n_steps;
+    long *steps;  /* n_steps recorded training steps */
+    double *val;  /* n_layers x n_cols, row-major by layer index */
+    double dmin, dmax; /* log10 of finite positive extremes (RATIO: |log10| max in dmax) */
+    int any_finite;
+    int special[GS_SPECIAL_COUNT];
+    double lo, hi;
+    int clamped;
+    cairo_surface_t *img;
+};
+
+static void classify(GsHeatmap *hm, double v)
+{
+    if (isnan(v))
+        hm->special[GS_SPECIAL_NAN] = 1;
+    else if (isinf(v))
+        hm->special[v > 0 ? GS_SPECIAL_POSINF : GS_SPECIAL_NEGINF] = 1;
+    else if (hm->scale == GS_HM_FRACTION)
+        return;
+    else if (v <= 0.0)
+        hm->special[GS_SPECIAL_ZERO] = 1;
+}
+
+static void scan(GsHeatmap *hm)
+{
+    hm->dmin = INFINITY;
+    hm->dmax = -INFINITY;
+    hm->any_finite = 0;
+    size_t n = hm->n_layers * hm->n_cols;
+    for (size_t i = 0; i < n; i++) {
+        double v = hm->val[i];
+        classify(hm, v);
+        if (!isfinite(v))
+            continue;
+        if (hm->scale == GS_HM_FRACTION) {
+            hm->any_finite = 1;
+            continue;
+        }
+        if (v <= 0.0)
+            continue;
+        double l = log10(v);
+        if (hm->scale == GS_HM_RATIO)
+            l = fabs(l);
+        hm->any_finite = 1;
+        if (l < hm->dmin)
+            hm->dmin = l;
+        if (l > hm->dmax)
+            hm->dmax = l;
+    }
+}
+
+GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
+{
+    assert(spec && spec->trace && out && spec->max_cols >= 1);
+    const GsTrace *t = spec->trace;
+    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    if (ns == 0 || nl == 0)
+        return gs_error(err, GS_ERR_INVALID, "trace has no recorded steps to plot");
+    GsHeatmap *hm = calloc(1, sizeof *hm);
+    if (!hm)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
+    hm->scale = spec->scale;
+    hm->metric = spec->metric;
+    hm->n_layers = nl;
+    hm->n_steps = ns;
+    hm->n_cols = gs_bin_count(ns, spec->max_cols);
+    hm->steps = malloc(ns * sizeof *hm->steps);
+    hm->val = malloc(nl * hm->n_cols * sizeof *hm->val);
+    double *row = malloc(2 * ns * sizeof *row); /* one layer's raw values + output layer's */
+    if (!hm->steps || !hm->val || !row) {
+        free(row);
+        gs_heatmap_destroy(hm);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a %zu x %zu heatmap", nl, ns);
+    }
+    for (size_t i = 0; i < ns; i++)
+        hm->steps[i] = gs_trace_step(t, i);
+    double *outrow = row + ns;
+    if (hm->scale == GS_HM_RATIO)
+        for (size_t i = 0; i < ns; i++)
+            outrow[i] = gs_trace_get(t, i, nl - 1, spec->metric);
+    for (size_t li = 0; li < nl; li++) {
+        for (size_t i = 0; i < ns; i++) {
+            double v = gs_trace_get(t, i, li, spec->metric);
+            if (hm->scale == GS_HM_RATIO)
+                v = v / outrow[i];
+            row[i] = v;
+        }
+        gs_bin_row(row, ns, hm->n_cols, spec->bin, hm->val + li * hm->n_cols);
+    }
+    free(row);
+    scan(hm);
+    hm->img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)hm->n_cols, (int)nl);
+    if (cairo_surface_status(hm->img) != CAIRO_STATUS_SUCCESS) {
+        size_t nc = hm->n_cols;
+        gs_heatmap_destroy(hm);
+        return gs_error(err, GS_ERR_NOMEM, "cannot create a %zu x %zu heatmap image", nc, nl);
+    }
+    double lo, hi;
+    int cl;
+    gs_heatmap_auto_range(hm, &lo, &hi, &cl);
+    gs_heatmap_set_range(hm, lo, hi, cl);
+    *out = hm;
+    return GS_OK;
+}
+
+void gs_heatmap_destroy(GsHeatmap *hm)
+{
+    if (!hm)
+        return;
+    if (hm->img)
+        cairo_surface_destroy(hm->img);
+    free(hm->steps);
+    free(hm->val);
+    free(hm);
+}
+
+void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped)
+{
+    *clamped = 0;
+    if (hm->scale == GS_HM_FRACTION) {
+        *lo = 0.0;
+        *hi = 1.0;
+        return;
+    }
+    if (!hm->any_finite) {
+        *lo = hm->scale == GS_HM_RATIO ? -1.0 : -1.0;
+        *hi = hm->scale == GS_HM_RATIO ? 1.0 : 0.0;
+        return;
+    }
+    if (hm->scale == GS_HM_RATIO) {
+        double m = ceil(hm->dmax - 1e-9);
+        if (m < 1.0)
+            m = 1.0;
+        if (m > MAX_DECADES) {
+            m = MAX_DECADES;
+            *clamped = 1;
+        }
+        *lo = -m;
+        *hi = m;
+        return;
+    }
+    double h = ceil(hm->dmax - 1e-9), l = floor(hm->dmin + 1e-9);
+    if (l < h - MAX_DECADES) {
+        l = h - MAX_DECADES;
+        *clamped = 1;
+    }
+    if (h <= l)
+        h = l + 1.0;
+    *lo = l;
+    *hi = h;
+}
+
+void gs_heatmap_union_range(const GsHeatmap *a, const GsHeatmap *b, double *lo, double *hi,
+                            int *clamped)
+{
+    gs_heatmap_auto_range(a, lo, hi, clamped);
+    if (!b || !b->any_finite)
+        return;
+    if (!a->any_finite) {
+        gs_heatmap_auto_range(b, lo, hi, clamped);
+        return;
+    }
+    double l2, h2;
+    int c2;
+    gs_heatmap_auto_range(b, &l2, &h2, &c2);
+    double l = fmin(*lo, l2), h = fmax(*hi, h2);
+    int c = *clamped || c2;
+    if (a->scale == GS_HM_LOG && l < h - MAX_DECADES) {
+        l = h - MAX_DECADES;
+        c = 1;
+    }
+    *lo = l;
+    *hi = h;
+    *clamped = c;
+}
+
+GsRgb gs_heatmap_color(const GsHeatmap *hm, double v)
+{
+    if (isnan(v))
+        return gs_cmap_special(GS_SPECIAL_NAN);
+    if (isinf(v))
+        return gs_cmap_special(v > 0 ? GS_SPECIAL_POSINF : GS_SPECIAL_NEGINF);
+    switch (hm->scale) {
+    case GS_HM_FRACTION: return gs_cmap_div((v - hm->lo) / (hm->hi - hm->lo));
+    case GS_HM_RATIO:
+        if (v <= 0.0)
+            return gs_cmap_special(GS_SPECIAL_ZERO);
+        return gs_cmap_div(log10(v) / hm->hi);
+    case GS_HM_LOG: break;
+    }
+    if (v <= 0.0)
+        return gs_cmap_special(GS_SPECIAL_ZERO);
+    return gs_cmap_seq((log10(v) - hm->lo) / (hm->hi - hm->lo));
+}
+
+void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi, int clamped)
+{
+    assert(hi > lo);
+    hm->lo = lo;
+    hm->hi = hi;
+    hm->clamped = clamped;
+    cairo_surface_flush(hm->img);
+    unsigned char *data = cairo_image_surface_get_data(hm->img);
+    int stride = cairo_image_surface_get_stride(hm->img);
+    for (size_t li = 0; li < hm->n_layers; li++) {
+        /* layer 1 (li = 0) is the bottom image row */
+        uint32_t *px = (uint32_t *)(void *)(data + (size_t)stride * (hm->n_layers - 1 - li));
+        const double *v = hm->val + li * hm->n_cols;
+        for (size_t c = 0; c < hm->n_cols; c++)
+            px[c] = gs_cmap_pack(gs_heatmap_color(hm, v[c]));
+    }
+    cairo_surface_mark_dirty(hm->img);
+}
+
+void gs_heatmap_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped)
+{
+    *lo = hm->lo;
+    *hi = hm->hi;
+    if (clamped)
+        *clamped = hm->clamped;
+}
+
+size_t gs_heatmap_n_cols(const GsHeatmap *hm) { return hm->n_cols; }
+size_t gs_heatmap_n_layers(const GsHeatmap *hm) { return hm->n_layers; }
+
+double gs_heatmap_value(const GsHeatmap *hm, size_t c, size_t li)
+{
+    assert(c < hm->n_cols && li < hm->n_layers);
+    return hm->val[li * hm->n_cols + c];
+}
+
+int gs_heatmap_has_special(const GsHeatmap *hm, GsSpecial which)
+{
+    return which < GS_SPECIAL_COUNT && hm->special[which];
+}
+
+long gs_heatmap_step_first(const GsHeatmap *hm) { return hm->steps[0]; }
+long gs_heatmap_step_last(const GsHeatmap *hm) { return hm->steps[hm->n_steps - 1]; }
+
+/* Fractional recorded-step index of training step s (linear between recorded steps). */
+static double step_index(const GsHeatmap *hm, double s)
+{
+    size_t n = hm->n_steps;
+    if (n == 1)
+        return s - (double)hm->steps[0];
+    if (s <= (double)hm->steps[0]) {
+        double d = (double)(hm->steps[1] - hm->steps[0]);
+        return (s - (double)hm->steps[0]) / d;
+    }
+    if (s >= (double)hm->steps[n - 1]) {
+        double d = (double)(hm->steps[n - 1] - hm->steps[n - 2]);
+        return (double)(n - 1) + (s - (double)hm->steps[n - 1]) / d;
+    }
+    size_t a = 0, b = n - 1; /* steps[a] <= s < steps[b] */
+    while (b - a > 1) {
+        size_t mid = a + (b - a) / 2;
+        if ((double)hm->steps[mid] <= s)
+            a = mid;
+        else
+            b = mid;
+    }
+    return (double)a + (s - (double)hm->steps[a]) / (double)(hm->steps[b] - hm->steps[a]);
+}
+
+double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s)
+{
+    return r.x + r.w * (step_index(hm, s) + 0.5) / (double)hm->n_steps;
+}
+
+void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
+{
+    cairo_save(cr);
+    cairo_rectangle(cr, r.x, r.y, r.w, r.h);
+    cairo_clip(cr);
+    cairo_translate(cr, r.x, r.y);
+    cairo_scale(cr, r.w / (double)hm->n_cols, r.h / (double)hm->n_layers);
+    cairo_set_source_surface(cr, hm->img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+    cairo_paint(cr);
+    cairo_restore(cr);
+}
+
+/* Layer ticks at row centres: integers, the output layer labelled "out". */
+static void layer_ticks(GsAxisTicks *t, size_t nl, double row_h, double font)
+{
+    int max_n = (int)(row_h * (double)nl / (font * 1.5));
+    if (max_n < 2)
+        max_n = 2;
+    if (max_n > 30)
+        max_n = 30;
+    gs_axis_ticks_linear(t, 1, (double)nl, max_n, 1);
+    size_t k = 0;
+    double min_gap = font * 1.5;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->v[i] < 1 || t->v[i] > (double)nl)
+            continue;
+        if (t->v[i] == (double)nl)
+            continue; /* re-added as "out" below */
+        if (((double)nl - t->v[i]) * row_h < min_gap)
+            continue;
+        t->v[k] = t->v[i];
+        memcpy(t->label[k], t->label[i], sizeof t->label[k]);
+        k++;
+    }
+    if (k < 32 && nl > 1) {
+        t->v[k] = (double)nl;
+        snprintf(t->label[k], sizeof t->label[k], "out");
+        k++;
+    } else if (nl == 1 && k < 32) {
+        t->v[k] = 1;
+        snprintf(t->label[k], sizeof t->label[k], "1");
+        k++;
+    }
+    t->n = k;
+}
+
+void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
+                     const GsFindings *findings)
+{
+    cairo_save(cr);
+    double th = title ? gs_panel_title(cr, r, font, title) : 0.0;
+    GsRect c = {r.x + gs_axes_left_margin(font), r.y + th,
+                r.w - gs_axes_left_margin(font) - font * 0.6,
+                r.h - th - gs_axes_bottom_margin(font)};
+    if (c.w < 4 || c.h < 4) {
+        cairo_restore(cr);
+        return;
+    }
+    gs_heatmap_draw_cells(cr, hm, c);
+
+    size_t nl = hm->n_layers, ns = hm->n_steps;
+    GsAxisTicks yt, xt;
+    layer_ticks(&yt, nl, c.h / (double)nl, font);
+    double s0 = (double)hm->steps[0], s1 = (double)hm->steps[ns - 1];
+    double ds = ns > 1 ? (s1 - s0) / (double)(ns - 1) : 1.0;
+    double xlo = s0 - 0.5 * ds, xhi = s1 + 0.5 * ds;
+    int max_x = (int)(c.w / (font * 5.0));
+    gs_axis_ticks_linear(&xt, s0, s1, max_x < 3 ? 3 : max_x, 1);
+    gs_axes_draw(cr, c, font, &xt, xlo, xhi, &yt, 0.5, (double)nl + 0.5, "training step",
+                 "layer (1 = input side)");
+
+    if (findings) {
+        double lw = fmax(1.0, font * 0.12);
+        for (size_t i = 0; i < findings->n; i++) {
+            const GsFinding *f = &findings->items[i];
+            if (f->severity < GS_SEV_WARNING)
+                continue;
+            int l0 = f->layer_first < 1 ? 1 : f->layer_first;
+            int l1 = f->layer_last > (int)nl ? (int)nl : f->layer_last;
+            if (l1 < l0)
+                continue;
+            double x0 = gs_heatmap_step_x(hm, c, (double)f->step_first) - 0.5 * c.w / (double)ns;
+            double x1 = gs_heatmap_step_x(hm, c, (double)f->step_last) + 0.5 * c.w / (double)ns;
+            x0 = fmax(x0, c.x);
+            x1 = fmin(x1, c.x + c.w);
+            if (x1 <= x0)
+                continue;
+            double y0 = c.y + c.h * (double)(nl - (size_t)l1) / (double)nl;
+            double y1 = c.y + c.h * (double)(nl - (size_t)l0 + 1) / (double)nl;
+            double in = lw * 1.5; /* keep the outline inside the cells area */
+            cairo_rectangle(cr, x0 + in, y0 + in, x1 - x0 - 2 * in, y1 - y0 - 2 * in);
+            cairo_set_line_width(cr, lw * 2.6);
+            cairo_set_source_rgb(cr, 1, 1, 1);
+            cairo_set_dash(cr, NULL, 0, 0);
+            cairo_stroke_preserve(cr);
+            double dash[2] = {lw * 5, lw * 3};
+            cairo_set_dash(cr, dash, 2, 0);
+            cairo_set_line_width(cr, lw * 1.3);
+            if (f->severity == GS_SEV_ERROR)
+                cairo_set_source_rgb(cr, 0.75, 0.0, 0.0);
+            else
+                cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+            cairo_stroke(cr);
+            cairo_set_dash(cr, NULL, 0, 0);
+        }
+    }
+    cairo_restore(cr);
+}
+
+void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *label)
+{
+    cairo_save(cr);
+    double tri = hm->clamped ? font * 0.9 : 0.0;
+    GsRect b = {r.x + font * 0.3, r.y + font * 0.6, font * 1.2, r.h - font * 1.2 - tri};
+    if (b.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    const int n = 256;
+    for (int i = 0; i < n; i++) {
+        double t = (i + 0.5) / n; /* bottom to top */
+        double lv = hm->lo + t * (hm->hi - hm->lo);
+        double v = hm->scale == GS_HM_FRACTION ? lv : pow(10.0, lv);
+        gs_set_rgb(cr, gs_heatmap_color(hm, v));
+        double y0 = b.y + b.h - (double)(i + 1) * b.h / n;
+        cairo_rectangle(cr, b.x, y0, b.w, b.h / n + 0.6); /* overlap hides seams */
+        cairo_fill(cr);
+    }
+    if (tri > 0) {
+        double lv = hm->lo;
+        gs_set_rgb(cr, gs_heatmap_color(hm, pow(10.0, lv)));
+        cairo_move_to(cr, b.x, b.y + b.h);
+        cairo_line_to(cr, b.x + b.w, b.y + b.h);
+        cairo_line_to(cr, b.x + b.w / 2, b.y + b.h + tri);
+        cairo_close_path(cr);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+        cairo_set_line_width(cr, fmax(1.0, font * 0.06));
+        cairo_stroke(cr);
+    }
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.06));
+    cairo_rectangle(cr, b.x, b.y, b.w, b.h);
+    cairo_stroke(cr);
+
+    GsAxisTicks t;
+    int max_n = (int)(b.h / (font * 1.5));
+    if (max_n < 2)
+        max_n = 2;
+    if (hm->scale == GS_HM_FRACTION)
+        gs_axis_ticks_linear(&t, hm->lo, hm->hi, max_n > 6 ? 6 : max_n, 0);
+    else
+        gs_axis_ticks_decades(&t, hm->lo, hm->hi, max_n);
+    GsTextStyle st = gs_text_style(font * 0.82);
+    double label_w = 0.0;
+    for (size_t i = 0; i < t.n; i++) {
+        double y = b.y + b.h - (t.v[i] - hm->lo) / (hm->hi - hm->lo) * b.h;
+        cairo_move_to(cr, b.x + b.w, y);
+        cairo_line_to(cr, b.x + b.w + font * 0.3, y);
+        cairo_stroke(cr);
+        char lab[64];
+        if (hm->scale == GS_HM_RATIO && t.v[i] == 0.0)
+            snprintf(lab, sizeof lab, "1");
+        else if (hm->clamped && i == 0 && t.v[i] == hm->lo)
+            snprintf(lab, sizeof lab, "\xe2\x89\xa4%.31s", t.label[i]); /* "≤" */
+        else
+            snprintf(lab, sizeof lab, "%.31s", t.label[i]);
+        gs_text_draw(cr, &st, b.x + b.w + font * 0.45, y, 0, 0.5, 0, 0, lab);
+        label_w = fmax(label_w, gs_text_width(cr, &st, lab));
+    }
+    if (label) {
+        /* rotated, right next to the tick labels so it reads as the bar's own title */
+        GsTextStyle ls = gs_text_style(font * 0.85);
+        double lx = fmin(b.x + b.w + font * 0.45 + label_w + font * 0.4, r.x + r.w - font * 1.2);
+        gs_text_draw(cr, &ls, lx, b.y + b.h / 2, 0.5, 0, -1.5707963267948966, b.h, label);
+    }
+    cairo_restore(cr);
+}
+
+static void swatch(cairo_t *cr, double x, double y, double s, GsRgb c, double font)
+{
+    gs_set_rgb(cr, c);
+    cairo_rectangle(cr, x, y, s * 1.3, s);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.06));
+    cairo_stroke(cr);
+}
+
+void gs_legend_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, int with_findings)
+{
+    cairo_save(cr);
+    GsTextStyle st = gs_text_style(font * 0.82);
+    double rh = font * 1.45, s = font * 0.9, y = r.y;
+    int rows = 0;
+    GsSpecial order[GS_SPECIAL_COUNT] = {GS_SPECIAL_NAN, GS_SPECIAL_POSINF, GS_SPECIAL_NEGINF,
+                                         GS_SPECIAL_ZERO};
+    for (int i = 0; i < GS_SPECIAL_COUNT; i++) {
+        GsSpecial w = order[i];
+        /* -Inf only appears when present; zero has no special colour on a 0..1 scale */
+        if (w == GS_SPECIAL_NEGINF && !hm->special[w])
+            continue;
+        if (w == GS_SPECIAL_ZERO && hm->scale == GS_HM_FRACTION)
+            continue;
+        if (y + rh > r.y + r.h)
+            break;
+        swatch(cr, r.x + font * 0.3, y + (rh - s) / 2, s, gs_cmap_special(w), font);
+        const char *lab = gs_cmap_special_label(w);
+        if (w == GS_SPECIAL_ZERO && hm->scale == GS_HM_RATIO)
+            lab = "\xe2\x89\xa4 0";
+        gs_text_draw(cr, &st, r.x + font * 0.3 + s * 1.3 + font * 0.4, y + rh / 2, 0, 0.5, 0,
+                     r.w - s * 1.3 - font * 0.9, lab);
+        y += rh;
+        rows++;
+    }
+    if (with_findings && y + rh <= r.y + r.h) {
+        double x = r.x + font * 0.3, lw = fmax(1.0, font * 0.12);
+        cairo_rectangle(cr, x, y + (rh - s) / 2, s * 1.3, s);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, lw * 2.6);
+        cairo_stroke_preserve(cr);
+        double dash[2] = {lw * 3, lw * 2};
+        cairo_set_dash(cr, dash, 2, 0);
+        cairo_set_line_width(cr, lw * 1.3);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0);
+        gs_text_draw(cr, &st, x + s * 1.3 + font * 0.4, y + rh / 2, 0, 0.5, 0,
+                     r.w - s * 1.3 - font * 0.9, "finding region");
+    }
+    (void)rows;
+    cairo_restore(cr);
+}

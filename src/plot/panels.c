@@ -1,0 +1,774 @@
+/* Line-plot and text panels of the report. Log axes carry "10ⁿ" tick labels; every axis says
+ * what it shows; text is fitted (ellipsis) or wrapped so nothing spills out of its panel. */
+#include "plot/panels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plot/bin.h"
+#include "plot/draw.h"
+#include "plot/ticks.h"
+
+#define HALF_PI 1.5707963267948966
+
+/* Okabe-Ito colours: distinguishable under common colour-vision deficiencies. */
+static const GsRgb oi_blue = {0.0, 0.447, 0.698};
+static const GsRgb oi_vermilion = {0.835, 0.369, 0.0};
+static const GsRgb oi_orange = {0.902, 0.624, 0.0};
+static const GsRgb oi_green = {0.0, 0.620, 0.451};
+
+size_t gs_panels_work_size(size_t n_steps, size_t n_layers)
+{
+    return 4 * n_steps + 4 * n_layers + 64;
+}
+
+/* ---- y scales ---------------------------------------------------------------------- */
+
+typedef struct {
+    int log;        /* 1: positions are log10 of values */
+    double lo, hi;  /* axis range in axis units */
+} Scale;
+
+/* Fits a scale to finite data extremes (vmin <= vmax; for log both > 0). */
+static void scale_fit(Scale *s, double vmin, double vmax, int log)
+{
+    s->log = log;
+    if (!(vmin <= vmax) || !isfinite(vmin) || !isfinite(vmax)) {
+        s->lo = log ? -1.0 : 0.0;
+        s->hi = log ? 1.0 : 1.0;
+        return;
+    }
+    double a = log ? log10(vmin) : vmin, b = log ? log10(vmax) : vmax;
+    double span = b - a;
+    if (span <= 0.0) {
+        span = log ? 1.0 : (a == 0.0 ? 1.0 : fabs(a) * 0.2);
+        a -= span / 2;
+        b += span / 2;
+    } else {
+        a -= span * 0.06;
+        b += span * 0.06;
+    }
+    s->lo = a;
+    s->hi = b;
+}
+
+static double scale_pos(const Scale *s, double v)
+{
+    return s->log ? log10(v) : v;
+}
+
+/* y pixel of value v in plot rect p; NAN when v has no place on the scale. */
+static double ymap(const Scale *s, GsRect p, double v)
+{
+    if (!isfinite(v) || (s->log && v <= 0.0))
+        return NAN;
+    double u = scale_pos(s, v);
+    return p.y + p.h - (u - s->lo) / (s->hi - s->lo) * p.h;
+}
+
+static void scale_ticks(const Scale *s, GsAxisTicks *t, int max_n)
+{
+    if (max_n < 2)
+        max_n = 2;
+    if (!s->log) {
+        gs_axis_ticks_linear(t, s->lo, s->hi, max_n, 0);
+        return;
+    }
+    gs_axis_ticks_decades(t, s->lo, s->hi, max_n);
+    if (t->n >= 2)
+        return;
+    /* less than two decades visible: add 2x and 5x ticks */
+    GsAxisTicks u = {0};
+    for (double e = floor(s->lo); e <= ceil(s->hi) && u.n < 32; e += 1.0) {
+        static const double ks[3] = {1.0, 2.0, 5.0};
+        for (int k = 0; k < 3 && u.n < 32; k++) {
+            double lv = log10(ks[k]) + e;
+            if (lv < s->lo || lv > s->hi)
+                continue;
+            u.v[u.n] = lv;
+            if (k == 0)
+                gs_ticks_format_pow10((int)e, u.label[u.n], sizeof u.label[u.n]);
+            else
+                gs_ticks_format(ks[k] * pow(10.0, e), pow(10.0, e), u.label[u.n],
+                                sizeof u.label[u.n]);
+            u.n++;
+        }
+    }
+    if (u.n >= 2 && u.n <= (size_t)max_n + 1) {
+        *t = u;
+        return;
+    }
+    /* a narrow range (e.g. a loss between 2.0 and 2.3): linear ticks placed on the log axis */
+    double lin[32], step = 1;
+    size_t n = gs_ticks_linear(pow(10.0, s->lo), pow(10.0, s->hi), max_n > 6 ? 6 : max_n, lin,
+                               32, &step);
+    t->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(lin[i] > 0))
+            continue;
+        t->v[t->n] = log10(lin[i]);
+        gs_ticks_format(lin[i], step, t->label[t->n], sizeof t->label[t->n]);
+        t->n++;
+    }
+}
+
+/* Strokes a polyline through (x[i], y[i]); a NaN y breaks it. Lone points get a dot. */
+static void polyline(cairo_t *cr, const double *x, const double *y, size_t n, double lw)
+{
+    int pen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(y[i])) {
+            pen = 0;
+            continue;
+        }
+        int lone = (i == 0 || isnan(y[i - 1])) && (i + 1 >= n || isnan(y[i + 1]));
+        if (lone) {
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, x[i], y[i], lw * 1.2, 0, 4 * HALF_PI);
+            pen = 0;
+            continue;
+        }
+        if (!pen)
+            cairo_move_to(cr, x[i], y[i]);
+        else
+            cairo_line_to(cr, x[i], y[i]);
+        pen = 1;
+    }
+    cairo_stroke(cr);
+}
+
+/* Plot rect inside a panel rect, below a title and optional legend rows. */
+static GsRect plot_rect(GsRect r, double font, double top)
+{
+    GsRect p = {r.x + gs_axes_left_margin(font), r.y + top,
+                r.w - gs_axes_left_margin(font) - font * 0.8,
+                r.h - top - gs_axes_bottom_margin(font)};
+    return p;
+}
+
+static void message(cairo_t *cr, GsRect r, double font, const char *text)
+{
+    GsTextStyle st = gs_text_style(font * 0.85);
+    st.color = (GsRgb){0.45, 0.45, 0.45};
+    gs_text_draw(cr, &st, r.x + r.w / 2, r.y + r.h / 2, 0.5, 0.5, 0, r.w, text);
+}
+
+/* Legend entry: a short line sample (dash pattern by style: 0 solid, 1 dotted, 2 dashed)
+ * followed by a label; returns the x after it. */
+static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c, int style,
+                          const char *label, double max_x)
+{
+    double len = font * 1.8, lw = fmax(1.0, font * 0.14);
+    GsTextStyle st = gs_text_style(font * 0.8);
+    double w = gs_text_width(cr, &st, label);
+    if (x + len + font * 0.3 + w > max_x)
+        return x;
+    cairo_save(cr);
+    gs_set_rgb(cr, c);
+    cairo_set_line_width(cr, lw);
+    if (style == 1) {
+        double d[2] = {0.0, lw * 2.2};
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        cairo_set_dash(cr, d, 2, 0);
+    } else if (style == 2) {
+        double d[2] = {lw * 4, lw * 2.5};
+        cairo_set_dash(cr, d, 2, 0);
+    }
+    cairo_move_to(cr, x, y);
+    cairo_line_to(cr, x + len, y);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    gs_text_draw(cr, &st, x + len + font * 0.3, y, 0, 0.5, 0, 0, label);
+    return x + len + font * 0.3 + w + font * 1.0;
+}
+
+/* ---- title ------------------------------------------------------------------------- */
+
+void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
+                          const char *title, const char *subtitle, const char *source_name)
+{
+    cairo_save(cr);
+    char line1[512], line2[2048];
+    const char *depth = gs_trace_meta_get(t, "depth"), *width = gs_trace_meta_get(t, "width");
+    const char *act = gs_trace_meta_get(t, "act"), *init = gs_trace_meta_get(t, "init");
+    const char *norm = gs_trace_meta_get(t, "norm"), *res = gs_trace_meta_get(t, "residual");
+    if (title) {
+        snprintf(line1, sizeof line1, "%s", title);
+    } else if (depth || act || init) {
+        int n = snprintf(line1, sizeof line1, "Gradient health: ");
+        if (depth && n < (int)sizeof line1)
+            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "depth %s%s%s \xc2\xb7 ", depth,
+                          width ? " \xc3\x97 width " : "", width ? width : "");
+        if (act && n < (int)sizeof line1)
+            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s \xc2\xb7 ", act);
+        if (init && n < (int)sizeof line1)
+            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "init %s \xc2\xb7 ", init);
+        if (norm && strcmp(norm, "none") != 0 && n < (int)sizeof line1)
+            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s norm \xc2\xb7 ", norm);
+        if (res && strcmp(res, "0") != 0 && n < (int)sizeof line1)
+            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "residual %s \xc2\xb7 ", res);
+        if (n >= 4 && n < (int)sizeof line1)
+            line1[n - 4] = '\0'; /* drop the trailing " · " */
+    } else if (source_name) {
+        snprintf(line1, sizeof line1, "Gradient health: %s", source_name);
+    } else {
+        snprintf(line1, sizeof line1, "Gradient health report");
+    }
+    size_t n2 = 0;
+    line2[0] = '\0';
+    for (size_t i = 0; i < gs_trace_meta_count(t) && n2 + 8 < sizeof line2; i++) {
+        const char *k = gs_trace_meta_key(t, i), *v = gs_trace_meta_value(t, i);
+        int w = snprintf(line2 + n2, sizeof line2 - n2, "%s%s=%s", n2 ? "   " : "", k, v);
+        if (w < 0 || (size_t)w >= sizeof line2 - n2)
+            break;
+        n2 += (size_t)w;
+    }
+    if (n2 == 0)
+        snprintf(line2, sizeof line2, "%zu layers \xc3\x97 %zu recorded steps (%ld..%ld)%s%s",
+                 gs_trace_n_layers(t), gs_trace_n_steps(t),
+                 gs_trace_n_steps(t) ? gs_trace_step(t, 0) : 0L,
+                 gs_trace_n_steps(t) ? gs_trace_step(t, gs_trace_n_steps(t) - 1) : 0L,
+                 source_name ? " \xc2\xb7 " : "", source_name ? source_name : "");
+    GsTextStyle st = gs_text_style(font * 1.35);
+    st.bold = 1;
+    gs_text_draw(cr, &st, r.x, r.y, 0, 0, 0, r.w, line1);
+    GsTextStyle s2 = gs_text_style(font * 0.85);
+    s2.color = (GsRgb){0.35, 0.35, 0.38};
+    double y = r.y + font * 1.9;
+    gs_text_draw(cr, &s2, r.x, y, 0, 0, 0, r.w, line2);
+    if (subtitle) {
+        GsTextStyle s3 = gs_text_style(font * 0.95);
+        gs_text_draw(cr, &s3, r.x, y + font * 1.45, 0, 0, 0, r.w, subtitle);
+    }
+    cairo_restore(cr);
+}
+
+/* ---- loss -------------------------------------------------------------------------- */
+
+/* Loss of recorded step i (the same on every layer row; take the first finite one). */
+static double loss_at(const GsTrace *t, size_t i)
+{
+    double v = gs_trace_get(t, i, 0, GS_COL_LOSS);
+    return v;
+}
+
+static void loss_extent(const GsTrace *t, double *mn, double *mx, double *pos_mn, int *any_nonpos)
+{
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++) {
+        double v = loss_at(t, i);
+        if (!isfinite(v))
+            continue;
+        *mn = fmin(*mn, v);
+        *mx = fmax(*mx, v);
+        if (v > 0)
+            *pos_mn = fmin(*pos_mn, v);
+        else
+            *any_nonpos = 1;
+    }
+}
+
+static double xmap(GsRect p, double xlo, double xhi, double s)
+{
+    return p.x + (s - xlo) / (xhi - xlo) * p.w;
+}
+
+static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, double xlo,
+                       double xhi)
+{
+    size_t n = gs_trace_n_steps(t);
+    double last_label = -1e300;
+    for (size_t i = 0; i < n;) {
+        if (isfinite(loss_at(t, i))) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j + 1 < n && !isfinite(loss_at(t, j + 1)))
+            j++;
+        double s0 = (double)gs_trace_step(t, i), s1 = (double)gs_trace_step(t, j);
+        double half = n > 1 ? 0.5 * (double)(gs_trace_step(t, n - 1) - gs_trace_step(t, 0)) /
+                                  (double)(n - 1)
+                            : 0.5;
+        double x0 = fmax(p.x, xmap(p, xlo, xhi, s0 - half));
+        double x1 = fmin(p.x + p.w, xmap(p, xlo, xhi, s1 + half));
+        if (x1 - x0 < 2)
+            x1 = x0 + 2;
+        cairo_set_source_rgba(cr, 0.85, 0.1, 0.1, 0.16);
+        cairo_rectangle(cr, x0, p.y, x1 - x0, p.h);
+        cairo_fill(cr);
+        GsTextStyle st = gs_text_style(font * 0.8);
+        st.color = (GsRgb){0.7, 0.0, 0.0};
+        st.bold = 1;
+        double w = gs_text_width(cr, &st, "NaN/Inf");
+        double lx = fmin(x0 + font * 0.3, p.x + p.w - w - font * 0.3);
+        if (lx > last_label) {
+            gs_text_draw(cr, &st, lx, p.y + font * 0.3, 0, 0, 0, 0, "NaN/Inf");
+            last_label = lx + w + font * 0.5;
+        }
+        i = j + 1;
+    }
+}
+
+static void loss_line(cairo_t *cr, GsRect p, double font, const GsTrace *t, const Scale *ys,
+                      double xlo, double xhi, GsRgb color, double *work)
+{
+    size_t n = gs_trace_n_steps(t);
+    size_t maxc = (size_t)fmax(2.0, p.w * 2.0);
+    double *raw = work, *bin = work + n, *xs = work + 2 * n, *yv = work + 3 * n;
+    for (size_t i = 0; i < n; i++)
+        raw[i] = loss_at(t, i);
+    size_t nc = gs_bin_row(raw, n, maxc, GS_BIN_MAX, bin);
+    for (size_t c = 0; c < nc; c++) {
+        size_t a = c, b = c + 1;
+        if (nc < n)
+            gs_bin_span(n, nc, c, &a, &b);
+        xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
+        yv[c] = ymap(ys, p, bin[c]);
+    }
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+    cairo_clip(cr);
+    gs_set_rgb(cr, color);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.14));
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    polyline(cr, xs, yv, nc, fmax(1.0, font * 0.14));
+    cairo_restore(cr);
+}
+
+void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,
+                   const GsTrace *b, const char *lb, double *work)
+{
+    cairo_save(cr);
+    double th = gs_panel_title(cr, r, font, "Training loss");
+    double top = th + (b ? font * 1.4 : 0.0);
+    GsRect p = plot_rect(r, font, top);
+    if (p.w < font * 3 || p.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    double mn = INFINITY, mx = -INFINITY, pmn = INFINITY;
+    int nonpos = 0;
+    loss_extent(a, &mn, &mx, &pmn, &nonpos);
+    if (b)
+        loss_extent(b, &mn, &mx, &pmn, &nonpos);
+    Scale ys;
+    int log = !nonpos && isfinite(mn);
+    scale_fit(&ys, mn, mx, log);
+    double xlo = (double)gs_trace_step(a, 0);
+    double xhi = (double)gs_trace_step(a, gs_trace_n_steps(a) - 1);
+    if (b) {
+        xlo = fmin(xlo, (double)gs_trace_step(b, 0));
+        xhi = fmax(xhi, (double)gs_trace_step(b, gs_trace_n_steps(b) - 1));
+    }
+    if (xhi <= xlo)
+        xhi = xlo + 1;
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    loss_bands(cr, p, font, a, xlo, xhi);
+    if (b)
+        loss_bands(cr, p, font, b, xlo, xhi);
+    gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
+                 log ? "loss (log scale)" : "loss");
+    if (!isfinite(mn))
+        message(cr, p, font, "no finite loss values");
+    loss_line(cr, p, font, a, &ys, xlo, xhi, oi_blue, work);
+    if (b) {
+        loss_line(cr, p, font, b, &ys, xlo, xhi, oi_vermilion, work);
+        double x = legend_item(cr, r.x + gs_axes_left_margin(font), r.y + th + font * 0.55,
+                               font, oi_blue, 0, la ? la : "before", r.x + r.w);
+        legend_item(cr, x, r.y + th + font * 0.55, font, oi_vermilion, 0, lb ? lb : "after",
+                    r.x + r.w);
+    }
+    cairo_restore(cr);
+}
+
+/* ---- depth profile ----------------------------------------------------------------- */
+
+static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, double *mn,
+                           double *mx)
+{
+    for (int k = 0; k < 3; k++)
+        for (size_t li = 0; li < gs_trace_n_layers(t); li++) {
+            double v = gs_trace_get(t, idx[k], li, col);
+            if (isfinite(v) && v > 0) {
+                *mn = fmin(*mn, v);
+                *mx = fmax(*mx, v);
+            }
+        }
+}
+
+static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, GsCol col,
+                         size_t step_i, GsRgb c, int style, double font)
+{
+    size_t nl = gs_trace_n_layers(t);
+    double xs[64], yv[64];
+    double lw = fmax(1.0, font * (style == 0 ? 0.16 : 0.14));
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+    cairo_clip(cr);
+    gs_set_rgb(cr, c);
+    cairo_set_line_width(cr, lw);
+    if (style == 1) {
+        double d[2] = {0.0, lw * 2.2};
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        cairo_set_dash(cr, d, 2, 0);
+    }
+    /* draw in chunks of 64 points, overlapping by one so the line is continuous */
+    for (size_t start = 0; start < nl; start += 63) {
+        size_t m = 0;
+        for (size_t li = start; li < nl && m < 64; li++, m++) {
+            xs[m] = nl > 1 ? p.x + (double)li / (double)(nl - 1) * p.w : p.x + p.w / 2;
+            yv[m] = ymap(ys, p, gs_trace_get(t, step_i, li, col));
+        }
+        polyline(cr, xs, yv, m, lw);
+        if (start + 64 >= nl)
+            break;
+    }
+    if (style == 0 && nl <= 60) { /* markers show where the layers are */
+        for (size_t li = 0; li < nl; li++) {
+            double x = nl > 1 ? p.x + (double)li / (double)(nl - 1) * p.w : p.x + p.w / 2;
+            double y = ymap(ys, p, gs_trace_get(t, step_i, li, col));
+            if (isnan(y))
+                continue;
+            cairo_new_sub_path(cr);
+            cairo_arc(cr, x, y, lw * 1.4, 0, 4 * HALF_PI);
+            cairo_fill(cr);
+        }
+    }
+    cairo_restore(cr);
+}
+
+void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
+                      const GsPrediction *pred)
+{
+    cairo_save(cr);
+    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    int act = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) && metric != GS_COL_ACT_GRAD_NORM;
+    double th = gs_panel_title(cr, r, font, "Depth profile (input side left, output right)");
+    double top = th + font * 2.7;
+    GsRect p = plot_rect(r, font, top);
+    if (p.w < font * 3 || p.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    size_t idx[3] = {0, ns / 2, ns - 1};
+    double mn = INFINITY, mx = -INFINITY;
+    profile_extent(t, metric, idx, &mn, &mx);
+    if (act)
+        profile_extent(t, GS_COL_ACT_GRAD_NORM, idx, &mn, &mx);
+    /* the prediction is anchored at the measured step-0 act_grad_norm of layer `depth` */
+    double anchor = NAN;
+    size_t np = 0;
+    if (pred && pred->layers && gs_trace_has(t, GS_COL_ACT_GRAD_NORM)) {
+        np = pred->n_layers < nl ? pred->n_layers : nl;
+        if (np >= 1)
+            anchor = gs_trace_get(t, 0, np - 1, GS_COL_ACT_GRAD_NORM);
+        if (!(isfinite(anchor) && anchor > 0))
+            np = 0;
+        for (size_t i = 0; i < np; i++) {
+            double v = anchor * pred->layers[i].rel_act_grad_norm;
+            if (isfinite(v) && v > 0) {
+                mn = fmin(mn, v);
+                mx = fmax(mx, v);
+            }
+        }
+    }
+    Scale ys;
+    scale_fit(&ys, mn, mx, 1);
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, 1, (double)nl, (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
+    for (size_t i = 0; i < xt.n; i++)
+        if (xt.v[i] == (double)nl && nl > 1)
+            snprintf(xt.label[i], sizeof xt.label[i], "out");
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, &yt, ys.lo, ys.hi,
+                 "layer (1 = input side, out = output layer)", "norm (log scale)");
+    if (!isfinite(mn)) {
+        message(cr, p, font, "no finite positive values");
+    }
+    GsRgb col[3] = {oi_orange, oi_green, oi_blue};
+    int nsteps = ns >= 3 ? 3 : (int)ns;
+    if (ns == 2) {
+        idx[1] = 1;
+        col[1] = col[2];
+    }
+    for (int k = 0; k < nsteps; k++) {
+        if (k == 1 && ns == 2)
+            continue;
+        profile_line(cr, p, &ys, t, metric, idx[k], col[k], 0, font);
+        if (act)
+            profile_line(cr, p, &ys, t, GS_COL_ACT_GRAD_NORM, idx[k], col[k], 1, font);
+    }
+    if (np > 0) {
+        double xs[1024], yv[1024];
+        size_t m = np < 1024 ? np : 1024;
+        for (size_t i = 0; i < m; i++) {
+            xs[i] = nl > 1 ? p.x + (double)i / (double)(nl - 1) * p.w : p.x;
+            yv[i] = ymap(&ys, p, anchor * pred->layers[i].rel_act_grad_norm);
+        }
+        cairo_save(cr);
+        cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+        cairo_clip(cr);
+        double lw = fmax(1.0, font * 0.16), d[2] = {lw * 4, lw * 2.5};
+        cairo_set_dash(cr, d, 2, 0);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_set_line_width(cr, lw);
+        polyline(cr, xs, yv, m, lw);
+        cairo_restore(cr);
+    }
+    /* legend: step colours on one row, line styles on the next */
+    double ly = r.y + th + font * 0.5, x = r.x + font * 0.5, maxx = r.x + r.w;
+    char lab[64];
+    for (int k = 0; k < nsteps; k++) {
+        if (k == 1 && ns == 2)
+            continue;
+        int finite = 0;
+        for (size_t li = 0; li < nl && !finite; li++) {
+            double v = gs_trace_get(t, idx[k], li, metric);
+            finite = isfinite(v) && v > 0;
+        }
+        snprintf(lab, sizeof lab, "step %ld%s", gs_trace_step(t, idx[k]),
+                 finite ? "" : " (no finite values)");
+        x = legend_item(cr, x, ly, font, col[k], 0, lab, maxx);
+    }
+    ly += font * 1.25;
+    x = r.x + font * 0.5;
+    GsRgb grey = {0.3, 0.3, 0.3};
+    char ml[96];
+    snprintf(ml, sizeof ml, "%s (%s)", gs_plot_metric_label((int)metric),
+             gs_trace_col_name(metric));
+    x = legend_item(cr, x, ly, font, grey, 0, ml, maxx);
+    if (act)
+        x = legend_item(cr, x, ly, font, grey, 1, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)", maxx);
+    if (np > 0)
+        legend_item(cr, x, ly, font, (GsRgb){0.1, 0.1, 0.1}, 2, "predicted, step 0", maxx);
+    cairo_restore(cr);
+}
+
+/* ---- update ratio ------------------------------------------------------------------ */
+
+void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, double *work)
+{
+    cairo_save(cr);
+    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    double th = gs_panel_title(cr, r, font, "Update size \xe2\x80\x96\xce\x94W\xe2\x80\x96/\xe2\x80\x96W\xe2\x80\x96 per layer");
+    double top = th + font * 1.3;
+    GsRect p = plot_rect(r, font, top);
+    if (p.w < font * 3 || p.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    double mn = 1e-3, mx = 1e-3; /* the reference line is always in view */
+    for (size_t i = 0; i < ns; i++)
+        for (size_t li = 0; li < nl; li++) {
+            double v = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
+            if (isfinite(v) && v > 0) {
+                mn = fmin(mn, v);
+                mx = fmax(mx, v);
+            }
+        }
+    Scale ys;
+    scale_fit(&ys, mn, mx, 1);
+    double xlo = (double)gs_trace_step(t, 0), xhi = (double)gs_trace_step(t, ns - 1);
+    if (xhi <= xlo)
+        xhi = xlo + 1;
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
+                 "ratio (log scale)");
+    size_t maxc = (size_t)fmax(2.0, p.w);
+    double *raw = work, *bin = work + ns, *xs = work + 2 * ns, *yv = work + 3 * ns;
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+    cairo_clip(cr);
+    double lw = fmax(1.0, font * 0.11);
+    cairo_set_line_width(cr, lw);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    for (size_t li = 0; li < nl; li++) {
+        for (size_t i = 0; i < ns; i++)
+            raw[i] = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
+        size_t nc = gs_bin_row(raw, ns, maxc, GS_BIN_GMEAN, bin);
+        for (size_t c = 0; c < nc; c++) {
+            size_t a = c, b = c + 1;
+            if (nc < ns)
+                gs_bin_span(ns, nc, c, &a, &b);
+            xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
+            yv[c] = ymap(&ys, p, bin[c]);
+        }
+        gs_set_rgb(cr, gs_cmap_seq(nl > 1 ? 0.82 * (double)li / (double)(nl - 1) : 0.0));
+        polyline(cr, xs, yv, nc, lw);
+    }
+    /* reference: Karpathy's rule of thumb, ~1e-3 per step is healthy */
+    double yr = ymap(&ys, p, 1e-3);
+    double d[2] = {font * 0.5, font * 0.3};
+    cairo_set_dash(cr, d, 2, 0);
+    cairo_set_source_rgb(cr, 0.75, 0.1, 0.1);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.12));
+    cairo_move_to(cr, p.x, yr);
+    cairo_line_to(cr, p.x + p.w, yr);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    GsTextStyle st = gs_text_style(font * 0.78);
+    st.color = (GsRgb){0.7, 0.05, 0.05};
+    double ty = yr - font * 0.15;
+    if (ty - font < p.y)
+        ty = yr + font * 1.05; /* no room above: label below the line */
+    gs_text_draw(cr, &st, p.x + p.w - font * 0.3, ty, 1, 1, 0, p.w, "10\xe2\x81\xbb\xc2\xb3 rule of thumb");
+    /* layer colour key */
+    GsTextStyle ks = gs_text_style(font * 0.78);
+    double ky = r.y + th + font * 0.45, kx = r.x + font * 0.5;
+    gs_text_draw(cr, &ks, kx, ky, 0, 0.5, 0, 0, "layer 1");
+    kx += gs_text_width(cr, &ks, "layer 1") + font * 0.4;
+    double kw = fmin(font * 8, r.w * 0.4);
+    for (int i = 0; i < 64; i++) {
+        gs_set_rgb(cr, gs_cmap_seq(0.82 * i / 63.0));
+        cairo_rectangle(cr, kx + kw * i / 64.0, ky - font * 0.3, kw / 64.0 + 0.5, font * 0.6);
+        cairo_fill(cr);
+    }
+    gs_text_draw(cr, &ks, kx + kw + font * 0.4, ky, 0, 0.5, 0, 0, nl > 1 ? "out" : "");
+    cairo_restore(cr);
+}
+
+/* ---- activation health ------------------------------------------------------------- */
+
+void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *sat,
+                     const GsHeatmap *dead)
+{
+    cairo_save(cr);
+    double th = gs_panel_title(cr, r, font, "Activation health (fraction of units, 0\xe2\x80\x93" "1)");
+    double key_h = font * 1.6;
+    GsRect body = {r.x, r.y + th, r.w, r.h - th - key_h};
+    const GsHeatmap *hm[2] = {sat, dead};
+    const char *names[2] = {"saturated", "dead (never active)"};
+    int n = (sat != NULL) + (dead != NULL), k = 0;
+    double sub_font = font * 0.85;
+    for (int i = 0; i < 2; i++) {
+        if (!hm[i])
+            continue;
+        double w = (body.w - (n - 1) * font * 0.5) / n;
+        GsRect q = {body.x + k * (w + font * 0.5), body.y, w, body.h};
+        gs_heatmap_draw(cr, hm[i], q, sub_font, names[i], NULL);
+        k++;
+    }
+    /* 0..1 key */
+    double kx = r.x + gs_axes_left_margin(sub_font), ky = r.y + r.h - key_h * 0.55;
+    double kw = fmin(font * 10, r.w - kx + r.x - font * 3);
+    GsTextStyle st = gs_text_style(font * 0.78);
+    gs_text_draw(cr, &st, kx - font * 0.3, ky, 1, 0.5, 0, 0, "0");
+    for (int i = 0; i < 64; i++) {
+        gs_set_rgb(cr, gs_cmap_div(i / 63.0));
+        cairo_rectangle(cr, kx + kw * i / 64.0, ky - font * 0.3, kw / 64.0 + 0.5, font * 0.6);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.05));
+    cairo_rectangle(cr, kx, ky - font * 0.3, kw, font * 0.6);
+    cairo_stroke(cr);
+    gs_text_draw(cr, &st, kx + kw + font * 0.3, ky, 0, 0.5, 0, 0, "1 (all units)");
+    cairo_restore(cr);
+}
+
+/* ---- findings ---------------------------------------------------------------------- */
+
+static GsRgb sev_color(GsSeverity s)
+{
+    switch (s) {
+    case GS_SEV_ERROR: return (GsRgb){0.78, 0.1, 0.1};
+    case GS_SEV_WARNING: return oi_orange;
+    case GS_SEV_INFO: break;
+    }
+    return oi_blue;
+}
+
+static const char *kind_title(GsFindingKind k)
+{
+    switch (k) {
+    case GS_FIND_VANISHING: return "Vanishing gradients";
+    case GS_FIND_EXPLODING: return "Exploding gradients";
+    case GS_FIND_NONFINITE: return "NaN/Inf gradients";
+    case GS_FIND_SATURATION: return "Saturated activations";
+    case GS_FIND_DEAD_UNITS: return "Dead units";
+    case GS_FIND_UPDATE_TOO_LARGE: return "Updates too large";
+    case GS_FIND_UPDATE_TOO_SMALL: return "Updates too small";
+    case GS_FIND_LOSS_DIVERGING: return "Loss diverging";
+    case GS_FIND_LOSS_STALLED: return "Loss stalled";
+    case GS_FIND_COUNT: break;
+    }
+    return "Finding";
+}
+
+/* Height one finding takes (or draws, when !dry) at width w. */
+static double finding_block(cairo_t *cr, const GsFinding *f, double x, double y, double w,
+                            double font, double max_h, int dry)
+{
+    double chip = font * 0.8, tx = x + chip + font * 0.5, tw = w - (tx - x);
+    GsTextStyle hs = gs_text_style(font * 0.88);
+    hs.bold = 1;
+    GsTextStyle ms = gs_text_style(font * 0.8);
+    GsTextStyle os = gs_text_style(font * 0.76);
+    os.mono = 1;
+    os.color = (GsRgb){0.1, 0.3, 0.55};
+    char head[256];
+    snprintf(head, sizeof head, "%s \xe2\x80\x94 layers %d\xe2\x80\x93%d, steps %ld\xe2\x80\x93%ld",
+             kind_title(f->kind), f->layer_first, f->layer_last, f->step_first, f->step_last);
+    double h = font * 1.2;
+    if (!dry) {
+        gs_set_rgb(cr, sev_color(f->severity));
+        cairo_rectangle(cr, x, y + font * 0.15, chip, chip);
+        cairo_fill(cr);
+        gs_text_draw(cr, &hs, tx, y, 0, 0, 0, tw, head);
+    }
+    int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1);
+    h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > 4 ? 4 : lines, dry, f->message);
+    if (f->suggestion[0]) {
+        char s[300];
+        snprintf(s, sizeof s, "\xe2\x86\x92 %s", f->suggestion);
+        h += gs_text_wrap(cr, &ms, tx, y + h, tw, 2, dry, s);
+    }
+    if (f->options[0])
+        h += gs_text_wrap(cr, &os, tx, y + h, tw, 2, dry, f->options);
+    return h + font * 0.45;
+}
+
+void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *fs)
+{
+    cairo_save(cr);
+    double th = gs_panel_title(cr, r, font, "Findings");
+    double y = r.y + th, bottom = r.y + r.h;
+    if (!fs || fs->n == 0) {
+        GsTextStyle st = gs_text_style(font * 0.85);
+        st.color = oi_green;
+        gs_text_wrap(cr, &st, r.x, y, r.w, 3, 0,
+                     "No findings: no rule flagged this run's gradients.");
+        cairo_restore(cr);
+        return;
+    }
+    GsTextStyle more = gs_text_style(font * 0.8);
+    more.bold = 1;
+    size_t shown = 0;
+    /* most severe first, keeping the given order within a severity */
+    for (int sev = GS_SEV_ERROR; sev >= GS_SEV_INFO; sev--) {
+        for (size_t i = 0; i < fs->n; i++) {
+            const GsFinding *f = &fs->items[i];
+            if ((int)f->severity != sev)
+                continue;
+            double room = bottom - y - (shown + 1 < fs->n ? font * 1.3 : 0.0);
+            double h = finding_block(cr, f, r.x, y, r.w, font, room, 1);
+            if (h > room)
+                goto out_of_room;
+            finding_block(cr, f, r.x, y, r.w, font, room, 0);
+            y += h;
+            shown++;
+        }
+    }
+out_of_room:
+    if (shown < fs->n) {
+        char b[64];
+        snprintf(b, sizeof b, "+%zu more (see the JSON/text findings)", fs->n - shown);
+        gs_text_draw(cr, &more, r.x, fmin(y, bottom - font * 1.1), 0, 0, 0, r.w, b);
+    }
+    cairo_restore(cr);
+}

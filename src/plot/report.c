@@ -1,0 +1,314 @@
+/* The report page: owns the cairo surface (PNG image, SVG or PDF stream), lays out the panels,
+ * builds the heatmap models, calls each panel, checks cairo's status and writes atomically. */
+#include "gradscope/plot.h"
+
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plot/draw.h"
+#include "plot/heatmap.h"
+#include "plot/layout.h"
+#include "plot/panels.h"
+#include "trace/atomic_file.h"
+
+typedef enum { FMT_PNG, FMT_SVG, FMT_PDF } Format;
+
+void gs_report_options_default(GsReportOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->metric = GS_COL_GRAD_NORM;
+    o->bin = GS_BIN_GMEAN;
+    o->width = 1600;
+    o->height = 1000;
+    o->scale = 1.0;
+}
+
+const char *gs_plot_bin_name(GsBinMode mode)
+{
+    switch (mode) {
+    case GS_BIN_GMEAN: return "gmean";
+    case GS_BIN_MAX: return "max";
+    case GS_BIN_MIN: return "min";
+    }
+    return "?";
+}
+
+GsStatus gs_plot_parse_bin(const char *text, GsBinMode *out, GsError *err)
+{
+    static const GsBinMode modes[] = {GS_BIN_GMEAN, GS_BIN_MAX, GS_BIN_MIN};
+    for (size_t i = 0; i < 3; i++)
+        if (text && strcmp(text, gs_plot_bin_name(modes[i])) == 0) {
+            *out = modes[i];
+            return GS_OK;
+        }
+    return gs_error(err, GS_ERR_INVALID, "bin mode '%s' is not one of gmean, max, min",
+                    text ? text : "(null)");
+}
+
+/* Parses a positive decimal integer in [lo, hi] from s..end; -1 when malformed. */
+static long parse_dim(const char *s, const char *end, long lo, long hi)
+{
+    if (s == end || end - s > 6)
+        return -1;
+    long v = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= lo && v <= hi ? v : -1;
+}
+
+GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
+{
+    if (!text)
+        return gs_error(err, GS_ERR_INVALID, "size is missing (expected WIDTHxHEIGHT)");
+    const char *x = strchr(text, 'x');
+    long wv = x ? parse_dim(text, x, 200, 20000) : -1;
+    long hv = x ? parse_dim(x + 1, x + strlen(x), 200, 20000) : -1;
+    if (wv < 0 || hv < 0)
+        return gs_error(err, GS_ERR_INVALID,
+                        "size '%s' is not WIDTHxHEIGHT with each 200..20000 (e.g. 1600x1000)",
+                        text);
+    *w = (int)wv;
+    *h = (int)hv;
+    return GS_OK;
+}
+
+static int format_of(const char *path, Format *f)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        return 0;
+    if (strcasecmp(dot, ".png") == 0)
+        *f = FMT_PNG;
+    else if (strcasecmp(dot, ".svg") == 0)
+        *f = FMT_SVG;
+    else if (strcasecmp(dot, ".pdf") == 0)
+        *f = FMT_PDF;
+    else
+        return 0;
+    return 1;
+}
+
+static cairo_status_t write_fp(void *closure, const unsigned char *data, unsigned int len)
+{
+    FILE *fp = closure;
+    return fwrite(data, 1, len, fp) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* Everything built before drawing, freed in one place. */
+typedef struct {
+    GsHeatmap *main, *after, *sat, *dead;
+    double *work;
+} Model;
+
+static void model_fini(Model *m)
+{
+    gs_heatmap_destroy(m->main);
+    gs_heatmap_destroy(m->after);
+    gs_heatmap_destroy(m->sat);
+    gs_heatmap_destroy(m->dead);
+    free(m->work);
+}
+
+static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBinMode bin,
+                            double px_width, GsHeatmap **out, GsError *err)
+{
+    GsHeatmapSpec spec = {t, col, sc, bin, (size_t)fmax(1.0, ceil(px_width))};
+    return gs_heatmap_create(&spec, out, err);
+}
+
+static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
+                       const char *verdict)
+{
+    const char *m = gs_plot_metric_label((int)o->metric);
+    const char *what = o->relative ? "relative to the output layer, per layer and step"
+                                   : "per layer and training step";
+    if (label)
+        snprintf(buf, n, "%s: %s %s%s%s", label, m, what, verdict ? " \xe2\x80\x94 " : "",
+                 verdict ? verdict : "");
+    else
+        snprintf(buf, n, "%s (%s) %s", m, gs_trace_col_name(o->metric), what);
+}
+
+static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, Model *m)
+{
+    double f = L->font;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
+                         o->source_name);
+    char title[512];
+    const GsFindings *outline = o->findings && o->findings->n ? o->findings : NULL;
+    if (o->after) {
+        heat_title(title, sizeof title, o, o->before_label ? o->before_label : "before",
+                   o->before_verdict);
+        gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
+        heat_title(title, sizeof title, o, o->after_label ? o->after_label : "after",
+                   o->after_verdict);
+        gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
+    } else {
+        heat_title(title, sizeof title, o, NULL, NULL);
+        gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
+    }
+    char cbl[160];
+    if (o->relative)
+        snprintf(cbl, sizeof cbl, "ratio to output layer (log scale)");
+    else
+        snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
+    gs_colorbar_draw(cr, m->main, L->r[GS_PANEL_CBAR], f, cbl);
+    gs_legend_draw(cr, m->main, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    if (L->on[GS_PANEL_LOSS])
+        gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
+                      o->before_label ? o->before_label : "before",
+                      o->after && gs_trace_has(o->after, GS_COL_LOSS) ? o->after : NULL,
+                      o->after_label ? o->after_label : "after", m->work);
+    if (L->on[GS_PANEL_PROFILE])
+        gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction);
+    if (L->on[GS_PANEL_UPDATE])
+        gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, m->work);
+    if (L->on[GS_PANEL_HEALTH])
+        gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, m->sat, m->dead);
+    if (L->on[GS_PANEL_FINDINGS])
+        gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings);
+}
+
+/* Builds the heatmap models for the laid-out page. */
+static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsError *err)
+{
+    double f = L->font, s = o->scale;
+    double cells_w = (L->r[GS_PANEL_HEATMAP].w - gs_axes_left_margin(f) - f * 0.6) * s;
+    GsHeatmapScale sc = o->relative ? GS_HM_RATIO : GS_HM_LOG;
+    GsStatus st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
+    if (st == GS_OK && o->after)
+        st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
+    if (st == GS_OK && m->after) {
+        /* the comparison is only honest on one shared colour scale */
+        double lo, hi;
+        int cl;
+        gs_heatmap_union_range(m->main, m->after, &lo, &hi, &cl);
+        gs_heatmap_set_range(m->main, lo, hi, cl);
+        gs_heatmap_set_range(m->after, lo, hi, cl);
+    }
+    if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
+        int both = gs_trace_has(o->trace, GS_COL_SATURATION) &&
+                   gs_trace_has(o->trace, GS_COL_DEAD_FRAC);
+        double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
+        if (gs_trace_has(o->trace, GS_COL_SATURATION))
+            st = heatmap_for(o->trace, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w,
+                             &m->sat, err);
+        if (st == GS_OK && gs_trace_has(o->trace, GS_COL_DEAD_FRAC))
+            st = heatmap_for(o->trace, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w,
+                             &m->dead, err);
+    }
+    if (st == GS_OK) {
+        size_t ns = gs_trace_n_steps(o->trace), nl = gs_trace_n_layers(o->trace);
+        if (o->after) {
+            ns = ns > gs_trace_n_steps(o->after) ? ns : gs_trace_n_steps(o->after);
+            nl = nl > gs_trace_n_layers(o->after) ? nl : gs_trace_n_layers(o->after);
+        }
+        m->work = malloc(gs_panels_work_size(ns, nl) * sizeof *m->work);
+        if (!m->work)
+            st = gs_error(err, GS_ERR_NOMEM, "out of memory for the report");
+    }
+    return st;
+}
+
+GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err)
+{
+    if (!o || !o->trace)
+        return gs_error(err, GS_ERR_INVALID, "no trace to plot");
+    Format fmt;
+    if (!path || !format_of(path, &fmt)) {
+        const char *dot = path ? strrchr(path, '.') : NULL;
+        return gs_error(err, GS_ERR_INVALID,
+                        "%s: unknown output format '%s' (use .png, .svg or .pdf)",
+                        path ? path : "(null)", dot ? dot : "(no extension)");
+    }
+    if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
+        return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)",
+                        o->width, o->height);
+    if (!(o->scale >= 0.25 && o->scale <= 8.0))
+        return gs_error(err, GS_ERR_INVALID, "scale %g out of range (0.25..8)", o->scale);
+    if (gs_trace_n_steps(o->trace) == 0)
+        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no recorded steps", path);
+    if (o->after && gs_trace_n_steps(o->after) == 0)
+        return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps",
+                        path);
+
+    const GsTrace *t = o->trace;
+    GsLayoutSpec ls = {.width = o->width, .height = o->height};
+    ls.subtitle_lines = o->subtitle ? 1 : 0;
+    ls.want[GS_PANEL_HEATMAP_AFTER] = o->after != NULL;
+    ls.want[GS_PANEL_LOSS] = gs_trace_has(t, GS_COL_LOSS) ||
+                             (o->after && gs_trace_has(o->after, GS_COL_LOSS));
+    ls.want[GS_PANEL_PROFILE] = 1; /* the metric itself is always there */
+    ls.want[GS_PANEL_UPDATE] = gs_trace_has(t, GS_COL_UPDATE_RATIO);
+    ls.want[GS_PANEL_HEALTH] = gs_trace_has(t, GS_COL_SATURATION) ||
+                               gs_trace_has(t, GS_COL_DEAD_FRAC);
+    ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
+    GsLayout L;
+    gs_layout_compute(&ls, &L);
+
+    Model m = {0};
+    GsStatus st = build(o, &L, &m, err);
+    if (st != GS_OK) {
+        model_fini(&m);
+        return st;
+    }
+
+    GsAtomicFile af;
+    st = gs_atomic_open(&af, path, err);
+    if (st != GS_OK) {
+        model_fini(&m);
+        return st;
+    }
+    cairo_surface_t *surf = NULL;
+    switch (fmt) {
+    case FMT_PNG:
+        surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)lround(o->width * o->scale),
+                                          (int)lround(o->height * o->scale));
+        cairo_surface_set_device_scale(surf, o->scale, o->scale);
+        break;
+    case FMT_SVG:
+        surf = cairo_svg_surface_create_for_stream(write_fp, af.fp, o->width, o->height);
+        break;
+    case FMT_PDF:
+        surf = cairo_pdf_surface_create_for_stream(write_fp, af.fp, o->width, o->height);
+        break;
+    }
+    cairo_status_t cs = cairo_surface_status(surf);
+    if (cs == CAIRO_STATUS_SUCCESS) {
+        cairo_t *cr = cairo_create(surf);
+        draw_page(cr, o, &L, &m);
+        cs = cairo_status(cr);
+        cairo_destroy(cr);
+    }
+    if (cs == CAIRO_STATUS_SUCCESS) {
+        if (fmt == FMT_PNG)
+            cs = cairo_surface_write_to_png_stream(surf, write_fp, af.fp);
+        else
+            cairo_surface_finish(surf); /* flushes the SVG/PDF document to the stream */
+        if (cs == CAIRO_STATUS_SUCCESS)
+            cs = cairo_surface_status(surf);
+    }
+    cairo_surface_destroy(surf);
+    model_fini(&m);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        gs_atomic_abort(&af);
+        if (cs == CAIRO_STATUS_NO_MEMORY)
+            return gs_error(err, GS_ERR_NOMEM, "%s: out of memory while rendering", path);
+        return gs_error(err, GS_ERR_IO, "%s: cannot render: %s", path,
+                        cairo_status_to_string(cs));
+    }
+    return gs_atomic_commit(&af, err);
+}

@@ -1,0 +1,308 @@
+/* The in-memory trace table: one growable double array per stored column indexed by
+ * (recorded step, layer), a step array, and ordered metadata pairs. */
+#include "gradscope/trace.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/trace_priv.h"
+
+static const char *const col_names[GS_COL_COUNT] = {
+    "step",         "layer",         "loss",          "lr",
+    "grad_norm",    "bias_grad_norm", "act_grad_norm", "grad_max_abs",
+    "weight_norm",  "update_ratio",  "act_mean",      "act_std",
+    "saturation",   "dead_frac",     "nonfinite",     "global_grad_norm",
+    "global_grad_norm_clipped",      "clipped",
+};
+
+/* Step and layer are implicit (steps[] and the layer index), never a column array. */
+#define IMPLICIT_COLS (GS_COL_BIT(GS_COL_STEP) | GS_COL_BIT(GS_COL_LAYER))
+
+const char *gs_trace_col_name(GsCol col)
+{
+    if ((int)col < 0 || col >= GS_COL_COUNT)
+        return NULL;
+    return col_names[col];
+}
+
+int gs_trace_col_from_name(const char *name)
+{
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        if (strcmp(name, col_names[c]) == 0)
+            return c;
+    return -1;
+}
+
+static int stores_array(const GsTrace *t, int c)
+{
+    return (t->stored & ~IMPLICIT_COLS & GS_COL_BIT(c)) != 0;
+}
+
+GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out)
+{
+    assert(n_layers >= 1 && out);
+    GsTrace *t = calloc(1, sizeof *t);
+    if (!t)
+        return GS_ERR_NOMEM;
+    t->n_layers = n_layers;
+    t->stored = (columns & GS_COL_ALL) | IMPLICIT_COLS;
+    t->has = IMPLICIT_COLS;
+    t->scratch = malloc(n_layers * GS_COL_COUNT * sizeof *t->scratch);
+    if (!t->scratch) {
+        free(t);
+        return GS_ERR_NOMEM;
+    }
+    *out = t;
+    return GS_OK;
+}
+
+void gs_trace_destroy(GsTrace *trace)
+{
+    if (!trace)
+        return;
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        free(trace->col[c]);
+    for (size_t i = 0; i < trace->n_meta; i++) {
+        free(trace->meta_key[i]);
+        free(trace->meta_val[i]);
+    }
+    free(trace->meta_key);
+    free(trace->meta_val);
+    free(trace->steps);
+    free(trace->scratch);
+    free(trace);
+}
+
+/* Grows every array to hold at least `need` steps, doubling so appends are amortized
+ * O(1). Arrays already grown stay grown on failure, which is harmless. */
+static GsStatus reserve_steps(GsTrace *t, size_t need)
+{
+    if (need <= t->cap_steps)
+        return GS_OK;
+    size_t cap = t->cap_steps ? t->cap_steps : 16;
+    while (cap < need)
+        cap *= 2;
+    long *s = realloc(t->steps, cap * sizeof *s);
+    if (!s)
+        return GS_ERR_NOMEM;
+    t->steps = s;
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!stores_array(t, c))
+            continue;
+        double *a = realloc(t->col[c], cap * t->n_layers * sizeof *a);
+        if (!a)
+            return GS_ERR_NOMEM;
+        t->col[c] = a;
+    }
+    t->cap_steps = cap;
+    return GS_OK;
+}
+
+GsStatus gs_trace_append_nan_step(GsTrace *trace, long step)
+{
+    assert(!trace->pending && step >= 0);
+    assert(trace->n_steps == 0 || step > trace->steps[trace->n_steps - 1]);
+    GsStatus st = reserve_steps(trace, trace->n_steps + 1);
+    if (st != GS_OK)
+        return st;
+    size_t base = trace->n_steps * trace->n_layers;
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!stores_array(trace, c))
+            continue;
+        for (size_t l = 0; l < trace->n_layers; l++)
+            trace->col[c][base + l] = NAN;
+    }
+    trace->steps[trace->n_steps++] = step;
+    return GS_OK;
+}
+
+GsStatus gs_trace_widen(GsTrace *trace, size_t n)
+{
+    size_t old = trace->n_layers;
+    assert(n >= old && !trace->pending);
+    if (n == old)
+        return GS_OK;
+    size_t cap = trace->cap_steps;
+    double *fresh[GS_COL_COUNT] = {0};
+    double *scratch = malloc(n * GS_COL_COUNT * sizeof *scratch);
+    int ok = scratch != NULL;
+    for (int c = 0; ok && c < GS_COL_COUNT; c++) {
+        if (stores_array(trace, c) && cap > 0) {
+            fresh[c] = malloc(cap * n * sizeof *fresh[c]);
+            ok = fresh[c] != NULL;
+        }
+    }
+    if (!ok) {
+        free(scratch);
+        for (int c = 0; c < GS_COL_COUNT; c++)
+            free(fresh[c]);
+        return GS_ERR_NOMEM;
+    }
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!fresh[c])
+            continue;
+        for (size_t i = 0; i < trace->n_steps; i++) {
+            memcpy(fresh[c] + i * n, trace->col[c] + i * old, old * sizeof(double));
+            for (size_t l = old; l < n; l++)
+                fresh[c][i * n + l] = NAN;
+        }
+        free(trace->col[c]);
+        trace->col[c] = fresh[c];
+    }
+    free(trace->scratch);
+    trace->scratch = scratch;
+    trace->n_layers = n;
+    return GS_OK;
+}
+
+GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row)
+{
+    assert(trace && row && !trace->pending && step >= 0);
+    assert(trace->n_steps == 0 || step > trace->steps[trace->n_steps - 1]);
+    GsStatus st = reserve_steps(trace, trace->n_steps + 1);
+    if (st != GS_OK)
+        return st;
+    double *b = trace->scratch;
+    for (size_t l = 0; l < trace->n_layers; l++) {
+        double *r = b + l * GS_COL_COUNT;
+        for (int c = 0; c < GS_COL_COUNT; c++)
+            r[c] = NAN;
+        r[GS_COL_STEP] = (double)step;
+        r[GS_COL_LAYER] = (double)(l + 1);
+    }
+    trace->steps[trace->n_steps++] = step;
+    trace->pending = 1;
+    *row = b;
+    return GS_OK;
+}
+
+void gs_trace_commit_step(GsTrace *trace)
+{
+    assert(trace && trace->pending);
+    size_t base = (trace->n_steps - 1) * trace->n_layers;
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!stores_array(trace, c))
+            continue;
+        double *dst = trace->col[c] + base;
+        for (size_t l = 0; l < trace->n_layers; l++)
+            dst[l] = trace->scratch[l * GS_COL_COUNT + (size_t)c];
+    }
+    trace->pending = 0;
+}
+
+size_t gs_trace_n_steps(const GsTrace *trace) { return trace->n_steps; }
+
+size_t gs_trace_n_layers(const GsTrace *trace) { return trace->n_layers; }
+
+long gs_trace_step(const GsTrace *trace, size_t i)
+{
+    assert(i < trace->n_steps);
+    return trace->steps[i];
+}
+
+double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col)
+{
+    assert(i < trace->n_steps && li < trace->n_layers);
+    assert((int)col >= 0 && col < GS_COL_COUNT);
+    /* A step added but not yet committed reads as NaN rather than stale memory. */
+    if (trace->pending && i == trace->n_steps - 1 && col != GS_COL_STEP && col != GS_COL_LAYER)
+        return NAN;
+    switch (col) {
+    case GS_COL_STEP: return (double)trace->steps[i];
+    case GS_COL_LAYER: return (double)(li + 1);
+    default: break;
+    }
+    if (!trace->col[col])
+        return NAN;
+    return trace->col[col][i * trace->n_layers + li];
+}
+
+int gs_trace_has(const GsTrace *trace, GsCol col)
+{
+    if ((int)col < 0 || col >= GS_COL_COUNT)
+        return 0;
+    return (trace->has & GS_COL_BIT(col)) != 0;
+}
+
+void gs_trace_set_has(GsTrace *trace, GsCol col, int has)
+{
+    assert((int)col >= 0 && col < GS_COL_COUNT);
+    /* A column without storage cannot hold data; step and layer always do. */
+    if (col == GS_COL_STEP || col == GS_COL_LAYER || !(trace->stored & GS_COL_BIT(col)))
+        return;
+    if (has)
+        trace->has |= GS_COL_BIT(col);
+    else
+        trace->has &= ~GS_COL_BIT(col);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value)
+{
+    assert(trace && key && value);
+    char *v = dup_str(value);
+    if (!v)
+        return GS_ERR_NOMEM;
+    for (size_t i = 0; i < trace->n_meta; i++) {
+        if (strcmp(trace->meta_key[i], key) == 0) {
+            free(trace->meta_val[i]);
+            trace->meta_val[i] = v;
+            return GS_OK;
+        }
+    }
+    char *k = dup_str(key);
+    if (!k) {
+        free(v);
+        return GS_ERR_NOMEM;
+    }
+    if (trace->n_meta == trace->cap_meta) {
+        size_t cap = trace->cap_meta ? 2 * trace->cap_meta : 16;
+        char **nk = realloc(trace->meta_key, cap * sizeof *nk);
+        if (nk)
+            trace->meta_key = nk;
+        char **nv = nk ? realloc(trace->meta_val, cap * sizeof *nv) : NULL;
+        if (!nv) {
+            free(k);
+            free(v);
+            return GS_ERR_NOMEM;
+        }
+        trace->meta_val = nv;
+        trace->cap_meta = cap;
+    }
+    trace->meta_key[trace->n_meta] = k;
+    trace->meta_val[trace->n_meta] = v;
+    trace->n_meta++;
+    return GS_OK;
+}
+
+const char *gs_trace_meta_get(const GsTrace *trace, const char *key)
+{
+    for (size_t i = 0; i < trace->n_meta; i++)
+        if (strcmp(trace->meta_key[i], key) == 0)
+            return trace->meta_val[i];
+    return NULL;
+}
+
+size_t gs_trace_meta_count(const GsTrace *trace) { return trace->n_meta; }
+
+const char *gs_trace_meta_key(const GsTrace *trace, size_t i)
+{
+    assert(i < trace->n_meta);
+    return trace->meta_key[i];
+}
+
+const char *gs_trace_meta_value(const GsTrace *trace, size_t i)
+{
+    assert(i < trace->n_meta);
+    return trace->meta_val[i];
+}

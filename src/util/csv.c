@@ -1,0 +1,356 @@
+/* CSV line reader, cell tokenizer and number parser shared by the trace and data readers.
+ * Numbers take an exact fast path (Clinger: a mantissa below 2^53 times a power of ten
+ * within 10^±22 is one correctly rounded IEEE operation) and fall back to strtod. */
+#include "util/csv.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+GsStatus gs_csv_open(GsCsvFile *f, const char *path, GsError *err)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->fp = fopen(path, "r");
+    if (!f->fp)
+        return gs_error(err, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    return GS_OK;
+}
+
+void gs_csv_close(GsCsvFile *f)
+{
+    if (f->fp)
+        fclose(f->fp);
+    free(f->line);
+    f->fp = NULL;
+    f->line = NULL;
+    f->cap = 0;
+}
+
+int gs_csv_next_line(GsCsvFile *f, GsStatus *st, GsError *err)
+{
+    errno = 0;
+    ssize_t n = getline(&f->line, &f->cap, f->fp);
+    if (n < 0) {
+        if (ferror(f->fp) || errno == ENOMEM) {
+            int e = errno;
+            if (e == ENOMEM) {
+                *st = gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory reading a line",
+                               f->path, f->lineno + 1);
+            } else {
+                *st = gs_error(err, GS_ERR_IO, "%s:%zu: %s", f->path, f->lineno + 1,
+                               strerror(e ? e : EIO));
+            }
+            return -1;
+        }
+        return 0;
+    }
+    f->lineno++;
+    size_t len = (size_t)n;
+    if (len > 0 && f->line[len - 1] == '\n')
+        len--;
+    if (len > 0 && f->line[len - 1] == '\r')
+        len--;
+    f->line[len] = '\0';
+    f->len = len;
+    return 1;
+}
+
+int gs_csv_line_blank(const GsCsvFile *f)
+{
+    for (size_t i = 0; i < f->len; i++)
+        if (f->line[i] != ' ' && f->line[i] != '\t')
+            return 0;
+    return 1;
+}
+
+void gs_csv_cells_init(GsCsvCells *c, const char *line, size_t len)
+{
+    c->p = line;
+    c->end = line + len;
+    c->more = 1;
+    c->col = 0;
+}
+
+/* Advances past the cell starting at p: to just after the next comma outside a leading
+ * quoted part, or to the end of the line (then no cell remains). */
+static const char *cell_end(GsCsvCells *c, const char *p)
+{
+    const char *q = p;
+    while (q < c->end && (*q == ' ' || *q == '\t'))
+        q++;
+    if (q < c->end && *q == '"') {
+        const char *close = memchr(q + 1, '"', (size_t)(c->end - q - 1));
+        if (close)
+            p = close + 1;
+    }
+    const char *comma = memchr(p, ',', (size_t)(c->end - p));
+    return comma ? comma : c->end;
+}
+
+int gs_csv_cells_next(GsCsvCells *c, const char **cell, size_t *len)
+{
+    if (!c->more)
+        return 0;
+    const char *b = c->p;
+    const char *e = cell_end(c, b);
+    c->more = e < c->end;
+    c->p = c->more ? e + 1 : e;
+    c->col++;
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (e - b >= 2 && *b == '"' && e[-1] == '"') {
+        b++;
+        e--;
+    }
+    *cell = b;
+    *len = (size_t)(e - b);
+    return 1;
+}
+
+int gs_csv_cells_skip(GsCsvCells *c)
+{
+    if (!c->more)
+        return 0;
+    const char *p = c->p;
+    const char *e;
+    /* Only a cell that may be quoted needs the careful scan. */
+    if (p < c->end && (*p == '"' || *p == ' ' || *p == '\t')) {
+        e = cell_end(c, p);
+    } else {
+        e = memchr(p, ',', (size_t)(c->end - p));
+        if (!e)
+            e = c->end;
+    }
+    c->more = e < c->end;
+    c->p = c->more ? e + 1 : e;
+    c->col++;
+    return 1;
+}
+
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
+
+static int word_eq(const char *s, size_t len, const char *w)
+{
+    size_t n = strlen(w);
+    if (len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != w[i])
+            return 0;
+    return 1;
+}
+
+static const double pow10_tab[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* strtod on a NUL-terminated copy (cells are not terminated inside the line). */
+static int slow_parse(const char *s, size_t len, double *out)
+{
+    char buf[128];
+    char *tmp = len < sizeof buf ? buf : malloc(len + 1);
+    if (!tmp)
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    char *end = NULL;
+    double v = strtod(tmp, &end);
+    int ok = end == tmp + len;
+    if (tmp != buf)
+        free(tmp);
+    if (ok)
+        *out = v;
+    return ok;
+}
+
+int gs_csv_parse_number(const char *s, size_t len, double *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (len == 0)
+        return 0;
+    if (s[0] == '+' || s[0] == '-') {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    if (i < len && ((s[i] | 0x20) == 'n' || (s[i] | 0x20) == 'i')) {
+        const char *w = s + i;
+        size_t wl = len - i;
+        if (word_eq(w, wl, "nan")) {
+            *out = neg ? -(double)NAN : (double)NAN;
+            return 1;
+        }
+        if (word_eq(w, wl, "inf") || word_eq(w, wl, "infinity")) {
+            *out = neg ? -(double)INFINITY : (double)INFINITY;
+            return 1;
+        }
+        return 0;
+    }
+    uint64_t mant = 0;
+    int sig = 0;          /* significant digits accumulated into mant */
+    int dropped = 0;      /* nonzero digits beyond 19 (then the fast path is off) */
+    long exp10 = 0;       /* decimal exponent to apply to mant */
+    int digits = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+        if (sig < 19) {
+            mant = mant * 10 + (uint64_t)(s[i] - '0');
+            if (mant)
+                sig++;
+        } else {
+            exp10++;
+            dropped = 1;
+        }
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+            if (sig < 19) {
+                mant = mant * 10 + (uint64_t)(s[i] - '0');
+                if (mant)
+                    sig++;
+                exp10--;
+            } else {
+                dropped = 1;
+            }
+        }
+    }
+    if (digits == 0)
+        return 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        int eneg = 0;
+        if (i < len && (s[i] == '+' || s[i] == '-')) {
+            eneg = s[i] == '-';
+            i++;
+        }
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return 0;
+        long e = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+        exp10 += eneg ? -e : e;
+    }
+    if (i != len)
+        return 0;
+    if (mant == 0 && !dropped) {
+        *out = neg ? -0.0 : 0.0;
+        return 1;
+    }
+    if (!dropped && mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)mant;
+        v = exp10 < 0 ? v / pow10_tab[-exp10] : v * pow10_tab[exp10];
+        *out = neg ? -v : v;
+        return 1;
+    }
+    return slow_parse(s, len, out);
+}
+
+GsStatus gs_csv_err_nonnumeric(GsError *err, const char *path, size_t line, size_t col,
+                               const char *cell, size_t len, const char *name)
+{
+    int shown = len > 40 ? 40 : (int)len;
+    return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: non-numeric value '%.*s%s' in column '%s'",
+                    path, line, col, shown, cell, len > 40 ? "..." : "", name);
+}
+
+/* Powers of ten exact in an x87 long double (5^27 < 2^64). */
+static const long double lpow10[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+/* a * 10^n with a few long-double roundings (relative error below 1e-18). */
+static long double scale10(double a, int n)
+{
+    long double r = a;
+    if (n >= 0) {
+        for (; n >= 27; n -= 27)
+            r *= lpow10[27];
+        return r * lpow10[n];
+    }
+    for (n = -n; n >= 27; n -= 27)
+        r /= lpow10[27];
+    return r / lpow10[n];
+}
+
+int gs_csv_format_g9(char *buf, double v)
+{
+    double a = fabs(v);
+    /* The fast path needs a 64-bit long double mantissa to decide rounding safely. */
+    if (LDBL_MANT_DIG < 64 || !(a >= 1e-280 && a <= 1e280))
+        return snprintf(buf, 32, "%.9g", v);
+    int e10 = (int)floor(log10(a));
+    long double s = scale10(a, 8 - e10);
+    if (s >= 1e9L) {
+        e10++;
+        s = scale10(a, 8 - e10);
+    } else if (s < 1e8L) {
+        e10--;
+        s = scale10(a, 8 - e10);
+    }
+    long double q = floorl(s);
+    long double frac = s - q;
+    /* Too close to a tie to trust the scaled value: let printf round the exact binary. */
+    if (fabsl(frac - 0.5L) < 1e-6L || q < 1e8L || q >= 1e9L)
+        return snprintf(buf, 32, "%.9g", v);
+    uint64_t d = (uint64_t)q + (frac > 0.5L);
+    if (d >= 1000000000u) {
+        d /= 10;
+        e10++;
+    }
+    char dig[9];
+    for (int i = 8; i >= 0; i--) {
+        dig[i] = (char)('0' + d % 10);
+        d /= 10;
+    }
+    int nd = 9;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    char *p = buf;
+    if (v < 0)
+        *p++ = '-';
+    if (e10 < -4 || e10 >= 9) {
+        *p++ = dig[0];
+        if (nd > 1) {
+            *p++ = '.';
+            for (int i = 1; i < nd; i++)
+                *p++ = dig[i];
+        }
+        *p++ = 'e';
+        int x = e10;
+        *p++ = x < 0 ? '-' : '+';
+        if (x < 0)
+            x = -x;
+        if (x >= 100)
+            *p++ = (char)('0' + x / 100);
+        *p++ = (char)('0' + x / 10 % 10);
+        *p++ = (char)('0' + x % 10);
+    } else if (e10 >= 0) {
+        for (int i = 0; i <= e10; i++)
+            *p++ = dig[i];
+        if (nd > e10 + 1) {
+            *p++ = '.';
+            for (int i = e10 + 1; i < nd; i++)
+                *p++ = dig[i];
+        }
+    } else {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = 0; i < -e10 - 1; i++)
+            *p++ = '0';
+        for (int i = 0; i < nd; i++)
+            *p++ = dig[i];
+    }
+    *p = '\0';
+    return (int)(p - buf);
+}

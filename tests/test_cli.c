@@ -1,0 +1,208 @@
+/* CLI tests: run the real gradscope binary on real files. Success paths write what they
+ * promise; every bad input exits 2 with one line naming the value and leaves no file. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+static char tmpdir[256];
+static char out[65536];
+
+static const char *bin(void)
+{
+    const char *b = getenv("GS_BIN");
+    return b ? b : "build/gradscope";
+}
+
+static const char *data(const char *name)
+{
+    static char path[4][1024];
+    static int k;
+    const char *d = getenv("GS_TEST_DATA");
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", d ? d : "tests/data", name);
+    return path[k];
+}
+
+/* Runs `gradscope ARGS` in tmpdir; captures stdout+stderr into out; returns exit code. */
+static int gs(const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s 2>&1", tmpdir, bin(), args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_files(void)
+{
+    DIR *d = opendir(tmpdir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gs_cli_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A bad input: exit 2, exactly one line of output that contains needle, no file left. */
+static void expect_usage(const char *needle, const char *fmt, const char *arg)
+{
+    int rc = gs(fmt, arg);
+    ck_assert_msg(rc == 2, "exit %d for '%s': %s", rc, arg, out);
+    ck_assert_msg(strstr(out, needle) != NULL, "output lacks '%s': %s", needle, out);
+    char *nl = strchr(out, '\n');
+    ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s", out);
+    ck_assert_msg(count_files() == 0, "files left behind for '%s'", arg);
+}
+
+#define SMALL "--depth 3 --width 8 --steps 4 --samples 64 --no-report"
+
+START_TEST(test_bad_setup_values)
+{
+    expect_usage("tanhh", "run " SMALL " --act %s --trace t.csv", "tanhh");
+    expect_usage("he_normall", "run " SMALL " --init %s --trace t.csv", "he_normall");
+    expect_usage("adamm", "run " SMALL " --opt %s --trace t.csv", "adamm");
+    expect_usage("group", "run " SMALL " --norm %s --trace t.csv", "group");
+    expect_usage("linear", "run " SMALL " --schedule %s --trace t.csv", "linear");
+    expect_usage("'abc'", "run " SMALL " --lr %s --trace t.csv", "abc");
+    expect_usage("0", "run " SMALL " --depth %s --trace t.csv", "0");
+    expect_usage("-3", "run " SMALL " --depth %s --trace t.csv", "-3");
+    expect_usage("1e9", "run " SMALL " --width %s --trace t.csv", "1e9");
+    expect_usage("10x", "run " SMALL " --steps %s --trace t.csv", "10x");
+    expect_usage("--residual 5", "run " SMALL " --residual %s --trace t.csv", "5");
+    expect_usage("GiB", "run --depth 200 --width %s --steps 2 --trace t.csv", "60000");
+    expect_usage("--bogus", "run " SMALL " %s --trace t.csv", "--bogus");
+}
+END_TEST
+
+START_TEST(test_bad_data)
+{
+    expect_usage("nope.csv", "run " SMALL " --data %s --trace t.csv", "/nonexistent/nope.csv");
+    char a[1200];
+    snprintf(a, sizeof a, "%s", data("cli_nonnum.csv"));
+    expect_usage(":3:", "run " SMALL " --data %s --trace t.csv", a);
+    expect_usage("x4", "run " SMALL " --data %s --trace t.csv", a);
+    snprintf(a, sizeof a, "%s", data("cli_ragged.csv"));
+    expect_usage(":3", "run " SMALL " --data %s --trace t.csv", a);
+    snprintf(a, sizeof a, "%s", data("cli_empty.csv"));
+    expect_usage("cli_empty.csv", "run " SMALL " --data %s --trace t.csv", a);
+    snprintf(a, sizeof a, "%s --target zz", data("cli_ok.csv"));
+    expect_usage("zz", "run " SMALL " --data %s --trace t.csv", a);
+    snprintf(a, sizeof a, "%s --loss xent", data("cli_badclass.csv"));
+    expect_usage("-1", "run " SMALL " --data %s --trace t.csv", a);
+    expect_usage(":2", "run " SMALL " --config %s --trace t.csv", data("cli_badkey.ini"));
+    expect_usage("widht", "run " SMALL " --config %s --trace t.csv", data("cli_badkey.ini"));
+    expect_usage("missing", "run " SMALL " --trace %s", "missing/dir/t.csv");
+}
+END_TEST
+
+START_TEST(test_run_writes_trace_and_weights)
+{
+    int rc = gs("run " SMALL " --norm batch --trace t.csv --export-weights w");
+    ck_assert_msg(rc == 0, "%s", out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    int meta = 0, rows = 0, header = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            meta++;
+        else if (!header) {
+            header = 1;
+            ck_assert_msg(!strncmp(line, "step,layer,loss,lr,grad_norm,bias_grad_norm,"
+                                         "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
+                                         "act_mean,act_std,saturation,dead_frac,nonfinite",
+                                   strlen("step,layer,loss,lr,grad_norm,bias_grad_norm,"
+                                          "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
+                                          "act_mean,act_std,saturation,dead_frac,nonfinite")),
+                          "%s", line);
+        } else
+            rows++;
+    }
+    fclose(f);
+    ck_assert_int_ge(meta, 20);
+    ck_assert_int_eq(rows, 4 * 4); /* 4 steps x (3 hidden + output) */
+    const char *files[] = {"dense1.weight.npy", "dense1.bias.npy", "norm1.weight.npy",
+                           "norm3.bias.npy", "dense4.weight.npy"};
+    for (size_t i = 0; i < 5; i++) {
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/w/%s", tmpdir, files[i]);
+        ck_assert_msg(stat(path, &sb) == 0 && sb.st_size > 64, "%s", path);
+    }
+    ck_assert_int_eq(access("norm4.weight.npy", F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_config_and_override)
+{
+    int rc = gs("run --config %s --depth 2 --no-report --trace t.csv", data("cli_ok.ini"));
+    ck_assert_msg(rc == 0, "%s", out);
+    char path[512], line[256];
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    int depth = -1, width = -1;
+    while (fgets(line, sizeof line, f) && line[0] == '#') {
+        sscanf(line, "# depth = %d", &depth);
+        sscanf(line, "# width = %d", &width);
+    }
+    fclose(f);
+    ck_assert_int_eq(depth, 2); /* command line overrides the file */
+    ck_assert_int_eq(width, 8); /* from the file */
+}
+END_TEST
+
+START_TEST(test_help)
+{
+    ck_assert_int_eq(gs("run --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--clip-norm"));
+    ck_assert_ptr_nonnull(strstr(out, "default"));
+    ck_assert_int_eq(gs("--help"), 0);
+    ck_assert_int_eq(gs("frobnicate"), 2);
+    ck_assert_int_eq(gs(""), 2);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("run");
+    tcase_set_timeout(tc, 240);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_bad_setup_values);
+    tcase_add_test(tc, test_bad_data);
+    tcase_add_test(tc, test_run_writes_trace_and_weights);
+    tcase_add_test(tc, test_config_and_override);
+    tcase_add_test(tc, test_help);
+    suite_add_tcase(s, tc);
+    return s;
+}

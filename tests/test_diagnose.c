@@ -1,0 +1,1147 @@
+/* Tests of the diagnosis rules on synthetic traces built for each rule, of silence on
+ * healthy traces, of threshold overrides, sorting, and of the JSON output. */
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradscope/diagnose.h"
+#include "runner.h"
+
+/* ---- synthetic traces ----------------------------------------------------------------- */
+
+/* Knobs of one synthetic run; a test starts from syn_default and changes what it needs. */
+typedef struct {
+    int depth;             /* hidden layers; the trace has depth+1 layers */
+    size_t steps;          /* recorded steps */
+    long every;            /* training steps between records */
+    uint64_t cols;         /* stored columns */
+    double grad;           /* grad_norm of layer depth at step 0 */
+    double decay;          /* grad_norm(l) / grad_norm(l+1) for hidden layers */
+    double act_decay;      /* same for act_grad_norm */
+    double growth_tau;     /* grads multiply by exp(step / tau); 0 = constant */
+    double noise;          /* multiplicative noise amplitude (log scale) */
+    double loss0, loss_end; /* loss decays exponentially from loss0 toward loss_end */
+    double update;         /* update ratio of every layer */
+    double update_step0;   /* update ratio at step 0 (Adam's first steps) */
+    double saturation, dead;
+    uint64_t seed;
+} Syn;
+
+static Syn syn_default(void)
+{
+    Syn s = {
+        .depth = 4,
+        .steps = 100,
+        .every = 10,
+        .cols = GS_COL_ALL,
+        .grad = 0.1,
+        .decay = 1.0,
+        .act_decay = 1.0,
+        .growth_tau = 0.0,
+        .noise = 0.0,
+        .loss0 = 2.0,
+        .loss_end = 0.2,
+        .update = 1e-3,
+        .update_step0 = 1e-3,
+        .saturation = 0.05,
+        .dead = 0.02,
+        .seed = 1,
+    };
+    return s;
+}
+
+/* Deterministic uniform in [-1, 1] (xorshift). */
+static double unif(uint64_t *st)
+{
+    *st ^= *st << 13;
+    *st ^= *st >> 7;
+    *st ^= *st << 17;
+    return (double)(*st >> 11) / (double)(UINT64_C(1) << 53) * 2.0 - 1.0;
+}
+
+/* Optional per-cell override after the default fill: (recorded index, step, layer, cell). */
+typedef void (*Tweak)(size_t i, long step, int layer, double *cell, const void *arg);
+
+static GsTrace *build(const Syn *s, Tweak tweak, const void *arg)
+{
+    GsTrace *t = NULL;
+    size_t L = (size_t)s->depth + 1;
+    ck_assert_int_eq(gs_trace_create(L, s->cols, &t), GS_OK);
+    uint64_t st = s->seed * 0x9E3779B97F4A7C15u + 1;
+    for (size_t i = 0; i < s->steps; i++) {
+        long step = (long)i * s->every;
+        double *row = NULL;
+        ck_assert_int_eq(gs_trace_add_step(t, step, &row), GS_OK);
+        double tau = (double)(s->steps * (size_t)s->every) / 5.0;
+        double loss = s->loss_end + (s->loss0 - s->loss_end) * exp(-(double)step / tau);
+        loss *= exp(0.2 * s->noise * unif(&st));
+        double grow = s->growth_tau > 0 ? exp((double)step / s->growth_tau) : 1.0;
+        for (int l = 1; l <= (int)L; l++) {
+            double *c = row + (size_t)(l - 1) * GS_COL_COUNT;
+            int hidden = l <= s->depth ? s->depth - l : 0;
+            double g = s->grad * pow(s->decay, hidden) * grow * exp(s->noise * unif(&st));
+            if (l == (int)L)
+                g = 2.0 * s->grad * grow;
+            double a = s->grad * pow(s->act_decay, hidden) * grow * exp(s->noise * unif(&st));
+            c[GS_COL_LOSS] = loss;
+            c[GS_COL_LR] = 0.01;
+            c[GS_COL_GRAD_NORM] = g;
+            c[GS_COL_BIAS_GRAD_NORM] = 0.3 * g;
+            c[GS_COL_ACT_GRAD_NORM] = a;
+            c[GS_COL_GRAD_MAX_ABS] = 0.05 * g;
+            c[GS_COL_WEIGHT_NORM] = 5.0;
+            c[GS_COL_UPDATE_RATIO] =
+                (i == 0 ? s->update_step0 : s->update) * exp(s->noise * unif(&st));
+            c[GS_COL_ACT_MEAN] = 0.0;
+            c[GS_COL_ACT_STD] = 0.5;
+            c[GS_COL_SATURATION] = l == (int)L ? 0.0 : s->saturation;
+            c[GS_COL_DEAD_FRAC] = l == (int)L ? 0.0 : s->dead;
+            c[GS_COL_NONFINITE] = 0.0;
+            c[GS_COL_GLOBAL_NORM] = g;
+            c[GS_COL_GLOBAL_NORM_POST] = g;
+            c[GS_COL_CLIPPED] = 0.0;
+            if (tweak)
+                tweak(i, step, l, c, arg);
+        }
+        gs_trace_commit_step(t);
+    }
+    for (int col = 0; col < GS_COL_COUNT; col++)
+        if (s->cols & GS_COL_BIT(col))
+            gs_trace_set_has(t, (GsCol)col, 1);
+    return t;
+}
+
+static void meta(GsTrace *t, const char *key, const char *value)
+{
+    ck_assert_int_eq(gs_trace_meta_set(t, key, value), GS_OK);
+}
+
+/* Engine-like metadata for a setup. */
+static void setup_meta(GsTrace *t, int depth, const char *act, const char *init, const char *lr)
+{
+    char d[16];
+    snprintf(d, sizeof d, "%d", depth);
+    meta(t, "depth", d);
+    meta(t, "width", "64");
+    meta(t, "act", act);
+    meta(t, "init", init);
+    meta(t, "norm", "none");
+    meta(t, "residual", "0");
+    meta(t, "opt", "sgd");
+    meta(t, "lr", lr);
+    meta(t, "clip_norm", "0");
+    meta(t, "data", "spiral");
+    meta(t, "standardize", "1");
+    meta(t, "input_scale", "1");
+}
+
+static GsFindings run(const GsTrace *t, const GsThresholds *th)
+{
+    GsThresholds def;
+    gs_thresholds_default(&def);
+    GsFindings f;
+    GsError err = {""};
+    ck_assert_int_eq(gs_diagnose(t, th ? th : &def, &f, &err), GS_OK);
+    return f;
+}
+
+static const GsFinding *find(const GsFindings *f, GsFindingKind kind)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->items[i].kind == kind)
+            return &f->items[i];
+    return NULL;
+}
+
+static double ev(const GsFinding *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_evidence; i++)
+        if (strcmp(f->evidence[i].key, key) == 0)
+            return f->evidence[i].value;
+    ck_abort_msg("evidence '%s' missing from %s", key, gs_finding_kind_name(f->kind));
+    return NAN;
+}
+
+static void assert_close(double got, double want, double rel)
+{
+    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "got %.9g, want %.9g", got, want);
+}
+
+/* Every finding has a message, a range that makes sense, and a known kind. */
+static void assert_well_formed(const GsFindings *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const GsFinding *x = &f->items[i];
+        ck_assert_msg(strlen(x->message) > 20, "empty message for %s",
+                      gs_finding_kind_name(x->kind));
+        ck_assert_int_ge(x->layer_first, 1);
+        ck_assert_int_ge(x->layer_last, x->layer_first);
+        ck_assert_int_ge(x->step_last, x->step_first);
+        ck_assert_int_ge(x->step_first, 0);
+        ck_assert(x->n_evidence >= 2 && x->n_evidence <= GS_MAX_EVIDENCE);
+        if (i > 0) {
+            const GsFinding *p = &f->items[i - 1];
+            ck_assert(p->severity > x->severity ||
+                      (p->severity == x->severity && p->kind < x->kind));
+        }
+    }
+}
+
+/* No findings at all, else fail naming the first. */
+static void assert_silent(const GsTrace *t)
+{
+    GsFindings f = run(t, NULL);
+    ck_assert_msg(f.n == 0, "healthy trace gave %zu findings, first %s: %s", f.n,
+                  f.n ? gs_finding_kind_name(f.items[0].kind) : "",
+                  f.n ? f.items[0].message : "");
+    gs_findings_fini(&f);
+}
+
+/* ---- healthy traces stay silent -------------------------------------------------------- */
+
+START_TEST(healthy_flat)
+{
+    Syn s = syn_default();
+    s.depth = 10;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 10, "relu", "he_normal", "0.01");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(healthy_mild_decay)
+{
+    Syn s = syn_default();
+    s.decay = s.act_decay = 0.8;
+    s.saturation = 0.3;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "tanh", "xavier_normal", "0.01");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(healthy_noisy)
+{
+    Syn s = syn_default();
+    s.depth = 6;
+    s.noise = 1.0; /* factors up to e^±1 on every cell */
+    s.steps = 200;
+    s.dead = 0.3;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 6, "relu", "he_normal", "0.01");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(healthy_adam)
+{
+    Syn s = syn_default();
+    s.update_step0 = 5e-2; /* Adam's first step is ~lr/|w| per entry */
+    s.update = 1e-3;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.001");
+    meta(t, "opt", "adam");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(healthy_residual_bn)
+{
+    Syn s = syn_default();
+    s.depth = 12;
+    s.decay = s.act_decay = 1.2; /* BN+residual: mild growth toward the input, x7 overall */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 12, "relu", "he_normal", "0.01");
+    meta(t, "norm", "batch");
+    meta(t, "residual", "2");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* SkipInit (alpha 0): branch layers have exactly zero gradient at step 0. Not a finding. */
+static void zero_branch(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)step, (void)arg;
+    if (i == 0 && layer >= 2 && layer <= 4) {
+        c[GS_COL_GRAD_NORM] = 0.0;
+        c[GS_COL_GRAD_MAX_ABS] = 0.0;
+    }
+}
+
+START_TEST(healthy_skipinit)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, zero_branch, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    meta(t, "residual", "1");
+    meta(t, "res_scale", "0");
+    assert_silent(t);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* ---- vanishing ------------------------------------------------------------------------ */
+
+START_TEST(vanishing_sigmoid)
+{
+    Syn s = syn_default();
+    s.depth = 10;
+    s.decay = s.act_decay = 0.4; /* 0.4^9 = 2.6e-4 */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 10, "sigmoid", "xavier_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->severity, GS_SEV_WARNING);
+    ck_assert_int_eq(v->layer_first, 1);
+    ck_assert_int_eq(v->layer_last, 2); /* 0.4^8 = 6.6e-4 < 1e-3, 0.4^7 = 1.6e-3 is not */
+    ck_assert_int_eq(v->step_first, 0);
+    ck_assert_int_eq(v->step_last, 990);
+    assert_close(ev(v, "ratio_first_last"), pow(0.4, 9), 1e-9);
+    assert_close(ev(v, "decay_per_layer"), 0.4, 1e-9);
+    assert_close(ev(v, "threshold"), 1e-3, 0);
+    ck_assert_str_eq(v->options, "--act relu --init he_normal");
+    ck_assert_ptr_nonnull(strstr(v->message, "sigmoid"));
+    ck_assert_ptr_nonnull(strstr(v->message, "0.25"));
+    ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* ReLU + Xavier: weight gradients flat, activation gradients vanish (THEORY.md). */
+START_TEST(vanishing_relu_xavier_act_grad)
+{
+    Syn s = syn_default();
+    s.depth = 30;
+    s.act_decay = sqrt(0.5); /* norm factor per layer, chi = 1/2 */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 30, "relu", "xavier_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(v);
+    assert_close(ev(v, "ratio_first_last"), pow(0.5, 14.5), 1e-9);
+    assert_close(ev(v, "decay_per_layer"), sqrt(0.5), 1e-9);
+    assert_close(ev(v, "grad_ratio_step0"), 1.0, 1e-9);
+    ck_assert_ptr_nonnull(strstr(v->message, "activation gradient"));
+    ck_assert_str_eq(v->options, "--init he_normal");
+    /* 0.707^(30-l) < 1e-3 for 30-l >= 20: layers 1..10 */
+    ck_assert_int_eq(v->layer_last, 10);
+    gs_findings_fini(&f);
+
+    /* Without the act_grad_norm column the weight gradients hide it (the documented limit). */
+    s.cols &= ~GS_COL_BIT(GS_COL_ACT_GRAD_NORM);
+    GsTrace *t2 = build(&s, NULL, NULL);
+    setup_meta(t2, 30, "relu", "xavier_normal", "0.01");
+    f = run(t2, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+/* Vanishing that appears only during training: caught by the median over the run. */
+static void late_vanish(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)step, (void)arg;
+    if (i >= 20 && layer == 1) {
+        c[GS_COL_GRAD_NORM] *= 1e-5;
+        c[GS_COL_ACT_GRAD_NORM] *= 1e-5;
+    }
+}
+
+START_TEST(vanishing_median_over_run)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, late_vanish, NULL);
+    meta(t, "act", "tanh");
+    meta(t, "init", "normal:0.01");
+    meta(t, "width", "64");
+    GsFindings f = run(t, NULL);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(v);
+    assert_close(ev(v, "ratio_first_last"), 1e-5, 1e-6);
+    ck_assert_int_eq(v->step_first, 200);
+    ck_assert_int_eq(v->step_last, 990);
+    ck_assert_int_eq(v->layer_last, 1);
+    assert_close(ev(v, "grad_ratio_step0"), 1.0, 1e-9);
+    ck_assert_str_eq(v->options, "--act relu --init he_normal");
+    ck_assert_ptr_nonnull(strstr(v->message, "over the run (median"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+static void converging_loss(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)layer, (void)arg;
+    c[GS_COL_LOSS] = 2.0 * exp(-(double)step / 50.0); /* 1e-4 of the start by step 461 */
+}
+
+START_TEST(vanishing_absolute)
+{
+    Syn s = syn_default();
+    s.grad = 1e-7; /* grad_max_abs = 5e-9 everywhere, ratios healthy */
+    s.loss_end = 1.9;
+    GsTrace *t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->layer_first, 1);
+    ck_assert_int_eq(v->layer_last, 4);
+    assert_close(ev(v, "min_grad"), 5e-9, 1e-9);
+    assert_close(ev(v, "threshold"), 1e-7, 0);
+    gs_findings_fini(&f);
+
+    /* A run whose loss fell 1e4-fold has tiny gradients by right: silent. */
+    GsTrace *t2 = build(&s, converging_loss, NULL);
+    f = run(t2, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+START_TEST(vanishing_depth1_skipped)
+{
+    Syn s = syn_default();
+    s.depth = 1;
+    GsTrace *t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "vanishing: depth 1"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* ---- exploding ------------------------------------------------------------------------ */
+
+START_TEST(exploding_large_init)
+{
+    Syn s = syn_default();
+    s.depth = 8;
+    s.decay = s.act_decay = 2.0; /* 2^7 = 128 > 70 */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 8, "relu", "normal:0.5", "0.01"); /* sigma_w^2 = 64 * 0.25 = 16 */
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->severity, GS_SEV_WARNING);
+    ck_assert_int_eq(x->layer_first, 1);
+    ck_assert_int_eq(x->layer_last, 1);
+    ck_assert_int_eq(x->step_first, 0);
+    assert_close(ev(x, "ratio_first_last"), 128.0, 1e-9);
+    assert_close(ev(x, "growth_per_layer"), 2.0, 1e-9);
+    ck_assert_str_eq(x->options, "--init he_normal");
+    ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+    gs_findings_fini(&f);
+
+    /* The same for tanh asks for Xavier. */
+    GsTrace *t2 = build(&s, NULL, NULL);
+    setup_meta(t2, 8, "tanh", "normal:0.5", "0.01");
+    f = run(t2, NULL);
+    x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_str_eq(x->options, "--init xavier_normal");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+START_TEST(exploding_input_scale)
+{
+    Syn s = syn_default();
+    s.depth = 8;
+    s.decay = s.act_decay = 2.0;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 8, "relu", "he_normal", "0.01");
+    meta(t, "input_scale", "100");
+    GsFindings f = run(t, NULL);
+    const GsFinding *x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(strstr(x->options, "--standardize"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(exploding_growth_high_lr)
+{
+    Syn s = syn_default();
+    s.growth_tau = 100.0; /* x e^9.9 = 2e4 by step 990; passes 1e3 at step 691 */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.5");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->severity, GS_SEV_WARNING);
+    assert_close(ev(x, "growth_over_run"), exp(9.9), 1e-9);
+    assert_close(ev(x, "first_step"), 700, 0);
+    ck_assert_int_eq(x->layer_first, 1);
+    ck_assert_int_eq(x->layer_last, 5);
+    ck_assert_int_eq(x->step_first, 0);
+    ck_assert_int_eq(x->step_last, 990);
+    ck_assert_str_eq(x->options, "--lr 0.05");
+    gs_findings_fini(&f);
+
+    /* Without metadata: clip. */
+    GsTrace *t2 = build(&s, NULL, NULL);
+    f = run(t2, NULL);
+    x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_str_eq(x->options, "--clip-norm 1");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+/* ---- non-finite ----------------------------------------------------------------------- */
+
+/* Growth, then layer 5 (top) goes Inf at step 500, everything NaN afterwards, the loss NaN
+ * from step 510. */
+static void blow_up(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)arg;
+    if (step < 500) {
+        return;
+    } else if (step == 500) {
+        if (layer == 5) {
+            c[GS_COL_GRAD_NORM] = INFINITY;
+            c[GS_COL_NONFINITE] = 3;
+        }
+    } else {
+        c[GS_COL_GRAD_NORM] = NAN;
+        c[GS_COL_ACT_GRAD_NORM] = NAN;
+        c[GS_COL_NONFINITE] = 100;
+        c[GS_COL_LOSS] = NAN;
+        c[GS_COL_WEIGHT_NORM] = NAN;
+    }
+}
+
+START_TEST(nonfinite_gradients_first)
+{
+    Syn s = syn_default();
+    s.growth_tau = 100.0;
+    GsTrace *t = build(&s, blow_up, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.1");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *n = find(&f, GS_FIND_NONFINITE);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(n->severity, GS_SEV_ERROR);
+    ck_assert_int_eq(n->step_first, 500);
+    ck_assert_int_eq(n->step_last, 990);
+    ck_assert_int_eq(n->layer_first, 5);
+    ck_assert_int_eq(n->layer_last, 5);
+    assert_close(ev(n, "layer"), 5, 0);
+    assert_close(ev(n, "nonfinite_steps"), 50, 0);
+    ck_assert_ptr_nonnull(strstr(n->message, "the gradients"));
+    ck_assert_ptr_nonnull(strstr(n->options, "--clip-norm 1"));
+    ck_assert_ptr_nonnull(strstr(n->options, "--lr 0.01"));
+    /* Inf gradient: the explosion is named too, and the loss diverges. */
+    const GsFinding *x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->severity, GS_SEV_ERROR);
+    assert_close(ev(x, "first_nonfinite_step"), 500, 0);
+    const GsFinding *d = find(&f, GS_FIND_LOSS_DIVERGING);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->severity, GS_SEV_ERROR);
+    ck_assert_int_eq(d->step_first, 510);
+    /* errors sorted by kind: exploding, nonfinite, loss_diverging */
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_EXPLODING);
+    ck_assert_int_eq(f.items[1].kind, GS_FIND_NONFINITE);
+    ck_assert_int_eq(f.items[2].kind, GS_FIND_LOSS_DIVERGING);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+static void loss_first(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)layer, (void)arg;
+    if (step == 300)
+        c[GS_COL_LOSS] = INFINITY;
+    if (step > 300) {
+        c[GS_COL_LOSS] = NAN;
+        c[GS_COL_GRAD_NORM] = NAN;
+    }
+}
+
+static void weights_first(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)arg;
+    if (step >= 300 && layer == 3)
+        c[GS_COL_WEIGHT_NORM] = NAN;
+    if (step >= 300)
+        c[GS_COL_GRAD_NORM] = NAN;
+}
+
+START_TEST(nonfinite_which_first)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, loss_first, NULL);
+    GsFindings f = run(t, NULL);
+    const GsFinding *n = find(&f, GS_FIND_NONFINITE);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(n->step_first, 300);
+    ck_assert_ptr_nonnull(strstr(n->message, "the loss"));
+    ck_assert(isinf(ev(n, "loss_at_first")));
+    /* not an explosion: gradients never grew */
+    ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING));
+    gs_findings_fini(&f);
+
+    GsTrace *t2 = build(&s, weights_first, NULL);
+    meta(t2, "first_nonfinite", "295,3");
+    f = run(t2, NULL);
+    n = find(&f, GS_FIND_NONFINITE);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_ptr_nonnull(strstr(n->message, "the weights"));
+    ck_assert_int_eq(n->layer_first, 3);
+    ck_assert_int_eq(n->layer_last, 3);
+    ck_assert_int_eq(n->step_first, 295); /* the engine's exact record */
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+/* ---- saturation and dead units --------------------------------------------------------- */
+
+static void saturate_2_4(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)step, (void)arg;
+    if (layer >= 2 && layer <= 4)
+        c[GS_COL_SATURATION] = layer == 3 ? 0.9 : 0.7;
+}
+
+START_TEST(saturation_tanh)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, saturate_2_4, NULL);
+    setup_meta(t, 4, "tanh", "xavier_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    ck_assert_uint_eq(f.n, 1);
+    const GsFinding *x = find(&f, GS_FIND_SATURATION);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->severity, GS_SEV_WARNING);
+    ck_assert_int_eq(x->layer_first, 2);
+    ck_assert_int_eq(x->layer_last, 4);
+    ck_assert_int_eq(x->step_first, 0);
+    ck_assert_int_eq(x->step_last, 990);
+    assert_close(ev(x, "max_saturation"), 0.9, 1e-12);
+    assert_close(ev(x, "worst_layer"), 3, 0);
+    assert_close(ev(x, "layers_flagged"), 3, 0);
+    ck_assert_str_eq(x->options, "--act relu --init he_normal");
+    gs_findings_fini(&f);
+
+    /* With relu the column means nothing: skipped and named. */
+    GsTrace *t2 = build(&s, saturate_2_4, NULL);
+    setup_meta(t2, 4, "relu", "he_normal", "0.01");
+    f = run(t2, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_SATURATION));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "saturation: relu cannot saturate"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+static void die_after_0(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)step;
+    int full = arg != NULL;
+    if (i > 0 && layer <= 3)
+        c[GS_COL_DEAD_FRAC] = full && layer == 2 ? 1.0 : 0.7;
+}
+
+START_TEST(dead_units)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, die_after_0, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *d = find(&f, GS_FIND_DEAD_UNITS);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->severity, GS_SEV_WARNING);
+    ck_assert_int_eq(d->layer_first, 1);
+    ck_assert_int_eq(d->layer_last, 3);
+    ck_assert_int_eq(d->step_first, 10);
+    ck_assert_int_eq(d->step_last, 990);
+    assert_close(ev(d, "max_dead_frac"), 0.7, 1e-12);
+    ck_assert_str_eq(d->options, "--act leaky_relu");
+    gs_findings_fini(&f);
+
+    /* A fully dead layer is an error. */
+    int yes = 1;
+    GsTrace *t2 = build(&s, die_after_0, &yes);
+    setup_meta(t2, 4, "relu", "he_normal", "0.01");
+    f = run(t2, NULL);
+    d = find(&f, GS_FIND_DEAD_UNITS);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->severity, GS_SEV_ERROR);
+    assert_close(ev(d, "worst_layer"), 2, 0);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+static void dead_then_revive(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)arg;
+    if (layer <= 3)
+        c[GS_COL_DEAD_FRAC] = step <= 600 ? 0.8 : 0.1;
+}
+
+START_TEST(dead_units_not_sustained)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, dead_then_revive, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_DEAD_UNITS));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* ---- update size ---------------------------------------------------------------------- */
+
+START_TEST(update_too_large)
+{
+    Syn s = syn_default();
+    s.update = s.update_step0 = 0.05;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    ck_assert_uint_eq(f.n, 1);
+    const GsFinding *u = &f.items[0];
+    ck_assert_int_eq(u->kind, GS_FIND_UPDATE_TOO_LARGE);
+    ck_assert_int_eq(u->severity, GS_SEV_WARNING);
+    ck_assert_int_eq(u->layer_first, 1);
+    ck_assert_int_eq(u->layer_last, 5);
+    assert_close(ev(u, "median_update_ratio"), 0.05, 1e-12);
+    ck_assert_str_eq(u->options, "--lr 0.001");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(update_too_small)
+{
+    Syn s = syn_default();
+    s.update = s.update_step0 = 1e-7;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 1);
+    const GsFinding *u = find(&f, GS_FIND_UPDATE_TOO_SMALL);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_int_eq(u->severity, GS_SEV_INFO); /* the loss still falls */
+    ck_assert_str_eq(u->options, "--lr 0.1");
+    gs_findings_fini(&f);
+
+    /* With a flat loss it becomes a warning next to loss_stalled. */
+    s.loss_end = s.loss0;
+    GsTrace *t2 = build(&s, NULL, NULL);
+    setup_meta(t2, 4, "relu", "he_normal", "0.01");
+    f = run(t2, NULL);
+    assert_well_formed(&f);
+    u = find(&f, GS_FIND_UPDATE_TOO_SMALL);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_int_eq(u->severity, GS_SEV_WARNING);
+    ck_assert_ptr_nonnull(find(&f, GS_FIND_LOSS_STALLED));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+/* ---- loss ----------------------------------------------------------------------------- */
+
+START_TEST(loss_diverging)
+{
+    Syn s = syn_default();
+    s.loss0 = 1.0;
+    s.loss_end = 60.0; /* rises toward 60: passes 10 early */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.2");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *d = find(&f, GS_FIND_LOSS_DIVERGING);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->severity, GS_SEV_ERROR);
+    double tau = 200.0, final = 60.0 - 59.0 * exp(-990.0 / tau);
+    assert_close(ev(d, "final_loss"), final, 1e-12);
+    assert_close(ev(d, "ratio"), final, 1e-12);
+    /* 60 - 59 e^(-s/200) > 10 from s = 200 ln(59/50) = 33.1: step 40 */
+    ck_assert_int_eq(d->step_first, 40);
+    ck_assert_str_eq(d->options, "--lr 0.02 --clip-norm 1");
+    ck_assert_ptr_null(find(&f, GS_FIND_LOSS_STALLED));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+static void loss_spike(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)layer, (void)arg;
+    if (step >= 300 && step <= 400)
+        c[GS_COL_LOSS] = 50.0;
+}
+
+/* A spike that comes back down is not divergence. */
+START_TEST(loss_spike_recovers)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, loss_spike, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 0);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(loss_stalled)
+{
+    Syn s = syn_default();
+    s.loss0 = 1.0;
+    s.loss_end = 0.995;
+    GsTrace *t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    const GsFinding *x = find(&f, GS_FIND_LOSS_STALLED);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->severity, GS_SEV_WARNING);
+    ck_assert(ev(x, "rel_decrease") < 0.01 && ev(x, "rel_decrease") > 0.004);
+    gs_findings_fini(&f);
+
+    /* Too few recorded steps to judge: skipped and named. */
+    s.steps = 20;
+    GsTrace *t2 = build(&s, NULL, NULL);
+    f = run(t2, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_LOSS_STALLED));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "loss_stalled: only 20 recorded steps"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+/* ---- foreign traces, overrides, thresholds -------------------------------------------- */
+
+START_TEST(foreign_minimal_columns)
+{
+    Syn s = syn_default();
+    s.cols = GS_COL_BIT(GS_COL_STEP) | GS_COL_BIT(GS_COL_LAYER) | GS_COL_BIT(GS_COL_GRAD_NORM);
+    GsTrace *t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 0);
+    const char *need[] = {"saturation: no 'saturation' column",
+                          "dead_units: no 'dead_frac' column",
+                          "update_too_large: no 'update_ratio' column",
+                          "update_too_small: no 'update_ratio' column",
+                          "loss_diverging: no 'loss' column", "loss_stalled: no 'loss' column"};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        ck_assert_msg(strstr(f.skipped, need[i]), "'%s' not in skipped: %s", need[i],
+                      f.skipped);
+    ck_assert_ptr_null(strstr(f.skipped, "vanishing"));
+    gs_findings_fini(&f);
+
+    /* Its gradient-only rules still work. */
+    s.decay = 0.05; /* 0.05^3 = 1.25e-4 */
+    GsTrace *t2 = build(&s, NULL, NULL);
+    f = run(t2, NULL);
+    ck_assert_uint_eq(f.n, 1);
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_VANISHING);
+    assert_close(ev(&f.items[0], "ratio_first_last"), 1.25e-4, 1e-9);
+    ck_assert_str_eq(f.items[0].options, "--norm batch"); /* no setup known, depth 4 */
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+START_TEST(threshold_override)
+{
+    Syn s = syn_default();
+    s.decay = s.act_decay = 0.8; /* 0.512 over 3 layers */
+    GsTrace *t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 0);
+    gs_findings_fini(&f);
+
+    GsThresholds th;
+    gs_thresholds_default(&th);
+    GsError err = {""};
+    ck_assert_int_eq(gs_thresholds_set(&th, "vanish_ratio", "0.6", &err), GS_OK);
+    f = run(t, &th);
+    ck_assert_uint_eq(f.n, 1);
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_VANISHING);
+    assert_close(ev(&f.items[0], "threshold"), 0.6, 0);
+    assert_close(ev(&f.items[0], "ratio_first_last"), 0.512, 1e-9);
+    gs_findings_fini(&f);
+
+    /* The growth threshold decides the growth rule. */
+    Syn g = syn_default();
+    g.growth_tau = 300.0; /* e^3.3 = 27x */
+    GsTrace *t2 = build(&g, NULL, NULL);
+    f = run(t2, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING));
+    gs_findings_fini(&f);
+    gs_thresholds_default(&th);
+    ck_assert_int_eq(gs_thresholds_set(&th, "growth", "20", &err), GS_OK);
+    f = run(t2, &th);
+    ck_assert_ptr_nonnull(find(&f, GS_FIND_EXPLODING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    gs_trace_destroy(t2);
+}
+END_TEST
+
+START_TEST(thresholds_set_validates)
+{
+    GsThresholds th, def;
+    gs_thresholds_default(&th);
+    gs_thresholds_default(&def);
+    ck_assert(th.vanish_ratio == 1e-3 && th.explode_ratio == 70.0 && th.vanish_abs == 1e-7);
+    ck_assert(th.saturation == 0.5 && th.dead == 0.5 && th.update_high == 1e-2);
+    ck_assert(th.update_low == 1e-5 && th.growth == 1e3 && th.loss_diverge == 10.0);
+    ck_assert(th.loss_stall == 0.01);
+    GsError err = {""};
+    ck_assert_int_eq(gs_thresholds_set(&th, "explode-ratio", " 100 ", &err), GS_OK);
+    ck_assert(th.explode_ratio == 100.0);
+
+    const char *bad[] = {"-1", "0", "abc", "nan", "inf", "1e999", "", "5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.msg[0] = '\0';
+        ck_assert_int_eq(gs_thresholds_set(&th, "dead", bad[i], &err), GS_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(err.msg, "dead"));
+        char quoted[16];
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        ck_assert_msg(strstr(err.msg, quoted), "message '%s' lacks %s", err.msg, quoted);
+    }
+    ck_assert(th.dead == 0.5);
+    ck_assert_int_eq(gs_thresholds_set(&th, "vanish", "1", &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'vanish'"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "vanish_ratio"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "loss_stall"));
+}
+END_TEST
+
+START_TEST(names_round_trip)
+{
+    for (int k = 0; k < GS_FIND_COUNT; k++)
+        ck_assert_int_eq(gs_finding_kind_from_name(gs_finding_kind_name((GsFindingKind)k)), k);
+    ck_assert_int_eq(gs_finding_kind_from_name("nope"), -1);
+    ck_assert_str_eq(gs_finding_kind_name(GS_FIND_UPDATE_TOO_LARGE), "update_too_large");
+    ck_assert_str_eq(gs_severity_name(GS_SEV_WARNING), "warning");
+    ck_assert_str_eq(gs_severity_name(GS_SEV_ERROR), "error");
+    ck_assert_str_eq(gs_severity_name(GS_SEV_INFO), "info");
+}
+END_TEST
+
+START_TEST(empty_trace)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(3, GS_COL_ALL, &t), GS_OK);
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 0);
+    ck_assert_ptr_nonnull(strstr(f.skipped, "no recorded steps"));
+    gs_findings_fini(&f);
+    gs_findings_fini(&f); /* twice is fine */
+    gs_findings_fini(NULL);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* Several severities at once come out most severe first. */
+static void dead_and_big_updates(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)step, (void)arg;
+    if (i > 0 && layer == 2)
+        c[GS_COL_DEAD_FRAC] = 1.0; /* error */
+    c[GS_COL_SATURATION] = 0.8;    /* warning (tanh) */
+}
+
+START_TEST(sorted_by_severity)
+{
+    Syn s = syn_default();
+    s.update = s.update_step0 = 1e-7; /* info */
+    GsTrace *t = build(&s, dead_and_big_updates, NULL);
+    setup_meta(t, 4, "tanh", "xavier_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    ck_assert_uint_eq(f.n, 3);
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_DEAD_UNITS);
+    ck_assert_int_eq(f.items[0].severity, GS_SEV_ERROR);
+    ck_assert_int_eq(f.items[1].kind, GS_FIND_SATURATION);
+    ck_assert_int_eq(f.items[2].kind, GS_FIND_UPDATE_TOO_SMALL);
+    ck_assert_int_eq(f.items[2].severity, GS_SEV_INFO);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+START_TEST(json_round_trip)
+{
+    Syn s = syn_default();
+    s.growth_tau = 100.0;
+    GsTrace *t = build(&s, loss_first, NULL); /* nonfinite with loss_at_first = Inf */
+    setup_meta(t, 4, "relu", "he_normal", "0.1");
+    GsFindings f = run(t, NULL);
+    ck_assert(f.n >= 2);
+
+    GsPredLayer pl[2] = {{1, 0.5, 0.9, 0.81}, {2, 0.4, NAN, 1.0}};
+    GsPrediction pred = {2, pl, 0.81, GS_REGIME_ORDERED, "a caveat"};
+    char *text = NULL;
+    ck_assert_int_eq(gs_findings_to_json(&f, &pred, &text), GS_OK);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    ck_assert_msg(doc != NULL, "bad JSON: %s", jerr.text);
+    json_t *arr = json_object_get(doc, "findings");
+    ck_assert(json_is_array(arr));
+    ck_assert_uint_eq(json_array_size(arr), f.n);
+    int saw_null = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        const GsFinding *x = &f.items[i];
+        json_t *o = json_array_get(arr, i);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "kind")),
+                         gs_finding_kind_name(x->kind));
+        ck_assert_str_eq(json_string_value(json_object_get(o, "severity")),
+                         gs_severity_name(x->severity));
+        json_t *layers = json_object_get(o, "layers"), *steps = json_object_get(o, "steps");
+        ck_assert_int_eq(json_integer_value(json_array_get(layers, 0)), x->layer_first);
+        ck_assert_int_eq(json_integer_value(json_array_get(layers, 1)), x->layer_last);
+        ck_assert_int_eq(json_integer_value(json_array_get(steps, 0)), x->step_first);
+        ck_assert_int_eq(json_integer_value(json_array_get(steps, 1)), x->step_last);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "message")), x->message);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "suggestion")), x->suggestion);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "options")), x->options);
+        json_t *e = json_object_get(o, "evidence");
+        ck_assert_uint_eq(json_object_size(e), x->n_evidence);
+        for (size_t k = 0; k < x->n_evidence; k++) {
+            json_t *v = json_object_get(e, x->evidence[k].key);
+            ck_assert_ptr_nonnull(v);
+            if (isfinite(x->evidence[k].value)) {
+                ck_assert(json_number_value(v) == x->evidence[k].value); /* bit-exact */
+            } else {
+                ck_assert(json_is_null(v));
+                saw_null = 1;
+            }
+        }
+    }
+    ck_assert(saw_null); /* loss_at_first = Inf */
+    json_t *p = json_object_get(doc, "prediction");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "regime")), "ordered");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "caveat")), "a caveat");
+    ck_assert(json_real_value(json_object_get(p, "ratio_first_last")) == 0.81);
+    json_t *pls = json_object_get(p, "layers");
+    ck_assert_uint_eq(json_array_size(pls), 2);
+    json_t *l1 = json_array_get(pls, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(l1, "layer")), 2);
+    ck_assert(json_is_null(json_object_get(l1, "chi")));
+    ck_assert(json_real_value(json_object_get(l1, "q")) == 0.4);
+    ck_assert(json_real_value(json_object_get(l1, "rel_act_grad_norm")) == 1.0);
+    json_decref(doc);
+    free(text);
+
+    /* Without a prediction the key is omitted; the prediction alone works too. */
+    ck_assert_int_eq(gs_findings_to_json(&f, NULL, &text), GS_OK);
+    doc = json_loads(text, 0, &jerr);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_ptr_null(json_object_get(doc, "prediction"));
+    json_decref(doc);
+    free(text);
+    ck_assert_int_eq(gs_prediction_to_json(&pred, &text), GS_OK);
+    doc = json_loads(text, 0, &jerr);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "regime")), "ordered");
+    json_decref(doc);
+    free(text);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(json_skipped_and_empty)
+{
+    GsFindings f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.skipped, sizeof f.skipped, "a: x; b: y");
+    char *text = NULL;
+    ck_assert_int_eq(gs_findings_to_json(&f, NULL, &text), GS_OK);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "findings")), 0);
+    json_t *sk = json_object_get(doc, "skipped");
+    ck_assert_uint_eq(json_array_size(sk), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(sk, 1)), "b: y");
+    json_decref(doc);
+    free(text);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("diagnose");
+    TCase *h = tcase_create("healthy");
+    tcase_add_test(h, healthy_flat);
+    tcase_add_test(h, healthy_mild_decay);
+    tcase_add_test(h, healthy_noisy);
+    tcase_add_test(h, healthy_adam);
+    tcase_add_test(h, healthy_residual_bn);
+    tcase_add_test(h, healthy_skipinit);
+    suite_add_tcase(s, h);
+    TCase *r = tcase_create("rules");
+    tcase_add_test(r, vanishing_sigmoid);
+    tcase_add_test(r, vanishing_relu_xavier_act_grad);
+    tcase_add_test(r, vanishing_median_over_run);
+    tcase_add_test(r, vanishing_absolute);
+    tcase_add_test(r, vanishing_depth1_skipped);
+    tcase_add_test(r, exploding_large_init);
+    tcase_add_test(r, exploding_input_scale);
+    tcase_add_test(r, exploding_growth_high_lr);
+    tcase_add_test(r, nonfinite_gradients_first);
+    tcase_add_test(r, nonfinite_which_first);
+    tcase_add_test(r, saturation_tanh);
+    tcase_add_test(r, dead_units);
+    tcase_add_test(r, dead_units_not_sustained);
+    tcase_add_test(r, update_too_large);
+    tcase_add_test(r, update_too_small);
+    tcase_add_test(r, loss_diverging);
+    tcase_add_test(r, loss_spike_recovers);
+    tcase_add_test(r, loss_stalled);
+    suite_add_tcase(s, r);
+    TCase *o = tcase_create("api");
+    tcase_add_test(o, foreign_minimal_columns);
+    tcase_add_test(o, threshold_override);
+    tcase_add_test(o, thresholds_set_validates);
+    tcase_add_test(o, names_round_trip);
+    tcase_add_test(o, empty_trace);
+    tcase_add_test(o, sorted_by_severity);
+    tcase_add_test(o, json_round_trip);
+    tcase_add_test(o, json_skipped_and_empty);
+    suite_add_tcase(s, o);
+    return s;
+}

@@ -1,0 +1,591 @@
+/* Engine tests: finite-difference gradient checks of every kernel and of whole networks
+ * (every activation, norm, residual and loss), optimizers and schedules against hand
+ * computed steps, clipping. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradscope/net.h"
+#include "gradscope/rng.h"
+#include "nn/kernels.h"
+#include "nn/optim.h"
+#include "runner.h"
+
+/* Relative error bound of a central difference against the analytic directional
+ * derivative, with float32 arithmetic inside the net and the loss summed in double. */
+#define FD_TOL 2e-3
+
+static void fill_normal(float *x, size_t n, double std, GsRng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(std * gs_rng_normal(r));
+}
+
+static double last_num, last_an; /* of the last check, for failure messages */
+
+/* Directional check: d/dt L(p + t v) at 0 by central differences vs g . v. */
+static double dir_check(double (*loss)(void *), void *ctx, float *p, const float *g, size_t n,
+                        GsRng *r)
+{
+    float *v = malloc(n * sizeof *v), *p0 = malloc(n * sizeof *p0);
+    ck_assert(v && p0);
+    memcpy(p0, p, n * sizeof *p);
+    double vnorm = 0, pnorm = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (float)gs_rng_normal(r);
+        vnorm += (double)v[i] * (double)v[i];
+        pnorm += (double)p[i] * (double)p[i];
+    }
+    vnorm = sqrt(vnorm);
+    double eps = 1e-2 * fmax(1.0, sqrt(pnorm / (double)n)) / vnorm * sqrt((double)n);
+    eps = fmin(eps, 1e-2);
+    double an = 0;
+    for (size_t i = 0; i < n; i++)
+        an += (double)g[i] * (double)v[i];
+    double lp, lm;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((double)p0[i] + eps * (double)v[i]);
+    lp = loss(ctx);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((double)p0[i] - eps * (double)v[i]);
+    lm = loss(ctx);
+    memcpy(p, p0, n * sizeof *p);
+    double num = (lp - lm) / (2 * eps);
+    free(v);
+    free(p0);
+    double rel = fabs(num - an) / fmax(fabs(num) + fabs(an), 1e-7);
+    last_num = num;
+    last_an = an;
+    return rel;
+}
+
+/* ---- whole-network checks ----
+ * The engine's float32 analytic gradients are compared with central differences of an
+ * independent double-precision implementation of the same network (written here from
+ * DESIGN.md, sharing no code with the engine but the scalar activation reference). In
+ * double, eps = 1e-6 makes both the truncation error and the chance of stepping over a
+ * ReLU kink negligible; the bound covers the float32 rounding of the engine. */
+
+#define NET_TOL 2e-3  /* relative error bound per entry */
+#define NET_FLOOR 1e-5 /* absolute floor, relative to the net's largest gradient */
+
+typedef struct {
+    const GsSpec *spec;
+    GsNet *net;
+    double **p; /* double copies of every tensor: [4 * (l - 1) + k], k = w, b, gamma, beta */
+    const float *x, *y;
+    const int32_t *label;
+    size_t B, d_in, d_out;
+} Ref;
+
+static double ref_loss(const Ref *r)
+{
+    const GsSpec *s = r->spec;
+    size_t L = (size_t)s->depth + 1, B = r->B, W = (size_t)s->width;
+    size_t maxw = W > r->d_in ? W : r->d_in;
+    maxw = maxw > r->d_out ? maxw : r->d_out;
+    double *in = calloc(B * maxw, sizeof(double)), *z = calloc(B * maxw, sizeof(double));
+    double *block = calloc(B * maxw, sizeof(double));
+    for (size_t i = 0; i < B * r->d_in; i++)
+        in[i] = (double)r->x[i];
+    size_t n_in = r->d_in;
+    int K = s->residual, nblocks = K > 0 ? (s->depth - 1) / K : 0;
+    double loss = 0;
+    for (size_t l = 1; l <= L; l++) {
+        size_t n_out = l < L ? W : r->d_out;
+        const double *w = r->p[4 * (l - 1)], *b = r->p[4 * (l - 1) + 1];
+        for (size_t i = 0; i < B; i++)
+            for (size_t o = 0; o < n_out; o++) {
+                double acc = b[o];
+                for (size_t k = 0; k < n_in; k++)
+                    acc += in[i * n_in + k] * w[o * n_in + k];
+                z[i * n_out + o] = acc;
+            }
+        if (l == L) {
+            for (size_t i = 0; i < B; i++) {
+                if (s->loss == GS_LOSS_XENT) {
+                    double m = -INFINITY, se = 0;
+                    for (size_t o = 0; o < n_out; o++)
+                        m = fmax(m, z[i * n_out + o]);
+                    for (size_t o = 0; o < n_out; o++)
+                        se += exp(z[i * n_out + o] - m);
+                    loss += (m + log(se) - z[i * n_out + (size_t)r->label[i]]) / (double)B;
+                } else {
+                    for (size_t o = 0; o < n_out; o++) {
+                        double d = z[i * n_out + o] - (double)r->y[i * n_out + o];
+                        loss += d * d / (double)(B * n_out);
+                    }
+                }
+            }
+            break;
+        }
+        if (s->norm != GS_NORM_NONE) {
+            const double *g = r->p[4 * (l - 1) + 2], *be = r->p[4 * (l - 1) + 3];
+            int batch = s->norm == GS_NORM_BATCH;
+            size_t groups = batch ? n_out : B, len = batch ? B : n_out;
+            for (size_t a = 0; a < groups; a++) {
+                double m = 0, v = 0;
+                for (size_t t = 0; t < len; t++)
+                    m += z[batch ? t * n_out + a : a * n_out + t] / (double)len;
+                for (size_t t = 0; t < len; t++) {
+                    double d = z[batch ? t * n_out + a : a * n_out + t] - m;
+                    v += d * d / (double)len;
+                }
+                for (size_t t = 0; t < len; t++) {
+                    size_t idx = batch ? t * n_out + a : a * n_out + t, j = batch ? a : t;
+                    z[idx] = g[j] * (z[idx] - m) / sqrt(v + 1e-5) + be[j];
+                }
+            }
+        }
+        /* residual roles: blocks of K over layers 2..depth, trailing partial block plain */
+        int li = (int)l, bidx = K > 0 && li >= 2 ? (li - 2) / K : -1;
+        int in_block = bidx >= 0 && bidx < nblocks;
+        int start = in_block && (li - 2) % K == 0, end = in_block && (li - 2) % K == K - 1;
+        if (start)
+            memcpy(block, in, B * n_in * sizeof(double));
+        for (size_t k = 0; k < B * n_out; k++) {
+            double h = gs_act_value(&s->act, z[k]);
+            in[k] = end ? block[k] + s->res_scale * h : h;
+        }
+        n_in = n_out;
+    }
+    free(in);
+    free(z);
+    free(block);
+    return loss;
+}
+
+static void check_net(GsSpec *spec, size_t d_in, size_t d_out, size_t B)
+{
+    GsNet *net = NULL;
+    GsError err;
+    ck_assert_int_eq(gs_net_create(spec, d_in, d_out, B, &net, &err), GS_OK);
+    GsRng r;
+    gs_rng_seed(&r, 99);
+    float *x = malloc(B * d_in * sizeof *x), *y = malloc(B * d_out * sizeof *y);
+    int32_t *label = malloc(B * sizeof *label);
+    fill_normal(x, B * d_in, 1.0, &r);
+    fill_normal(y, B * d_out, 1.0, &r);
+    for (size_t i = 0; i < B; i++)
+        label[i] = (int32_t)gs_rng_below(&r, d_out);
+    size_t L = gs_net_n_layers(net);
+    double **p = calloc(4 * L, sizeof *p);
+    Ref ref = {spec, net, p, x, y, label, B, d_in, d_out};
+    for (size_t l = 1; l <= L; l++) {
+        GsLayerParams lp = gs_net_layer(net, l);
+        float *ps[4] = {lp.w, lp.b, lp.gamma, lp.beta};
+        size_t ns[4] = {lp.n_out * lp.n_in, lp.n_out, lp.n_out, lp.n_out};
+        for (int k = 0; k < 4; k++)
+            if (ps[k]) {
+                p[4 * (l - 1) + k] = malloc(ns[k] * sizeof(double));
+                for (size_t i = 0; i < ns[k]; i++)
+                    p[4 * (l - 1) + k][i] = (double)ps[k][i];
+            }
+    }
+    gs_net_zero_grad(net);
+    gs_net_forward(net, x, B);
+    double engine_loss = gs_net_loss(net, y, label, B);
+    gs_net_backward(net, B);
+    char name[64];
+    gs_act_format(&spec->act, name, sizeof name);
+    /* The forward passes agree to float precision. */
+    double rl = ref_loss(&ref);
+    ck_assert_msg(fabs(engine_loss - rl) <= 1e-5 * fmax(1.0, fabs(rl)), "%s: loss %.9g vs %.9g",
+                  name, engine_loss, rl);
+    /* The floor scales with the largest gradient anywhere: a true zero (a bias before
+     * batch norm) shows up in float32 as rounding noise of the other terms' size. */
+    double gmax = 1e-3;
+    const float *all = gs_net_layer(net, 1).dw;
+    for (size_t i = 0; i < gs_net_n_params(net); i++)
+        gmax = fmax(gmax, fabs((double)all[i]));
+    for (size_t l = 1; l <= L; l++) {
+        GsLayerParams lp = gs_net_layer(net, l);
+        float *gs[4] = {lp.dw, lp.db, lp.dgamma, lp.dbeta};
+        size_t ns[4] = {lp.n_out * lp.n_in, lp.n_out, lp.n_out, lp.n_out};
+        for (int k = 0; k < 4; k++) {
+            double *t = p[4 * (l - 1) + k];
+            if (!t)
+                continue;
+            for (size_t i = 0; i < ns[k]; i++) {
+                double keep = t[i], h = 1e-6 * fmax(1.0, fabs(keep));
+                t[i] = keep + h;
+                double lp_ = ref_loss(&ref);
+                t[i] = keep - h;
+                double lm = ref_loss(&ref);
+                t[i] = keep;
+                double num = (lp_ - lm) / (2 * h), an = (double)gs[k][i];
+                double tol = NET_TOL * fmax(fabs(num), fabs(an)) + NET_FLOOR * gmax;
+                if (fabs(num - an) > tol)
+                    ck_abort_msg("act %s norm %d residual %d loss %d layer %zu tensor %d entry "
+                                 "%zu: numeric %.9g analytic %.9g",
+                                 name, spec->norm, spec->residual, spec->loss, l, k, i, num, an);
+            }
+        }
+    }
+    for (size_t i = 0; i < 4 * L; i++)
+        free(p[i]);
+    free(p);
+    free(x);
+    free(y);
+    free(label);
+    gs_net_destroy(net);
+}
+
+static const char *const acts[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu:0.1",
+                                   "elu",    "gelu",    "selu", "softsign"};
+
+START_TEST(test_net_gradcheck)
+{
+    /* _i indexes activations; every one runs plain, batch norm, layer norm, residual. */
+    const char *act = acts[_i];
+    struct {
+        const char *norm;
+        int residual;
+        const char *loss;
+        double alpha;
+    } cfg[] = {{"none", 0, "mse", 1},  {"batch", 0, "mse", 1},  {"layer", 0, "xent", 1},
+               {"none", 2, "xent", 1}, {"batch", 1, "mse", 0.5}, {"none", 3, "mse", 0.7}};
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+        GsSpec spec;
+        gs_spec_default(&spec);
+        ck_assert_int_eq(gs_spec_set(&spec, "act", act, NULL), GS_OK);
+        ck_assert_int_eq(gs_spec_set(&spec, "norm", cfg[k].norm, NULL), GS_OK);
+        ck_assert_int_eq(gs_spec_set(&spec, "loss", cfg[k].loss, NULL), GS_OK);
+        ck_assert_int_eq(gs_spec_set(&spec, "init", "xavier_normal", NULL), GS_OK);
+        ck_assert_int_eq(gs_spec_set(&spec, "bias-init", "normal:0.1", NULL), GS_OK);
+        spec.depth = 5;
+        spec.width = 7;
+        spec.residual = cfg[k].residual;
+        spec.res_scale = cfg[k].alpha;
+        check_net(&spec, 3, 4, 6);
+    }
+}
+END_TEST
+
+/* ---- kernel-level checks (double-precision references) ---- */
+
+START_TEST(test_dense_backward_exact)
+{
+    /* Tiny known case: z = x W^T + b with hand-computed gradients. */
+    float x[2 * 3] = {1, 2, 3, -1, 0, 2};
+    float w[2 * 3] = {0.5f, -1, 2, 1, 1, -1};
+    float b[2] = {0.25f, -0.5f}, z[4];
+    gs_dense_forward(z, x, w, b, 2, 3, 2);
+    ck_assert_float_eq_tol(z[0], 0.5f - 2 + 6 + 0.25f, 1e-6f);
+    ck_assert_float_eq_tol(z[1], 1 + 2 - 3 - 0.5f, 1e-6f);
+    ck_assert_float_eq_tol(z[2], -0.5f + 0 + 4 + 0.25f, 1e-6f);
+    ck_assert_float_eq_tol(z[3], -1 + 0 - 2 - 0.5f, 1e-6f);
+    float dz[4] = {1, 2, 3, 4}, dw[6] = {0}, db[2] = {0}, dx[6];
+    gs_dense_backward(dx, dw, db, dz, x, w, 2, 3, 2);
+    /* dw = dz^T x */
+    float dw_ref[6] = {1 * 1 + 3 * -1, 1 * 2 + 0, 1 * 3 + 3 * 2, 2 * 1 + 4 * -1, 2 * 2, 2 * 3 + 4 * 2};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(dw[i], dw_ref[i], 1e-6f);
+    ck_assert_float_eq_tol(db[0], 4, 1e-6f);
+    ck_assert_float_eq_tol(db[1], 6, 1e-6f);
+    /* dx = dz W */
+    ck_assert_float_eq_tol(dx[0], 1 * 0.5f + 2 * 1, 1e-6f);
+    ck_assert_float_eq_tol(dx[5], 3 * 2 + 4 * -1, 1e-6f);
+    /* accumulation: a second backward adds */
+    gs_dense_backward(NULL, dw, db, dz, x, w, 2, 3, 2);
+    ck_assert_float_eq_tol(db[0], 8, 1e-6f);
+}
+END_TEST
+
+typedef struct {
+    int layer;
+    float *z, *gamma, *beta, *y, *xhat, *rstd, *w;
+    size_t B, n;
+} NormCtx;
+
+static double norm_loss(void *c)
+{
+    NormCtx *k = c;
+    if (k->layer)
+        gs_layernorm_forward(k->y, k->xhat, k->rstd, k->z, k->gamma, k->beta, k->B, k->n, 1e-5f);
+    else
+        gs_batchnorm_forward(k->y, k->xhat, k->rstd, k->z, k->gamma, k->beta, k->B, k->n, 1e-5f);
+    double s = 0;
+    for (size_t i = 0; i < k->B * k->n; i++)
+        s += (double)k->w[i] * (double)k->y[i];
+    return s;
+}
+
+START_TEST(test_norm_gradcheck)
+{
+    for (int layer = 0; layer < 2; layer++) {
+        size_t B = 5, n = 4;
+        GsRng r;
+        gs_rng_seed(&r, 5 + (uint64_t)layer);
+        float z[20], gamma[4], beta[4], y[20], xhat[20], rstd[5], w[20], dz[20];
+        float dgamma[4] = {0}, dbeta[4] = {0};
+        fill_normal(z, 20, 2.0, &r);
+        fill_normal(gamma, 4, 1.0, &r);
+        fill_normal(beta, 4, 1.0, &r);
+        fill_normal(w, 20, 1.0, &r);
+        NormCtx c = {layer, z, gamma, beta, y, xhat, rstd, w, B, n};
+        norm_loss(&c);
+        /* mean 0 / std 1 of xhat along the normalized axis */
+        if (!layer)
+            for (size_t j = 0; j < n; j++) {
+                double s = 0, s2 = 0;
+                for (size_t i = 0; i < B; i++) {
+                    s += (double)xhat[i * n + j];
+                    s2 += (double)xhat[i * n + j] * (double)xhat[i * n + j];
+                }
+                ck_assert_double_eq_tol(s / (double)B, 0, 1e-6);
+                ck_assert_double_eq_tol(s2 / (double)B, 1, 1e-3);
+            }
+        if (layer)
+            gs_layernorm_backward(dz, dgamma, dbeta, w, xhat, rstd, gamma, B, n);
+        else
+            gs_batchnorm_backward(dz, dgamma, dbeta, w, xhat, rstd, gamma, B, n);
+        ck_assert_double_le(dir_check(norm_loss, &c, z, dz, 20, &r), FD_TOL);
+        ck_assert_double_le(dir_check(norm_loss, &c, gamma, dgamma, 4, &r), FD_TOL);
+        ck_assert_double_le(dir_check(norm_loss, &c, beta, dbeta, 4, &r), FD_TOL);
+    }
+}
+END_TEST
+
+START_TEST(test_bn_scale_invariance)
+{
+    /* THEORY.md: scaling the preceding weights by a leaves BN's output unchanged. */
+    size_t B = 8, n = 3;
+    GsRng r;
+    gs_rng_seed(&r, 11);
+    float z[24], z2[24], g[3] = {1, 1, 1}, b[3] = {0, 0, 0}, y[24], y2[24], xh[24], rs[3];
+    fill_normal(z, 24, 1.0, &r);
+    for (int i = 0; i < 24; i++)
+        z2[i] = 7.0f * z[i];
+    gs_batchnorm_forward(y, xh, rs, z, g, b, B, n, 0.0f);
+    gs_batchnorm_forward(y2, xh, rs, z2, g, b, B, n, 0.0f);
+    for (int i = 0; i < 24; i++)
+        ck_assert_float_eq_tol(y[i], y2[i], 1e-5f);
+}
+END_TEST
+
+typedef struct {
+    int xent;
+    float *y, *t, *dy;
+    int32_t *label;
+    size_t B, n;
+} LossCtx;
+
+static double loss_only(void *c)
+{
+    LossCtx *k = c;
+    return k->xent ? gs_xent_forward_backward(k->dy, k->y, k->label, k->B, k->n)
+                   : gs_mse_forward_backward(k->dy, k->y, k->t, k->B, k->n);
+}
+
+START_TEST(test_loss_gradcheck)
+{
+    float y[12], t[12], dy[12], g[12];
+    int32_t label[4] = {0, 2, 1, 2};
+    GsRng r;
+    gs_rng_seed(&r, 3);
+    fill_normal(y, 12, 2.0, &r);
+    fill_normal(t, 12, 1.0, &r);
+    for (int xent = 0; xent < 2; xent++) {
+        LossCtx c = {xent, y, t, dy, label, 4, 3};
+        loss_only(&c);
+        memcpy(g, dy, sizeof g);
+        ck_assert_double_le(dir_check(loss_only, &c, y, g, 12, &r), FD_TOL);
+    }
+    /* Known values: MSE of (1,3) vs (0,0) is 5; xent of equal logits is ln(k). */
+    float a[2] = {1, 3}, z[2] = {0, 0}, d[2];
+    ck_assert_double_eq_tol(gs_mse_forward_backward(d, a, z, 1, 2), 5.0, 1e-12);
+    ck_assert_float_eq_tol(d[1], 3.0f, 1e-6f);
+    float lg[3] = {0.5f, 0.5f, 0.5f}, dl[3];
+    int32_t lab = 1;
+    ck_assert_double_eq_tol(gs_xent_forward_backward(dl, lg, &lab, 1, 3), log(3.0), 1e-7);
+    ck_assert_float_eq_tol(dl[1], 1.0f / 3 - 1, 1e-6f);
+    /* Huge logits stay finite; a NaN logit makes the loss NaN (data, not a crash). */
+    float big[2] = {1e30f, -1e30f};
+    int32_t l0 = 0;
+    ck_assert(isfinite(gs_xent_forward_backward(dl, big, &l0, 1, 2)));
+    float bad[2] = {NAN, 0};
+    ck_assert(isnan(gs_xent_forward_backward(dl, bad, &l0, 1, 2)));
+}
+END_TEST
+
+/* ---- optimizers, schedules, clipping ---- */
+
+START_TEST(test_optimizers)
+{
+    float p[1] = {1.0f}, g[1] = {0.5f}, m[1] = {0}, v[1] = {0}, d[1];
+    GsOptStep o = {GS_OPT_SGD, 0.1, 0.9, 0.0, 1};
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.05f, 1e-7f);
+    o.weight_decay = 0.1; /* g + wd p = 0.6 */
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.06f, 1e-7f);
+
+    /* momentum: buf1 = g = 0.5, buf2 = 0.9*0.5 + 0.5 = 0.95 */
+    o = (GsOptStep){GS_OPT_MOMENTUM, 0.1, 0.9, 0.0, 1};
+    m[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.05f, 1e-7f);
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.095f, 1e-7f);
+
+    /* nesterov: buf1 = 0.5, step = g + mu*buf = 0.95 */
+    o.kind = GS_OPT_NESTEROV;
+    m[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.095f, 1e-7f);
+
+    /* rmsprop: v = 0.01*0.25 = 0.0025, step = 0.1*0.5/0.05 = 1 */
+    o.kind = GS_OPT_RMSPROP;
+    v[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -1.0f, 1e-5f);
+
+    /* adam, step 1: m_hat = g, v_hat = g^2 -> step = lr * g/|g| = lr */
+    o = (GsOptStep){GS_OPT_ADAM, 0.01, 0, 0.0, 1};
+    m[0] = v[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
+    /* step 2 with the same gradient: still lr (bias correction exact for constant g) */
+    o.t = 2;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
+
+    /* adamw: decoupled decay lr*wd*p on top of the adam step */
+    o = (GsOptStep){GS_OPT_ADAMW, 0.01, 0, 0.5, 1};
+    m[0] = v[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.01f - 0.005f, 1e-6f);
+    /* adam (L2): the decay enters the gradient, so step 1 is still exactly lr */
+    o.kind = GS_OPT_ADAM;
+    m[0] = v[0] = 0;
+    gs_optim_delta(d, p, g, m, v, 1, &o);
+    ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
+
+    float pp[2] = {1, 2}, dd[2] = {0.5f, -1};
+    gs_optim_apply(pp, dd, 2);
+    ck_assert_float_eq(pp[0], 1.5f);
+    ck_assert_float_eq(pp[1], 1.0f);
+}
+END_TEST
+
+START_TEST(test_schedules)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    s.lr = 1.0;
+    s.steps = 100;
+    ck_assert_double_eq(gs_schedule_lr(&s, 50), 1.0);
+    ck_assert_int_eq(gs_spec_set(&s, "schedule", "step:10:0.5", NULL), GS_OK);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 9), 1.0, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 10), 0.5, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 35), 0.125, 1e-15);
+    ck_assert_int_eq(gs_spec_set(&s, "schedule", "exp:0.9", NULL), GS_OK);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 2), 0.81, 1e-15);
+    ck_assert_int_eq(gs_spec_set(&s, "schedule", "cosine", NULL), GS_OK);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 0), 1.0, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 50), 0.5, 1e-12);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 100), 0.0, 1e-12);
+    s.warmup = 4; /* lr (step+1)/(warmup+1) during warm-up, then cosine over 96 steps */
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 0), 0.2, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 3), 0.8, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 4), 1.0, 1e-15);
+    ck_assert_double_eq_tol(gs_schedule_lr(&s, 52), 0.5, 1e-12);
+}
+END_TEST
+
+START_TEST(test_clipping)
+{
+    float g[4] = {3, 4, 0, 0};
+    double n = gs_l2(g, 4);
+    ck_assert_double_eq(n, 5.0);
+    ck_assert_int_eq(gs_clip_norm(g, 4, n, 10.0), 0); /* below the threshold: untouched */
+    ck_assert_float_eq(g[0], 3.0f);
+    ck_assert_int_eq(gs_clip_norm(g, 4, n, 1.0), 1);
+    ck_assert_double_eq_tol(gs_l2(g, 4), 1.0, 1e-6);
+    ck_assert_float_eq_tol(g[1] / g[0], 4.0f / 3.0f, 1e-6f);
+    float h[4] = {-3, 0.5f, 2, NAN};
+    ck_assert_uint_eq(gs_clip_value(h, 4, 1.0), 2);
+    ck_assert_float_eq(h[0], -1.0f);
+    ck_assert_float_eq(h[1], 0.5f);
+    ck_assert_float_eq(h[2], 1.0f);
+    ck_assert(isnan(h[3]));
+    float inf[2] = {INFINITY, 1};
+    ck_assert(isinf(gs_l2(inf, 2)));
+}
+END_TEST
+
+START_TEST(test_net_layout_and_determinism)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    s.depth = 3;
+    s.width = 5;
+    ck_assert_int_eq(gs_spec_set(&s, "norm", "batch", NULL), GS_OK);
+    GsNet *a = NULL, *b = NULL;
+    ck_assert_int_eq(gs_net_create(&s, 2, 3, 4, &a, NULL), GS_OK);
+    ck_assert_int_eq(gs_net_create(&s, 2, 3, 4, &b, NULL), GS_OK);
+    ck_assert_uint_eq(gs_net_n_layers(a), 4);
+    /* 2*5+5+10 + 2*(25+5+10) + 5*3+3 */
+    ck_assert_uint_eq(gs_net_n_params(a), 25 + 80 + 18);
+    GsLayerParams l1 = gs_net_layer(a, 1), l4 = gs_net_layer(a, 4), l1b = gs_net_layer(b, 1);
+    ck_assert_uint_eq(l1.n_in, 2);
+    ck_assert_uint_eq(l1.n_out, 5);
+    ck_assert_ptr_nonnull(l1.gamma);
+    ck_assert_ptr_null(l4.gamma);
+    ck_assert_float_eq(l1.gamma[0], 1.0f);
+    ck_assert_int_eq(memcmp(l1.w, l1b.w, 10 * sizeof(float)), 0);
+    gs_net_destroy(a);
+    gs_net_destroy(b);
+    gs_net_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_residual_alpha_zero_is_identity_stream)
+{
+    /* alpha = 0: each block passes its input through unchanged. */
+    GsSpec s;
+    gs_spec_default(&s);
+    s.depth = 5;
+    s.width = 4;
+    s.residual = 2;
+    s.res_scale = 0.0;
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, 4, 2, 3, &net, NULL), GS_OK);
+    float x[12];
+    GsRng r;
+    gs_rng_seed(&r, 1);
+    fill_normal(x, 12, 1.0, &r);
+    gs_net_forward(net, x, 3);
+    /* Blocks (2,3) and (4,5): layer 5's output stream equals layer 1's output h. */
+    GsLayerParams out = gs_net_layer(net, 6);
+    const float *h1 = gs_net_layer_h(net, 1);
+    float ref[6] = {0};
+    gs_dense_forward(ref, h1, out.w, out.b, 3, 4, 2);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(gs_net_output(net)[i], ref[i], 1e-6f);
+    gs_net_destroy(net);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *tc = tcase_create("kernels");
+    tcase_add_test(tc, test_dense_backward_exact);
+    tcase_add_test(tc, test_norm_gradcheck);
+    tcase_add_test(tc, test_bn_scale_invariance);
+    tcase_add_test(tc, test_loss_gradcheck);
+    tcase_add_test(tc, test_optimizers);
+    tcase_add_test(tc, test_schedules);
+    tcase_add_test(tc, test_clipping);
+    suite_add_tcase(s, tc);
+    TCase *net = tcase_create("net");
+    tcase_set_timeout(net, 120);
+    tcase_add_loop_test(net, test_net_gradcheck, 0, (int)(sizeof acts / sizeof acts[0]));
+    tcase_add_test(net, test_net_layout_and_determinism);
+    tcase_add_test(net, test_residual_alpha_zero_is_identity_stream);
+    suite_add_tcase(s, net);
+    return s;
+}

@@ -1,0 +1,246 @@
+/* Recorder tests: known activations and gradients in, exact statistics out (including
+ * NaN/Inf, saturation and dead units); recording cadence, determinism, first non-finite. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradscope/probe.h"
+#include "runner.h"
+
+static GsNet *tiny_net(const char *act, float w0, float w1, float w2)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    s.depth = 1;
+    s.width = 3;
+    ck_assert_int_eq(gs_spec_set(&s, "act", act, NULL), GS_OK);
+    ck_assert_int_eq(gs_spec_set(&s, "loss", "mse", NULL), GS_OK);
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, 1, 1, 2, &net, NULL), GS_OK);
+    GsLayerParams l1 = gs_net_layer(net, 1), l2 = gs_net_layer(net, 2);
+    l1.w[0] = w0, l1.w[1] = w1, l1.w[2] = w2;
+    memset(l1.b, 0, 3 * sizeof(float));
+    l2.w[0] = 1, l2.w[1] = 1, l2.w[2] = 1;
+    l2.b[0] = 0;
+    return net;
+}
+
+START_TEST(test_known_statistics)
+{
+    GsNet *net = tiny_net("relu", 1, -1, 0);
+    float x[2] = {1, 2}, y[2] = {0, 0};
+    gs_net_zero_grad(net);
+    gs_net_forward(net, x, 2);
+    gs_net_loss(net, y, NULL, 2);
+    gs_net_backward(net, 2);
+    /* Overwrite with known gradients; the probe only reads. */
+    GsLayerParams l1 = gs_net_layer(net, 1);
+    l1.dw[0] = 3, l1.dw[1] = -4, l1.dw[2] = 0;
+    l1.db[0] = NAN, l1.db[1] = 0, l1.db[2] = INFINITY;
+    float *dz = (float *)gs_net_layer_dz(net, 1);
+    for (int i = 0; i < 6; i++)
+        dz[i] = i % 2 ? 2.0f : 0.0f; /* 3 entries of 2 -> norm sqrt(12) */
+    double row[2 * GS_COL_COUNT];
+    for (int i = 0; i < 2 * GS_COL_COUNT; i++)
+        row[i] = NAN;
+    gs_probe_grads(net, 2, row);
+    ck_assert_double_eq_tol(row[GS_COL_GRAD_NORM], 5.0, 1e-12);
+    ck_assert_double_eq_tol(row[GS_COL_GRAD_MAX_ABS], 4.0, 1e-12);
+    ck_assert(isnan(row[GS_COL_BIAS_GRAD_NORM]));
+    ck_assert_double_eq(row[GS_COL_NONFINITE], 2.0);
+    ck_assert_double_eq_tol(row[GS_COL_ACT_GRAD_NORM], sqrt(12.0), 1e-12);
+    ck_assert_double_eq_tol(row[GS_COL_WEIGHT_NORM], sqrt(2.0), 1e-7);
+    /* h = relu([[1,-1,0],[2,-2,0]]) = [[1,0,0],[2,0,0]]: mean 0.5, std sqrt(5/6 - 1/4) */
+    ck_assert_double_eq_tol(row[GS_COL_ACT_MEAN], 0.5, 1e-12);
+    ck_assert_double_eq_tol(row[GS_COL_ACT_STD], sqrt(5.0 / 6 - 0.25), 1e-12);
+    /* units 2 (always negative) and 3 (always exactly 0: relu'(0) = 0) are dead */
+    ck_assert_double_eq_tol(row[GS_COL_DEAD_FRAC], 2.0 / 3, 1e-12);
+    ck_assert_double_eq(row[GS_COL_SATURATION], 0.0); /* relu cannot saturate */
+    /* output layer: linear, never saturated or dead */
+    ck_assert_double_eq(row[GS_COL_COUNT + GS_COL_SATURATION], 0.0);
+    ck_assert_double_eq(row[GS_COL_COUNT + GS_COL_DEAD_FRAC], 0.0);
+
+    /* update ratio: sgd lr 0.1 on dw (3,-4,0) -> ||dW|| 0.5, ||W|| sqrt(2) */
+    gs_net_optim_delta(net, 0.1, 1);
+    gs_probe_update(net, row);
+    ck_assert_double_eq_tol(row[GS_COL_UPDATE_RATIO], 0.5 / sqrt(2.0), 1e-7);
+    gs_net_destroy(net);
+}
+END_TEST
+
+START_TEST(test_saturation)
+{
+    /* tanh with pre-activations (5, 0.1, -5) x input 1 and 2: |z| >= 5 saturates. */
+    GsNet *net = tiny_net("tanh", 5, 0.1f, -5);
+    float x[2] = {1, 2}, y[2] = {0, 0};
+    gs_net_zero_grad(net);
+    gs_net_forward(net, x, 2);
+    gs_net_loss(net, y, NULL, 2);
+    gs_net_backward(net, 2);
+    double row[2 * GS_COL_COUNT];
+    gs_probe_grads(net, 2, row);
+    ck_assert_double_eq_tol(row[GS_COL_SATURATION], 4.0 / 6, 1e-12);
+    ck_assert_double_eq(row[GS_COL_DEAD_FRAC], 0.0);
+    /* sigmoid: largest derivative 0.25, so saturated means sigma' < 0.0125 (|z| > ~4.37) */
+    GsNet *sg = tiny_net("sigmoid", 4, 4.5f, 0);
+    gs_net_zero_grad(sg);
+    gs_net_forward(sg, x, 2);
+    gs_net_loss(sg, y, NULL, 2);
+    gs_net_backward(sg, 2);
+    gs_probe_grads(sg, 2, row);
+    /* z = (4, 4.5, 0) and (8, 9, 0): saturated 4.5, 8, 9 -> 3 of 6 */
+    ck_assert_double_eq_tol(row[GS_COL_SATURATION], 3.0 / 6, 1e-12);
+    gs_net_destroy(net);
+    gs_net_destroy(sg);
+}
+END_TEST
+
+/* A small regression data set built by hand (the data module has its own tests). */
+static GsDataset *toy_data(size_t n, double scale)
+{
+    GsDataset *d = calloc(1, sizeof *d);
+    d->n = n;
+    d->d_in = 2;
+    d->d_out = 1;
+    d->x = malloc(n * 2 * sizeof(float));
+    d->y = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        d->x[2 * i] = (float)(scale * sin((double)i));
+        d->x[2 * i + 1] = (float)(scale * cos(0.7 * (double)i));
+        d->y[i] = (float)sin(2.0 * (double)i);
+    }
+    return d;
+}
+
+static void free_data(GsDataset *d)
+{
+    free(d->x);
+    free(d->y);
+    free(d);
+}
+
+static GsTrace *train(const char *opts, GsDataset *d, GsNet **keep)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err;
+    ck_assert_msg(gs_spec_apply_args(&s, opts, &err) == GS_OK, "%s", err.msg);
+    ck_assert_int_eq(gs_spec_set(&s, "loss", "mse", NULL), GS_OK);
+    size_t B = s.batch <= 0 || (size_t)s.batch >= d->n ? d->n : (size_t)s.batch;
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, d->d_in, d->d_out, B, &net, &err), GS_OK);
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_record_create_trace(net, d, &t), GS_OK);
+    ck_assert_int_eq(gs_record_train(net, d, t, 1, NULL, NULL, &err), GS_OK);
+    if (keep)
+        *keep = net;
+    else
+        gs_net_destroy(net);
+    return t;
+}
+
+START_TEST(test_cadence_and_determinism)
+{
+    GsDataset *d = toy_data(50, 1.0);
+    GsTrace *a = train("--depth 3 --width 8 --steps 23 --record-every 5 --batch 16", d, NULL);
+    GsTrace *b = train("--depth 3 --width 8 --steps 23 --record-every 5 --batch 16", d, NULL);
+    /* steps 0,5,10,15,20 and the last (22) */
+    ck_assert_uint_eq(gs_trace_n_steps(a), 6);
+    ck_assert_int_eq(gs_trace_step(a, 5), 22);
+    ck_assert_uint_eq(gs_trace_n_layers(a), 4);
+    for (size_t i = 0; i < gs_trace_n_steps(a); i++)
+        for (size_t l = 0; l < 4; l++)
+            for (int c = 0; c < GS_COL_COUNT; c++) {
+                double x = gs_trace_get(a, i, l, (GsCol)c), y = gs_trace_get(b, i, l, (GsCol)c);
+                ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "step %zu layer %zu col %d", i, l, c);
+                ck_assert_msg(isfinite(x), "step %zu layer %zu col %d not finite", i, l, c);
+            }
+    ck_assert_str_eq(gs_trace_meta_get(a, "first_nonfinite"), "none");
+    ck_assert_str_eq(gs_trace_meta_get(a, "depth"), "3");
+    ck_assert_ptr_nonnull(gs_trace_meta_get(a, "blas_core"));
+    /* loss is the same on every layer row and lr is recorded */
+    ck_assert_double_eq(gs_trace_get(a, 2, 0, GS_COL_LOSS), gs_trace_get(a, 2, 3, GS_COL_LOSS));
+    ck_assert_double_eq(gs_trace_get(a, 2, 0, GS_COL_LR), 0.05);
+    /* a different seed gives a different trace */
+    GsTrace *c = train("--depth 3 --width 8 --steps 23 --record-every 5 --batch 16 --seed 2", d,
+                       NULL);
+    ck_assert(gs_trace_get(a, 0, 0, GS_COL_GRAD_NORM) != gs_trace_get(c, 0, 0, GS_COL_GRAD_NORM));
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+    gs_trace_destroy(c);
+    free_data(d);
+}
+END_TEST
+
+START_TEST(test_training_reduces_loss)
+{
+    GsDataset *d = toy_data(64, 1.0);
+    GsTrace *t = train("--depth 2 --width 16 --steps 300 --batch 0 --opt adam --lr 0.01 "
+                       "--act tanh",
+                       d, NULL);
+    size_t n = gs_trace_n_steps(t);
+    ck_assert_uint_eq(n, 300);
+    ck_assert_double_lt(gs_trace_get(t, n - 1, 0, GS_COL_LOSS),
+                        0.5 * gs_trace_get(t, 0, 0, GS_COL_LOSS));
+    gs_trace_destroy(t);
+    free_data(d);
+}
+END_TEST
+
+START_TEST(test_nonfinite_is_data)
+{
+    /* Huge inputs and lr: the run overflows; training continues and records it. */
+    GsDataset *d = toy_data(32, 1e4);
+    GsTrace *t = train("--depth 4 --width 8 --steps 40 --batch 0 --lr 10 --act relu "
+                       "--init normal:3",
+                       d, NULL);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 40);
+    const char *first = gs_trace_meta_get(t, "first_nonfinite");
+    ck_assert_str_ne(first, "none");
+    long step = strtol(first, NULL, 10);
+    /* Before that step the gradients are finite; at it some layer has a count. */
+    for (long s = 0; s < step; s++)
+        ck_assert(isfinite(gs_trace_get(t, (size_t)s, 0, GS_COL_GLOBAL_NORM)));
+    ck_assert(!isfinite(gs_trace_get(t, (size_t)step, 0, GS_COL_GLOBAL_NORM)));
+    double bad = 0;
+    for (size_t l = 0; l < 5; l++)
+        bad += gs_trace_get(t, (size_t)step, l, GS_COL_NONFINITE);
+    ck_assert_double_gt(bad, 0);
+    gs_trace_destroy(t);
+    free_data(d);
+}
+END_TEST
+
+START_TEST(test_clip_columns)
+{
+    GsDataset *d = toy_data(32, 3.0);
+    GsTrace *t = train("--depth 3 --width 8 --steps 5 --batch 0 --clip-norm 0.01", d, NULL);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_CLIPPED), 1.0);
+    ck_assert_double_gt(gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM), 0.01);
+    ck_assert_double_eq_tol(gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM_POST), 0.01, 1e-6);
+    /* statistics are recorded before clipping: the layer norms exceed the clipped total */
+    ck_assert_double_gt(gs_trace_get(t, 0, 3, GS_COL_GRAD_NORM), 0.01);
+    gs_trace_destroy(t);
+    GsTrace *u = train("--depth 3 --width 8 --steps 5 --batch 0", d, NULL);
+    ck_assert_double_eq(gs_trace_get(u, 0, 0, GS_COL_CLIPPED), 0.0);
+    ck_assert_double_eq(gs_trace_get(u, 0, 0, GS_COL_GLOBAL_NORM),
+                        gs_trace_get(u, 0, 0, GS_COL_GLOBAL_NORM_POST));
+    gs_trace_destroy(u);
+    free_data(d);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("probe");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_known_statistics);
+    tcase_add_test(tc, test_saturation);
+    tcase_add_test(tc, test_cadence_and_determinism);
+    tcase_add_test(tc, test_training_reduces_loss);
+    tcase_add_test(tc, test_nonfinite_is_data);
+    tcase_add_test(tc, test_clip_columns);
+    suite_add_tcase(s, tc);
+    return s;
+}

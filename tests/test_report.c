@@ -1,0 +1,277 @@
+/* Report page: PNG/SVG/PDF written and well-formed, size and scale honoured, minimal and
+ * all-NaN traces render, bad extension and missing directory rejected without leftovers. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cairo.h>
+
+#include "gradscope/plot.h"
+#include "runner.h"
+
+/* Under LeakSanitizer only: fontconfig (behind cairo's toy text API) keeps process-lifetime
+ * caches it never frees; they are not ours to fix. Unused in ordinary builds. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\n";
+}
+
+static char dir[256];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/gs_test_report_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.') {
+                snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+                unlink(p);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int n_files(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* A small trace with every column; all_nan fills every value with NaN. */
+static GsTrace *make_trace(int layers, int steps, uint64_t cols, int all_nan)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create((size_t)layers, cols, &t), GS_OK);
+    for (int s = 0; s < steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 5, &row), GS_OK);
+        for (int l = 0; l < layers; l++) {
+            double *r = row + (size_t)l * GS_COL_COUNT;
+            for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+                r[c] = all_nan ? (double)NAN : 0.5;
+            if (!all_nan) {
+                r[GS_COL_GRAD_NORM] = pow(10.0, l - layers) * (1 + 0.01 * s);
+                r[GS_COL_ACT_GRAD_NORM] = pow(10.0, l - layers + 1);
+                r[GS_COL_UPDATE_RATIO] = 1e-3 * (l + 1);
+                r[GS_COL_LOSS] = 2.0 / (1 + s);
+            }
+        }
+        gs_trace_commit_step(t);
+    }
+    for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+        if (cols & GS_COL_BIT(c))
+            gs_trace_set_has(t, (GsCol)c, 1);
+    gs_trace_meta_set(t, "depth", "5");
+    gs_trace_meta_set(t, "act", "relu");
+    return t;
+}
+
+static void check_png(const char *path, int w, int h)
+{
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_eq(cairo_image_surface_get_width(s), w);
+    ck_assert_int_eq(cairo_image_surface_get_height(s), h);
+    /* not blank: some pixel differs from the white background */
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s), dark = 0;
+    for (int y = 0; y < h && !dark; y += 3)
+        for (int x = 0; x < w; x += 3) {
+            unsigned px = ((const unsigned *)(const void *)(d + (size_t)stride * (size_t)y))[x];
+            if ((px & 0xFFFFFF) != 0xFFFFFF) {
+                dark = 1;
+                break;
+            }
+        }
+    ck_assert(dark);
+    cairo_surface_destroy(s);
+}
+
+static void head_of(const char *path, char *buf, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    size_t got = fread(buf, 1, n - 1, fp);
+    buf[got] = '\0';
+    fclose(fp);
+}
+
+START_TEST(png_size_and_scale)
+{
+    GsTrace *t = make_trace(6, 40, GS_COL_ALL, 0);
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.width = 900;
+    o.height = 560;
+    char p[512];
+    GsError err;
+    snprintf(p, sizeof p, "%s/r.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    check_png(p, 900, 560);
+    o.scale = 2.0;
+    snprintf(p, sizeof p, "%s/r2.PNG", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    check_png(p, 1800, 1120);
+    ck_assert_int_eq(n_files(), 2); /* no temporary files left */
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(svg_and_pdf)
+{
+    GsTrace *t = make_trace(6, 40, GS_COL_ALL, 0);
+    GsTrace *after = make_trace(6, 30, GS_COL_ALL, 0);
+    GsFinding f = {.kind = GS_FIND_VANISHING, .severity = GS_SEV_ERROR, .layer_first = 1,
+                   .layer_last = 3, .step_first = 0, .step_last = 100};
+    snprintf(f.message, sizeof f.message, "vanishing toward the input");
+    GsFindings fs = {.items = &f, .n = 1};
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.after = after;
+    o.findings = &fs;
+    o.subtitle = "subtitle";
+    char p[512], head[16];
+    GsError err;
+    snprintf(p, sizeof p, "%s/r.svg", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    head_of(p, head, sizeof head);
+    ck_assert(strncmp(head, "<?xml", 5) == 0 || strncmp(head, "<svg", 4) == 0);
+    snprintf(p, sizeof p, "%s/r.pdf", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    head_of(p, head, sizeof head);
+    ck_assert(strncmp(head, "%PDF", 4) == 0);
+    gs_trace_destroy(t);
+    gs_trace_destroy(after);
+}
+END_TEST
+
+START_TEST(minimal_and_nan_traces)
+{
+    uint64_t minimal = GS_COL_BIT(GS_COL_GRAD_NORM);
+    GsTrace *t = make_trace(3, 7, minimal, 0);
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.width = 800;
+    o.height = 500;
+    char p[512];
+    GsError err;
+    snprintf(p, sizeof p, "%s/min.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    check_png(p, 800, 500);
+    o.relative = 1;
+    o.findings = &(GsFindings){0};
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    gs_trace_destroy(t);
+
+    t = make_trace(4, 9, GS_COL_ALL, 1);
+    gs_report_options_default(&o);
+    o.trace = t;
+    snprintf(p, sizeof p, "%s/nan.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    check_png(p, 1600, 1000);
+    o.relative = 1;
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    gs_trace_destroy(t);
+
+    /* a single recorded step and a single layer */
+    t = make_trace(1, 1, GS_COL_ALL, 0);
+    gs_report_options_default(&o);
+    o.trace = t;
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    GsTrace *t = make_trace(3, 5, GS_COL_ALL, 0);
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    char p[512];
+    GsError err;
+    snprintf(p, sizeof p, "%s/r.jpg", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, ".jpg"));
+    snprintf(p, sizeof p, "%s/noext", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    snprintf(p, sizeof p, "%s/missing/r.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, p));
+    ck_assert_int_eq(n_files(), 0);
+    o.width = 10;
+    snprintf(p, sizeof p, "%s/r.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    ck_assert_int_eq(n_files(), 0);
+    gs_trace_destroy(t);
+
+    GsTrace *empty = NULL;
+    ck_assert_int_eq(gs_trace_create(3, GS_COL_ALL, &empty), GS_OK);
+    gs_report_options_default(&o);
+    o.trace = empty;
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    gs_trace_destroy(empty);
+}
+END_TEST
+
+START_TEST(parse_helpers)
+{
+    GsBinMode m = GS_BIN_MIN;
+    GsError err;
+    ck_assert_int_eq(gs_plot_parse_bin("max", &m, &err), GS_OK);
+    ck_assert_int_eq(m, GS_BIN_MAX);
+    ck_assert_int_eq(gs_plot_parse_bin("mean", &m, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "mean"));
+    ck_assert_int_eq(m, GS_BIN_MAX);
+    int w = 0, h = 0;
+    ck_assert_int_eq(gs_plot_parse_size("1600x1000", &w, &h, &err), GS_OK);
+    ck_assert_int_eq(w, 1600);
+    ck_assert_int_eq(h, 1000);
+    const char *bad[] = {"1600", "x1000", "1600x", "16a0x1000", "100x1000", "1600x-5",
+                         "99999999x1000", "1600x1000x3", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(gs_plot_parse_size(bad[i], &w, &h, &err), GS_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(err.msg, bad[i]));
+    }
+    ck_assert_int_eq(w, 1600);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, png_size_and_scale);
+    tcase_add_test(tc, svg_and_pdf);
+    tcase_add_test(tc, minimal_and_nan_traces);
+    tcase_add_test(tc, errors);
+    tcase_add_test(tc, parse_helpers);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,680 @@
+/* Tests of the trace table, its CSV writer/reader and the .npy writer/reader. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gradscope/trace.h"
+#include "runner.h"
+
+#include "gradscope/npy.h"
+#include "util/csv.h"
+
+/* Fixture directory: $GS_TEST_DATA, else tests/data (run from the source root). */
+static const char *data_dir(void)
+{
+    const char *d = getenv("GS_TEST_DATA");
+    return d && *d ? d : "tests/data";
+}
+
+static char fixture_buf[4096];
+
+static const char *fixture(const char *name)
+{
+    snprintf(fixture_buf, sizeof fixture_buf, "%s/%s", data_dir(), name);
+    return fixture_buf;
+}
+
+/* A private scratch directory per test (Check forks each test, so a static is enough). */
+static char tmp_dir[256];
+
+static void make_tmp_dir(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gs_test_trace_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+}
+
+/* Removes the scratch directory; the test asserts it is empty except for `keep` files. */
+static void remove_tmp_dir(const char **names, size_t n)
+{
+    char p[512];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmp_dir, names[i]);
+        unlink(p);
+    }
+    ck_assert_int_eq(rmdir(tmp_dir), 0); /* fails when a stray temp file was left */
+}
+
+static char path_buf[512];
+
+static const char *tmp_path(const char *name)
+{
+    snprintf(path_buf, sizeof path_buf, "%s/%s", tmp_dir, name);
+    return path_buf;
+}
+
+/* Writes text to scratch file name; returns its path. */
+static const char *write_text(const char *name, const char *text)
+{
+    const char *p = tmp_path(name);
+    FILE *fp = fopen(p, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs(text, fp);
+    ck_assert_int_eq(fclose(fp), 0);
+    return p;
+}
+
+/* Builds a trace of n_steps x n_layers with a recognisable value in every cell. */
+static double cell_value(long step, size_t layer, int col)
+{
+    return (double)step * 0.001 + (double)layer * 1.5 + (double)col * 1e-4;
+}
+
+START_TEST(test_col_names)
+{
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_STEP), "step");
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_GRAD_NORM), "grad_norm");
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_NONFINITE), "nonfinite");
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_GLOBAL_NORM), "global_grad_norm");
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_GLOBAL_NORM_POST), "global_grad_norm_clipped");
+    ck_assert_str_eq(gs_trace_col_name(GS_COL_CLIPPED), "clipped");
+    ck_assert_ptr_null(gs_trace_col_name(GS_COL_COUNT));
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        ck_assert_int_eq(gs_trace_col_from_name(gs_trace_col_name((GsCol)c)), c);
+    ck_assert_int_eq(gs_trace_col_from_name("Grad_norm"), -1);
+    ck_assert_int_eq(gs_trace_col_from_name(""), -1);
+}
+END_TEST
+
+START_TEST(test_add_get)
+{
+    GsTrace *t = NULL;
+    uint64_t cols = GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LOSS);
+    ck_assert_int_eq(gs_trace_create(3, cols, &t), GS_OK);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 3);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 0);
+    /* Enough steps to force several doublings of the arrays. */
+    const long n = 100;
+    for (long s = 0; s < n; s++) {
+        double *row = NULL;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 10, &row), GS_OK);
+        for (size_t l = 0; l < 3; l++) {
+            double *r = row + l * GS_COL_COUNT;
+            ck_assert_double_eq(r[GS_COL_STEP], (double)(s * 10));
+            ck_assert_double_eq(r[GS_COL_LAYER], (double)(l + 1));
+            ck_assert(isnan(r[GS_COL_GRAD_NORM]) && isnan(r[GS_COL_CLIPPED]));
+            for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+                r[c] = cell_value(s, l, c);
+        }
+        gs_trace_commit_step(t);
+    }
+    ck_assert_uint_eq(gs_trace_n_steps(t), (size_t)n);
+    for (long s = 0; s < n; s++) {
+        ck_assert_int_eq(gs_trace_step(t, (size_t)s), s * 10);
+        for (size_t l = 0; l < 3; l++) {
+            ck_assert_double_eq(gs_trace_get(t, (size_t)s, l, GS_COL_GRAD_NORM),
+                                cell_value(s, l, GS_COL_GRAD_NORM));
+            ck_assert_double_eq(gs_trace_get(t, (size_t)s, l, GS_COL_LOSS),
+                                cell_value(s, l, GS_COL_LOSS));
+            /* Not stored: NaN although the block held a value. */
+            ck_assert(isnan(gs_trace_get(t, (size_t)s, l, GS_COL_LR)));
+            ck_assert_double_eq(gs_trace_get(t, (size_t)s, l, GS_COL_STEP), (double)(s * 10));
+            ck_assert_double_eq(gs_trace_get(t, (size_t)s, l, GS_COL_LAYER), (double)(l + 1));
+        }
+    }
+    gs_trace_destroy(t);
+    gs_trace_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_has)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    ck_assert(gs_trace_has(t, GS_COL_STEP));
+    ck_assert(gs_trace_has(t, GS_COL_LAYER));
+    ck_assert(!gs_trace_has(t, GS_COL_GRAD_NORM));
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    ck_assert(gs_trace_has(t, GS_COL_GRAD_NORM));
+    /* A column without storage cannot be marked. */
+    gs_trace_set_has(t, GS_COL_LOSS, 1);
+    ck_assert(!gs_trace_has(t, GS_COL_LOSS));
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 0);
+    ck_assert(!gs_trace_has(t, GS_COL_GRAD_NORM));
+    ck_assert(!gs_trace_has(t, GS_COL_COUNT));
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_meta)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(1, GS_COL_ALL, &t), GS_OK);
+    ck_assert_uint_eq(gs_trace_meta_count(t), 0);
+    ck_assert_ptr_null(gs_trace_meta_get(t, "act"));
+    ck_assert_int_eq(gs_trace_meta_set(t, "act", "tanh"), GS_OK);
+    ck_assert_int_eq(gs_trace_meta_set(t, "depth", "20"), GS_OK);
+    char key[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        ck_assert_int_eq(gs_trace_meta_set(t, key, key), GS_OK);
+    }
+    ck_assert_int_eq(gs_trace_meta_set(t, "act", "relu"), GS_OK);
+    ck_assert_uint_eq(gs_trace_meta_count(t), 42);
+    ck_assert_str_eq(gs_trace_meta_key(t, 0), "act");
+    ck_assert_str_eq(gs_trace_meta_value(t, 0), "relu");
+    ck_assert_str_eq(gs_trace_meta_key(t, 1), "depth");
+    ck_assert_str_eq(gs_trace_meta_key(t, 41), "k39");
+    ck_assert_str_eq(gs_trace_meta_get(t, "k17"), "k17");
+    ck_assert_str_eq(gs_trace_meta_get(t, "depth"), "20");
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* Builds a trace with every column and recognisable values, including NaN and Inf. */
+static GsTrace *full_trace(size_t n_layers, long n_steps)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(n_layers, GS_COL_ALL, &t), GS_OK);
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        gs_trace_set_has(t, (GsCol)c, 1);
+    for (long s = 0; s < n_steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 3, &row), GS_OK);
+        for (size_t l = 0; l < n_layers; l++) {
+            double *r = row + l * GS_COL_COUNT;
+            for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+                r[c] = cell_value(s, l, c) * exp(-(double)l) / 3.0;
+            r[GS_COL_NONFINITE] = (double)((s + (long)l) % 3);
+            r[GS_COL_CLIPPED] = (double)(s % 2);
+        }
+        if (s == 1) {
+            row[GS_COL_GRAD_NORM] = (double)NAN;
+            row[GS_COL_COUNT + GS_COL_GRAD_NORM] = (double)INFINITY;
+            row[GS_COL_LOSS] = -(double)INFINITY;
+            row[GS_COL_ACT_MEAN] = -1e-300;
+            row[GS_COL_ACT_STD] = 4.9e-324;
+        }
+        gs_trace_commit_step(t);
+    }
+    return t;
+}
+
+/* Same NaN-ness and infinities exactly, finite values within relative 1e-8. */
+static int same_value(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    if (isinf(a) || isinf(b))
+        return a == b;
+    return fabs(a - b) <= 1e-8 * fabs(a);
+}
+
+static void assert_same_value(double a, double b)
+{
+    ck_assert_msg(same_value(a, b), "%.17g != %.17g", a, b);
+}
+
+static void assert_same_trace(const GsTrace *a, const GsTrace *b)
+{
+    ck_assert_uint_eq(gs_trace_n_steps(a), gs_trace_n_steps(b));
+    ck_assert_uint_eq(gs_trace_n_layers(a), gs_trace_n_layers(b));
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        ck_assert_int_eq(gs_trace_has(a, (GsCol)c), gs_trace_has(b, (GsCol)c));
+    /* Count mismatches instead of asserting per cell: a Check assertion costs a write. */
+    size_t bad = 0, first_i = 0, first_l = 0;
+    int first_c = -1;
+    for (size_t i = 0; i < gs_trace_n_steps(a); i++) {
+        bad += gs_trace_step(a, i) != gs_trace_step(b, i);
+        for (size_t l = 0; l < gs_trace_n_layers(a); l++)
+            for (int c = 0; c < GS_COL_COUNT; c++)
+                if (gs_trace_has(a, (GsCol)c) &&
+                    !same_value(gs_trace_get(a, i, l, (GsCol)c), gs_trace_get(b, i, l, (GsCol)c))) {
+                    if (!bad++) {
+                        first_i = i;
+                        first_l = l;
+                        first_c = c;
+                    }
+                }
+    }
+    ck_assert_msg(bad == 0, "%zu mismatches, first at step index %zu layer index %zu col %d",
+                  bad, first_i, first_l, first_c);
+}
+
+START_TEST(test_csv_round_trip)
+{
+    make_tmp_dir();
+    GsTrace *t = full_trace(4, 7);
+    ck_assert_int_eq(gs_trace_meta_set(t, "act", "tanh"), GS_OK);
+    ck_assert_int_eq(gs_trace_meta_set(t, "first_nonfinite", "3,2"), GS_OK);
+    ck_assert_int_eq(gs_trace_meta_set(t, "note", "two\nlines"), GS_OK);
+    GsError err = {{0}};
+    const char *p = tmp_path("t.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+
+    /* The text itself: metadata, then header, then integer columns as integers. */
+    FILE *fp = fopen(p, "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[4096];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    ck_assert_str_eq(line, "# act = tanh\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    ck_assert_str_eq(line, "# first_nonfinite = 3,2\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    ck_assert_str_eq(line, "# note = two lines\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    ck_assert_str_eq(line, "step,layer,loss,lr,grad_norm,bias_grad_norm,act_grad_norm,"
+                           "grad_max_abs,weight_norm,update_ratio,act_mean,act_std,saturation,"
+                           "dead_frac,nonfinite,global_grad_norm,global_grad_norm_clipped,"
+                           "clipped\n");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    ck_assert(strncmp(line, "0,1,", 4) == 0);
+    ck_assert(strstr(line, ",0,") != NULL);          /* nonfinite 0 as an integer */
+    ck_assert(strstr(line, "\n") && !strstr(line, ".0,")); /* no "0.0"-style integers */
+    for (int k = 0; k < 4; k++)
+        ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
+    /* Step index 1 (step 3), layer 1: loss -inf, grad_norm nan. */
+    ck_assert(strncmp(line, "3,1,-inf,", 9) == 0);
+    ck_assert(strstr(line, ",nan,") != NULL);
+    fclose(fp);
+
+    GsTrace *r = NULL;
+    ck_assert_int_eq(gs_trace_read_csv(p, GS_COL_ALL, &r, &err), GS_OK);
+    assert_same_trace(t, r);
+    ck_assert_uint_eq(gs_trace_meta_count(r), 3);
+    ck_assert_str_eq(gs_trace_meta_key(r, 1), "first_nonfinite");
+    ck_assert_str_eq(gs_trace_meta_get(r, "first_nonfinite"), "3,2");
+    ck_assert_str_eq(gs_trace_meta_get(r, "act"), "tanh");
+    ck_assert(isinf(gs_trace_get(r, 1, 1, GS_COL_GRAD_NORM)));
+    ck_assert_double_eq(gs_trace_get(r, 1, 0, GS_COL_ACT_MEAN), -1e-300);
+
+    /* Reading a subset keeps only those columns. */
+    GsTrace *sub = NULL;
+    ck_assert_int_eq(gs_trace_read_csv(p, GS_COL_BIT(GS_COL_LOSS) | GS_COL_BIT(GS_COL_GRAD_NORM),
+                                       &sub, &err), GS_OK);
+    ck_assert(gs_trace_has(sub, GS_COL_LOSS) && gs_trace_has(sub, GS_COL_GRAD_NORM));
+    ck_assert(!gs_trace_has(sub, GS_COL_LR));
+    ck_assert(isnan(gs_trace_get(sub, 2, 2, GS_COL_LR)));
+    assert_same_value(gs_trace_get(sub, 2, 2, GS_COL_LOSS), gs_trace_get(t, 2, 2, GS_COL_LOSS));
+
+    /* Overwriting an existing file works and leaves no temp file (rmdir checks). */
+    ck_assert_int_eq(gs_trace_write_csv(sub, p, &err), GS_OK);
+    gs_trace_destroy(sub);
+    ck_assert_int_eq(gs_trace_read_csv(p, GS_COL_ALL, &sub, &err), GS_OK);
+    ck_assert(gs_trace_has(sub, GS_COL_LOSS) && !gs_trace_has(sub, GS_COL_LR));
+    ck_assert(!gs_trace_has(sub, GS_COL_BIAS_GRAD_NORM));
+    const char *names[] = {"t.csv"};
+    remove_tmp_dir(names, 1);
+    gs_trace_destroy(sub);
+    gs_trace_destroy(r);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_csv_partial_columns)
+{
+    /* A trace that has only some columns writes only those. */
+    make_tmp_dir();
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LR),
+                                     &t), GS_OK);
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    double *row;
+    ck_assert_int_eq(gs_trace_add_step(t, 0, &row), GS_OK);
+    row[GS_COL_GRAD_NORM] = 0.1;
+    row[GS_COL_COUNT + GS_COL_GRAD_NORM] = 123456789.0;
+    gs_trace_commit_step(t);
+    GsError err;
+    const char *p = tmp_path("p.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    FILE *fp = fopen(p, "r");
+    char text[256] = {0};
+    ck_assert_uint_gt(fread(text, 1, sizeof text - 1, fp), 0);
+    fclose(fp);
+    ck_assert_str_eq(text, "step,layer,grad_norm\n0,1,0.1\n0,2,123456789\n");
+    const char *names[] = {"p.csv"};
+    remove_tmp_dir(names, 1);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_read_min)
+{
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(fixture("trace_min.csv"), GS_COL_ALL, &t, &err) == GS_OK,
+                  "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 3);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 2);
+    ck_assert_int_eq(gs_trace_step(t, 2), 20);
+    ck_assert(gs_trace_has(t, GS_COL_GRAD_NORM));
+    ck_assert(!gs_trace_has(t, GS_COL_LOSS));
+    ck_assert_double_eq(gs_trace_get(t, 0, 1, GS_COL_GRAD_NORM), 0.25);
+    ck_assert_double_eq(gs_trace_get(t, 1, 0, GS_COL_GRAD_NORM), 1e-3);
+    ck_assert(isnan(gs_trace_get(t, 1, 1, GS_COL_GRAD_NORM)));
+    ck_assert(isinf(gs_trace_get(t, 2, 0, GS_COL_GRAD_NORM)) &&
+              gs_trace_get(t, 2, 0, GS_COL_GRAD_NORM) < 0);
+    ck_assert(isinf(gs_trace_get(t, 2, 1, GS_COL_GRAD_NORM)) &&
+              gs_trace_get(t, 2, 1, GS_COL_GRAD_NORM) > 0);
+    ck_assert_uint_eq(gs_trace_meta_count(t), 1);
+    ck_assert_str_eq(gs_trace_meta_get(t, "act"), "relu");
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_read_foreign)
+{
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(fixture("trace_foreign.csv"), GS_COL_ALL, &t, &err) == GS_OK,
+                  "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 2);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 3);
+    ck_assert_int_eq(gs_trace_step(t, 1), 5);
+    ck_assert(gs_trace_has(t, GS_COL_LOSS) && gs_trace_has(t, GS_COL_WEIGHT_NORM));
+    ck_assert(gs_trace_has(t, GS_COL_NONFINITE) && !gs_trace_has(t, GS_COL_LR));
+    ck_assert_double_eq(gs_trace_get(t, 0, 2, GS_COL_GRAD_NORM), 0.125);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_WEIGHT_NORM), 11);
+    ck_assert(isnan(gs_trace_get(t, 0, 1, GS_COL_WEIGHT_NORM))); /* empty cell */
+    ck_assert_double_eq(gs_trace_get(t, 1, 1, GS_COL_GRAD_NORM), 1.5e-8);
+    ck_assert_double_eq(gs_trace_get(t, 1, 0, GS_COL_GRAD_NORM), 2.5e-8);
+    ck_assert_double_eq(gs_trace_get(t, 1, 1, GS_COL_LOSS), 1.25);
+    ck_assert(isnan(gs_trace_get(t, 1, 1, GS_COL_NONFINITE)));
+    ck_assert_double_eq(gs_trace_get(t, 1, 0, GS_COL_NONFINITE), 3);
+    ck_assert(isinf(gs_trace_get(t, 1, 2, GS_COL_WEIGHT_NORM)));
+    ck_assert_str_eq(gs_trace_meta_get(t, "depth"), "3");
+    ck_assert_str_eq(gs_trace_meta_get(t, "data"), "spiral:3");
+    gs_trace_destroy(t);
+
+    /* Only grad_norm wanted: other columns not kept. */
+    ck_assert_int_eq(gs_trace_read_csv(fixture("trace_foreign.csv"),
+                                       GS_COL_BIT(GS_COL_GRAD_NORM), &t, &err), GS_OK);
+    ck_assert(!gs_trace_has(t, GS_COL_LOSS));
+    ck_assert(isnan(gs_trace_get(t, 0, 0, GS_COL_LOSS)));
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 0.5);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_read_absent_cells)
+{
+    /* Layers can appear late (table widens) and (step, layer) pairs can be missing. */
+    make_tmp_dir();
+    const char *p = write_text("a.csv", "step,layer,grad_norm\n0,1,1\n1,1,2\n1,4,8\n2,2,3\n");
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(p, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 4);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 3);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 1);
+    ck_assert(isnan(gs_trace_get(t, 0, 3, GS_COL_GRAD_NORM)));
+    ck_assert_double_eq(gs_trace_get(t, 1, 0, GS_COL_GRAD_NORM), 2);
+    ck_assert_double_eq(gs_trace_get(t, 1, 3, GS_COL_GRAD_NORM), 8);
+    ck_assert(isnan(gs_trace_get(t, 2, 0, GS_COL_GRAD_NORM)));
+    ck_assert_double_eq(gs_trace_get(t, 2, 1, GS_COL_GRAD_NORM), 3);
+    const char *names[] = {"a.csv"};
+    remove_tmp_dir(names, 1);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* Reads path expecting failure with status st and a message containing every needle. */
+static void expect_read_error(const char *path, GsStatus st, const char *n1, const char *n2)
+{
+    GsTrace *t = (GsTrace *)(void *)&t; /* sentinel: must stay untouched */
+    GsTrace *const sentinel = t;
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_trace_read_csv(path, GS_COL_ALL, &t, &err), st);
+    ck_assert_ptr_eq(t, sentinel);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "'%s' lacks the path", err.msg);
+    ck_assert_msg(strstr(err.msg, n1) != NULL, "'%s' lacks '%s'", err.msg, n1);
+    if (n2)
+        ck_assert_msg(strstr(err.msg, n2) != NULL, "'%s' lacks '%s'", err.msg, n2);
+}
+
+START_TEST(test_read_errors)
+{
+    expect_read_error(fixture("trace_bad_nonnumeric.csv"), GS_ERR_FORMAT,
+                      ":3:3: non-numeric value 'abc'", "column 'grad_norm'");
+    expect_read_error(fixture("trace_bad_missing.csv"), GS_ERR_FORMAT,
+                      "missing required column 'grad_norm'", "(line 3)");
+    expect_read_error(fixture("trace_no_such_file.csv"), GS_ERR_IO, "No such file", NULL);
+
+    make_tmp_dir();
+    const char *names[] = {"e.csv", "h.csv", "c.csv", "r.csv", "s.csv", "l.csv", "f.csv",
+                           "x.csv", "d.csv", "m.csv", "g.csv", "n.csv", "k.csv"};
+    expect_read_error(write_text("e.csv", ""), GS_ERR_FORMAT, "empty trace (no header)", NULL);
+    expect_read_error(write_text("c.csv", "# a = b\n\n"), GS_ERR_FORMAT,
+                      "empty trace (no header)", NULL);
+    expect_read_error(write_text("h.csv", "step,layer,grad_norm\n"), GS_ERR_FORMAT,
+                      "empty trace (no rows)", NULL);
+    expect_read_error(write_text("r.csv", "step,layer,grad_norm,loss\n0,1,2,3\n0,2,5\n"),
+                      GS_ERR_FORMAT, ":3: 3 cells, header has 4", NULL);
+    expect_read_error(write_text("x.csv", "step,layer,grad_norm\n0,1,2\n0,2,5,6\n"),
+                      GS_ERR_FORMAT, ":3: 4 cells, header has 3", NULL);
+    expect_read_error(write_text("s.csv", "step,layer,grad_norm\n5,1,2\n4,1,5\n"),
+                      GS_ERR_FORMAT, ":3:1: step 4 after step 5", NULL);
+    expect_read_error(write_text("l.csv", "grad_norm,step,layer\n1,0,0\n"), GS_ERR_FORMAT,
+                      ":2:3: layer '0' is not an integer", NULL);
+    expect_read_error(write_text("f.csv", "grad_norm,step,layer\n1,1.5,1\n"), GS_ERR_FORMAT,
+                      ":2:2: step '1.5' is not an integer", NULL);
+    expect_read_error(write_text("d.csv", "step,layer,grad_norm\n0,1,2\n0,1,3\n"),
+                      GS_ERR_FORMAT, ":3:2: second row for step 0 layer 1", NULL);
+    expect_read_error(write_text("m.csv", "step,layer,grad_norm\n,1,2\n"), GS_ERR_FORMAT,
+                      ":2:1: empty step", NULL);
+    expect_read_error(write_text("g.csv", "step,layer,grad_norm,loss\n0,1,2,1e5x\n"),
+                      GS_ERR_FORMAT, ":2:4: non-numeric value '1e5x' in column 'loss'", NULL);
+    expect_read_error(write_text("n.csv", "step,layer,grad_norm,grad_norm\n0,1,2,3\n"),
+                      GS_ERR_FORMAT, ":1:4: column 'grad_norm' appears twice", NULL);
+    expect_read_error(write_text("k.csv", "step,layer,grad_norm\n0,nan,2\n"), GS_ERR_FORMAT,
+                      ":2:2: layer 'nan' is not an integer", NULL);
+    remove_tmp_dir(names, sizeof names / sizeof names[0]);
+}
+END_TEST
+
+START_TEST(test_write_missing_dir)
+{
+    make_tmp_dir();
+    GsTrace *t = full_trace(2, 2);
+    GsError err = {{0}};
+    char p[512];
+    snprintf(p, sizeof p, "%s/no/such/dir/t.csv", tmp_dir);
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_ERR_IO);
+    ck_assert_msg(strstr(err.msg, p) && strstr(err.msg, "No such file or directory"), "%s",
+                  err.msg);
+    /* Nothing left behind: the directory is empty, so rmdir succeeds. */
+    remove_tmp_dir(NULL, 0);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_large_round_trip)
+{
+    make_tmp_dir();
+    GsTrace *t = full_trace(50, 2000);
+    GsError err = {{0}};
+    const char *p = tmp_path("big.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    GsTrace *r = NULL;
+    ck_assert_msg(gs_trace_read_csv(p, GS_COL_ALL, &r, &err) == GS_OK, "%s", err.msg);
+    assert_same_trace(t, r);
+    const char *names[] = {"big.csv"};
+    remove_tmp_dir(names, 1);
+    gs_trace_destroy(r);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(test_number_parser)
+{
+    static const struct {
+        const char *text;
+        double value;
+    } ok[] = {
+        {"0", 0},          {"-0.0", -0.0},        {"1", 1},          {"+2.5", 2.5},
+        {".5", 0.5},       {"5.", 5},             {"1e3", 1000},     {"1E-3", 1e-3},
+        {"0.1", 0.1},      {"123456789", 123456789}, {"1.23456789e-05", 1.23456789e-05},
+        {"1e-300", 1e-300}, {"2.2250738585072014e-308", 2.2250738585072014e-308},
+        {"0.30000000000000004", 0.30000000000000004}, {"12345678901234567890123", 1.2345678901234568e22},
+        {"9007199254740993", 9007199254740992.0}, {"1e400", (double)INFINITY},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v = -42;
+        ck_assert_msg(gs_csv_parse_number(ok[i].text, strlen(ok[i].text), &v), "%s", ok[i].text);
+        ck_assert_msg(v == ok[i].value && signbit(v) == signbit(ok[i].value), "%s -> %.17g",
+                      ok[i].text, v);
+        ck_assert(v == strtod(ok[i].text, NULL));
+    }
+    static const struct {
+        const char *text;
+        int sign; /* 0: NaN, else the sign of the infinity */
+    } words[] = {{"nan", 0},       {"NaN", 0},  {"-nan", 0},      {"inf", 1},
+                 {"Inf", 1},       {"-inf", -1}, {"+inf", 1},     {"infinity", 1},
+                 {"-Infinity", -1}, {"INF", 1}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        double v = 0;
+        ck_assert_msg(gs_csv_parse_number(words[i].text, strlen(words[i].text), &v), "%s",
+                      words[i].text);
+        if (words[i].sign == 0)
+            ck_assert_msg(isnan(v), "%s", words[i].text);
+        else
+            ck_assert_msg(isinf(v) && (v > 0) == (words[i].sign > 0), "%s", words[i].text);
+    }
+    static const char *bad[] = {"", "abc", "1e", "1e+", "--1", "1.2.3", "0x10", "1,5", ". ",
+                                "infx", "na", "1 2", "e5", "."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 7;
+        ck_assert_msg(!gs_csv_parse_number(bad[i], strlen(bad[i]), &v), "'%s' accepted",
+                      bad[i]);
+    }
+    /* Only the first len characters count. */
+    double v = 0;
+    ck_assert(gs_csv_parse_number("12,34", 2, &v) && v == 12);
+}
+END_TEST
+
+START_TEST(test_format_g9)
+{
+    /* Must match printf("%.9g") character for character, which the reader relies on. */
+    static const double vals[] = {1, 10, 0.1, 1e-5, 1e-4, 123456789, 1234567890, 999999999.5,
+                                  -0.000123456789, 1.5e300, 3e-200, 0.5, 2.5e-10, 1e9, 1e8,
+                                  4.9e-324, 1.7976931348623157e308, 1.0 / 3.0};
+    char a[32], b[32];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        gs_csv_format_g9(a, vals[i]);
+        snprintf(b, sizeof b, "%.9g", vals[i]);
+        ck_assert_str_eq(a, b);
+    }
+    /* A deterministic spread over many magnitudes. */
+    double x = 0.7234;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        x = fmod(x * 3.987654321 + 0.123, 1.0);
+        double v = (x - 0.5) * pow(10.0, (double)(i % 90 - 45));
+        gs_csv_format_g9(a, v);
+        snprintf(b, sizeof b, "%.9g", v);
+        if (strcmp(a, b) != 0 && bad++ == 0)
+            ck_assert_msg(0, "%s != %s", a, b);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+START_TEST(test_npy)
+{
+    make_tmp_dir();
+    float data[6] = {1.0f, -2.5f, 3.25f, 0.0f, 1e-30f, 7.0f};
+    size_t shape[2] = {2, 3};
+    GsError err = {{0}};
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("w.npy"));
+    ck_assert_int_eq(gs_npy_write_f32(p, data, shape, 2, &err), GS_OK);
+    FILE *fp = fopen(p, "rb");
+    ck_assert_ptr_nonnull(fp);
+    unsigned char bytes[256];
+    size_t n = fread(bytes, 1, sizeof bytes, fp);
+    fclose(fp);
+    ck_assert(memcmp(bytes, "\x93NUMPY\x01\x00", 8) == 0);
+    size_t hlen = (size_t)bytes[8] | (size_t)bytes[9] << 8;
+    ck_assert_uint_eq((10 + hlen) % 64, 0);
+    ck_assert_uint_eq(n, 10 + hlen + sizeof data);
+    ck_assert_int_eq(bytes[10 + hlen - 1], '\n');
+    char head[200] = {0};
+    memcpy(head, bytes + 10, hlen);
+    ck_assert(strncmp(head, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                      59) == 0);
+    ck_assert(memcmp(bytes + 10 + hlen, data, sizeof data) == 0);
+
+    float *back = NULL;
+    size_t bshape[GS_NPY_MAX_DIM], nd = 0;
+    ck_assert_int_eq(gs_npy_read_f32(p, &back, bshape, &nd, &err), GS_OK);
+    ck_assert_uint_eq(nd, 2);
+    ck_assert_uint_eq(bshape[0], 2);
+    ck_assert_uint_eq(bshape[1], 3);
+    ck_assert(memcmp(back, data, sizeof data) == 0);
+    free(back);
+
+    /* 1-D: the tuple needs its trailing comma. */
+    const char *p1 = tmp_path("v.npy");
+    size_t s1 = 6;
+    ck_assert_int_eq(gs_npy_write_f32(p1, data, &s1, 1, &err), GS_OK);
+    fp = fopen(p1, "rb");
+    n = fread(bytes, 1, sizeof bytes, fp);
+    fclose(fp);
+    bytes[n < sizeof bytes ? n : sizeof bytes - 1] = 0;
+    ck_assert(strstr((const char *)bytes + 10, "'shape': (6,), }") != NULL);
+    ck_assert_int_eq(gs_npy_read_f32(p1, &back, bshape, &nd, &err), GS_OK);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_uint_eq(bshape[0], 6);
+    free(back);
+
+    /* Errors: missing file, not an npy file, truncated data. */
+    back = NULL;
+    ck_assert_int_eq(gs_npy_read_f32(tmp_path("none.npy"), &back, bshape, &nd, &err), GS_ERR_IO);
+    ck_assert_ptr_null(back);
+    const char *bad = write_text("bad.npy", "hello, world");
+    ck_assert_int_eq(gs_npy_read_f32(bad, &back, bshape, &nd, &err), GS_ERR_FORMAT);
+    ck_assert(strstr(err.msg, "bad.npy") != NULL);
+    ck_assert_ptr_null(back);
+    ck_assert_int_eq(truncate(p, (off_t)(10 + hlen + 8)), 0);
+    ck_assert_int_eq(gs_npy_read_f32(p, &back, bshape, &nd, &err), GS_ERR_FORMAT);
+    ck_assert(strstr(err.msg, "shorter") != NULL);
+    ck_assert_ptr_null(back);
+
+    /* Missing directory: GS_ERR_IO naming the path. */
+    char q[512];
+    snprintf(q, sizeof q, "%s/nodir/x.npy", tmp_dir);
+    ck_assert_int_eq(gs_npy_write_f32(q, data, shape, 2, &err), GS_ERR_IO);
+    ck_assert(strstr(err.msg, q) != NULL);
+    const char *names[] = {"w.npy", "v.npy", "bad.npy"};
+    remove_tmp_dir(names, 3);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("trace");
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, test_col_names);
+    tcase_add_test(tc, test_add_get);
+    tcase_add_test(tc, test_has);
+    tcase_add_test(tc, test_meta);
+    suite_add_tcase(s, tc);
+    TCase *io = tcase_create("csv");
+    tcase_set_timeout(io, 60);
+    tcase_add_test(io, test_number_parser);
+    tcase_add_test(io, test_format_g9);
+    tcase_add_test(io, test_csv_round_trip);
+    tcase_add_test(io, test_csv_partial_columns);
+    tcase_add_test(io, test_read_min);
+    tcase_add_test(io, test_read_foreign);
+    tcase_add_test(io, test_read_absent_cells);
+    tcase_add_test(io, test_read_errors);
+    tcase_add_test(io, test_write_missing_dir);
+    tcase_add_test(io, test_large_round_trip);
+    tcase_add_test(io, test_npy);
+    suite_add_tcase(s, io);
+    return s;
+}
