@@ -62,8 +62,9 @@ typedef struct {
 
 /* Builds the data set. CSV errors name the file, line and column: missing/unreadable
  * file (GS_ERR_IO), empty file, non-numeric cell, ragged row, missing target column,
- * class id not an integer >= 0 (GS_ERR_FORMAT). A synthetic kind with classify=0 or a
- * regression kind with classify=1 fails with GS_ERR_INVALID. *out untouched on failure. */
+ * class id not an integer >= 0 (GS_ERR_FORMAT). A built-in classification set with
+ * classify = 0 (mse loss) gets one-hot targets y (d_out = classes; labels kept); a
+ * regression set with classify = 1 fails with GS_ERR_INVALID. *out untouched on failure. */
 GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDataset **out,
                         GsError *err);
 /* Frees a data set; NULL is a no-op. */

@@ -59,6 +59,16 @@ static GsStatus parse_bool(const char *key, const char *v, int *out, GsError *er
     return gs_error(err, GS_ERR_INVALID, "--%s: '%s' is not a boolean (true/false)", key, v);
 }
 
+/* Shortest text that reads back to the same double ("0.05", not "0.05000000000000000277"). */
+static void format_double(char *buf, size_t n, double x)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
 /* ---- enum names ---- */
 
 static const char *const norm_names[] = {"none", "batch", "layer"};
@@ -118,7 +128,7 @@ typedef struct {
     {                                                                                          \
         return parse_double(k, v, lo, hi, &s->field, e);                                       \
     }                                                                                          \
-    static void get_##field(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%.17g", s->field); }
+    static void get_##field(const GsSpec *s, char *b, size_t n) { format_double(b, n, s->field); }
 
 INT_KEY(depth, 1, MAX_DEPTH)
 INT_KEY(width, 1, MAX_WIDTH)
