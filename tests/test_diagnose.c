@@ -704,6 +704,36 @@ START_TEST(dead_units)
 }
 END_TEST
 
+static void dead_no_grad(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)step, (void)arg;
+    if (i > 0 && layer <= 3) {
+        c[GS_COL_DEAD_FRAC] = 1.0;
+        c[GS_COL_GRAD_NORM] = c[GS_COL_GRAD_MAX_ABS] = c[GS_COL_ACT_GRAD_NORM] = 0.0;
+    }
+}
+
+/* Dead layers pass zero gradient: vanishing names them as the cause and borrows their fix. */
+START_TEST(vanishing_from_dead_units)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, dead_no_grad, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->severity, GS_SEV_ERROR); /* ratio 0 */
+    assert_close(ev(v, "ratio_first_last"), 0.0, 0);
+    ck_assert_int_eq(v->step_first, 10);
+    ck_assert_ptr_nonnull(strstr(v->message, "dead units in layers 1-3"));
+    ck_assert_str_eq(v->options, "--act leaky_relu");
+    ck_assert_ptr_nonnull(find(&f, GS_FIND_DEAD_UNITS));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 static void dead_then_revive(size_t i, long step, int layer, double *c, const void *arg)
 {
     (void)i, (void)arg;
@@ -1127,6 +1157,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(r, saturation_tanh);
     tcase_add_test(r, dead_units);
     tcase_add_test(r, dead_units_not_sustained);
+    tcase_add_test(r, vanishing_from_dead_units);
     tcase_add_test(r, update_too_large);
     tcase_add_test(r, update_too_small);
     tcase_add_test(r, loss_diverging);

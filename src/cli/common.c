@@ -92,7 +92,7 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
     size_t nk = spec ? gs_spec_key_count() : 0;
     size_t total = nk + n_opts + 3;
     struct option *lo = calloc(total, sizeof *lo);
-    char shorts[64] = "+";
+    char shorts[64] = "";
     if (!lo) {
         fprintf(stderr, "gradscope %s: out of memory\n", cmd);
         return GS_EXIT_FAIL;

@@ -158,6 +158,7 @@ typedef struct {
     double sigma_w2;    /* weight variance x fan_in for square layers; NaN when unknown */
     char norm[16];      /* "none", "batch", "layer", "" */
     long residual;      /* -1 unknown */
+    double res_scale;   /* alpha of residual branches; NaN unknown */
     char opt[16];       /* "sgd", "adam", ... "" */
     double lr;          /* NaN unknown */
     double clip_norm;   /* NaN unknown */
@@ -183,6 +184,7 @@ typedef struct {
     /* shared between rules */
     int loss_diverged;
     int loss_stalled;
+    long dead_idx;     /* index of the dead_units finding in out->items, -1 when none */
     double med_update; /* median over layers of per-layer median update ratio; NaN */
 } Ctx;
 
@@ -293,6 +295,7 @@ static void read_setup(const GsTrace *t, Setup *su)
     su->sigma_w2 = su->init[0] ? init_sigma_w2(su->init, su->width) : DNAN;
     copy_str(su->norm, sizeof su->norm, meta(t, "norm"));
     su->residual = parse_num(meta(t, "residual"), &v) && v >= 0 ? (long)v : -1;
+    su->res_scale = parse_num(meta(t, "res_scale"), &v) ? v : DNAN;
     copy_str(su->opt, sizeof su->opt, meta(t, "opt"));
     su->lr = parse_num(meta(t, "lr"), &v) && v > 0 && isfinite(v) ? v : DNAN;
     su->clip_norm = parse_num(meta(t, "clip_norm"), &v) && v >= 0 ? v : DNAN;
@@ -548,7 +551,14 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
 {
     const Setup *su = &c->su;
     char b[24];
-    if (su->family == ACT_SIGMOID) {
+    if (su->residual > 0 && su->res_scale == 0.0) {
+        /* alpha is fixed, not learned: zero branches never receive a gradient. */
+        long blocks = (c->depth - 1) / su->residual;
+        set_text(why, wsize, "a residual scale of 0 multiplies every branch by zero, so its "
+                             "layers never receive a gradient");
+        set_text(sug, ssize, "Use a small non-zero branch scale, 1/sqrt(number of blocks).");
+        set_text(opt, osize, "--res-scale %.2g", 1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
+    } else if (su->family == ACT_SIGMOID) {
         set_text(why, wsize, "sigmoid's derivative is at most 0.25, so each layer shrinks "
                              "the signal");
         set_text(sug, ssize, "Use ReLU with He initialization (or add batch norm).");
@@ -578,6 +588,14 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
                  "the gradient at every layer", su->init, fmt(b, su->sigma_w2));
         set_text(sug, ssize, "Use LeCun or Xavier initialization.");
         set_text(opt, osize, "--init xavier_normal");
+    } else if (c->dead_idx >= 0) {
+        /* No setup-level cause, but dead units: they pass exactly zero gradient. */
+        const GsFinding *d = &c->out->items[c->dead_idx];
+        char lay[32];
+        set_text(why, wsize, "dead units in %s pass no gradient at all (see dead_units)",
+                 fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+        set_text(sug, ssize, "%s", d->suggestion);
+        set_text(opt, osize, "%s", d->options);
     } else if (weight_signal && isfinite(su->input_scale) && su->input_scale < 0.01) {
         set_text(why, wsize,
                  "the inputs are scaled by %s, so layer 1's weight gradient (input times "
@@ -744,7 +762,7 @@ static void explode_cause(const Ctx *c, int at_init, char *why, size_t wsize, ch
                  su->init, fmt(b, su->sigma_w2), crit == 2.0 ? "2" : crit == 1.0 ? "1" : "16",
                  su->act);
         int relu = su->family == ACT_RELU;
-        set_text(sug, ssize, "Use %s initialization.", relu ? "He" : "Xavier");
+        set_text(sug, ssize, "Use %s initialization at gain 1.", relu ? "He" : "Xavier");
         set_text(opt, osize, "--init %s", relu ? "he_normal" : "xavier_normal");
     } else if (!strcmp(su->norm, "batch") && su->family == ACT_RELU && su->residual == 0) {
         set_text(why, wsize, "batch norm makes plain deep ReLU nets' gradients grow by about "
@@ -1212,6 +1230,7 @@ static void rule_dead(Ctx *c)
                                end_worst >= 0.999 ? GS_SEV_ERROR : GS_SEV_WARNING);
     if (!f)
         return;
+    c->dead_idx = (long)(f - c->out->items);
     f->layer_first = lo;
     f->layer_last = hi;
     flag_steps(c, GS_COL_DEAD_FRAC, c->th->dead, lo, hi, &f->step_first, &f->step_last);
@@ -1446,11 +1465,15 @@ static void rule_loss_stalled(Ctx *c)
     add_ev(f, "rel_decrease", rel);
     add_ev(f, "threshold", c->th->loss_stall);
     add_ev(f, "recorded_steps", (double)c->S);
-    char b1[24], b2[24];
+    char b1[24], b2[24], change[48];
+    if (rel >= 0)
+        set_text(change, sizeof change, "a %.2g%% decrease", 100.0 * rel);
+    else
+        set_text(change, sizeof change, "an increase of %.2g%%", -100.0 * rel);
     set_text(f->message, sizeof f->message,
              "The loss stalls: from %s it only reaches %s (median of the last tenth) over "
-             "%ld steps, a %.2g%% decrease (threshold %.2g%%) - the net is not learning.",
-             fmt(b1, l0), fmt(b2, end), gs_trace_step(c->t, c->S - 1), 100.0 * rel,
+             "%ld steps, %s (threshold: a %.2g%% decrease) - the net is not learning.",
+             fmt(b1, l0), fmt(b2, end), gs_trace_step(c->t, c->S - 1), change,
              100.0 * c->th->loss_stall);
     const Setup *su = &c->su;
     if (isfinite(su->lr)) {
@@ -1504,6 +1527,7 @@ GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *o
     c.L = gs_trace_n_layers(trace);
     c.out = out;
     c.med_update = DNAN;
+    c.dead_idx = -1;
     if (c.S == 0) {
         skip(&c, "all rules: the trace has no recorded steps");
         return GS_OK;
@@ -1554,11 +1578,12 @@ GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *o
         skip(&c, "loss_diverging: no 'loss' column");
         skip(&c, "loss_stalled: no 'loss' column");
     }
+    /* Dead units before vanishing: they can be the reason gradients vanish. */
+    rule_dead(&c);
+    rule_saturation(&c);
     rule_vanishing(&c);
     rule_exploding(&c);
     rule_nonfinite(&c);
-    rule_saturation(&c);
-    rule_dead(&c);
     if (has_upd) {
         rule_update(&c, 1);
         rule_update(&c, 0);

@@ -2,6 +2,7 @@
  * learning-rate schedules and clipping. */
 #include "nn/optim.h"
 
+#include <cblas.h>
 #include <math.h>
 
 #define RMS_ALPHA 0.99f
@@ -88,15 +89,8 @@ double gs_schedule_lr(const GsSpec *spec, long step)
 
 double gs_l2(const float *g, size_t n)
 {
-    /* Four partial sums so the loop vectorizes without reassociation flags. */
-    double s[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++)
-            s[k] += (double)g[i + k] * (double)g[i + k];
-    for (; i < n; i++)
-        s[0] += (double)g[i] * (double)g[i];
-    return sqrt((s[0] + s[1]) + (s[2] + s[3]));
+    /* BLAS dsdot: float inputs, double accumulation. */
+    return n ? sqrt(cblas_dsdot((int)n, g, 1, g, 1)) : 0.0;
 }
 
 int gs_clip_norm(float *g, size_t n, double norm, double max_norm)

@@ -87,7 +87,7 @@ static void scale_ticks(const Scale *s, GsAxisTicks *t, int max_n)
             if (lv < s->lo || lv > s->hi)
                 continue;
             u.v[u.n] = lv;
-            if (k == 0)
+            if (k == 0 && (e < -3.0 || e > 4.0))
                 gs_ticks_format_pow10((int)e, u.label[u.n], sizeof u.label[u.n]);
             else
                 gs_ticks_format(ks[k] * pow(10.0, e), pow(10.0, e), u.label[u.n],
@@ -349,7 +349,8 @@ void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const c
     }
     double mn = INFINITY, mx = -INFINITY, pmn = INFINITY;
     int nonpos = 0;
-    loss_extent(a, &mn, &mx, &pmn, &nonpos);
+    if (gs_trace_has(a, GS_COL_LOSS))
+        loss_extent(a, &mn, &mx, &pmn, &nonpos);
     if (b)
         loss_extent(b, &mn, &mx, &pmn, &nonpos);
     Scale ys;
@@ -366,14 +367,17 @@ void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const c
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
     scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
-    loss_bands(cr, p, font, a, xlo, xhi);
+    int has_a = gs_trace_has(a, GS_COL_LOSS);
+    if (has_a)
+        loss_bands(cr, p, font, a, xlo, xhi);
     if (b)
         loss_bands(cr, p, font, b, xlo, xhi);
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
                  log ? "loss (log scale)" : "loss");
     if (!isfinite(mn))
         message(cr, p, font, "no finite loss values");
-    loss_line(cr, p, font, a, &ys, xlo, xhi, oi_blue, work);
+    if (has_a)
+        loss_line(cr, p, font, a, &ys, xlo, xhi, oi_blue, work);
     if (b) {
         loss_line(cr, p, font, b, &ys, xlo, xhi, oi_vermilion, work);
         double x = legend_item(cr, r.x + gs_axes_left_margin(font), r.y + th + font * 0.55,
@@ -479,9 +483,23 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     scale_fit(&ys, mn, mx, 1);
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, 1, (double)nl, (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
-    for (size_t i = 0; i < xt.n; i++)
-        if (xt.v[i] == (double)nl && nl > 1)
-            snprintf(xt.label[i], sizeof xt.label[i], "out");
+    if (nl > 1) {
+        /* the output layer is always labelled "out"; drop a numeric tick too close to it */
+        double step = xt.n > 1 ? xt.v[1] - xt.v[0] : 1.0;
+        size_t k = 0;
+        for (size_t i = 0; i < xt.n; i++)
+            if ((double)nl - xt.v[i] >= step * 0.6) {
+                xt.v[k] = xt.v[i];
+                memcpy(xt.label[k], xt.label[i], sizeof xt.label[k]);
+                k++;
+            }
+        if (k < 32) {
+            xt.v[k] = (double)nl;
+            snprintf(xt.label[k], sizeof xt.label[k], "out");
+            k++;
+        }
+        xt.n = k;
+    }
     scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
     gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, &yt, ys.lo, ys.hi,
                  "layer (1 = input side, out = output layer)", "norm (log scale)");
@@ -616,7 +634,12 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     double ty = yr - font * 0.15;
     if (ty - font < p.y)
         ty = yr + font * 1.05; /* no room above: label below the line */
-    gs_text_draw(cr, &st, p.x + p.w - font * 0.3, ty, 1, 1, 0, p.w, "10\xe2\x81\xbb\xc2\xb3 rule of thumb");
+    const char *rule = "10\xe2\x81\xbb\xc2\xb3 rule of thumb";
+    double rw = gs_text_width(cr, &st, rule);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.85); /* keep the label readable over many lines */
+    cairo_rectangle(cr, p.x + p.w - font * 0.5 - rw, ty - font * 0.95, rw + font * 0.4, font);
+    cairo_fill(cr);
+    gs_text_draw(cr, &st, p.x + p.w - font * 0.3, ty, 1, 1, 0, p.w, rule);
     /* layer colour key */
     GsTextStyle ks = gs_text_style(font * 0.78);
     double ky = r.y + th + font * 0.45, kx = r.x + font * 0.5;

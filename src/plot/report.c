@@ -2,23 +2,18 @@
  * builds the heatmap models, calls each panel, checks cairo's status and writes atomically. */
 #include "gradscope/plot.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "plot/draw.h"
 #include "plot/heatmap.h"
 #include "plot/layout.h"
 #include "plot/panels.h"
-#include "trace/atomic_file.h"
-
-typedef enum { FMT_PNG, FMT_SVG, FMT_PDF } Format;
+#include "plot/surface.h"
 
 void gs_report_options_default(GsReportOptions *o)
 {
@@ -80,29 +75,6 @@ GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
     *w = (int)wv;
     *h = (int)hv;
     return GS_OK;
-}
-
-static int format_of(const char *path, Format *f)
-{
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash))
-        return 0;
-    if (strcasecmp(dot, ".png") == 0)
-        *f = FMT_PNG;
-    else if (strcasecmp(dot, ".svg") == 0)
-        *f = FMT_SVG;
-    else if (strcasecmp(dot, ".pdf") == 0)
-        *f = FMT_PDF;
-    else
-        return 0;
-    return 1;
-}
-
-static cairo_status_t write_fp(void *closure, const unsigned char *data, unsigned int len)
-{
-    FILE *fp = closure;
-    return fwrite(data, 1, len, fp) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
 /* Everything built before drawing, freed in one place. */
@@ -182,6 +154,18 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings);
 }
 
+typedef struct {
+    const GsReportOptions *o;
+    const GsLayout *L;
+    Model *m;
+} Page;
+
+static void draw_cb(cairo_t *cr, void *ctx)
+{
+    Page *p = ctx;
+    draw_page(cr, p->o, p->L, p->m);
+}
+
 /* Builds the heatmap models for the laid-out page. */
 static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsError *err)
 {
@@ -227,13 +211,9 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
 {
     if (!o || !o->trace)
         return gs_error(err, GS_ERR_INVALID, "no trace to plot");
-    Format fmt;
-    if (!path || !format_of(path, &fmt)) {
-        const char *dot = path ? strrchr(path, '.') : NULL;
-        return gs_error(err, GS_ERR_INVALID,
-                        "%s: unknown output format '%s' (use .png, .svg or .pdf)",
-                        path ? path : "(null)", dot ? dot : "(no extension)");
-    }
+    GsStatus st = gs_plot_check_path(path, err);
+    if (st != GS_OK)
+        return st;
     if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
         return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)",
                         o->width, o->height);
@@ -245,6 +225,10 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
         return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps",
                         path);
 
+    if ((int)o->metric < GS_COL_LOSS || o->metric >= GS_COL_COUNT ||
+        !gs_trace_has(o->trace, o->metric))
+        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no column '%s' to plot", path,
+                        gs_trace_col_name(o->metric) ? gs_trace_col_name(o->metric) : "?");
     const GsTrace *t = o->trace;
     GsLayoutSpec ls = {.width = o->width, .height = o->height};
     ls.subtitle_lines = o->subtitle ? 1 : 0;
@@ -260,55 +244,14 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     gs_layout_compute(&ls, &L);
 
     Model m = {0};
-    GsStatus st = build(o, &L, &m, err);
+    st = build(o, &L, &m, err);
     if (st != GS_OK) {
         model_fini(&m);
         return st;
     }
 
-    GsAtomicFile af;
-    st = gs_atomic_open(&af, path, err);
-    if (st != GS_OK) {
-        model_fini(&m);
-        return st;
-    }
-    cairo_surface_t *surf = NULL;
-    switch (fmt) {
-    case FMT_PNG:
-        surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)lround(o->width * o->scale),
-                                          (int)lround(o->height * o->scale));
-        cairo_surface_set_device_scale(surf, o->scale, o->scale);
-        break;
-    case FMT_SVG:
-        surf = cairo_svg_surface_create_for_stream(write_fp, af.fp, o->width, o->height);
-        break;
-    case FMT_PDF:
-        surf = cairo_pdf_surface_create_for_stream(write_fp, af.fp, o->width, o->height);
-        break;
-    }
-    cairo_status_t cs = cairo_surface_status(surf);
-    if (cs == CAIRO_STATUS_SUCCESS) {
-        cairo_t *cr = cairo_create(surf);
-        draw_page(cr, o, &L, &m);
-        cs = cairo_status(cr);
-        cairo_destroy(cr);
-    }
-    if (cs == CAIRO_STATUS_SUCCESS) {
-        if (fmt == FMT_PNG)
-            cs = cairo_surface_write_to_png_stream(surf, write_fp, af.fp);
-        else
-            cairo_surface_finish(surf); /* flushes the SVG/PDF document to the stream */
-        if (cs == CAIRO_STATUS_SUCCESS)
-            cs = cairo_surface_status(surf);
-    }
-    cairo_surface_destroy(surf);
+    Page page = {o, &L, &m};
+    st = gs_plot_render(path, o->width, o->height, o->scale, draw_cb, &page, err);
     model_fini(&m);
-    if (cs != CAIRO_STATUS_SUCCESS) {
-        gs_atomic_abort(&af);
-        if (cs == CAIRO_STATUS_NO_MEMORY)
-            return gs_error(err, GS_ERR_NOMEM, "%s: out of memory while rendering", path);
-        return gs_error(err, GS_ERR_IO, "%s: cannot render: %s", path,
-                        cairo_status_to_string(cs));
-    }
-    return gs_atomic_commit(&af, err);
+    return st;
 }

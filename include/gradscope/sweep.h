@@ -1,0 +1,131 @@
+/* Sweeps: the cartesian product of varied setup keys (--vary KEY=V1,V2,...), run naming,
+ * shard slices, resume checks, summary rows, lesson/scenario files, and the grid figure of
+ * small-multiple heatmaps on one shared colour scale. No printing, no processes here. */
+#ifndef GRADSCOPE_SWEEP_H
+#define GRADSCOPE_SWEEP_H
+
+#include <stddef.h>
+
+#include "gradscope/diagnose.h"
+#include "gradscope/spec.h"
+#include "gradscope/status.h"
+#include "gradscope/trace.h"
+
+#define GS_SWEEP_MAX_AXES 8
+#define GS_SWEEP_MAX_VALUES 64
+
+/* One varied key and its values (text as gs_spec_set accepts it). */
+typedef struct {
+    char key[64];
+    size_t n;
+    char values[GS_SWEEP_MAX_VALUES][64];
+} GsSweepAxis;
+
+/* A sweep: the varied axes, first axis slowest in the product order. Plain value (large:
+ * keep it off small stacks, or zero it and fill with gs_sweep_add_vary). */
+typedef struct {
+    size_t n_axes;
+    GsSweepAxis axes[GS_SWEEP_MAX_AXES];
+} GsSweep;
+
+/* Parses "KEY=V1,V2,..." and appends it as an axis, checking every value against the setup
+ * key table (on a default setup). Fails with GS_ERR_INVALID naming the key or value for a
+ * missing '=', an unknown or repeated key, an empty list or value, an invalid value, or too
+ * many axes/values; the sweep is untouched then. */
+GsStatus gs_sweep_add_vary(GsSweep *sw, const char *text, GsError *err);
+/* Number of setups in the product (1 for no axes). */
+size_t gs_sweep_size(const GsSweep *sw);
+/* Value index of each axis for product index idx (< size), into choice[n_axes]. */
+void gs_sweep_point(const GsSweep *sw, size_t idx, size_t *choice);
+/* base with the varied values of point idx applied. Fails like gs_spec_set (a value can be
+ * valid alone yet clash with another key only at validation, which is the caller's). */
+GsStatus gs_sweep_apply(const GsSweep *sw, size_t idx, const GsSpec *base, GsSpec *out,
+                        GsError *err);
+/* Run name of point idx: "act=relu_init=he_normal" (characters other than [A-Za-z0-9.=:+-]
+ * become '_'); "run" when there are no axes. Always NUL-terminated. */
+void gs_sweep_run_name(const GsSweep *sw, size_t idx, char *buf, size_t size);
+
+/* Parses a shard "I/N" (1 <= I <= N <= 100000). GS_ERR_INVALID naming the text otherwise. */
+GsStatus gs_sweep_parse_shard(const char *text, size_t *i, size_t *n, GsError *err);
+/* Half-open range [*lo, *hi) of product indices in shard i of n (1-based, contiguous,
+ * deterministic); the shards 1..n partition 0..total. */
+void gs_sweep_shard_range(size_t total, size_t i, size_t n, size_t *lo, size_t *hi);
+
+/* 1 when path holds a complete trace of a run of `steps` steps: it parses and its last
+ * recorded step is steps-1. 0 otherwise (missing, partial, other setup). Cannot fail. */
+int gs_sweep_trace_complete(const char *path, long steps);
+
+/* One summary.csv row's numbers. */
+typedef struct {
+    double final_loss;      /* loss at the last recorded step */
+    double ratio_step0;     /* grad_norm layer 1 / layer depth at the first recorded step */
+    double ratio_end;       /* the same at the last recorded step */
+    double act_ratio_step0; /* act_grad_norm layer 1 / layer depth at the first step */
+    double predicted_ratio; /* the theory's act_grad_norm ratio (NaN when unknown) */
+    int counts[GS_FIND_COUNT]; /* findings of each kind (any severity) */
+    int worst_kind;         /* most severe warning/error finding's kind, -1 when none */
+    int worst_severity;     /* its GsSeverity, -1 when no finding at all */
+} GsSweepRow;
+
+/* Fills a row from a trace, its findings and a predicted ratio (NaN when none). Cannot
+ * fail. */
+void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted,
+                       GsSweepRow *row);
+/* Writes summary.csv atomically: a header of the key names, then the fixed numeric columns
+ * (final_loss, ratio_step0, ratio_end, act_ratio_step0, predicted_ratio), one count column
+ * per finding kind and worst_severity; values[r * n_keys + k] is row r's text for key k
+ * (n_keys >= 1: the first key is usually "name", the run name).
+ * GS_ERR_IO naming path, or GS_ERR_NOMEM. */
+GsStatus gs_sweep_write_summary(const char *path, size_t n_keys, const char *const *keys,
+                                size_t n_rows, const char *const *values,
+                                const GsSweepRow *rows, GsError *err);
+
+/* A lesson (or sweep) scenario: a [run] section of setup keys and a [lesson] section. */
+#define GS_LESSON_MAX_CAPTION 8
+#define GS_LESSON_MAX_CASES 8
+typedef struct {
+    char name[64];      /* file name without directory and .ini: "02-vanishing" */
+    char title[160];
+    size_t n_caption;   /* caption lines, in order (what you see / notice / why / fix) */
+    char caption[GS_LESSON_MAX_CAPTION][512];
+    GsSpec spec;        /* defaults + the [run] keys */
+    char cure[256];     /* options of the cured run ("--act relu"); "" when none */
+    char cure_label[128];
+    GsSweep sweep;      /* vary = lines (grid lesson); n_axes 0 when none */
+    size_t n_cases;     /* case = LABEL: OPTIONS lines (a row of named variants) */
+    char case_label[GS_LESSON_MAX_CASES][64];
+    char case_opts[GS_LESSON_MAX_CASES][192];
+    char expect[128];       /* finding kinds the run must report, comma list; "none" */
+    char expect_cured[128]; /* kinds the cured run must not report / "none" = no warnings */
+    char quick[256];        /* options applied by --quick (smaller runs) */
+} GsLesson;
+
+/* Parses scenario text (INI: [run] keys as the setup table, [lesson] keys title, caption
+ * (repeatable), cure, cure_label, vary (repeatable), case (repeatable), expect,
+ * expect_cured, quick; '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown
+ * sections/keys and bad values fail with GS_ERR_INVALID; *out untouched then. */
+GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsError *err);
+
+/* What the grid figure draws: n runs placed by index on rows x cols x pages. */
+typedef struct {
+    const GsTrace *const *traces;   /* n traces */
+    const GsFindings *const *findings; /* n findings lists (entries may be NULL) */
+    const int *row, *col, *page;    /* n cell coordinates (page may be NULL: all 0) */
+    const double *predicted;        /* n predicted ratios shown in the badge; NULL: none */
+    size_t n;
+    size_t n_rows, n_cols, n_pages;
+    const char *row_key, *col_key, *page_key; /* axis names; NULL: not shown */
+    const char *const *row_labels, *const *col_labels, *const *page_labels;
+    const char *title;    /* page title */
+    const char *subtitle; /* the fixed setup; may be NULL */
+    int width, height;    /* 0: chosen from the grid size */
+} GsGridOptions;
+
+/* Renders the grid to path (.png/.svg/.pdf), atomically: one shared log10 colour scale for
+ * grad_norm over every run (clamped like the report), one colour bar, each cell a heatmap
+ * (layer 1 bottom) with a badge of the most severe finding and the final loss. Fails with
+ * GS_ERR_INVALID (bad extension, size, empty grid, coordinates out of range), GS_ERR_IO
+ * naming the path, or GS_ERR_NOMEM. */
+GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
+
+#endif

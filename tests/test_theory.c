@@ -1,0 +1,492 @@
+/* Tests of the signal-propagation theory: quadrature against closed forms and 30-digit
+ * references, the mean-field closed forms of THEORY.md, batch norm, residual blocks, an
+ * exact scaling identity, and the rejection of setups it cannot model. */
+#include <math.h>
+#include <string.h>
+
+#include "gradscope/theory.h"
+#include "runner.h"
+
+#define PI 3.14159265358979323846
+
+/* Relative closeness. */
+#define ck_assert_rel(x, y, tol)                                                               \
+    ck_assert_msg(fabs((x) - (y)) <= (tol) * fabs(y), "%s = %.15g, expected %.15g (rel %g)",  \
+                  #x, (double)(x), (double)(y), (double)(tol))
+
+/* A plain setup: depth x width, no norm, zero bias, standardized inputs. */
+static GsSpec setup(int depth, int width, GsActKind act, GsInitKind init, double gain)
+{
+    GsSpec s;
+    memset(&s, 0, sizeof s);
+    s.depth = depth;
+    s.width = width;
+    s.act.kind = act;
+    s.act.param = act == GS_ACT_LEAKY_RELU ? 0.01 : act == GS_ACT_ELU ? 1.0 : 0.0;
+    s.init.kind = init;
+    s.init.gain = gain;
+    s.init.param = 0.0;
+    s.bias_init.kind = GS_BIAS_ZERO;
+    s.norm = GS_NORM_NONE;
+    s.residual = 0;
+    s.res_scale = 1.0;
+    s.standardize = 1;
+    s.input_scale = 1.0;
+    s.batch = 128;
+    return s;
+}
+
+/* Predicts or fails the test. */
+static GsPrediction predict(const GsSpec *s, size_t d_in, double m0)
+{
+    GsPrediction p;
+    GsError err;
+    err.msg[0] = '\0';
+    GsStatus st = gs_theory_predict(s, d_in, m0, &p, &err);
+    ck_assert_msg(st == GS_OK, "predict failed: %s", err.msg);
+    ck_assert_uint_eq(p.n_layers, (size_t)s->depth);
+    return p;
+}
+
+/* G_1 / G_L, the squared norm ratio. */
+static double g_ratio(const GsPrediction *p)
+{
+    return p->ratio_first_last * p->ratio_first_last;
+}
+
+static double f_one(double z, const void *ctx)
+{
+    (void)ctx;
+    (void)z;
+    return 1.0;
+}
+
+static double f_square(double z, const void *ctx)
+{
+    (void)ctx;
+    return z * z;
+}
+
+static double f_act(double z, const void *ctx)
+{
+    return gs_act_value(ctx, z);
+}
+
+static double f_act_sq(double z, const void *ctx)
+{
+    double v = gs_act_value(ctx, z);
+    return v * v;
+}
+
+static double f_deriv_sq(double z, const void *ctx)
+{
+    double d = gs_act_deriv(ctx, z);
+    return d * d;
+}
+
+static double std_normal_cdf(double x)
+{
+    return 0.5 * erfc(-x / sqrt(2.0));
+}
+
+START_TEST(test_quadrature_basics)
+{
+    ck_assert_rel(gs_theory_gauss_expect(f_one, NULL, 0.0, 1.0), 1.0, 1e-13);
+    ck_assert_rel(gs_theory_gauss_expect(f_square, NULL, 0.0, 1.0), 1.0, 1e-13);
+    ck_assert_rel(gs_theory_gauss_expect(f_square, NULL, 0.7, 3.0), 9.49, 1e-13);
+    ck_assert_rel(gs_theory_gauss_expect(f_square, NULL, 2.0, 0.0), 4.0, 1e-15);
+    GsAct relu = {GS_ACT_RELU, 0.0};
+    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &relu, 0.0, 1.0), 0.5, 1e-12);
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &relu, 0.0, 1.0), 0.5, 1e-12);
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &relu, 0.0, 1e-6), 0.5, 1e-12);
+    /* Off-centre kink: E[relu(m + s eps)^2] = (m^2 + s^2) Phi(m/s) + m s phi(m/s). */
+    double m = -0.8, s = 1.7, r = m / s;
+    double want = (m * m + s * s) * std_normal_cdf(r) + m * s * exp(-0.5 * r * r) / sqrt(2 * PI);
+    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &relu, m, s), want, 1e-12);
+}
+END_TEST
+
+/* References from mpmath at 30 digits: quad(f(e) * exp(-e^2/2)/sqrt(2 pi), [-inf, kink,
+ * inf]) (for sd = 1000 and 50, in z with extra breakpoints at +-1, 5/10, 20/50). */
+START_TEST(test_quadrature_references)
+{
+    GsAct tanh_act = {GS_ACT_TANH, 0.0};
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &tanh_act, 0.0, 1.0),
+                  0.464402902448268241972021461116, 1e-10);
+    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &tanh_act, 0.0, 1.0),
+                  0.394294490397841174416459772444, 1e-10);
+    /* Narrow feature (width 1 in z) under a wide Gaussian. */
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &tanh_act, 0.0, 1000.0),
+                  0.000531922954771445972191204009546, 1e-10);
+    GsAct gelu = {GS_ACT_GELU, 0.0};
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &gelu, 0.0, 1.0),
+                  0.455850865649287122113628110736, 1e-10);
+    GsAct elu = {GS_ACT_ELU, 1.0};
+    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &elu, 0.3, 2.0),
+                  2.74146342403716034573407125547, 1e-10);
+    GsAct softsign = {GS_ACT_SOFTSIGN, 0.0};
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &softsign, 0.0, 0.01),
+                  0.96905371765593448689976752554, 1e-10);
+    ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &softsign, 0.0, 50.0),
+                  0.00531821520915338317934647553737, 1e-10);
+}
+END_TEST
+
+START_TEST(test_linear_and_relu_closed_forms)
+{
+    /* normal:0.08 at width 100: sigma_w^2 = 100 * 0.0064 = 0.64 per layer. */
+    GsSpec s = setup(6, 100, GS_ACT_LINEAR, GS_INIT_NORMAL, 1.0);
+    s.init.param = 0.08;
+    GsPrediction p = predict(&s, 100, 1.0);
+    for (size_t l = 0; l + 1 < p.n_layers; l++)
+        ck_assert_rel(p.layers[l].chi, 0.64, 1e-12);
+    ck_assert_rel(p.ratio_first_last, pow(0.64, 2.5), 1e-12);
+    ck_assert_rel(p.layers[5].q, pow(0.64, 6), 1e-12);
+    gs_prediction_fini(&p);
+
+    s = setup(30, 256, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    p = predict(&s, 17, 1.0);
+    ck_assert_rel(p.ratio_first_last, 1.0, 1e-12);
+    ck_assert_int_eq(p.regime, GS_REGIME_CRITICAL);
+    gs_prediction_fini(&p);
+
+    /* Xavier on ReLU: chi = 1/2, so G_1/G_30 = 2^-29 and the norm ratio 2^-14.5. */
+    s = setup(30, 256, GS_ACT_RELU, GS_INIT_XAVIER_NORMAL, 1.0);
+    p = predict(&s, 256, 1.0);
+    ck_assert_rel(p.ratio_first_last, pow(2.0, -14.5), 1e-6);
+    ck_assert_rel(p.layers[9].chi, 0.5, 1e-12);
+    ck_assert_rel(p.layers[29].rel_act_grad_norm, 1.0, 1e-15);
+    ck_assert_int_eq(p.regime, GS_REGIME_ORDERED);
+    gs_prediction_fini(&p);
+
+    /* Leaky ReLU a = 0.2 with he_normal*0.9: chi = sigma_w^2 (1 + a^2) / 2. */
+    s = setup(8, 64, GS_ACT_LEAKY_RELU, GS_INIT_HE_NORMAL, 0.9);
+    s.act.param = 0.2;
+    p = predict(&s, 64, 1.0);
+    for (size_t l = 0; l + 1 < p.n_layers; l++)
+        ck_assert_rel(p.layers[l].chi, 2.0 * 0.81 * 1.04 / 2.0, 1e-11);
+    gs_prediction_fini(&p);
+}
+END_TEST
+
+START_TEST(test_saturating_closed_forms)
+{
+    /* Sigmoid: sigma' <= 1/4, so chi <= sigma_w^2 / 16 in every layer. */
+    GsSpec s = setup(20, 128, GS_ACT_SIGMOID, GS_INIT_XAVIER_NORMAL, 1.0);
+    GsPrediction p = predict(&s, 128, 1.0);
+    for (size_t l = 0; l + 1 < p.n_layers; l++) {
+        ck_assert(p.layers[l].chi <= 1.0 / 16.0);
+        ck_assert(p.layers[l].chi > 1.0 / 32.0);
+    }
+    gs_prediction_fini(&p);
+
+    /* tanh at sigma_w^2 = 1: G_1/G_L ~ 0.72/(L-1), a power law. */
+    s = setup(50, 256, GS_ACT_TANH, GS_INIT_LECUN_NORMAL, 1.0);
+    p = predict(&s, 256, 1.0);
+    ck_assert_rel(g_ratio(&p) * 49.0, 0.72, 0.03);
+    ck_assert_int_eq(p.regime, GS_REGIME_CRITICAL);
+    gs_prediction_fini(&p);
+    /* ... and q_l ~ 1/(2l) deep down. */
+    s.depth = 1000;
+    p = predict(&s, 256, 1.0);
+    ck_assert_rel(p.layers[999].q * 2.0 * 1000.0, 1.0, 0.02);
+    gs_prediction_fini(&p);
+
+    /* tanh with Xavier * 5/3: chaotic fixed point chi* ~ 1.21. */
+    s = setup(40, 256, GS_ACT_TANH, GS_INIT_XAVIER_NORMAL, 5.0 / 3.0);
+    p = predict(&s, 256, 1.0);
+    ck_assert_rel(p.layers[38].chi, 1.21, 0.005);
+    gs_prediction_fini(&p);
+
+    /* SELU with LeCun: q = 1 is a fixed point, chi = E[selu'(eps)^2] = 1.0715749924558. */
+    s = setup(12, 256, GS_ACT_SELU, GS_INIT_LECUN_NORMAL, 1.0);
+    p = predict(&s, 256, 1.0);
+    for (size_t l = 0; l < p.n_layers; l++)
+        ck_assert_rel(p.layers[l].q, 1.0, 1e-9);
+    ck_assert_rel(p.layers[4].chi, 1.07157499245579921832, 1e-9);
+    ck_assert_rel(p.ratio_first_last, pow(1.07157499245579921832, 5.5), 1e-9);
+    gs_prediction_fini(&p);
+}
+END_TEST
+
+START_TEST(test_batch_norm)
+{
+    GsAct act = {GS_ACT_RELU, 0.0};
+    ck_assert_rel(gs_theory_bn_factor(&act), PI / (PI - 1.0), 1e-11);
+    act.kind = GS_ACT_LINEAR;
+    ck_assert_rel(gs_theory_bn_factor(&act), 1.0, 1e-12);
+    act.kind = GS_ACT_TANH;
+    ck_assert_rel(gs_theory_bn_factor(&act), 0.464402902448268242 / 0.394294490397841174, 1e-10);
+
+    /* Inside a BN net sigma_w cancels: any init gives pi/(pi-1) per layer (up to BN's
+     * eps = 1e-5 against a batch variance ~0.3-0.7). */
+    for (int k = 0; k < 2; k++) {
+        GsSpec s = setup(12, 256, GS_ACT_RELU, k ? GS_INIT_XAVIER_NORMAL : GS_INIT_NORMAL, 1.0);
+        s.init.param = 0.3;
+        s.norm = GS_NORM_BATCH;
+        GsPrediction p = predict(&s, 256, 1.0);
+        for (size_t l = 1; l + 1 < p.n_layers; l++)
+            ck_assert_rel(p.layers[l].chi, PI / (PI - 1.0), 1e-3);
+        /* Layer 1: the backward scale 1/(sigma_w1^2 m0) meets layer 2's sigma_w^2. */
+        double sw2 = k ? 1.0 : 256 * 0.09;
+        ck_assert_rel(p.layers[0].chi, sw2 * 0.5 / (sw2 * 1.0), 1e-3);
+        gs_prediction_fini(&p);
+    }
+    /* Layer 1 with inputs of small dimension and scale: chi_1 = E[phi'^2] sigma_w2^2 /
+     * (sigma_w1^2 m0), large because the gradient of a small z through BN is large. */
+    GsSpec s = setup(5, 100, GS_ACT_LINEAR, GS_INIT_XAVIER_NORMAL, 1.0);
+    s.norm = GS_NORM_BATCH;
+    GsPrediction p = predict(&s, 10, 0.25);
+    ck_assert_rel(p.layers[0].chi, 1.0 / (20.0 / 110.0 * 0.25), 1e-3);
+    ck_assert_rel(p.layers[2].chi, 1.0, 1e-4);
+    gs_prediction_fini(&p);
+
+    /* Layer norm divides by the feature second moment, not the batch variance: ReLU's
+     * factor is E[relu'^2] / E[relu^2] = 1, linear 1. */
+    s = setup(10, 256, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    s.norm = GS_NORM_LAYER;
+    p = predict(&s, 256, 1.0);
+    for (size_t l = 1; l + 1 < p.n_layers; l++)
+        ck_assert_rel(p.layers[l].chi, 1.0, 1e-4);
+    ck_assert(strstr(p.caveat, "Layer norm") != NULL);
+    gs_prediction_fini(&p);
+}
+END_TEST
+
+START_TEST(test_residual)
+{
+    /* alpha -> 0: the stream is the identity, so every branch layer (K = 1) sees the same
+     * q and the same gradient. */
+    GsSpec s = setup(9, 256, GS_ACT_TANH, GS_INIT_XAVIER_NORMAL, 1.5);
+    s.residual = 1;
+    s.res_scale = 1e-5;
+    GsPrediction p = predict(&s, 256, 1.0);
+    for (size_t l = 1; l < p.n_layers; l++) {
+        ck_assert_rel(p.layers[l].rel_act_grad_norm, 1.0, 1e-8);
+        ck_assert_rel(p.layers[l].q, p.layers[1].q, 1e-8);
+    }
+    gs_prediction_fini(&p);
+
+    /* Linear blocks of K = 2 with sigma_w^2 = 1.44: each block multiplies the stream's G by
+     * 1 + alpha^2 sigma_w^(2K), seen between the first layers of consecutive blocks. */
+    s = setup(11, 64, GS_ACT_LINEAR, GS_INIT_LECUN_NORMAL, 1.2);
+    s.residual = 2;
+    s.res_scale = 0.5;
+    p = predict(&s, 64, 1.0);
+    double per_block = 1.0 + 0.25 * 1.44 * 1.44;
+    for (int b = 0; b + 1 < 5; b++) {
+        double g0 = pow(p.layers[1 + 2 * b].rel_act_grad_norm, 2);
+        double g1 = pow(p.layers[3 + 2 * b].rel_act_grad_norm, 2);
+        ck_assert_rel(g0 / g1, per_block, 1e-12);
+    }
+    gs_prediction_fini(&p);
+
+    /* alpha = 1/sqrt(blocks): the stream gain (1 + 1/B)^B stays below e and tends to it. */
+    double prev = 0.0;
+    for (int blocks = 10; blocks <= 1000; blocks *= 10) {
+        s = setup(1 + blocks, 32, GS_ACT_LINEAR, GS_INIT_LECUN_NORMAL, 1.0);
+        s.residual = 1;
+        s.res_scale = 1.0 / sqrt(blocks);
+        p = predict(&s, 32, 1.0);
+        /* G_1 = G_stream(layer 1 output); G_L = alpha^2 G_stream(top). */
+        double gain = g_ratio(&p) * s.res_scale * s.res_scale;
+        ck_assert_rel(gain, pow(1.0 + 1.0 / blocks, blocks), 1e-10);
+        ck_assert(gain < exp(1.0) && gain > prev);
+        prev = gain;
+        gs_prediction_fini(&p);
+    }
+    ck_assert_rel(prev, exp(1.0), 1e-3);
+
+    /* BN everywhere, ReLU, K = 2 (THEORY.md): s_b = Var(1 + alpha^2 b),
+     * c_b = (E[phi'^2]/s_{b-1}) (E[phi'^2]/Var)^(K-1), G_in = G_out (1 + alpha^2 c_b). */
+    s = setup(9, 128, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    s.norm = GS_NORM_BATCH;
+    s.residual = 2;
+    s.res_scale = 0.7;
+    p = predict(&s, 128, 1.0);
+    double var = 0.5 - 1.0 / (2.0 * PI), d2 = 0.5, a2 = 0.49;
+    double g_stream = 1.0; /* G_stream at the top, arbitrary unit */
+    double g_first[4];
+    for (int b = 4; b >= 1; b--) {
+        double s_prev = var * (1.0 + a2 * (b - 1));
+        double c_b = (d2 / s_prev) * (d2 / var);
+        g_first[b - 1] = a2 * c_b * g_stream; /* times 1/sigma_w^2, common to all blocks */
+        g_stream *= 1.0 + a2 * c_b;
+    }
+    for (int b = 0; b < 3; b++) {
+        double r = p.layers[1 + 2 * b].rel_act_grad_norm / p.layers[3 + 2 * b].rel_act_grad_norm;
+        double pred = r * r;
+        ck_assert_rel(pred, g_first[b] / g_first[b + 1], 1e-3);
+    }
+    gs_prediction_fini(&p);
+
+    /* Forward through a block (no norm): s' = s + 2 alpha E[h] E[y] + alpha^2 E[y^2]; the
+     * cross term is the mean-field value for a non-zero-mean branch (sigmoid here). */
+    s = setup(3, 64, GS_ACT_SIGMOID, GS_INIT_LECUN_NORMAL, 2.0);
+    s.residual = 1;
+    s.res_scale = 0.8;
+    p = predict(&s, 64, 1.0);
+    GsAct sig = {GS_ACT_SIGMOID, 0.0};
+    double q1 = 4.0, mu1 = gs_theory_gauss_expect(f_act, &sig, 0.0, sqrt(q1));
+    double s1 = gs_theory_gauss_expect(f_act_sq, &sig, 0.0, sqrt(q1));
+    ck_assert_rel(p.layers[1].q, 4.0 * s1, 1e-12);
+    double mu2 = gs_theory_gauss_expect(f_act, &sig, 0.0, sqrt(4.0 * s1));
+    double y2 = gs_theory_gauss_expect(f_act_sq, &sig, 0.0, sqrt(4.0 * s1));
+    ck_assert_rel(p.layers[2].q, 4.0 * (s1 + 2 * 0.8 * mu1 * mu2 + 0.64 * y2), 1e-12);
+    gs_prediction_fini(&p);
+
+    /* ReLU residual without norm: the known excess is stated. */
+    s = setup(9, 256, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    s.residual = 2;
+    p = predict(&s, 256, 1.0);
+    ck_assert(strstr(p.caveat, "positive mean") != NULL);
+    gs_prediction_fini(&p);
+}
+END_TEST
+
+START_TEST(test_scaling_identity)
+{
+    /* Zero-bias ReLU: scaling every weight by c multiplies G_1/G_L by c^(2(L-1)). */
+    const int L = 17;
+    GsSpec s = setup(L, 200, GS_ACT_RELU, GS_INIT_XAVIER_UNIFORM, 1.0);
+    GsPrediction p1 = predict(&s, 31, 2.5);
+    s.init.gain = 1.3;
+    GsPrediction p2 = predict(&s, 31, 2.5);
+    ck_assert_rel(g_ratio(&p2) / g_ratio(&p1), pow(1.3, 2.0 * (L - 1)), 1e-10);
+    gs_prediction_fini(&p1);
+    gs_prediction_fini(&p2);
+    /* tanh is not homogeneous: the same scaling must not give the same factor. */
+    s = setup(L, 200, GS_ACT_TANH, GS_INIT_XAVIER_UNIFORM, 1.0);
+    p1 = predict(&s, 31, 2.5);
+    s.init.gain = 1.3;
+    p2 = predict(&s, 31, 2.5);
+    ck_assert(fabs(g_ratio(&p2) / g_ratio(&p1) / pow(1.3, 2.0 * (L - 1)) - 1.0) > 0.1);
+    gs_prediction_fini(&p1);
+    gs_prediction_fini(&p2);
+}
+END_TEST
+
+START_TEST(test_bias)
+{
+    /* Constant bias C: q_1 = sigma_w1^2 m0 + C^2 (mean C, variance sigma_w1^2 m0). */
+    GsSpec s = setup(3, 64, GS_ACT_TANH, GS_INIT_LECUN_NORMAL, 1.0);
+    s.bias_init.kind = GS_BIAS_CONST;
+    s.bias_init.param = 0.5;
+    GsPrediction p = predict(&s, 16, 2.0);
+    ck_assert_rel(p.layers[0].q, 2.0 + 0.25, 1e-14);
+    GsAct act = {GS_ACT_TANH, 0.0};
+    ck_assert_rel(p.layers[0].chi, gs_theory_gauss_expect(f_deriv_sq, &act, 0.5, sqrt(2.0)),
+                  1e-12);
+    ck_assert(strstr(p.caveat, "Constant bias") != NULL);
+    gs_prediction_fini(&p);
+    /* Normal bias STD: adds STD^2 to the variance. */
+    s.bias_init.kind = GS_BIAS_NORMAL;
+    p = predict(&s, 16, 2.0);
+    ck_assert_rel(p.layers[0].q, 2.25, 1e-14);
+    ck_assert_rel(p.layers[0].chi, gs_theory_gauss_expect(f_deriv_sq, &act, 0.0, 1.5), 1e-12);
+    ck_assert_str_eq(p.caveat, "");
+    gs_prediction_fini(&p);
+}
+END_TEST
+
+START_TEST(test_regime_and_caveats)
+{
+    GsSpec s = setup(20, 256, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    s.norm = GS_NORM_BATCH;
+    GsPrediction p = predict(&s, 256, 1.0);
+    ck_assert_int_eq(p.regime, GS_REGIME_CHAOTIC);
+    /* THEORY.md: G grows x495 over 20 layers (layer 1 gives 1/2, then 18 x pi/(pi-1)). */
+    ck_assert_rel(g_ratio(&p), 0.5 * pow(PI / (PI - 1.0), 18), 2e-3);
+    gs_prediction_fini(&p);
+
+    s = setup(1, 8, GS_ACT_SIGMOID, GS_INIT_STANDARD, 1.0);
+    p = predict(&s, 3, 1.0);
+    ck_assert_double_eq(p.ratio_first_last, 1.0);
+    ck_assert_int_eq(p.regime, GS_REGIME_CRITICAL);
+    gs_prediction_fini(&p);
+
+    s = setup(10, 32, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    p = predict(&s, 32, 1.0);
+    ck_assert(strstr(p.caveat, "Finite width 32") != NULL);
+    ck_assert(strlen(p.caveat) < sizeof p.caveat);
+    gs_prediction_fini(&p);
+
+    /* Every caveat at once still fits whole sentences into the buffer. */
+    s = setup(30, 16, GS_ACT_GELU, GS_INIT_HE_NORMAL, 1.0);
+    s.residual = 1;
+    s.bias_init.kind = GS_BIAS_CONST;
+    s.bias_init.param = 0.1;
+    p = predict(&s, 16, 1.0);
+    size_t n = strlen(p.caveat);
+    ck_assert(n > 0 && p.caveat[n - 1] == '.');
+    gs_prediction_fini(&p);
+
+    ck_assert_str_eq(gs_regime_name(GS_REGIME_ORDERED), "ordered");
+    ck_assert_str_eq(gs_regime_name(GS_REGIME_CRITICAL), "critical");
+    ck_assert_str_eq(gs_regime_name(GS_REGIME_CHAOTIC), "chaotic");
+    ck_assert_str_eq(gs_regime_name((GsRegime)7), "unknown");
+}
+END_TEST
+
+START_TEST(test_invalid_and_fini)
+{
+    GsPrediction p;
+    memset(&p, 0, sizeof p);
+    gs_prediction_fini(&p);
+    gs_prediction_fini(NULL);
+    ck_assert_ptr_null(p.layers);
+
+    GsPrediction untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    GsPrediction before;
+    memcpy(&before, &untouched, sizeof before);
+    GsError err;
+    GsSpec s = setup(0, 64, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    ck_assert_int_eq(gs_theory_predict(&s, 8, 1.0, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "depth 0") != NULL);
+    ck_assert(memcmp(&untouched, &before, sizeof before) == 0);
+
+    s = setup(4, 0, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    ck_assert_int_eq(gs_theory_predict(&s, 8, 1.0, &untouched, &err), GS_ERR_INVALID);
+    s = setup(4, 64, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    ck_assert_int_eq(gs_theory_predict(&s, 0, 1.0, &untouched, &err), GS_ERR_INVALID);
+    ck_assert_int_eq(gs_theory_predict(&s, 8, -1.0, &untouched, &err), GS_ERR_INVALID);
+    ck_assert_int_eq(gs_theory_predict(&s, 8, NAN, &untouched, &err), GS_ERR_INVALID);
+    s.act.kind = GS_ACT_COUNT;
+    ck_assert_int_eq(gs_theory_predict(&s, 8, 1.0, &untouched, &err), GS_ERR_INVALID);
+    /* res_scale 0: the branches get no gradient, no relative profile exists. */
+    s = setup(9, 64, GS_ACT_RELU, GS_INIT_HE_NORMAL, 1.0);
+    s.residual = 2;
+    s.res_scale = 0.0;
+    ck_assert_int_eq(gs_theory_predict(&s, 8, 1.0, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "res_scale 0") != NULL);
+    /* Zero weights: no gradient reaches layer L. */
+    s = setup(5, 64, GS_ACT_RELU, GS_INIT_NORMAL, 1.0);
+    s.init.param = 0.0;
+    ck_assert_int_eq(gs_theory_predict(&s, 8, 1.0, &untouched, &err), GS_ERR_INVALID);
+    /* A forward signal beyond double range is refused, not returned as Inf. */
+    s = setup(300, 32, GS_ACT_LINEAR, GS_INIT_NORMAL, 1.0);
+    s.init.param = 2.0;
+    ck_assert_int_eq(gs_theory_predict(&s, 32, 1.0, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(memcmp(&untouched, &before, sizeof before) == 0);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("theory");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_quadrature_basics);
+    tcase_add_test(tc, test_quadrature_references);
+    tcase_add_test(tc, test_linear_and_relu_closed_forms);
+    tcase_add_test(tc, test_saturating_closed_forms);
+    tcase_add_test(tc, test_batch_norm);
+    tcase_add_test(tc, test_residual);
+    tcase_add_test(tc, test_scaling_identity);
+    tcase_add_test(tc, test_bias);
+    tcase_add_test(tc, test_regime_and_caveats);
+    tcase_add_test(tc, test_invalid_and_fini);
+    suite_add_tcase(s, tc);
+    return s;
+}
