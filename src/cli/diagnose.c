@@ -5,16 +5,12 @@
 #include "cli/cli.h"
 #include "cli/report_opts.h"
 
-static const CliOpt diag_opts[] = {CLI_REPORT_OPTS};
+static const CliOpt diag_opts[] = {CLI_DIAG_OPTS};
 #define N_DIAG_OPTS (sizeof diag_opts / sizeof diag_opts[0])
 
 static int diag_opt(void *ctx, int i, const char *arg)
 {
-    const char *n = diag_opts[i].name;
-    if (!strcmp(n, "output") || !strcmp(n, "metric") || !strcmp(n, "relative") ||
-        !strcmp(n, "bin") || !strcmp(n, "size") || !strcmp(n, "scale"))
-        return cli_fail("diagnose", "--%s is a report option; use `gradscope plot`", n);
-    return cli_report_option(ctx, "diagnose", n, arg);
+    return cli_report_option(ctx, "diagnose", diag_opts[i].name, arg);
 }
 
 int cli_diagnose(int argc, char **argv)
@@ -25,8 +21,8 @@ int cli_diagnose(int argc, char **argv)
     int rc = cli_parse("diagnose", "TRACE.csv [--json FILE|-] [--fail-on KINDS] [options]",
                        "Diagnose a trace: which layers, from which step, how strong, why, and "
                        "what to change.\nOnly the columns present are used; rules whose "
-                       "columns are missing are skipped (-v lists them).\n(The report options "
-                       "below belong to `plot` and `run`.)",
+                       "columns are missing are skipped (-v lists them).\nThresholds and their "
+                       "sources are listed in the README.",
                        argc, argv, NULL, diag_opts, N_DIAG_OPTS, diag_opt, &r, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;

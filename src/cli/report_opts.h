@@ -44,23 +44,26 @@ int cli_predict_from_meta(const GsTrace *trace, GsPrediction *pred);
  * Returns 0 or an exit code. */
 int cli_load_trace(const char *cmd, const char *path, GsTrace **out);
 
-/* The shared options, for --help tables (name, has_arg, arg, help). */
-#define CLI_REPORT_OPTS                                                                        \
+/* The shared options, for --help tables (name, short, has_arg, arg, help): rendering... */
+#define CLI_RENDER_OPTS                                                                        \
     {"output", 'o', required_argument, "FILE", "report file: .png, .svg or .pdf"},             \
-    {"json", 0, required_argument, "FILE", "write findings as JSON to FILE ('-' = stdout)"},   \
     {"metric", 0, required_argument, "COL", "heatmap metric: any numeric trace column "         \
                                             "[default: grad_norm]"},                           \
     {"relative", 0, no_argument, NULL, "colour by ratio to the output layer (diverging map)"}, \
     {"bin", 0, required_argument, "MODE", "reduce steps per pixel column: gmean max min "       \
                                           "[default: gmean]"},                                 \
     {"size", 0, required_argument, "WxH", "page size in pixels [default: 1600x1000]"},         \
-    {"scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"},        \
+    {"scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"}
+/* ... and diagnosis. */
+#define CLI_DIAG_OPTS                                                                          \
+    {"json", 0, required_argument, "FILE", "write findings as JSON to FILE ('-' = stdout)"},   \
     {"fail-on", 0, required_argument, "KINDS", "exit 1 if a finding of these kinds (comma "    \
-                                               "list, or 'any') is present"},                  \
+                                               "list, or 'any' = any warning or error) is "    \
+                                               "present"},                                     \
     {"threshold", 0, required_argument, "KEY=V", "override a diagnosis threshold "             \
                                                  "(repeatable; see README)"},                  \
     {"verbose", 'v', no_argument, NULL, "also list rules skipped for missing columns"},        \
     {"quiet", 'q', no_argument, NULL, "print nothing but errors"}
-#define CLI_REPORT_NOPTS 11
+#define CLI_REPORT_OPTS CLI_RENDER_OPTS, CLI_DIAG_OPTS
 
 #endif

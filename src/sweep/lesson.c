@@ -104,9 +104,6 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
     GsStatus st = GS_OK;
     enum { SEC_RUN, SEC_LESSON } sec = SEC_RUN;
     int line = 0;
-    char *save = NULL;
-    /* strtok_r would merge empty lines and break line numbers: walk by hand */
-    (void)save;
     for (char *p = buf; p && st == GS_OK;) {
         char *nl = strchr(p, '\n');
         if (nl)
