@@ -261,6 +261,39 @@ START_TEST(parse_helpers)
 }
 END_TEST
 
+START_TEST(many_findings_fit)
+{
+    GsTrace *t = make_trace(5, 20, GS_COL_ALL, 0);
+    static GsFinding f[40];
+    for (int i = 0; i < 40; i++) {
+        f[i] = (GsFinding){.kind = (GsFindingKind)(i % GS_FIND_COUNT),
+                           .severity = (GsSeverity)(i % 3), .layer_first = 1, .layer_last = 2,
+                           .step_first = 0, .step_last = 50};
+        snprintf(f[i].message, sizeof f[i].message,
+                 "A long message number %d that must wrap over several lines of the findings "
+                 "panel without ever spilling out of it, however small the page is.", i);
+        snprintf(f[i].options, sizeof f[i].options, "--init he_normal --norm layer");
+    }
+    GsFindings fs = {.items = f, .n = 40};
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.findings = &fs;
+    o.width = 800;
+    o.height = 500;
+    char p[512];
+    GsError err;
+    snprintf(p, sizeof p, "%s/many.png", dir);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_OK);
+    check_png(p, 800, 500);
+    o.metric = GS_COL_BIAS_GRAD_NORM; /* stored but not marked as holding data */
+    gs_trace_set_has(t, GS_COL_BIAS_GRAD_NORM, 0);
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bias_grad_norm"));
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -272,6 +305,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, minimal_and_nan_traces);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, parse_helpers);
+    tcase_add_test(tc, many_findings_fit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -53,28 +53,4 @@ GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
 /* Name of a bin mode ("gmean", "max", "min"). */
 const char *gs_plot_bin_name(GsBinMode mode);
 
-/* A sweep figure: small multiples of the heatmap, one per (row, column) setup, on one shared
- * colour scale with one colour bar. Arrays are borrowed, n_rows * n_cols entries row-major. */
-typedef struct {
-    const GsTrace *const *traces;     /* NULL entry: cell left empty ("not run") */
-    size_t n_rows, n_cols;            /* each >= 1 */
-    const char *const *row_labels;    /* n_rows labels ("act=tanh"), or NULL */
-    const char *const *col_labels;    /* n_cols labels ("init=he_normal"), or NULL */
-    const char *row_key, *col_key;    /* what varies down / across (e.g. "act"), or NULL */
-    const char *const *badges;        /* per cell text ("vanishing · loss 2.30"), or NULL */
-    const int *severity;              /* per cell: -1 none, else a GsSeverity; or NULL */
-    GsCol metric;                     /* default GS_COL_GRAD_NORM */
-    GsBinMode bin;
-    int width, height;                /* page size, default 1600x1000 */
-    double scale;                     /* PNG device scale, default 1 */
-    const char *title;                /* NULL: "Sweep: <metric> per layer and step" */
-} GsGridOptions;
-
-/* Fills the defaults above (no traces). Cannot fail. */
-void gs_grid_options_default(GsGridOptions *o);
-/* Renders the sweep figure to path (.png/.svg/.pdf), atomically like gs_plot_report.
- * GS_ERR_INVALID for bad extension, size, an empty grid, no trace at all or a trace with no
- * steps (naming the cell); GS_ERR_IO naming the path; GS_ERR_NOMEM. */
-GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
-
 #endif

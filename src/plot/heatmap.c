@@ -250,6 +250,11 @@ double gs_heatmap_value(const GsHeatmap *hm, size_t c, size_t li)
     return hm->val[li * hm->n_cols + c];
 }
 
+int gs_heatmap_has_finite(const GsHeatmap *hm)
+{
+    return hm->any_finite;
+}
+
 int gs_heatmap_has_special(const GsHeatmap *hm, GsSpecial which)
 {
     return which < GS_SPECIAL_COUNT && hm->special[which];

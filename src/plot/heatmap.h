@@ -56,6 +56,8 @@ size_t gs_heatmap_n_cols(const GsHeatmap *hm);
 size_t gs_heatmap_n_layers(const GsHeatmap *hm);
 /* Binned (and, for RATIO, divided) value of column c, layer index li (0 = layer 1). */
 double gs_heatmap_value(const GsHeatmap *hm, size_t c, size_t li);
+/* 1 when some cell has a value the colour range is fitted to (finite; > 0 unless FRACTION). */
+int gs_heatmap_has_finite(const GsHeatmap *hm);
 /* 1 when some cell is NaN / +Inf / -Inf / <= 0 (for the legend). */
 int gs_heatmap_has_special(const GsHeatmap *hm, GsSpecial which);
 /* First and last recorded training step. */

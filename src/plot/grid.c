@@ -1,0 +1,317 @@
+/* The sweep grid: small multiples of the grad_norm heatmap, one per run, on ONE shared colour
+ * scale with one colour bar; rows and columns are the first two varied keys, further values
+ * become side-by-side labelled panels. Each cell carries a badge of its most severe finding. */
+#include <cairo.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradscope/sweep.h"
+#include "plot/draw.h"
+#include "plot/heatmap.h"
+#include "plot/surface.h"
+
+/* Page geometry, all in page units. */
+typedef struct {
+    double W, H, font, m;
+    double top;               /* y where the column headers start */
+    double row_lab_w;         /* width of the row-label column of each panel */
+    double col_head_h;        /* height of the column headers (+ page header) */
+    double cell_w, cell_h;    /* one cell including badge strip and gaps */
+    double badge_h, foot_h;   /* strips above / below the heatmap in a cell */
+    double panel_w;           /* one page panel: row labels + columns */
+    double cbar_x, cbar_w;
+} Geo;
+
+static void geometry(const GsGridOptions *o, Geo *g)
+{
+    double W = o->width, H = o->height;
+    size_t nr = o->n_rows, nc = o->n_cols, np = o->n_pages ? o->n_pages : 1;
+    g->font = 15.0;
+    if (W <= 0 || H <= 0) {
+        /* cells big enough to read at 3x3, small but usable at 6x6 */
+        double cw = nc * np <= 9 ? 300 : 230, ch = nr <= 3 ? 200 : 160;
+        g->font = nc * np <= 9 ? 15.0 : 13.0;
+        double f = g->font;
+        W = 2 * f * 1.5 + np * (f * 10 + nc * cw) + (np - 1) * f * 2 + f * 12;
+        H = f * 1.5 + f * 4.2 + f * 3.0 + nr * ch + f * 4.0;
+        if (W < 900)
+            W = 900;
+    }
+    double f = g->font;
+    g->W = W;
+    g->H = H;
+    g->m = f * 1.5;
+    g->top = g->m * 0.6 + f * 1.5 + (o->subtitle ? f * 1.4 : 0) + f * 1.2;
+    g->col_head_h = f * (o->page_key ? 2.8 : 1.6);
+    g->row_lab_w = f * 10;
+    g->badge_h = f * 1.5;
+    g->foot_h = o->predicted ? f * 1.3 : f * 0.4;
+    g->cbar_w = f * 9;
+    double gap = f * 2;
+    double avail = W - 2 * g->m - g->cbar_w - (np - 1) * gap;
+    g->panel_w = avail / np;
+    g->cell_w = (g->panel_w - g->row_lab_w) / nc;
+    double body = H - g->top - g->col_head_h - f * 2.2 - g->m * 0.5;
+    g->cell_h = body / nr;
+    g->cbar_x = W - g->m - g->cbar_w;
+}
+
+static GsRgb sev_color(int sev)
+{
+    if (sev == GS_SEV_ERROR)
+        return (GsRgb){0.78, 0.12, 0.12};
+    if (sev == GS_SEV_WARNING)
+        return (GsRgb){0.85, 0.50, 0.05};
+    return (GsRgb){0.18, 0.55, 0.28};
+}
+
+static void fmt_num(char *buf, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(buf, n, "NaN");
+    else if (isinf(v))
+        snprintf(buf, n, "%sInf", v > 0 ? "" : "-");
+    else
+        snprintf(buf, n, "%.3g", v);
+}
+
+static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const GsHeatmap *hm,
+                      size_t i, GsRect c, int bottom_row)
+{
+    double f = g->font;
+    const GsTrace *t = o->traces[i];
+    const GsFindings *fs = o->findings ? o->findings[i] : NULL;
+    /* badge: the most severe warning/error finding, else "healthy" */
+    int sev = -1;
+    const char *kind = "healthy";
+    if (fs)
+        for (size_t k = 0; k < fs->n; k++)
+            if (fs->items[k].severity >= GS_SEV_WARNING) {
+                sev = (int)fs->items[k].severity;
+                kind = gs_finding_kind_name(fs->items[k].kind);
+                break;
+            }
+    GsTextStyle bs = gs_text_style(f * 0.85);
+    bs.bold = 1;
+    bs.color = (GsRgb){1, 1, 1};
+    double bw = gs_text_width(cr, &bs, kind) + f * 0.8;
+    if (bw > c.w * 0.6)
+        bw = c.w * 0.6;
+    double bh = g->badge_h * 0.8;
+    gs_set_rgb(cr, sev_color(sev));
+    cairo_rectangle(cr, c.x, c.y + (g->badge_h - bh) / 2, bw, bh);
+    cairo_fill(cr);
+    gs_text_draw(cr, &bs, c.x + f * 0.4, c.y + g->badge_h / 2, 0, 0.5, 0, bw - f * 0.6, kind);
+
+    size_t ns = gs_trace_n_steps(t);
+    char num[32], lab[64];
+    fmt_num(num, sizeof num, ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : NAN);
+    snprintf(lab, sizeof lab, "loss %s", num);
+    GsTextStyle ls = gs_text_style(f * 0.8);
+    gs_text_draw(cr, &ls, c.x + c.w, c.y + g->badge_h / 2, 1, 0.5, 0, c.w - bw - f * 0.3, lab);
+
+    GsRect h = {c.x, c.y + g->badge_h, c.w, c.h - g->badge_h - g->foot_h};
+    gs_heatmap_draw_cells(cr, hm, h);
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_set_line_width(cr, 1.0);
+    cairo_rectangle(cr, h.x, h.y, h.w, h.h);
+    cairo_stroke(cr);
+
+    if (o->predicted) {
+        size_t L = gs_trace_n_layers(t);
+        double meas = L >= 2 && ns ? gs_trace_get(t, 0, 0, GS_COL_ACT_GRAD_NORM) /
+                                         gs_trace_get(t, 0, L - 2, GS_COL_ACT_GRAD_NORM)
+                                   : NAN;
+        char a[32], b[32], line[128];
+        fmt_num(a, sizeof a, o->predicted[i]);
+        fmt_num(b, sizeof b, meas);
+        snprintf(line, sizeof line, "step-0 ratio L1/L%zu: theory %s, measured %s",
+                 L >= 2 ? L - 1 : L, a, b);
+        GsTextStyle ps = gs_text_style(f * 0.72);
+        gs_text_draw(cr, &ps, c.x, h.y + h.h + f * 0.15, 0, 0, 0, c.w, line);
+    }
+    if (bottom_row && ns) {
+        GsTextStyle ts = gs_text_style(f * 0.72);
+        ts.color = (GsRgb){0.35, 0.35, 0.35};
+        char s0[32], s1[32];
+        snprintf(s0, sizeof s0, "step %ld", gs_trace_step(t, 0));
+        snprintf(s1, sizeof s1, "%ld", gs_trace_step(t, ns - 1));
+        double y = c.y + c.h + f * 0.1;
+        gs_text_draw(cr, &ts, c.x, y, 0, 0, 0, 0, s0);
+        gs_text_draw(cr, &ts, c.x + c.w, y, 1, 0, 0, 0, s1);
+    }
+}
+
+static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatmap **hms)
+{
+    double f = g->font, m = g->m;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    GsTextStyle ts = gs_text_style(f * 1.35);
+    ts.bold = 1;
+    double y = m * 0.6;
+    gs_text_draw(cr, &ts, m, y, 0, 0, 0, g->W - 2 * m, o->title ? o->title : "gradscope sweep");
+    y += f * 1.7;
+    if (o->subtitle) {
+        GsTextStyle ss = gs_text_style(f * 0.9);
+        ss.color = (GsRgb){0.3, 0.3, 0.3};
+        gs_text_draw(cr, &ss, m, y, 0, 0, 0, g->W - 2 * m, o->subtitle);
+    }
+    size_t np = o->n_pages ? o->n_pages : 1;
+    double gap = f * 2, x0 = m;
+    GsTextStyle hs = gs_text_style(f * 0.95);
+    hs.bold = 1;
+    GsTextStyle rs = gs_text_style(f * 0.9);
+    for (size_t p = 0; p < np; p++) {
+        double px = x0 + (double)p * (g->panel_w + gap);
+        double hy = g->top;
+        if (o->page_key) {
+            char lab[160];
+            snprintf(lab, sizeof lab, "%s = %s", o->page_key,
+                     o->page_labels ? o->page_labels[p] : "?");
+            GsTextStyle pst = gs_text_style(f * 1.1);
+            pst.bold = 1;
+            gs_text_draw(cr, &pst, px + g->row_lab_w + (g->panel_w - g->row_lab_w) / 2, hy, 0.5, 0,
+                         0, g->panel_w - g->row_lab_w, lab);
+            cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+            cairo_set_line_width(cr, 1.0);
+            cairo_move_to(cr, px + g->row_lab_w, hy + f * 1.35);
+            cairo_line_to(cr, px + g->panel_w, hy + f * 1.35);
+            cairo_stroke(cr);
+            hy += f * 1.5;
+        }
+        for (size_t c = 0; c < o->n_cols; c++) {
+            char lab[160];
+            if (o->col_key)
+                snprintf(lab, sizeof lab, "%s = %s", o->col_key, o->col_labels[c]);
+            else
+                snprintf(lab, sizeof lab, "%s", o->col_labels ? o->col_labels[c] : "");
+            double cx = px + g->row_lab_w + ((double)c + 0.5) * g->cell_w;
+            gs_text_draw(cr, &hs, cx, hy, 0.5, 0, 0, g->cell_w - f * 0.5, lab);
+        }
+        double cy0 = g->top + g->col_head_h;
+        for (size_t r = 0; r < o->n_rows; r++) {
+            /* rows listed top to bottom in value order */
+            double ry = cy0 + (double)r * g->cell_h;
+            char lab[160];
+            if (o->row_key)
+                snprintf(lab, sizeof lab, "%s =", o->row_key);
+            else
+                lab[0] = '\0';
+            double mid = ry + g->badge_h + (g->cell_h - g->badge_h - g->foot_h - f) / 2;
+            if (lab[0])
+                gs_text_draw(cr, &rs, px + g->row_lab_w - f * 2.2, mid, 1, 1, 0,
+                             g->row_lab_w - f * 2.4, lab);
+            GsTextStyle rb = rs;
+            rb.bold = 1;
+            gs_text_draw(cr, &rb, px + g->row_lab_w - f * 2.2, mid, 1, o->row_key ? 0 : 0.5, 0,
+                         g->row_lab_w - f * 2.4, o->row_labels ? o->row_labels[r] : "");
+            /* layer axis hint: layer 1 at the bottom, the output layer at the top */
+            GsTextStyle ax = gs_text_style(f * 0.7);
+            ax.color = (GsRgb){0.35, 0.35, 0.35};
+            double hy0 = ry + g->badge_h, hy1 = ry + g->cell_h - f * 0.5 - g->foot_h;
+            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy0, 1, 0, 0, 0, "out");
+            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy1, 1, 1, 0, 0, "layer 1");
+        }
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        size_t p = o->page ? (size_t)o->page[i] : 0;
+        double px = x0 + (double)p * (g->panel_w + gap);
+        GsRect c = {px + g->row_lab_w + (double)o->col[i] * g->cell_w + f * 0.25,
+                    g->top + g->col_head_h + (double)o->row[i] * g->cell_h,
+                    g->cell_w - f * 0.5, g->cell_h - f * 0.5};
+        draw_cell(cr, o, g, hms[i], i, c, (size_t)o->row[i] + 1 == o->n_rows);
+    }
+    double cb_y = g->top + g->col_head_h;
+    double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
+    GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
+    gs_colorbar_draw(cr, hms[0], cb, f, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log scale, shared)");
+    GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
+    gs_legend_draw(cr, hms[0], lg, f, 0);
+    GsTextStyle fs = gs_text_style(f * 0.75);
+    fs.color = (GsRgb){0.35, 0.35, 0.35};
+    gs_text_draw(cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
+                 "each cell: grad_norm per layer (layer 1 bottom, output top) over training "
+                 "steps (left to right); badge = most severe finding (red error, orange "
+                 "warning, green healthy), final loss on the right");
+}
+
+typedef struct {
+    const GsGridOptions *o;
+    const Geo *g;
+    GsHeatmap **hms;
+} PageCtx;
+
+static void draw_cb(cairo_t *cr, void *ctx)
+{
+    PageCtx *pc = ctx;
+    draw_page(cr, pc->o, pc->g, pc->hms);
+}
+
+GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
+{
+    GsStatus st = gs_plot_check_path(path, err);
+    if (st != GS_OK)
+        return st;
+    if (!o || o->n == 0 || o->n_rows == 0 || o->n_cols == 0)
+        return gs_error(err, GS_ERR_INVALID, "%s: empty grid: no runs to draw", path);
+    if ((o->width || o->height) &&
+        (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000))
+        return gs_error(err, GS_ERR_INVALID, "grid size %dx%d out of range (200..20000)",
+                        o->width, o->height);
+    size_t np = o->n_pages ? o->n_pages : 1;
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->row[i] < 0 || (size_t)o->row[i] >= o->n_rows || o->col[i] < 0 ||
+            (size_t)o->col[i] >= o->n_cols ||
+            (o->page && (o->page[i] < 0 || (size_t)o->page[i] >= np)))
+            return gs_error(err, GS_ERR_INVALID, "%s: run %zu lies outside the grid", path, i);
+        if (gs_trace_n_steps(o->traces[i]) == 0)
+            return gs_error(err, GS_ERR_INVALID, "%s: run %zu has no recorded steps", path, i);
+    }
+    Geo g;
+    geometry(o, &g);
+    if (g.cell_w < 40 || g.cell_h < 40)
+        return gs_error(err, GS_ERR_INVALID, "%s: page %.0fx%.0f too small for a %zux%zu grid",
+                        path, g.W, g.H, o->n_rows, o->n_cols * np);
+
+    GsHeatmap **hms = calloc(o->n, sizeof *hms);
+    if (!hms)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for the grid");
+    for (size_t i = 0; i < o->n && st == GS_OK; i++) {
+        GsHeatmapSpec hs = {o->traces[i], GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN,
+                            (size_t)fmax(1.0, ceil(g.cell_w))};
+        st = gs_heatmap_create(&hs, &hms[i], err);
+    }
+    if (st == GS_OK) {
+        /* one colour scale for every cell (the comparison is the point of the figure): the
+         * union of the runs' automatic ranges, clamped like the report's */
+        double lo = INFINITY, hi = -INFINITY;
+        int cl = 0;
+        for (size_t i = 0; i < o->n; i++) {
+            double a, b;
+            int c;
+            gs_heatmap_auto_range(hms[i], &a, &b, &c);
+            if (!gs_heatmap_has_finite(hms[i]))
+                continue;
+            lo = fmin(lo, a);
+            hi = fmax(hi, b);
+            cl = cl || c;
+        }
+        if (!(lo < hi)) {
+            gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
+        } else if (hi - lo > 16) {
+            lo = hi - 16;
+            cl = 1;
+        }
+        for (size_t i = 0; i < o->n; i++)
+            gs_heatmap_set_range(hms[i], lo, hi, cl);
+        PageCtx pc = {o, &g, hms};
+        st = gs_plot_render(path, (int)lround(g.W), (int)lround(g.H), 1.0, draw_cb, &pc, err);
+    }
+    for (size_t i = 0; i < o->n; i++)
+        gs_heatmap_destroy(hms[i]);
+    free(hms);
+    return st;
+}
