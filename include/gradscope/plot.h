@@ -38,9 +38,12 @@ void gs_report_options_default(GsReportOptions *o);
 
 /* Renders the report to path; the format follows the extension .png/.svg/.pdf (case-
  * insensitive). Writes a temporary file in the same directory and renames it, so no partial
- * file is left. GS_ERR_INVALID for an unknown extension, a bad size/scale or a trace with no
- * steps (message names the value); GS_ERR_IO naming the path when it cannot be written;
- * GS_ERR_NOMEM. */
+ * file is left. Panels whose columns the trace lacks (loss, update_ratio, saturation/dead_frac,
+ * findings) are left out and the rest re-flow. Colours: NaN magenta, +Inf red, -Inf cyan,
+ * 0/underflow black; the log range spans at most 16 decades below the maximum ("≤" on the bar).
+ * GS_ERR_INVALID for an unknown extension, a bad size/scale, a trace with no steps or without
+ * the metric column (message names the value); GS_ERR_IO naming the path when it cannot be
+ * written; GS_ERR_NOMEM. */
 GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err);
 
 /* Parses "gmean", "max" or "min" into *out; GS_ERR_INVALID naming the text otherwise (*out

@@ -35,7 +35,7 @@ int cli_plot(int argc, char **argv)
         cli_check_output("plot", "--json", r.json, NULL))
         return GS_EXIT_USAGE;
     GsTrace *trace = NULL;
-    if ((rc = cli_load_trace("plot", path, &trace)))
+    if ((rc = cli_load_trace_metric("plot", path, r.report.metric, &trace)))
         return rc;
     GsError err = {{0}};
     GsFindings fs = {0};

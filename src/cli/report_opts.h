@@ -40,8 +40,11 @@ int cli_write_file_atomic(const char *path, const char *text);
 /* Rebuilds the setup and the theory's prediction from a gradscope trace's metadata.
  * Returns 1 and fills *pred (caller finis it) when the trace carries a full setup, else 0. */
 int cli_predict_from_meta(const GsTrace *trace, GsPrediction *pred);
-/* Loads a trace for rendering/diagnosis, printing an error naming the file on failure.
+/* Loads a trace for rendering/diagnosis (the columns they read plus metric, stored
+ * compactly), printing an error naming the file on failure.
  * Returns 0 or an exit code. */
+int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTrace **out);
+/* The same with the default metric (grad_norm). */
 int cli_load_trace(const char *cmd, const char *path, GsTrace **out);
 
 /* The shared options, for --help tables (name, short, has_arg, arg, help): rendering... */

@@ -362,9 +362,12 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     double ds = ns > 1 ? (s1 - s0) / (double)(ns - 1) : 1.0;
     double xlo = s0 - 0.5 * ds, xhi = s1 + 0.5 * ds;
     int max_x = (int)(c.w / (font * 5.0));
-    gs_axis_ticks_linear(&xt, s0, s1, max_x < 3 ? 3 : max_x, 1);
-    gs_axes_draw(cr, c, font, &xt, xlo, xhi, &yt, 0.5, (double)nl + 0.5, "training step",
-                 "layer (1 = input side)");
+    gs_axis_ticks_linear(&xt, s0, s1, max_x < 4 ? 4 : max_x, 1);
+    const char *ylab = "layer (1 = input side)";
+    GsTextStyle ys = gs_text_style(font * 0.9);
+    if (gs_text_width(cr, &ys, ylab) > c.h)
+        ylab = "layer"; /* short panels: the "out" tick already says which end is which */
+    gs_axes_draw(cr, c, font, &xt, xlo, xhi, &yt, 0.5, (double)nl + 0.5, "training step", ylab);
 
     if (findings) {
         double lw = fmax(1.0, font * 0.12);

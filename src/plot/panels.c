@@ -366,7 +366,7 @@ void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const c
         xhi = xlo + 1;
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     int has_a = gs_trace_has(a, GS_COL_LOSS);
     if (has_a)
         loss_bands(cr, p, font, a, xlo, xhi);
@@ -500,7 +500,7 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         }
         xt.n = k;
     }
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, &yt, ys.lo, ys.hi,
                  "layer (1 = input side, out = output layer)", "norm (log scale)");
     if (!isfinite(mn)) {
@@ -594,7 +594,7 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
         xhi = xlo + 1;
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 1.6)));
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
                  "ratio (log scale)");
     size_t maxc = (size_t)fmax(2.0, p.w);

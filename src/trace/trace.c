@@ -1,4 +1,4 @@
-/* The in-memory trace table: one growable double array per stored column indexed by
+/* The in-memory trace table: one growable double (or, compact, float) array per stored column indexed by
  * (recorded step, layer), a step array, and ordered metadata pairs. */
 #include "gradscope/trace.h"
 
@@ -48,6 +48,7 @@ GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out)
         return GS_ERR_NOMEM;
     t->n_layers = n_layers;
     t->stored = (columns & GS_COL_ALL) | IMPLICIT_COLS;
+    t->compact = (columns & GS_TRACE_COMPACT) != 0;
     t->has = IMPLICIT_COLS;
     t->scratch = malloc(n_layers * GS_COL_COUNT * sizeof *t->scratch);
     if (!t->scratch) {
@@ -91,7 +92,7 @@ static GsStatus reserve_steps(GsTrace *t, size_t need)
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(t, c))
             continue;
-        double *a = realloc(t->col[c], cap * t->n_layers * sizeof *a);
+        void *a = realloc(t->col[c], cap * t->n_layers * gs_trace_cell_size(t));
         if (!a)
             return GS_ERR_NOMEM;
         t->col[c] = a;
@@ -112,7 +113,7 @@ GsStatus gs_trace_append_nan_step(GsTrace *trace, long step)
         if (!stores_array(trace, c))
             continue;
         for (size_t l = 0; l < trace->n_layers; l++)
-            trace->col[c][base + l] = NAN;
+            gs_trace_set_cell(trace, c, base + l, NAN);
     }
     trace->steps[trace->n_steps++] = step;
     return GS_OK;
@@ -125,12 +126,13 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n)
     if (n == old)
         return GS_OK;
     size_t cap = trace->cap_steps;
-    double *fresh[GS_COL_COUNT] = {0};
+    void *fresh[GS_COL_COUNT] = {0};
+    size_t cs = gs_trace_cell_size(trace);
     double *scratch = malloc(n * GS_COL_COUNT * sizeof *scratch);
     int ok = scratch != NULL;
     for (int c = 0; ok && c < GS_COL_COUNT; c++) {
         if (stores_array(trace, c) && cap > 0) {
-            fresh[c] = malloc(cap * n * sizeof *fresh[c]);
+            fresh[c] = malloc(cap * n * cs);
             ok = fresh[c] != NULL;
         }
     }
@@ -143,13 +145,14 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n)
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!fresh[c])
             continue;
-        for (size_t i = 0; i < trace->n_steps; i++) {
-            memcpy(fresh[c] + i * n, trace->col[c] + i * old, old * sizeof(double));
-            for (size_t l = old; l < n; l++)
-                fresh[c][i * n + l] = NAN;
-        }
-        free(trace->col[c]);
+        void *from = trace->col[c];
         trace->col[c] = fresh[c];
+        for (size_t i = 0; i < trace->n_steps; i++) {
+            memcpy((char *)fresh[c] + i * n * cs, (char *)from + i * old * cs, old * cs);
+            for (size_t l = old; l < n; l++)
+                gs_trace_set_cell(trace, c, i * n + l, NAN);
+        }
+        free(from);
     }
     free(trace->scratch);
     trace->scratch = scratch;
@@ -185,9 +188,8 @@ void gs_trace_commit_step(GsTrace *trace)
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(trace, c))
             continue;
-        double *dst = trace->col[c] + base;
         for (size_t l = 0; l < trace->n_layers; l++)
-            dst[l] = trace->scratch[l * GS_COL_COUNT + (size_t)c];
+            gs_trace_set_cell(trace, c, base + l, trace->scratch[l * GS_COL_COUNT + (size_t)c]);
     }
     trace->pending = 0;
 }
@@ -216,7 +218,7 @@ double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col)
     }
     if (!trace->col[col])
         return NAN;
-    return trace->col[col][i * trace->n_layers + li];
+    return gs_trace_cell(trace, col, i * trace->n_layers + li);
 }
 
 int gs_trace_has(const GsTrace *trace, GsCol col)

@@ -99,7 +99,7 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
             p = put_uint(p, (unsigned long)(l + 1));
             for (int k = 2; k < n_cols; k++) {
                 *p++ = ',';
-                p = put_value(p, cols[k], trace->col[cols[k]][i * nl + l]);
+                p = put_value(p, cols[k], gs_trace_cell(trace, cols[k], i * nl + l));
             }
             *p++ = '\n';
             fwrite(row, 1, (size_t)(p - row), fp);
@@ -292,7 +292,7 @@ static GsStatus read_row(Reader *r, GsError *err)
     for (size_t h = 0; h < r->n_head; h++) {
         int c = r->map[h];
         if (c > GS_COL_LAYER)
-            t->col[c][at] = val[c];
+            gs_trace_set_cell(t, c, at, val[c]);
     }
     return GS_OK;
 }
