@@ -101,6 +101,27 @@ static GsStatus reserve_steps(GsTrace *t, size_t need)
     return GS_OK;
 }
 
+GsStatus gs_trace_reserve(GsTrace *trace, size_t steps) { return reserve_steps(trace, steps); }
+
+void gs_trace_shrink(GsTrace *trace)
+{
+    size_t n = trace->n_steps ? trace->n_steps : 1;
+    if (n >= trace->cap_steps)
+        return;
+    long *s = realloc(trace->steps, n * sizeof *s);
+    if (!s)
+        return;
+    trace->steps = s;
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!stores_array(trace, c))
+            continue;
+        void *a = realloc(trace->col[c], n * trace->n_layers * gs_trace_cell_size(trace));
+        if (a) /* a failed shrink keeps a longer array, which is harmless */
+            trace->col[c] = a;
+    }
+    trace->cap_steps = n;
+}
+
 GsStatus gs_trace_append_nan_step(GsTrace *trace, long step)
 {
     assert(!trace->pending && step >= 0);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trace/atomic_file.h"
 #include "trace/trace_priv.h"
@@ -312,7 +313,11 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
         return gs_error(err, st, "%s: out of memory", path);
     }
     uint64_t wanted = (columns & GS_COL_ALL) | GS_COL_BIT(GS_COL_STEP) | GS_COL_BIT(GS_COL_LAYER);
-    int got, have_header = 0;
+    r.t->compact = (columns & GS_TRACE_COMPACT) != 0;
+    int got, have_header = 0, sized = 0;
+    long data_start = -1;
+    struct stat sb;
+    off_t file_size = fstat(fileno(r.f.fp), &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     while ((got = gs_csv_next_line(&r.f, &st, err)) > 0) {
         if (gs_csv_line_blank(&r.f))
             continue;
@@ -325,10 +330,26 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
             if ((st = read_header(&r, wanted, err)) != GS_OK)
                 break;
             have_header = 1;
+            data_start = ftell(r.f.fp);
             continue;
         }
+        long before = sized || r.t->n_steps != 1 ? -1 : ftell(r.f.fp) - (long)r.f.len - 1;
         if ((st = read_row(&r, err)) != GS_OK)
             break;
+        /* When the second step starts, the first one's bytes tell how many steps the file
+         * holds: reserve them once instead of doubling (which would leave up to half of the
+         * largest arrays unused). */
+        if (!sized && r.t->n_steps == 2) {
+            sized = 1;
+            if (file_size > 0 && data_start >= 0 && before > data_start) {
+                double per_step = (double)(before - data_start);
+                size_t est = (size_t)((double)(file_size - data_start) / per_step * 1.02) + 16;
+                if (gs_trace_reserve(r.t, est) != GS_OK) {
+                    st = gs_error(err, GS_ERR_NOMEM, "%s: out of memory for %zu steps", path, est);
+                    break;
+                }
+            }
+        }
     }
     if (got == 0 && st == GS_OK) {
         if (!have_header)
@@ -343,6 +364,7 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
         gs_trace_destroy(r.t);
         return st;
     }
+    gs_trace_shrink(r.t);
     *out = r.t;
     return GS_OK;
 }

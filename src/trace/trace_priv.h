@@ -44,6 +44,11 @@ static inline size_t gs_trace_cell_size(const GsTrace *t)
     return t->compact ? sizeof(float) : sizeof(double);
 }
 
+/* Makes room for at least `steps` recorded steps in every array. GS_ERR_NOMEM on failure. */
+GsStatus gs_trace_reserve(GsTrace *trace, size_t steps);
+/* Gives back unused capacity (a failed shrink keeps the larger arrays). Cannot fail. */
+void gs_trace_shrink(GsTrace *trace);
+
 /* Makes room for one more step and appends it with every stored cell NaN, without the
  * scratch block (the CSV reader fills cells in place). GS_ERR_NOMEM on failure. */
 GsStatus gs_trace_append_nan_step(GsTrace *trace, long step);
