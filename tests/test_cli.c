@@ -181,6 +181,50 @@ START_TEST(test_config_and_override)
 }
 END_TEST
 
+START_TEST(test_plot_bad_input)
+{
+    expect_usage("No such file", "plot %s -o r.png", "/nonexistent/trace.csv");
+    expect_usage("empty trace", "plot %s -o r.png", data("cli_empty.csv"));
+    expect_usage("'grad_norm'", "plot %s -o r.png", data("trace_bad_missing.csv"));
+    expect_usage(":3:3:", "plot %s -o r.png", data("trace_bad_nonnumeric.csv"));
+    expect_usage("abc", "plot %s -o r.png", data("trace_bad_nonnumeric.csv"));
+    expect_usage("missing", "plot %s -o missing/r.png", data("trace_min.csv"));
+    expect_usage(".jpg", "plot %s -o r.jpg", data("trace_min.csv"));
+    expect_usage("'nope'", "plot %s --metric nope", data("trace_min.csv"));
+}
+END_TEST
+
+START_TEST(test_plot_success)
+{
+    /* A foreign trace with only step, layer, grad_norm renders; so does one full of NaN. */
+    ck_assert_msg(gs("plot %s -o min.png --size 900x600", data("trace_min.csv")) == 0, "%s", out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/nan.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "step,layer,loss,grad_norm\n");
+    for (int s = 0; s < 5; s++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(f, "%d,%d,nan,nan\n", s, l);
+    fclose(f);
+    ck_assert_msg(gs("plot nan.csv -o nan.png") == 0, "%s", out);
+    ck_assert_msg(gs("run --depth 3 --width 8 --steps 5 --samples 64 -o r.svg --trace t.csv -q") ==
+                      0,
+                  "%s", out);
+    ck_assert_msg(gs("plot t.csv -o r.pdf --relative --bin max -q") == 0, "%s", out);
+    const char *files[] = {"min.png", "nan.png", "r.svg", "r.pdf"};
+    const char *magic[] = {"\x89PNG", "\x89PNG", "<", "%PDF"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
+        f = fopen(path, "rb");
+        ck_assert_msg(f != NULL, "%s missing", files[i]);
+        char head[8] = {0};
+        ck_assert_uint_gt(fread(head, 1, sizeof head, f), 3);
+        fclose(f);
+        ck_assert_msg(!strncmp(head, magic[i], strlen(magic[i])), "%s: bad signature", files[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_help)
 {
     ck_assert_int_eq(gs("run --help"), 0);
@@ -202,6 +246,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_bad_data);
     tcase_add_test(tc, test_run_writes_trace_and_weights);
     tcase_add_test(tc, test_config_and_override);
+    tcase_add_test(tc, test_plot_bad_input);
+    tcase_add_test(tc, test_plot_success);
     tcase_add_test(tc, test_help);
     suite_add_tcase(s, tc);
     return s;
