@@ -1,12 +1,12 @@
 /* Option parsing shared by the commands: one getopt_long table built from the setup
  * key table plus each command's own options. */
 #include "cli/cli.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
@@ -32,25 +32,7 @@ int cli_status_exit(GsStatus st)
     return GS_EXIT_FAIL;
 }
 
-int cli_mkdir_p(const char *dir)
-{
-    struct stat sb;
-    if (stat(dir, &sb) == 0)
-        return S_ISDIR(sb.st_mode) ? 0 : (errno = ENOTDIR, -1);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
+int cli_mkdir_p(const char *dir) { return gs_mkdir_p(dir); }
 
 static void print_help(const char *cmd, const char *synopsis, const char *about,
                        const GsSpec *spec, const CliOpt *opts, size_t n_opts)

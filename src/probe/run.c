@@ -2,24 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "gradscope/probe.h"
-
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
+#include "util/fs.h"
 
 GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress,
                       void *ctx, GsTrace **out, GsRunInfo *info, GsError *err)
@@ -44,7 +29,7 @@ GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn p
     if ((st = gs_net_create(spec, data->d_in, data->d_out, B, &net, err)) != GS_OK)
         goto done;
     if (export_dir) {
-        if (mkdir_p(export_dir) != 0) {
+        if (gs_mkdir_p(export_dir) != 0) {
             st = gs_error(err, GS_ERR_IO, "--export-weights: cannot create '%s': %s", export_dir,
                           strerror(errno));
             goto done;
