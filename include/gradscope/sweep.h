@@ -51,9 +51,10 @@ GsStatus gs_sweep_parse_shard(const char *text, size_t *i, size_t *n, GsError *e
  * deterministic); the shards 1..n partition 0..total. */
 void gs_sweep_shard_range(size_t total, size_t i, size_t n, size_t *lo, size_t *hi);
 
-/* 1 when path holds a complete trace of a run of `steps` steps: it parses and its last
- * recorded step is steps-1. 0 otherwise (missing, partial, other setup). Cannot fail. */
-int gs_sweep_trace_complete(const char *path, long steps);
+/* 1 when path holds a complete trace of spec's run: it parses, its last recorded step is
+ * steps-1 and every setup key in its metadata matches spec (threads aside). 0 otherwise
+ * (missing, partial, another setup). Cannot fail. */
+int gs_sweep_trace_complete(const char *path, const GsSpec *spec);
 
 /* One summary.csv row's numbers. */
 typedef struct {

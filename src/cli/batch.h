@@ -23,6 +23,9 @@ typedef struct {
  * trace, else an exit code after printing which runs failed. */
 int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, int quiet);
 
+/* Reads a trace with every column; prints the error and returns its exit code, else 0. */
+int cli_batch_load(const char *cmd, const char *path, GsTrace **out);
+
 /* Default worker count: online CPUs (at least 1). */
 int cli_batch_default_jobs(void);
 
@@ -43,6 +46,9 @@ void cli_runset_fini(CliRunSet *rs);
 /* Loads traces from the jobs' paths with the sweep's axes as keys. 0 or exit code. */
 int cli_runset_from_sweep(const char *cmd, const GsSweep *sw, const CliJob *jobs, size_t n,
                           CliRunSet *rs);
+/* Loads the jobs' traces as one key whose value for run r is labels[r] (distinct). */
+int cli_runset_from_cases(const char *cmd, const char *key, const char *const *labels,
+                          const CliJob *jobs, size_t n, CliRunSet *rs);
 /* Loads every *.csv trace in the directories; keys are the setup keys whose values differ
  * across them (key table order). 0, or 2 after printing (no traces, unreadable). */
 int cli_runset_from_dirs(const char *cmd, char *const *dirs, size_t n_dirs, CliRunSet *rs);

@@ -2,29 +2,85 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/batch.h"
 #include "cli/cli.h"
 #include "cli/report_opts.h"
 
-static const CliOpt plot_opts[] = {CLI_REPORT_OPTS};
+static const CliOpt plot_opts[] = {
+    CLI_REPORT_OPTS,
+    {"grid", 0, no_argument, NULL,
+     "the arguments are sweep directories: draw their traces as one grid (+ summary.csv)"},
+};
 #define N_PLOT_OPTS (sizeof plot_opts / sizeof plot_opts[0])
+
+typedef struct {
+    CliReport r;
+    int grid;
+} PlotOpts;
 
 static int plot_opt(void *ctx, int i, const char *arg)
 {
-    return cli_report_option(ctx, "plot", plot_opts[i].name, arg);
+    PlotOpts *po = ctx;
+    if (!strcmp(plot_opts[i].name, "grid")) {
+        po->grid = 1;
+        return 0;
+    }
+    return cli_report_option(&po->r, "plot", plot_opts[i].name, arg);
+}
+
+/* `plot --grid DIR...`: rebuilds the sweep grid and summary.csv from the traces. */
+static int plot_grid(const CliReport *r, int n_dirs, char **dirs)
+{
+    const char *out = r->output;
+    char buf[4200];
+    if (!out) {
+        snprintf(buf, sizeof buf, "%.4000s/grid.png", dirs[0]);
+        out = buf;
+    }
+    if (cli_check_output("plot", "-o", out, ".png|.svg|.pdf"))
+        return GS_EXIT_USAGE;
+    CliRunSet rs;
+    int rc = cli_runset_from_dirs("plot", dirs, (size_t)n_dirs, &rs);
+    if (rc)
+        return rc;
+    /* summary.csv next to the figure */
+    char summary[4200];
+    const char *slash = strrchr(out, '/');
+    if (slash)
+        snprintf(summary, sizeof summary, "%.*s/summary.csv", (int)(slash - out), out);
+    else
+        snprintf(summary, sizeof summary, "summary.csv");
+    int w = r->report.width != 1600 || r->report.height != 1000 ? r->report.width : 0;
+    int h = w ? r->report.height : 0;
+    rc = cli_runset_render("plot", &rs, summary, out, NULL, w, h, 0, NULL);
+    if (!rc && !r->quiet)
+        printf("gradscope plot: grid of %zu traces (varied: %s%s%s) -> %s, %s\n", rs.n_runs,
+               rs.keys[0], rs.n_keys > 1 ? ", " : "", rs.n_keys > 1 ? rs.keys[1] : "", out,
+               summary);
+    cli_runset_fini(&rs);
+    return rc;
 }
 
 int cli_plot(int argc, char **argv)
 {
+    PlotOpts po;
+    memset(&po, 0, sizeof po);
+    cli_report_init(&po.r);
     CliReport r;
-    cli_report_init(&r);
     int pos = 0;
-    int rc = cli_parse("plot", "TRACE.csv [options]",
+    int rc = cli_parse("plot", "TRACE.csv [options]  |  --grid DIR [DIR...] [options]",
                        "Render a report from a trace CSV: gradscope's own, or one written by "
                        "another framework\nwith at least the columns step, layer, grad_norm "
                        "(see examples/torch_trace.py).",
-                       argc, argv, NULL, plot_opts, N_PLOT_OPTS, plot_opt, &r, &pos);
+                       argc, argv, NULL, plot_opts, N_PLOT_OPTS, plot_opt, &po, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
+    r = po.r;
+    if (po.grid) {
+        if (pos >= argc)
+            return cli_fail("plot", "--grid: missing DIR (a sweep's --out directory)");
+        return plot_grid(&r, argc - pos, argv + pos);
+    }
     if (pos >= argc)
         return cli_fail("plot", "missing TRACE.csv (see --help)");
     if (pos + 1 < argc)

@@ -31,7 +31,7 @@ static void geometry(const GsGridOptions *o, Geo *g)
     g->font = 15.0;
     if (W <= 0 || H <= 0) {
         /* cells big enough to read at 3x3, small but usable at 6x6 */
-        double cw = nc * np <= 9 ? 300 : 230, ch = nr <= 3 ? 200 : 160;
+        double cw = nc * np <= 9 ? 300 : 230, ch = nr == 1 ? 280 : nr <= 3 ? 200 : 160;
         g->font = nc * np <= 9 ? 15.0 : 13.0;
         double f = g->font;
         W = 2 * f * 1.5 + np * (f * 10 + nc * cw) + (np - 1) * f * 2 + f * 12;
@@ -107,7 +107,7 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
 
     size_t ns = gs_trace_n_steps(t);
     char num[32], lab[64];
-    fmt_num(num, sizeof num, ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : NAN);
+    fmt_num(num, sizeof num, ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : (double)NAN);
     snprintf(lab, sizeof lab, "loss %s", num);
     GsTextStyle ls = gs_text_style(f * 0.8);
     gs_text_draw(cr, &ls, c.x + c.w, c.y + g->badge_h / 2, 1, 0.5, 0, c.w - bw - f * 0.3, lab);
@@ -123,7 +123,7 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
         size_t L = gs_trace_n_layers(t);
         double meas = L >= 2 && ns ? gs_trace_get(t, 0, 0, GS_COL_ACT_GRAD_NORM) /
                                          gs_trace_get(t, 0, L - 2, GS_COL_ACT_GRAD_NORM)
-                                   : NAN;
+                                   : (double)NAN;
         char a[32], b[32], line[128];
         fmt_num(a, sizeof a, o->predicted[i]);
         fmt_num(b, sizeof b, meas);
@@ -227,7 +227,7 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     double cb_y = g->top + g->col_head_h;
     double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
     GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
-    gs_colorbar_draw(cr, hms[0], cb, f, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log scale, shared)");
+    gs_colorbar_draw(cr, hms[0], cb, f, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log, shared)");
     GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
     gs_legend_draw(cr, hms[0], lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
@@ -236,6 +236,54 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
                  "each cell: grad_norm per layer (layer 1 bottom, output top) over training "
                  "steps (left to right); badge = most severe finding (red error, orange "
                  "warning, green healthy), final loss on the right");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One colour scale for every cell (the comparison is the point of the figure). The range
+ * spans the 0.2..99.8 percentiles of log10 over every finite positive cell of every run, so
+ * the last few steps of one run racing to 1e30 before NaN cannot squash all other runs into
+ * one colour; beyond that it follows the report's rule (at most 16 decades, whole decades,
+ * "<=" at a clamped low end). Values above the top take the top colour. */
+static GsStatus shared_range(GsHeatmap **hms, size_t n, GsError *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += gs_heatmap_n_cols(hms[i]) * gs_heatmap_n_layers(hms[i]);
+    double *v = malloc((total ? total : 1) * sizeof *v);
+    if (!v)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for the grid's colour scale");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < gs_heatmap_n_cols(hms[i]); c++)
+            for (size_t l = 0; l < gs_heatmap_n_layers(hms[i]); l++) {
+                double x = gs_heatmap_value(hms[i], c, l);
+                if (isfinite(x) && x > 0)
+                    v[m++] = log10(x);
+            }
+    double lo, hi;
+    int cl = 0;
+    if (m == 0) {
+        gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
+    } else {
+        qsort(v, m, sizeof *v, cmp_double);
+        size_t a = (size_t)floor(0.002 * (double)(m - 1)), b = (size_t)ceil(0.998 * (double)(m - 1));
+        lo = floor(v[a] + 1e-9);
+        hi = ceil(v[b] - 1e-9);
+        if (hi <= lo)
+            hi = lo + 1;
+        if (hi - lo > 16)
+            lo = hi - 16;
+        cl = v[0] < lo;
+    }
+    free(v);
+    for (size_t i = 0; i < n; i++)
+        gs_heatmap_set_range(hms[i], lo, hi, cl);
+    return GS_OK;
 }
 
 typedef struct {
@@ -284,29 +332,9 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
                             (size_t)fmax(1.0, ceil(g.cell_w))};
         st = gs_heatmap_create(&hs, &hms[i], err);
     }
+    if (st == GS_OK)
+        st = shared_range(hms, o->n, err);
     if (st == GS_OK) {
-        /* one colour scale for every cell (the comparison is the point of the figure): the
-         * union of the runs' automatic ranges, clamped like the report's */
-        double lo = INFINITY, hi = -INFINITY;
-        int cl = 0;
-        for (size_t i = 0; i < o->n; i++) {
-            double a, b;
-            int c;
-            gs_heatmap_auto_range(hms[i], &a, &b, &c);
-            if (!gs_heatmap_has_finite(hms[i]))
-                continue;
-            lo = fmin(lo, a);
-            hi = fmax(hi, b);
-            cl = cl || c;
-        }
-        if (!(lo < hi)) {
-            gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
-        } else if (hi - lo > 16) {
-            lo = hi - 16;
-            cl = 1;
-        }
-        for (size_t i = 0; i < o->n; i++)
-            gs_heatmap_set_range(hms[i], lo, hi, cl);
         PageCtx pc = {o, &g, hms};
         st = gs_plot_render(path, (int)lround(g.W), (int)lround(g.H), 1.0, draw_cb, &pc, err);
     }

@@ -196,14 +196,23 @@ void gs_sweep_shard_range(size_t total, size_t i, size_t n, size_t *lo, size_t *
     *hi = i * total / n;
 }
 
-int gs_sweep_trace_complete(const char *path, long steps)
+int gs_sweep_trace_complete(const char *path, const GsSpec *spec)
 {
     GsTrace *t = NULL;
     GsError err = {{0}};
     if (gs_trace_read_csv(path, GS_COL_BIT(GS_COL_STEP), &t, &err) != GS_OK)
         return 0;
     size_t ns = gs_trace_n_steps(t);
-    int ok = ns > 0 && gs_trace_step(t, ns - 1) == steps - 1;
+    int ok = ns > 0 && gs_trace_step(t, ns - 1) == spec->steps - 1;
+    /* the same setup: every key the trace records must match (threads only affect speed) */
+    for (size_t k = 0; ok && k < gs_spec_key_count(); k++) {
+        const char *key = gs_spec_key_name(k);
+        const char *v = gs_trace_meta_get(t, key);
+        char want[256];
+        if (!v || !strcmp(key, "threads") || gs_spec_get(spec, key, want, sizeof want) != GS_OK)
+            continue;
+        ok = strcmp(v, want) == 0;
+    }
     gs_trace_destroy(t);
     return ok;
 }
@@ -222,10 +231,10 @@ void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted,
 {
     memset(row, 0, sizeof *row);
     size_t ns = gs_trace_n_steps(t);
-    row->final_loss = ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : NAN;
-    row->ratio_step0 = ns ? ratio_at(t, 0, GS_COL_GRAD_NORM) : NAN;
-    row->ratio_end = ns ? ratio_at(t, ns - 1, GS_COL_GRAD_NORM) : NAN;
-    row->act_ratio_step0 = ns ? ratio_at(t, 0, GS_COL_ACT_GRAD_NORM) : NAN;
+    row->final_loss = ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : (double)NAN;
+    row->ratio_step0 = ns ? ratio_at(t, 0, GS_COL_GRAD_NORM) : (double)NAN;
+    row->ratio_end = ns ? ratio_at(t, ns - 1, GS_COL_GRAD_NORM) : (double)NAN;
+    row->act_ratio_step0 = ns ? ratio_at(t, 0, GS_COL_ACT_GRAD_NORM) : (double)NAN;
     row->predicted_ratio = predicted;
     row->worst_kind = -1;
     row->worst_severity = -1;

@@ -1,0 +1,680 @@
+/* `gradscope demo`: the teaching gallery. Each lesson (a scenario file, embedded at build
+ * time) is trained — cause and cure, or a grid of variants — in parallel worker processes,
+ * rendered to PNG, checked against the findings its caption claims, and linked from
+ * index.html in order with its captions. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/batch.h"
+#include "cli/cli.h"
+#include "cli/report_opts.h"
+#include "cli/scenarios.h"
+#include "gradscope/plot.h"
+#include "gradscope/sweep.h"
+
+typedef struct {
+    const char *out_dir, *scen_dir;
+    int list, quick, quiet, jobs, width, height;
+} DemoOpts;
+
+static const CliOpt demo_opts[] = {
+    {"out", 0, required_argument, "DIR", "write the lessons and index.html here "
+                                         "[default: gradscope-demo]"},
+    {"list", 0, no_argument, NULL, "list the lessons and exit"},
+    {"size", 0, required_argument, "WxH", "report page size [default: 1600x1000]"},
+    {"quick", 0, no_argument, NULL, "smaller, faster runs (for tests; same lessons)"},
+    {"scenarios", 0, required_argument, "DIR", "read lessons from DIR/*.ini instead of the "
+                                                "built-in ones"},
+    {"jobs", 'j', required_argument, "N", "parallel runs [default: online CPUs]"},
+    {"quiet", 'q', no_argument, NULL, "print nothing but errors"},
+};
+#define N_DEMO_OPTS (sizeof demo_opts / sizeof demo_opts[0])
+
+static int demo_opt(void *ctx, int i, const char *arg)
+{
+    DemoOpts *o = ctx;
+    const char *n = demo_opts[i].name;
+    GsError err = {{0}};
+    if (!strcmp(n, "out"))
+        o->out_dir = arg;
+    else if (!strcmp(n, "list"))
+        o->list = 1;
+    else if (!strcmp(n, "size")) {
+        if (gs_plot_parse_size(arg, &o->width, &o->height, &err) != GS_OK)
+            return cli_fail("demo", "--size: %s", err.msg);
+    } else if (!strcmp(n, "quick"))
+        o->quick = 1;
+    else if (!strcmp(n, "scenarios"))
+        o->scen_dir = arg;
+    else if (!strcmp(n, "jobs")) {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end || v < 1 || v > 1024)
+            return cli_fail("demo", "-j '%s': expected a number of parallel runs 1..1024", arg);
+        o->jobs = (int)v;
+    } else if (!strcmp(n, "quiet"))
+        o->quiet = 1;
+    return 0;
+}
+
+/* A loaded lesson with its source text and the jobs it needs. */
+typedef struct {
+    GsLesson L;
+    char *text;
+    size_t job0, n_jobs; /* slice of the global job list */
+    int kind;            /* 0 single, 1 cause+cure, 2 vary grid, 3 cases grid */
+    int ok;              /* expectations held */
+    char verdict[2][300];
+    char note[600];      /* clipping statistics etc. */
+} Lesson;
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    long len = ftell(f);
+    rewind(f);
+    char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads the lessons (embedded, or the .ini files of --scenarios). 0 or an exit code. */
+static int load_lessons(const DemoOpts *o, Lesson **out, size_t *n_out)
+{
+    char **names = NULL, **texts = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (o->scen_dir) {
+        DIR *d = opendir(o->scen_dir);
+        if (!d)
+            return cli_fail("demo", "--scenarios '%s': %s", o->scen_dir, strerror(errno));
+        struct dirent *e;
+        size_t cap = 0;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".ini"))
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 32;
+                char **nn = realloc(names, cap * sizeof *nn);
+                if (!nn)
+                    break;
+                names = nn;
+            }
+            names[n] = strdup(e->d_name);
+            if (names[n])
+                n++;
+        }
+        closedir(d);
+        if (n == 0) {
+            free(names);
+            return cli_fail("demo", "--scenarios '%s': no *.ini lesson files", o->scen_dir);
+        }
+        qsort(names, n, sizeof *names, cmp_name);
+        texts = calloc(n, sizeof *texts);
+        for (size_t i = 0; texts && i < n && !rc; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", o->scen_dir, names[i]);
+            texts[i] = read_text(path);
+            if (!texts[i])
+                rc = cli_fail("demo", "%s: %s", path, strerror(errno));
+            names[i][strlen(names[i]) - 4] = '\0';
+        }
+        if (!texts)
+            rc = cli_fail("demo", "out of memory");
+    } else {
+        n = cli_n_scenarios;
+        names = calloc(n, sizeof *names);
+        texts = calloc(n, sizeof *texts);
+        for (size_t i = 0; names && texts && i < n; i++) {
+            names[i] = strdup(cli_scenario_names[i]);
+            texts[i] = strdup(cli_scenario_texts[i]);
+        }
+    }
+    Lesson *ls = rc ? NULL : calloc(n, sizeof *ls);
+    if (!rc && !ls)
+        rc = cli_fail("demo", "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        GsError err = {{0}};
+        if (!names[i] || !texts[i])
+            rc = cli_fail("demo", "out of memory");
+        else if (gs_lesson_parse(texts[i], names[i], &ls[i].L, &err) != GS_OK)
+            rc = cli_fail("demo", "%s", err.msg);
+        else {
+            ls[i].text = texts[i];
+            texts[i] = NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (names)
+            free(names[i]);
+        if (texts)
+            free(texts[i]);
+    }
+    free(names);
+    free(texts);
+    if (rc) {
+        for (size_t i = 0; ls && i < n; i++)
+            free(ls[i].text);
+        free(ls);
+        return rc;
+    }
+    *out = ls;
+    *n_out = n;
+    return 0;
+}
+
+/* A lesson matches "02-vanishing", "02", "2" or "vanishing". */
+static int lesson_matches(const char *name, const char *q)
+{
+    if (!strcmp(name, q))
+        return 1;
+    char *end;
+    long num = strtol(q, &end, 10);
+    if (end != q && !*end)
+        return strtol(name, NULL, 10) == num;
+    const char *dash = strchr(name, '-');
+    return dash && !strcmp(dash + 1, q);
+}
+
+/* "!kind" must be absent, "kind" present (warning or error), "none": no warnings at all. */
+static int check_expect(const char *expect, const GsFindings *fs, char *why, size_t n)
+{
+    if (!expect[0])
+        return 1;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", expect);
+    int ok = 1;
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        int neg = tok[0] == '!';
+        const char *k = tok + neg;
+        int warn = 0, has = 0;
+        for (size_t i = 0; i < fs->n; i++) {
+            if (fs->items[i].severity < GS_SEV_WARNING)
+                continue;
+            warn = 1;
+            if (!strcmp(gs_finding_kind_name(fs->items[i].kind), k))
+                has = 1;
+        }
+        int good = !strcmp(k, "none") ? !warn : neg ? !has : has;
+        if (!good) {
+            snprintf(why, n, "expected %s%s", tok, !strcmp(k, "none") ? " (no warnings)" : "");
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static void verdict_text(char *buf, size_t n, const GsFindings *fs)
+{
+    size_t w = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < fs->n && w < n; i++)
+        if (fs->items[i].severity >= GS_SEV_WARNING)
+            w += (size_t)snprintf(buf + w, n - w, "%s%s", w ? ", " : "",
+                                  gs_finding_kind_name(fs->items[i].kind));
+    if (!w)
+        snprintf(buf, n, "healthy: no warnings");
+}
+
+/* Clipping lessons: how often and how hard clipping acted (pre- vs post-clip global norm). */
+static void clip_note(const GsTrace *t, char *buf, size_t n)
+{
+    const char *cn = gs_trace_meta_get(t, "clip-norm"), *cv = gs_trace_meta_get(t, "clip-value");
+    int clipping = (cn && strtod(cn, NULL) > 0) || (cv && strtod(cv, NULL) > 0);
+    if (!clipping || !gs_trace_has(t, GS_COL_GLOBAL_NORM) || !gs_trace_has(t, GS_COL_CLIPPED))
+        return;
+    size_t ns = gs_trace_n_steps(t), clipped = 0;
+    double pre_max = 0, post_max = 0;
+    for (size_t i = 0; i < ns; i++) {
+        double pre = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM);
+        double post = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM_POST);
+        clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5;
+        if (isfinite(pre))
+            pre_max = fmax(pre_max, pre);
+        if (isfinite(post))
+            post_max = fmax(post_max, post);
+    }
+    snprintf(buf, n,
+             "clipping acted on %zu of %zu recorded steps: global gradient norm up to %.3g "
+             "before clipping, at most %.3g after",
+             clipped, ns, pre_max, post_max);
+}
+
+static void html_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Caption line "What you see: ..." with its lead-in bold. */
+static void html_caption(FILE *f, const char *line)
+{
+    const char *colon = strchr(line, ':');
+    fputs("<p>", f);
+    if (colon && colon - line < 40) {
+        fputs("<b>", f);
+        char lead[64];
+        snprintf(lead, sizeof lead, "%.*s", (int)(colon - line + 1), line);
+        html_escape(f, lead);
+        fputs("</b>", f);
+        html_escape(f, colon + 1);
+    } else {
+        html_escape(f, line);
+    }
+    fputs("</p>\n", f);
+}
+
+static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t n)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<title>gradscope: the gradient-pathology gallery</title>\n<style>\n"
+          "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1200px;"
+          "margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\n"
+          "h1{margin-bottom:.2em} .lead{color:#555}\n"
+          "section{border-top:1px solid #ccc;padding:1.2em 0}\n"
+          "img{max-width:100%;border:1px solid #ddd}\n"
+          "nav ul{list-style:none;padding-left:1em} nav li{margin:.15em 0}\n"
+          ".verdict{font-family:monospace;color:#444}\n"
+          ".bad{color:#b00} details pre{background:#f6f6f6;padding:.6em;overflow:auto}\n"
+          "</style></head><body>\n"
+          "<h1>Vanishing and exploding gradients, caused and cured</h1>\n"
+          "<p class=\"lead\">Each lesson trains a small network with gradscope, records the "
+          "gradient of every layer at every step, and shows it as a heatmap: layers from the "
+          "input (layer 1, bottom) to the output (top), training steps from left to right, "
+          "colour = gradient size on a log scale (dark = tiny, yellow = large; magenta = NaN). "
+          "Then the same network is trained again with one thing changed.</p>\n<nav><ul>\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        if (!sel[i])
+            continue;
+        fprintf(f, "<li><a href=\"#%s\">", ls[i].L.name);
+        html_escape(f, ls[i].L.title);
+        fputs("</a></li>\n", f);
+    }
+    fputs("</ul></nav>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        if (!sel[i])
+            continue;
+        const Lesson *l = &ls[i];
+        fprintf(f, "<section id=\"%s\">\n<h2>", l->L.name);
+        html_escape(f, l->L.title);
+        fprintf(f, "</h2>\n<p><a href=\"%s.png\"><img src=\"%s.png\" alt=\"", l->L.name,
+                l->L.name);
+        html_escape(f, l->L.title);
+        fputs("\"></a></p>\n", f);
+        for (size_t c = 0; c < l->L.n_caption; c++)
+            html_caption(f, l->L.caption[c]);
+        if (l->note[0]) {
+            fputs("<p class=\"verdict\">", f);
+            html_escape(f, l->note);
+            fputs("</p>\n", f);
+        }
+        if (l->kind == 1) {
+            fputs("<p class=\"verdict\">gradscope's diagnosis: before: ", f);
+            html_escape(f, l->verdict[0]);
+            fputs("; after: ", f);
+            html_escape(f, l->verdict[1]);
+            fputs("</p>\n", f);
+        }
+        if (!l->ok)
+            fputs("<p class=\"bad\">Note: this run did not show what the caption claims "
+                  "(see the demo's output).</p>\n",
+                  f);
+        fputs("<details><summary>scenario file (edit and run with <code>gradscope demo "
+              "--scenarios DIR</code>)</summary><pre>",
+              f);
+        html_escape(f, l->text);
+        fputs("</pre></details>\n</section>\n", f);
+    }
+    fputs("<p class=\"lead\">Generated by <code>gradscope demo</code>.</p>\n</body></html>\n",
+          f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the scratch trace directory tree (two levels: lesson dirs of files). */
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            remove_tree(p);
+        else
+            remove(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Adds the jobs of lesson l (its spec, quick options applied) to jobs[*n]. */
+static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
+{
+    GsError err = {{0}};
+    GsSpec base = l->L.spec;
+    char dir[3000];
+    snprintf(dir, sizeof dir, "%.2000s/%s", tmp, l->L.name);
+    if (cli_mkdir_p(dir) != 0)
+        return cli_fail("demo", "%s: %s", dir, strerror(errno));
+    /* quick options shrink the run but must not undo the lesson's point */
+    l->job0 = *n;
+    if (l->L.sweep.n_axes) {
+        l->kind = 2;
+        for (size_t i = 0; i < gs_sweep_size(&l->L.sweep); i++) {
+            CliJob *j = &jobs[(*n)++];
+            char name[256];
+            gs_sweep_run_name(&l->L.sweep, i, name, sizeof name);
+            if (gs_sweep_apply(&l->L.sweep, i, &base, &j->spec, &err) != GS_OK ||
+                (quick && l->L.quick[0] && gs_spec_apply_args(&j->spec, l->L.quick, &err)))
+                return cli_fail("demo", "%s: %s", l->L.name, err.msg);
+            snprintf(j->path, sizeof j->path, "%s/%s.csv", dir, name);
+            snprintf(j->label, sizeof j->label, "%.60s %.180s", l->L.name, name);
+        }
+    } else if (l->L.n_cases) {
+        l->kind = 3;
+        for (size_t i = 0; i < l->L.n_cases; i++) {
+            CliJob *j = &jobs[(*n)++];
+            j->spec = base;
+            if (gs_spec_apply_args(&j->spec, l->L.case_opts[i], &err) != GS_OK ||
+                (quick && l->L.quick[0] && gs_spec_apply_args(&j->spec, l->L.quick, &err)))
+                return cli_fail("demo", "%s: %s", l->L.name, err.msg);
+            snprintf(j->path, sizeof j->path, "%s/case%zu.csv", dir, i + 1);
+            snprintf(j->label, sizeof j->label, "%s %s", l->L.name, l->L.case_label[i]);
+        }
+    } else {
+        l->kind = l->L.cure[0] ? 1 : 0;
+        CliJob *j = &jobs[(*n)++];
+        j->spec = base;
+        if (quick && l->L.quick[0] && gs_spec_apply_args(&j->spec, l->L.quick, &err))
+            return cli_fail("demo", "%s: %s", l->L.name, err.msg);
+        snprintf(j->path, sizeof j->path, "%s/before.csv", dir);
+        snprintf(j->label, sizeof j->label, "%s", l->L.name);
+        if (l->kind == 1) {
+            CliJob *c = &jobs[(*n)++];
+            c->spec = base;
+            if (gs_spec_apply_args(&c->spec, l->L.cure, &err) != GS_OK ||
+                (quick && l->L.quick[0] && gs_spec_apply_args(&c->spec, l->L.quick, &err)))
+                return cli_fail("demo", "%s: cure: %s", l->L.name, err.msg);
+            snprintf(c->path, sizeof c->path, "%s/after.csv", dir);
+            snprintf(c->label, sizeof c->label, "%s (cured)", l->L.name);
+        }
+    }
+    l->n_jobs = *n - l->job0;
+    for (size_t i = l->job0; i < *n; i++)
+        if (gs_spec_validate(&jobs[i].spec, 0, 0, &err) != GS_OK)
+            return cli_fail("demo", "%s: %s", jobs[i].label, err.msg);
+    return 0;
+}
+
+static size_t lesson_job_count(const Lesson *l)
+{
+    if (l->L.sweep.n_axes)
+        return gs_sweep_size(&l->L.sweep);
+    if (l->L.n_cases)
+        return l->L.n_cases;
+    return l->L.cure[0] ? 2 : 1;
+}
+
+/* Renders a report lesson (kind 0/1) and checks its expectations. 0 or an exit code. */
+static int render_report(Lesson *l, const CliJob *jobs, const char *png, const DemoOpts *o)
+{
+    GsTrace *before = NULL, *after = NULL;
+    GsFindings fb = {0}, fa = {0};
+    GsPrediction pred = {0};
+    GsThresholds th;
+    gs_thresholds_default(&th);
+    GsError err = {{0}};
+    int rc = cli_batch_load("demo", jobs[l->job0].path, &before);
+    if (!rc && l->kind == 1)
+        rc = cli_batch_load("demo", jobs[l->job0 + 1].path, &after);
+    if (!rc && (gs_diagnose(before, &th, &fb, &err) != GS_OK ||
+                (after && gs_diagnose(after, &th, &fa, &err) != GS_OK)))
+        rc = cli_fail("demo", "%s: %s", l->L.name, err.msg);
+    if (!rc) {
+        int have_pred = cli_predict_from_meta(before, &pred);
+        verdict_text(l->verdict[0], sizeof l->verdict[0], &fb);
+        if (after)
+            verdict_text(l->verdict[1], sizeof l->verdict[1], &fa);
+        char why[200] = "", why2[200] = "";
+        l->ok = check_expect(l->L.expect, &fb, why, sizeof why);
+        if (after && !check_expect(l->L.expect_cured, &fa, why2, sizeof why2))
+            l->ok = 0;
+        if (!l->ok)
+            fprintf(stderr, "gradscope demo: lesson %s does not show its point: %s%s%s\n",
+                    l->L.name, why, why[0] && why2[0] ? "; cured run " : why2[0] ? "cured run " : "",
+                    why2);
+        clip_note(after ? after : before, l->note, sizeof l->note);
+        if (!l->note[0] && before)
+            clip_note(before, l->note, sizeof l->note);
+        GsReportOptions ro;
+        gs_report_options_default(&ro);
+        ro.width = o->width;
+        ro.height = o->height;
+        ro.trace = before;
+        ro.findings = &fb;
+        ro.prediction = have_pred ? &pred : NULL;
+        ro.title = l->L.title;
+        ro.subtitle = l->note[0] ? l->note : (l->L.n_caption > 1 ? l->L.caption[1] : NULL);
+        char after_label[300];
+        if (after) {
+            snprintf(after_label, sizeof after_label, "after (%s)",
+                     l->L.cure_label[0] ? l->L.cure_label : l->L.cure);
+            ro.after = after;
+            ro.before_label = "before";
+            ro.after_label = after_label;
+            ro.before_verdict = l->verdict[0];
+            ro.after_verdict = l->verdict[1];
+        }
+        if (gs_plot_report(&ro, png, &err) != GS_OK)
+            rc = cli_fail("demo", "%s", err.msg);
+    }
+    gs_findings_fini(&fb);
+    gs_findings_fini(&fa);
+    gs_prediction_fini(&pred);
+    gs_trace_destroy(before);
+    gs_trace_destroy(after);
+    return rc;
+}
+
+/* Renders a grid lesson (kind 2/3): expectations on the first and the last cell. */
+static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
+{
+    CliRunSet rs;
+    int rc;
+    if (l->kind == 2) {
+        rc = cli_runset_from_sweep("demo", &l->L.sweep, jobs + l->job0, l->n_jobs, &rs);
+    } else {
+        const char *labels[GS_LESSON_MAX_CASES];
+        for (size_t i = 0; i < l->L.n_cases; i++)
+            labels[i] = l->L.case_label[i];
+        rc = cli_runset_from_cases("demo", "setup", labels, jobs + l->job0, l->n_jobs, &rs);
+    }
+    if (rc)
+        return rc;
+    GsFindings *fs = calloc(rs.n_runs, sizeof *fs);
+    if (!fs) {
+        cli_runset_fini(&rs);
+        return cli_fail("demo", "out of memory");
+    }
+    rc = cli_runset_render("demo", &rs, NULL, png, l->L.title, 0, 0, l->kind == 2, fs);
+    if (!rc) {
+        char why[200] = "", why2[200] = "";
+        l->ok = check_expect(l->L.expect, &fs[0], why, sizeof why) &
+                check_expect(l->L.expect_cured, &fs[rs.n_runs - 1], why2, sizeof why2);
+        verdict_text(l->verdict[0], sizeof l->verdict[0], &fs[0]);
+        verdict_text(l->verdict[1], sizeof l->verdict[1], &fs[rs.n_runs - 1]);
+        if (!l->ok)
+            fprintf(stderr, "gradscope demo: lesson %s does not show its point: first cell "
+                            "%s; last cell %s\n",
+                    l->L.name, why[0] ? why : "ok", why2[0] ? why2 : "ok");
+        for (size_t i = 0; i < rs.n_runs; i++)
+            gs_findings_fini(&fs[i]);
+    }
+    free(fs);
+    cli_runset_fini(&rs);
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int cli_demo(int argc, char **argv)
+{
+    DemoOpts o = {.out_dir = "gradscope-demo", .jobs = cli_batch_default_jobs(),
+                  .width = 1600, .height = 1000};
+    int pos = 0;
+    int rc = cli_parse("demo", "[options] [LESSON...]",
+                       "The teaching gallery: each gradient pathology caused and cured, one "
+                       "lesson per concept,\nrendered as PNG into --out DIR with an index.html "
+                       "that shows them in order with captions.\nLESSON is a name or number "
+                       "from --list (default: all).",
+                       argc, argv, NULL, demo_opts, N_DEMO_OPTS, demo_opt, &o, &pos);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    Lesson *ls = NULL;
+    size_t n = 0;
+    if ((rc = load_lessons(&o, &ls, &n)))
+        return rc;
+    int *sel = calloc(n, sizeof *sel);
+    CliJob *jobs = NULL;
+    char tmp[2048] = "";
+    if (!sel) {
+        rc = cli_fail("demo", "out of memory");
+        goto done;
+    }
+    for (int a = pos; a < argc; a++) {
+        int hit = 0;
+        for (size_t i = 0; i < n; i++)
+            if (lesson_matches(ls[i].L.name, argv[a]))
+                hit = sel[i] = 1;
+        if (!hit) {
+            rc = cli_fail("demo", "no lesson '%s' (see --list)", argv[a]);
+            goto done;
+        }
+    }
+    if (pos >= argc)
+        for (size_t i = 0; i < n; i++)
+            sel[i] = 1;
+    if (o.list) {
+        for (size_t i = 0; i < n; i++)
+            if (sel[i])
+                printf("%-22s %s\n", ls[i].L.name, ls[i].L.title);
+        goto done;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i])
+            total += lesson_job_count(&ls[i]);
+    jobs = calloc(total ? total : 1, sizeof *jobs);
+    if (!jobs) {
+        rc = cli_fail("demo", "out of memory");
+        goto done;
+    }
+    if (cli_mkdir_p(o.out_dir) != 0) {
+        rc = cli_fail("demo", "--out '%s': %s", o.out_dir, strerror(errno));
+        goto done;
+    }
+    const char *td = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/gradscope-demo-XXXXXX", td && td[0] ? td : "/tmp");
+    if (!mkdtemp(tmp)) {
+        rc = cli_fail("demo", "cannot create a scratch directory %s: %s", tmp, strerror(errno));
+        tmp[0] = '\0';
+        goto done;
+    }
+    size_t nj = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (sel[i])
+            rc = plan(&ls[i], tmp, o.quick, jobs, &nj);
+    if (rc)
+        goto done;
+    double t0 = now_s();
+    if ((rc = cli_batch_run("demo", jobs, nj, o.jobs, o.quiet)))
+        goto done;
+    double t_train = now_s() - t0;
+    int all_ok = 1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!sel[i])
+            continue;
+        Lesson *l = &ls[i];
+        char png[4200];
+        snprintf(png, sizeof png, "%s/%s.png", o.out_dir, l->L.name);
+        rc = l->kind >= 2 ? render_grid(l, jobs, png) : render_report(l, jobs, png, &o);
+        all_ok &= l->ok;
+        if (!rc && !o.quiet)
+            printf("%-22s %s  [%s%s%s] -> %s\n", l->L.name, l->ok ? "ok  " : "MISS",
+                   l->verdict[0], l->kind ? " | " : "", l->kind ? l->verdict[1] : "", png);
+    }
+    if (rc)
+        goto done;
+    if (write_index(o.out_dir, ls, sel, n) != 0) {
+        rc = cli_fail("demo", "cannot write %s/index.html: %s", o.out_dir, strerror(errno));
+        goto done;
+    }
+    if (!o.quiet)
+        printf("gradscope demo: %zu runs trained in %.1f s, rendered in %.1f s -> %s/index.html\n",
+               nj, t_train, now_s() - t0 - t_train, o.out_dir);
+    rc = all_ok ? 0 : GS_EXIT_CHECK;
+done:
+    if (tmp[0])
+        remove_tree(tmp);
+    for (size_t i = 0; i < n; i++)
+        free(ls[i].text);
+    free(ls);
+    free(sel);
+    free(jobs);
+    return rc;
+}
