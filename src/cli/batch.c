@@ -406,7 +406,7 @@ static size_t value_index(const CliRunSet *rs, size_t k, const char *v)
     return 0;
 }
 
-/* The setup held fixed, from the first trace's metadata, for the grid's subtitle. */
+/* The setup held fixed (the same value in every run's metadata), for the grid's subtitle. */
 static void fixed_setup(const CliRunSet *rs, char *buf, size_t size)
 {
     static const char *const show[] = {"data", "depth", "width", "act", "init", "bias-init",
@@ -415,10 +415,12 @@ static void fixed_setup(const CliRunSet *rs, char *buf, size_t size)
     size_t w = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof show / sizeof show[0] && w < size; i++) {
-        int varied = 0;
-        for (size_t k = 0; k < rs->n_keys; k++)
-            varied |= !strcmp(rs->keys[k], show[i]);
         const char *v = gs_trace_meta_get(rs->traces[0], show[i]);
+        int varied = 0;
+        for (size_t j = 1; v && j < rs->n_runs; j++) {
+            const char *u = gs_trace_meta_get(rs->traces[j], show[i]);
+            varied |= !u || strcmp(u, v) != 0;
+        }
         if (varied || !v)
             continue;
         w += (size_t)snprintf(buf + w, size - w, "%s%s %s", w ? " \xc2\xb7 " : "fixed: ",

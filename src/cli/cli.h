@@ -47,6 +47,10 @@ int cli_status_exit(GsStatus st);
 /* Ensures a directory exists (creates it, and its parent, if missing). 0 or -1 (errno). */
 int cli_mkdir_p(const char *dir);
 
+/* Formats v with `digits` significant digits, writing NaN/Inf/-Inf for non-finite values
+ * (printf's "-nan" depends on the sign bit). Returns buf. */
+char *cli_fmt_g(char *buf, size_t size, double v, int digits);
+
 /* Commands. */
 int cli_run(int argc, char **argv);
 int cli_plot(int argc, char **argv);

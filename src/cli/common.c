@@ -4,6 +4,7 @@
 #include "util/fs.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,17 @@ int cli_status_exit(GsStatus st)
 }
 
 int cli_mkdir_p(const char *dir) { return gs_mkdir_p(dir); }
+
+char *cli_fmt_g(char *buf, size_t size, double v, int digits)
+{
+    if (isnan(v))
+        snprintf(buf, size, "NaN");
+    else if (isinf(v))
+        snprintf(buf, size, "%sInf", v < 0 ? "-" : "");
+    else
+        snprintf(buf, size, "%.*g", digits, v);
+    return buf;
+}
 
 static void print_help(const char *cmd, const char *synopsis, const char *about,
                        const GsSpec *spec, const CliOpt *opts, size_t n_opts)

@@ -256,9 +256,11 @@ int cli_run(int argc, char **argv)
         double loss0 = gs_trace_get(trace, 0, 0, GS_COL_LOSS);
         double loss1 = gs_trace_get(trace, ns - 1, 0, GS_COL_LOSS);
         cli_print_findings(stdout, &fs, o.rep.verbose);
-        printf("gradscope run: %ld steps, %zu layers, loss %.4g -> %.4g, grad ratio layer 1/%zu "
-               "%.3g at step 0; first non-finite: %s%s%s%s%s\n",
-               spec.steps, L, loss0, loss1, L - 1, meas,
+        char l0[32], l1[32], ms[32];
+        printf("gradscope run: %ld steps, %zu layers, loss %s -> %s, grad ratio layer 1/%zu "
+               "%s at step 0; first non-finite: %s%s%s%s%s\n",
+               spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4), cli_fmt_g(l1, sizeof l1, loss1, 4),
+               L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
                o.trace_path ? o.trace_path : "");

@@ -10,7 +10,12 @@
 #include "gradscope/sweep.h"
 #include "plot/draw.h"
 #include "plot/heatmap.h"
+#include "plot/panels.h"
 #include "plot/surface.h"
+
+/* Grids of at most this many runs get a shared loss panel, LOSS_PANEL_FONTS font sizes tall. */
+#define GRID_LOSS_MAX_RUNS 8
+#define LOSS_PANEL_FONTS 15.0
 
 /* Page geometry, all in page units. */
 typedef struct {
@@ -20,6 +25,7 @@ typedef struct {
     double col_head_h;        /* height of the column headers (+ page header) */
     double cell_w, cell_h;    /* one cell including badge strip and gaps */
     double badge_h, foot_h;   /* strips above / below the heatmap in a cell */
+    double loss_h;            /* height of the shared loss panel under the grid; 0: none */
     double panel_w;           /* one page panel: row labels + columns */
     double cbar_x, cbar_w;
 } Geo;
@@ -36,6 +42,8 @@ static void geometry(const GsGridOptions *o, Geo *g)
         double f = g->font;
         W = 2 * f * 1.5 + np * (f * 10 + nc * cw) + (np - 1) * f * 2 + f * 12;
         H = f * 1.5 + f * 4.2 + f * 3.0 + nr * ch + f * 4.0;
+        if (o->n <= GRID_LOSS_MAX_RUNS)
+            H += f * LOSS_PANEL_FONTS;
         if (W < 900)
             W = 900;
     }
@@ -53,7 +61,10 @@ static void geometry(const GsGridOptions *o, Geo *g)
     double avail = W - 2 * g->m - g->cbar_w - (np - 1) * gap;
     g->panel_w = avail / np;
     g->cell_w = (g->panel_w - g->row_lab_w) / nc;
-    double body = H - g->top - g->col_head_h - f * 2.2 - g->m * 0.5;
+    /* A few runs (a lesson's variants) also get their loss curves in one shared panel:
+     * learning-rate effects show in the loss more than in the gradients. */
+    g->loss_h = o->n <= GRID_LOSS_MAX_RUNS ? f * LOSS_PANEL_FONTS : 0.0;
+    double body = H - g->top - g->col_head_h - f * 2.2 - g->m * 0.5 - g->loss_h;
     g->cell_h = body / nr;
     g->cbar_x = W - g->m - g->cbar_w;
 }
@@ -290,12 +301,39 @@ typedef struct {
     const GsGridOptions *o;
     const Geo *g;
     GsHeatmap **hms;
+    double *work;          /* scratch for the loss panel */
+    char (*labels)[160];   /* one legend label per run */
 } PageCtx;
+
+/* The loss curves of every run in one panel under the grid, labelled by cell. */
+static void draw_losses(cairo_t *cr, const PageCtx *pc)
+{
+    const GsGridOptions *o = pc->o;
+    const Geo *g = pc->g;
+    const char *lab[GRID_LOSS_MAX_RUNS];
+    for (size_t i = 0; i < o->n; i++) {
+        const char *parts[3] = {o->n_rows > 1 && o->row_labels ? o->row_labels[o->row[i]] : NULL,
+                                o->n_cols > 1 && o->col_labels ? o->col_labels[o->col[i]] : NULL,
+                                o->page && o->page_labels ? o->page_labels[o->page[i]] : NULL};
+        size_t w = 0;
+        pc->labels[i][0] = '\0';
+        for (int k = 0; k < 3; k++)
+            if (parts[k] && parts[k][0] && w < sizeof pc->labels[i])
+                w += (size_t)snprintf(pc->labels[i] + w, sizeof pc->labels[i] - w, "%s%s",
+                                      w ? ", " : "", parts[k]);
+        lab[i] = pc->labels[i];
+    }
+    GsRect r = {g->m, g->H - g->loss_h - g->font * 1.2, g->cbar_x - g->m - g->font * 2,
+                g->loss_h - g->font * 0.6};
+    gs_panel_losses(cr, r, g->font, o->traces, lab, o->n, pc->work);
+}
 
 static void draw_cb(cairo_t *cr, void *ctx)
 {
     PageCtx *pc = ctx;
     draw_page(cr, pc->o, pc->g, pc->hms);
+    if (pc->g->loss_h > 0)
+        draw_losses(cr, pc);
 }
 
 GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
@@ -334,10 +372,25 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
     }
     if (st == GS_OK)
         st = shared_range(hms, o->n, err);
+    double *work = NULL;
+    char(*labels)[160] = NULL;
+    if (st == GS_OK && g.loss_h > 0) {
+        size_t ns = 0, nl = 0;
+        for (size_t i = 0; i < o->n; i++) {
+            ns = gs_trace_n_steps(o->traces[i]) > ns ? gs_trace_n_steps(o->traces[i]) : ns;
+            nl = gs_trace_n_layers(o->traces[i]) > nl ? gs_trace_n_layers(o->traces[i]) : nl;
+        }
+        work = malloc(gs_panels_work_size(ns, nl) * sizeof *work);
+        labels = calloc(o->n, sizeof *labels);
+        if (!work || !labels)
+            st = gs_error(err, GS_ERR_NOMEM, "out of memory for the grid's loss panel");
+    }
     if (st == GS_OK) {
-        PageCtx pc = {o, &g, hms};
+        PageCtx pc = {o, &g, hms, work, labels};
         st = gs_plot_render(path, (int)lround(g.W), (int)lround(g.H), 1.0, draw_cb, &pc, err);
     }
+    free(work);
+    free(labels);
     for (size_t i = 0; i < o->n; i++)
         gs_heatmap_destroy(hms[i]);
     free(hms);

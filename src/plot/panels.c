@@ -2,6 +2,7 @@
  * what it shows; text is fitted (ellipsis) or wrapped so nothing spills out of its panel. */
 #include "plot/panels.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 
 /* Okabe-Ito colours: distinguishable under common colour-vision deficiencies. */
 static const GsRgb oi_blue = {0.0, 0.447, 0.698};
-static const GsRgb oi_vermilion = {0.835, 0.369, 0.0};
 static const GsRgb oi_orange = {0.902, 0.624, 0.0};
 static const GsRgb oi_green = {0.0, 0.620, 0.451};
 
@@ -360,56 +360,91 @@ static void loss_line(cairo_t *cr, GsRect p, double font, const GsTrace *t, cons
     cairo_restore(cr);
 }
 
-void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,
-                   const GsTrace *b, const char *lb, double *work)
+void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t,
+                     const char *const *labels, size_t n, double *work)
 {
+    /* Okabe-Ito order: the two-run comparison reads blue (before) and vermilion (after). */
+    static const GsRgb palette[8] = {{0.0, 0.447, 0.698},   {0.835, 0.369, 0.0},
+                                     {0.0, 0.620, 0.451},   {0.902, 0.624, 0.0},
+                                     {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914},
+                                     {0.941, 0.894, 0.259}, {0.0, 0.0, 0.0}};
+    assert(n >= 1);
     cairo_save(cr);
     double th = gs_panel_title(cr, r, font, "Training loss");
-    double top = th + (b ? font * 1.4 : 0.0);
+    /* one legend row per ~4 entries */
+    size_t legend_rows = n > 1 ? (n + 3) / 4 : 0;
+    double top = th + (double)legend_rows * font * 1.4;
     GsRect p = plot_rect(r, font, top);
     if (p.w < font * 3 || p.h < font * 2) {
         cairo_restore(cr);
         return;
     }
     double mn = INFINITY, mx = -INFINITY, pmn = INFINITY;
-    int nonpos = 0;
-    if (gs_trace_has(a, GS_COL_LOSS))
-        loss_extent(a, &mn, &mx, &pmn, &nonpos);
-    if (b)
-        loss_extent(b, &mn, &mx, &pmn, &nonpos);
+    int nonpos = 0, any = 0;
+    double xlo = INFINITY, xhi = -INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        if (!gs_trace_has(t[k], GS_COL_LOSS) || gs_trace_n_steps(t[k]) == 0)
+            continue;
+        any = 1;
+        loss_extent(t[k], &mn, &mx, &pmn, &nonpos);
+        xlo = fmin(xlo, (double)gs_trace_step(t[k], 0));
+        xhi = fmax(xhi, (double)gs_trace_step(t[k], gs_trace_n_steps(t[k]) - 1));
+    }
+    if (!any)
+        xlo = 0, xhi = 1;
+    if (xhi <= xlo)
+        xhi = xlo + 1;
+    /* Comparing runs, one that diverges would flatten all the others: cap the axis at ten
+     * times the largest starting loss and let a diverging curve leave through the top. */
+    int capped = 0;
+    if (n > 1 && isfinite(mx)) {
+        double start = -INFINITY;
+        for (size_t k = 0; k < n; k++)
+            if (gs_trace_has(t[k], GS_COL_LOSS) && gs_trace_n_steps(t[k]) > 0 &&
+                isfinite(loss_at(t[k], 0)))
+                start = fmax(start, fabs(loss_at(t[k], 0)));
+        if (isfinite(start) && start > 0 && mx > 10 * start) {
+            mx = 10 * start;
+            capped = 1;
+        }
+    }
     Scale ys;
     int log = !nonpos && isfinite(mn);
     scale_fit(&ys, mn, mx, log);
-    double xlo = (double)gs_trace_step(a, 0);
-    double xhi = (double)gs_trace_step(a, gs_trace_n_steps(a) - 1);
-    if (b) {
-        xlo = fmin(xlo, (double)gs_trace_step(b, 0));
-        xhi = fmax(xhi, (double)gs_trace_step(b, gs_trace_n_steps(b) - 1));
-    }
-    if (xhi <= xlo)
-        xhi = xlo + 1;
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    int has_a = gs_trace_has(a, GS_COL_LOSS);
-    if (has_a)
-        loss_bands(cr, p, font, a, xlo, xhi);
-    if (b)
-        loss_bands(cr, p, font, b, xlo, xhi);
+    for (size_t k = 0; k < n; k++)
+        if (gs_trace_has(t[k], GS_COL_LOSS))
+            loss_bands(cr, p, font, t[k], xlo, xhi);
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
-                 log ? "loss (log scale)" : "loss");
+                 capped ? (log ? "loss (log scale, capped)" : "loss (capped)")
+                        : (log ? "loss (log scale)" : "loss"));
     if (!isfinite(mn))
         message(cr, p, font, "no finite loss values");
-    if (has_a)
-        loss_line(cr, p, font, a, &ys, xlo, xhi, oi_blue, work);
-    if (b) {
-        loss_line(cr, p, font, b, &ys, xlo, xhi, oi_vermilion, work);
-        double x = legend_item(cr, r.x + gs_axes_left_margin(font), r.y + th + font * 0.55,
-                               font, oi_blue, 0, la ? la : "before", r.x + r.w);
-        legend_item(cr, x, r.y + th + font * 0.55, font, oi_vermilion, 0, lb ? lb : "after",
-                    r.x + r.w);
+    double lx = r.x + gs_axes_left_margin(font), ly = r.y + th + font * 0.55;
+    for (size_t k = 0; k < n; k++) {
+        GsRgb c = palette[k % 8];
+        if (gs_trace_has(t[k], GS_COL_LOSS))
+            loss_line(cr, p, font, t[k], &ys, xlo, xhi, c, work);
+        if (n > 1) {
+            if (k > 0 && k % 4 == 0) {
+                lx = r.x + gs_axes_left_margin(font);
+                ly += font * 1.4;
+            }
+            lx = legend_item(cr, lx, ly, font, c, 0, labels && labels[k] ? labels[k] : "?",
+                             r.x + r.w);
+        }
     }
     cairo_restore(cr);
+}
+
+void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,
+                   const GsTrace *b, const char *lb, double *work)
+{
+    const GsTrace *t[2] = {a, b};
+    const char *l[2] = {la ? la : "before", lb ? lb : "after"};
+    gs_panel_losses(cr, r, font, t, l, b ? 2 : 1, work);
 }
 
 /* ---- depth profile ----------------------------------------------------------------- */

@@ -24,6 +24,10 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
  * finite values are positive; non-finite stretches shaded and labelled "NaN/Inf". */
 void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,
                    const GsTrace *b, const char *lb, double *work);
+/* The same for n >= 1 traces (one colour each, Okabe-Ito; legend of labels when n > 1).
+ * work must hold gs_panels_work_size doubles for the longest trace. */
+void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t,
+                     const char *const *labels, size_t n, double *work);
 /* log10(metric) against layer at the first, middle and last recorded step; act_grad_norm too
  * when the trace has it; the predicted step-0 act_grad_norm profile dashed when pred given. */
 void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
