@@ -335,8 +335,8 @@ END_TEST
 static void expect_exit2(const char *needle, const char *args)
 {
     int rc = gs("%s", args);
-    ck_assert_msg(rc == 2, "exit %d for '%s': %s", rc, args, out);
-    ck_assert_msg(strstr(out, needle) != NULL, "output of '%s' lacks '%s': %s", args, needle,
+    ck_assert_msg(rc == 2, "exit %d for '%s': %.3000s", rc, args, out);
+    ck_assert_msg(strstr(out, needle) != NULL, "output of '%s' lacks '%s': %.3000s", args, needle,
                   out);
     char d[512];
     snprintf(d, sizeof d, "%s/o", tmpdir);
@@ -384,13 +384,13 @@ START_TEST(cli_sweep_shard_resume_grid)
                        "--depth 4 --width 8 --steps 30 --samples 200 -j 2 --out s";
     /* three shards, then the whole sweep resumes every run */
     for (int i = 1; i <= 3; i++)
-        ck_assert_msg(gs("%s --shard %d/3", base, i) == 0, "%s", out);
+        ck_assert_msg(gs("%s --shard %d/3", base, i) == 0, "%.3000s", out);
     char d[512];
     snprintf(d, sizeof d, "%s/s", tmpdir);
     ck_assert_int_eq(count_entries(d), 6); /* traces only: shards draw no grid */
     ck_assert(exists(d, "act=relu_init=he_normal.csv"));
     ck_assert_int_eq(gs("%s", base), 0);
-    ck_assert_msg(strstr(out, "6 resumed") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "6 resumed") != NULL, "%.3000s", out);
     ck_assert(exists(d, "summary.csv"));
     ck_assert(exists(d, "grid.png"));
     int w, h;
@@ -412,8 +412,8 @@ START_TEST(cli_sweep_shard_resume_grid)
     remove(p);
     snprintf(p, sizeof p, "%s/grid.png", d);
     remove(p);
-    ck_assert_msg(gs("plot --grid s") == 0, "%s", out);
-    ck_assert_msg(strstr(out, "act, init") != NULL, "%s", out);
+    ck_assert_msg(gs("plot --grid s") == 0, "%.3000s", out);
+    ck_assert_msg(strstr(out, "act, init") != NULL, "%.3000s", out);
     ck_assert(exists(d, "grid.png"));
     ck_assert(exists(d, "summary.csv"));
 }
@@ -424,15 +424,15 @@ END_TEST
 START_TEST(cli_demo_quick)
 {
     int rc = gs("demo --quick --size 800x500 -j 2 --out d");
-    ck_assert_msg(rc == 0, "demo exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "MISS") == NULL, "%s", out);
+    ck_assert_msg(rc == 0, "demo exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "MISS") == NULL, "%.3000s", out);
     char d[512];
     snprintf(d, sizeof d, "%s/d", tmpdir);
     ck_assert(exists(d, "index.html"));
     ck_assert_int_eq(gs("demo --list"), 0);
     int lessons = 0;
     char list[65536];
-    snprintf(list, sizeof list, "%s", out);
+    snprintf(list, sizeof list, "%.3000s", out);
     for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
         char name[64];
         ck_assert_int_eq(sscanf(line, "%63s", name), 1);
@@ -458,7 +458,7 @@ START_TEST(cli_demo_quick)
           "expect = vanishing\n", f);
     fclose(f);
     rc = gs("demo --scenarios scen --size 800x500 --out d2");
-    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(rc == 1, "exit %d: %.3000s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "01-wrong"));
 }
 END_TEST

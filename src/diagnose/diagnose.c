@@ -615,6 +615,15 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
     }
 }
 
+/* act_grad_norm is dLoss/dz of the dense output z. Before a normalization layer the scale
+ * of z is arbitrary (batch/layer norm divide it out), and so is that gradient's (it scales
+ * as 1/std(z)): across normalized layers only the weight gradients compare. */
+static int act_signal_meaningful(const Ctx *c)
+{
+    return gs_trace_has(c->t, GS_COL_ACT_GRAD_NORM) && strcmp(c->su.norm, "batch") != 0 &&
+           strcmp(c->su.norm, "layer") != 0;
+}
+
 static void rule_vanishing(Ctx *c)
 {
     const GsThresholds *th = c->th;
@@ -627,7 +636,7 @@ static void rule_vanishing(Ctx *c)
     RatioSummary cand[2];
     size_t n_cand = 0;
     cand[n_cand++] = summarize_ratio(c, GS_COL_GRAD_NORM);
-    if (gs_trace_has(c->t, GS_COL_ACT_GRAD_NORM))
+    if (act_signal_meaningful(c))
         cand[n_cand++] = summarize_ratio(c, GS_COL_ACT_GRAD_NORM);
 
     int best = -1, best_step0 = 0;
@@ -796,7 +805,7 @@ static void rule_exploding(Ctx *c)
     size_t n_cand = 0;
     if (c->depth >= 2) {
         cand[n_cand++] = summarize_ratio(c, GS_COL_GRAD_NORM);
-        if (gs_trace_has(c->t, GS_COL_ACT_GRAD_NORM))
+        if (act_signal_meaningful(c))
             cand[n_cand++] = summarize_ratio(c, GS_COL_ACT_GRAD_NORM);
     }
     int best = -1, best_step0 = 0;

@@ -15,7 +15,7 @@
 
 /* Grids of at most this many runs get a shared loss panel, LOSS_PANEL_FONTS font sizes tall. */
 #define GRID_LOSS_MAX_RUNS 8
-#define LOSS_PANEL_FONTS 15.0
+#define LOSS_PANEL_FONTS 20.0
 
 /* Page geometry, all in page units. */
 typedef struct {
@@ -75,6 +75,8 @@ static GsRgb sev_color(int sev)
         return (GsRgb){0.78, 0.12, 0.12};
     if (sev == GS_SEV_WARNING)
         return (GsRgb){0.85, 0.50, 0.05};
+    if (sev == GS_SEV_INFO)
+        return (GsRgb){0.20, 0.42, 0.70};
     return (GsRgb){0.18, 0.55, 0.28};
 }
 
@@ -94,16 +96,13 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
     double f = g->font;
     const GsTrace *t = o->traces[i];
     const GsFindings *fs = o->findings ? o->findings[i] : NULL;
-    /* badge: the most severe warning/error finding, else "healthy" */
+    /* badge: the most severe finding (the list comes most severe first), else "healthy" */
     int sev = -1;
     const char *kind = "healthy";
-    if (fs)
-        for (size_t k = 0; k < fs->n; k++)
-            if (fs->items[k].severity >= GS_SEV_WARNING) {
-                sev = (int)fs->items[k].severity;
-                kind = gs_finding_kind_name(fs->items[k].kind);
-                break;
-            }
+    if (fs && fs->n) {
+        sev = (int)fs->items[0].severity;
+        kind = gs_finding_kind_name(fs->items[0].kind);
+    }
     GsTextStyle bs = gs_text_style(f * 0.85);
     bs.bold = 1;
     bs.color = (GsRgb){1, 1, 1};
@@ -246,7 +245,7 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     gs_text_draw(cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
                  "each cell: grad_norm per layer (layer 1 bottom, output top) over training "
                  "steps (left to right); badge = most severe finding (red error, orange "
-                 "warning, green healthy), final loss on the right");
+                 "warning, blue info, green healthy), final loss on the right");
 }
 
 static int cmp_double(const void *a, const void *b)

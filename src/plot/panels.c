@@ -262,8 +262,11 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     double y = r.y + font * 1.9;
     gs_text_draw(cr, &s2, r.x, y, 0, 0, 0, r.w, line2);
     if (subtitle) {
+        /* wrapped into the lines the layout left below the setup line */
         GsTextStyle s3 = gs_text_style(font * 0.95);
-        gs_text_draw(cr, &s3, r.x, y + font * 1.45, 0, 0, 0, r.w, subtitle);
+        double ys = y + font * 1.45;
+        int lines = (int)floor((r.y + r.h - ys) / (font * 1.2));
+        gs_text_wrap(cr, &s3, r.x, ys, r.w, lines < 1 ? 1 : lines, 0, subtitle);
     }
     cairo_restore(cr);
 }
@@ -297,8 +300,10 @@ static double xmap(GsRect p, double xlo, double xhi, double s)
     return p.x + (s - xlo) / (xhi - xlo) * p.w;
 }
 
+/* Shades the stretches where t's loss is NaN/Inf, in the run's colour when several runs
+ * share the panel (who names it in the label), else in red. */
 static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, double xlo,
-                       double xhi)
+                       double xhi, const GsRgb *tint, const char *who)
 {
     size_t n = gs_trace_n_steps(t);
     double last_label = -1e300;
@@ -318,16 +323,19 @@ static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, dou
         double x1 = fmin(p.x + p.w, xmap(p, xlo, xhi, s1 + half));
         if (x1 - x0 < 2)
             x1 = x0 + 2;
-        cairo_set_source_rgba(cr, 0.85, 0.1, 0.1, 0.16);
+        GsRgb c = tint ? *tint : (GsRgb){0.85, 0.1, 0.1};
+        cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.16);
         cairo_rectangle(cr, x0, p.y, x1 - x0, p.h);
         cairo_fill(cr);
         GsTextStyle st = gs_text_style(font * 0.8);
-        st.color = (GsRgb){0.7, 0.0, 0.0};
+        st.color = tint ? (GsRgb){c.r * 0.7, c.g * 0.7, c.b * 0.7} : (GsRgb){0.7, 0.0, 0.0};
         st.bold = 1;
-        double w = gs_text_width(cr, &st, "NaN/Inf");
+        char text[96];
+        snprintf(text, sizeof text, "NaN/Inf%s%s", who ? ": " : "", who ? who : "");
+        double w = gs_text_width(cr, &st, text);
         double lx = fmin(x0 + font * 0.3, p.x + p.w - w - font * 0.3);
         if (lx > last_label) {
-            gs_text_draw(cr, &st, lx, p.y + font * 0.3, 0, 0, 0, 0, "NaN/Inf");
+            gs_text_draw(cr, &st, lx, p.y + font * 0.3, 0, 0, 0, p.x + p.w - lx, text);
             last_label = lx + w + font * 0.5;
         }
         i = j + 1;
@@ -416,7 +424,8 @@ void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     for (size_t k = 0; k < n; k++)
         if (gs_trace_has(t[k], GS_COL_LOSS))
-            loss_bands(cr, p, font, t[k], xlo, xhi);
+            loss_bands(cr, p, font, t[k], xlo, xhi, n > 1 ? &palette[k % 8] : NULL,
+                       n > 1 && labels ? labels[k] : NULL);
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
                  capped ? (log ? "loss (log scale, capped)" : "loss (capped)")
                         : (log ? "loss (log scale)" : "loss"));

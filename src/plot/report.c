@@ -242,6 +242,16 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
     GsLayout L;
     gs_layout_compute(&ls, &L);
+    if (o->subtitle) {
+        /* A long subtitle (a lesson's caption) gets up to three lines; estimate them from an
+         * average DejaVu Sans advance of 0.55 em and lay the page out again. */
+        double per_line = L.r[GS_PANEL_TITLE].w / (0.55 * 0.95 * L.font);
+        int lines = (int)ceil((double)strlen(o->subtitle) / fmax(per_line, 1.0));
+        if (lines > 1) {
+            ls.subtitle_lines = lines > 3 ? 3 : lines;
+            gs_layout_compute(&ls, &L);
+        }
+    }
 
     Model m = {0};
     st = build(o, &L, &m, err);
