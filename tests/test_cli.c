@@ -75,8 +75,8 @@ static void teardown(void)
 static void expect_usage(const char *needle, const char *fmt, const char *arg)
 {
     int rc = gs(fmt, arg);
-    ck_assert_msg(rc == 2, "exit %d for '%s': %s", rc, arg, out);
-    ck_assert_msg(strstr(out, needle) != NULL, "output lacks '%s': %s", needle, out);
+    ck_assert_msg(rc == 2, "exit %d for '%s': %.3000s", rc, arg, out);
+    ck_assert_msg(strstr(out, needle) != NULL, "output lacks '%s': %.3000s", needle, out);
     char *nl = strchr(out, '\n');
     ck_assert_msg(nl && nl[1] == '\0', "more than one line: %.3000s", out);
     ck_assert_msg(count_files() == 0, "files left behind for '%s'", arg);
