@@ -13,6 +13,7 @@
 #include "gradscope/diagnose.h"
 #include "gradscope/probe.h"
 #include "gradscope/theory.h"
+#include "cli_util.h"
 #include "runner.h"
 
 static GsTrace *run(const char *args, GsRunInfo *info)
@@ -145,36 +146,11 @@ END_TEST
 
 /* ---- CLI ---- */
 
-static char tmpdir[256], out[1 << 16];
-
-static int gs(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    const char *bin = getenv("GS_BIN");
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s 2>/dev/null", tmpdir, bin ? bin : "gradscope", args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gs_e2e_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+#define tmpdir gs_tmpdir
+#define out gs_out
+#define setup gs_cli_setup
+#define teardown gs_cli_teardown
+#define gs(...) gs_cli_run(0, __VA_ARGS__)
 
 #define SIGMOID "--depth 12 --act sigmoid --init standard --steps 60 --width 32"
 

@@ -16,67 +16,16 @@
 #include "gradscope/diagnose.h"
 #include "gradscope/probe.h"
 #include "gradscope/sweep.h"
+#include "cli_util.h"
 #include "runner.h"
 
-static char tmpdir[256];
-static char out[65536];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gs_sweep_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *bin(void)
-{
-    const char *b = getenv("GS_BIN");
-    return b ? b : "build/gradscope";
-}
-
-/* Runs `gradscope ARGS` in tmpdir; stdout+stderr into out; returns the exit code. */
-static int gs(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && OPENBLAS_NUM_THREADS=1 %s %s 2>&1", tmpdir, bin(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-static int exists(const char *dir, const char *name)
-{
-    char p[1024];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &sb) == 0 && sb.st_size > 0;
-}
+#define tmpdir gs_tmpdir
+#define out gs_out
+#define setup gs_cli_setup
+#define teardown gs_cli_teardown
+#define gs(...) gs_cli_run(1, __VA_ARGS__)
+#define count_entries gs_count_entries
+#define exists gs_file_nonempty
 
 static void png_size(const char *path, int *w, int *h)
 {
