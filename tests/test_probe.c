@@ -61,7 +61,7 @@ START_TEST(test_known_statistics)
     ck_assert_double_eq(row[GS_COL_COUNT + GS_COL_DEAD_FRAC], 0.0);
 
     /* update ratio: sgd lr 0.1 on dw (3,-4,0) -> ||dW|| 0.5, ||W|| sqrt(2) */
-    gs_net_optim_delta(net, 0.1, 1);
+    gs_net_optim_step(net, 0.1, 1);
     gs_probe_update(net, row);
     ck_assert_double_eq_tol(row[GS_COL_UPDATE_RATIO], 0.5 / sqrt(2.0), 1e-7);
     gs_net_destroy(net);

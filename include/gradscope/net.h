@@ -55,12 +55,10 @@ double gs_net_grad_norm(const GsNet *net);
 /* Clipping as the spec says (global norm, then value), given the global norm computed
  * by gs_net_grad_norm. Reports the norm after clipping; returns 1 when anything changed. */
 int gs_net_clip(GsNet *net, double norm_before, double *norm_after);
-/* Computes this step's update (optimizer, lr) into the net's update arena without
- * applying it. t is the 1-based step count. */
-void gs_net_optim_delta(GsNet *net, double lr, long t);
-/* Applies the update computed by gs_net_optim_delta. */
-void gs_net_apply_update(GsNet *net);
-/* The update arena's view of layer l's weights (n_out x n_in), valid after optim_delta. */
+/* One optimizer step (the spec's optimizer at learning rate lr; t is the 1-based step
+ * count): the update is written into the net's update arena and applied in one pass. */
+void gs_net_optim_step(GsNet *net, double lr, long t);
+/* The update arena's view of layer l's weights (n_out x n_in): the last step's change. */
 const float *gs_net_layer_delta_w(const GsNet *net, size_t l);
 
 /* Layer l's activation buffers from the last forward/backward pass (B rows): z the dense

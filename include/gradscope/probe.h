@@ -17,7 +17,7 @@
  * net's scratch buffer; cannot fail. */
 void gs_probe_grads(GsNet *net, size_t B, double *row);
 /* Fills update_ratio = ||dW_l|| / ||W_l|| for every layer from the net's computed update
- * and the weight_norm already in row. Call after gs_net_optim_delta, before applying. */
+ * and the weight_norm already in row (taken before the step). Call after gs_net_optim_step. */
 void gs_probe_update(const GsNet *net, double *row);
 
 /* Progress report: called after every step with the step index and loss. */

@@ -286,13 +286,11 @@ int gs_net_clip(GsNet *net, double before, double *norm_after)
     return changed;
 }
 
-void gs_net_optim_delta(GsNet *net, double lr, long t)
+void gs_net_optim_step(GsNet *net, double lr, long t)
 {
     GsOptStep o = {net->spec.opt, lr, net->spec.opt_param, net->spec.weight_decay, t};
-    gs_optim_delta(net->delta, net->params, net->grads, net->opt_m, net->opt_v, net->n_params, &o);
+    gs_optim_step(net->delta, net->params, net->grads, net->opt_m, net->opt_v, net->n_params, &o);
 }
-
-void gs_net_apply_update(GsNet *net) { gs_optim_apply(net->params, net->delta, net->n_params); }
 
 const float *gs_net_layer_delta_w(const GsNet *net, size_t l)
 {

@@ -11,15 +11,17 @@
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8f
 
-void gs_optim_delta(float *delta, const float *p, const float *g, float *m, float *v, size_t n,
-                    const GsOptStep *o)
+void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
+                   const GsOptStep *o)
 {
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float l2 = o->kind == GS_OPT_ADAMW ? 0.0f : wd;
     switch (o->kind) {
     case GS_OPT_SGD:
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             delta[i] = -lr * (g[i] + l2 * p[i]);
+            p[i] += delta[i];
+        }
         break;
     case GS_OPT_MOMENTUM:
         /* buf = mu*buf + g (buf starts at 0, so step 1 gives buf = g as PyTorch). */
@@ -27,6 +29,7 @@ void gs_optim_delta(float *delta, const float *p, const float *g, float *m, floa
             float gi = g[i] + l2 * p[i];
             m[i] = mu * m[i] + gi;
             delta[i] = -lr * m[i];
+            p[i] += delta[i];
         }
         break;
     case GS_OPT_NESTEROV:
@@ -34,6 +37,7 @@ void gs_optim_delta(float *delta, const float *p, const float *g, float *m, floa
             float gi = g[i] + l2 * p[i];
             m[i] = mu * m[i] + gi;
             delta[i] = -lr * (gi + mu * m[i]);
+            p[i] += delta[i];
         }
         break;
     case GS_OPT_RMSPROP:
@@ -41,6 +45,7 @@ void gs_optim_delta(float *delta, const float *p, const float *g, float *m, floa
             float gi = g[i] + l2 * p[i];
             v[i] = RMS_ALPHA * v[i] + (1.0f - RMS_ALPHA) * gi * gi;
             delta[i] = -lr * gi / (sqrtf(v[i]) + RMS_EPS);
+            p[i] += delta[i];
         }
         break;
     case GS_OPT_ADAM:
@@ -57,16 +62,11 @@ void gs_optim_delta(float *delta, const float *p, const float *g, float *m, floa
             v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
             float denom = sqrtf(v[i]) * rbc2 + ADAM_EPS;
             delta[i] = -decay * p[i] - step * m[i] / denom;
+            p[i] += delta[i];
         }
         break;
     }
     }
-}
-
-void gs_optim_apply(float *p, const float *delta, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] += delta[i];
 }
 
 double gs_schedule_lr(const GsSpec *spec, long step)

@@ -16,13 +16,12 @@ typedef struct {
     long t;              /* 1-based step count, for Adam's bias correction */
 } GsOptStep;
 
-/* Computes this step's parameter change delta[i] (the caller applies p += delta) from
- * parameters p, gradients g and state m, v (n entries each; m, v updated; v unused by
- * sgd/momentum/nesterov, both unused by sgd). Cannot fail. */
-void gs_optim_delta(float *delta, const float *p, const float *g, float *m, float *v, size_t n,
-                    const GsOptStep *o);
-/* p[i] += delta[i]. */
-void gs_optim_apply(float *p, const float *delta, size_t n);
+/* One optimizer step over n parameters p with gradients g and state m, v (m, v updated; v
+ * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
+ * applies it, p[i] += delta[i], in the same pass (the probe reads delta afterwards).
+ * Cannot fail. */
+void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
+                   const GsOptStep *o);
 
 /* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and
  * schedule. Warm-up: lr * (step + 1) / (warmup + 1) for step < warmup; the schedule then

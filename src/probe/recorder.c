@@ -1,5 +1,5 @@
 /* The recorder: the training loop as one straight line per step (zero grads, forward,
- * loss, backward, probe, clip, optimizer update, probe the update, apply), filling the
+ * loss, backward, probe, clip, optimizer step, probe the update), filling the
  * trace on recorded steps. */
 #include <cblas.h>
 #include <math.h>
@@ -181,7 +181,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             seen_bad = 1;
         }
         int clipped = gs_net_clip(net, before, &after);
-        gs_net_optim_delta(net, lr, step + 1);
+        gs_net_optim_step(net, lr, step + 1);
         if (rec) {
             gs_probe_update(net, row);
             for (size_t l = 0; l < L; l++) {
@@ -194,7 +194,6 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             }
             gs_trace_commit_step(trace);
         }
-        gs_net_apply_update(net);
         if (progress)
             progress(ctx, step, spec->steps, loss);
     }
