@@ -96,6 +96,8 @@ size_t gs_spec_key_count(void);
 const char *gs_spec_key_name(size_t i);
 const char *gs_spec_key_default(size_t i);
 const char *gs_spec_key_help(size_t i);
+/* Index of a key in the table ('-' and '_' alike, no leading dashes); -1 when unknown. */
+int gs_spec_key_index(const char *name);
 
 /* Names for enums (as accepted by gs_spec_set). */
 const char *gs_norm_name(GsNormKind kind);

@@ -376,6 +376,14 @@ static int key_eq(const char *a, const char *b)
     return *a == *b;
 }
 
+int gs_spec_key_index(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_eq(keys[i].name, name))
+            return (int)i;
+    return -1;
+}
+
 static const Key *find_key(const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)

@@ -12,17 +12,6 @@
 
 #include "trace/atomic_file.h"
 
-/* Keys compare with '-' and '_' as the same character, as gs_spec_set does. */
-static int key_eq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
-        if (x != y)
-            return 0;
-    }
-    return *a == *b;
-}
-
 static void trim(char *s)
 {
     size_t n = strlen(s);
@@ -48,13 +37,13 @@ GsStatus gs_sweep_add_vary(GsSweep *sw, const char *text, GsError *err)
     trim(ax.key);
     while (ax.key[0] == '-')
         memmove(ax.key, ax.key + 1, strlen(ax.key));
-    GsSpec probe;
-    gs_spec_default(&probe);
-    char buf[256];
-    if (gs_spec_get(&probe, ax.key, buf, sizeof buf) != GS_OK)
+    int key = gs_spec_key_index(ax.key);
+    if (key < 0)
         return gs_error(err, GS_ERR_INVALID, "--vary: unknown setup key '%s'", ax.key);
+    /* the table's spelling, so that res_scale and res-scale are one key */
+    snprintf(ax.key, sizeof ax.key, "%s", gs_spec_key_name((size_t)key));
     for (size_t i = 0; i < sw->n_axes; i++)
-        if (key_eq(sw->axes[i].key, ax.key))
+        if (!strcmp(sw->axes[i].key, ax.key))
             return gs_error(err, GS_ERR_INVALID, "--vary: key '%s' is varied twice", ax.key);
     if (sw->n_axes >= GS_SWEEP_MAX_AXES)
         return gs_error(err, GS_ERR_INVALID, "--vary: at most %d varied keys",
@@ -79,7 +68,8 @@ GsStatus gs_sweep_add_vary(GsSweep *sw, const char *text, GsError *err)
             return gs_error(err, GS_ERR_INVALID, "--vary %s: empty value in '%s'", ax.key,
                             eq + 1);
         GsError e2 = {{0}};
-        GsSpec s2 = probe;
+        GsSpec s2;
+        gs_spec_default(&s2);
         if (gs_spec_set(&s2, ax.key, v, &e2) != GS_OK)
             return gs_error(err, GS_ERR_INVALID, "--vary %s: invalid value '%s': %s", ax.key,
                             v, e2.msg);
