@@ -1,6 +1,7 @@
 /* `gradscope plot TRACE.csv`: render a report from any trace, ours or another tool's. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/batch.h"
 #include "cli/cli.h"
@@ -31,6 +32,11 @@ static int plot_opt(void *ctx, int i, const char *arg)
 /* `plot --grid DIR...`: rebuilds the sweep grid and summary.csv from the traces. */
 static int plot_grid(const CliReport *r, int n_dirs, char **dirs)
 {
+    for (int i = 0; i < n_dirs; i++) {
+        struct stat sb;
+        if (stat(dirs[i], &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return cli_fail("plot", "--grid: '%s' is not a directory (a sweep's --out)", dirs[i]);
+    }
     const char *out = r->output;
     char buf[4200];
     if (!out) {
