@@ -26,6 +26,7 @@ typedef struct {
     double cell_w, cell_h;    /* one cell including badge strip and gaps */
     double badge_h, foot_h;   /* strips above / below the heatmap in a cell */
     double loss_h;            /* height of the shared loss panel under the grid; 0: none */
+    int sub_lines;            /* lines of the subtitle (0..2) */
     double panel_w;           /* one page panel: row labels + columns */
     double cbar_x, cbar_w;
 } Geo;
@@ -41,7 +42,7 @@ static void geometry(const GsGridOptions *o, Geo *g)
         g->font = nc * np <= 9 ? 15.0 : 13.0;
         double f = g->font;
         W = 2 * f * 1.5 + np * (f * 10 + nc * cw) + (np - 1) * f * 2 + f * 12;
-        H = f * 1.5 + f * 4.2 + f * 3.0 + nr * ch + f * 4.0;
+        H = f * 1.5 + f * 4.2 + f * 3.0 + nr * ch + f * 4.0 + (o->subtitle ? f * 1.25 : 0);
         if (o->n <= GRID_LOSS_MAX_RUNS)
             H += f * LOSS_PANEL_FONTS;
         if (W < 900)
@@ -51,7 +52,11 @@ static void geometry(const GsGridOptions *o, Geo *g)
     g->W = W;
     g->H = H;
     g->m = f * 1.5;
-    g->top = g->m * 0.6 + f * 1.5 + (o->subtitle ? f * 1.4 : 0) + f * 1.2;
+    /* a long fixed-setup line wraps to two lines (DejaVu Sans averages ~0.55 em) */
+    g->sub_lines = 0;
+    if (o->subtitle)
+        g->sub_lines = (double)strlen(o->subtitle) * 0.55 * 0.9 * f > W - 2 * g->m ? 2 : 1;
+    g->top = g->m * 0.6 + f * 1.5 + g->sub_lines * f * 1.25 + f * 1.2;
     g->col_head_h = f * (o->page_key ? 2.8 : 1.6);
     g->row_lab_w = f * 10;
     g->badge_h = f * 1.5;
@@ -167,7 +172,7 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     if (o->subtitle) {
         GsTextStyle ss = gs_text_style(f * 0.9);
         ss.color = (GsRgb){0.3, 0.3, 0.3};
-        gs_text_draw(cr, &ss, m, y, 0, 0, 0, g->W - 2 * m, o->subtitle);
+        gs_text_wrap(cr, &ss, m, y, g->W - 2 * m, g->sub_lines, 0, o->subtitle);
     }
     size_t np = o->n_pages ? o->n_pages : 1;
     double gap = f * 2, x0 = m;
@@ -243,9 +248,9 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
     gs_text_draw(cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
-                 "each cell: grad_norm per layer (layer 1 bottom, output top) over training "
-                 "steps (left to right); badge = most severe finding (red error, orange "
-                 "warning, blue info, green healthy), final loss on the right");
+                 "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
+                 "bottom) over steps; badge: worst finding (red error, orange warning, blue "
+                 "info, green healthy); final loss at the right");
 }
 
 static int cmp_double(const void *a, const void *b)
