@@ -41,8 +41,13 @@ static void scale_fit(Scale *s, double vmin, double vmax, int log)
     }
     double a = log ? log10(vmin) : vmin, b = log ? log10(vmax) : vmax;
     double span = b - a;
-    if (span <= 0.0) {
-        span = log ? 1.0 : (a == 0.0 ? 1.0 : fabs(a) * 0.2);
+    if (log && span < 2.0) {
+        /* at least two decades, so the axis carries decade ticks */
+        double mid = 0.5 * (a + b);
+        a = mid - 1.0;
+        b = mid + 1.0;
+    } else if (span <= 0.0) {
+        span = a == 0.0 ? 1.0 : fabs(a) * 0.2;
         a -= span / 2;
         b += span / 2;
     } else {
@@ -547,8 +552,9 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
             }
         }
     }
+    int empty = !isfinite(mn);
     Scale ys;
-    scale_fit(&ys, mn, mx, 1);
+    scale_fit(&ys, empty ? 0.1 : mn, empty ? 1.0 : mx, 1);
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, 1, (double)nl, (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
     if (nl > 1) {
@@ -569,11 +575,10 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         xt.n = k;
     }
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, &yt, ys.lo, ys.hi,
-                 "layer (1 = input side, out = output layer)", "norm (log scale)");
-    if (!isfinite(mn)) {
-        message(cr, p, font, "no finite positive values");
-    }
+    gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, empty ? NULL : &yt, ys.lo,
+                 ys.hi, "layer (1 = input side, out = output layer)", "norm (log scale)");
+    if (empty)
+        message(cr, p, font, "every value is zero or NaN/Inf: no usable gradient to draw");
     GsRgb col[3] = {oi_orange, oi_green, oi_blue};
     int nsteps = ns >= 3 ? 3 : (int)ns;
     if (ns == 2) {
@@ -610,13 +615,14 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     for (int k = 0; k < nsteps; k++) {
         if (k == 1 && ns == 2)
             continue;
-        int finite = 0;
+        int finite = 0, zero = 0;
         for (size_t li = 0; li < nl && !finite; li++) {
             double v = gs_trace_get(t, idx[k], li, metric);
             finite = isfinite(v) && v > 0;
+            zero |= v == 0.0;
         }
         snprintf(lab, sizeof lab, "step %ld%s", gs_trace_step(t, idx[k]),
-                 finite ? "" : " (no finite values)");
+                 finite ? "" : zero ? " (all zero)" : " (NaN/Inf)");
         x = legend_item(cr, x, ly, font, col[k], 0, lab, maxx);
     }
     ly += font * 1.25;
@@ -646,13 +652,15 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
         cairo_restore(cr);
         return;
     }
-    double mn = 1e-3, mx = 1e-3; /* the reference line is always in view */
+    double mn = 1e-4, mx = 1e-2; /* the 1e-3 reference line, a decade either side, in view */
+    int any = 0;
     for (size_t i = 0; i < ns; i++)
         for (size_t li = 0; li < nl; li++) {
             double v = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
             if (isfinite(v) && v > 0) {
                 mn = fmin(mn, v);
                 mx = fmax(mx, v);
+                any = 1;
             }
         }
     Scale ys;
@@ -665,6 +673,10 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
                  "ratio (log scale)");
+    if (!any) {
+        GsRect upper = {p.x, p.y, p.w, p.h * 0.5};
+        message(cr, upper, font, "no update changed any weight (all zero or NaN/Inf)");
+    }
     size_t maxc = (size_t)fmax(2.0, p.w);
     double *raw = work, *bin = work + ns, *xs = work + 2 * ns, *yv = work + 3 * ns;
     cairo_save(cr);
