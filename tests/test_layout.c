@@ -6,7 +6,8 @@ static const double sizes[][2] = {
     {800, 500}, {1024, 768}, {1200, 1200}, {1600, 1000}, {1920, 1080}, {2400, 1500}, {3200, 2000},
 };
 static const GsPanel optional[] = {GS_PANEL_HEATMAP_AFTER, GS_PANEL_LOSS, GS_PANEL_PROFILE,
-                                   GS_PANEL_UPDATE, GS_PANEL_HEALTH, GS_PANEL_FINDINGS};
+                                   GS_PANEL_UPDATE, GS_PANEL_HEALTH, GS_PANEL_FINDINGS,
+                                   GS_PANEL_CLIP};
 #define N_OPT (sizeof optional / sizeof optional[0])
 
 static void check(const GsLayoutSpec *spec, const GsLayout *L)

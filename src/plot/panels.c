@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -636,6 +637,101 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         x = legend_item(cr, x, ly, font, grey, 1, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)", maxx);
     if (np > 0)
         legend_item(cr, x, ly, font, (GsRgb){0.1, 0.1, 0.1}, 2, "predicted, step 0", maxx);
+    cairo_restore(cr);
+}
+
+/* ---- clipping ---------------------------------------------------------------------- */
+
+int gs_trace_clipping_acted(const GsTrace *t)
+{
+    if (!t || !gs_trace_has(t, GS_COL_CLIPPED))
+        return 0;
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
+        if (gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0)
+            return 1;
+    return 0;
+}
+
+void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *who,
+                   double *work)
+{
+    cairo_save(cr);
+    char title[160];
+    snprintf(title, sizeof title, "Gradient clipping%s%s", who ? ": " : "", who ? who : "");
+    double th = gs_panel_title(cr, r, font, title);
+    GsRect p = plot_rect(r, font, th + font * 1.3);
+    if (p.w < font * 3 || p.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    size_t ns = gs_trace_n_steps(t);
+    double mn = INFINITY, mx = -INFINITY;
+    const GsCol cols[2] = {GS_COL_GLOBAL_NORM, GS_COL_GLOBAL_NORM_POST};
+    for (size_t i = 0; i < ns; i++)
+        for (int k = 0; k < 2; k++) {
+            double v = gs_trace_get(t, i, 0, cols[k]);
+            if (isfinite(v) && v > 0) {
+                mn = fmin(mn, v);
+                mx = fmax(mx, v);
+            }
+        }
+    /* the threshold from the setup, when the trace carries it */
+    const char *cn = gs_trace_meta_get(t, "clip-norm");
+    double thr = cn ? strtod(cn, NULL) : 0.0;
+    if (thr > 0) {
+        mn = fmin(mn, thr);
+        mx = fmax(mx, thr);
+    }
+    Scale ys;
+    scale_fit(&ys, mn, mx, 1);
+    double xlo = (double)gs_trace_step(t, 0), xhi = (double)gs_trace_step(t, ns - 1);
+    if (xhi <= xlo)
+        xhi = xlo + 1;
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
+    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
+    gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
+                 "global \xe2\x80\x96g\xe2\x80\x96 (log scale)");
+    size_t maxc = (size_t)fmax(2.0, p.w);
+    double *raw = work, *bin = work + ns, *xs = work + 2 * ns, *yv = work + 3 * ns;
+    const GsRgb colour[2] = {oi_orange, oi_blue};
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+    cairo_clip(cr);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < ns; i++)
+            raw[i] = gs_trace_get(t, i, 0, cols[k]);
+        size_t nc = gs_bin_row(raw, ns, maxc, GS_BIN_MAX, bin);
+        for (size_t c = 0; c < nc; c++) {
+            size_t a = c, b = c + 1;
+            if (nc < ns)
+                gs_bin_span(ns, nc, c, &a, &b);
+            xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
+            yv[c] = ymap(&ys, p, bin[c]);
+        }
+        gs_set_rgb(cr, colour[k]);
+        cairo_set_line_width(cr, fmax(1.0, font * (k ? 0.16 : 0.12)));
+        polyline(cr, xs, yv, nc, fmax(1.0, font * 0.14));
+    }
+    if (thr > 0) {
+        double y = ymap(&ys, p, thr), d[2] = {font * 0.5, font * 0.3};
+        cairo_set_dash(cr, d, 2, 0);
+        cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+        cairo_set_line_width(cr, fmax(1.0, font * 0.1));
+        cairo_move_to(cr, p.x, y);
+        cairo_line_to(cr, p.x + p.w, y);
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    size_t clipped = 0;
+    for (size_t i = 0; i < ns; i++)
+        clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0;
+    double x = r.x + font * 0.5, ly = r.y + th + font * 0.5;
+    x = legend_item(cr, x, ly, font, oi_orange, 0, "before clipping", r.x + r.w);
+    x = legend_item(cr, x, ly, font, oi_blue, 0, "after", r.x + r.w);
+    char lab[64];
+    snprintf(lab, sizeof lab, "clipped on %zu of %zu", clipped, ns);
+    legend_item(cr, x, ly, font, (GsRgb){0.3, 0.3, 0.3}, 2, thr > 0 ? lab : "", r.x + r.w);
     cairo_restore(cr);
 }
 

@@ -32,6 +32,12 @@ void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t
  * when the trace has it; the predicted step-0 act_grad_norm profile dashed when pred given. */
 void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
                       const GsPrediction *pred);
+/* 1 when the trace records a step at which clipping changed the gradient. */
+int gs_trace_clipping_acted(const GsTrace *t);
+/* The global gradient norm before and after clipping over steps (log y), the clip-norm
+ * threshold from the metadata dashed, titled "Gradient clipping: WHO" (who may be NULL). */
+void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *who,
+                   double *work);
 /* update_ratio per layer over steps (lines coloured by depth) with the 1e-3 reference. */
 void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, double *work);
 /* Saturation and dead-unit fractions as small 0..1 heatmaps (either may be NULL). */

@@ -150,6 +150,14 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, m->work);
     if (L->on[GS_PANEL_HEALTH])
         gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, m->sat, m->dead);
+    if (L->on[GS_PANEL_CLIP]) {
+        /* the run whose clipping acted: the report's own, else the comparison's */
+        int own = gs_trace_clipping_acted(o->trace);
+        gs_panel_clip(cr, L->r[GS_PANEL_CLIP], f, own ? o->trace : o->after,
+                      own ? (o->after ? (o->before_label ? o->before_label : "before") : NULL)
+                          : (o->after_label ? o->after_label : "after"),
+                      m->work);
+    }
     if (L->on[GS_PANEL_FINDINGS])
         gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings);
 }
@@ -237,6 +245,7 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
                              (o->after && gs_trace_has(o->after, GS_COL_LOSS));
     ls.want[GS_PANEL_PROFILE] = 1; /* the metric itself is always there */
     ls.want[GS_PANEL_UPDATE] = gs_trace_has(t, GS_COL_UPDATE_RATIO);
+    ls.want[GS_PANEL_CLIP] = gs_trace_clipping_acted(t) || gs_trace_clipping_acted(o->after);
     ls.want[GS_PANEL_HEALTH] = gs_trace_has(t, GS_COL_SATURATION) ||
                                gs_trace_has(t, GS_COL_DEAD_FRAC);
     ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
