@@ -11,6 +11,7 @@
 #include <cairo.h>
 
 #include "gradscope/plot.h"
+#include "plot/panels.h"
 #include "runner.h"
 
 /* Under LeakSanitizer only: fontconfig (behind cairo's toy text API) keeps process-lifetime
@@ -116,6 +117,19 @@ static void head_of(const char *path, char *buf, size_t n)
     buf[got] = '\0';
     fclose(fp);
 }
+
+START_TEST(clipping_panel_trigger)
+{
+    /* The clipping panel appears when a recorded step was clipped, not merely recorded. */
+    GsTrace *t = make_trace(3, 5, GS_COL_ALL, 0); /* clipped = 0.5 on every row */
+    ck_assert_int_eq(gs_trace_clipping_acted(t), 1);
+    GsTrace *u = make_trace(3, 5, GS_COL_ALL & ~GS_COL_BIT(GS_COL_CLIPPED), 0);
+    ck_assert_int_eq(gs_trace_clipping_acted(u), 0);
+    ck_assert_int_eq(gs_trace_clipping_acted(NULL), 0);
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
 
 START_TEST(png_size_and_scale)
 {
@@ -301,6 +315,7 @@ Suite *gs_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, png_size_and_scale);
+    tcase_add_test(tc, clipping_panel_trigger);
     tcase_add_test(tc, svg_and_pdf);
     tcase_add_test(tc, minimal_and_nan_traces);
     tcase_add_test(tc, errors);
