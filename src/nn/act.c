@@ -276,8 +276,8 @@ static inline float softsign_deriv_f(float z)
 
 /* The elementwise kernels are also compiled for AVX2 and picked at load time (GCC
  * function multi-versioning): twice the vector width of the x86-64 baseline. No FMA in the
- * clone, so every element is rounded exactly as in the baseline build and traces stay
- * bit-identical across machines. */
+ * clone, so every element is rounded exactly as in the baseline build, whichever clone a
+ * machine picks. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define GS_SIMD_CLONES __attribute__((target_clones("default", "avx2")))
 #else
