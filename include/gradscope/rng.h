@@ -1,5 +1,5 @@
 /* Seeded pseudo-random numbers (xoshiro256**): the only source of randomness, so that a
- * setup and a seed give a bit-identical trace on every machine. */
+ * setup and a seed give the same data, weights and batches on every machine. */
 #ifndef GRADSCOPE_RNG_H
 #define GRADSCOPE_RNG_H
 
