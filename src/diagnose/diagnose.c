@@ -1349,12 +1349,22 @@ static void rule_update(Ctx *c, int too_large)
                  isfinite(su->lr) ? " tenfold" : "");
         lr_option(f->options, sizeof f->options, su, 0.1);
     } else {
-        set_text(f->message, sizeof f->message,
-                 "Updates are very small in %s: each step changes the weights by only %s of "
-                 "their norm (median over layers and steps, smallest layer %s; threshold %s, "
-                 "healthy near 1e-3), so training %s.",
-                 lay, fmt(b1, all), fmt(b2, ext), fmt(b3, th->update_low),
-                 c->loss_stalled ? "has stalled" : "will be slow");
+        if (all == 0.0)
+            /* a zero median: the gradients are zero, or the steps are below the float32
+             * resolution of the weights (w + dw == w) */
+            set_text(f->message, sizeof f->message,
+                     "Updates are zero in most of %s: the typical step leaves the weights "
+                     "exactly as they were (zero gradient, or a step below float32 resolution "
+                     "of the weights; threshold %s, healthy near 1e-3), so training %s.",
+                     lay, fmt(b3, th->update_low),
+                     c->loss_stalled ? "has stalled" : "will be slow");
+        else
+            set_text(f->message, sizeof f->message,
+                     "Updates are very small in %s: each step changes the weights by only %s "
+                     "of their norm (median over layers and steps, smallest layer %s; "
+                     "threshold %s, healthy near 1e-3), so training %s.",
+                     lay, fmt(b1, all), fmt(b2, ext), fmt(b3, th->update_low),
+                     c->loss_stalled ? "has stalled" : "will be slow");
         if (isfinite(su->lr)) {
             set_text(f->suggestion, sizeof f->suggestion,
                      "Raise the learning rate tenfold, or use Adam.");
