@@ -702,13 +702,22 @@ static void rule_vanishing(Ctx *c)
             add_ev(f, "act_grad_ratio_step0", cand[1].step0);
             add_ev(f, "act_grad_ratio_median", cand[1].median);
         }
-        set_text(f->message, sizeof f->message,
-                 "Gradients vanish toward the input: layer 1's %s is %s of layer %d's %s, "
-                 "a factor of %s per layer - %s.",
-                 col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
-                 fmt(b1, best_r), c->depth,
-                 fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio), fmt(b3, decay),
-                 why);
+        if (best_r == 0.0)
+            /* below the smallest float: the ratio says nothing more than "gone" */
+            set_text(f->message, sizeof f->message,
+                     "Gradients vanish toward the input: layer 1's %s has underflowed to "
+                     "exactly 0 while layer %d's is not, %s - %s.",
+                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
+                     c->depth, fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
+                     why);
+        else
+            set_text(f->message, sizeof f->message,
+                     "Gradients vanish toward the input: layer 1's %s is %s of layer %d's %s, "
+                     "a factor of %s per layer - %s.",
+                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
+                     fmt(b1, best_r), c->depth,
+                     fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
+                     fmt(b3, decay), why);
     } else {
         f->layer_first = abs_first;
         f->layer_last = abs_last;
