@@ -152,6 +152,21 @@ START_TEST(test_ini)
     ck_assert_int_eq(gs_spec_load_ini(&s, p, &err), GS_ERR_FORMAT);
     ck_assert_msg(strstr(err.msg, ":2:"), "%s", err.msg);
     unlink(p);
+    /* a gallery lesson: its [lesson] prose (longer than inih's line limit) is skipped */
+    char lesson[1024];
+    char caption[400];
+    memset(caption, 'x', sizeof caption - 1);
+    caption[sizeof caption - 1] = '\0';
+    snprintf(lesson, sizeof lesson, "[run]\ndepth = 5\n\n[lesson]\ntitle = t\ncaption = %s\n",
+             caption);
+    p = write_tmp(lesson);
+    ck_assert_msg(gs_spec_load_ini(&s, p, &err) == GS_OK, "%s", err.msg);
+    ck_assert_int_eq(s.depth, 5);
+    unlink(p);
+    p = write_tmp("[lesson]\ntitle = t\n[run]\ndepht = 5\n");
+    ck_assert_int_eq(gs_spec_load_ini(&s, p, &err), GS_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, ":4:") && strstr(err.msg, "depht"), "%s", err.msg);
+    unlink(p);
     ck_assert_int_eq(gs_spec_load_ini(&s, "/nonexistent/x.ini", &err), GS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x.ini"));
 }

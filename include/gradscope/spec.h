@@ -81,7 +81,7 @@ GsLossKind gs_spec_loss(const GsSpec *spec);
  * state, activations at the batch size, and the trace). */
 double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows);
 /* Reads a scenario file (INI: `key = value`, '#'/';' comments, an optional [run] or
- * [setup] section) into spec. Unknown keys and bad values fail naming file and line;
+ * [setup] section; a gallery lesson's [lesson] section is skipped) into spec. Unknown keys and bad values fail naming file and line;
  * unreadable files with GS_ERR_IO. */
 GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err);
 

@@ -490,16 +490,55 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
     return 1;
 }
 
+/* Blanks the lines of a [lesson] section in place (keeping the line count, so inih's line
+ * numbers stay true): captions are long prose, longer than inih's line limit, and are read
+ * by the gallery's own parser. */
+static void blank_lesson_section(char *text)
+{
+    int in_lesson = 0;
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *p = line;
+        while (p < line + len && isspace((unsigned char)*p))
+            p++;
+        if (*p == '[')
+            in_lesson = !strncmp(p, "[lesson]", 8);
+        else if (in_lesson)
+            memset(line, ' ', len);
+        if (!end)
+            break;
+        line = end + 1;
+    }
+}
+
 GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return gs_error(err, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    /* scenario files are small; a megabyte is far beyond any real one */
+    enum { MAX_INI = 1 << 20 };
+    char *text = malloc(MAX_INI + 1);
+    if (!text) {
+        fclose(f);
+        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(text, 1, MAX_INI + 1, f);
+    int read_error = ferror(f);
+    fclose(f);
+    if (read_error || n > MAX_INI) {
+        free(text);
+        return gs_error(err, read_error ? GS_ERR_IO : GS_ERR_FORMAT, "%s: %s", path,
+                        read_error ? "read error" : "larger than 1 MiB: not a scenario file");
+    }
+    text[n] = '\0';
+    blank_lesson_section(text);
     GsSpec tmp = *spec;
     GsError e = {{0}};
     IniCtx c = {&tmp, &e, GS_OK, path};
-    int line = ini_parse_file(f, on_ini_line, &c);
-    fclose(f);
+    int line = ini_parse_string(text, on_ini_line, &c);
+    free(text);
     if (line != 0) {
         if (c.st == GS_OK) /* a syntax error found by the parser itself */
             return gs_error(err, GS_ERR_FORMAT, "%s:%d: malformed line (expected key = value)",
