@@ -348,15 +348,15 @@ static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, dou
     }
 }
 
-static void loss_line(cairo_t *cr, GsRect p, double font, const GsTrace *t, const Scale *ys,
-                      double xlo, double xhi, GsRgb color, double *work)
+/* Draws one series over training steps: work[0..n) holds the values of t's n recorded steps
+ * (the caller fills it); they are reduced to at most maxc columns by `mode` (NaN/Inf
+ * survive) and stroked in the current source colour and line width. Uses work[n..4n). */
+static void series_line(cairo_t *cr, GsRect p, const GsTrace *t, const Scale *ys, double xlo,
+                        double xhi, GsBinMode mode, size_t maxc, double lw, double *work)
 {
     size_t n = gs_trace_n_steps(t);
-    size_t maxc = (size_t)fmax(2.0, p.w * 2.0);
     double *raw = work, *bin = work + n, *xs = work + 2 * n, *yv = work + 3 * n;
-    for (size_t i = 0; i < n; i++)
-        raw[i] = loss_at(t, i);
-    size_t nc = gs_bin_row(raw, n, maxc, GS_BIN_MAX, bin);
+    size_t nc = gs_bin_row(raw, n, maxc, mode, bin);
     for (size_t c = 0; c < nc; c++) {
         size_t a = c, b = c + 1;
         if (nc < n)
@@ -364,13 +364,23 @@ static void loss_line(cairo_t *cr, GsRect p, double font, const GsTrace *t, cons
         xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
         yv[c] = ymap(ys, p, bin[c]);
     }
+    polyline(cr, xs, yv, nc, lw);
+}
+
+static void loss_line(cairo_t *cr, GsRect p, double font, const GsTrace *t, const Scale *ys,
+                      double xlo, double xhi, GsRgb color, double *work)
+{
+    size_t n = gs_trace_n_steps(t);
+    for (size_t i = 0; i < n; i++)
+        work[i] = loss_at(t, i);
+    double lw = fmax(1.0, font * 0.14);
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
     cairo_clip(cr);
     gs_set_rgb(cr, color);
-    cairo_set_line_width(cr, fmax(1.0, font * 0.14));
+    cairo_set_line_width(cr, lw);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-    polyline(cr, xs, yv, nc, fmax(1.0, font * 0.14));
+    series_line(cr, p, t, ys, xlo, xhi, GS_BIN_MAX, (size_t)fmax(2.0, p.w * 2.0), lw, work);
     cairo_restore(cr);
 }
 
@@ -692,26 +702,17 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
     gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
                  "global \xe2\x80\x96g\xe2\x80\x96 (log scale)");
-    size_t maxc = (size_t)fmax(2.0, p.w);
-    double *raw = work, *bin = work + ns, *xs = work + 2 * ns, *yv = work + 3 * ns;
     const GsRgb colour[2] = {oi_orange, oi_blue};
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
     cairo_clip(cr);
     for (int k = 0; k < 2; k++) {
         for (size_t i = 0; i < ns; i++)
-            raw[i] = gs_trace_get(t, i, 0, cols[k]);
-        size_t nc = gs_bin_row(raw, ns, maxc, GS_BIN_MAX, bin);
-        for (size_t c = 0; c < nc; c++) {
-            size_t a = c, b = c + 1;
-            if (nc < ns)
-                gs_bin_span(ns, nc, c, &a, &b);
-            xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
-            yv[c] = ymap(&ys, p, bin[c]);
-        }
+            work[i] = gs_trace_get(t, i, 0, cols[k]);
+        double lw = fmax(1.0, font * (k ? 0.16 : 0.12));
         gs_set_rgb(cr, colour[k]);
-        cairo_set_line_width(cr, fmax(1.0, font * (k ? 0.16 : 0.12)));
-        polyline(cr, xs, yv, nc, fmax(1.0, font * 0.14));
+        cairo_set_line_width(cr, lw);
+        series_line(cr, p, t, &ys, xlo, xhi, GS_BIN_MAX, (size_t)fmax(2.0, p.w), lw, work);
     }
     if (thr > 0) {
         double y = ymap(&ys, p, thr), d[2] = {font * 0.5, font * 0.3};
@@ -773,8 +774,6 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
         GsRect upper = {p.x, p.y, p.w, p.h * 0.5};
         message(cr, upper, font, "no update changed any weight (all zero or NaN/Inf)");
     }
-    size_t maxc = (size_t)fmax(2.0, p.w);
-    double *raw = work, *bin = work + ns, *xs = work + 2 * ns, *yv = work + 3 * ns;
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
     cairo_clip(cr);
@@ -783,17 +782,9 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     for (size_t li = 0; li < nl; li++) {
         for (size_t i = 0; i < ns; i++)
-            raw[i] = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
-        size_t nc = gs_bin_row(raw, ns, maxc, GS_BIN_GMEAN, bin);
-        for (size_t c = 0; c < nc; c++) {
-            size_t a = c, b = c + 1;
-            if (nc < ns)
-                gs_bin_span(ns, nc, c, &a, &b);
-            xs[c] = xmap(p, xlo, xhi, (double)gs_trace_step(t, (a + b - 1) / 2));
-            yv[c] = ymap(&ys, p, bin[c]);
-        }
+            work[i] = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
         gs_set_rgb(cr, gs_cmap_seq(nl > 1 ? 0.82 * (double)li / (double)(nl - 1) : 0.0));
-        polyline(cr, xs, yv, nc, lw);
+        series_line(cr, p, t, &ys, xlo, xhi, GS_BIN_GMEAN, (size_t)fmax(2.0, p.w), lw, work);
     }
     /* reference: Karpathy's rule of thumb, ~1e-3 per step is healthy */
     double yr = ymap(&ys, p, 1e-3);
