@@ -35,14 +35,11 @@ int cli_diagnose(int argc, char **argv)
     GsTrace *trace = NULL;
     if ((rc = cli_load_trace("diagnose", argv[pos], &trace)))
         return rc;
-    GsError err = {{0}};
     GsFindings fs = {0};
     GsPrediction pred = {0};
-    int have_pred = cli_predict_from_meta(trace, &pred);
-    if (gs_diagnose(trace, &r.th, &fs, &err) != GS_OK) {
-        rc = cli_fail("diagnose", "%s", err.msg);
+    int have_pred = 0;
+    if ((rc = cli_judge_trace("diagnose", trace, &r.th, &fs, &pred, &have_pred)))
         goto done;
-    }
     int json_stdout = r.json && !strcmp(r.json, "-");
     if (!r.quiet && !json_stdout)
         cli_print_findings(stdout, &fs, r.verbose);

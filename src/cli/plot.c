@@ -99,14 +99,12 @@ int cli_plot(int argc, char **argv)
     GsTrace *trace = NULL;
     if ((rc = cli_load_trace_metric("plot", path, r.report.metric, &trace)))
         return rc;
-    GsError err = {{0}};
     GsFindings fs = {0};
     GsPrediction pred = {0};
-    int have_pred = cli_predict_from_meta(trace, &pred);
-    if (gs_diagnose(trace, &r.th, &fs, &err) != GS_OK) {
-        rc = cli_fail("plot", "%s", err.msg);
+    int have_pred = 0;
+    if ((rc = cli_judge_trace("plot", trace, &r.th, &fs, &pred, &have_pred)))
         goto done;
-    }
+    GsError err = {{0}};
     GsReportOptions ro = r.report;
     ro.trace = trace;
     ro.findings = &fs;

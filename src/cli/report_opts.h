@@ -47,6 +47,12 @@ int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTra
 /* The same with the default metric (grad_norm). */
 int cli_load_trace(const char *cmd, const char *path, GsTrace **out);
 
+/* Diagnoses a trace and, when its metadata carries the setup, predicts its step-0 profile
+ * (*have_pred says whether *pred was filled; the caller finis both). 0, or an exit code
+ * after printing the error. */
+int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *th,
+                    GsFindings *fs, GsPrediction *pred, int *have_pred);
+
 /* The shared options, for --help tables (name, short, has_arg, arg, help): rendering... */
 #define CLI_RENDER_OPTS                                                                        \
     {"output", 'o', required_argument, "FILE", "report file: .png, .svg or .pdf"},             \
