@@ -650,6 +650,23 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     cairo_restore(cr);
 }
 
+/* Axes of a log-y quantity against t's training steps: fits *ys to [mn, mx], draws the
+ * frame, ticks and labels into plot rect p, and returns the step range through xlo, xhi. */
+static void steps_log_axes(cairo_t *cr, GsRect p, double font, const GsTrace *t, double mn,
+                           double mx, const char *ylabel, Scale *ys, double *xlo, double *xhi)
+{
+    size_t ns = gs_trace_n_steps(t);
+    scale_fit(ys, mn, mx, 1);
+    *xlo = (double)gs_trace_step(t, 0);
+    *xhi = (double)gs_trace_step(t, ns - 1);
+    if (*xhi <= *xlo)
+        *xhi = *xlo + 1;
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, *xlo, *xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
+    scale_ticks(ys, &yt, (int)(p.h / (font * 2.2)));
+    gs_axes_draw(cr, p, font, &xt, *xlo, *xhi, &yt, ys->lo, ys->hi, "training step", ylabel);
+}
+
 /* ---- clipping ---------------------------------------------------------------------- */
 
 int gs_trace_clipping_acted(const GsTrace *t)
@@ -693,15 +710,9 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
         mx = fmax(mx, thr);
     }
     Scale ys;
-    scale_fit(&ys, mn, mx, 1);
-    double xlo = (double)gs_trace_step(t, 0), xhi = (double)gs_trace_step(t, ns - 1);
-    if (xhi <= xlo)
-        xhi = xlo + 1;
-    GsAxisTicks xt, yt;
-    gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
-                 "global \xe2\x80\x96g\xe2\x80\x96 (log scale)");
+    double xlo, xhi;
+    steps_log_axes(cr, p, font, t, mn, mx, "global \xe2\x80\x96g\xe2\x80\x96 (log scale)", &ys, &xlo,
+                   &xhi);
     const GsRgb colour[2] = {oi_orange, oi_blue};
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
@@ -761,15 +772,8 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
             }
         }
     Scale ys;
-    scale_fit(&ys, mn, mx, 1);
-    double xlo = (double)gs_trace_step(t, 0), xhi = (double)gs_trace_step(t, ns - 1);
-    if (xhi <= xlo)
-        xhi = xlo + 1;
-    GsAxisTicks xt, yt;
-    gs_axis_ticks_linear(&xt, xlo, xhi, (int)fmax(3, p.w / (font * 5.0)), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    gs_axes_draw(cr, p, font, &xt, xlo, xhi, &yt, ys.lo, ys.hi, "training step",
-                 "ratio (log scale)");
+    double xlo, xhi;
+    steps_log_axes(cr, p, font, t, mn, mx, "ratio (log scale)", &ys, &xlo, &xhi);
     if (!any) {
         GsRect upper = {p.x, p.y, p.w, p.h * 0.5};
         message(cr, upper, font, "no update changed any weight (all zero or NaN/Inf)");
