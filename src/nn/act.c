@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nn/vmath.h"
+#include "util/simd.h"
 
 #define SELU_LAMBDA 1.0507009873554805
 #define SELU_ALPHA 1.6732632423543772
@@ -274,16 +275,7 @@ static inline float softsign_deriv_f(float z)
     return q * q;
 }
 
-/* The elementwise kernels are also compiled for AVX2 and picked at load time (GCC
- * function multi-versioning): twice the vector width of the x86-64 baseline. No FMA in the
- * clone, so every element is rounded exactly as in the baseline build, whichever clone a
- * machine picks. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define GS_SIMD_CLONES __attribute__((target_clones("default", "avx2")))
-#else
-#define GS_SIMD_CLONES
-#endif
-
+/* The elementwise kernels are also compiled for AVX2 (util/simd.h). */
 GS_SIMD_CLONES
 void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
 {

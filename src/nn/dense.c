@@ -2,7 +2,9 @@
 #include <cblas.h>
 
 #include "nn/kernels.h"
+#include "util/simd.h"
 
+GS_SIMD_CLONES
 void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
                       size_t n_in, size_t n_out)
 {
@@ -14,6 +16,7 @@ void gs_dense_forward(float *z, const float *x, const float *w, const float *b, 
                 (int)n_in, w, (int)n_in, 1.0f, z, (int)n_out);
 }
 
+GS_SIMD_CLONES
 void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                        const float *w, size_t B, size_t n_in, size_t n_out)
 {

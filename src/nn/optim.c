@@ -5,12 +5,15 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "util/simd.h"
+
 #define RMS_ALPHA 0.99f
 #define RMS_EPS 1e-8f
 #define ADAM_B1 0.9
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8f
 
+GS_SIMD_CLONES
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
                    const GsOptStep *o)
 {

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "gradscope/act.h"
+#include "util/simd.h"
 
 /* Sum of squares, largest |x| and count of NaN/Inf over n floats. The common case (all
  * finite) takes two vectorizable passes; only a non-finite sum pays for a scalar count. */
@@ -48,6 +49,7 @@ static Stats stats(const float *x, size_t n)
 }
 
 /* Mean and population std of n floats, sums in double lanes. */
+GS_SIMD_CLONES
 static void mean_std(const float *h, size_t n, double *mean, double *std)
 {
     double s1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -64,6 +66,7 @@ static void mean_std(const float *h, size_t n, double *mean, double *std)
     *std = sqrt(v > 0 ? v : 0.0);
 }
 
+GS_SIMD_CLONES
 void gs_probe_grads(GsNet *net, size_t B, double *row)
 {
     const GsSpec *spec = gs_net_spec(net);
