@@ -64,12 +64,20 @@ static int demo_opt(void *ctx, int i, const char *arg)
     return 0;
 }
 
+/* What a lesson renders. */
+typedef enum {
+    LESSON_SINGLE = 0, /* one run, one report */
+    LESSON_CURE,       /* a run and its cure, one report with the comparison */
+    LESSON_VARY,       /* a grid of `vary` values */
+    LESSON_CASES       /* a row of named `case` variants */
+} LessonKind;
+
 /* A loaded lesson with its source text and the jobs it needs. */
 typedef struct {
     GsLesson L;
     char *text;
     size_t job0, n_jobs; /* slice of the global job list */
-    int kind;            /* 0 single, 1 cause+cure, 2 vary grid, 3 cases grid */
+    LessonKind kind;
     int ok;              /* expectations held */
     char verdict[2][300];
     char note[600];      /* clipping statistics etc. */
@@ -348,7 +356,7 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
             html_escape(f, l->note);
             fputs("</p>\n", f);
         }
-        if (l->kind == 1) {
+        if (l->kind == LESSON_CURE) {
             fputs("<p class=\"verdict\">gradscope's diagnosis: before: ", f);
             html_escape(f, l->verdict[0]);
             fputs("; after: ", f);
@@ -409,7 +417,7 @@ static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
     /* quick options shrink the run but must not undo the lesson's point */
     l->job0 = *n;
     if (l->L.sweep.n_axes) {
-        l->kind = 2;
+        l->kind = LESSON_VARY;
         for (size_t i = 0; i < gs_sweep_size(&l->L.sweep); i++) {
             CliJob *j = &jobs[(*n)++];
             char name[256];
@@ -421,7 +429,7 @@ static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
             snprintf(j->label, sizeof j->label, "%.60s %.180s", l->L.name, name);
         }
     } else if (l->L.n_cases) {
-        l->kind = 3;
+        l->kind = LESSON_CASES;
         for (size_t i = 0; i < l->L.n_cases; i++) {
             CliJob *j = &jobs[(*n)++];
             j->spec = base;
@@ -432,14 +440,14 @@ static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
             snprintf(j->label, sizeof j->label, "%s %s", l->L.name, l->L.case_label[i]);
         }
     } else {
-        l->kind = l->L.cure[0] ? 1 : 0;
+        l->kind = l->L.cure[0] ? LESSON_CURE : LESSON_SINGLE;
         CliJob *j = &jobs[(*n)++];
         j->spec = base;
         if (quick && l->L.quick[0] && gs_spec_apply_args(&j->spec, l->L.quick, &err))
             return cli_fail("demo", "%s: %s", l->L.name, err.msg);
         snprintf(j->path, sizeof j->path, "%s/before.csv", dir);
         snprintf(j->label, sizeof j->label, "%s", l->L.name);
-        if (l->kind == 1) {
+        if (l->kind == LESSON_CURE) {
             CliJob *c = &jobs[(*n)++];
             c->spec = base;
             if (gs_spec_apply_args(&c->spec, l->L.cure, &err) != GS_OK ||
@@ -465,7 +473,7 @@ static size_t lesson_job_count(const Lesson *l)
     return l->L.cure[0] ? 2 : 1;
 }
 
-/* Renders a report lesson (kind 0/1) and checks its expectations. 0 or an exit code. */
+/* Renders a report lesson (single or cure) and checks its expectations. 0 or an exit code. */
 static int render_report(Lesson *l, const CliJob *jobs, const char *png, const DemoOpts *o)
 {
     GsTrace *before = NULL, *after = NULL;
@@ -475,7 +483,7 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
     gs_thresholds_default(&th);
     GsError err = {{0}};
     int rc = cli_batch_load("demo", jobs[l->job0].path, &before);
-    if (!rc && l->kind == 1)
+    if (!rc && l->kind == LESSON_CURE)
         rc = cli_batch_load("demo", jobs[l->job0 + 1].path, &after);
     if (!rc && (gs_diagnose(before, &th, &fb, &err) != GS_OK ||
                 (after && gs_diagnose(after, &th, &fa, &err) != GS_OK)))
@@ -526,12 +534,12 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
     return rc;
 }
 
-/* Renders a grid lesson (kind 2/3): expectations on the first and the last cell. */
+/* Renders a grid lesson (vary or cases): expectations on the first and the last cell. */
 static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
 {
     CliRunSet rs;
     int rc;
-    if (l->kind == 2) {
+    if (l->kind == LESSON_VARY) {
         rc = cli_runset_from_sweep("demo", &l->L.sweep, jobs + l->job0, l->n_jobs, &rs);
     } else {
         const char *labels[GS_LESSON_MAX_CASES];
@@ -546,7 +554,8 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
         cli_runset_fini(&rs);
         return cli_fail("demo", "out of memory");
     }
-    rc = cli_runset_render("demo", &rs, NULL, png, l->L.title, 0, 0, l->kind == 2, fs);
+    rc = cli_runset_render("demo", &rs, NULL, png, l->L.title, 0, 0, l->kind == LESSON_VARY,
+                           fs);
     if (!rc) {
         char why[200] = "", why2[200] = "";
         l->ok = check_expect(l->L.expect, &fs[0], why, sizeof why) &
@@ -652,11 +661,13 @@ int cli_demo(int argc, char **argv)
         Lesson *l = &ls[i];
         char png[4200];
         snprintf(png, sizeof png, "%s/%s.png", o.out_dir, l->L.name);
-        rc = l->kind >= 2 ? render_grid(l, jobs, png) : render_report(l, jobs, png, &o);
+        int grid = l->kind == LESSON_VARY || l->kind == LESSON_CASES;
+        rc = grid ? render_grid(l, jobs, png) : render_report(l, jobs, png, &o);
         all_ok &= l->ok;
         if (!rc && !o.quiet)
             printf("%-22s %s  [%s%s%s] -> %s\n", l->L.name, l->ok ? "ok  " : "MISS",
-                   l->verdict[0], l->kind ? " | " : "", l->kind ? l->verdict[1] : "", png);
+                   l->verdict[0], l->kind != LESSON_SINGLE ? " | " : "",
+                   l->kind != LESSON_SINGLE ? l->verdict[1] : "", png);
     }
     if (rc)
         goto done;
