@@ -39,10 +39,10 @@ static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_
         for (size_t l = 0; l <= depth; l++) {
             int n_in = (int)(l == 0 ? d_in : width), n_out = (int)(l == depth ? d_out : width);
             int b = (int)B;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n_out, n_in, 1.0f, x, n_in,
-                        w, n_in, 1.0f, z, n_out);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, b, 1.0f, z, n_out,
-                        x, n_in, 1.0f, dw, n_in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n_out, n_in, 1.0f, x, n_in, w,
+                        n_in, 1.0f, z, n_out);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, b, 1.0f, z, n_out, x,
+                        n_in, 1.0f, dw, n_in);
             if (l > 0)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, n_in, n_out, 1.0f, z,
                             n_out, w, n_in, 0.0f, x, n_in);
@@ -107,8 +107,13 @@ int main(int argc, char **argv)
             for (size_t bi = 0; bi < 2; bi++) {
                 size_t depth = depths[di], width = widths[wi], B = batches[bi];
                 size_t d_in = 32, d_out = 8, n = B;
-                GsDataset data = {n, d_in, d_out, 0, malloc(n * d_in * sizeof(float)),
-                                  malloc(n * d_out * sizeof(float)), NULL};
+                GsDataset data = {n,
+                                  d_in,
+                                  d_out,
+                                  0,
+                                  malloc(n * d_in * sizeof(float)),
+                                  malloc(n * d_out * sizeof(float)),
+                                  NULL};
                 GsRng r;
                 gs_rng_seed(&r, 1);
                 for (size_t i = 0; i < n * d_in; i++)
@@ -145,6 +150,7 @@ int main(int argc, char **argv)
             }
     printf("# steps/s and GFLOP/s: full step recording every step; vs_gemm: GEMM-only time / "
            "full step time; probe_ovh: recording every step vs never; each the fastest of %d "
-           "interleaved rounds\n", ROUNDS);
+           "interleaved rounds\n",
+           ROUNDS);
     return 0;
 }

@@ -46,12 +46,14 @@ START_TEST(alarms_survive)
     const double a[] = {1.0, INFINITY, NAN, 0.0, -INFINITY};
     for (int m = GS_BIN_GMEAN; m <= GS_BIN_MIN; m++) {
         ck_assert(isnan(gs_bin_reduce(a, 5, (GsBinMode)m)));
-        ck_assert(isinf(gs_bin_reduce(a, 2, (GsBinMode)m)) && gs_bin_reduce(a, 2, (GsBinMode)m) > 0);
+        ck_assert(isinf(gs_bin_reduce(a, 2, (GsBinMode)m)) &&
+                  gs_bin_reduce(a, 2, (GsBinMode)m) > 0);
         double r = gs_bin_reduce(a + 3, 2, (GsBinMode)m);
         ck_assert(isinf(r) && r < 0);
         /* +Inf beats -Inf */
         const double pn[] = {-INFINITY, 3.0, INFINITY};
-        ck_assert(isinf(gs_bin_reduce(pn, 3, (GsBinMode)m)) && gs_bin_reduce(pn, 3, (GsBinMode)m) > 0);
+        ck_assert(isinf(gs_bin_reduce(pn, 3, (GsBinMode)m)) &&
+                  gs_bin_reduce(pn, 3, (GsBinMode)m) > 0);
     }
     /* one NaN among 1000 steps binned into 10 columns: exactly one NaN column */
     static double v[1000], out[10];

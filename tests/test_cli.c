@@ -19,7 +19,10 @@
 #define gs(...) gs_cli_run(1, __VA_ARGS__)
 #define data gs_test_data
 
-static int count_files(void) { return gs_count_entries(gs_tmpdir); }
+static int count_files(void)
+{
+    return gs_count_entries(gs_tmpdir);
+}
 
 /* A bad input: exit 2, exactly one line of output that contains needle, no file left. */
 static void expect_usage(const char *needle, const char *fmt, const char *arg)
@@ -88,9 +91,10 @@ START_TEST(test_run_writes_trace_and_weights)
             meta++;
         else if (!header) {
             header = 1;
-            ck_assert_msg(!strncmp(line, "step,layer,loss,lr,grad_norm,bias_grad_norm,"
-                                         "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
-                                         "act_mean,act_std,saturation,dead_frac,nonfinite",
+            ck_assert_msg(!strncmp(line,
+                                   "step,layer,loss,lr,grad_norm,bias_grad_norm,"
+                                   "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
+                                   "act_mean,act_std,saturation,dead_frac,nonfinite",
                                    strlen("step,layer,loss,lr,grad_norm,bias_grad_norm,"
                                           "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
                                           "act_mean,act_std,saturation,dead_frac,nonfinite")),
@@ -147,7 +151,8 @@ END_TEST
 START_TEST(test_plot_success)
 {
     /* A foreign trace with only step, layer, grad_norm renders; so does one full of NaN. */
-    ck_assert_msg(gs("plot %s -o min.png --size 900x600", data("trace_min.csv")) == 0, "%.3000s", out);
+    ck_assert_msg(gs("plot %s -o min.png --size 900x600", data("trace_min.csv")) == 0, "%.3000s",
+                  out);
     char path[512];
     snprintf(path, sizeof path, "%s/nan.csv", tmpdir);
     FILE *f = fopen(path, "w");

@@ -76,8 +76,7 @@ START_TEST(specials_distinct)
             ck_assert(dist(ca, gs_cmap_special((GsSpecial)b)) > 0.5);
         for (int i = 0; i <= 200; i++) {
             ck_assert_msg(dist(ca, gs_cmap_seq(i / 200.0)) > 0.25, "special %d near seq", a);
-            ck_assert_msg(dist(ca, gs_cmap_div(i / 100.0 - 1.0)) > 0.25, "special %d near div",
-                          a);
+            ck_assert_msg(dist(ca, gs_cmap_div(i / 100.0 - 1.0)) > 0.25, "special %d near div", a);
         }
         ck_assert_str_ne(gs_cmap_special_label((GsSpecial)a), "?");
     }

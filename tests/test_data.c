@@ -76,8 +76,8 @@ START_TEST(test_source_parse)
     ck_assert_str_eq(s.path, "dir/data.txt");
 
     /* Every built-in name round-trips through its canonical text. */
-    static const char *names[] = {"spiral:3", "moons", "circles", "xor", "blobs:4",
-                                  "checkerboard", "sine", "teacher", "a/b.csv", "x.csv"};
+    static const char *names[] = {"spiral:3",     "moons", "circles", "xor",     "blobs:4",
+                                  "checkerboard", "sine",  "teacher", "a/b.csv", "x.csv"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         GsDataSource a, b;
         ck_assert_int_eq(gs_data_source_parse(names[i], &a, &err), GS_OK);
@@ -95,10 +95,14 @@ START_TEST(test_source_parse)
     static const struct {
         const char *text, *needle;
     } bad[] = {
-        {"spirals", "unknown data 'spirals'"}, {"", "unknown data ''"},
-        {"spiral:1", "'spiral:1'"},            {"spiral:101", "'spiral:101'"},
-        {"blobs:x", "'blobs:x'"},              {"blobs:", "'blobs:'"},
-        {"moons:3", "moons takes no ':K'"},    {"Spiral", "unknown data 'Spiral'"},
+        {"spirals", "unknown data 'spirals'"},
+        {"", "unknown data ''"},
+        {"spiral:1", "'spiral:1'"},
+        {"spiral:101", "'spiral:101'"},
+        {"blobs:x", "'blobs:x'"},
+        {"blobs:", "'blobs:'"},
+        {"moons:3", "moons takes no ':K'"},
+        {"Spiral", "unknown data 'Spiral'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         GsDataSource keep = {.kind = GS_DATA_SINE, .k = 9};
@@ -121,9 +125,9 @@ static const struct {
     const char *name;
     size_t d_in, classes; /* classes 0: regression */
 } builtin[] = {
-    {"spiral", 2, 3},  {"spiral:5", 2, 5}, {"moons", 2, 2},        {"circles", 2, 2},
-    {"xor", 2, 2},     {"blobs", 2, 3},    {"blobs:4", 2, 4},      {"checkerboard", 2, 2},
-    {"sine", 1, 0},    {"teacher", 8, 0},
+    {"spiral", 2, 3}, {"spiral:5", 2, 5}, {"moons", 2, 2},   {"circles", 2, 2},
+    {"xor", 2, 2},    {"blobs", 2, 3},    {"blobs:4", 2, 4}, {"checkerboard", 2, 2},
+    {"sine", 1, 0},   {"teacher", 8, 0},
 };
 
 START_TEST(test_builtin_kinds)
@@ -148,8 +152,8 @@ START_TEST(test_builtin_kinds)
             count[a->label[i]]++;
         }
         for (size_t c = 0; c < k; c++)
-            ck_assert_msg(count[c] == 601 / k || count[c] == 601 / k + 1, "%s class %zu: %zu",
-                          name, c, count[c]);
+            ck_assert_msg(count[c] == 601 / k || count[c] == 601 / k + 1, "%s class %zu: %zu", name,
+                          c, count[c]);
         /* Shuffled: the first rows are not simply 0, 1, 2, ... */
         int cyclic = 1;
         for (size_t i = 0; i < 30; i++)

@@ -13,18 +13,18 @@
 
 /* Knobs of one synthetic run; a test starts from syn_default and changes what it needs. */
 typedef struct {
-    int depth;             /* hidden layers; the trace has depth+1 layers */
-    size_t steps;          /* recorded steps */
-    long every;            /* training steps between records */
-    uint64_t cols;         /* stored columns */
-    double grad;           /* grad_norm of layer depth at step 0 */
-    double decay;          /* grad_norm(l) / grad_norm(l+1) for hidden layers */
-    double act_decay;      /* same for act_grad_norm */
-    double growth_tau;     /* grads multiply by exp(step / tau); 0 = constant */
-    double noise;          /* multiplicative noise amplitude (log scale) */
+    int depth;              /* hidden layers; the trace has depth+1 layers */
+    size_t steps;           /* recorded steps */
+    long every;             /* training steps between records */
+    uint64_t cols;          /* stored columns */
+    double grad;            /* grad_norm of layer depth at step 0 */
+    double decay;           /* grad_norm(l) / grad_norm(l+1) for hidden layers */
+    double act_decay;       /* same for act_grad_norm */
+    double growth_tau;      /* grads multiply by exp(step / tau); 0 = constant */
+    double noise;           /* multiplicative noise amplitude (log scale) */
     double loss0, loss_end; /* loss decays exponentially from loss0 toward loss_end */
-    double update;         /* update ratio of every layer */
-    double update_step0;   /* update ratio at step 0 (Adam's first steps) */
+    double update;          /* update ratio of every layer */
+    double update_step0;    /* update ratio at step 0 (Adam's first steps) */
     double saturation, dead;
     uint64_t seed;
 } Syn;
@@ -194,8 +194,7 @@ static void assert_silent(const GsTrace *t)
 {
     GsFindings f = run(t, NULL);
     ck_assert_msg(f.n == 0, "healthy trace gave %zu findings, first %s: %s", f.n,
-                  f.n ? gs_finding_kind_name(f.items[0].kind) : "",
-                  f.n ? f.items[0].message : "");
+                  f.n ? gs_finding_kind_name(f.items[0].kind) : "", f.n ? f.items[0].message : "");
     gs_findings_fini(&f);
 }
 
@@ -884,14 +883,12 @@ START_TEST(foreign_minimal_columns)
     GsTrace *t = build(&s, NULL, NULL);
     GsFindings f = run(t, NULL);
     ck_assert_uint_eq(f.n, 0);
-    const char *need[] = {"saturation: no 'saturation' column",
-                          "dead_units: no 'dead_frac' column",
-                          "update_too_large: no 'update_ratio' column",
-                          "update_too_small: no 'update_ratio' column",
-                          "loss_diverging: no 'loss' column", "loss_stalled: no 'loss' column"};
+    const char *need[] = {
+        "saturation: no 'saturation' column",         "dead_units: no 'dead_frac' column",
+        "update_too_large: no 'update_ratio' column", "update_too_small: no 'update_ratio' column",
+        "loss_diverging: no 'loss' column",           "loss_stalled: no 'loss' column"};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        ck_assert_msg(strstr(f.skipped, need[i]), "'%s' not in skipped: %s", need[i],
-                      f.skipped);
+        ck_assert_msg(strstr(f.skipped, need[i]), "'%s' not in skipped: %s", need[i], f.skipped);
     ck_assert_ptr_null(strstr(f.skipped, "vanishing"));
     gs_findings_fini(&f);
 

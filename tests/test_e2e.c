@@ -2,18 +2,18 @@
  * measured profile, diagnosis of real pathological and healthy runs, and the CLI's
  * --fail-on, --json and --cure paths. */
 #include <jansson.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "gradscope/diagnose.h"
 #include "gradscope/probe.h"
 #include "gradscope/theory.h"
-#include "cli_util.h"
 #include "runner.h"
 
 static GsTrace *run(const char *args, GsRunInfo *info)
@@ -38,8 +38,10 @@ static void compare_theory(const char *args, int depth, int first, double tol_lo
     const int seeds = 5;
     for (int seed = 1; seed <= seeds; seed++) {
         char a[512];
-        snprintf(a, sizeof a, "%s --seed %d --steps 1 --width 256 --depth %d --samples 128 "
-                 "--batch 0 --data teacher", args, seed, depth);
+        snprintf(a, sizeof a,
+                 "%s --seed %d --steps 1 --width 256 --depth %d --samples 128 "
+                 "--batch 0 --data teacher",
+                 args, seed, depth);
         GsTrace *t = run(a, &info);
         double r = gs_trace_get(t, 0, (size_t)first - 1, GS_COL_ACT_GRAD_NORM) /
                    gs_trace_get(t, 0, (size_t)depth - 1, GS_COL_ACT_GRAD_NORM);
@@ -56,7 +58,8 @@ static void compare_theory(const char *args, int depth, int first, double tol_lo
     ck_assert_msg(gs_theory_predict(&s, info.d_in, info.input_second_moment, &p, &err) == GS_OK,
                   "%s", err.msg);
     double measured = sum / seeds;
-    double predicted = log(p.layers[first - 1].rel_act_grad_norm / p.layers[depth - 1].rel_act_grad_norm);
+    double predicted =
+        log(p.layers[first - 1].rel_act_grad_norm / p.layers[depth - 1].rel_act_grad_norm);
     ck_assert_msg(fabs(measured - predicted) <= tol_log,
                   "%s: measured ratio %.4g, predicted %.4g (log diff %.3f > %.3f)", args,
                   exp(measured), exp(predicted), fabs(measured - predicted), tol_log);
@@ -168,8 +171,8 @@ START_TEST(test_fail_on_and_json)
     json_t *fs = json_object_get(doc, "findings");
     ck_assert(json_is_array(fs) && json_array_size(fs) > 0);
     json_t *f0 = json_array_get(fs, 0);
-    const char *fields[] = {"kind", "severity", "layers", "steps", "evidence", "message",
-                            "suggestion", "options"};
+    const char *fields[] = {"kind",     "severity", "layers",     "steps",
+                            "evidence", "message",  "suggestion", "options"};
     for (size_t i = 0; i < 8; i++)
         ck_assert_msg(json_object_get(f0, fields[i]) != NULL, "missing %s", fields[i]);
     ck_assert_str_eq(json_string_value(json_object_get(f0, "kind")), "vanishing");
@@ -192,8 +195,7 @@ START_TEST(test_cure)
 {
     int rc = gs("run " SIGMOID " --cure -o cure.png");
     ck_assert_int_eq(rc, 0);
-    ck_assert_msg(strstr(out, "cure 1: --act relu") && strstr(out, "removes vanishing"), "%s",
-                  out);
+    ck_assert_msg(strstr(out, "cure 1: --act relu") && strstr(out, "removes vanishing"), "%s", out);
     char path[512];
     snprintf(path, sizeof path, "%s/cure.png", tmpdir);
     ck_assert_int_eq(access(path, R_OK), 0);

@@ -48,10 +48,9 @@ static uint32_t pixel(cairo_surface_t *s, int x, int y)
 static void assert_px(uint32_t px, GsRgb c, const char *what)
 {
     double r = ((px >> 16) & 255) / 255.0, g = ((px >> 8) & 255) / 255.0, b = (px & 255) / 255.0;
-    ck_assert_msg(fabs(r - c.r) <= 2.0 / 255 && fabs(g - c.g) <= 2.0 / 255 &&
-                      fabs(b - c.b) <= 2.0 / 255,
-                  "%s: pixel %06x vs expected (%.3f %.3f %.3f)", what, px & 0xFFFFFF, c.r, c.g,
-                  c.b);
+    ck_assert_msg(
+        fabs(r - c.r) <= 2.0 / 255 && fabs(g - c.g) <= 2.0 / 255 && fabs(b - c.b) <= 2.0 / 255,
+        "%s: pixel %06x vs expected (%.3f %.3f %.3f)", what, px & 0xFFFFFF, c.r, c.g, c.b);
 }
 
 START_TEST(cells_match_colormap)
@@ -155,7 +154,8 @@ START_TEST(wide_trace_binned_nan_survives)
         double *row;
         ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
         for (int l = 0; l < 4; l++)
-            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = (s == 3333 && l == 1) ? (double)NAN : pow(10, l);
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] =
+                (s == 3333 && l == 1) ? (double)NAN : pow(10, l);
         gs_trace_commit_step(t);
     }
     GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_MAX, 100};
@@ -189,8 +189,12 @@ START_TEST(panel_draws_without_error)
     ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 400, 300);
     cairo_t *cr = cairo_create(s);
-    GsFinding f = {.kind = GS_FIND_VANISHING, .severity = GS_SEV_ERROR, .layer_first = 1,
-                   .layer_last = 2, .step_first = 0, .step_last = 30};
+    GsFinding f = {.kind = GS_FIND_VANISHING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 2,
+                   .step_first = 0,
+                   .step_last = 30};
     GsFindings fs = {.items = &f, .n = 1};
     cairo_set_line_width(cr, 3.25);
     gs_heatmap_draw(cr, hm, (GsRect){0, 0, 300, 300}, 12, "test", &fs);

@@ -5,8 +5,8 @@
 static const double sizes[][2] = {
     {800, 500}, {1024, 768}, {1200, 1200}, {1600, 1000}, {1920, 1080}, {2400, 1500}, {3200, 2000},
 };
-static const GsPanel optional[] = {GS_PANEL_HEATMAP_AFTER, GS_PANEL_LOSS, GS_PANEL_PROFILE,
-                                   GS_PANEL_UPDATE, GS_PANEL_HEALTH, GS_PANEL_FINDINGS,
+static const GsPanel optional[] = {GS_PANEL_HEATMAP_AFTER, GS_PANEL_LOSS,   GS_PANEL_PROFILE,
+                                   GS_PANEL_UPDATE,        GS_PANEL_HEALTH, GS_PANEL_FINDINGS,
                                    GS_PANEL_CLIP};
 #define N_OPT (sizeof optional / sizeof optional[0])
 
@@ -19,12 +19,11 @@ static void check(const GsLayoutSpec *spec, const GsLayout *L)
         ck_assert_msg(gs_rect_inside(L->r[p], page), "panel %d outside %gx%g", p, spec->width,
                       spec->height);
         ck_assert_msg(L->r[p].w >= 4 * L->font && L->r[p].h >= 2.5 * L->font,
-                      "panel %d too small (%gx%g) at %gx%g", p, L->r[p].w, L->r[p].h,
-                      spec->width, spec->height);
+                      "panel %d too small (%gx%g) at %gx%g", p, L->r[p].w, L->r[p].h, spec->width,
+                      spec->height);
         for (int q = p + 1; q < GS_PANEL_COUNT; q++)
             if (L->on[q])
-                ck_assert_msg(!gs_rect_overlap(L->r[p], L->r[q]), "panels %d and %d overlap", p,
-                              q);
+                ck_assert_msg(!gs_rect_overlap(L->r[p], L->r[q]), "panels %d and %d overlap", p, q);
     }
 }
 

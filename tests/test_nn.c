@@ -67,7 +67,7 @@ static double dir_check(double (*loss)(void *), void *ctx, float *p, const float
  * double, eps = 1e-6 makes both the truncation error and the chance of stepping over a
  * ReLU kink negligible; the bound covers the float32 rounding of the engine. */
 
-#define NET_TOL 2e-3  /* relative error bound per entry */
+#define NET_TOL 2e-3   /* relative error bound per entry */
 #define NET_FLOOR 1e-5 /* absolute floor, relative to the net's largest gradient */
 
 typedef struct {
@@ -232,7 +232,7 @@ static void check_net(GsSpec *spec, size_t d_in, size_t d_out, size_t B)
     gs_net_destroy(net);
 }
 
-static const char *const acts[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu:0.1",
+static const char *const acts[] = {"linear", "sigmoid", "tanh", "relu",    "leaky_relu:0.1",
                                    "elu",    "gelu",    "selu", "softsign"};
 
 START_TEST(test_net_gradcheck)
@@ -244,7 +244,7 @@ START_TEST(test_net_gradcheck)
         int residual;
         const char *loss;
         double alpha;
-    } cfg[] = {{"none", 0, "mse", 1},  {"batch", 0, "mse", 1},  {"layer", 0, "xent", 1},
+    } cfg[] = {{"none", 0, "mse", 1},  {"batch", 0, "mse", 1},   {"layer", 0, "xent", 1},
                {"none", 2, "xent", 1}, {"batch", 1, "mse", 0.5}, {"none", 3, "mse", 0.7}};
     for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
         GsSpec spec;
@@ -279,7 +279,8 @@ START_TEST(test_dense_backward_exact)
     float dz[4] = {1, 2, 3, 4}, dw[6] = {0}, db[2] = {0}, dx[6];
     gs_dense_backward(dx, dw, db, dz, x, w, 2, 3, 2);
     /* dw = dz^T x */
-    float dw_ref[6] = {1 * 1 + 3 * -1, 1 * 2 + 0, 1 * 3 + 3 * 2, 2 * 1 + 4 * -1, 2 * 2, 2 * 3 + 4 * 2};
+    float dw_ref[6] = {1 * 1 + 3 * -1, 1 * 2 + 0, 1 * 3 + 3 * 2,
+                       2 * 1 + 4 * -1, 2 * 2,     2 * 3 + 4 * 2};
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq_tol(dw[i], dw_ref[i], 1e-6f);
     ck_assert_float_eq_tol(db[0], 4, 1e-6f);
@@ -472,7 +473,6 @@ START_TEST(test_optimizers)
     m[0] = v[0] = 0;
     opt_step(d, p, g, m, v, &o);
     ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
-
 }
 END_TEST
 

@@ -162,8 +162,8 @@ START_TEST(test_cadence_and_determinism)
     ck_assert_double_eq(gs_trace_get(a, 2, 0, GS_COL_LOSS), gs_trace_get(a, 2, 3, GS_COL_LOSS));
     ck_assert_double_eq(gs_trace_get(a, 2, 0, GS_COL_LR), 0.05);
     /* a different seed gives a different trace */
-    GsTrace *c = train("--depth 3 --width 8 --steps 23 --record-every 5 --batch 16 --seed 2", d,
-                       NULL);
+    GsTrace *c =
+        train("--depth 3 --width 8 --steps 23 --record-every 5 --batch 16 --seed 2", d, NULL);
     ck_assert(gs_trace_get(a, 0, 0, GS_COL_GRAD_NORM) != gs_trace_get(c, 0, 0, GS_COL_GRAD_NORM));
     gs_trace_destroy(a);
     gs_trace_destroy(b);

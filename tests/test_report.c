@@ -157,8 +157,12 @@ START_TEST(svg_and_pdf)
 {
     GsTrace *t = make_trace(6, 40, GS_COL_ALL, 0);
     GsTrace *after = make_trace(6, 30, GS_COL_ALL, 0);
-    GsFinding f = {.kind = GS_FIND_VANISHING, .severity = GS_SEV_ERROR, .layer_first = 1,
-                   .layer_last = 3, .step_first = 0, .step_last = 100};
+    GsFinding f = {.kind = GS_FIND_VANISHING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 3,
+                   .step_first = 0,
+                   .step_last = 100};
     snprintf(f.message, sizeof f.message, "vanishing toward the input");
     GsFindings fs = {.items = &f, .n = 1};
     GsReportOptions o;
@@ -265,8 +269,8 @@ START_TEST(parse_helpers)
     ck_assert_int_eq(gs_plot_parse_size("1600x1000", &w, &h, &err), GS_OK);
     ck_assert_int_eq(w, 1600);
     ck_assert_int_eq(h, 1000);
-    const char *bad[] = {"1600", "x1000", "1600x", "16a0x1000", "100x1000", "1600x-5",
-                         "99999999x1000", "1600x1000x3", ""};
+    const char *bad[] = {"1600",    "x1000",         "1600x",       "16a0x1000", "100x1000",
+                         "1600x-5", "99999999x1000", "1600x1000x3", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(gs_plot_parse_size(bad[i], &w, &h, &err), GS_ERR_INVALID);
         ck_assert_ptr_nonnull(strstr(err.msg, bad[i]));
@@ -281,11 +285,15 @@ START_TEST(many_findings_fit)
     static GsFinding f[40];
     for (int i = 0; i < 40; i++) {
         f[i] = (GsFinding){.kind = (GsFindingKind)(i % GS_FIND_COUNT),
-                           .severity = (GsSeverity)(i % 3), .layer_first = 1, .layer_last = 2,
-                           .step_first = 0, .step_last = 50};
+                           .severity = (GsSeverity)(i % 3),
+                           .layer_first = 1,
+                           .layer_last = 2,
+                           .step_first = 0,
+                           .step_last = 50};
         snprintf(f[i].message, sizeof f[i].message,
                  "A long message number %d that must wrap over several lines of the findings "
-                 "panel without ever spilling out of it, however small the page is.", i);
+                 "panel without ever spilling out of it, however small the page is.",
+                 i);
         snprintf(f[i].options, sizeof f[i].options, "--init he_normal --norm layer");
     }
     GsFindings fs = {.items = f, .n = 40};

@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "gradscope/diagnose.h"
 #include "gradscope/probe.h"
 #include "gradscope/sweep.h"
-#include "cli_util.h"
 #include "runner.h"
 
 #define tmpdir gs_tmpdir
@@ -177,7 +177,8 @@ START_TEST(summary_columns)
     ck_assert_int_eq(gs_diagnose(t, &th, &fs, &err), GS_OK);
     GsSweepRow row;
     gs_sweep_row_fill(t, &fs, 0.5, &row);
-    double expect0 = gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM) / gs_trace_get(t, 0, 3, GS_COL_GRAD_NORM);
+    double expect0 =
+        gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM) / gs_trace_get(t, 0, 3, GS_COL_GRAD_NORM);
     ck_assert_double_eq_tol(row.ratio_step0, expect0, 1e-12 * expect0);
     ck_assert_double_eq(row.predicted_ratio, 0.5);
     int total = 0;
@@ -404,7 +405,8 @@ START_TEST(cli_demo_quick)
     snprintf(p, sizeof p, "%s/01-wrong.ini", sd);
     FILE *f = fopen(p, "w");
     fputs("[run]\ndepth = 3\nwidth = 8\nsteps = 20\n[lesson]\ntitle = wrong\n"
-          "expect = vanishing\n", f);
+          "expect = vanishing\n",
+          f);
     fclose(f);
     rc = gs("demo --scenarios scen --size 800x500 --out d2");
     ck_assert_msg(rc == 1, "exit %d: %.3000s", rc, out);

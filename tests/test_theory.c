@@ -10,9 +10,9 @@
 #define PI 3.14159265358979323846
 
 /* Relative closeness. */
-#define ck_assert_rel(x, y, tol)                                                               \
-    ck_assert_msg(fabs((x) - (y)) <= (tol) * fabs(y), "%s = %.15g, expected %.15g (rel %g)",  \
-                  #x, (double)(x), (double)(y), (double)(tol))
+#define ck_assert_rel(x, y, tol)                                                                   \
+    ck_assert_msg(fabs((x) - (y)) <= (tol)*fabs(y), "%s = %.15g, expected %.15g (rel %g)", #x,     \
+                  (double)(x), (double)(y), (double)(tol))
 
 /* A plain setup: depth x width, no norm, zero bias, standardized inputs. */
 static GsSpec setup(int depth, int width, GsActKind act, GsInitKind init, double gain)
@@ -122,8 +122,8 @@ START_TEST(test_quadrature_references)
     ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &gelu, 0.0, 1.0),
                   0.455850865649287122113628110736, 1e-10);
     GsAct elu = {GS_ACT_ELU, 1.0};
-    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &elu, 0.3, 2.0),
-                  2.74146342403716034573407125547, 1e-10);
+    ck_assert_rel(gs_theory_gauss_expect(f_act_sq, &elu, 0.3, 2.0), 2.74146342403716034573407125547,
+                  1e-10);
     GsAct softsign = {GS_ACT_SOFTSIGN, 0.0};
     ck_assert_rel(gs_theory_gauss_expect(f_deriv_sq, &softsign, 0.0, 0.01),
                   0.96905371765593448689976752554, 1e-10);
@@ -375,8 +375,7 @@ START_TEST(test_bias)
     GsPrediction p = predict(&s, 16, 2.0);
     ck_assert_rel(p.layers[0].q, 2.0 + 0.25, 1e-14);
     GsAct act = {GS_ACT_TANH, 0.0};
-    ck_assert_rel(p.layers[0].chi, gs_theory_gauss_expect(f_deriv_sq, &act, 0.5, sqrt(2.0)),
-                  1e-12);
+    ck_assert_rel(p.layers[0].chi, gs_theory_gauss_expect(f_deriv_sq, &act, 0.5, sqrt(2.0)), 1e-12);
     ck_assert(strstr(p.caveat, "Constant bias") != NULL);
     gs_prediction_fini(&p);
     /* Normal bias STD: adds STD^2 to the variance. */

@@ -124,7 +124,8 @@ START_TEST(labels)
     gs_ticks_format(15000, 5000, b, sizeof b);
     ck_assert_str_eq(b, "15000");
     gs_ticks_format(2e-6, 1e-6, b, sizeof b);
-    ck_assert_str_eq(b, "2\xc3\x97" "10\xe2\x81\xbb\xe2\x81\xb6");
+    ck_assert_str_eq(b, "2\xc3\x97"
+                        "10\xe2\x81\xbb\xe2\x81\xb6");
     gs_ticks_format(0.0, 1e-6, b, sizeof b);
     ck_assert_str_eq(b, "0");
     char small[4];

@@ -239,8 +239,8 @@ static void assert_same_trace(const GsTrace *a, const GsTrace *b)
                     }
                 }
     }
-    ck_assert_msg(bad == 0, "%zu mismatches, first at step index %zu layer index %zu col %d",
-                  bad, first_i, first_l, first_c);
+    ck_assert_msg(bad == 0, "%zu mismatches, first at step index %zu layer index %zu col %d", bad,
+                  first_i, first_l, first_c);
 }
 
 START_TEST(test_csv_round_trip)
@@ -271,7 +271,7 @@ START_TEST(test_csv_round_trip)
                            "clipped\n");
     ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
     ck_assert(strncmp(line, "0,1,", 4) == 0);
-    ck_assert(strstr(line, ",0,") != NULL);          /* nonfinite 0 as an integer */
+    ck_assert(strstr(line, ",0,") != NULL);                /* nonfinite 0 as an integer */
     ck_assert(strstr(line, "\n") && !strstr(line, ".0,")); /* no "0.0"-style integers */
     for (int k = 0; k < 4; k++)
         ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
@@ -292,8 +292,9 @@ START_TEST(test_csv_round_trip)
 
     /* Reading a subset keeps only those columns. */
     GsTrace *sub = NULL;
-    ck_assert_int_eq(gs_trace_read_csv(p, GS_COL_BIT(GS_COL_LOSS) | GS_COL_BIT(GS_COL_GRAD_NORM),
-                                       &sub, &err), GS_OK);
+    ck_assert_int_eq(
+        gs_trace_read_csv(p, GS_COL_BIT(GS_COL_LOSS) | GS_COL_BIT(GS_COL_GRAD_NORM), &sub, &err),
+        GS_OK);
     ck_assert(gs_trace_has(sub, GS_COL_LOSS) && gs_trace_has(sub, GS_COL_GRAD_NORM));
     ck_assert(!gs_trace_has(sub, GS_COL_LR));
     ck_assert(isnan(gs_trace_get(sub, 2, 2, GS_COL_LR)));
@@ -318,8 +319,8 @@ START_TEST(test_csv_partial_columns)
     /* A trace that has only some columns writes only those. */
     make_tmp_dir();
     GsTrace *t = NULL;
-    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LR),
-                                     &t), GS_OK);
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LR), &t),
+                     GS_OK);
     gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
     double *row;
     ck_assert_int_eq(gs_trace_add_step(t, 0, &row), GS_OK);
@@ -344,8 +345,8 @@ START_TEST(test_read_min)
 {
     GsTrace *t = NULL;
     GsError err = {{0}};
-    ck_assert_msg(gs_trace_read_csv(fixture("trace_min.csv"), GS_COL_ALL, &t, &err) == GS_OK,
-                  "%s", err.msg);
+    ck_assert_msg(gs_trace_read_csv(fixture("trace_min.csv"), GS_COL_ALL, &t, &err) == GS_OK, "%s",
+                  err.msg);
     ck_assert_uint_eq(gs_trace_n_steps(t), 3);
     ck_assert_uint_eq(gs_trace_n_layers(t), 2);
     ck_assert_int_eq(gs_trace_step(t, 2), 20);
@@ -389,8 +390,9 @@ START_TEST(test_read_foreign)
     gs_trace_destroy(t);
 
     /* Only grad_norm wanted: other columns not kept. */
-    ck_assert_int_eq(gs_trace_read_csv(fixture("trace_foreign.csv"),
-                                       GS_COL_BIT(GS_COL_GRAD_NORM), &t, &err), GS_OK);
+    ck_assert_int_eq(
+        gs_trace_read_csv(fixture("trace_foreign.csv"), GS_COL_BIT(GS_COL_GRAD_NORM), &t, &err),
+        GS_OK);
     ck_assert(!gs_trace_has(t, GS_COL_LOSS));
     ck_assert(isnan(gs_trace_get(t, 0, 0, GS_COL_LOSS)));
     ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 0.5);
@@ -446,26 +448,26 @@ START_TEST(test_read_errors)
     const char *names[] = {"e.csv", "h.csv", "c.csv", "r.csv", "s.csv", "l.csv", "f.csv",
                            "x.csv", "d.csv", "m.csv", "g.csv", "n.csv", "k.csv"};
     expect_read_error(write_text("e.csv", ""), GS_ERR_FORMAT, "empty trace (no header)", NULL);
-    expect_read_error(write_text("c.csv", "# a = b\n\n"), GS_ERR_FORMAT,
-                      "empty trace (no header)", NULL);
+    expect_read_error(write_text("c.csv", "# a = b\n\n"), GS_ERR_FORMAT, "empty trace (no header)",
+                      NULL);
     expect_read_error(write_text("h.csv", "step,layer,grad_norm\n"), GS_ERR_FORMAT,
                       "empty trace (no rows)", NULL);
     expect_read_error(write_text("r.csv", "step,layer,grad_norm,loss\n0,1,2,3\n0,2,5\n"),
                       GS_ERR_FORMAT, ":3: 3 cells, header has 4", NULL);
-    expect_read_error(write_text("x.csv", "step,layer,grad_norm\n0,1,2\n0,2,5,6\n"),
-                      GS_ERR_FORMAT, ":3: 4 cells, header has 3", NULL);
-    expect_read_error(write_text("s.csv", "step,layer,grad_norm\n5,1,2\n4,1,5\n"),
-                      GS_ERR_FORMAT, ":3:1: step 4 after step 5", NULL);
+    expect_read_error(write_text("x.csv", "step,layer,grad_norm\n0,1,2\n0,2,5,6\n"), GS_ERR_FORMAT,
+                      ":3: 4 cells, header has 3", NULL);
+    expect_read_error(write_text("s.csv", "step,layer,grad_norm\n5,1,2\n4,1,5\n"), GS_ERR_FORMAT,
+                      ":3:1: step 4 after step 5", NULL);
     expect_read_error(write_text("l.csv", "grad_norm,step,layer\n1,0,0\n"), GS_ERR_FORMAT,
                       ":2:3: layer '0' is not an integer", NULL);
     expect_read_error(write_text("f.csv", "grad_norm,step,layer\n1,1.5,1\n"), GS_ERR_FORMAT,
                       ":2:2: step '1.5' is not an integer", NULL);
-    expect_read_error(write_text("d.csv", "step,layer,grad_norm\n0,1,2\n0,1,3\n"),
-                      GS_ERR_FORMAT, ":3:2: second row for step 0 layer 1", NULL);
+    expect_read_error(write_text("d.csv", "step,layer,grad_norm\n0,1,2\n0,1,3\n"), GS_ERR_FORMAT,
+                      ":3:2: second row for step 0 layer 1", NULL);
     expect_read_error(write_text("m.csv", "step,layer,grad_norm\n,1,2\n"), GS_ERR_FORMAT,
                       ":2:1: empty step", NULL);
-    expect_read_error(write_text("g.csv", "step,layer,grad_norm,loss\n0,1,2,1e5x\n"),
-                      GS_ERR_FORMAT, ":2:4: non-numeric value '1e5x' in column 'loss'", NULL);
+    expect_read_error(write_text("g.csv", "step,layer,grad_norm,loss\n0,1,2,1e5x\n"), GS_ERR_FORMAT,
+                      ":2:4: non-numeric value '1e5x' in column 'loss'", NULL);
     expect_read_error(write_text("n.csv", "step,layer,grad_norm,grad_norm\n0,1,2,3\n"),
                       GS_ERR_FORMAT, ":1:4: column 'grad_norm' appears twice", NULL);
     expect_read_error(write_text("k.csv", "step,layer,grad_norm\n0,nan,2\n"), GS_ERR_FORMAT,
@@ -513,12 +515,23 @@ START_TEST(test_number_parser)
         const char *text;
         double value;
     } ok[] = {
-        {"0", 0},          {"-0.0", -0.0},        {"1", 1},          {"+2.5", 2.5},
-        {".5", 0.5},       {"5.", 5},             {"1e3", 1000},     {"1E-3", 1e-3},
-        {"0.1", 0.1},      {"123456789", 123456789}, {"1.23456789e-05", 1.23456789e-05},
-        {"1e-300", 1e-300}, {"2.2250738585072014e-308", 2.2250738585072014e-308},
-        {"0.30000000000000004", 0.30000000000000004}, {"12345678901234567890123", 1.2345678901234568e22},
-        {"9007199254740993", 9007199254740992.0}, {"1e400", (double)INFINITY},
+        {"0", 0},
+        {"-0.0", -0.0},
+        {"1", 1},
+        {"+2.5", 2.5},
+        {".5", 0.5},
+        {"5.", 5},
+        {"1e3", 1000},
+        {"1E-3", 1e-3},
+        {"0.1", 0.1},
+        {"123456789", 123456789},
+        {"1.23456789e-05", 1.23456789e-05},
+        {"1e-300", 1e-300},
+        {"2.2250738585072014e-308", 2.2250738585072014e-308},
+        {"0.30000000000000004", 0.30000000000000004},
+        {"12345678901234567890123", 1.2345678901234568e22},
+        {"9007199254740993", 9007199254740992.0},
+        {"1e400", (double)INFINITY},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         double v = -42;
@@ -530,9 +543,8 @@ START_TEST(test_number_parser)
     static const struct {
         const char *text;
         int sign; /* 0: NaN, else the sign of the infinity */
-    } words[] = {{"nan", 0},       {"NaN", 0},  {"-nan", 0},      {"inf", 1},
-                 {"Inf", 1},       {"-inf", -1}, {"+inf", 1},     {"infinity", 1},
-                 {"-Infinity", -1}, {"INF", 1}};
+    } words[] = {{"nan", 0},   {"NaN", 0},  {"-nan", 0},     {"inf", 1},        {"Inf", 1},
+                 {"-inf", -1}, {"+inf", 1}, {"infinity", 1}, {"-Infinity", -1}, {"INF", 1}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         double v = 0;
         ck_assert_msg(gs_csv_parse_number(words[i].text, strlen(words[i].text), &v), "%s",
@@ -542,12 +554,11 @@ START_TEST(test_number_parser)
         else
             ck_assert_msg(isinf(v) && (v > 0) == (words[i].sign > 0), "%s", words[i].text);
     }
-    static const char *bad[] = {"", "abc", "1e", "1e+", "--1", "1.2.3", "0x10", "1,5", ". ",
-                                "infx", "na", "1 2", "e5", "."};
+    static const char *bad[] = {"",    "abc", "1e",   "1e+", "--1", "1.2.3", "0x10",
+                                "1,5", ". ",  "infx", "na",  "1 2", "e5",    "."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         double v = 7;
-        ck_assert_msg(!gs_csv_parse_number(bad[i], strlen(bad[i]), &v), "'%s' accepted",
-                      bad[i]);
+        ck_assert_msg(!gs_csv_parse_number(bad[i], strlen(bad[i]), &v), "'%s' accepted", bad[i]);
     }
     /* Only the first len characters count. */
     double v = 0;
@@ -558,9 +569,24 @@ END_TEST
 START_TEST(test_format_g9)
 {
     /* Must match printf("%.9g") character for character, which the reader relies on. */
-    static const double vals[] = {1, 10, 0.1, 1e-5, 1e-4, 123456789, 1234567890, 999999999.5,
-                                  -0.000123456789, 1.5e300, 3e-200, 0.5, 2.5e-10, 1e9, 1e8,
-                                  4.9e-324, 1.7976931348623157e308, 1.0 / 3.0};
+    static const double vals[] = {1,
+                                  10,
+                                  0.1,
+                                  1e-5,
+                                  1e-4,
+                                  123456789,
+                                  1234567890,
+                                  999999999.5,
+                                  -0.000123456789,
+                                  1.5e300,
+                                  3e-200,
+                                  0.5,
+                                  2.5e-10,
+                                  1e9,
+                                  1e8,
+                                  4.9e-324,
+                                  1.7976931348623157e308,
+                                  1.0 / 3.0};
     char a[32], b[32];
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         gs_csv_format_g9(a, vals[i]);
@@ -603,8 +629,8 @@ START_TEST(test_npy)
     ck_assert_int_eq(bytes[10 + hlen - 1], '\n');
     char head[200] = {0};
     memcpy(head, bytes + 10, hlen);
-    ck_assert(strncmp(head, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
-                      59) == 0);
+    ck_assert(strncmp(head, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 59) ==
+              0);
     ck_assert(memcmp(bytes + 10 + hlen, data, sizeof data) == 0);
 
     float *back = NULL;

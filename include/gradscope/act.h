@@ -51,8 +51,8 @@ int gs_act_can_saturate(const GsAct *act);
 void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n);
 /* dz[i] = dh[i] * phi'(z[i]) for n entries, given z and h = phi(z) (kernels may use
  * whichever is cheaper). Overwrites dz; dz may equal dh. Cannot fail. */
-void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z,
-                     const float *h, size_t n);
+void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z, const float *h,
+                     size_t n);
 /* d[i] = phi'(z[i]) (local derivative, read by the probe). Cannot fail. */
 void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float *h, size_t n);
 

@@ -9,15 +9,15 @@
 
 /* Where the data comes from. */
 typedef enum {
-    GS_DATA_SPIRAL = 0, /* spiral[:K]  K interleaved 2-D spiral arms, classes 0..K-1 (K=3) */
-    GS_DATA_MOONS,      /* two interleaved half circles, 2 classes */
-    GS_DATA_CIRCLES,    /* two concentric circles, 2 classes */
-    GS_DATA_XOR,        /* four Gaussian clusters labelled by sign(x1*x2), 2 classes */
-    GS_DATA_BLOBS,      /* blobs[:K]   K Gaussian clusters, K classes (K=3) */
+    GS_DATA_SPIRAL = 0,   /* spiral[:K]  K interleaved 2-D spiral arms, classes 0..K-1 (K=3) */
+    GS_DATA_MOONS,        /* two interleaved half circles, 2 classes */
+    GS_DATA_CIRCLES,      /* two concentric circles, 2 classes */
+    GS_DATA_XOR,          /* four Gaussian clusters labelled by sign(x1*x2), 2 classes */
+    GS_DATA_BLOBS,        /* blobs[:K]   K Gaussian clusters, K classes (K=3) */
     GS_DATA_CHECKERBOARD, /* 4x4 checkerboard on [-1,1]^2, 2 classes */
-    GS_DATA_SINE,       /* y = sin(x), x in [-pi, pi], 1 input, 1 output (regression) */
-    GS_DATA_TEACHER,    /* y = random deep tanh network of x, 8 inputs, 1 output (regression) */
-    GS_DATA_CSV,        /* a CSV file: header row, numeric columns */
+    GS_DATA_SINE,         /* y = sin(x), x in [-pi, pi], 1 input, 1 output (regression) */
+    GS_DATA_TEACHER,      /* y = random deep tanh network of x, 8 inputs, 1 output (regression) */
+    GS_DATA_CSV,          /* a CSV file: header row, numeric columns */
     GS_DATA_COUNT
 } GsDataKind;
 

@@ -57,16 +57,16 @@ typedef struct {
 
 /* Thresholds of the rules; defaults and sources are documented in the README. */
 typedef struct {
-    double vanish_ratio;   /* first/last grad ratio below this: vanishing (1e-3, AUTOTRAINER) */
-    double explode_ratio;  /* first/last grad ratio above this: exploding (70, AUTOTRAINER) */
-    double vanish_abs;     /* mean |g| below this: vanishing (1e-7, SageMaker Debugger) */
-    double saturation;     /* layer share of saturated units above this: flagged (0.5) */
-    double dead;           /* layer share of dead units above this: flagged (0.5) */
-    double update_high;    /* update ratio above this: too large (1e-2, Karpathy) */
-    double update_low;     /* update ratio below this: too small (1e-5) */
-    double growth;         /* grad norm growth over training above this factor: exploding */
-    double loss_diverge;   /* final/initial loss above this factor: diverging */
-    double loss_stall;     /* relative loss decrease below this: stalled */
+    double vanish_ratio;  /* first/last grad ratio below this: vanishing (1e-3, AUTOTRAINER) */
+    double explode_ratio; /* first/last grad ratio above this: exploding (70, AUTOTRAINER) */
+    double vanish_abs;    /* mean |g| below this: vanishing (1e-7, SageMaker Debugger) */
+    double saturation;    /* layer share of saturated units above this: flagged (0.5) */
+    double dead;          /* layer share of dead units above this: flagged (0.5) */
+    double update_high;   /* update ratio above this: too large (1e-2, Karpathy) */
+    double update_low;    /* update ratio below this: too small (1e-5) */
+    double growth;        /* grad norm growth over training above this factor: exploding */
+    double loss_diverge;  /* final/initial loss above this factor: diverging */
+    double loss_stall;    /* relative loss decrease below this: stalled */
 } GsThresholds;
 
 /* Fills the documented defaults. Cannot fail. */
@@ -76,8 +76,7 @@ void gs_thresholds_default(GsThresholds *th);
 GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value, GsError *err);
 
 /* Runs every rule whose columns the trace has. GS_ERR_NOMEM on failure. */
-GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out,
-                     GsError *err);
+GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out, GsError *err);
 /* Frees a findings list; NULL or zeroed is fine. */
 void gs_findings_fini(GsFindings *findings);
 

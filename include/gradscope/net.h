@@ -24,8 +24,8 @@ typedef struct {
 /* Creates a net for spec with d_in inputs, d_out outputs and batches of up to batch_max
  * rows, and initializes its parameters from the spec's init and seed. All memory is
  * allocated here, once. GS_ERR_NOMEM or GS_ERR_INVALID (spec not validated) on failure. */
-GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max,
-                       GsNet **out, GsError *err);
+GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max, GsNet **out,
+                       GsError *err);
 /* Frees the net; NULL is a no-op. */
 void gs_net_destroy(GsNet *net);
 

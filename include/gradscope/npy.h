@@ -20,7 +20,6 @@ GsStatus gs_npy_write_f32(const char *path, const float *data, const size_t *sha
  * array the caller frees with free(), shape[0..*ndim) its dimensions (shape must hold
  * GS_NPY_MAX_DIM entries). GS_ERR_IO (missing/unreadable), GS_ERR_FORMAT (not .npy,
  * another dtype, Fortran order, size mismatch), GS_ERR_NOMEM; outputs untouched then. */
-GsStatus gs_npy_read_f32(const char *path, float **data, size_t *shape, size_t *ndim,
-                         GsError *err);
+GsStatus gs_npy_read_f32(const char *path, float **data, size_t *shape, size_t *ndim, GsError *err);
 
 #endif

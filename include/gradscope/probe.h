@@ -46,7 +46,7 @@ typedef struct {
  * export_dir (created if missing; NULL: none), trains while recording, and hands back the
  * trace. Errors name the offending value (GS_ERR_INVALID/IO/FORMAT/RANGE) or are
  * GS_ERR_NOMEM; *out is untouched on failure. */
-GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress,
-                      void *ctx, GsTrace **out, GsRunInfo *info, GsError *err);
+GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
+                      GsTrace **out, GsRunInfo *info, GsError *err);
 
 #endif

@@ -39,26 +39,26 @@ typedef struct {
     double res_scale;     /* alpha in x + alpha*F(x) */
     GsLossKind loss;
     GsOptKind opt;
-    double opt_param;     /* momentum beta for momentum/nesterov */
-    double lr;            /* base learning rate, > 0 */
-    double weight_decay;  /* >= 0 */
+    double opt_param;    /* momentum beta for momentum/nesterov */
+    double lr;           /* base learning rate, > 0 */
+    double weight_decay; /* >= 0 */
     GsSchedKind schedule;
-    long sched_every;     /* step schedule: decay every N steps */
-    double sched_gamma;   /* step/exp schedule factor */
-    long warmup;          /* linear warm-up steps, >= 0 */
-    double clip_norm;     /* global-norm clipping threshold; 0 = off */
-    double clip_value;    /* elementwise clipping threshold; 0 = off */
+    long sched_every;   /* step schedule: decay every N steps */
+    double sched_gamma; /* step/exp schedule factor */
+    long warmup;        /* linear warm-up steps, >= 0 */
+    double clip_norm;   /* global-norm clipping threshold; 0 = off */
+    double clip_value;  /* elementwise clipping threshold; 0 = off */
     GsDataSource data;
-    char target[256];     /* CSV target column (name or 1-based index); "" = last */
+    char target[256]; /* CSV target column (name or 1-based index); "" = last */
     int standardize;
     double input_scale;
     long samples;
     double noise;
-    long batch;           /* minibatch size; 0 = whole data set every step */
-    long steps;           /* training steps, >= 1 */
+    long batch; /* minibatch size; 0 = whole data set every step */
+    long steps; /* training steps, >= 1 */
     uint64_t seed;
-    long record_every;    /* record every N steps (step 0 and the last are always kept) */
-    int threads;          /* BLAS threads */
+    long record_every; /* record every N steps (step 0 and the last are always kept) */
+    int threads;       /* BLAS threads */
 } GsSpec;
 
 /* Fills spec with every key's default. Cannot fail. */
@@ -81,8 +81,8 @@ GsLossKind gs_spec_loss(const GsSpec *spec);
  * state, activations at the batch size, and the trace). */
 double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows);
 /* Reads a scenario file (INI: `key = value`, '#'/';' comments, an optional [run] or
- * [setup] section; a gallery lesson's [lesson] section is skipped) into spec. Unknown keys and bad values fail naming file and line;
- * unreadable files with GS_ERR_IO. */
+ * [setup] section; a gallery lesson's [lesson] section is skipped) into spec. Unknown keys and bad
+ * values fail naming file and line; unreadable files with GS_ERR_IO. */
 GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err);
 
 /* Applies an option string as findings suggest it ("--act relu --init he_normal",

@@ -58,42 +58,41 @@ int gs_sweep_trace_complete(const char *path, const GsSpec *spec);
 
 /* One summary.csv row's numbers. */
 typedef struct {
-    double final_loss;      /* loss at the last recorded step */
-    double ratio_step0;     /* grad_norm layer 1 / layer depth at the first recorded step */
-    double ratio_end;       /* the same at the last recorded step */
-    double act_ratio_step0; /* act_grad_norm layer 1 / layer depth at the first step */
-    double predicted_ratio; /* the theory's act_grad_norm ratio (NaN when unknown) */
+    double final_loss;         /* loss at the last recorded step */
+    double ratio_step0;        /* grad_norm layer 1 / layer depth at the first recorded step */
+    double ratio_end;          /* the same at the last recorded step */
+    double act_ratio_step0;    /* act_grad_norm layer 1 / layer depth at the first step */
+    double predicted_ratio;    /* the theory's act_grad_norm ratio (NaN when unknown) */
     int counts[GS_FIND_COUNT]; /* findings of each kind (any severity) */
-    int worst_kind;         /* most severe warning/error finding's kind, -1 when none */
-    int worst_severity;     /* its GsSeverity, -1 when no finding at all */
+    int worst_kind;            /* most severe warning/error finding's kind, -1 when none */
+    int worst_severity;        /* its GsSeverity, -1 when no finding at all */
 } GsSweepRow;
 
 /* Fills a row from a trace, its findings and a predicted ratio (NaN when none). Cannot
  * fail. */
-void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted,
-                       GsSweepRow *row);
+void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted, GsSweepRow *row);
 /* Writes summary.csv atomically: a header of the key names, then the fixed numeric columns
  * (final_loss, ratio_step0, ratio_end, act_ratio_step0, predicted_ratio), one count column
  * per finding kind and worst_severity; values[r * n_keys + k] is row r's text for key k
  * (n_keys >= 1: the first key is usually "name", the run name).
  * GS_ERR_IO naming path, or GS_ERR_NOMEM. */
 GsStatus gs_sweep_write_summary(const char *path, size_t n_keys, const char *const *keys,
-                                size_t n_rows, const char *const *values,
-                                const GsSweepRow *rows, GsError *err);
+                                size_t n_rows, const char *const *values, const GsSweepRow *rows,
+                                GsError *err);
 
 /* A lesson (or sweep) scenario: a [run] section of setup keys and a [lesson] section. */
 #define GS_LESSON_MAX_CAPTION 8
 #define GS_LESSON_MAX_CASES 8
 typedef struct {
-    char name[64];      /* file name without directory and .ini: "02-vanishing" */
+    char name[64]; /* file name without directory and .ini: "02-vanishing" */
     char title[160];
-    size_t n_caption;   /* caption lines, in order (what you see / notice / why / fix) */
+    size_t n_caption; /* caption lines, in order (what you see / notice / why / fix) */
     char caption[GS_LESSON_MAX_CAPTION][512];
-    GsSpec spec;        /* defaults + the [run] keys */
-    char cure[256];     /* options of the cured run ("--act relu"); "" when none */
+    GsSpec spec;    /* defaults + the [run] keys */
+    char cure[256]; /* options of the cured run ("--act relu"); "" when none */
     char cure_label[128];
-    GsSweep sweep;      /* vary = lines (grid lesson); n_axes 0 when none */
-    size_t n_cases;     /* case = LABEL: OPTIONS lines (a row of named variants) */
+    GsSweep sweep;  /* vary = lines (grid lesson); n_axes 0 when none */
+    size_t n_cases; /* case = LABEL: OPTIONS lines (a row of named variants) */
     char case_label[GS_LESSON_MAX_CASES][64];
     char case_opts[GS_LESSON_MAX_CASES][192];
     char expect[128];       /* finding kinds the run must report, comma list; "none" */
@@ -109,10 +108,10 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
 
 /* What the grid figure draws: n runs placed by index on rows x cols x pages. */
 typedef struct {
-    const GsTrace *const *traces;   /* n traces */
+    const GsTrace *const *traces;      /* n traces */
     const GsFindings *const *findings; /* n findings lists (entries may be NULL) */
-    const int *row, *col, *page;    /* n cell coordinates (page may be NULL: all 0) */
-    const double *predicted;        /* n predicted ratios shown in the badge; NULL: none */
+    const int *row, *col, *page;       /* n cell coordinates (page may be NULL: all 0) */
+    const double *predicted;           /* n predicted ratios shown in the badge; NULL: none */
     size_t n;
     size_t n_rows, n_cols, n_pages;
     const char *row_key, *col_key, *page_key; /* axis names; NULL: not shown */

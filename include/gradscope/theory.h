@@ -39,7 +39,7 @@ typedef struct {
     GsPredLayer *layers;     /* n_layers entries, layer 1 first */
     double ratio_first_last; /* act_grad_norm(layer 1) / act_grad_norm(layer depth): a norm ratio */
     GsRegime regime;
-    char caveat[512];        /* where the theory is known to be inexact, a sentence; else "" */
+    char caveat[512]; /* where the theory is known to be inexact, a sentence; else "" */
 } GsPrediction;
 
 /* Predicts the step-0 profile for spec with inputs of dimension d_in whose mean square
@@ -64,8 +64,8 @@ const char *gs_regime_name(GsRegime regime);
  * relu-like functions at 0 cost no accuracy) and panels of width 1/sd in z near 0 when sd is
  * large; relative error ~1e-12 for the activations and their derivatives. sd >= 0 (sd = 0
  * returns f(mean)). Cannot fail. */
-double gs_theory_gauss_expect(double (*f)(double z, const void *ctx), const void *ctx,
-                              double mean, double sd);
+double gs_theory_gauss_expect(double (*f)(double z, const void *ctx), const void *ctx, double mean,
+                              double sd);
 /* Per-layer gain of G through a hidden layer with train-mode batch norm at infinite width
  * and batch: E[phi'(eps)^2] / Var[phi(eps)] (relu pi/(pi-1), linear 1, tanh ~1.18). Cannot
  * fail; +Inf for an activation that is constant on N(0,1) (none of the built-in ones). */

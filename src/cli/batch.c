@@ -62,8 +62,7 @@ static void child(const char *cmd, const CliJob *job)
     _exit(cli_status_exit(st));
 }
 
-static void progress(const char *cmd, size_t done, size_t n, double t0, const char *label,
-                     int tty)
+static void progress(const char *cmd, size_t done, size_t n, double t0, const char *label, int tty)
 {
     double e = now_s() - t0;
     if (tty) {
@@ -73,8 +72,8 @@ static void progress(const char *cmd, size_t done, size_t n, double t0, const ch
             bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
         double eta = done ? e / (double)done * (double)(n - done) : 0;
-        fprintf(stderr, "\r%s [%s] %zu/%zu runs  %.1f s elapsed, ~%.0f s left ", cmd, bar, done,
-                n, e, eta);
+        fprintf(stderr, "\r%s [%s] %zu/%zu runs  %.1f s elapsed, ~%.0f s left ", cmd, bar, done, n,
+                e, eta);
         if (done == n)
             fputc('\n', stderr);
     } else {
@@ -150,8 +149,8 @@ int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, 
         if (code != 0) {
             failed++;
             if (WIFSIGNALED(status))
-                fprintf(stderr, "%sgradscope %s: run %s died (signal %d)\n", tty ? "\n" : "",
-                        cmd, j->label, WTERMSIG(status));
+                fprintf(stderr, "%sgradscope %s: run %s died (signal %d)\n", tty ? "\n" : "", cmd,
+                        j->label, WTERMSIG(status));
             if (!rc || code == GS_EXIT_FAIL)
                 rc = code;
         }
@@ -300,8 +299,7 @@ int cli_runset_from_dirs(const char *cmd, char *const *dirs, size_t n_dirs, CliR
     for (size_t d = 0; d < n_dirs && !rc; d++) {
         DIR *dp = opendir(dirs[d]);
         if (!dp) {
-            rc = cli_fail(cmd, "--grid: cannot read directory '%s': %s", dirs[d],
-                          strerror(errno));
+            rc = cli_fail(cmd, "--grid: cannot read directory '%s': %s", dirs[d], strerror(errno));
             break;
         }
         struct dirent *e;
@@ -359,7 +357,7 @@ int cli_runset_from_dirs(const char *cmd, char *const *dirs, size_t n_dirs, CliR
         }
         if (nk == 0)
             snprintf(rs->keys[nk++], 64, "name"); /* identical setups: one cell per file */
-        char (*vals)[64] = calloc(n * nk, sizeof *vals);
+        char(*vals)[64] = calloc(n * nk, sizeof *vals);
         if (!vals) {
             cli_runset_fini(rs);
             rc = GS_EXIT_FAIL;
@@ -409,9 +407,10 @@ static size_t value_index(const CliRunSet *rs, size_t k, const char *v)
 /* The setup held fixed (the same value in every run's metadata), for the grid's subtitle. */
 static void fixed_setup(const CliRunSet *rs, char *buf, size_t size)
 {
-    static const char *const show[] = {"data", "depth", "width", "act", "init", "bias-init",
-                                       "norm", "residual", "opt", "lr", "schedule", "clip-norm",
-                                       "input-scale", "standardize", "batch", "steps", "seed"};
+    static const char *const show[] = {
+        "data",        "depth",       "width", "act",   "init",     "bias-init",
+        "norm",        "residual",    "opt",   "lr",    "schedule", "clip-norm",
+        "input-scale", "standardize", "batch", "steps", "seed"};
     size_t w = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof show / sizeof show[0] && w < size; i++) {
@@ -423,8 +422,8 @@ static void fixed_setup(const CliRunSet *rs, char *buf, size_t size)
         }
         if (varied || !v)
             continue;
-        w += (size_t)snprintf(buf + w, size - w, "%s%s %s", w ? " \xc2\xb7 " : "fixed: ",
-                              show[i], v);
+        w += (size_t)snprintf(buf + w, size - w, "%s%s %s", w ? " \xc2\xb7 " : "fixed: ", show[i],
+                              v);
     }
 }
 
@@ -450,9 +449,11 @@ int cli_runset_render(const char *cmd, const CliRunSet *rs, const char *summary_
         for (size_t k = 2; k < nk; k++)
             np *= rs->n_values[k];
         if (np > 16) {
-            rc = cli_fail(cmd, "the grid would need %zu panels: the traces differ in %zu keys "
-                               "(%s, %s, %s, ...); give them the same setup but for two or "
-                               "three keys", np, nk, rs->keys[0], rs->keys[1], rs->keys[2]);
+            rc = cli_fail(cmd,
+                          "the grid would need %zu panels: the traces differ in %zu keys "
+                          "(%s, %s, %s, ...); give them the same setup but for two or "
+                          "three keys",
+                          np, nk, rs->keys[0], rs->keys[1], rs->keys[2]);
             goto done;
         }
     }

@@ -33,12 +33,12 @@ int cli_batch_default_jobs(void);
  * r's text for key k; the order of key k's distinct values is key_values[k][0..n_values[k]). */
 typedef struct {
     size_t n_runs, n_keys;
-    GsTrace **traces;    /* owned */
-    char **names;        /* run names, owned */
+    GsTrace **traces; /* owned */
+    char **names;     /* run names, owned */
     char keys[GS_SWEEP_MAX_AXES][64];
     size_t n_values[GS_SWEEP_MAX_AXES];
     char key_values[GS_SWEEP_MAX_AXES][GS_SWEEP_MAX_VALUES][64];
-    char (*values)[64];  /* n_runs * n_keys, owned */
+    char (*values)[64]; /* n_runs * n_keys, owned */
 } CliRunSet;
 
 /* Frees everything the set owns. */

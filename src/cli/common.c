@@ -33,7 +33,10 @@ int cli_status_exit(GsStatus st)
     return GS_EXIT_FAIL;
 }
 
-int cli_mkdir_p(const char *dir) { return gs_mkdir_p(dir); }
+int cli_mkdir_p(const char *dir)
+{
+    return gs_mkdir_p(dir);
+}
 
 char *cli_fmt_g(char *buf, size_t size, double v, int digits)
 {
@@ -46,8 +49,8 @@ char *cli_fmt_g(char *buf, size_t size, double v, int digits)
     return buf;
 }
 
-static void print_help(const char *cmd, const char *synopsis, const char *about,
-                       const GsSpec *spec, const CliOpt *opts, size_t n_opts)
+static void print_help(const char *cmd, const char *synopsis, const char *about, const GsSpec *spec,
+                       const CliOpt *opts, size_t n_opts)
 {
     printf("Usage: gradscope %s %s\n\n%s\n", cmd, synopsis, about);
     if (n_opts) {
@@ -71,8 +74,7 @@ static void print_help(const char *cmd, const char *synopsis, const char *about,
             snprintf(lhs, sizeof lhs, "    --%s %s", gs_spec_key_name(i),
                      strcmp(gs_spec_key_name(i), "standardize") ? "V" : "");
             const char *def = gs_spec_key_default(i);
-            printf("  %-26s %s [default: %s]\n", lhs, gs_spec_key_help(i),
-                   def[0] ? def : "none");
+            printf("  %-26s %s [default: %s]\n", lhs, gs_spec_key_help(i), def[0] ? def : "none");
         }
     }
     printf("\nExit status: 0 success, 1 a check asked for failed (--fail-on), 2 bad usage or "
@@ -105,8 +107,8 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
     }
     for (size_t k = 0; k < nk; k++) {
         int flag = !strcmp(gs_spec_key_name(k), "standardize");
-        lo[n++] = (struct option){gs_spec_key_name(k), flag ? no_argument : required_argument,
-                                  NULL, 2000 + (int)k};
+        lo[n++] = (struct option){gs_spec_key_name(k), flag ? no_argument : required_argument, NULL,
+                                  2000 + (int)k};
     }
     if (spec)
         lo[n++] = (struct option){"config", required_argument, NULL, 3000};

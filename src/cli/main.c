@@ -6,17 +6,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: gradscope <command> [options]\n\n"
-            "See, explain and fix vanishing and exploding gradients.\n\n"
-            "Commands:\n"
-            "  run       train one setup, record per-layer gradients, write a report\n"
-            "  plot      render a report from a trace CSV (ours or another framework's)\n"
-            "  diagnose  findings for a trace CSV, as text or JSON\n"
-            "  predict   theory: predicted per-layer gradient gain at initialization\n"
-            "  sweep     a grid of setups, one figure on a shared colour scale\n"
-            "  demo      the teaching gallery: each pathology caused and cured\n\n"
-            "`gradscope <command> --help` lists a command's options.\n");
+    fprintf(f, "Usage: gradscope <command> [options]\n\n"
+               "See, explain and fix vanishing and exploding gradients.\n\n"
+               "Commands:\n"
+               "  run       train one setup, record per-layer gradients, write a report\n"
+               "  plot      render a report from a trace CSV (ours or another framework's)\n"
+               "  diagnose  findings for a trace CSV, as text or JSON\n"
+               "  predict   theory: predicted per-layer gradient gain at initialization\n"
+               "  sweep     a grid of setups, one figure on a shared colour scale\n"
+               "  demo      the teaching gallery: each pathology caused and cured\n\n"
+               "`gradscope <command> --help` lists a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -46,9 +46,13 @@ int cli_predict(int argc, char **argv)
     if (st != GS_OK)
         return cli_fail("predict", "%s", err.msg);
     /* The recursion starts from the actual inputs' second moment. */
-    GsDataOptions dopt = {(size_t)spec.samples, spec.noise, spec.input_scale, spec.standardize,
+    GsDataOptions dopt = {(size_t)spec.samples,
+                          spec.noise,
+                          spec.input_scale,
+                          spec.standardize,
                           spec.target[0] ? spec.target : NULL,
-                          gs_spec_loss(&spec) == GS_LOSS_XENT, spec.seed};
+                          gs_spec_loss(&spec) == GS_LOSS_XENT,
+                          spec.seed};
     GsDataset *data = NULL;
     if ((st = gs_data_create(&spec.data, &dopt, &data, &err)) != GS_OK) {
         fprintf(stderr, "gradscope predict: %s\n", err.msg);

@@ -236,8 +236,8 @@ int cli_load_trace(const char *cmd, const char *path, GsTrace **out)
     return cli_load_trace_metric(cmd, path, GS_COL_GRAD_NORM, out);
 }
 
-int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *th,
-                    GsFindings *fs, GsPrediction *pred, int *have_pred)
+int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *th, GsFindings *fs,
+                    GsPrediction *pred, int *have_pred)
 {
     GsError err = {{0}};
     *have_pred = cli_predict_from_meta(trace, pred);

@@ -9,11 +9,11 @@
 
 /* Report and diagnosis options as parsed from the command line. */
 typedef struct {
-    const char *output;    /* -o FILE */
-    const char *json;      /* --json FILE or "-" */
+    const char *output; /* -o FILE */
+    const char *json;   /* --json FILE or "-" */
     GsReportOptions report;
     GsThresholds th;
-    unsigned fail_mask;    /* bit per GsFindingKind */
+    unsigned fail_mask; /* bit per GsFindingKind */
     int fail_any;
     int verbose, quiet;
 } CliReport;
@@ -50,29 +50,37 @@ int cli_load_trace(const char *cmd, const char *path, GsTrace **out);
 /* Diagnoses a trace and, when its metadata carries the setup, predicts its step-0 profile
  * (*have_pred says whether *pred was filled; the caller finis both). 0, or an exit code
  * after printing the error. */
-int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *th,
-                    GsFindings *fs, GsPrediction *pred, int *have_pred);
+int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *th, GsFindings *fs,
+                    GsPrediction *pred, int *have_pred);
 
 /* The shared options, for --help tables (name, short, has_arg, arg, help): rendering... */
-#define CLI_RENDER_OPTS                                                                        \
-    {"output", 'o', required_argument, "FILE", "report file: .png, .svg or .pdf"},             \
-    {"metric", 0, required_argument, "COL", "heatmap metric: any numeric trace column "         \
-                                            "[default: grad_norm]"},                           \
-    {"relative", 0, no_argument, NULL, "colour by ratio to the output layer (diverging map)"}, \
-    {"bin", 0, required_argument, "MODE", "reduce steps per pixel column: gmean max min "       \
-                                          "[default: gmean]"},                                 \
-    {"size", 0, required_argument, "WxH", "page size in pixels [default: 1600x1000]"},         \
-    {"scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"}
+#define CLI_RENDER_OPTS                                                                            \
+    {"output", 'o', required_argument, "FILE", "report file: .png, .svg or .pdf"},                 \
+        {"metric", 0, required_argument, "COL",                                                    \
+         "heatmap metric: any numeric trace column "                                               \
+         "[default: grad_norm]"},                                                                  \
+        {"relative", 0, no_argument, NULL, "colour by ratio to the output layer (diverging map)"}, \
+        {"bin", 0, required_argument, "MODE",                                                      \
+         "reduce steps per pixel column: gmean max min "                                           \
+         "[default: gmean]"},                                                                      \
+        {"size", 0, required_argument, "WxH", "page size in pixels [default: 1600x1000]"},         \
+    {                                                                                              \
+        "scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"           \
+    }
 /* ... and diagnosis. */
-#define CLI_DIAG_OPTS                                                                          \
-    {"json", 0, required_argument, "FILE", "write findings as JSON to FILE ('-' = stdout)"},   \
-    {"fail-on", 0, required_argument, "KINDS", "exit 1 if a finding of these kinds (comma "    \
-                                               "list, or 'any' = any warning or error) is "    \
-                                               "present"},                                     \
-    {"threshold", 0, required_argument, "KEY=V", "override a diagnosis threshold "             \
-                                                 "(repeatable; see README)"},                  \
-    {"verbose", 'v', no_argument, NULL, "also list rules skipped for missing columns"},        \
-    {"quiet", 'q', no_argument, NULL, "print nothing but errors"}
+#define CLI_DIAG_OPTS                                                                              \
+    {"json", 0, required_argument, "FILE", "write findings as JSON to FILE ('-' = stdout)"},       \
+        {"fail-on", 0, required_argument, "KINDS",                                                 \
+         "exit 1 if a finding of these kinds (comma "                                              \
+         "list, or 'any' = any warning or error) is "                                              \
+         "present"},                                                                               \
+        {"threshold", 0, required_argument, "KEY=V",                                               \
+         "override a diagnosis threshold "                                                         \
+         "(repeatable; see README)"},                                                              \
+        {"verbose", 'v', no_argument, NULL, "also list rules skipped for missing columns"},        \
+    {                                                                                              \
+        "quiet", 'q', no_argument, NULL, "print nothing but errors"                                \
+    }
 #define CLI_REPORT_OPTS CLI_RENDER_OPTS, CLI_DIAG_OPTS
 
 #endif

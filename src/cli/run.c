@@ -70,8 +70,7 @@ static void progress_fn(void *ctx, long step, long steps, double loss)
     if (step + 1 < steps && e - p->last < 0.1)
         return;
     p->last = e;
-    fprintf(stderr, "\r%s step %ld/%ld  loss %-10.4g  %.1f s ", p->label, step + 1, steps, loss,
-            e);
+    fprintf(stderr, "\r%s step %ld/%ld  loss %-10.4g  %.1f s ", p->label, step + 1, steps, loss, e);
     if (step + 1 == steps)
         fprintf(stderr, "\n");
 }
@@ -259,8 +258,8 @@ int cli_run(int argc, char **argv)
         char l0[32], l1[32], ms[32];
         printf("gradscope run: %ld steps, %zu layers, loss %s -> %s, grad ratio layer 1/%zu "
                "%s at step 0; first non-finite: %s%s%s%s%s\n",
-               spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4), cli_fmt_g(l1, sizeof l1, loss1, 4),
-               L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
+               spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+               cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
                o.trace_path ? o.trace_path : "");

@@ -24,14 +24,18 @@ typedef struct {
 static const CliOpt sweep_opts[] = {
     {"vary", 0, required_argument, "KEY=V1,V2,...",
      "vary a setup key over values (repeatable; the first two give rows and columns)"},
-    {"out", 0, required_argument, "DIR", "write traces, summary.csv, grid.png here "
-                                         "[default: gradscope-sweep]"},
-    {"output", 'o', required_argument, "FILE", "grid figure (.png/.svg/.pdf) [default: DIR/grid.png]"},
+    {"out", 0, required_argument, "DIR",
+     "write traces, summary.csv, grid.png here "
+     "[default: gradscope-sweep]"},
+    {"output", 'o', required_argument, "FILE",
+     "grid figure (.png/.svg/.pdf) [default: DIR/grid.png]"},
     {"jobs", 'j', required_argument, "N", "parallel runs [default: online CPUs]"},
-    {"shard", 0, required_argument, "I/N", "run only the I-th of N slices of the product "
-                                           "(then: gradscope plot --grid DIR)"},
-    {"scenario", 0, required_argument, "FILE", "scenario file: [run] keys and [sweep] vary = "
-                                               "lines (command-line keys override)"},
+    {"shard", 0, required_argument, "I/N",
+     "run only the I-th of N slices of the product "
+     "(then: gradscope plot --grid DIR)"},
+    {"scenario", 0, required_argument, "FILE",
+     "scenario file: [run] keys and [sweep] vary = "
+     "lines (command-line keys override)"},
     {"force", 0, no_argument, NULL, "allow more than 64 setups"},
     {"theory", 0, no_argument, NULL, "show the predicted step-0 gradient ratio in each cell"},
     {"size", 0, required_argument, "WxH", "grid figure size [default: from the grid]"},
@@ -65,8 +69,7 @@ static int sweep_opt(void *ctx, int i, const char *arg)
     } else if (!strcmp(n, "jobs")) {
         long v;
         if (parse_int(arg, 1, 1024, &v))
-            return cli_fail("sweep", "-j '%s': expected a number of parallel runs 1..1024",
-                            arg);
+            return cli_fail("sweep", "-j '%s': expected a number of parallel runs 1..1024", arg);
         o->jobs = (int)v;
     } else if (!strcmp(n, "shard")) {
         size_t a, b;
@@ -196,8 +199,10 @@ int cli_sweep(int argc, char **argv)
     }
     size_t total = gs_sweep_size(sw);
     if (total > MAX_GRID && !o.force) {
-        rc = cli_fail("sweep", "%zu setups is more than %d; add --force to run them all (or "
-                               "split with --shard)", total, MAX_GRID);
+        rc = cli_fail("sweep",
+                      "%zu setups is more than %d; add --force to run them all (or "
+                      "split with --shard)",
+                      total, MAX_GRID);
         goto done;
     }
     size_t si = 1, sn = 1, lo = 0, hi = total;

@@ -23,8 +23,8 @@ static const struct {
     [GS_DATA_SINE] = {"sine", 0, 0},       [GS_DATA_TEACHER] = {"teacher", 0, 0},
 };
 
-#define VALID_NAMES                                                                            \
-    "spiral[:K], moons, circles, xor, blobs[:K], checkerboard, sine, teacher, "               \
+#define VALID_NAMES                                                                                \
+    "spiral[:K], moons, circles, xor, blobs[:K], checkerboard, sine, teacher, "                    \
     "or a path to a .csv file"
 #define DEFAULT_K 3
 #define MAX_K 100
@@ -70,8 +70,8 @@ GsStatus gs_data_source_parse(const char *text, GsDataSource *out, GsError *err)
                 v = v * 10 + (*q - '0');
             }
             if (!ok || v < 2 || v > MAX_K)
-                return gs_error(err, GS_ERR_INVALID,
-                                "data '%s': K must be an integer from 2 to %d", text, MAX_K);
+                return gs_error(err, GS_ERR_INVALID, "data '%s': K must be an integer from 2 to %d",
+                                text, MAX_K);
             src.k = (int)v;
         }
         *out = src;
@@ -86,7 +86,8 @@ char *gs_data_source_format(const GsDataSource *src, char *buf, size_t size)
     if (src->kind == GS_DATA_CSV) {
         size_t len = strlen(src->path);
         /* A path the parser would not recognise as a path gets "./" so it reads back. */
-        int plain = !strchr(src->path, '/') && !(len >= 4 && strcmp(src->path + len - 4, ".csv") == 0);
+        int plain =
+            !strchr(src->path, '/') && !(len >= 4 && strcmp(src->path + len - 4, ".csv") == 0);
         snprintf(buf, size, "%s%s", plain ? "./" : "", src->path);
     } else if ((int)src->kind >= 0 && src->kind < GS_DATA_CSV && kinds[src->kind].takes_k) {
         snprintf(buf, size, "%s:%d", kinds[src->kind].name, src->k ? src->k : DEFAULT_K);
@@ -175,8 +176,7 @@ static GsStatus one_hot(GsDataset *ds, GsError *err)
     size_t nb = bytes(ds->n * k, sizeof(float));
     float *y = nb ? calloc(nb / sizeof(float) + 1, sizeof *y) : NULL;
     if (!y)
-        return gs_error(err, GS_ERR_NOMEM, "out of memory for %zu x %zu one-hot targets", ds->n,
-                        k);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for %zu x %zu one-hot targets", ds->n, k);
     for (size_t i = 0; i < ds->n; i++)
         y[i * k + (size_t)ds->label[i]] = 1.0f;
     free(ds->y);
@@ -213,8 +213,7 @@ GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDa
             return gs_error(err, GS_ERR_INVALID, "data '%s': noise %g must be finite and >= 0",
                             name, opts->noise);
         if (kinds[src->kind].takes_k && src->k != 0 && (src->k < 2 || src->k > MAX_K))
-            return gs_error(err, GS_ERR_INVALID, "data '%s': K must be from 2 to %d", name,
-                            MAX_K);
+            return gs_error(err, GS_ERR_INVALID, "data '%s': K must be from 2 to %d", name, MAX_K);
         st = gs_data_synth(src, opts, &ds, err);
         if (st != GS_OK)
             return st;

@@ -15,11 +15,11 @@
 
 typedef struct {
     GsCsvFile f;
-    char **names;     /* header names, n_cols of them */
+    char **names; /* header names, n_cols of them */
     size_t n_cols;
-    size_t target;    /* 0-based target column */
-    float *x;         /* rows x (n_cols - 1) */
-    double *t;        /* target value per row */
+    size_t target; /* 0-based target column */
+    float *x;      /* rows x (n_cols - 1) */
+    double *t;     /* target value per row */
     size_t rows, cap;
 } Loader;
 
@@ -102,13 +102,11 @@ static GsStatus grow(Loader *L, GsError *err)
     size_t d = L->n_cols - 1;
     float *x = realloc(L->x, cap * d * sizeof *x);
     if (!x)
-        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory at line %zu", L->f.path,
-                        L->f.lineno);
+        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory at line %zu", L->f.path, L->f.lineno);
     L->x = x;
     double *t = realloc(L->t, cap * sizeof *t);
     if (!t)
-        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory at line %zu", L->f.path,
-                        L->f.lineno);
+        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory at line %zu", L->f.path, L->f.lineno);
     L->t = t;
     L->cap = cap;
     return GS_OK;
@@ -133,14 +131,14 @@ static GsStatus read_row(Loader *L, int classify, GsError *err)
             size_t n = k + 1;
             while (gs_csv_cells_skip(&cells))
                 n++;
-            return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
-                            n, L->n_cols);
+            return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line, n,
+                            L->n_cols);
         }
         const char *name = L->names[k];
         double v;
         if (len == 0)
-            return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: empty cell in column '%s'", path,
-                            line, cells.col, name);
+            return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: empty cell in column '%s'", path, line,
+                            cells.col, name);
         if (!gs_csv_parse_number(cell, len, &v))
             return gs_csv_err_nonnumeric(err, path, line, cells.col, cell, len, name);
         int shown = len > 40 ? 40 : (int)len;
@@ -156,8 +154,8 @@ static GsStatus read_row(Loader *L, int classify, GsError *err)
                                 cells.col, shown, cell);
             if (classify && v >= MAX_CLASSES)
                 return gs_error(err, GS_ERR_FORMAT,
-                                "%s:%zu:%zu: class id %.*s exceeds the limit of %d classes",
-                                path, line, cells.col, shown, cell, MAX_CLASSES);
+                                "%s:%zu:%zu: class id %.*s exceeds the limit of %d classes", path,
+                                line, cells.col, shown, cell, MAX_CLASSES);
             L->t[L->rows] = v;
         } else {
             xr[in++] = (float)v;
@@ -188,7 +186,8 @@ GsStatus gs_data_load_csv(const char *path, const GsDataOptions *opts, GsDataset
             /* Comment lines may precede the header (as in traces). */
             if (L.f.line[0] == '#')
                 continue;
-            if ((st = read_header(&L, err)) != GS_OK || (st = pick_target(&L, opts->target, err)) != GS_OK)
+            if ((st = read_header(&L, err)) != GS_OK ||
+                (st = pick_target(&L, opts->target, err)) != GS_OK)
                 break;
             have_header = 1;
             head_line = L.f.lineno;
@@ -201,8 +200,8 @@ GsStatus gs_data_load_csv(const char *path, const GsDataOptions *opts, GsDataset
         if (!have_header)
             st = gs_error(err, GS_ERR_FORMAT, "%s: empty file (no header)", path);
         else if (L.rows == 0)
-            st = gs_error(err, GS_ERR_FORMAT, "%s: no data rows after the header (line %zu)",
-                          path, head_line);
+            st = gs_error(err, GS_ERR_FORMAT, "%s: no data rows after the header (line %zu)", path,
+                          head_line);
     }
     GsDataset *ds = NULL;
     if (st == GS_OK) {

@@ -13,8 +13,8 @@
 #define PI 3.14159265358979323846
 
 /* Sub-stream ids for gs_rng_derive, spelled to stay clear of other modules' streams. */
-#define STREAM_POINTS UINT64_C(0x6461746170747331) /* positions along each shape */
-#define STREAM_NOISE UINT64_C(0x646174616e6f6931)  /* additive Gaussian noise */
+#define STREAM_POINTS UINT64_C(0x6461746170747331)  /* positions along each shape */
+#define STREAM_NOISE UINT64_C(0x646174616e6f6931)   /* additive Gaussian noise */
 #define STREAM_SHUFFLE UINT64_C(0x6461746173687531) /* row order */
 #define STREAM_TEACHER UINT64_C(0x6461746174636831) /* teacher network weights */
 
@@ -81,8 +81,7 @@ static void point2(GsDataKind kind, int c, int k, size_t i, GsRng *pts, double *
                 break;
         }
         break;
-    default:
-        assert(0 && "not a 2-D classification kind");
+    default: assert(0 && "not a 2-D classification kind");
     }
 }
 

@@ -99,9 +99,8 @@ GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value,
         while (isspace((unsigned char)*end))
             end++;
     if (!end || *end != '\0' || end == p || errno == ERANGE || !isfinite(v) || v <= 0.0)
-        return gs_error(err, GS_ERR_INVALID,
-                        "threshold %s: '%s' is not a positive finite number", th_keys[k].name,
-                        value);
+        return gs_error(err, GS_ERR_INVALID, "threshold %s: '%s' is not a positive finite number",
+                        th_keys[k].name, value);
     *(double *)((char *)th + th_keys[k].offset) = v;
     return GS_OK;
 }
@@ -152,7 +151,7 @@ void gs_findings_fini(GsFindings *findings)
 typedef enum { ACT_UNKNOWN = 0, ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_LINEAR } ActFamily;
 
 typedef struct {
-    char act[48];       /* activation text ("tanh"), "" when unknown */
+    char act[48]; /* activation text ("tanh"), "" when unknown */
     ActFamily family;
     char init[48];      /* init text ("normal:0.5"), "" when unknown */
     double sigma_w2;    /* weight variance x fan_in for square layers; NaN when unknown */
@@ -166,18 +165,18 @@ typedef struct {
     int standardize;    /* -1 unknown */
     int csv_data;       /* 1 when the data is a CSV file */
     char bias_init[48];
-    long width;         /* -1 unknown */
+    long width; /* -1 unknown */
 } Setup;
 
 typedef struct {
     const GsTrace *t;
     const GsThresholds *th;
-    size_t S;       /* recorded steps */
-    size_t L;       /* layers in the trace */
-    int depth;      /* hidden layers: 1..depth; depth+1 is the output layer when present */
+    size_t S;  /* recorded steps */
+    size_t L;  /* layers in the trace */
+    int depth; /* hidden layers: 1..depth; depth+1 is the output layer when present */
     Setup su;
-    double *loss;   /* per recorded step; NaN when unknown */
-    double *buf;    /* scratch for medians, max(S, L) */
+    double *loss; /* per recorded step; NaN when unknown */
+    double *buf;  /* scratch for medians, max(S, L) */
     GsFindings *out;
     size_t cap;
     int oom;
@@ -478,9 +477,9 @@ static void depth_ratios(Ctx *c, GsCol col, double *r)
 }
 
 typedef struct {
-    GsCol col;          /* grad_norm or act_grad_norm */
-    double step0;       /* ratio at the first recorded step */
-    double median;      /* median over the run */
+    GsCol col;     /* grad_norm or act_grad_norm */
+    double step0;  /* ratio at the first recorded step */
+    double median; /* median over the run */
 } RatioSummary;
 
 static RatioSummary summarize_ratio(Ctx *c, GsCol col)
@@ -496,8 +495,8 @@ static RatioSummary summarize_ratio(Ctx *c, GsCol col)
  * the run's median (at step 0 the theory applies and the setup alone is to blame), and
  * activation gradients before weight gradients (the faithful signal, THEORY.md). cand[0] is
  * grad_norm, cand[1] (when n_cand == 2) act_grad_norm. *best stays -1 when none is past. */
-static void pick_signal(const RatioSummary *cand, size_t n_cand, double thr, int below,
-                        int *best, int *best_step0, double *best_r)
+static void pick_signal(const RatioSummary *cand, size_t n_cand, double thr, int below, int *best,
+                        int *best_step0, double *best_r)
 {
     for (int pass = 0; pass < 2 && *best < 0; pass++)
         for (int k = (int)n_cand - 1; k >= 0 && *best < 0; k--) {
@@ -554,13 +553,15 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
     if (su->residual > 0 && su->res_scale == 0.0) {
         /* alpha is fixed, not learned: zero branches never receive a gradient. */
         long blocks = (c->depth - 1) / su->residual;
-        set_text(why, wsize, "a residual scale of 0 multiplies every branch by zero, so its "
-                             "layers never receive a gradient");
+        set_text(why, wsize,
+                 "a residual scale of 0 multiplies every branch by zero, so its "
+                 "layers never receive a gradient");
         set_text(sug, ssize, "Use a small non-zero branch scale, 1/sqrt(number of blocks).");
         set_text(opt, osize, "--res-scale %.2g", 1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
     } else if (su->family == ACT_SIGMOID) {
-        set_text(why, wsize, "sigmoid's derivative is at most 0.25, so each layer shrinks "
-                             "the signal");
+        set_text(why, wsize,
+                 "sigmoid's derivative is at most 0.25, so each layer shrinks "
+                 "the signal");
         set_text(sug, ssize, "Use ReLU with He initialization (or add batch norm).");
         set_text(opt, osize, "--act relu --init he_normal");
     } else if (su->family == ACT_TANH && (!isfinite(su->sigma_w2) || su->sigma_w2 < 1.0)) {
@@ -570,22 +571,28 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
                      "shrinks the gradient at every layer",
                      su->act, su->init, fmt(b, su->sigma_w2));
         else
-            set_text(why, wsize, "%s's derivative is below 1 away from 0, so each layer "
-                                 "shrinks the signal", su->act);
-        set_text(sug, ssize, "Use ReLU with He initialization (or Xavier init for %s, or "
-                             "batch norm).", su->act);
+            set_text(why, wsize,
+                     "%s's derivative is below 1 away from 0, so each layer "
+                     "shrinks the signal",
+                     su->act);
+        set_text(sug, ssize,
+                 "Use ReLU with He initialization (or Xavier init for %s, or "
+                 "batch norm).",
+                 su->act);
         set_text(opt, osize, "--act relu --init he_normal");
     } else if (su->family == ACT_RELU && isfinite(su->sigma_w2) && su->sigma_w2 < 1.6) {
         set_text(why, wsize,
                  "%s passes about half the gradient's energy per layer and %s init "
                  "(weight variance %s/fan_in) does not make up for it as He init (2/fan_in) "
-                 "would", su->act, su->init, fmt(b, su->sigma_w2));
+                 "would",
+                 su->act, su->init, fmt(b, su->sigma_w2));
         set_text(sug, ssize, "Use He initialization.");
         set_text(opt, osize, "--init he_normal");
     } else if (su->family == ACT_LINEAR && isfinite(su->sigma_w2) && su->sigma_w2 < 0.8) {
         set_text(why, wsize,
                  "a linear net with %s init (weight variance %s/fan_in, below 1) shrinks "
-                 "the gradient at every layer", su->init, fmt(b, su->sigma_w2));
+                 "the gradient at every layer",
+                 su->init, fmt(b, su->sigma_w2));
         set_text(sug, ssize, "Use LeCun or Xavier initialization.");
         set_text(opt, osize, "--init xavier_normal");
     } else if (c->dead_idx >= 0) {
@@ -599,17 +606,20 @@ static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsiz
     } else if (weight_signal && isfinite(su->input_scale) && su->input_scale < 0.01) {
         set_text(why, wsize,
                  "the inputs are scaled by %s, so layer 1's weight gradient (input times "
-                 "backpropagated error) is tiny", fmt(b, su->input_scale));
+                 "backpropagated error) is tiny",
+                 fmt(b, su->input_scale));
         set_text(sug, ssize, "Feed inputs of unit scale.");
         set_text(opt, osize, "--input-scale 1");
     } else if (su->residual == 0 && c->depth >= 4) {
-        set_text(why, wsize, "in a deep plain net the per-layer factors below 1 multiply, "
-                             "and nothing carries the gradient past them");
+        set_text(why, wsize,
+                 "in a deep plain net the per-layer factors below 1 multiply, "
+                 "and nothing carries the gradient past them");
         set_text(sug, ssize, "Add residual connections (or batch normalization).");
         set_text(opt, osize, "--residual 2");
     } else {
-        set_text(why, wsize, "each layer multiplies the backpropagated signal by a factor "
-                             "below 1");
+        set_text(why, wsize,
+                 "each layer multiplies the backpropagated signal by a factor "
+                 "below 1");
         set_text(sug, ssize, "Add batch normalization, or use ReLU with He initialization.");
         set_text(opt, osize, strcmp(su->norm, "batch") ? "--norm batch" : "--residual 2");
     }
@@ -647,8 +657,8 @@ static void rule_vanishing(Ctx *c)
      * so a layer below the bound surely qualifies. Median over the run only: SkipInit branches
      * are legitimately zero at step 0. Skipped once the loss fell 1e4-fold: a near-perfect fit
      * has tiny gradients by right. */
-    GsCol abs_col = gs_trace_has(c->t, GS_COL_GRAD_MAX_ABS) ? GS_COL_GRAD_MAX_ABS
-                                                            : GS_COL_GRAD_NORM;
+    GsCol abs_col =
+        gs_trace_has(c->t, GS_COL_GRAD_MAX_ABS) ? GS_COL_GRAD_MAX_ABS : GS_COL_GRAD_NORM;
     int abs_first = 0, abs_last = 0;
     double abs_min = INFINITY;
     int converged = 0;
@@ -677,8 +687,8 @@ static void rule_vanishing(Ctx *c)
         return;
     char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
     int weight_signal = best < 0 || cand[best].col == GS_COL_GRAD_NORM;
-    vanish_cause(c, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion,
-                 f->options, sizeof f->options);
+    vanish_cause(c, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion, f->options,
+                 sizeof f->options);
 
     if (best >= 0) {
         GsCol col = cand[best].col;
@@ -707,17 +717,16 @@ static void rule_vanishing(Ctx *c)
             set_text(f->message, sizeof f->message,
                      "Gradients vanish toward the input: layer 1's %s has underflowed to "
                      "exactly 0 while layer %d's is not, %s - %s.",
-                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
-                     c->depth, fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
-                     why);
+                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient", c->depth,
+                     fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio), why);
         else
             set_text(f->message, sizeof f->message,
                      "Gradients vanish toward the input: layer 1's %s is %s of layer %d's %s, "
                      "a factor of %s per layer - %s.",
                      col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
                      fmt(b1, best_r), c->depth,
-                     fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
-                     fmt(b3, decay), why);
+                     fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio), fmt(b3, decay),
+                     why);
     } else {
         f->layer_first = abs_first;
         f->layer_last = abs_last;
@@ -734,9 +743,8 @@ static void rule_vanishing(Ctx *c)
                  fmt_layers(lay, sizeof lay, abs_first, abs_last),
                  abs_col == GS_COL_GRAD_MAX_ABS ? "largest weight-gradient entry"
                                                 : "weight-gradient norm",
-                 fmt(b1, abs_min), fmt(b2, th->vanish_abs),
-                 abs_first == abs_last ? "it" : "they", abs_first == abs_last ? "s" : "",
-                 why);
+                 fmt(b1, abs_min), fmt(b2, th->vanish_abs), abs_first == abs_last ? "it" : "they",
+                 abs_first == abs_last ? "s" : "", why);
     }
 }
 
@@ -764,37 +772,45 @@ static void explode_cause(const Ctx *c, int at_init, char *why, size_t wsize, ch
                   : su->family != ACT_UNKNOWN ? 1.0
                                               : DNAN;
     if (isfinite(su->input_scale) && su->input_scale > 10) {
-        set_text(why, wsize, "the inputs are scaled by %s, which inflates every activation "
-                             "and gradient", fmt(b, su->input_scale));
+        set_text(why, wsize,
+                 "the inputs are scaled by %s, which inflates every activation "
+                 "and gradient",
+                 fmt(b, su->input_scale));
         set_text(sug, ssize, "Standardize the inputs and keep their scale near 1.");
         set_text(opt, osize, "--standardize --input-scale 1");
     } else if (su->csv_data && su->standardize == 0) {
-        set_text(why, wsize, "the CSV inputs are not standardized, so large raw feature "
-                             "values inflate the gradients");
+        set_text(why, wsize,
+                 "the CSV inputs are not standardized, so large raw feature "
+                 "values inflate the gradients");
         set_text(sug, ssize, "Standardize the inputs.");
         set_text(opt, osize, "--standardize");
     } else if (isfinite(crit) && isfinite(su->sigma_w2) && su->sigma_w2 > 1.2 * crit) {
         set_text(why, wsize,
                  "%s init gives weight variance %s/fan_in, above the %s/fan_in at which %s "
                  "preserves gradients, so each layer amplifies them",
-                 su->init, fmt(b, su->sigma_w2), crit == 2.0 ? "2" : crit == 1.0 ? "1" : "16",
+                 su->init, fmt(b, su->sigma_w2),
+                 crit == 2.0   ? "2"
+                 : crit == 1.0 ? "1"
+                               : "16",
                  su->act);
         int relu = su->family == ACT_RELU;
         set_text(sug, ssize, "Use %s initialization at gain 1.", relu ? "He" : "Xavier");
         set_text(opt, osize, "--init %s", relu ? "he_normal" : "xavier_normal");
     } else if (!strcmp(su->norm, "batch") && su->family == ACT_RELU && su->residual == 0) {
-        set_text(why, wsize, "batch norm makes plain deep ReLU nets' gradients grow by about "
-                             "pi/(pi-1) in energy per layer");
+        set_text(why, wsize,
+                 "batch norm makes plain deep ReLU nets' gradients grow by about "
+                 "pi/(pi-1) in energy per layer");
         set_text(sug, ssize, "Add residual connections.");
         set_text(opt, osize, "--residual 2");
     } else if (!at_init && lr_is_high(c) && isfinite(su->lr)) {
-        set_text(why, wsize, "the learning rate %g makes each update large enough to push the "
-                             "weights into a steeper region", su->lr);
+        set_text(why, wsize,
+                 "the learning rate %g makes each update large enough to push the "
+                 "weights into a steeper region",
+                 su->lr);
         set_text(sug, ssize, "Lower the learning rate tenfold (or clip the gradient norm).");
         lr_option(opt, osize, su, 0.1);
     } else if (isfinite(su->clip_norm) && su->clip_norm > 0) {
-        set_text(why, wsize, "gradient clipping at %g did not contain the growth",
-                 su->clip_norm);
+        set_text(why, wsize, "gradient clipping at %g did not contain the growth", su->clip_norm);
         set_text(sug, ssize, "Lower the learning rate.");
         lr_option(opt, osize, su, 0.1);
     } else {
@@ -855,8 +871,8 @@ static void rule_exploding(Ctx *c)
             for (size_t i = 1; i < c->S && g_step < 0; i++) {
                 size_t n = 0;
                 for (int l = 1; l <= (int)c->L; l++)
-                    c->buf[n++] = safe_ratio(get(c, i, l, GS_COL_GRAD_NORM),
-                                             get(c, 0, l, GS_COL_GRAD_NORM));
+                    c->buf[n++] =
+                        safe_ratio(get(c, i, l, GS_COL_GRAD_NORM), get(c, 0, l, GS_COL_GRAD_NORM));
                 double m = median_finite(c->buf, n);
                 if (isfinite(m) && m > th->growth)
                     g_step = gs_trace_step(c->t, i);
@@ -908,8 +924,8 @@ static void rule_exploding(Ctx *c)
     if (!f)
         return;
     char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
-    explode_cause(c, best >= 0 && best_step0 && !grew && !nonfinite, why, sizeof why,
-                  f->suggestion, sizeof f->suggestion, f->options, sizeof f->options);
+    explode_cause(c, best >= 0 && best_step0 && !grew && !nonfinite, why, sizeof why, f->suggestion,
+                  sizeof f->suggestion, f->options, sizeof f->options);
     if (best >= 0) {
         GsCol col = cand[best].col;
         double gain = pow(best_r, 1.0 / (c->depth - 1));
@@ -932,8 +948,7 @@ static void rule_exploding(Ctx *c)
                  "%s, a factor of %s per layer - %s.",
                  col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
                  fmt(b1, best_r), c->depth,
-                 fmt_when(when, sizeof when, c, best_step0, th->explode_ratio), fmt(b3, gain),
-                 why);
+                 fmt_when(when, sizeof when, c, best_step0, th->explode_ratio), fmt(b3, gain), why);
     } else if (grew) {
         if (growth_med > th->growth * th->growth || nonfinite)
             f->severity = GS_SEV_ERROR;
@@ -1022,7 +1037,7 @@ static void rule_nonfinite(Ctx *c)
     size_t first = c->S;
     for (size_t i = 0; i < c->S && first == c->S; i++) {
         int bad = isinf(c->loss[i]) || (gs_trace_has(c->t, GS_COL_LOSS) && isnan(c->loss[i]) &&
-                                         i > 0 && isfinite(c->loss[0]));
+                                        i > 0 && isfinite(c->loss[0]));
         for (int l = 1; l <= (int)c->L && !bad; l++)
             bad = step_nonfinite(c, i, l) || weight_nonfinite(c, i, l);
         if (bad)
@@ -1045,10 +1060,13 @@ static void rule_nonfinite(Ctx *c)
         }
     int loss_bad = !isfinite(c->loss[first]) && gs_trace_has(c->t, GS_COL_LOSS);
     if (origin) {
-        set_text(what, sizeof what, "the weights of %s went non-finite first (the update "
-                 "before this step overflowed them)", fmt_layers(lay, sizeof lay, lo, hi));
+        set_text(what, sizeof what,
+                 "the weights of %s went non-finite first (the update "
+                 "before this step overflowed them)",
+                 fmt_layers(lay, sizeof lay, lo, hi));
     } else if (loss_bad) {
-        set_text(what, sizeof what, "the loss went non-finite first while the weights were "
+        set_text(what, sizeof what,
+                 "the loss went non-finite first while the weights were "
                  "still finite, and every layer's gradient follows from it");
         lo = 1;
         hi = (int)c->L;
@@ -1062,9 +1080,10 @@ static void rule_nonfinite(Ctx *c)
                     hi = l;
                 lo = l;
             }
-        set_text(what, sizeof what, "the gradients went non-finite first (weights and loss "
-                 "still finite), in %s, from layer %d down", fmt_layers(lay, sizeof lay, lo, hi),
-                 origin);
+        set_text(what, sizeof what,
+                 "the gradients went non-finite first (weights and loss "
+                 "still finite), in %s, from layer %d down",
+                 fmt_layers(lay, sizeof lay, lo, hi), origin);
     }
     size_t n_bad = 0, last = first;
     for (size_t i = first; i < c->S; i++) {
@@ -1099,8 +1118,7 @@ static void rule_nonfinite(Ctx *c)
     char exact_note[96] = "";
     if (exact >= 0 && exact < f->step_first) {
         f->step_first = exact;
-        set_text(exact_note, sizeof exact_note, " (step %ld by the engine's exact record)",
-                 exact);
+        set_text(exact_note, sizeof exact_note, " (step %ld by the engine's exact record)", exact);
     }
     add_ev(f, "first_step", (double)f->step_first);
     add_ev(f, "layer", origin);
@@ -1135,8 +1153,8 @@ static void rule_nonfinite(Ctx *c)
 
 /* Per layer: flagged when the median over the run, or over the last quarter of recorded
  * steps (from step_from on), is above thr. Writes the flagged range and worst value. */
-static int flag_layers(Ctx *c, GsCol col, double thr, size_t step_from, int need_end,
-                       int *lo, int *hi, double *worst, int *worst_layer, int *n_flagged)
+static int flag_layers(Ctx *c, GsCol col, double thr, size_t step_from, int need_end, int *lo,
+                       int *hi, double *worst, int *worst_layer, int *n_flagged)
 {
     *lo = *hi = *worst_layer = *n_flagged = 0;
     *worst = DNAN;
@@ -1193,8 +1211,8 @@ static void rule_saturation(Ctx *c)
     }
     int lo, hi, worst_layer, nf;
     double worst;
-    if (!flag_layers(c, GS_COL_SATURATION, c->th->saturation, 0, 0, &lo, &hi, &worst,
-                     &worst_layer, &nf))
+    if (!flag_layers(c, GS_COL_SATURATION, c->th->saturation, 0, 0, &lo, &hi, &worst, &worst_layer,
+                     &nf))
         return;
     GsFinding *f = new_finding(c, GS_FIND_SATURATION, GS_SEV_WARNING);
     if (!f)
@@ -1211,8 +1229,8 @@ static void rule_saturation(Ctx *c)
              "Units saturate in %s: up to %.0f%% of %s units (layer %d) sit where the "
              "derivative is below 5%% of its maximum (threshold %.0f%%), so little gradient "
              "passes through them.",
-             fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, act_label(&c->su),
-             worst_layer, 100.0 * c->th->saturation);
+             fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, act_label(&c->su), worst_layer,
+             100.0 * c->th->saturation);
     if (!strcmp(c->su.norm, "batch")) {
         set_text(f->suggestion, sizeof f->suggestion,
                  "Use a non-saturating activation (ReLU with He initialization).");
@@ -1244,8 +1262,8 @@ static void rule_dead(Ctx *c)
         if (isfinite(v) && v > end_worst)
             end_worst = v;
     }
-    GsFinding *f = new_finding(c, GS_FIND_DEAD_UNITS,
-                               end_worst >= 0.999 ? GS_SEV_ERROR : GS_SEV_WARNING);
+    GsFinding *f =
+        new_finding(c, GS_FIND_DEAD_UNITS, end_worst >= 0.999 ? GS_SEV_ERROR : GS_SEV_WARNING);
     if (!f)
         return;
     c->dead_idx = (long)(f - c->out->items);
@@ -1264,8 +1282,7 @@ static void rule_dead(Ctx *c)
              "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
              "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
              "gradient and cannot recover.",
-             fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer,
-             100.0 * c->th->dead,
+             fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
              end_worst >= 0.999 ? "a whole layer is dead at the end, blocking every gradient "
                                   "below it"
                                 : "they stay dead to the end");
@@ -1330,10 +1347,9 @@ static void rule_update(Ctx *c, int too_large)
     if (!fire)
         return;
     const Setup *su = &c->su;
-    GsSeverity sev = too_large ? GS_SEV_WARNING
-                               : (c->loss_stalled ? GS_SEV_WARNING : GS_SEV_INFO);
-    GsFinding *f = new_finding(c, too_large ? GS_FIND_UPDATE_TOO_LARGE
-                                            : GS_FIND_UPDATE_TOO_SMALL, sev);
+    GsSeverity sev = too_large ? GS_SEV_WARNING : (c->loss_stalled ? GS_SEV_WARNING : GS_SEV_INFO);
+    GsFinding *f =
+        new_finding(c, too_large ? GS_FIND_UPDATE_TOO_LARGE : GS_FIND_UPDATE_TOO_SMALL, sev);
     if (!f)
         return;
     f->layer_first = lo;
@@ -1379,8 +1395,7 @@ static void rule_update(Ctx *c, int too_large)
                      "Raise the learning rate tenfold, or use Adam.");
             set_text(f->options, sizeof f->options, "--lr %g", su->lr * 10.0);
         } else {
-            set_text(f->suggestion, sizeof f->suggestion,
-                     "Raise the learning rate, or use Adam.");
+            set_text(f->suggestion, sizeof f->suggestion, "Raise the learning rate, or use Adam.");
             set_text(f->options, sizeof f->options, "--opt adam");
         }
     }
@@ -1531,14 +1546,12 @@ static int cmp_finding(const void *a, const void *b)
 static int infer_depth(const GsTrace *t, size_t L)
 {
     double d;
-    if (parse_num(meta(t, "depth"), &d) && d >= 1 && d <= (double)L &&
-        d == floor(d))
+    if (parse_num(meta(t, "depth"), &d) && d >= 1 && d <= (double)L && d == floor(d))
         return (int)d;
     return L >= 2 ? (int)L - 1 : 1;
 }
 
-GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out,
-                     GsError *err)
+GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out, GsError *err)
 {
     assert(trace && out);
     GsThresholds def;

@@ -100,8 +100,7 @@ static json_t *prediction_json(const GsPrediction *pred)
         const GsPredLayer *pl = &pred->layers[i];
         json_t *l = json_object();
         ok = l && put(l, "layer", json_integer(pl->layer)) && put(l, "q", num(pl->q)) &&
-             put(l, "chi", num(pl->chi)) &&
-             put(l, "rel_act_grad_norm", num(pl->rel_act_grad_norm));
+             put(l, "chi", num(pl->chi)) && put(l, "rel_act_grad_norm", num(pl->rel_act_grad_norm));
         if (!ok)
             json_decref(l);
         else

@@ -28,6 +28,6 @@ void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const f
             db[j] += dz[i * n_out + j];
     if (dx)
         /* dx (B, n_in) = dz (B, n_out) . w (n_out, n_in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n_in, (int)n_out,
-                    1.0f, dz, (int)n_out, w, (int)n_in, 0.0f, dx, (int)n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n_in, (int)n_out, 1.0f,
+                    dz, (int)n_out, w, (int)n_in, 0.0f, dx, (int)n_in);
 }

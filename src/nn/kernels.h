@@ -37,7 +37,7 @@ void gs_layernorm_backward(float *dz, float *dgamma, float *dbeta, const float *
 double gs_mse_forward_backward(float *dy, const float *y, const float *target, size_t B, size_t n);
 /* Mean over the batch of softmax cross-entropy of logits (B, k) against class ids;
  * dlogits (B, k) = dLoss/dlogits. Returns the loss. */
-double gs_xent_forward_backward(float *dlogits, const float *logits, const int32_t *label,
-                                size_t B, size_t k);
+double gs_xent_forward_backward(float *dlogits, const float *logits, const int32_t *label, size_t B,
+                                size_t k);
 
 #endif

@@ -14,8 +14,8 @@ double gs_mse_forward_backward(float *dy, const float *y, const float *target, s
     return s / ((double)B * (double)n);
 }
 
-double gs_xent_forward_backward(float *dlogits, const float *logits, const int32_t *label,
-                                size_t B, size_t k)
+double gs_xent_forward_backward(float *dlogits, const float *logits, const int32_t *label, size_t B,
+                                size_t k)
 {
     double total = 0.0;
     for (size_t i = 0; i < B; i++) {

@@ -29,13 +29,13 @@ struct GsNet {
     GsSpec spec;
     size_t d_in, d_out, width, batch_max, n_layers, n_params;
     GsLossKind loss;
-    Layer *layers;  /* n_layers entries, index l-1 for layer l */
-    float *params;  /* arena: parameters */
-    float *grads;   /* arena: gradients, same layout */
-    float *delta;   /* arena: this step's update, same layout */
-    float *opt_m;   /* optimizer first moment / momentum buffer (or NULL) */
-    float *opt_v;   /* optimizer second moment (or NULL) */
-    float *acts;    /* arena: every activation buffer */
+    Layer *layers;                   /* n_layers entries, index l-1 for layer l */
+    float *params;                   /* arena: parameters */
+    float *grads;                    /* arena: gradients, same layout */
+    float *delta;                    /* arena: this step's update, same layout */
+    float *opt_m;                    /* optimizer first moment / momentum buffer (or NULL) */
+    float *opt_v;                    /* optimizer second moment (or NULL) */
+    float *acts;                     /* arena: every activation buffer */
     float *g, *gskip, *dy, *scratch; /* backward scratch (B, max width) */
 };
 
@@ -53,8 +53,8 @@ static void residual_roles(int depth, int K, int l, int *start, int *end)
     *end = (l - 2) % K == K - 1;
 }
 
-GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max,
-                       GsNet **out, GsError *err)
+GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max, GsNet **out,
+                       GsError *err)
 {
     if (spec->depth < 1 || spec->width < 1 || d_in < 1 || d_out < 1 || batch_max < 1)
         return gs_error(err, GS_ERR_INVALID, "net: empty dimension");
@@ -102,8 +102,8 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     net->n_params = np;
 
     int need_m = spec->opt != GS_OPT_SGD, need_v = spec->opt == GS_OPT_RMSPROP ||
-                                                 spec->opt == GS_OPT_ADAM ||
-                                                 spec->opt == GS_OPT_ADAMW;
+                                                   spec->opt == GS_OPT_ADAM ||
+                                                   spec->opt == GS_OPT_ADAMW;
     net->params = calloc(np, sizeof(float));
     net->grads = calloc(np, sizeof(float));
     net->delta = calloc(np, sizeof(float));
@@ -175,16 +175,26 @@ void gs_net_destroy(GsNet *net)
     free(net);
 }
 
-size_t gs_net_n_layers(const GsNet *net) { return net->n_layers; }
-size_t gs_net_n_params(const GsNet *net) { return net->n_params; }
-const GsSpec *gs_net_spec(const GsNet *net) { return &net->spec; }
+size_t gs_net_n_layers(const GsNet *net)
+{
+    return net->n_layers;
+}
+size_t gs_net_n_params(const GsNet *net)
+{
+    return net->n_params;
+}
+const GsSpec *gs_net_spec(const GsNet *net)
+{
+    return &net->spec;
+}
 
 GsLayerParams gs_net_layer(GsNet *net, size_t l)
 {
     assert(l >= 1 && l <= net->n_layers);
     const Layer *L = &net->layers[l - 1];
     GsLayerParams p = {L->n_in, L->n_out, net->params + L->off_w, net->params + L->off_b,
-                       NULL, NULL, net->grads + L->off_w, net->grads + L->off_b, NULL, NULL};
+                       NULL,    NULL,     net->grads + L->off_w,  net->grads + L->off_b,
+                       NULL,    NULL};
     if (L->norm != GS_NORM_NONE) {
         p.gamma = net->params + L->off_g;
         p.beta = net->params + L->off_be;
@@ -194,7 +204,10 @@ GsLayerParams gs_net_layer(GsNet *net, size_t l)
     return p;
 }
 
-void gs_net_zero_grad(GsNet *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
+void gs_net_zero_grad(GsNet *net)
+{
+    memset(net->grads, 0, net->n_params * sizeof(float));
+}
 
 void gs_net_forward(GsNet *net, const float *x, size_t B)
 {
@@ -210,11 +223,11 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
         gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
         if (L->hidden) {
             if (L->norm == GS_NORM_BATCH)
-                gs_batchnorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be,
-                                     B, L->n_out, NORM_EPS);
+                gs_batchnorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be, B,
+                                     L->n_out, NORM_EPS);
             else if (L->norm == GS_NORM_LAYER)
-                gs_layernorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be,
-                                     B, L->n_out, NORM_EPS);
+                gs_layernorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be, B,
+                                     L->n_out, NORM_EPS);
             gs_act_forward(&net->spec.act, L->h, L->y, B * L->n_out);
             if (L->block_end) {
                 assert(block_in);
@@ -259,17 +272,23 @@ void gs_net_backward(GsNet *net, size_t B)
                                       p + L->off_g, B, L->n_out);
         }
         /* dx of layer 1 (the data) is never needed. */
-        gs_dense_backward(i > 0 ? g : NULL, gr + L->off_w, gr + L->off_b, L->dz, L->x,
-                          p + L->off_w, B, L->n_in, L->n_out);
+        gs_dense_backward(i > 0 ? g : NULL, gr + L->off_w, gr + L->off_b, L->dz, L->x, p + L->off_w,
+                          B, L->n_in, L->n_out);
         if (L->block_start)
             for (size_t k = 0; k < B * L->n_in; k++)
                 g[k] += net->gskip[k];
     }
 }
 
-const float *gs_net_output(const GsNet *net) { return net->layers[net->n_layers - 1].z; }
+const float *gs_net_output(const GsNet *net)
+{
+    return net->layers[net->n_layers - 1].z;
+}
 
-double gs_net_grad_norm(const GsNet *net) { return gs_l2(net->grads, net->n_params); }
+double gs_net_grad_norm(const GsNet *net)
+{
+    return gs_l2(net->grads, net->n_params);
+}
 
 int gs_net_clip(GsNet *net, double before, double *norm_after)
 {
@@ -297,11 +316,26 @@ const float *gs_net_layer_delta_w(const GsNet *net, size_t l)
     return net->delta + net->layers[l - 1].off_w;
 }
 
-const float *gs_net_layer_z(const GsNet *net, size_t l) { return net->layers[l - 1].z; }
-const float *gs_net_layer_y(const GsNet *net, size_t l) { return net->layers[l - 1].y; }
-const float *gs_net_layer_h(const GsNet *net, size_t l) { return net->layers[l - 1].h; }
-const float *gs_net_layer_dz(const GsNet *net, size_t l) { return net->layers[l - 1].dz; }
-float *gs_net_scratch(GsNet *net) { return net->scratch; }
+const float *gs_net_layer_z(const GsNet *net, size_t l)
+{
+    return net->layers[l - 1].z;
+}
+const float *gs_net_layer_y(const GsNet *net, size_t l)
+{
+    return net->layers[l - 1].y;
+}
+const float *gs_net_layer_h(const GsNet *net, size_t l)
+{
+    return net->layers[l - 1].h;
+}
+const float *gs_net_layer_dz(const GsNet *net, size_t l)
+{
+    return net->layers[l - 1].dz;
+}
+float *gs_net_scratch(GsNet *net)
+{
+    return net->scratch;
+}
 
 GsStatus gs_net_export_npy(const GsNet *net, const char *dir, GsError *err)
 {

@@ -26,8 +26,7 @@ static GsStatus parse_long(const char *key, const char *v, long lo, long hi, lon
     if (end == v || *end != '\0' || errno == ERANGE || isspace((unsigned char)*v))
         return gs_error(err, GS_ERR_INVALID, "--%s: '%s' is not an integer", key, v);
     if (x < lo || x > hi)
-        return gs_error(err, GS_ERR_INVALID, "--%s: %s is out of range (%ld..%ld)", key, v, lo,
-                        hi);
+        return gs_error(err, GS_ERR_INVALID, "--%s: %s is out of range (%ld..%ld)", key, v, lo, hi);
     *out = x;
     return GS_OK;
 }
@@ -76,9 +75,18 @@ static const char *const loss_names[] = {"auto", "mse", "xent"};
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"};
 static const char *const sched_names[] = {"constant", "step", "exp", "cosine"};
 
-const char *gs_norm_name(GsNormKind k) { return (unsigned)k < 3 ? norm_names[k] : NULL; }
-const char *gs_loss_name(GsLossKind k) { return (unsigned)k < 3 ? loss_names[k] : NULL; }
-const char *gs_opt_name(GsOptKind k) { return (unsigned)k < 6 ? opt_names[k] : NULL; }
+const char *gs_norm_name(GsNormKind k)
+{
+    return (unsigned)k < 3 ? norm_names[k] : NULL;
+}
+const char *gs_loss_name(GsLossKind k)
+{
+    return (unsigned)k < 3 ? loss_names[k] : NULL;
+}
+const char *gs_opt_name(GsOptKind k)
+{
+    return (unsigned)k < 6 ? opt_names[k] : NULL;
+}
 
 static int find_name(const char *const *names, int n, const char *v, size_t len)
 {
@@ -88,8 +96,8 @@ static int find_name(const char *const *names, int n, const char *v, size_t len)
     return -1;
 }
 
-static GsStatus unknown_name(GsError *err, const char *key, const char *v,
-                             const char *const *names, int n)
+static GsStatus unknown_name(GsError *err, const char *key, const char *v, const char *const *names,
+                             int n)
 {
     char list[256] = "";
     for (int i = 0; i < n; i++) {
@@ -112,23 +120,29 @@ typedef struct {
     Getter get;
 } Key;
 
-#define INT_KEY(field, lo, hi)                                                                 \
-    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)          \
-    {                                                                                          \
-        long x;                                                                                \
-        GsStatus st = parse_long(k, v, lo, hi, &x, e);                                         \
-        if (st == GS_OK)                                                                       \
-            s->field = x;                                                                      \
-        return st;                                                                             \
-    }                                                                                          \
-    static void get_##field(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%ld", (long)s->field); }
+#define INT_KEY(field, lo, hi)                                                                     \
+    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)               \
+    {                                                                                              \
+        long x;                                                                                    \
+        GsStatus st = parse_long(k, v, lo, hi, &x, e);                                             \
+        if (st == GS_OK)                                                                           \
+            s->field = x;                                                                          \
+        return st;                                                                                 \
+    }                                                                                              \
+    static void get_##field(const GsSpec *s, char *b, size_t n)                                    \
+    {                                                                                              \
+        snprintf(b, n, "%ld", (long)s->field);                                                     \
+    }
 
-#define DBL_KEY(field, lo, hi)                                                                 \
-    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)          \
-    {                                                                                          \
-        return parse_double(k, v, lo, hi, &s->field, e);                                       \
-    }                                                                                          \
-    static void get_##field(const GsSpec *s, char *b, size_t n) { format_double(b, n, s->field); }
+#define DBL_KEY(field, lo, hi)                                                                     \
+    static GsStatus set_##field(GsSpec *s, const char *k, const char *v, GsError *e)               \
+    {                                                                                              \
+        return parse_double(k, v, lo, hi, &s->field, e);                                           \
+    }                                                                                              \
+    static void get_##field(const GsSpec *s, char *b, size_t n)                                    \
+    {                                                                                              \
+        format_double(b, n, s->field);                                                             \
+    }
 
 INT_KEY(depth, 1, MAX_DEPTH)
 INT_KEY(width, 1, MAX_WIDTH)
@@ -178,13 +192,19 @@ static GsStatus set_act(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     return prefix_error(gs_act_parse(v, &s->act, e), k, e);
 }
-static void get_act(const GsSpec *s, char *b, size_t n) { gs_act_format(&s->act, b, n); }
+static void get_act(const GsSpec *s, char *b, size_t n)
+{
+    gs_act_format(&s->act, b, n);
+}
 
 static GsStatus set_init(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     return prefix_error(gs_init_parse(v, &s->init, e), k, e);
 }
-static void get_init(const GsSpec *s, char *b, size_t n) { gs_init_format(&s->init, b, n); }
+static void get_init(const GsSpec *s, char *b, size_t n)
+{
+    gs_init_format(&s->init, b, n);
+}
 
 static GsStatus set_bias_init(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -199,7 +219,10 @@ static GsStatus set_data(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     return prefix_error(gs_data_source_parse(v, &s->data, e), k, e);
 }
-static void get_data(const GsSpec *s, char *b, size_t n) { gs_data_source_format(&s->data, b, n); }
+static void get_data(const GsSpec *s, char *b, size_t n)
+{
+    gs_data_source_format(&s->data, b, n);
+}
 
 static GsStatus set_norm(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -209,7 +232,10 @@ static GsStatus set_norm(GsSpec *s, const char *k, const char *v, GsError *e)
     s->norm = (GsNormKind)i;
     return GS_OK;
 }
-static void get_norm(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", norm_names[s->norm]); }
+static void get_norm(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%s", norm_names[s->norm]);
+}
 
 static GsStatus set_loss(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -219,7 +245,10 @@ static GsStatus set_loss(GsSpec *s, const char *k, const char *v, GsError *e)
     s->loss = (GsLossKind)i;
     return GS_OK;
 }
-static void get_loss(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", loss_names[s->loss]); }
+static void get_loss(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%s", loss_names[s->loss]);
+}
 
 static GsStatus set_opt(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -299,7 +328,10 @@ static GsStatus set_target(GsSpec *s, const char *k, const char *v, GsError *e)
     snprintf(s->target, sizeof s->target, "%s", v);
     return GS_OK;
 }
-static void get_target(const GsSpec *s, char *b, size_t n) { snprintf(b, n, "%s", s->target); }
+static void get_target(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%s", s->target);
+}
 
 static GsStatus set_standardize(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -345,8 +377,8 @@ static const Key keys[] = {
      set_data, get_data},
     {"target", "", "CSV target column: name or 1-based index (default: last column)", set_target,
      get_target},
-    {"standardize", "false", "standardize inputs to zero mean and unit variance",
-     set_standardize, get_standardize},
+    {"standardize", "false", "standardize inputs to zero mean and unit variance", set_standardize,
+     get_standardize},
     {"input-scale", "1", "multiply every input by this", set_input_scale, get_input_scale},
     {"samples", "1000", "rows of a built-in data set", set_samples, get_samples},
     {"noise", "0.1", "noise of a built-in data set", set_noise, get_noise},
@@ -360,10 +392,22 @@ static const Key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-size_t gs_spec_key_count(void) { return NKEYS; }
-const char *gs_spec_key_name(size_t i) { return i < NKEYS ? keys[i].name : NULL; }
-const char *gs_spec_key_default(size_t i) { return i < NKEYS ? keys[i].def : NULL; }
-const char *gs_spec_key_help(size_t i) { return i < NKEYS ? keys[i].help : NULL; }
+size_t gs_spec_key_count(void)
+{
+    return NKEYS;
+}
+const char *gs_spec_key_name(size_t i)
+{
+    return i < NKEYS ? keys[i].name : NULL;
+}
+const char *gs_spec_key_default(size_t i)
+{
+    return i < NKEYS ? keys[i].def : NULL;
+}
+const char *gs_spec_key_help(size_t i)
+{
+    return i < NKEYS ? keys[i].help : NULL;
+}
 
 /* Key names compare with '-' and '_' as the same character. */
 static int key_eq(const char *a, const char *b)
@@ -434,7 +478,7 @@ double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, si
     double w = spec->width, L = spec->depth;
     double params = d_in * w + (L - 1) * w * w + w * d_out + L * w * 3 + d_out;
     double B = spec->batch <= 0 || (double)spec->batch > (double)n_rows ? (double)n_rows
-                                                                          : (double)spec->batch;
+                                                                        : (double)spec->batch;
     double per_layer = 3 + (spec->norm != GS_NORM_NONE ? 3 : 0) + (spec->residual ? 1 : 0);
     double acts = B * w * L * per_layer + B * (w > d_out ? w : d_out) * 4 + B * d_out * 3;
     double recorded = (double)spec->steps / (double)spec->record_every + 2;

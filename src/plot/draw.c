@@ -86,8 +86,8 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
     cairo_restore(cr);
 }
 
-double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, double w,
-                    int max_lines, int dry_run, const char *text)
+double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, double w, int max_lines,
+                    int dry_run, const char *text)
 {
     if (!text || !*text || max_lines <= 0)
         return 0.0;
@@ -178,8 +178,8 @@ double gs_axes_bottom_margin(double font)
     return font * 2.9;
 }
 
-void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, double xlo,
-                  double xhi, const GsAxisTicks *yt, double ylo, double yhi, const char *xlabel,
+void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, double xlo, double xhi,
+                  const GsAxisTicks *yt, double ylo, double yhi, const char *xlabel,
                   const char *ylabel)
 {
     cairo_save(cr);
@@ -230,7 +230,8 @@ void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, dou
     if (xlabel)
         gs_text_draw(cr, &lab, p.x + p.w / 2, p.y + p.h + font * 1.55, 0.5, 0, 0, p.w, xlabel);
     if (ylabel)
-        gs_text_draw(cr, &lab, p.x - font * 4.3, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h, ylabel);
+        gs_text_draw(cr, &lab, p.x - font * 4.3, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
+                     ylabel);
     cairo_restore(cr);
 }
 
@@ -246,7 +247,9 @@ const char *gs_plot_metric_label(int col)
 {
     switch (col) {
     case GS_COL_GRAD_NORM: return "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96";
-    case GS_COL_BIAS_GRAD_NORM: return "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82" "b\xe2\x80\x96";
+    case GS_COL_BIAS_GRAD_NORM:
+        return "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82"
+               "b\xe2\x80\x96";
     case GS_COL_ACT_GRAD_NORM: return "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96";
     case GS_COL_GRAD_MAX_ABS: return "max |\xe2\x88\x82L/\xe2\x88\x82W|";
     case GS_COL_WEIGHT_NORM: return "\xe2\x80\x96W\xe2\x80\x96";

@@ -32,8 +32,8 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
 /* Draws text word-wrapped into width w starting at (x, y) top, at most max_lines lines (the
  * last one ellipsized when text remains); returns the height used. With dry_run nothing is
  * drawn (measure only). */
-double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, double w,
-                    int max_lines, int dry_run, const char *text);
+double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, double w, int max_lines,
+                    int dry_run, const char *text);
 /* Sets the source colour. */
 void gs_set_rgb(cairo_t *cr, GsRgb c);
 
@@ -52,8 +52,8 @@ void gs_axis_ticks_decades(GsAxisTicks *t, double lo, double hi, int max_n);
 /* Draws a plot frame around plot rect p, ticks on the left (yt, mapped lo..hi bottom to top)
  * and bottom (xt, mapped xlo..xhi left to right), tick labels and light grid lines, plus
  * axis titles xlabel below and ylabel rotated on the left. Either ticks may be NULL. */
-void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, double xlo,
-                  double xhi, const GsAxisTicks *yt, double ylo, double yhi, const char *xlabel,
+void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, double xlo, double xhi,
+                  const GsAxisTicks *yt, double ylo, double yhi, const char *xlabel,
                   const char *ylabel);
 /* Space the caller must leave around a plot rect for gs_axes_draw's labels (left, bottom). */
 double gs_axes_left_margin(double font);

@@ -20,14 +20,14 @@
 /* Page geometry, all in page units. */
 typedef struct {
     double W, H, font, m;
-    double top;               /* y where the column headers start */
-    double row_lab_w;         /* width of the row-label column of each panel */
-    double col_head_h;        /* height of the column headers (+ page header) */
-    double cell_w, cell_h;    /* one cell including badge strip and gaps */
-    double badge_h, foot_h;   /* strips above / below the heatmap in a cell */
-    double loss_h;            /* height of the shared loss panel under the grid; 0: none */
-    int sub_lines;            /* lines of the subtitle (0..2) */
-    double panel_w;           /* one page panel: row labels + columns */
+    double top;             /* y where the column headers start */
+    double row_lab_w;       /* width of the row-label column of each panel */
+    double col_head_h;      /* height of the column headers (+ page header) */
+    double cell_w, cell_h;  /* one cell including badge strip and gaps */
+    double badge_h, foot_h; /* strips above / below the heatmap in a cell */
+    double loss_h;          /* height of the shared loss panel under the grid; 0: none */
+    int sub_lines;          /* lines of the subtitle (0..2) */
+    double panel_w;         /* one page panel: row labels + columns */
     double cbar_x, cbar_w;
 } Geo;
 
@@ -235,22 +235,24 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
         size_t p = o->page ? (size_t)o->page[i] : 0;
         double px = x0 + (double)p * (g->panel_w + gap);
         GsRect c = {px + g->row_lab_w + (double)o->col[i] * g->cell_w + f * 0.25,
-                    g->top + g->col_head_h + (double)o->row[i] * g->cell_h,
-                    g->cell_w - f * 0.5, g->cell_h - f * 0.5};
+                    g->top + g->col_head_h + (double)o->row[i] * g->cell_h, g->cell_w - f * 0.5,
+                    g->cell_h - f * 0.5};
         draw_cell(cr, o, g, hms[i], i, c, (size_t)o->row[i] + 1 == o->n_rows);
     }
     double cb_y = g->top + g->col_head_h;
     double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
     GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
-    gs_colorbar_draw(cr, hms[0], cb, f, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log, shared)");
+    gs_colorbar_draw(cr, hms[0], cb, f,
+                     "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log, shared)");
     GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
     gs_legend_draw(cr, hms[0], lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
-    gs_text_draw(cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
-                 "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
-                 "bottom) over steps; badge: worst finding (red error, orange warning, blue "
-                 "info, green healthy); final loss at the right");
+    gs_text_draw(
+        cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
+        "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
+        "bottom) over steps; badge: worst finding (red error, orange warning, blue "
+        "info, green healthy); final loss at the right");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -286,7 +288,8 @@ static GsStatus shared_range(GsHeatmap **hms, size_t n, GsError *err)
         gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
     } else {
         qsort(v, m, sizeof *v, cmp_double);
-        size_t a = (size_t)floor(0.002 * (double)(m - 1)), b = (size_t)ceil(0.998 * (double)(m - 1));
+        size_t a = (size_t)floor(0.002 * (double)(m - 1)),
+               b = (size_t)ceil(0.998 * (double)(m - 1));
         lo = floor(v[a] + 1e-9);
         hi = ceil(v[b] - 1e-9);
         if (hi <= lo)
@@ -305,8 +308,8 @@ typedef struct {
     const GsGridOptions *o;
     const Geo *g;
     GsHeatmap **hms;
-    double *work;          /* scratch for the loss panel */
-    char (*labels)[160];   /* one legend label per run */
+    double *work;        /* scratch for the loss panel */
+    char (*labels)[160]; /* one legend label per run */
 } PageCtx;
 
 /* The loss curves of every run in one panel under the grid, labelled by cell. */
@@ -349,8 +352,8 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
         return gs_error(err, GS_ERR_INVALID, "%s: empty grid: no runs to draw", path);
     if ((o->width || o->height) &&
         (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000))
-        return gs_error(err, GS_ERR_INVALID, "grid size %dx%d out of range (200..20000)",
-                        o->width, o->height);
+        return gs_error(err, GS_ERR_INVALID, "grid size %dx%d out of range (200..20000)", o->width,
+                        o->height);
     size_t np = o->n_pages ? o->n_pages : 1;
     for (size_t i = 0; i < o->n; i++) {
         if (o->row[i] < 0 || (size_t)o->row[i] >= o->n_rows || o->col[i] < 0 ||

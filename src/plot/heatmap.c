@@ -20,8 +20,8 @@ struct GsHeatmap {
     GsHeatmapScale scale;
     GsCol metric;
     size_t n_layers, n_cols, n_steps;
-    long *steps;  /* n_steps recorded training steps */
-    double *val;  /* n_layers x n_cols, row-major by layer index */
+    long *steps;       /* n_steps recorded training steps */
+    double *val;       /* n_layers x n_cols, row-major by layer index */
     double dmin, dmax; /* log10 of finite positive extremes (RATIO: |log10| max in dmax) */
     int any_finite;
     int special[GS_SPECIAL_COUNT];
@@ -241,8 +241,14 @@ void gs_heatmap_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped)
         *clamped = hm->clamped;
 }
 
-size_t gs_heatmap_n_cols(const GsHeatmap *hm) { return hm->n_cols; }
-size_t gs_heatmap_n_layers(const GsHeatmap *hm) { return hm->n_layers; }
+size_t gs_heatmap_n_cols(const GsHeatmap *hm)
+{
+    return hm->n_cols;
+}
+size_t gs_heatmap_n_layers(const GsHeatmap *hm)
+{
+    return hm->n_layers;
+}
 
 double gs_heatmap_value(const GsHeatmap *hm, size_t c, size_t li)
 {
@@ -260,8 +266,14 @@ int gs_heatmap_has_special(const GsHeatmap *hm, GsSpecial which)
     return which < GS_SPECIAL_COUNT && hm->special[which];
 }
 
-long gs_heatmap_step_first(const GsHeatmap *hm) { return hm->steps[0]; }
-long gs_heatmap_step_last(const GsHeatmap *hm) { return hm->steps[hm->n_steps - 1]; }
+long gs_heatmap_step_first(const GsHeatmap *hm)
+{
+    return hm->steps[0];
+}
+long gs_heatmap_step_last(const GsHeatmap *hm)
+{
+    return hm->steps[hm->n_steps - 1];
+}
 
 /* Fractional recorded-step index of training step s (linear between recorded steps). */
 static double step_index(const GsHeatmap *hm, double s)

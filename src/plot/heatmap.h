@@ -75,11 +75,9 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
                      const GsFindings *findings);
 /* Vertical colour bar for hm's range and scale with decade ticks ("10ⁿ", "≤" at a clamped
  * low end) and a rotated label, drawn into r. */
-void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font,
-                      const char *label);
+void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *label);
 /* Legend swatches for the special colours present (NaN, +Inf, -Inf, zero are always listed
  * for LOG, finding outline when with_findings). */
-void gs_legend_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font,
-                    int with_findings);
+void gs_legend_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, int with_findings);
 
 #endif

@@ -20,7 +20,7 @@ typedef enum {
     GS_PANEL_UPDATE,
     GS_PANEL_HEALTH,
     GS_PANEL_FINDINGS,
-    GS_PANEL_CLIP,          /* global gradient norm before/after clipping (when it acted) */
+    GS_PANEL_CLIP, /* global gradient norm before/after clipping (when it acted) */
     GS_PANEL_COUNT
 } GsPanel;
 

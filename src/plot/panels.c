@@ -4,8 +4,8 @@
 
 #include <assert.h>
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plot/bin.h"
@@ -27,8 +27,8 @@ size_t gs_panels_work_size(size_t n_steps, size_t n_layers)
 /* ---- y scales ---------------------------------------------------------------------- */
 
 typedef struct {
-    int log;        /* 1: positions are log10 of values */
-    double lo, hi;  /* axis range in axis units */
+    int log;       /* 1: positions are log10 of values */
+    double lo, hi; /* axis range in axis units */
 } Scale;
 
 /* Fits a scale to finite data extremes (vmin <= vmax; for log both > 0). */
@@ -107,8 +107,8 @@ static void scale_ticks(const Scale *s, GsAxisTicks *t, int max_n)
     }
     /* a narrow range (e.g. a loss between 2.0 and 2.3): linear ticks placed on the log axis */
     double lin[32], step = 1;
-    size_t n = gs_ticks_linear(pow(10.0, s->lo), pow(10.0, s->hi), max_n > 6 ? 6 : max_n, lin,
-                               32, &step);
+    size_t n =
+        gs_ticks_linear(pow(10.0, s->lo), pow(10.0, s->hi), max_n > 6 ? 6 : max_n, lin, 32, &step);
     t->n = 0;
     for (size_t i = 0; i < n; i++) {
         if (!(lin[i] > 0))
@@ -160,9 +160,12 @@ static void message(cairo_t *cr, GsRect r, double font, const char *text)
     gs_text_draw(cr, &st, r.x + r.w / 2, r.y + r.h / 2, 0.5, 0.5, 0, r.w, text);
 }
 
-/* Legend entry: a short line sample (dash pattern by style: 0 solid, 1 dotted, 2 dashed)
- * followed by a label; returns the x after it. */
-static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c, int style,
+/* Line styles of series and their legend samples. */
+typedef enum { LINE_SOLID = 0, LINE_DOTTED, LINE_DASHED } LineStyle;
+
+/* Legend entry: a short line sample in the given style followed by a label; returns the x
+ * after it. */
+static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c, LineStyle style,
                           const char *label, double max_x)
 {
     double len = font * 1.8, lw = fmax(1.0, font * 0.14);
@@ -173,11 +176,11 @@ static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c,
     cairo_save(cr);
     gs_set_rgb(cr, c);
     cairo_set_line_width(cr, lw);
-    if (style == 1) {
+    if (style == LINE_DOTTED) {
         double d[2] = {0.0, lw * 2.2};
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
         cairo_set_dash(cr, d, 2, 0);
-    } else if (style == 2) {
+    } else if (style == LINE_DASHED) {
         double d[2] = {lw * 4, lw * 2.5};
         cairo_set_dash(cr, d, 2, 0);
     }
@@ -191,8 +194,8 @@ static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c,
 
 /* ---- title ------------------------------------------------------------------------- */
 
-void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
-                          const char *title, const char *subtitle, const char *source_name)
+void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                          const char *subtitle, const char *source_name)
 {
     cairo_save(cr);
     char line1[512], line2[2048];
@@ -227,14 +230,22 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
      * their neutral value; other tools' traces: every metadata pair they carry. */
     static const struct {
         const char *key, *label, *hide;
-    } setup[] = {{"opt", "opt", NULL},          {"lr", "lr", NULL},
-                 {"schedule", "schedule", "constant"}, {"warmup", "warm-up", "0"},
-                 {"weight-decay", "weight decay", "0"}, {"clip-norm", "clip-norm", "0"},
-                 {"clip-value", "clip-value", "0"},     {"bias-init", "bias", "zero"},
-                 {"res-scale", "res-scale", "1"},       {"loss_used", "loss", NULL},
-                 {"data", "data", NULL},                {"input-scale", "input scale", "1"},
-                 {"standardize", "standardized", "false"}, {"batch", "batch", NULL},
-                 {"steps", "steps", NULL},              {"seed", "seed", NULL}};
+    } setup[] = {{"opt", "opt", NULL},
+                 {"lr", "lr", NULL},
+                 {"schedule", "schedule", "constant"},
+                 {"warmup", "warm-up", "0"},
+                 {"weight-decay", "weight decay", "0"},
+                 {"clip-norm", "clip-norm", "0"},
+                 {"clip-value", "clip-value", "0"},
+                 {"bias-init", "bias", "zero"},
+                 {"res-scale", "res-scale", "1"},
+                 {"loss_used", "loss", NULL},
+                 {"data", "data", NULL},
+                 {"input-scale", "input scale", "1"},
+                 {"standardize", "standardized", "false"},
+                 {"batch", "batch", NULL},
+                 {"steps", "steps", NULL},
+                 {"seed", "seed", NULL}};
     if (depth) {
         for (size_t i = 0; i < sizeof setup / sizeof setup[0] && n2 + 8 < sizeof line2; i++) {
             const char *v = gs_trace_meta_get(t, setup[i].key);
@@ -308,8 +319,8 @@ static double xmap(GsRect p, double xlo, double xhi, double s)
 
 /* Shades the stretches where t's loss is NaN/Inf, in the run's colour when several runs
  * share the panel (who names it in the label), else in red. */
-static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, double xlo,
-                       double xhi, const GsRgb *tint, const char *who)
+static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, double xlo, double xhi,
+                       const GsRgb *tint, const char *who)
 {
     size_t n = gs_trace_n_steps(t);
     double last_label = -1e300;
@@ -322,9 +333,9 @@ static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, dou
         while (j + 1 < n && !isfinite(loss_at(t, j + 1)))
             j++;
         double s0 = (double)gs_trace_step(t, i), s1 = (double)gs_trace_step(t, j);
-        double half = n > 1 ? 0.5 * (double)(gs_trace_step(t, n - 1) - gs_trace_step(t, 0)) /
-                                  (double)(n - 1)
-                            : 0.5;
+        double half =
+            n > 1 ? 0.5 * (double)(gs_trace_step(t, n - 1) - gs_trace_step(t, 0)) / (double)(n - 1)
+                  : 0.5;
         double x0 = fmax(p.x, xmap(p, xlo, xhi, s0 - half));
         double x1 = fmin(p.x + p.w, xmap(p, xlo, xhi, s1 + half));
         if (x1 - x0 < 2)
@@ -388,10 +399,9 @@ void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t
                      const char *const *labels, size_t n, double *work)
 {
     /* Okabe-Ito order: the two-run comparison reads blue (before) and vermilion (after). */
-    static const GsRgb palette[8] = {{0.0, 0.447, 0.698},   {0.835, 0.369, 0.0},
-                                     {0.0, 0.620, 0.451},   {0.902, 0.624, 0.0},
-                                     {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914},
-                                     {0.941, 0.894, 0.259}, {0.0, 0.0, 0.0}};
+    static const GsRgb palette[8] = {
+        {0.0, 0.447, 0.698},   {0.835, 0.369, 0.0},   {0.0, 0.620, 0.451},   {0.902, 0.624, 0.0},
+        {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914}, {0.941, 0.894, 0.259}, {0.0, 0.0, 0.0}};
     assert(n >= 1);
     cairo_save(cr);
     double th = gs_panel_title(cr, r, font, "Training loss");
@@ -457,7 +467,7 @@ void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t
                 lx = r.x + gs_axes_left_margin(font);
                 ly += font * 1.4;
             }
-            lx = legend_item(cr, lx, ly, font, c, 0, labels && labels[k] ? labels[k] : "?",
+            lx = legend_item(cr, lx, ly, font, c, LINE_SOLID, labels && labels[k] ? labels[k] : "?",
                              r.x + r.w);
         }
     }
@@ -474,8 +484,7 @@ void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const c
 
 /* ---- depth profile ----------------------------------------------------------------- */
 
-static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, double *mn,
-                           double *mx)
+static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, double *mn, double *mx)
 {
     for (int k = 0; k < 3; k++)
         for (size_t li = 0; li < gs_trace_n_layers(t); li++) {
@@ -488,17 +497,17 @@ static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, doubl
 }
 
 static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, GsCol col,
-                         size_t step_i, GsRgb c, int style, double font)
+                         size_t step_i, GsRgb c, LineStyle style, double font)
 {
     size_t nl = gs_trace_n_layers(t);
     double xs[64], yv[64];
-    double lw = fmax(1.0, font * (style == 0 ? 0.16 : 0.14));
+    double lw = fmax(1.0, font * (style == LINE_SOLID ? 0.16 : 0.14));
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
     cairo_clip(cr);
     gs_set_rgb(cr, c);
     cairo_set_line_width(cr, lw);
-    if (style == 1) {
+    if (style == LINE_DOTTED) {
         double d[2] = {0.0, lw * 2.2};
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
         cairo_set_dash(cr, d, 2, 0);
@@ -514,7 +523,7 @@ static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *
         if (start + 64 >= nl)
             break;
     }
-    if (style == 0 && nl <= 60) { /* markers show where the layers are */
+    if (style == LINE_SOLID && nl <= 60) { /* markers show where the layers are */
         for (size_t li = 0; li < nl; li++) {
             double x = nl > 1 ? p.x + (double)li / (double)(nl - 1) * p.w : p.x + p.w / 2;
             double y = ymap(ys, p, gs_trace_get(t, step_i, li, col));
@@ -586,8 +595,8 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         xt.n = k;
     }
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, empty ? NULL : &yt, ys.lo,
-                 ys.hi, "layer (1 = input side, out = output layer)", "norm (log scale)");
+    gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, empty ? NULL : &yt, ys.lo, ys.hi,
+                 "layer (1 = input side, out = output layer)", "norm (log scale)");
     if (empty)
         message(cr, p, font, "every value is zero or NaN/Inf: no usable gradient to draw");
     GsRgb col[3] = {oi_orange, oi_green, oi_blue};
@@ -599,9 +608,9 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     for (int k = 0; k < nsteps; k++) {
         if (k == 1 && ns == 2)
             continue;
-        profile_line(cr, p, &ys, t, metric, idx[k], col[k], 0, font);
+        profile_line(cr, p, &ys, t, metric, idx[k], col[k], LINE_SOLID, font);
         if (act)
-            profile_line(cr, p, &ys, t, GS_COL_ACT_GRAD_NORM, idx[k], col[k], 1, font);
+            profile_line(cr, p, &ys, t, GS_COL_ACT_GRAD_NORM, idx[k], col[k], LINE_DOTTED, font);
     }
     if (np > 0) {
         double xs[1024], yv[1024];
@@ -633,8 +642,10 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
             zero |= v == 0.0;
         }
         snprintf(lab, sizeof lab, "step %ld%s", gs_trace_step(t, idx[k]),
-                 finite ? "" : zero ? " (all zero)" : " (NaN/Inf)");
-        x = legend_item(cr, x, ly, font, col[k], 0, lab, maxx);
+                 finite ? ""
+                 : zero ? " (all zero)"
+                        : " (NaN/Inf)");
+        x = legend_item(cr, x, ly, font, col[k], LINE_SOLID, lab, maxx);
     }
     ly += font * 1.25;
     x = r.x + font * 0.5;
@@ -642,11 +653,14 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     char ml[96];
     snprintf(ml, sizeof ml, "%s (%s)", gs_plot_metric_label((int)metric),
              gs_trace_col_name(metric));
-    x = legend_item(cr, x, ly, font, grey, 0, ml, maxx);
+    x = legend_item(cr, x, ly, font, grey, LINE_SOLID, ml, maxx);
     if (act)
-        x = legend_item(cr, x, ly, font, grey, 1, "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)", maxx);
+        x = legend_item(cr, x, ly, font, grey, LINE_DOTTED,
+                        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)",
+                        maxx);
     if (np > 0)
-        legend_item(cr, x, ly, font, (GsRgb){0.1, 0.1, 0.1}, 2, "predicted, step 0", maxx);
+        legend_item(cr, x, ly, font, (GsRgb){0.1, 0.1, 0.1}, LINE_DASHED, "predicted, step 0",
+                    maxx);
     cairo_restore(cr);
 }
 
@@ -711,8 +725,8 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
     }
     Scale ys;
     double xlo, xhi;
-    steps_log_axes(cr, p, font, t, mn, mx, "global \xe2\x80\x96g\xe2\x80\x96 (log scale)", &ys, &xlo,
-                   &xhi);
+    steps_log_axes(cr, p, font, t, mn, mx, "global \xe2\x80\x96g\xe2\x80\x96 (log scale)", &ys,
+                   &xlo, &xhi);
     const GsRgb colour[2] = {oi_orange, oi_blue};
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
@@ -739,11 +753,12 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
     for (size_t i = 0; i < ns; i++)
         clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0;
     double x = r.x + font * 0.5, ly = r.y + th + font * 0.5;
-    x = legend_item(cr, x, ly, font, oi_orange, 0, "before clipping", r.x + r.w);
-    x = legend_item(cr, x, ly, font, oi_blue, 0, "after", r.x + r.w);
+    x = legend_item(cr, x, ly, font, oi_orange, LINE_SOLID, "before clipping", r.x + r.w);
+    x = legend_item(cr, x, ly, font, oi_blue, LINE_SOLID, "after", r.x + r.w);
     char lab[64];
     snprintf(lab, sizeof lab, "clipped on %zu of %zu", clipped, ns);
-    legend_item(cr, x, ly, font, (GsRgb){0.3, 0.3, 0.3}, 2, thr > 0 ? lab : "", r.x + r.w);
+    legend_item(cr, x, ly, font, (GsRgb){0.3, 0.3, 0.3}, LINE_DASHED, thr > 0 ? lab : "",
+                r.x + r.w);
     cairo_restore(cr);
 }
 
@@ -753,7 +768,9 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
 {
     cairo_save(cr);
     size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
-    double th = gs_panel_title(cr, r, font, "Update size \xe2\x80\x96\xce\x94W\xe2\x80\x96/\xe2\x80\x96W\xe2\x80\x96 per layer");
+    double th = gs_panel_title(
+        cr, r, font,
+        "Update size \xe2\x80\x96\xce\x94W\xe2\x80\x96/\xe2\x80\x96W\xe2\x80\x96 per layer");
     double top = th + font * 1.3;
     GsRect p = plot_rect(r, font, top);
     if (p.w < font * 3 || p.h < font * 2) {
@@ -832,7 +849,9 @@ void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *sat,
                      const GsHeatmap *dead)
 {
     cairo_save(cr);
-    double th = gs_panel_title(cr, r, font, "Activation health (fraction of units, 0\xe2\x80\x93" "1)");
+    double th = gs_panel_title(cr, r, font,
+                               "Activation health (fraction of units, 0\xe2\x80\x93"
+                               "1)");
     double key_h = font * 1.6;
     GsRect body = {r.x, r.y + th, r.w, r.h - th - key_h};
     const GsHeatmap *hm[2] = {sat, dead};

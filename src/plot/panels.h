@@ -18,8 +18,8 @@ size_t gs_panels_work_size(size_t n_steps, size_t n_layers);
 
 /* Title line (title, or a summary of the setup metadata, or "trace: NAME") and a line of all
  * metadata pairs, then the subtitle. */
-void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t,
-                          const char *title, const char *subtitle, const char *source_name);
+void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                          const char *subtitle, const char *source_name);
 /* Loss against training step for a (and b when not NULL, labelled la / lb); log y when all
  * finite values are positive; non-finite stretches shaded and labelled "NaN/Inf". */
 void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,

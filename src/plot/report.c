@@ -192,15 +192,15 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
         gs_heatmap_set_range(m->after, lo, hi, cl);
     }
     if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
-        int both = gs_trace_has(o->trace, GS_COL_SATURATION) &&
-                   gs_trace_has(o->trace, GS_COL_DEAD_FRAC);
+        int both =
+            gs_trace_has(o->trace, GS_COL_SATURATION) && gs_trace_has(o->trace, GS_COL_DEAD_FRAC);
         double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
         if (gs_trace_has(o->trace, GS_COL_SATURATION))
-            st = heatmap_for(o->trace, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w,
-                             &m->sat, err);
+            st = heatmap_for(o->trace, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w, &m->sat,
+                             err);
         if (st == GS_OK && gs_trace_has(o->trace, GS_COL_DEAD_FRAC))
-            st = heatmap_for(o->trace, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w,
-                             &m->dead, err);
+            st = heatmap_for(o->trace, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w, &m->dead,
+                             err);
     }
     if (st == GS_OK) {
         size_t ns = gs_trace_n_steps(o->trace), nl = gs_trace_n_layers(o->trace);
@@ -223,15 +223,14 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     if (st != GS_OK)
         return st;
     if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
-        return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)",
-                        o->width, o->height);
+        return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)", o->width,
+                        o->height);
     if (!(o->scale >= 0.25 && o->scale <= 8.0))
         return gs_error(err, GS_ERR_INVALID, "scale %g out of range (0.25..8)", o->scale);
     if (gs_trace_n_steps(o->trace) == 0)
         return gs_error(err, GS_ERR_INVALID, "%s: the trace has no recorded steps", path);
     if (o->after && gs_trace_n_steps(o->after) == 0)
-        return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps",
-                        path);
+        return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps", path);
 
     if ((int)o->metric < GS_COL_LOSS || o->metric >= GS_COL_COUNT ||
         !gs_trace_has(o->trace, o->metric))
@@ -241,13 +240,13 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     GsLayoutSpec ls = {.width = o->width, .height = o->height};
     ls.subtitle_lines = o->subtitle ? 1 : 0;
     ls.want[GS_PANEL_HEATMAP_AFTER] = o->after != NULL;
-    ls.want[GS_PANEL_LOSS] = gs_trace_has(t, GS_COL_LOSS) ||
-                             (o->after && gs_trace_has(o->after, GS_COL_LOSS));
+    ls.want[GS_PANEL_LOSS] =
+        gs_trace_has(t, GS_COL_LOSS) || (o->after && gs_trace_has(o->after, GS_COL_LOSS));
     ls.want[GS_PANEL_PROFILE] = 1; /* the metric itself is always there */
     ls.want[GS_PANEL_UPDATE] = gs_trace_has(t, GS_COL_UPDATE_RATIO);
     ls.want[GS_PANEL_CLIP] = gs_trace_clipping_acted(t) || gs_trace_clipping_acted(o->after);
-    ls.want[GS_PANEL_HEALTH] = gs_trace_has(t, GS_COL_SATURATION) ||
-                               gs_trace_has(t, GS_COL_DEAD_FRAC);
+    ls.want[GS_PANEL_HEALTH] =
+        gs_trace_has(t, GS_COL_SATURATION) || gs_trace_has(t, GS_COL_DEAD_FRAC);
     ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
     GsLayout L;
     gs_layout_compute(&ls, &L);

@@ -68,12 +68,8 @@ GsStatus gs_plot_render(const char *path, int width, int height, double scale, G
                                           (int)lround(height * scale));
         cairo_surface_set_device_scale(surf, scale, scale);
         break;
-    case FMT_SVG:
-        surf = cairo_svg_surface_create_for_stream(write_fp, af.fp, width, height);
-        break;
-    case FMT_PDF:
-        surf = cairo_pdf_surface_create_for_stream(write_fp, af.fp, width, height);
-        break;
+    case FMT_SVG: surf = cairo_svg_surface_create_for_stream(write_fp, af.fp, width, height); break;
+    case FMT_PDF: surf = cairo_pdf_surface_create_for_stream(write_fp, af.fp, width, height); break;
     }
     cairo_status_t cs = cairo_surface_status(surf);
     if (cs == CAIRO_STATUS_SUCCESS) {
@@ -95,8 +91,7 @@ GsStatus gs_plot_render(const char *path, int width, int height, double scale, G
         gs_atomic_abort(&af);
         if (cs == CAIRO_STATUS_NO_MEMORY)
             return gs_error(err, GS_ERR_NOMEM, "%s: out of memory while rendering", path);
-        return gs_error(err, GS_ERR_IO, "%s: cannot render: %s", path,
-                        cairo_status_to_string(cs));
+        return gs_error(err, GS_ERR_IO, "%s: cannot render: %s", path, cairo_status_to_string(cs));
     }
     return gs_atomic_commit(&af, err);
 }

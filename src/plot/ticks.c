@@ -45,8 +45,8 @@ static size_t fill(double lo, double hi, double s, double *out, size_t cap)
     return n;
 }
 
-static size_t ticks(double lo, double hi, int max_ticks, double min_step, double *out,
-                    size_t cap, double *step)
+static size_t ticks(double lo, double hi, int max_ticks, double min_step, double *out, size_t cap,
+                    double *step)
 {
     if (!isfinite(lo) || !isfinite(hi) || max_ticks < 2 || cap == 0)
         return 0;
@@ -85,14 +85,12 @@ static size_t ticks(double lo, double hi, int max_ticks, double min_step, double
     return n;
 }
 
-size_t gs_ticks_linear(double lo, double hi, int max_ticks, double *out, size_t cap,
-                       double *step)
+size_t gs_ticks_linear(double lo, double hi, int max_ticks, double *out, size_t cap, double *step)
 {
     return ticks(lo, hi, max_ticks, 0.0, out, cap, step);
 }
 
-size_t gs_ticks_int(double lo, double hi, int max_ticks, double *out, size_t cap,
-                    double *step)
+size_t gs_ticks_int(double lo, double hi, int max_ticks, double *out, size_t cap, double *step)
 {
     return ticks(lo, hi, max_ticks, 1.0, out, cap, step);
 }
@@ -123,7 +121,7 @@ size_t gs_ticks_decades(double log_lo, double log_hi, int max_ticks, int *out, s
 }
 
 static const char *const sup_digit[10] = {
-    "\xe2\x81\xb0", "\xc2\xb9", "\xc2\xb2", "\xc2\xb3", "\xe2\x81\xb4",
+    "\xe2\x81\xb0", "\xc2\xb9",     "\xc2\xb2",     "\xc2\xb3",     "\xe2\x81\xb4",
     "\xe2\x81\xb5", "\xe2\x81\xb6", "\xe2\x81\xb7", "\xe2\x81\xb8", "\xe2\x81\xb9",
 };
 
@@ -194,6 +192,9 @@ void gs_ticks_format(double v, double step, char *buf, size_t n)
     if (strcmp(tmp, "1") == 0 || strcmp(tmp, "-1") == 0)
         snprintf(buf, n, "%s10", tmp[0] == '-' ? "\xe2\x88\x92" : "");
     else
-        snprintf(buf, n, "%s\xc3\x97" "10", tmp);
+        snprintf(buf, n,
+                 "%s\xc3\x97"
+                 "10",
+                 tmp);
     append_sup(e, buf, n);
 }

@@ -9,11 +9,9 @@
  * order), at most max_ticks (>= 2) of them and at most cap; returns n and the step through
  * *step (may be NULL). A degenerate range (lo == hi) is widened around the value first; a
  * value of exactly 0 snaps to 0. Non-finite bounds give 0 ticks. */
-size_t gs_ticks_linear(double lo, double hi, int max_ticks, double *out, size_t cap,
-                       double *step);
+size_t gs_ticks_linear(double lo, double hi, int max_ticks, double *out, size_t cap, double *step);
 /* As gs_ticks_linear but the step is a whole number >= 1 (layers, training steps). */
-size_t gs_ticks_int(double lo, double hi, int max_ticks, double *out, size_t cap,
-                    double *step);
+size_t gs_ticks_int(double lo, double hi, int max_ticks, double *out, size_t cap, double *step);
 /* Decade ticks for a log10 axis spanning [log_lo, log_hi]: the integers in that range whose
  * exponent is a multiple of a stride in {1,2,5} x 10^j chosen so at most max_ticks remain.
  * Returns the count (0 when the range holds no integer). */

@@ -59,8 +59,8 @@ static void mean_std(const float *h, size_t n, double *mean, double *std)
             s1[k] += (double)h[i + k];
     for (; i < n; i++)
         s1[0] += (double)h[i];
-    double m = (((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]))) /
-               (double)n;
+    double m =
+        (((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]))) / (double)n;
     double v = sumsq(h, n) / (double)n - m * m;
     *mean = m;
     *std = sqrt(v > 0 ? v : 0.0);

@@ -6,16 +6,20 @@
 #include "gradscope/probe.h"
 #include "util/fs.h"
 
-GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress,
-                      void *ctx, GsTrace **out, GsRunInfo *info, GsError *err)
+GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
+                      GsTrace **out, GsRunInfo *info, GsError *err)
 {
     GsStatus st = gs_spec_validate(spec, 0, 0, err);
     if (st != GS_OK)
         return st;
     GsLossKind loss = gs_spec_loss(spec);
-    GsDataOptions dopt = {(size_t)spec->samples, spec->noise, spec->input_scale,
-                          spec->standardize, spec->target[0] ? spec->target : NULL,
-                          loss == GS_LOSS_XENT, spec->seed};
+    GsDataOptions dopt = {(size_t)spec->samples,
+                          spec->noise,
+                          spec->input_scale,
+                          spec->standardize,
+                          spec->target[0] ? spec->target : NULL,
+                          loss == GS_LOSS_XENT,
+                          spec->seed};
     GsDataset *data = NULL;
     if ((st = gs_data_create(&spec->data, &dopt, &data, err)) != GS_OK)
         return st;

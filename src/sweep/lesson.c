@@ -28,8 +28,8 @@ static GsStatus copy_field(char *dst, size_t size, const char *v, const char *na
     return GS_OK;
 }
 
-static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const char *name,
-                           int line, GsError *err)
+static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const char *name, int line,
+                           GsError *err)
 {
     GsError e2 = {{0}};
     if (!strcmp(key, "title"))
@@ -57,8 +57,8 @@ static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const ch
     if (!strcmp(key, "case")) {
         const char *colon = strchr(v, ':');
         if (!colon)
-            return gs_error(err, GS_ERR_INVALID, "%s:%d: case '%s': expected LABEL: OPTIONS",
-                            name, line, v);
+            return gs_error(err, GS_ERR_INVALID, "%s:%d: case '%s': expected LABEL: OPTIONS", name,
+                            line, v);
         if (L->n_cases >= GS_LESSON_MAX_CASES)
             return gs_error(err, GS_ERR_INVALID, "%s:%d: at most %d cases", name, line,
                             GS_LESSON_MAX_CASES);
@@ -68,8 +68,7 @@ static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const ch
         const char *opts = colon + 1;
         GsSpec s2 = L->spec;
         if (gs_spec_apply_args(&s2, opts, &e2) != GS_OK)
-            return gs_error(err, GS_ERR_INVALID, "%s:%d: case '%s': %s", name, line, lab,
-                            e2.msg);
+            return gs_error(err, GS_ERR_INVALID, "%s:%d: case '%s': %s", name, line, lab, e2.msg);
         size_t c = L->n_cases;
         if (copy_field(L->case_label[c], sizeof L->case_label[c], lab, name, line, key, err) ||
             copy_field(L->case_opts[c], sizeof L->case_opts[c], opts, name, line, key, err))
@@ -116,8 +115,8 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
         if (*s == '[') {
             char *end = strchr(s, ']');
             if (!end) {
-                st = gs_error(err, GS_ERR_INVALID, "%s:%d: unterminated section header", name,
-                              line);
+                st =
+                    gs_error(err, GS_ERR_INVALID, "%s:%d: unterminated section header", name, line);
                 break;
             }
             *end = '\0';
@@ -127,8 +126,7 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
             else if (!strcmp(sn, "lesson") || !strcmp(sn, "sweep"))
                 sec = SEC_LESSON;
             else
-                st = gs_error(err, GS_ERR_INVALID, "%s:%d: unknown section [%s]", name, line,
-                              sn);
+                st = gs_error(err, GS_ERR_INVALID, "%s:%d: unknown section [%s]", name, line, sn);
             continue;
         }
         char *eq = strchr(s, '=');

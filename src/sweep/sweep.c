@@ -46,8 +46,7 @@ GsStatus gs_sweep_add_vary(GsSweep *sw, const char *text, GsError *err)
         if (!strcmp(sw->axes[i].key, ax.key))
             return gs_error(err, GS_ERR_INVALID, "--vary: key '%s' is varied twice", ax.key);
     if (sw->n_axes >= GS_SWEEP_MAX_AXES)
-        return gs_error(err, GS_ERR_INVALID, "--vary: at most %d varied keys",
-                        GS_SWEEP_MAX_AXES);
+        return gs_error(err, GS_ERR_INVALID, "--vary: at most %d varied keys", GS_SWEEP_MAX_AXES);
     const char *p = eq + 1;
     if (!*p)
         return gs_error(err, GS_ERR_INVALID, "--vary %s: empty list of values", ax.key);
@@ -58,25 +57,24 @@ GsStatus gs_sweep_add_vary(GsSweep *sw, const char *text, GsError *err)
             return gs_error(err, GS_ERR_INVALID, "--vary %s: at most %d values", ax.key,
                             GS_SWEEP_MAX_VALUES);
         if (len >= sizeof ax.values[0])
-            return gs_error(err, GS_ERR_INVALID, "--vary %s: value '%.40s...' is too long",
-                            ax.key, p);
+            return gs_error(err, GS_ERR_INVALID, "--vary %s: value '%.40s...' is too long", ax.key,
+                            p);
         char *v = ax.values[ax.n];
         memcpy(v, p, len);
         v[len] = '\0';
         trim(v);
         if (!v[0])
-            return gs_error(err, GS_ERR_INVALID, "--vary %s: empty value in '%s'", ax.key,
-                            eq + 1);
+            return gs_error(err, GS_ERR_INVALID, "--vary %s: empty value in '%s'", ax.key, eq + 1);
         GsError e2 = {{0}};
         GsSpec s2;
         gs_spec_default(&s2);
         if (gs_spec_set(&s2, ax.key, v, &e2) != GS_OK)
-            return gs_error(err, GS_ERR_INVALID, "--vary %s: invalid value '%s': %s", ax.key,
-                            v, e2.msg);
+            return gs_error(err, GS_ERR_INVALID, "--vary %s: invalid value '%s': %s", ax.key, v,
+                            e2.msg);
         for (size_t j = 0; j < ax.n; j++)
             if (!strcmp(ax.values[j], v))
-                return gs_error(err, GS_ERR_INVALID, "--vary %s: value '%s' listed twice",
-                                ax.key, v);
+                return gs_error(err, GS_ERR_INVALID, "--vary %s: value '%s' listed twice", ax.key,
+                                v);
         ax.n++;
         if (!comma)
             break;
@@ -122,8 +120,8 @@ static void sanitize_append(char *buf, size_t size, size_t *w, const char *s)
 {
     for (; *s && *w + 1 < size; s++) {
         char c = *s;
-        int ok = isalnum((unsigned char)c) || c == '.' || c == '=' || c == ':' || c == '+' ||
-                 c == '-';
+        int ok =
+            isalnum((unsigned char)c) || c == '.' || c == '=' || c == ':' || c == '+' || c == '-';
         buf[(*w)++] = ok ? c : '_';
     }
     buf[*w] = '\0';
@@ -172,8 +170,8 @@ GsStatus gs_sweep_parse_shard(const char *text, size_t *i, size_t *n, GsError *e
         return gs_error(err, GS_ERR_INVALID, "--shard '%s': expected I/N, e.g. 2/8",
                         text ? text : "(null)");
     if (b < 1 || b > 100000 || a < 1 || a > b)
-        return gs_error(err, GS_ERR_INVALID,
-                        "--shard '%s': I must be in 1..N and N in 1..100000", text);
+        return gs_error(err, GS_ERR_INVALID, "--shard '%s': I must be in 1..N and N in 1..100000",
+                        text);
     *i = a;
     *n = b;
     return GS_OK;
@@ -216,8 +214,7 @@ static double ratio_at(const GsTrace *t, size_t i, GsCol col)
     return gs_trace_get(t, i, 0, col) / gs_trace_get(t, i, L - 2, col);
 }
 
-void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted,
-                       GsSweepRow *row)
+void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted, GsSweepRow *row)
 {
     memset(row, 0, sizeof *row);
     size_t ns = gs_trace_n_steps(t);
@@ -270,8 +267,8 @@ static void put_field(FILE *fp, const char *s, int first)
 }
 
 GsStatus gs_sweep_write_summary(const char *path, size_t n_keys, const char *const *keys,
-                                size_t n_rows, const char *const *values,
-                                const GsSweepRow *rows, GsError *err)
+                                size_t n_rows, const char *const *values, const GsSweepRow *rows,
+                                GsError *err)
 {
     assert(n_keys >= 1);
     GsAtomicFile af;

@@ -12,12 +12,12 @@
 #include "gradscope/act.h"
 #include "gradscope/init.h"
 
-#define GL_N 20           /* Gauss-Legendre nodes per panel */
-#define T_MAX 12.0        /* integrate eps over [-T_MAX, T_MAX]: the tail is below 1e-32 */
-#define H_COARSE 0.5      /* panel width in eps units, enough for the Gaussian weight */
-#define FINE_REACH 20.0   /* |z| below which an activation may still bend (all kinds) */
-#define MAX_PTS 160       /* breakpoints: 49 coarse + 41 fine + the kink, with room */
-#define NORM_EPS 1e-5     /* eps of batch and layer norm (DESIGN.md) */
+#define GL_N 20         /* Gauss-Legendre nodes per panel */
+#define T_MAX 12.0      /* integrate eps over [-T_MAX, T_MAX]: the tail is below 1e-32 */
+#define H_COARSE 0.5    /* panel width in eps units, enough for the Gaussian weight */
+#define FINE_REACH 20.0 /* |z| below which an activation may still bend (all kinds) */
+#define MAX_PTS 160     /* breakpoints: 49 coarse + 41 fine + the kink, with room */
+#define NORM_EPS 1e-5   /* eps of batch and layer norm (DESIGN.md) */
 #define PI 3.14159265358979323846
 
 /* Gauss-Legendre nodes and weights on [-1, 1]. */
@@ -68,8 +68,7 @@ static int cmp_double(const void *a, const void *b)
  * the point t0 where z = 0 (every built-in activation is smooth on each side of it), and when
  * sd is large a grid of width 1/sd (1 in z) over |z| < FINE_REACH, where the activations
  * bend on a scale of 1 in z that a coarse eps grid would step over. */
-static void integrate(Integrand f, const void *ctx, size_t nv, double mean, double sd,
-                      double *out)
+static void integrate(Integrand f, const void *ctx, size_t nv, double mean, double sd, double *out)
 {
     assert(nv <= 4);
     double vals[4];
@@ -130,8 +129,8 @@ static void scalar_integrand(double z, const void *ctx, double *vals)
     vals[0] = s->f(z, s->ctx);
 }
 
-double gs_theory_gauss_expect(double (*f)(double z, const void *ctx), const void *ctx,
-                              double mean, double sd)
+double gs_theory_gauss_expect(double (*f)(double z, const void *ctx), const void *ctx, double mean,
+                              double sd)
 {
     assert(f != NULL && sd >= 0.0);
     ScalarFn s = {f, ctx};

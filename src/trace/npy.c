@@ -129,8 +129,7 @@ static GsStatus parse_header(const char *path, const char *h, size_t *shape, siz
     return GS_OK;
 }
 
-GsStatus gs_npy_read_f32(const char *path, float **data, size_t *shape, size_t *ndim,
-                         GsError *err)
+GsStatus gs_npy_read_f32(const char *path, float **data, size_t *shape, size_t *ndim, GsError *err)
 {
     assert(path && data && shape && ndim);
     FILE *fp = fopen(path, "rb");
@@ -153,8 +152,7 @@ GsStatus gs_npy_read_f32(const char *path, float **data, size_t *shape, size_t *
             st = gs_error(err, GS_ERR_FORMAT, "%s: truncated header", path);
             goto done;
         }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-               (size_t)pre[11] << 24;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
         off = 12;
     } else {
         st = gs_error(err, GS_ERR_FORMAT, "%s: unsupported .npy version %d", path, pre[6]);

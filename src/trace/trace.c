@@ -1,5 +1,5 @@
-/* The in-memory trace table: one growable double (or, compact, float) array per stored column indexed by
- * (recorded step, layer), a step array, and ordered metadata pairs. */
+/* The in-memory trace table: one growable double (or, compact, float) array per stored column
+ * indexed by (recorded step, layer), a step array, and ordered metadata pairs. */
 #include "gradscope/trace.h"
 
 #include <assert.h>
@@ -10,11 +10,24 @@
 #include "trace/trace_priv.h"
 
 static const char *const col_names[GS_COL_COUNT] = {
-    "step",         "layer",         "loss",          "lr",
-    "grad_norm",    "bias_grad_norm", "act_grad_norm", "grad_max_abs",
-    "weight_norm",  "update_ratio",  "act_mean",      "act_std",
-    "saturation",   "dead_frac",     "nonfinite",     "global_grad_norm",
-    "global_grad_norm_clipped",      "clipped",
+    "step",
+    "layer",
+    "loss",
+    "lr",
+    "grad_norm",
+    "bias_grad_norm",
+    "act_grad_norm",
+    "grad_max_abs",
+    "weight_norm",
+    "update_ratio",
+    "act_mean",
+    "act_std",
+    "saturation",
+    "dead_frac",
+    "nonfinite",
+    "global_grad_norm",
+    "global_grad_norm_clipped",
+    "clipped",
 };
 
 /* Step and layer are implicit (steps[] and the layer index), never a column array. */
@@ -101,7 +114,10 @@ static GsStatus reserve_steps(GsTrace *t, size_t need)
     return GS_OK;
 }
 
-GsStatus gs_trace_reserve(GsTrace *trace, size_t steps) { return reserve_steps(trace, steps); }
+GsStatus gs_trace_reserve(GsTrace *trace, size_t steps)
+{
+    return reserve_steps(trace, steps);
+}
 
 void gs_trace_shrink(GsTrace *trace)
 {
@@ -215,9 +231,15 @@ void gs_trace_commit_step(GsTrace *trace)
     trace->pending = 0;
 }
 
-size_t gs_trace_n_steps(const GsTrace *trace) { return trace->n_steps; }
+size_t gs_trace_n_steps(const GsTrace *trace)
+{
+    return trace->n_steps;
+}
 
-size_t gs_trace_n_layers(const GsTrace *trace) { return trace->n_layers; }
+size_t gs_trace_n_layers(const GsTrace *trace)
+{
+    return trace->n_layers;
+}
 
 long gs_trace_step(const GsTrace *trace, size_t i)
 {
@@ -316,7 +338,10 @@ const char *gs_trace_meta_get(const GsTrace *trace, const char *key)
     return NULL;
 }
 
-size_t gs_trace_meta_count(const GsTrace *trace) { return trace->n_meta; }
+size_t gs_trace_meta_count(const GsTrace *trace)
+{
+    return trace->n_meta;
+}
 
 const char *gs_trace_meta_key(const GsTrace *trace, size_t i)
 {

@@ -194,21 +194,21 @@ static GsStatus read_header(Reader *r, uint64_t wanted, GsError *err)
 }
 
 /* Step or layer cell: an integer in [lo, hi]. */
-static GsStatus parse_index(Reader *r, const char *cell, size_t len, size_t col, int c,
-                            double lo, double hi, double *out, GsError *err)
+static GsStatus parse_index(Reader *r, const char *cell, size_t len, size_t col, int c, double lo,
+                            double hi, double *out, GsError *err)
 {
     const char *path = r->f.path;
     const char *name = gs_trace_col_name((GsCol)c);
     if (len == 0)
-        return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: empty %s", path, r->f.lineno, col,
-                        name);
+        return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: empty %s", path, r->f.lineno, col, name);
     double v;
     if (!gs_csv_parse_number(cell, len, &v))
         return gs_csv_err_nonnumeric(err, path, r->f.lineno, col, cell, len, name);
     if (!(v >= lo && v <= hi) || v != floor(v)) {
         int shown = len > 40 ? 40 : (int)len;
-        return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: %s '%.*s' is not an integer in [%.0f, %.0f]",
-                        path, r->f.lineno, col, name, shown, cell, lo, hi);
+        return gs_error(err, GS_ERR_FORMAT,
+                        "%s:%zu:%zu: %s '%.*s' is not an integer in [%.0f, %.0f]", path,
+                        r->f.lineno, col, name, shown, cell, lo, hi);
     }
     *out = v;
     return GS_OK;
@@ -227,15 +227,15 @@ static GsStatus read_row(Reader *r, GsError *err)
         int c = r->map[h];
         if (c < 0) {
             if (!gs_csv_cells_skip(&cells))
-                return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path,
-                                line, h, r->n_head);
+                return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
+                                h, r->n_head);
             continue;
         }
         const char *cell;
         size_t len;
         if (!gs_csv_cells_next(&cells, &cell, &len))
-            return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
-                            h, r->n_head);
+            return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line, h,
+                            r->n_head);
         if (c == GS_COL_STEP) {
             st = parse_index(r, cell, len, cells.col, c, 0, MAX_STEP, &val[c], err);
             step_col = cells.col;
@@ -272,8 +272,8 @@ static GsStatus read_row(Reader *r, GsError *err)
             memset(r->seen, 0, r->seen_cap);
     } else if (step < t->steps[t->n_steps - 1]) {
         return gs_error(err, GS_ERR_FORMAT,
-                        "%s:%zu:%zu: step %ld after step %ld (steps must be non-decreasing)",
-                        path, line, step_col, step, t->steps[t->n_steps - 1]);
+                        "%s:%zu:%zu: step %ld after step %ld (steps must be non-decreasing)", path,
+                        line, step_col, step, t->steps[t->n_steps - 1]);
     }
     if (layer > t->n_layers && gs_trace_widen(t, layer) != GS_OK)
         return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);

@@ -9,21 +9,21 @@
 #include "gradscope/trace.h"
 
 struct GsTrace {
-    size_t n_layers;   /* layers per step; also the stride of every column array */
-    uint64_t stored;   /* columns with an array in col[] (step and layer bits always set) */
-    uint64_t has;      /* columns that hold data (subset of stored) */
-    size_t n_steps;    /* recorded steps */
-    size_t cap_steps;  /* allocated steps in steps[] and every col[] array */
-    long *steps;       /* training step of each recorded step, strictly increasing */
-    int compact;       /* 1: columns hold float (traces read for rendering), else double */
+    size_t n_layers;         /* layers per step; also the stride of every column array */
+    uint64_t stored;         /* columns with an array in col[] (step and layer bits always set) */
+    uint64_t has;            /* columns that hold data (subset of stored) */
+    size_t n_steps;          /* recorded steps */
+    size_t cap_steps;        /* allocated steps in steps[] and every col[] array */
+    long *steps;             /* training step of each recorded step, strictly increasing */
+    int compact;             /* 1: columns hold float (traces read for rendering), else double */
     void *col[GS_COL_COUNT]; /* [step_index * n_layers + layer_index], double or float by
                                 `compact`; NULL when not stored, and always NULL for step
                                 and layer (implicit) */
-    double *scratch;   /* n_layers x GS_COL_COUNT block handed out by gs_trace_add_step */
-    int pending;       /* 1 between add_step and commit_step */
+    double *scratch;         /* n_layers x GS_COL_COUNT block handed out by gs_trace_add_step */
+    int pending;             /* 1 between add_step and commit_step */
     size_t n_meta, cap_meta;
-    char **meta_key;   /* n_meta keys, insertion order, each malloc'd */
-    char **meta_val;   /* matching values */
+    char **meta_key; /* n_meta keys, insertion order, each malloc'd */
+    char **meta_val; /* matching values */
 };
 
 /* Cell access independent of the storage type. */

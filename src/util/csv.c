@@ -39,8 +39,8 @@ int gs_csv_next_line(GsCsvFile *f, GsStatus *st, GsError *err)
         if (ferror(f->fp) || errno == ENOMEM) {
             int e = errno;
             if (e == ENOMEM) {
-                *st = gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory reading a line",
-                               f->path, f->lineno + 1);
+                *st = gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory reading a line", f->path,
+                               f->lineno + 1);
             } else {
                 *st = gs_error(err, GS_ERR_IO, "%s:%zu: %s", f->path, f->lineno + 1,
                                strerror(e ? e : EIO));
@@ -134,7 +134,10 @@ int gs_csv_cells_skip(GsCsvCells *c)
     return 1;
 }
 
-static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
+static int lower(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
+}
 
 static int word_eq(const char *s, size_t len, const char *w)
 {
@@ -195,9 +198,9 @@ int gs_csv_parse_number(const char *s, size_t len, double *out)
         return 0;
     }
     uint64_t mant = 0;
-    int sig = 0;          /* significant digits accumulated into mant */
-    int dropped = 0;      /* nonzero digits beyond 19 (then the fast path is off) */
-    long exp10 = 0;       /* decimal exponent to apply to mant */
+    int sig = 0;     /* significant digits accumulated into mant */
+    int dropped = 0; /* nonzero digits beyond 19 (then the fast path is off) */
+    long exp10 = 0;  /* decimal exponent to apply to mant */
     int digits = 0;
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
         if (sig < 19) {

@@ -12,7 +12,10 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 void gs_rng_seed(GsRng *rng, uint64_t seed)
 {
@@ -35,7 +38,10 @@ uint64_t gs_rng_u64(GsRng *rng)
     return result;
 }
 
-double gs_rng_uniform(GsRng *rng) { return (double)(gs_rng_u64(rng) >> 11) * 0x1.0p-53; }
+double gs_rng_uniform(GsRng *rng)
+{
+    return (double)(gs_rng_u64(rng) >> 11) * 0x1.0p-53;
+}
 
 uint64_t gs_rng_below(GsRng *rng, uint64_t n)
 {
