@@ -44,9 +44,6 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
 
-/* Ensures a directory exists (creates it, and its parent, if missing). 0 or -1 (errno). */
-int cli_mkdir_p(const char *dir);
-
 /* Formats v with `digits` significant digits, writing NaN/Inf/-Inf for non-finite values
  * (printf's "-nan" depends on the sign bit). Returns buf. */
 char *cli_fmt_g(char *buf, size_t size, double v, int digits);

@@ -1,7 +1,6 @@
 /* Option parsing shared by the commands: one getopt_long table built from the setup
  * key table plus each command's own options. */
 #include "cli/cli.h"
-#include "util/fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -31,11 +30,6 @@ int cli_status_exit(GsStatus st)
     case GS_ERR_NOMEM: return GS_EXIT_FAIL;
     }
     return GS_EXIT_FAIL;
-}
-
-int cli_mkdir_p(const char *dir)
-{
-    return gs_mkdir_p(dir);
 }
 
 char *cli_fmt_g(char *buf, size_t size, double v, int digits)

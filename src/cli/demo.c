@@ -18,6 +18,7 @@
 #include "cli/scenarios.h"
 #include "gradscope/plot.h"
 #include "gradscope/sweep.h"
+#include "util/fs.h"
 
 typedef struct {
     const char *out_dir, *scen_dir;
@@ -412,7 +413,7 @@ static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
     GsSpec base = l->L.spec;
     char dir[3000];
     snprintf(dir, sizeof dir, "%.2000s/%s", tmp, l->L.name);
-    if (cli_mkdir_p(dir) != 0)
+    if (gs_mkdir_p(dir) != 0)
         return cli_fail("demo", "%s: %s", dir, strerror(errno));
     /* quick options shrink the run but must not undo the lesson's point */
     l->job0 = *n;
@@ -638,7 +639,7 @@ int cli_demo(int argc, char **argv)
         rc = cli_fail("demo", "out of memory");
         goto done;
     }
-    if (cli_mkdir_p(o.out_dir) != 0) {
+    if (gs_mkdir_p(o.out_dir) != 0) {
         rc = cli_fail("demo", "--out '%s': %s", o.out_dir, strerror(errno));
         goto done;
     }

@@ -11,6 +11,7 @@
 #include "cli/report_opts.h"
 #include "gradscope/plot.h"
 #include "gradscope/sweep.h"
+#include "util/fs.h"
 
 #define MAX_GRID 64
 
@@ -246,7 +247,7 @@ int cli_sweep(int argc, char **argv)
         snprintf(grid_buf, len, "%s/grid.png", o.out_dir);
         grid_path = grid_buf;
     }
-    if (cli_mkdir_p(o.out_dir) != 0) {
+    if (gs_mkdir_p(o.out_dir) != 0) {
         rc = cli_fail("sweep", "--out '%s': %s", o.out_dir, strerror(errno));
         goto done;
     }

@@ -634,6 +634,17 @@ static int act_signal_meaningful(const Ctx *c)
            strcmp(c->su.norm, "layer") != 0;
 }
 
+/* The first/last-layer ratio signals to judge: weight gradients, and activation gradients
+ * where they compare (act_signal_meaningful). Fills cand[0..2); returns how many. */
+static size_t ratio_candidates(Ctx *c, RatioSummary cand[2])
+{
+    size_t n = 0;
+    cand[n++] = summarize_ratio(c, GS_COL_GRAD_NORM);
+    if (act_signal_meaningful(c))
+        cand[n++] = summarize_ratio(c, GS_COL_ACT_GRAD_NORM);
+    return n;
+}
+
 static void rule_vanishing(Ctx *c)
 {
     const GsThresholds *th = c->th;
@@ -644,10 +655,7 @@ static void rule_vanishing(Ctx *c)
     /* Candidates: weight gradients and, when recorded, activation gradients (the faithful
      * signal for ReLU/linear nets, whose weight gradients stay flat at init). */
     RatioSummary cand[2];
-    size_t n_cand = 0;
-    cand[n_cand++] = summarize_ratio(c, GS_COL_GRAD_NORM);
-    if (act_signal_meaningful(c))
-        cand[n_cand++] = summarize_ratio(c, GS_COL_ACT_GRAD_NORM);
+    size_t n_cand = ratio_candidates(c, cand);
 
     int best = -1, best_step0 = 0;
     double best_r = DNAN;
@@ -827,12 +835,7 @@ static void rule_exploding(Ctx *c)
     const GsThresholds *th = c->th;
     /* (a) steep profile: layer 1 / layer depth above explode_ratio. */
     RatioSummary cand[2];
-    size_t n_cand = 0;
-    if (c->depth >= 2) {
-        cand[n_cand++] = summarize_ratio(c, GS_COL_GRAD_NORM);
-        if (act_signal_meaningful(c))
-            cand[n_cand++] = summarize_ratio(c, GS_COL_ACT_GRAD_NORM);
-    }
+    size_t n_cand = c->depth >= 2 ? ratio_candidates(c, cand) : 0;
     int best = -1, best_step0 = 0;
     double best_r = DNAN;
     pick_signal(cand, n_cand, th->explode_ratio, 0, &best, &best_step0, &best_r);

@@ -109,6 +109,18 @@ static GsStatus unknown_name(GsError *err, const char *key, const char *v, const
                     list);
 }
 
+/* The index of the name v[0..len) in names[0..n) through *out, or GS_ERR_INVALID listing
+ * the valid names (the message quotes all of v). */
+static GsStatus lookup_name(const char *const *names, int n, const char *key, const char *v,
+                            size_t len, int *out, GsError *err)
+{
+    int i = find_name(names, n, v, len);
+    if (i < 0)
+        return unknown_name(err, key, v, names, n);
+    *out = i;
+    return GS_OK;
+}
+
 /* ---- the key table ---- */
 
 typedef GsStatus (*Setter)(GsSpec *s, const char *key, const char *v, GsError *err);
@@ -226,9 +238,10 @@ static void get_data(const GsSpec *s, char *b, size_t n)
 
 static GsStatus set_norm(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    int i = find_name(norm_names, 3, v, strlen(v));
-    if (i < 0)
-        return unknown_name(e, k, v, norm_names, 3);
+    int i;
+    GsStatus st = lookup_name(norm_names, 3, k, v, strlen(v), &i, e);
+    if (st != GS_OK)
+        return st;
     s->norm = (GsNormKind)i;
     return GS_OK;
 }
@@ -239,9 +252,10 @@ static void get_norm(const GsSpec *s, char *b, size_t n)
 
 static GsStatus set_loss(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    int i = find_name(loss_names, 3, v, strlen(v));
-    if (i < 0)
-        return unknown_name(e, k, v, loss_names, 3);
+    int i;
+    GsStatus st = lookup_name(loss_names, 3, k, v, strlen(v), &i, e);
+    if (st != GS_OK)
+        return st;
     s->loss = (GsLossKind)i;
     return GS_OK;
 }
@@ -254,14 +268,15 @@ static GsStatus set_opt(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     const char *colon = strchr(v, ':');
     size_t len = colon ? (size_t)(colon - v) : strlen(v);
-    int i = find_name(opt_names, 6, v, len);
-    if (i < 0)
-        return unknown_name(e, k, v, opt_names, 6);
+    int i;
+    GsStatus st = lookup_name(opt_names, 6, k, v, len, &i, e);
+    if (st != GS_OK)
+        return st;
     double beta = 0.9;
     if (colon) {
         if (i != GS_OPT_MOMENTUM && i != GS_OPT_NESTEROV)
             return gs_error(e, GS_ERR_INVALID, "--%s: '%s' takes no parameter", k, v);
-        GsStatus st = parse_double(k, colon + 1, 0.0, 0.999999, &beta, e);
+        st = parse_double(k, colon + 1, 0.0, 0.999999, &beta, e);
         if (st != GS_OK)
             return st;
     }
@@ -281,9 +296,10 @@ static GsStatus set_schedule(GsSpec *s, const char *k, const char *v, GsError *e
 {
     const char *colon = strchr(v, ':');
     size_t len = colon ? (size_t)(colon - v) : strlen(v);
-    int i = find_name(sched_names, 4, v, len);
-    if (i < 0)
-        return unknown_name(e, k, v, sched_names, 4);
+    int i;
+    GsStatus st = lookup_name(sched_names, 4, k, v, len, &i, e);
+    if (st != GS_OK)
+        return st;
     long every = 100;
     double gamma = 0.1;
     char part[64];
@@ -293,7 +309,7 @@ static GsStatus set_schedule(GsSpec *s, const char *k, const char *v, GsError *e
             return gs_error(e, GS_ERR_INVALID, "--%s: '%s' must be step:EVERY:GAMMA", k, v);
         memcpy(part, colon + 1, (size_t)(c2 - colon - 1));
         part[c2 - colon - 1] = '\0';
-        GsStatus st = parse_long(k, part, 1, LONG_MAX / 2, &every, e);
+        st = parse_long(k, part, 1, LONG_MAX / 2, &every, e);
         if (st == GS_OK)
             st = parse_double(k, c2 + 1, 0.0, 1e6, &gamma, e);
         if (st != GS_OK)
@@ -301,7 +317,7 @@ static GsStatus set_schedule(GsSpec *s, const char *k, const char *v, GsError *e
     } else if (i == GS_SCHED_EXP) {
         if (!colon)
             return gs_error(e, GS_ERR_INVALID, "--%s: '%s' must be exp:GAMMA", k, v);
-        GsStatus st = parse_double(k, colon + 1, 0.0, 1e6, &gamma, e);
+        st = parse_double(k, colon + 1, 0.0, 1e6, &gamma, e);
         if (st != GS_OK)
             return st;
     } else if (colon) {

@@ -664,6 +664,19 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
     cairo_restore(cr);
 }
 
+/* A dashed horizontal reference line across plot rect p at height y (line width = weight *
+ * font); leaves the dash set, callers restore the context afterwards. */
+static void reference_line(cairo_t *cr, GsRect p, double font, double y, GsRgb c, double weight)
+{
+    double d[2] = {font * 0.5, font * 0.3};
+    cairo_set_dash(cr, d, 2, 0);
+    gs_set_rgb(cr, c);
+    cairo_set_line_width(cr, fmax(1.0, font * weight));
+    cairo_move_to(cr, p.x, y);
+    cairo_line_to(cr, p.x + p.w, y);
+    cairo_stroke(cr);
+}
+
 /* Axes of a log-y quantity against t's training steps: fits *ys to [mn, mx], draws the
  * frame, ticks and labels into plot rect p, and returns the step range through xlo, xhi. */
 static void steps_log_axes(cairo_t *cr, GsRect p, double font, const GsTrace *t, double mn,
@@ -739,15 +752,8 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
         cairo_set_line_width(cr, lw);
         series_line(cr, p, t, &ys, xlo, xhi, GS_BIN_MAX, (size_t)fmax(2.0, p.w), lw, work);
     }
-    if (thr > 0) {
-        double y = ymap(&ys, p, thr), d[2] = {font * 0.5, font * 0.3};
-        cairo_set_dash(cr, d, 2, 0);
-        cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-        cairo_set_line_width(cr, fmax(1.0, font * 0.1));
-        cairo_move_to(cr, p.x, y);
-        cairo_line_to(cr, p.x + p.w, y);
-        cairo_stroke(cr);
-    }
+    if (thr > 0)
+        reference_line(cr, p, font, ymap(&ys, p, thr), (GsRgb){0.3, 0.3, 0.3}, 0.1);
     cairo_restore(cr);
     size_t clipped = 0;
     for (size_t i = 0; i < ns; i++)
@@ -809,13 +815,7 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     }
     /* reference: Karpathy's rule of thumb, ~1e-3 per step is healthy */
     double yr = ymap(&ys, p, 1e-3);
-    double d[2] = {font * 0.5, font * 0.3};
-    cairo_set_dash(cr, d, 2, 0);
-    cairo_set_source_rgb(cr, 0.75, 0.1, 0.1);
-    cairo_set_line_width(cr, fmax(1.0, font * 0.12));
-    cairo_move_to(cr, p.x, yr);
-    cairo_line_to(cr, p.x + p.w, yr);
-    cairo_stroke(cr);
+    reference_line(cr, p, font, yr, (GsRgb){0.75, 0.1, 0.1}, 0.12);
     cairo_restore(cr);
     GsTextStyle st = gs_text_style(font * 0.78);
     st.color = (GsRgb){0.7, 0.05, 0.05};
