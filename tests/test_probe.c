@@ -230,6 +230,30 @@ START_TEST(test_clip_columns)
 }
 END_TEST
 
+START_TEST(test_global_norm_recorded)
+{
+    /* The recorded global norm (summed from the probe's per-layer norms and the norm
+     * layers' gradients) equals the norm over the whole gradient arena. */
+    GsDataset *d = toy_data(40, 1.0);
+    GsNet *net = NULL;
+    GsTrace *t = train("--depth 3 --width 6 --steps 1 --batch 0 --norm batch", d, &net);
+    GsSpec s = *gs_net_spec(net);
+    GsNet *fresh = NULL;
+    ck_assert_int_eq(gs_net_create(&s, d->d_in, d->d_out, d->n, &fresh, NULL), GS_OK);
+    gs_net_zero_grad(fresh);
+    gs_net_forward(fresh, d->x, d->n);
+    gs_net_loss(fresh, d->y, NULL, d->n);
+    gs_net_backward(fresh, d->n);
+    double want = gs_net_grad_norm(fresh);
+    double got = gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM);
+    ck_assert_msg(fabs(got - want) <= 1e-12 * want, "recorded %.17g, arena %.17g", got, want);
+    gs_net_destroy(fresh);
+    gs_net_destroy(net);
+    gs_trace_destroy(t);
+    free_data(d);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("probe");
@@ -241,6 +265,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_training_reduces_loss);
     tcase_add_test(tc, test_nonfinite_is_data);
     tcase_add_test(tc, test_clip_columns);
+    tcase_add_test(tc, test_global_norm_recorded);
     suite_add_tcase(s, tc);
     return s;
 }

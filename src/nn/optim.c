@@ -2,9 +2,9 @@
  * learning-rate schedules and clipping. */
 #include "nn/optim.h"
 
-#include <cblas.h>
 #include <math.h>
 
+#include "util/reduce.h"
 #include "util/simd.h"
 
 #define RMS_ALPHA 0.99f
@@ -92,8 +92,7 @@ double gs_schedule_lr(const GsSpec *spec, long step)
 
 double gs_l2(const float *g, size_t n)
 {
-    /* BLAS dsdot: float inputs, double accumulation. */
-    return n ? sqrt(cblas_dsdot((int)n, g, 1, g, 1)) : 0.0;
+    return sqrt(gs_sumsq(g, n));
 }
 
 int gs_clip_norm(float *g, size_t n, double norm, double max_norm)

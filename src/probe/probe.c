@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "gradscope/act.h"
+#include "util/reduce.h"
 #include "util/simd.h"
 
 /* Sum of squares, largest |x| and count of NaN/Inf over n floats. The common case (all
@@ -16,13 +17,6 @@ typedef struct {
     size_t nonfinite;
 } Stats;
 
-/* Sum of x^2 accumulated in double: BLAS dsdot (float inputs, double accumulation; its
- * kernels are several times faster than a portable loop here). NaN/Inf propagate. */
-static double sumsq(const float *x, size_t n)
-{
-    return n ? cblas_dsdot((int)n, x, 1, x, 1) : 0.0;
-}
-
 /* Largest |x| of finite floats, by BLAS i?amax. */
 static float maxabs_finite(const float *x, size_t n)
 {
@@ -31,7 +25,7 @@ static float maxabs_finite(const float *x, size_t n)
 
 static Stats stats(const float *x, size_t n)
 {
-    Stats s = {sumsq(x, n), 0.0, 0};
+    Stats s = {gs_sumsq(x, n), 0.0, 0};
     if (isfinite(s.sumsq)) { /* finite squares of floats cannot overflow a double */
         s.maxabs = (double)maxabs_finite(x, n);
         return s;
@@ -48,20 +42,11 @@ static Stats stats(const float *x, size_t n)
     return s;
 }
 
-/* Mean and population std of n floats, sums in double lanes. */
-GS_SIMD_CLONES
+/* Mean and population std of n floats, sums in double. */
 static void mean_std(const float *h, size_t n, double *mean, double *std)
 {
-    double s1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s1[k] += (double)h[i + k];
-    for (; i < n; i++)
-        s1[0] += (double)h[i];
-    double m =
-        (((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]))) / (double)n;
-    double v = sumsq(h, n) / (double)n - m * m;
+    double m = gs_sum(h, n) / (double)n;
+    double v = gs_sumsq(h, n) / (double)n - m * m;
     *mean = m;
     *std = sqrt(v > 0 ? v : 0.0);
 }

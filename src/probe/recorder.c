@@ -126,6 +126,25 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     return GS_OK;
 }
 
+/* Global L2 norm of all parameter gradients from the probe's per-layer weight and bias
+ * gradient norms in row, plus the norm layers' scale/shift gradients. Equals
+ * gs_net_grad_norm up to the order of the double additions. */
+static double global_norm_from_row(GsNet *net, const double *row)
+{
+    double sq = 0.0;
+    for (size_t l = 1; l <= gs_net_n_layers(net); l++) {
+        const double *r = row + (l - 1) * GS_COL_COUNT;
+        sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM];
+        sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM];
+        GsLayerParams p = gs_net_layer(net, l);
+        if (p.dgamma) {
+            double g = gs_l2(p.dgamma, p.n_out), b = gs_l2(p.dbeta, p.n_out);
+            sq += g * g + b * b;
+        }
+    }
+    return sqrt(sq);
+}
+
 /* Layer of the first non-finite gradient in backward order (output side first). */
 static size_t first_bad_layer(GsNet *net)
 {
@@ -170,7 +189,9 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             }
             gs_probe_grads(net, B, row);
         }
-        double before = gs_net_grad_norm(net), after;
+        /* On recorded steps the probe has just measured every weight and bias gradient:
+         * the global norm needs only the (small) norm-layer gradients on top. */
+        double before = rec ? global_norm_from_row(net, row) : gs_net_grad_norm(net), after;
         if (!seen_bad && !isfinite(before)) {
             char buf[64];
             snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_layer(net));
