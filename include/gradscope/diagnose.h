@@ -23,6 +23,9 @@ typedef enum {
     GS_FIND_UPDATE_TOO_SMALL,
     GS_FIND_LOSS_DIVERGING,
     GS_FIND_LOSS_STALLED,
+    GS_FIND_INPUTS_UNSCALED, /* input features far from unit scale, seen in layer 1 */
+    GS_FIND_NOT_LEARNING,    /* the loss stays at the trivial baseline (chance) */
+    GS_FIND_FROZEN,          /* a layer without a gradient (info) */
     GS_FIND_COUNT
 } GsFindingKind;
 
@@ -46,9 +49,11 @@ typedef struct {
     char suggestion[256]; /* what to change, in words; "" when none applies */
     char options[256];    /* the change as gradscope options ("--act relu --init he_normal");
                              "" when none applies */
+    int primary;      /* 1 for the one finding that is the root cause (listed first), else 0 */
+    int explained_by; /* index into the list of the finding that explains this one, -1 none */
 } GsFinding;
 
-/* A list of findings, most severe first. Owned by the caller: gs_findings_fini. */
+/* A list of findings: the primary (root-cause) finding first, then in causal order. Owned by the caller: gs_findings_fini. */
 typedef struct {
     GsFinding *items;
     size_t n;
@@ -84,6 +89,8 @@ void gs_findings_fini(GsFindings *findings);
 const char *gs_finding_kind_name(GsFindingKind kind);
 /* Kind for a name, -1 when unknown. */
 int gs_finding_kind_from_name(const char *name);
+/* Plain words for figures and text ("vanishing gradient", "update too small"). */
+const char *gs_finding_kind_title(GsFindingKind kind);
 /* "info", "warning", "error". */
 const char *gs_severity_name(GsSeverity sev);
 
@@ -93,5 +100,10 @@ const char *gs_severity_name(GsSeverity sev);
 GsStatus gs_findings_to_json(const GsFindings *findings, const GsPrediction *pred, char **json);
 /* The prediction alone as JSON ({"layers": [...], "ratio_first_last": R, "regime": ...}). */
 GsStatus gs_prediction_to_json(const GsPrediction *pred, char **json);
+
+/* The robust final loss: the mean of the finite batch losses over the last tenth of the
+ * recorded steps (at least one step). *n_used (may be NULL) receives how many steps it
+ * averaged. NaN when the trace has no finite loss there. Cannot fail. */
+double gs_diagnose_final_loss(const GsTrace *trace, size_t *n_used);
 
 #endif

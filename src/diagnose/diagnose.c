@@ -108,7 +108,39 @@ GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value,
 static const char *const kind_names[GS_FIND_COUNT] = {
     "vanishing",        "exploding",        "nonfinite",      "saturation",   "dead_units",
     "update_too_large", "update_too_small", "loss_diverging", "loss_stalled",
+    "inputs_unscaled",  "not_learning",     "frozen",
 };
+
+static const char *const kind_titles[GS_FIND_COUNT] = {
+    "vanishing gradient", "exploding gradient", "NaN/Inf in gradients", "saturated units",
+    "dead units",         "update too large",   "update too small",     "loss diverging",
+    "loss stalled",       "inputs not scaled",  "not learning",         "frozen layer",
+};
+
+const char *gs_finding_kind_title(GsFindingKind kind)
+{
+    return (unsigned)kind < GS_FIND_COUNT ? kind_titles[kind] : "unknown";
+}
+
+double gs_diagnose_final_loss(const GsTrace *t, size_t *n_used)
+{
+    assert(t);
+    size_t S = gs_trace_n_steps(t), L = gs_trace_n_layers(t), used = 0;
+    double sum = 0.0;
+    if (S > 0 && L > 0 && gs_trace_has(t, GS_COL_LOSS)) {
+        size_t tail = S / 10 > 0 ? S / 10 : 1;
+        for (size_t i = S - tail; i < S; i++) {
+            double v = gs_trace_get(t, i, 0, GS_COL_LOSS);
+            if (isfinite(v)) {
+                sum += v;
+                used++;
+            }
+        }
+    }
+    if (n_used)
+        *n_used = used;
+    return used ? sum / (double)used : DNAN;
+}
 
 const char *gs_finding_kind_name(GsFindingKind kind)
 {
@@ -1643,5 +1675,9 @@ GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *o
     }
     if (out->n > 1)
         qsort(out->items, out->n, sizeof *out->items, cmp_finding);
+    for (size_t i = 0; i < out->n; i++) {
+        out->items[i].primary = i == 0;
+        out->items[i].explained_by = -1;
+    }
     return GS_OK;
 }

@@ -69,6 +69,9 @@ static json_t *finding_json(const GsFinding *f)
         ok = put(ev, f->evidence[i].key, num(f->evidence[i].value));
     ok = ok && put(o, "kind", str(gs_finding_kind_name(f->kind)));
     ok = ok && put(o, "severity", str(gs_severity_name(f->severity)));
+    ok = ok && put(o, "primary", json_boolean(f->primary));
+    if (f->explained_by >= 0)
+        ok = ok && put(o, "explained_by", json_integer(f->explained_by));
     ok = ok && put(o, "layers", pair_int(f->layer_first, f->layer_last));
     ok = ok && put(o, "steps", pair_int(f->step_first, f->step_last));
     if (ok) {
