@@ -37,50 +37,84 @@ void dg_copy_str(char *dst, size_t size, const char *src)
 }
 
 /* Weight variance times fan_in for a square hidden layer (THEORY.md's sigma_w^2). */
-double dg_init_sigma_w2(const char *init, long width)
+static double sigma_w2_of(const GsInit *init, long width)
 {
-    char name[48];
-    dg_copy_str(name, sizeof name, init);
-    double gain = 1.0, param = DNAN;
-    char *star = strchr(name, '*');
-    if (star) {
-        *star = '\0';
-        if (!dg_parse_num(star + 1, &gain))
-            return DNAN;
-    }
-    char *colon = strchr(name, ':');
-    if (colon) {
-        *colon = '\0';
-        if (!dg_parse_num(colon + 1, &param))
-            return DNAN;
-    }
-    double s2;
-    if (strcmp(name, "normal") == 0)
-        s2 = width > 0 && isfinite(param) ? (double)width * param * param : DNAN;
-    else if (strcmp(name, "uniform") == 0)
-        s2 = width > 0 && isfinite(param) ? (double)width * param * param / 3.0 : DNAN;
-    else if (strcmp(name, "standard") == 0)
-        s2 = 1.0 / 3.0;
-    else if (strncmp(name, "xavier", 6) == 0 || strncmp(name, "lecun", 5) == 0)
-        s2 = 1.0;
-    else if (strncmp(name, "he", 2) == 0)
-        s2 = 2.0;
-    else if (strcmp(name, "orthogonal") == 0)
-        s2 = isfinite(param) ? param * param : 1.0;
-    else
+    if (width < 1)
         return DNAN;
-    return s2 * gain * gain;
+    double sd = gs_init_std(init, (size_t)width, (size_t)width);
+    return isfinite(sd) ? sd * sd * (double)width : DNAN;
 }
 
-int dg_parse_bool(const char *s)
+static void spec_text(const Setup *su, const char *key, char *buf, size_t size)
 {
-    if (!s)
-        return -1;
-    if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
-        return 1;
-    if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
-        return 0;
-    return -1;
+    if (!gs_setup_has(&su->ts, key) || gs_spec_get(&su->ts.spec, key, buf, size) != GS_OK)
+        buf[0] = '\0';
+}
+
+GsStatus dg_read_setup(const GsTrace *t, Setup *su, GsError *err)
+{
+    memset(su, 0, sizeof *su);
+    GsStatus st = gs_setup_from_trace(t, &su->ts, err);
+    if (st != GS_OK)
+        return st;
+    const GsSpec *sp = &su->ts.spec;
+    const GsTraceSetup *ts = &su->ts;
+    su->act_known = gs_setup_has(ts, "act");
+    su->a = sp->act;
+    su->saturates = su->act_known && gs_act_can_saturate(&sp->act);
+    su->can_die = su->act_known && gs_act_can_die(&sp->act);
+    su->max_deriv = su->act_known ? gs_act_max_deriv(&sp->act) : DNAN;
+    su->crit_init = su->act_known ? gs_act_critical_init(&sp->act) : NULL;
+    spec_text(su, "act", su->act, sizeof su->act);
+    spec_text(su, "init", su->init, sizeof su->init);
+    spec_text(su, "norm", su->norm, sizeof su->norm);
+    spec_text(su, "opt", su->opt, sizeof su->opt);
+    su->width = gs_setup_has(ts, "width") ? sp->width : -1;
+    su->sigma_w2 = gs_setup_has(ts, "init") ? sigma_w2_of(&sp->init, su->width) : DNAN;
+    su->residual = gs_setup_has(ts, "residual") ? sp->residual : -1;
+    su->res_scale = gs_setup_has(ts, "res-scale") ? sp->res_scale : DNAN;
+    su->lr = gs_setup_has(ts, "lr") ? sp->lr : DNAN;
+    su->clip_norm = gs_setup_has(ts, "clip-norm") ? sp->clip_norm : DNAN;
+    su->input_scale = gs_setup_has(ts, "input-scale") ? fabs(sp->input_scale) : DNAN;
+    su->input_scale_set = isfinite(su->input_scale) && su->input_scale != 1.0;
+    su->standardize = gs_setup_has(ts, "standardize") ? sp->standardize : -1;
+    su->csv_data = ts->csv_data;
+    su->bias_negative = gs_setup_has(ts, "bias-init") && sp->bias_init.kind == GS_BIAS_CONST &&
+                        sp->bias_init.param < 0;
+    su->have_pred = gs_setup_predict(ts, &su->pred, NULL) == GS_OK;
+    return GS_OK;
+}
+
+void dg_setup_fini(Setup *su)
+{
+    if (su->have_pred)
+        gs_prediction_fini(&su->pred);
+    su->have_pred = 0;
+}
+
+double dg_predict_with(const Setup *su, const char *opts)
+{
+    if (!su->have_pred)
+        return DNAN;
+    GsSpec spec = su->ts.spec;
+    if (gs_spec_apply_args(&spec, opts, NULL) != GS_OK)
+        return DNAN;
+    GsPrediction p;
+    if (gs_theory_predict(&spec, su->ts.d_in, su->ts.input_second_moment, &p, NULL) != GS_OK)
+        return DNAN;
+    double r = p.ratio_first_last;
+    gs_prediction_fini(&p);
+    return r;
+}
+
+const char *dg_first_critical(const Setup *su, const char *const *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double r = dg_predict_with(su, opts[i]);
+        if (isfinite(r) && r >= GS_THEORY_ORDERED_BELOW && r <= GS_THEORY_CHAOTIC_ABOVE)
+            return opts[i];
+    }
+    return NULL;
 }
 
 /* Metadata value of key, spelled with '_' or '-' (the engine writes "clip-norm", other tools
@@ -95,41 +129,6 @@ const char *dg_meta(const GsTrace *t, const char *key)
     for (char *p = alt; *p; p++)
         *p = *p == '_' ? '-' : *p == '-' ? '_' : *p;
     return gs_trace_meta_get(t, alt);
-}
-
-void dg_read_setup(const GsTrace *t, Setup *su)
-{
-    double v;
-    dg_copy_str(su->act, sizeof su->act, dg_meta(t, "act"));
-    char fam[48];
-    dg_copy_str(fam, sizeof fam, su->act);
-    fam[strcspn(fam, ":")] = '\0';
-    if (!strcmp(fam, "sigmoid"))
-        su->family = ACT_SIGMOID;
-    else if (!strcmp(fam, "tanh") || !strcmp(fam, "softsign"))
-        su->family = ACT_TANH;
-    else if (!strcmp(fam, "relu") || !strcmp(fam, "leaky_relu") || !strcmp(fam, "elu") ||
-             !strcmp(fam, "gelu") || !strcmp(fam, "selu"))
-        su->family = ACT_RELU;
-    else if (!strcmp(fam, "linear"))
-        su->family = ACT_LINEAR;
-    else
-        su->family = ACT_UNKNOWN;
-
-    su->width = dg_parse_num(dg_meta(t, "width"), &v) && v >= 1 ? (long)v : -1;
-    dg_copy_str(su->init, sizeof su->init, dg_meta(t, "init"));
-    su->sigma_w2 = su->init[0] ? dg_init_sigma_w2(su->init, su->width) : DNAN;
-    dg_copy_str(su->norm, sizeof su->norm, dg_meta(t, "norm"));
-    su->residual = dg_parse_num(dg_meta(t, "residual"), &v) && v >= 0 ? (long)v : -1;
-    su->res_scale = dg_parse_num(dg_meta(t, "res_scale"), &v) ? v : DNAN;
-    dg_copy_str(su->opt, sizeof su->opt, dg_meta(t, "opt"));
-    su->lr = dg_parse_num(dg_meta(t, "lr"), &v) && v > 0 && isfinite(v) ? v : DNAN;
-    su->clip_norm = dg_parse_num(dg_meta(t, "clip_norm"), &v) && v >= 0 ? v : DNAN;
-    su->input_scale = dg_parse_num(dg_meta(t, "input_scale"), &v) ? fabs(v) : DNAN;
-    su->standardize = dg_parse_bool(dg_meta(t, "standardize"));
-    const char *data = dg_meta(t, "data");
-    su->csv_data = data && (strstr(data, ".csv") || strchr(data, '/'));
-    dg_copy_str(su->bias_init, sizeof su->bias_init, dg_meta(t, "bias-init"));
 }
 
 int dg_is_adaptive(const Setup *su)
@@ -284,3 +283,8 @@ void dg_lr_option(char *dst, size_t size, const Setup *su, double factor)
         dst[0] = '\0';
 }
 
+
+int dg_nonfinite(double v)
+{
+    return !isfinite(v) && !gs_trace_is_missing(v);
+}

@@ -7,29 +7,38 @@
 #include <stddef.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/setup.h"
 
 /* NAN is a float constant; as a double it avoids promotions in ?: expressions. */
 #define DNAN ((double)NAN)
 
-/* Activation families that decide causes. */
-typedef enum { ACT_UNKNOWN = 0, ACT_SIGMOID, ACT_TANH, ACT_RELU, ACT_LINEAR } ActFamily;
-
+/* The setup as the trace tells it (gs_setup_from_trace), with what the causes read. Text
+ * fields are "" and numbers NaN (counts -1) when the trace does not say. */
 typedef struct {
-    char act[48]; /* activation text ("tanh"), "" when unknown */
-    ActFamily family;
-    char init[48];      /* init text ("normal:0.5"), "" when unknown */
-    double sigma_w2;    /* weight variance x fan_in for square layers; NaN when unknown */
-    char norm[16];      /* "none", "batch", "layer", "" */
-    long residual;      /* -1 unknown */
-    double res_scale;   /* alpha of residual branches; NaN unknown */
-    char opt[16];       /* "sgd", "adam", ... "" */
-    double lr;          /* NaN unknown */
-    double clip_norm;   /* NaN unknown */
-    double input_scale; /* NaN unknown */
-    int standardize;    /* -1 unknown */
-    int csv_data;       /* 1 when the data is a CSV file */
-    char bias_init[48];
-    long width; /* -1 unknown */
+    GsTraceSetup ts;   /* the typed setup */
+    int act_known;     /* act came from the trace: the facts below apply */
+    GsAct a;           /* the activation */
+    int saturates;     /* gs_act_can_saturate */
+    int can_die;       /* gs_act_can_die */
+    double max_deriv;  /* gs_act_max_deriv */
+    const char *crit_init; /* gs_act_critical_init, NULL when none */
+    char act[48];      /* activation text ("tanh") */
+    char init[48];     /* init text ("normal:0.5") */
+    double sigma_w2;   /* weight variance x fan_in of a square hidden layer */
+    char norm[16];     /* "none", "batch", "layer" */
+    long residual;
+    double res_scale;
+    char opt[16];
+    double lr;
+    double clip_norm;
+    double input_scale;
+    int input_scale_set; /* the user changed input-scale from 1 */
+    int standardize;
+    int csv_data;
+    int bias_negative; /* a constant negative bias init */
+    long width;
+    int have_pred;     /* pred holds the theory's step-0 prediction for this setup */
+    GsPrediction pred;
 } Setup;
 
 typedef struct {
@@ -48,15 +57,27 @@ typedef struct {
     int loss_diverged;
     int loss_stalled;
     long dead_idx;     /* index of the dead_units finding in out->items, -1 when none */
+    long inputs_idx;   /* index of the inputs_unscaled finding, -1 when none */
+    int vanish_from_dead;  /* the vanishing finding's cause is the dead units */
+    int onset_init[GS_FIND_COUNT]; /* per kind: 1 when the pathology is there at step 0 (the
+                                      setup), 0 when it developed while training */
+    size_t S_all;      /* all recorded steps; S is cut to those before the first non-finite
+                          step while the gradient-shape rules run */
     double med_update; /* median over layers of per-layer median update ratio; NaN */
 } Ctx;
 
 int dg_parse_num(const char *s, double *v);
 void dg_copy_str(char *dst, size_t size, const char *src);
-double dg_init_sigma_w2(const char *init, long width);
-int dg_parse_bool(const char *s);
 const char *dg_meta(const GsTrace *t, const char *key);
-void dg_read_setup(const GsTrace *t, Setup *su);
+/* Fills su from the trace; GS_ERR_FORMAT when a setup key's value is malformed. */
+GsStatus dg_read_setup(const GsTrace *t, Setup *su, GsError *err);
+void dg_setup_fini(Setup *su);
+/* The theory's end-to-end ratio for the setup with `opts` applied (gradscope options), NaN
+ * when it cannot predict. */
+double dg_predict_with(const Setup *su, const char *opts);
+/* The first of n option strings whose predicted ratio is critical (0.1..10), NULL when none
+ * is (or the theory cannot tell). */
+const char *dg_first_critical(const Setup *su, const char *const *opts, size_t n);
 int dg_is_adaptive(const Setup *su);
 const char *dg_act_label(const Setup *su);
 int dg_cmp_double(const void *a, const void *b);
@@ -94,5 +115,10 @@ void rule_dead(Ctx *c);
 void rule_update(Ctx *c, int too_large);
 void rule_loss_diverging(Ctx *c);
 void rule_loss_stalled(Ctx *c);
+void rule_inputs_unscaled(Ctx *c);
+void rule_not_learning(Ctx *c);
+void rule_frozen(Ctx *c);
+/* 1 when v is a real NaN/Inf (data), not the trace's "no value" marker. */
+int dg_nonfinite(double v);
 
 #endif

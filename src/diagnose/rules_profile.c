@@ -88,84 +88,120 @@ static void dg_bad_steps(Ctx *c, GsCol col, double thr, int below, long *first, 
         *first = *last = gs_trace_step(c->t, 0);
 }
 
-static void vanish_cause(const Ctx *c, int weight_signal, char *why, size_t wsize, char *sug,
-                         size_t ssize, char *opt, size_t osize)
+/* Why gradients vanish and what to change. at_init: the profile is already steep at step 0
+ * (the setup is to blame: the theory says which part, and every fix offered is checked by the
+ * theory to make the setup critical); otherwise it developed while training (the dynamics). */
+static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size_t wsize,
+                         char *sug, size_t ssize, char *opt, size_t osize)
 {
     const Setup *su = &c->su;
-    char b[24];
+    char b[24], b2[24];
+    c->vanish_from_dead = 0;
     if (su->residual > 0 && su->res_scale == 0.0) {
         /* alpha is fixed, not learned: zero branches never receive a gradient. */
         long blocks = (c->depth - 1) / su->residual;
         dg_set_text(why, wsize,
-                 "a residual scale of 0 multiplies every branch by zero, so its "
-                 "layers never receive a gradient");
+                    "a residual scale of 0 multiplies every branch by zero, so its "
+                    "layers never receive a gradient");
         dg_set_text(sug, ssize, "Use a small non-zero branch scale, 1/sqrt(number of blocks).");
-        dg_set_text(opt, osize, "--res-scale %.2g", 1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
-    } else if (su->family == ACT_SIGMOID) {
+        dg_set_text(opt, osize, "--res-scale %.2g",
+                    1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
+        return;
+    }
+    if (!at_init) {
+        int high = dg_lr_is_high(c);
         dg_set_text(why, wsize,
-                 "sigmoid's derivative is at most 0.25, so each layer shrinks "
-                 "the signal");
-        dg_set_text(sug, ssize, "Use ReLU with He initialization (or add batch norm).");
-        dg_set_text(opt, osize, "--act relu --init he_normal");
-    } else if (su->family == ACT_TANH && (!isfinite(su->sigma_w2) || su->sigma_w2 < 1.0)) {
-        if (isfinite(su->sigma_w2))
-            dg_set_text(why, wsize,
-                     "%s with %s init (weight variance %s/fan_in, below the critical 1) "
-                     "shrinks the gradient at every layer",
-                     su->act, su->init, dg_fmt(b, su->sigma_w2));
-        else
-            dg_set_text(why, wsize,
-                     "%s's derivative is below 1 away from 0, so each layer "
-                     "shrinks the signal",
-                     su->act);
-        dg_set_text(sug, ssize,
-                 "Use ReLU with He initialization (or Xavier init for %s, or "
-                 "batch norm).",
-                 su->act);
-        dg_set_text(opt, osize, "--act relu --init he_normal");
-    } else if (su->family == ACT_RELU && isfinite(su->sigma_w2) && su->sigma_w2 < 1.6) {
+                    "the step-0 profile was healthy, so training did this: %s",
+                    high && isfinite(su->lr)
+                        ? "the large updates drove units into their flat regions"
+                        : "the weights drifted into a regime that shrinks the gradient");
+        dg_set_text(sug, ssize, "Lower the learning rate tenfold (or warm it up).");
+        dg_lr_option(opt, osize, su, 0.1);
+        if (!opt[0])
+            dg_set_text(sug, ssize, "Lower the learning rate (or warm it up).");
+        return;
+    }
+    /* Dead at step 0 (a negative bias) beats the init; the theory's verdict on the init
+     * beats units that died later. */
+    int ordered = su->act_known && su->have_pred &&
+                  su->pred.ratio_first_last < GS_THEORY_ORDERED_BELOW;
+    if (weight_signal && isfinite(su->input_scale) && su->input_scale < 0.01) {
         dg_set_text(why, wsize,
-                 "%s passes about half the gradient's energy per layer and %s init "
-                 "(weight variance %s/fan_in) does not make up for it as He init (2/fan_in) "
-                 "would",
-                 su->act, su->init, dg_fmt(b, su->sigma_w2));
-        dg_set_text(sug, ssize, "Use He initialization.");
-        dg_set_text(opt, osize, "--init he_normal");
-    } else if (su->family == ACT_LINEAR && isfinite(su->sigma_w2) && su->sigma_w2 < 0.8) {
-        dg_set_text(why, wsize,
-                 "a linear net with %s init (weight variance %s/fan_in, below 1) shrinks "
-                 "the gradient at every layer",
-                 su->init, dg_fmt(b, su->sigma_w2));
-        dg_set_text(sug, ssize, "Use LeCun or Xavier initialization.");
-        dg_set_text(opt, osize, "--init xavier_normal");
-    } else if (c->dead_idx >= 0) {
-        /* No setup-level cause, but dead units: they pass exactly zero gradient. */
-        const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[32];
-        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead_units)",
-                 dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
-        dg_set_text(sug, ssize, "%s", d->suggestion);
-        dg_set_text(opt, osize, "%s", d->options);
-    } else if (weight_signal && isfinite(su->input_scale) && su->input_scale < 0.01) {
-        dg_set_text(why, wsize,
-                 "the inputs are scaled by %s, so layer 1's weight gradient (input times "
-                 "backpropagated error) is tiny",
-                 dg_fmt(b, su->input_scale));
+                    "the inputs are scaled by %s, so layer 1's weight gradient (input times "
+                    "backpropagated error) is tiny",
+                    dg_fmt(b, su->input_scale));
         dg_set_text(sug, ssize, "Feed inputs of unit scale.");
         dg_set_text(opt, osize, "--input-scale 1");
-    } else if (su->residual == 0 && c->depth >= 4) {
+        return;
+    }
+    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS]) {
+        /* dead units pass exactly zero gradient: they are the cause, whatever the init */
+        const GsFinding *d = &c->out->items[c->dead_idx];
+        char lay[32];
+        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
+                    dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+        dg_set_text(sug, ssize, "%s", d->suggestion);
+        dg_set_text(opt, osize, "%s", d->options);
+        c->vanish_from_dead = 1;
+        return;
+    }
+    if (ordered) {
+        /* The theory agrees the setup is ordered: name the activation's or the init's part. */
+        char alt[64] = "";
+        if (su->crit_init)
+            snprintf(alt, sizeof alt, "--init %s", su->crit_init);
+        const char *cands[] = {alt, "--act relu --init he_normal", "--norm batch",
+                               "--residual 2"};
+        const char *fix = dg_first_critical(su, alt[0] ? cands : cands + 1,
+                                            alt[0] ? 4 : 3);
+        if (su->max_deriv <= 0.25 + 1e-12)
+            dg_set_text(why, wsize,
+                        "%s's derivative is at most %s, so each layer shrinks the signal (the "
+                        "theory predicts %s end to end at this init)",
+                        su->act, dg_fmt(b, su->max_deriv), dg_fmt(b2, su->pred.ratio_first_last));
+        else
+            dg_set_text(why, wsize,
+                        "%s with %s init (weight variance %s/fan_in) is below the critical "
+                        "scale, so each layer shrinks the gradient (the theory predicts %s end "
+                        "to end)",
+                        su->act, su->init, dg_fmt(b, su->sigma_w2),
+                        dg_fmt(b2, su->pred.ratio_first_last));
+        if (!fix)
+            fix = "--act relu --init he_normal";
+        if (!strncmp(fix, "--init", 6))
+            dg_set_text(sug, ssize, "Use a variance-preserving init for %s (%s).", su->act,
+                        fix + 7);
+        else if (!strncmp(fix, "--act", 5))
+            dg_set_text(sug, ssize, "Use ReLU with He initialization.");
+        else if (!strcmp(fix, "--norm batch"))
+            dg_set_text(sug, ssize, "Add batch normalization.");
+        else
+            dg_set_text(sug, ssize, "Add residual connections.");
+        dg_set_text(opt, osize, "%s", fix);
+        return;
+    }
+    if (c->dead_idx >= 0 && (c->onset_init[GS_FIND_DEAD_UNITS] || !ordered)) {
+        /* dead units pass exactly zero gradient: they are the cause, whatever the init */
+        const GsFinding *d = &c->out->items[c->dead_idx];
+        char lay[32];
+        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
+                    dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+        dg_set_text(sug, ssize, "%s", d->suggestion);
+        dg_set_text(opt, osize, "%s", d->options);
+        c->vanish_from_dead = 1;
+        return;
+    }
+    if (su->residual == 0 && c->depth >= 4) {
         dg_set_text(why, wsize,
-                 "in a deep plain net the per-layer factors below 1 multiply, "
-                 "and nothing carries the gradient past them");
+                    "in a deep plain net the per-layer factors below 1 multiply, "
+                    "and nothing carries the gradient past them");
         dg_set_text(sug, ssize, "Add residual connections (or batch normalization).");
         dg_set_text(opt, osize, "--residual 2");
-    } else {
-        dg_set_text(why, wsize,
-                 "each layer multiplies the backpropagated signal by a factor "
-                 "below 1");
-        dg_set_text(sug, ssize, "Add batch normalization, or use ReLU with He initialization.");
-        dg_set_text(opt, osize, strcmp(su->norm, "batch") ? "--norm batch" : "--residual 2");
+        return;
     }
+    dg_set_text(why, wsize, "each layer multiplies the backpropagated signal by a factor below 1");
+    dg_set_text(sug, ssize, "Add normalization, or use ReLU with He initialization.");
+    dg_set_text(opt, osize, strcmp(su->norm, "batch") ? "--norm batch" : "--residual 2");
 }
 
 /* act_grad_norm is dLoss/dz of the dense output z. Before a normalization layer the scale
@@ -238,7 +274,10 @@ void rule_vanishing(Ctx *c)
         return;
     char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
     int weight_signal = best < 0 || cand[best].col == GS_COL_GRAD_NORM;
-    vanish_cause(c, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion, f->options,
+    int at_init = best >= 0 ? best_step0 : 1;
+    c->onset_init[GS_FIND_VANISHING] = at_init;
+    vanish_cause(c, at_init, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion,
+                 f->options,
                  sizeof f->options);
 
     if (best >= 0) {
@@ -311,66 +350,79 @@ int dg_lr_is_high(const Ctx *c)
     return dg_is_adaptive(su) ? su->lr > 3e-3 : su->lr > 0.1;
 }
 
-/* Picks why gradients explode and what to change. at_init: the profile is steep at step 0
- * (setup, not training dynamics); otherwise they grew while training. */
+/* Why gradients explode and what to change. at_init: the profile is steep at step 0 (the
+ * setup; fixes checked by the theory); otherwise they grew while training (the dynamics). */
 static void explode_cause(const Ctx *c, int at_init, char *why, size_t wsize, char *sug,
                           size_t ssize, char *opt, size_t osize)
 {
     const Setup *su = &c->su;
-    char b[24];
-    double crit = su->family == ACT_RELU      ? 2.0
-                  : su->family == ACT_SIGMOID ? 16.0
-                  : su->family != ACT_UNKNOWN ? 1.0
-                                              : DNAN;
-    if (isfinite(su->input_scale) && su->input_scale > 10) {
+    char b[24], b2[24];
+    if (c->inputs_idx >= 0) {
+        const GsFinding *in = &c->out->items[c->inputs_idx];
+        dg_set_text(why, wsize, "the inputs are far from unit scale (see unscaled inputs)");
+        dg_set_text(sug, ssize, "%s", in->suggestion);
+        dg_set_text(opt, osize, "%s", in->options);
+        return;
+    }
+    if (at_init && su->act_known && su->have_pred &&
+        su->pred.ratio_first_last > GS_THEORY_CHAOTIC_ABOVE) {
+        char alt[64] = "", half[64] = "";
+        if (su->crit_init) {
+            snprintf(alt, sizeof alt, "--init %s", su->crit_init);
+            snprintf(half, sizeof half, "--init %s*0.5", su->crit_init);
+        }
+        const char *with_init[] = {alt, "--residual 2", "--norm layer", half};
+        const char *without[] = {"--act relu --init he_normal", "--residual 2"};
+        const char *fix = su->crit_init ? dg_first_critical(su, with_init, 4)
+                                        : dg_first_critical(su, without, 2);
         dg_set_text(why, wsize,
-                 "the inputs are scaled by %s, which inflates every activation "
-                 "and gradient",
-                 dg_fmt(b, su->input_scale));
-        dg_set_text(sug, ssize, "Standardize the inputs and keep their scale near 1.");
-        dg_set_text(opt, osize, "--standardize --input-scale 1");
-    } else if (su->csv_data && su->standardize == 0) {
+                    "%s with %s init (weight variance %s/fan_in) is above the critical scale, "
+                    "so each layer amplifies the gradient (the theory predicts %s end to end)",
+                    su->act, su->init, dg_fmt(b, su->sigma_w2),
+                    dg_fmt(b2, su->pred.ratio_first_last));
+        if (!fix)
+            fix = alt[0] ? alt : "--act relu --init he_normal";
+        if (!strncmp(fix, "--init", 6))
+            dg_set_text(sug, ssize, "Use the variance-preserving init for %s (%s).", su->act,
+                        fix + 7);
+        else if (!strcmp(fix, "--residual 2"))
+            dg_set_text(sug, ssize, "Add residual connections.");
+        else if (!strcmp(fix, "--norm layer"))
+            dg_set_text(sug, ssize, "Add layer normalization.");
+        else
+            dg_set_text(sug, ssize, "Use ReLU with He initialization.");
+        dg_set_text(opt, osize, "%s", fix);
+        return;
+    }
+    if (!at_init && isfinite(su->lr)) {
         dg_set_text(why, wsize,
-                 "the CSV inputs are not standardized, so large raw feature "
-                 "values inflate the gradients");
-        dg_set_text(sug, ssize, "Standardize the inputs.");
-        dg_set_text(opt, osize, "--standardize");
-    } else if (isfinite(crit) && isfinite(su->sigma_w2) && su->sigma_w2 > 1.2 * crit) {
+                    "the step-0 profile was healthy, so training did this: the learning rate "
+                    "%g makes each update large enough to push the weights into a steeper "
+                    "region",
+                    su->lr);
+        dg_set_text(sug, ssize, "Lower the learning rate tenfold.");
+        dg_lr_option(opt, osize, su, 0.1);
+        return;
+    }
+    if (at_init && !strcmp(su->norm, "batch") && !su->saturates && su->residual == 0) {
         dg_set_text(why, wsize,
-                 "%s init gives weight variance %s/fan_in, above the %s/fan_in at which %s "
-                 "preserves gradients, so each layer amplifies them",
-                 su->init, dg_fmt(b, su->sigma_w2),
-                 crit == 2.0   ? "2"
-                 : crit == 1.0 ? "1"
-                               : "16",
-                 su->act);
-        int relu = su->family == ACT_RELU;
-        dg_set_text(sug, ssize, "Use %s initialization at gain 1.", relu ? "He" : "Xavier");
-        dg_set_text(opt, osize, "--init %s", relu ? "he_normal" : "xavier_normal");
-    } else if (!strcmp(su->norm, "batch") && su->family == ACT_RELU && su->residual == 0) {
-        dg_set_text(why, wsize,
-                 "batch norm makes plain deep ReLU nets' gradients grow by about "
-                 "pi/(pi-1) in energy per layer");
+                    "batch norm makes plain deep ReLU-like nets' gradients grow by about "
+                    "pi/(pi-1) in energy per layer");
         dg_set_text(sug, ssize, "Add residual connections.");
         dg_set_text(opt, osize, "--residual 2");
-    } else if (!at_init && dg_lr_is_high(c) && isfinite(su->lr)) {
-        dg_set_text(why, wsize,
-                 "the learning rate %g makes each update large enough to push the "
-                 "weights into a steeper region",
-                 su->lr);
-        dg_set_text(sug, ssize, "Lower the learning rate tenfold (or clip the gradient norm).");
-        dg_lr_option(opt, osize, su, 0.1);
-    } else if (isfinite(su->clip_norm) && su->clip_norm > 0) {
-        dg_set_text(why, wsize, "gradient clipping at %g did not contain the growth", su->clip_norm);
+        return;
+    }
+    if (isfinite(su->clip_norm) && su->clip_norm > 0 && isfinite(su->lr)) {
+        dg_set_text(why, wsize, "gradient clipping at %g did not contain the growth",
+                    su->clip_norm);
         dg_set_text(sug, ssize, "Lower the learning rate.");
         dg_lr_option(opt, osize, su, 0.1);
-    } else {
-        dg_set_text(why, wsize, "nothing bounds the gradient's size");
-        dg_set_text(sug, ssize, "Clip the global gradient norm.");
-        dg_set_text(opt, osize, "--clip-norm 1");
+        return;
     }
+    dg_set_text(why, wsize, "nothing bounds the gradient's size");
+    dg_set_text(sug, ssize, "Clip the global gradient norm.");
+    dg_set_text(opt, osize, "--clip-norm 1");
 }
-
 
 void rule_exploding(Ctx *c)
 {
@@ -469,7 +521,9 @@ void rule_exploding(Ctx *c)
     if (!f)
         return;
     char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
-    explode_cause(c, best >= 0 && best_step0 && !grew && !nonfinite, why, sizeof why, f->suggestion,
+    int at_init = best >= 0 && best_step0;
+    c->onset_init[GS_FIND_EXPLODING] = at_init;
+    explode_cause(c, at_init, why, sizeof why, f->suggestion,
                   sizeof f->suggestion, f->options, sizeof f->options);
     if (best >= 0) {
         GsCol col = cand[best].col;
@@ -531,3 +585,76 @@ void rule_exploding(Ctx *c)
     }
 }
 
+
+/* ---- rule: inputs far from unit scale --------------------------------------------------- */
+
+void rule_inputs_unscaled(Ctx *c)
+{
+    const Setup *su = &c->su;
+    const GsThresholds *th = c->th;
+    double sd = su->ts.input_std_max;
+    if (!isfinite(sd)) {
+        dg_skip(c, "inputs_unscaled: the trace does not record input statistics");
+        return;
+    }
+    int high = sd > th->input_std_high, low = sd < th->input_std_low;
+    if (!high && !low)
+        return;
+    /* A normalization layer divides the input scale out of layer 1's output: nothing
+     * downstream sees it (only layer 1's weight gradient does, harmlessly). */
+    if (!strcmp(su->norm, "batch") || !strcmp(su->norm, "layer"))
+        return;
+    /* Layer 1 must show it: outputs far from unit spread, or (saturating units) pinned flat. */
+    int has_std = gs_trace_has(c->t, GS_COL_ACT_STD), has_sat = gs_trace_has(c->t, GS_COL_SATURATION);
+    double a_std = has_std ? dg_get(c, 0, 1, GS_COL_ACT_STD) : DNAN;
+    double sat = has_sat ? dg_get(c, 0, 1, GS_COL_SATURATION) : DNAN;
+    int shows;
+    if (!has_std && !has_sat)
+        shows = 1; /* a foreign trace: the input statistics are the evidence */
+    else if (high)
+        shows = (isfinite(a_std) && a_std > 5.0) || (isfinite(sat) && sat > th->saturation);
+    else
+        shows = isfinite(a_std) && a_std < 0.05;
+    if (!shows)
+        return;
+    GsFinding *f = dg_new_finding(c, GS_FIND_INPUTS_UNSCALED, GS_SEV_WARNING);
+    if (!f)
+        return;
+    c->inputs_idx = (long)(f - c->out->items);
+    c->onset_init[GS_FIND_INPUTS_UNSCALED] = 1;
+    f->layer_first = f->layer_last = 1;
+    f->step_first = gs_trace_step(c->t, 0);
+    f->step_last = gs_trace_step(c->t, c->S - 1);
+    dg_add_ev(f, "input_std_max", sd);
+    dg_add_ev(f, "input_std_min", su->ts.input_std_min);
+    dg_add_ev(f, "input_max_abs", su->ts.input_max_abs);
+    dg_add_ev(f, "threshold", high ? th->input_std_high : th->input_std_low);
+    if (isfinite(a_std))
+        dg_add_ev(f, "layer1_act_std", a_std);
+    if (isfinite(sat))
+        dg_add_ev(f, "layer1_saturation", sat);
+    char b1[24], b2[24], b3[24], shown[96] = "";
+    if (isfinite(sat) && sat > th->saturation && high)
+        dg_set_text(shown, sizeof shown, "%.0f%% of layer 1's units are saturated at step 0",
+                    100.0 * sat);
+    else if (isfinite(a_std))
+        dg_set_text(shown, sizeof shown, "layer 1's outputs have std %s at step 0",
+                    dg_fmt(b3, a_std));
+    else
+        dg_set_text(shown, sizeof shown, "layer 1 receives them as they are");
+    dg_set_text(f->message, sizeof f->message,
+                "The inputs are not at unit scale: the largest input feature's std is %s "
+                "(threshold %s; largest |x| %s), and %s - every layer after it inherits the "
+                "scale, and so does every gradient.",
+                dg_fmt(b1, sd), dg_fmt(b2, high ? th->input_std_high : th->input_std_low),
+                dg_fmt(b3, su->ts.input_max_abs), shown);
+    if (su->input_scale_set) {
+        dg_set_text(f->suggestion, sizeof f->suggestion,
+                    "Feed the inputs at unit scale (remove the input scale).");
+        dg_set_text(f->options, sizeof f->options, "--input-scale 1");
+    } else {
+        dg_set_text(f->suggestion, sizeof f->suggestion,
+                    "Standardize the inputs (zero mean, unit std per feature).");
+        dg_set_text(f->options, sizeof f->options, "--standardize");
+    }
+}

@@ -16,7 +16,7 @@
 int dg_step_nonfinite(const Ctx *c, size_t i, int layer)
 {
     const GsTrace *t = c->t;
-    if (!isfinite(dg_get(c, i, layer, GS_COL_GRAD_NORM)))
+    if (dg_nonfinite(dg_get(c, i, layer, GS_COL_GRAD_NORM)))
         return 1;
     if (gs_trace_has(t, GS_COL_NONFINITE)) {
         double n = dg_get(c, i, layer, GS_COL_NONFINITE);
@@ -34,7 +34,7 @@ int dg_weight_nonfinite(const Ctx *c, size_t i, int layer)
 {
     if (!gs_trace_has(c->t, GS_COL_WEIGHT_NORM))
         return 0;
-    return !isfinite(dg_get(c, i, layer, GS_COL_WEIGHT_NORM));
+    return dg_nonfinite(dg_get(c, i, layer, GS_COL_WEIGHT_NORM));
 }
 
 /* Step of the engine's `# first_nonfinite = STEP,LAYER` line; -1 when absent or "none". */
@@ -155,20 +155,16 @@ void rule_nonfinite(Ctx *c)
              "Training produced NaN/Inf from recorded step %ld%s on: %s; %zu recorded step%s "
              "held non-finite values - the run overflowed.",
              gs_trace_step(c->t, first), exact_note, what, n_bad, n_bad == 1 ? "" : "s");
+    /* The fix when no other finding explains the overflow (link_causes then gives the
+     * explaining finding's): the step size, which is what turns a finite run non-finite. */
     const Setup *su = &c->su;
-    double crit = su->family == ACT_RELU ? 2.0 : su->family == ACT_SIGMOID ? 16.0 : 1.0;
-    if (su->family != ACT_UNKNOWN && isfinite(su->sigma_w2) && su->sigma_w2 > 1.2 * crit) {
+    if (isfinite(su->lr)) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Use a variance-preserving initialization, and clip the gradient norm.");
-        dg_set_text(f->options, sizeof f->options, "--init %s --clip-norm 1",
-                 su->family == ACT_RELU ? "he_normal" : "xavier_normal");
-    } else if (isfinite(su->lr)) {
-        dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Clip the gradient norm and lower the learning rate tenfold.");
-        dg_set_text(f->options, sizeof f->options, "--clip-norm 1 --lr %g", su->lr * 0.1);
+                    "Lower the learning rate tenfold and clip the gradient norm.");
+        dg_set_text(f->options, sizeof f->options, "--lr %g --clip-norm 1", su->lr * 0.1);
     } else {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Clip the gradient norm and lower the learning rate.");
+                    "Clip the gradient norm and lower the learning rate.");
         dg_set_text(f->options, sizeof f->options, "--clip-norm 1");
     }
 }
@@ -386,7 +382,8 @@ void rule_loss_stalled(Ctx *c)
     dg_set_text(f->message, sizeof f->message,
              "The loss stalls: from %s it only reaches %s (median of the last tenth) over "
              "%ld steps, %s (threshold: a %.2g%% decrease) - the net is not learning.",
-             dg_fmt(b1, l0), dg_fmt(b2, end), gs_trace_step(c->t, c->S - 1), change,
+             dg_fmt(b1, l0), dg_fmt(b2, end),
+             gs_trace_step(c->t, c->S - 1) - gs_trace_step(c->t, 0) + 1, change,
              100.0 * c->th->loss_stall);
     const Setup *su = &c->su;
     if (isfinite(su->lr)) {
@@ -401,3 +398,81 @@ void rule_loss_stalled(Ctx *c)
     }
 }
 
+
+/* ---- rule: not learning ----------------------------------------------------------------- */
+
+#define NOT_LEARNING_MIN_STEPS 20
+
+void rule_not_learning(Ctx *c)
+{
+    const Setup *su = &c->su;
+    double base = su->ts.baseline_loss;
+    int prior = 1;
+    if (!(isfinite(base) && base > 0) && su->ts.classes >= 2) {
+        base = log((double)su->ts.classes); /* a uniform prior: its entropy bounds any prior's */
+        prior = 0;
+    }
+    if (!(isfinite(base) && base > 0)) {
+        dg_skip(c, "not_learning: no baseline loss in the metadata");
+        return;
+    }
+    if (c->loss_diverged)
+        return; /* the diverging loss says more */
+    if (c->S < NOT_LEARNING_MIN_STEPS) {
+        dg_skip(c, "not_learning: only %zu recorded steps (needs %d)", c->S,
+                NOT_LEARNING_MIN_STEPS);
+        return;
+    }
+    /* The best the loss ever got, smoothed over windows of a tenth of the run so one lucky
+     * minibatch does not count as learning. */
+    size_t w = c->S / 10 > 0 ? c->S / 10 : 1;
+    double best = INFINITY;
+    for (size_t i = 0; i + w <= c->S; i++) {
+        double s = 0;
+        size_t m = 0;
+        for (size_t j = i; j < i + w; j++)
+            if (isfinite(c->loss[j])) {
+                s += c->loss[j];
+                m++;
+            }
+        if (m * 2 > w && s / (double)m < best)
+            best = s / (double)m;
+    }
+    if (!isfinite(best) || best < (1.0 - c->th->not_learning) * base)
+        return;
+    GsFinding *f = dg_new_finding(c, GS_FIND_NOT_LEARNING, GS_SEV_WARNING);
+    if (!f)
+        return;
+    f->layer_first = 1;
+    f->layer_last = (int)c->L;
+    f->step_first = gs_trace_step(c->t, 0);
+    f->step_last = gs_trace_step(c->t, c->S - 1);
+    double final = gs_diagnose_final_loss(c->t, NULL);
+    dg_add_ev(f, "baseline_loss", base);
+    dg_add_ev(f, "best_loss", best);
+    dg_add_ev(f, "final_loss", final);
+    dg_add_ev(f, "threshold", c->th->not_learning);
+    char b1[24], b2[24], b3[24], what[160];
+    int xent = su->ts.classes >= 2 && su->ts.spec.loss != GS_LOSS_MSE;
+    if (xent && prior)
+        dg_set_text(what, sizeof what,
+                    "the entropy of the class prior, %s, the loss of always predicting the "
+                    "class frequencies",
+                    dg_fmt(b1, base));
+    else if (xent)
+        dg_set_text(what, sizeof what, "ln %zu = %s, the loss of guessing among %zu classes",
+                    su->ts.classes, dg_fmt(b1, base), su->ts.classes);
+    else
+        dg_set_text(what, sizeof what,
+                    "the target variance, %s, the loss of always predicting the mean",
+                    dg_fmt(b1, base));
+    dg_set_text(f->message, sizeof f->message,
+                "The net is not learning: its loss never gets more than %.0f%% below %s (best "
+                "%s, smoothed over a tenth of the run; final %s, the mean of the last tenth).",
+                100.0 * c->th->not_learning, what, dg_fmt(b2, best), dg_fmt(b3, final));
+    dg_set_text(f->suggestion, sizeof f->suggestion,
+                "No gradient pathology explains it: check that the targets match the inputs "
+                "and the loss, then try a larger learning rate or Adam.");
+    if (isfinite(su->lr) && strcmp(su->opt, "adam") != 0)
+        dg_set_text(f->options, sizeof f->options, "--opt adam --lr 0.001");
+}

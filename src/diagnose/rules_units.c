@@ -60,13 +60,23 @@ static void dg_flag_steps(Ctx *c, GsCol col, double thr, int lo, int hi, long *f
         *first = *last = gs_trace_step(c->t, 0);
 }
 
+/* 1 when some layer of [lo, hi] is past thr at the first recorded step (the setup did it),
+ * 0 when the pathology appeared only while training. */
+static int onset_at_init(const Ctx *c, GsCol col, double thr, int lo, int hi)
+{
+    for (int l = lo; l <= hi; l++)
+        if (dg_get(c, 0, l, col) > thr)
+            return 1;
+    return 0;
+}
+
 void rule_saturation(Ctx *c)
 {
     if (!gs_trace_has(c->t, GS_COL_SATURATION)) {
         dg_skip(c, "saturation: no 'saturation' column");
         return;
     }
-    if (c->su.family == ACT_RELU || c->su.family == ACT_LINEAR) {
+    if (c->su.act_known && !c->su.saturates) {
         dg_skip(c, "saturation: %s cannot saturate", c->su.act);
         return;
     }
@@ -78,6 +88,7 @@ void rule_saturation(Ctx *c)
     GsFinding *f = dg_new_finding(c, GS_FIND_SATURATION, GS_SEV_WARNING);
     if (!f)
         return;
+    c->onset_init[GS_FIND_SATURATION] = onset_at_init(c, GS_COL_SATURATION, c->th->saturation, lo, hi);
     f->layer_first = lo;
     f->layer_last = hi;
     dg_flag_steps(c, GS_COL_SATURATION, c->th->saturation, lo, hi, &f->step_first, &f->step_last);
@@ -128,6 +139,8 @@ void rule_dead(Ctx *c)
     if (!f)
         return;
     c->dead_idx = (long)(f - c->out->items);
+    /* dead at step 0 already (a negative bias, the init), or killed by training */
+    c->onset_init[GS_FIND_DEAD_UNITS] = onset_at_init(c, GS_COL_DEAD_FRAC, c->th->dead, lo, hi);
     f->layer_first = lo;
     f->layer_last = hi;
     dg_flag_steps(c, GS_COL_DEAD_FRAC, c->th->dead, lo, hi, &f->step_first, &f->step_last);
@@ -138,7 +151,7 @@ void rule_dead(Ctx *c)
     dg_add_ev(f, "layers_flagged", nf);
     char lay[32];
     const Setup *su = &c->su;
-    int neg_bias = !strncmp(su->bias_init, "const:-", 7);
+    int neg_bias = su->bias_negative;
     dg_set_text(f->message, sizeof f->message,
              "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
              "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
@@ -164,3 +177,50 @@ void rule_dead(Ctx *c)
     }
 }
 
+
+/* ---- rule: frozen layers ---------------------------------------------------------------- */
+
+void rule_frozen(Ctx *c)
+{
+    /* A layer without a gradient at every recorded step ("no value" cells: a PyTorch
+     * parameter with requires_grad=False). Not a pathology by itself: info. */
+    int lo = 0, hi = 0, n = 0;
+    char names[256] = "";
+    for (int l = 1; l <= (int)c->L; l++) {
+        int frozen = 1;
+        for (size_t i = 0; i < c->S && frozen; i++)
+            frozen = gs_trace_is_missing(dg_get(c, i, l, GS_COL_GRAD_NORM));
+        if (!frozen)
+            continue;
+        if (!lo)
+            lo = l;
+        hi = l;
+        n++;
+        const char *nm = gs_trace_layer_name(c->t, (size_t)(l - 1));
+        size_t used = strlen(names);
+        if (used < sizeof names - 1) {
+            if (nm)
+                snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", nm);
+            else
+                snprintf(names + used, sizeof names - used, "%s%d", used ? ", " : "", l);
+        }
+    }
+    if (!n)
+        return;
+    GsFinding *f = dg_new_finding(c, GS_FIND_FROZEN, GS_SEV_INFO);
+    if (!f)
+        return;
+    c->onset_init[GS_FIND_FROZEN] = 1;
+    f->layer_first = lo;
+    f->layer_last = hi;
+    f->step_first = gs_trace_step(c->t, 0);
+    f->step_last = gs_trace_step(c->t, c->S - 1);
+    dg_add_ev(f, "frozen_layers", n);
+    dg_set_text(f->message, sizeof f->message,
+                "%d layer%s without a gradient (frozen: %s): %s not trained, and the other "
+                "rules leave %s out.",
+                n, n == 1 ? "" : "s", names, n == 1 ? "it is" : "they are",
+                n == 1 ? "it" : "them");
+    dg_set_text(f->suggestion, sizeof f->suggestion,
+                "Nothing to fix if freezing was intended; otherwise set requires_grad=True.");
+}

@@ -92,14 +92,14 @@ static int record_data_stats(GsTrace *t, const GsDataset *data)
     for (size_t j = 0; j < data->d_in; j++) {
         double s = 0.0, s2 = 0.0;
         for (size_t i = 0; i < data->n; i++) {
-            double v = data->x[i * data->d_in + j];
+            double v = (double)data->x[i * data->d_in + j];
             s += v;
             if (fabs(v) > max_abs)
                 max_abs = fabs(v);
         }
         double mean = data->n ? s / (double)data->n : 0.0;
         for (size_t i = 0; i < data->n; i++) {
-            double d = data->x[i * data->d_in + j] - mean;
+            double d = (double)data->x[i * data->d_in + j] - mean;
             s2 += d * d;
         }
         double sd = data->n ? sqrt(s2 / (double)data->n) : 0.0;
@@ -130,10 +130,10 @@ static int record_data_stats(GsTrace *t, const GsDataset *data)
         for (size_t j = 0; j < data->d_out; j++) {
             double s = 0.0, s2 = 0.0;
             for (size_t i = 0; i < data->n; i++)
-                s += data->y[i * data->d_out + j];
+                s += (double)data->y[i * data->d_out + j];
             double mean = s / (double)data->n;
             for (size_t i = 0; i < data->n; i++) {
-                double d = data->y[i * data->d_out + j] - mean;
+                double d = (double)data->y[i * data->d_out + j] - mean;
                 s2 += d * d;
             }
             base += s2 / (double)data->n;
