@@ -297,8 +297,7 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
     case GS_FIND_VANISHING:
     case GS_FIND_DEAD_UNITS:
     case GS_FIND_SATURATION:
-        if (k == GS_FIND_VANISHING && c->vanish_from_dead && de >= 0 &&
-            c->onset_init[GS_FIND_DEAD_UNITS])
+        if (k == GS_FIND_VANISHING && c->vanish_from_dead && de >= 0)
             return de;
         if (developed)
             return dyn;

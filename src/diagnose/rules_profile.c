@@ -108,6 +108,16 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
                     1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
         return;
     }
+    if (!at_init && c->dead_idx >= 0) {
+        const GsFinding *d = &c->out->items[c->dead_idx];
+        char lay[32];
+        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
+                    dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+        dg_set_text(sug, ssize, "%s", d->suggestion);
+        dg_set_text(opt, osize, "%s", d->options);
+        c->vanish_from_dead = 1;
+        return;
+    }
     if (!at_init) {
         int high = dg_lr_is_high(c);
         dg_set_text(why, wsize,
