@@ -305,6 +305,10 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
             return ex_init ? ex : va;
         if (k == GS_FIND_DEAD_UNITS && ex_init)
             return ex;
+        /* deep ReLU layers of an ordered net are dead at step 0 because the signal
+         * collapsed: the init explains them (unless a negative bias killed them) */
+        if (k == GS_FIND_DEAD_UNITS && va_init && !c->vanish_from_dead && !c->su.bias_negative)
+            return va;
         return -1;
     case GS_FIND_UPDATE_TOO_LARGE:
         return ex_init ? ex : -1;

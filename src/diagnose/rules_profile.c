@@ -144,7 +144,8 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
         dg_set_text(opt, osize, "--input-scale 1");
         return;
     }
-    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS]) {
+    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS] &&
+        (su->bias_negative || !ordered)) {
         /* dead units pass exactly zero gradient: they are the cause, whatever the init */
         const GsFinding *d = &c->out->items[c->dead_idx];
         char lay[32];
