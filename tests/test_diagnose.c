@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gradscope/diagnose.h"
 #include "runner.h"
@@ -1175,11 +1176,121 @@ START_TEST(json_skipped_and_empty)
 }
 END_TEST
 
+
+/* not_learning: a loss that sits at the class-prior baseline fires; one that falls below it
+ * by more than the margin does not; without a baseline the rule is skipped, not guessed. */
+START_TEST(not_learning_synthetic)
+{
+    Syn s = syn_default();
+    s.loss0 = s.loss_end = 1.0986; /* ln 3 */
+    s.noise = 0.05;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    meta(t, "baseline_loss", "1.0986122886681098");
+    meta(t, "classes", "3");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *n = find(&f, GS_FIND_NOT_LEARNING);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(n->severity, GS_SEV_WARNING);
+    assert_close(ev(n, "baseline_loss"), 1.0986122886681098, 1e-12);
+    ck_assert_ptr_nonnull(strstr(n->message, "class prior"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    s = syn_default(); /* 2.0 -> 0.2: learning */
+    t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    meta(t, "baseline_loss", "1.0986122886681098");
+    f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_NOT_LEARNING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    s.loss0 = s.loss_end = 1.0986;
+    t = build(&s, NULL, NULL); /* no baseline: skipped and said so */
+    f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_NOT_LEARNING));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "not_learning"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+static void frozen_layer2(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)step, (void)arg;
+    if (layer == 2) {
+        c[GS_COL_GRAD_NORM] = c[GS_COL_BIAS_GRAD_NORM] = gs_trace_missing();
+        c[GS_COL_GRAD_MAX_ABS] = c[GS_COL_NONFINITE] = gs_trace_missing();
+        c[GS_COL_UPDATE_RATIO] = gs_trace_missing();
+    }
+}
+
+/* frozen: "no value" gradients are info, never an overflow, in memory and through CSV. */
+START_TEST(frozen_synthetic)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, frozen_layer2, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        GsFindings f = run(t, NULL);
+        assert_well_formed(&f);
+        const GsFinding *z = find(&f, GS_FIND_FROZEN);
+        ck_assert_ptr_nonnull(z);
+        ck_assert_int_eq(z->severity, GS_SEV_INFO);
+        ck_assert_int_eq(z->layer_first, 2);
+        ck_assert_int_eq(z->layer_last, 2);
+        ck_assert_ptr_null(find(&f, GS_FIND_NONFINITE));
+        ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING));
+        ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+        gs_findings_fini(&f);
+        if (pass == 0) { /* round trip through CSV: empty cells */
+            char path[] = "/tmp/gs_frozen_XXXXXX";
+            int fd = mkstemp(path);
+            ck_assert_int_ge(fd, 0);
+            close(fd);
+            ck_assert_int_eq(gs_trace_write_csv(t, path, NULL), GS_OK);
+            gs_trace_destroy(t);
+            t = NULL;
+            ck_assert_int_eq(gs_trace_read_csv(path, GS_COL_ALL, &t, NULL), GS_OK);
+            unlink(path);
+        }
+    }
+    gs_trace_destroy(t);
+    /* a real NaN is still an overflow */
+    s = syn_default();
+    t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_FROZEN));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* inputs_unscaled stays silent when layer 1 does not show the scale, and in normalized nets. */
+START_TEST(inputs_unscaled_needs_layer1)
+{
+    Syn s = syn_default();
+    for (int k = 0; k < 3; k++) {
+        GsTrace *t = build(&s, k == 0 ? NULL : wide_layer1, NULL);
+        setup_meta(t, 4, "relu", "he_normal", "0.01");
+        meta(t, "input_feature_std_max", "52");
+        meta(t, "input_max_abs", "170");
+        if (k == 2)
+            meta(t, "norm", "batch");
+        GsFindings f = run(t, NULL);
+        ck_assert_msg((find(&f, GS_FIND_INPUTS_UNSCALED) != NULL) == (k == 1), "case %d", k);
+        gs_findings_fini(&f);
+        gs_trace_destroy(t);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
     TCase *h = tcase_create("healthy");
-    tcase_add_test(h, healthy_flat);
+tcase_add_test(h, healthy_flat);
     tcase_add_test(h, healthy_mild_decay);
     tcase_add_test(h, healthy_noisy);
     tcase_add_test(h, healthy_adam);
@@ -1187,6 +1298,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(h, healthy_skipinit);
     suite_add_tcase(s, h);
     TCase *r = tcase_create("rules");
+    tcase_add_test(r, not_learning_synthetic);
+    tcase_add_test(r, frozen_synthetic);
+    tcase_add_test(r, inputs_unscaled_needs_layer1);
     tcase_add_test(r, vanishing_sigmoid);
     tcase_add_test(r, vanishing_relu_xavier_act_grad);
     tcase_add_test(r, vanishing_median_over_run);

@@ -216,6 +216,7 @@ void rule_frozen(Ctx *c)
     f->step_first = gs_trace_step(c->t, 0);
     f->step_last = gs_trace_step(c->t, c->S - 1);
     dg_add_ev(f, "frozen_layers", n);
+    dg_add_ev(f, "first_frozen_layer", lo);
     dg_set_text(f->message, sizeof f->message,
                 "%d layer%s without a gradient (frozen: %s): %s not trained, and the other "
                 "rules leave %s out.",
