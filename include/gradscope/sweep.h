@@ -97,6 +97,8 @@ typedef struct {
     char case_opts[GS_LESSON_MAX_CASES][192];
     char expect[128];       /* finding kinds the run must report, comma list; "none" */
     char expect_cured[128]; /* kinds the cured run must not report / "none" = no warnings */
+    char primary[32];       /* the root cause the run's diagnosis must name first; "" any */
+    int metric;             /* heatmap column (GsCol) the caption talks about; grad_norm default */
     char quick[256];        /* options applied by --quick (smaller runs) */
 } GsLesson;
 

@@ -60,14 +60,15 @@ static void dg_flag_steps(Ctx *c, GsCol col, double thr, int lo, int hi, long *f
         *first = *last = gs_trace_step(c->t, 0);
 }
 
-/* 1 when some layer of [lo, hi] is past thr at the first recorded step (the setup did it),
- * 0 when the pathology appeared only while training. */
+/* 1 when most layers of [lo, hi] are past thr at the first recorded step (the setup did it),
+ * 0 when the pathology appeared while training (one layer a hair past the threshold at
+ * step 0 is chance, not the setup). */
 static int onset_at_init(const Ctx *c, GsCol col, double thr, int lo, int hi)
 {
+    int past = 0;
     for (int l = lo; l <= hi; l++)
-        if (dg_get(c, 0, l, col) > thr)
-            return 1;
-    return 0;
+        past += dg_get(c, 0, l, col) > thr;
+    return 2 * past > hi - lo + 1;
 }
 
 void rule_saturation(Ctx *c)
