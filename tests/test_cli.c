@@ -191,6 +191,38 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* Misspellings get the closest valid name; a bare option names what it lacks; `help CMD`. */
+START_TEST(test_did_you_mean)
+{
+    expect_usage("unknown command 'rnu'; did you mean 'run'?", "%s", "rnu");
+    expect_usage("did you mean 'diagnose'?", "%s t.csv", "diagnsoe");
+    expect_usage("unknown option '--dpeth'; did you mean '--depth'?", "run %s 3", "--dpeth");
+    expect_usage("did you mean '--json'?", "diagnose t.csv %s x.json", "--jsno");
+    expect_usage("did you mean 'relu'?", "run " SMALL " --act %s", "rleu");
+    expect_usage("did you mean 'he_normal'?", "run " SMALL " --init %s", "he_norml");
+    expect_usage("did you mean 'vanishing'?", "diagnose t.csv --fail-on %s", "vanishng");
+    expect_usage("option --depth needs a value", "run %s", "--depth");
+    expect_usage("option --json needs a value", "diagnose t.csv %s", "--json");
+    expect_usage("option -o needs a value", "plot t.csv %s", "-o");
+    expect_usage("option --standardize takes no value", "run %s", "--standardize=yes");
+    expect_usage("ambiguous", "run %s 3", "--d");
+    /* an invalid --metric lists the valid columns */
+    expect_usage("act_grad_norm", "plot %s --metric nope", data("trace_min.csv"));
+    expect_usage("update_ratio", "plot %s --metric nope", data("trace_min.csv"));
+    /* help CMD is CMD --help */
+    ck_assert_int_eq(gs("help run"), 0);
+    static char help[sizeof gs_out];
+    snprintf(help, sizeof help, "%s", out);
+    ck_assert_int_eq(gs("run --help"), 0);
+    ck_assert_str_eq(help, out);
+    ck_assert_ptr_nonnull(strstr(help, "--clip-norm"));
+    expect_usage("did you mean 'plot'?", "help %s", "plto");
+    /* PyTorch's init names run */
+    ck_assert_msg(gs("run " SMALL " --init kaiming_normal*0.5 --trace t.csv") == 0, "%.3000s", out);
+    ck_assert_int_eq(gs("run " SMALL " --init kaiming_uniform -q"), 0);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -204,6 +236,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_plot_bad_input);
     tcase_add_test(tc, test_plot_success);
     tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_did_you_mean);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,8 +26,7 @@ int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
     GsError err = {{0}};
     GsStatus st = gs_trace_read_csv(path, GS_COL_ALL, out, &err);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status(cmd, st, err.msg);
     }
     return 0;
 }

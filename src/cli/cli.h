@@ -41,6 +41,9 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* Prints "gradscope CMD: msg" (escaped like cli_fail) and returns cli_status_exit(st). */
+int cli_fail_status(const char *cmd, GsStatus st, const char *msg);
+
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
 

@@ -8,15 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
+/* Prints "gradscope CMD: msg" with unprintable bytes shown as \xNN: messages quote paths
+ * and values from the user, which must not move the cursor or hide characters. */
+static void print_error(const char *cmd, const char *msg)
+{
+    char quoted[4096];
+    gs_text_escape(msg, quoted, sizeof quoted, 0);
+    fprintf(stderr, "gradscope %s: %s\n", cmd, quoted);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
-    fprintf(stderr, "gradscope %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    print_error(cmd, msg);
     return GS_EXIT_USAGE;
+}
+
+int cli_fail_status(const char *cmd, GsStatus st, const char *msg)
+{
+    print_error(cmd, msg);
+    return cli_status_exit(st);
 }
 
 int cli_status_exit(GsStatus st)
@@ -75,6 +92,68 @@ static void print_help(const char *cmd, const char *synopsis, const char *about,
            "input.\n");
 }
 
+/* The long name behind getopt's val (1000+i own options, 2000+k setup keys, 3000 config). */
+static const char *long_name_of(int val, const struct option *lo, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lo[i].val == val)
+            return lo[i].name;
+    return NULL;
+}
+
+/* One clear line for what getopt refused: a missing value ("option --depth needs a value"),
+ * a value given to a flag, an ambiguous abbreviation, or an unknown option with the closest
+ * known one ("did you mean '--depth'?"). Returns 2. */
+static int option_error(const char *cmd, int c, const char *arg, const struct option *lo, size_t n,
+                        const CliOpt *opts, size_t n_opts)
+{
+    if (c == ':') {
+        if (optopt > 0 && optopt < 256)
+            return cli_fail(cmd, "option -%c needs a value", optopt);
+        const char *name = long_name_of(optopt, lo, n);
+        if (name)
+            return cli_fail(cmd, "option --%s needs a value", name);
+        return cli_fail(cmd, "option '%s' needs a value", arg);
+    }
+    if (optopt > 0 && optopt < 256) {
+        for (size_t i = 0; i < n_opts; i++)
+            if (opts[i].short_name == optopt)
+                return cli_fail(cmd, "option -%c needs a value", optopt);
+        return cli_fail(cmd, "unknown option '-%c' (see --help)", optopt);
+    }
+    if (strncmp(arg, "--", 2) != 0)
+        return cli_fail(cmd, "unknown option '%s' (see --help)", arg);
+    char word[128];
+    size_t len = strcspn(arg + 2, "=");
+    snprintf(word, sizeof word, "%.*s", (int)(len < sizeof word ? len : sizeof word - 1), arg + 2);
+    const char *names[512];
+    size_t nn = 0, n_prefix = 0;
+    char list[512] = "";
+    for (size_t i = 0; i < n && nn < 512; i++) {
+        names[nn++] = lo[i].name;
+        if (!strcmp(lo[i].name, word)) {
+            if (lo[i].has_arg == no_argument && arg[2 + len] == '=')
+                return cli_fail(cmd, "option --%s takes no value (got '%s')", word, arg);
+            return cli_fail(cmd, "option --%s needs a value", word);
+        }
+        if (word[0] && !strncmp(lo[i].name, word, strlen(word))) {
+            if (lo[i].has_arg == no_argument && arg[2 + len] == '=')
+                return cli_fail(cmd, "option --%s takes no value (got '%s')", lo[i].name, arg);
+            n_prefix++;
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", lo[i].name);
+        }
+    }
+    if (n_prefix > 1)
+        return cli_fail(cmd, "option '--%s' is ambiguous (%s)", word, list);
+    if (n_prefix == 1) /* an abbreviation of a value-taking option with no value */
+        return cli_fail(cmd, "option '%s' needs a value (%s)", arg, list);
+    const char *near = gs_text_suggest(word, names, nn);
+    if (near)
+        return cli_fail(cmd, "unknown option '--%s'; did you mean '--%s'?", word, near);
+    return cli_fail(cmd, "unknown option '--%s' (see --help)", word);
+}
+
 int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc, char **argv,
               GsSpec *spec, const CliOpt *opts, size_t n_opts, CliOptFn fn, void *ctx,
               int *first_pos)
@@ -82,7 +161,7 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
     size_t nk = spec ? gs_spec_key_count() : 0;
     size_t total = nk + n_opts + 3;
     struct option *lo = calloc(total, sizeof *lo);
-    char shorts[64] = "";
+    char shorts[80] = "";
     if (!lo) {
         fprintf(stderr, "gradscope %s: out of memory\n", cmd);
         return GS_EXIT_FAIL;
@@ -108,15 +187,29 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
         lo[n++] = (struct option){"config", required_argument, NULL, 3000};
     lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
     strcat(shorts, "h");
+    /* a leading ':' makes getopt tell a missing value (':') from an unknown option ('?') */
+    memmove(shorts + 1, shorts, strlen(shorts) + 1);
+    shorts[0] = ':';
 
     /* Pass 1: only --config and --help, so the file's keys come before the command line's. */
+    /* It runs over a copy of argv: getopt permutes what it scans, and pass 2 must see the
+     * user's order ("diagnose t.csv --json" must not become "--json t.csv"). */
     int rc = 0;
+    char **argv1 = malloc(((size_t)argc + 1) * sizeof *argv1);
+    if (!argv1) {
+        free(lo);
+        fprintf(stderr, "gradscope %s: out of memory\n", cmd);
+        return GS_EXIT_FAIL;
+    }
+    memcpy(argv1, argv, (size_t)argc * sizeof *argv1);
+    argv1[argc] = NULL;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc reinitializes its scanning state */
     int c;
-    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv1, shorts, lo, NULL)) != -1) {
         if (c == 'h') {
             print_help(cmd, synopsis, about, spec, opts, n_opts);
+            free(argv1);
             free(lo);
             return -1;
         }
@@ -130,18 +223,10 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
         }
     }
     /* Pass 2: everything else, in order, with errors reported. */
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
-        if (c == '?') {
-            const char *bad = argv[optind - 1];
-            if (optopt && optopt < 1000)
-                rc = cli_fail(cmd, "unknown or incomplete option '-%c' (see --help)", optopt);
-            else
-                rc = cli_fail(cmd, "unknown option or missing value: '%s' (see --help)", bad);
-            goto done;
-        }
-        if (c == ':') {
-            rc = cli_fail(cmd, "option '%s' needs a value", argv[optind - 1]);
+        if (c == '?' || c == ':') {
+            rc = option_error(cmd, c, argv[optind - 1], lo, n, opts, n_opts);
             goto done;
         }
         if (c == 3000 || c == 'h')
@@ -169,6 +254,7 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
     }
     *first_pos = optind;
 done:
+    free(argv1);
     free(lo);
     return rc;
 }

@@ -55,15 +55,13 @@ int cli_predict(int argc, char **argv)
                           spec.seed};
     GsDataset *data = NULL;
     if ((st = gs_data_create(&spec.data, &dopt, &data, &err)) != GS_OK) {
-        fprintf(stderr, "gradscope predict: %s\n", err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status("predict", st, err.msg);
     }
     GsPrediction pred = {0};
     st = gs_theory_predict(&spec, data->d_in, gs_data_input_second_moment(data), &pred, &err);
     gs_data_destroy(data);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope predict: %s\n", err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status("predict", st, err.msg);
     }
     if (o.json) {
         char *json = NULL;

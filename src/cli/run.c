@@ -84,8 +84,7 @@ static int train(const GsSpec *spec, const char *export_dir, const char *label, 
     GsError err = {{0}};
     GsStatus st = gs_run_setup(spec, export_dir, progress_fn, &p, trace, info, &err);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope run: %s\n", err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status("run", st, err.msg);
     }
     return 0;
 }
