@@ -1,6 +1,7 @@
 /* CLI tests: run the real gradscope binary on real files. Success paths write what they
  * promise; every bad input exits 2 with one line naming the value and leaves no file. */
 #include <dirent.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,114 @@ START_TEST(test_did_you_mean)
 }
 END_TEST
 
+/* Runs a command whose stderr goes to err.txt (its stdout discarded), then puts that
+ * stderr into out. Returns the exit status. */
+static int gs_err(const char *args)
+{
+    int rc = gs_cli_run(0, "%s; exit $?", args); /* the trailing 2>/dev/null hits exit */
+    char path[512];
+    snprintf(path, sizeof path, "%s/err.txt", tmpdir);
+    FILE *f = fopen(path, "r");
+    out[0] = '\0';
+    if (f) {
+        size_t n = fread(out, 1, sizeof gs_out - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        unlink(path);
+    }
+    return rc;
+}
+
+/* stdout of a command is one JSON document and nothing else. */
+static void expect_json_stdout(const char *what)
+{
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    ck_assert_msg(j != NULL, "%s: stdout is not JSON (%s at %d): %.2000s", what, e.text, e.line,
+                  out);
+    json_decref(j);
+}
+
+/* With --json -, stdout carries only the JSON; status lines go to stderr. */
+START_TEST(test_json_stdout_only)
+{
+    ck_assert_int_eq(gs("run " SMALL " --trace t.csv -q"), 0);
+    const char *cmds[] = {"run " SMALL " --json -",
+                          "run " SMALL " --json - --cure --act sigmoid --depth 6",
+                          "run --depth 3 --width 8 --steps 4 --samples 64 -o r.png --json -",
+                          "plot t.csv -o p.png --json -",
+                          "diagnose t.csv --json -",
+                          "diagnose t.csv --json - -v",
+                          "predict --depth 3 --json -"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = gs_cli_run(0, "%s", cmds[i]);
+        ck_assert_msg(rc == 0, "%s: exit %d", cmds[i], rc);
+        expect_json_stdout(cmds[i]);
+    }
+    /* the status line is still there, on stderr */
+    ck_assert_int_eq(gs_err("run " SMALL " --json - 2>err.txt >/dev/null"), 0);
+    ck_assert_msg(strstr(out, "gradscope run:") != NULL, "%.2000s", out);
+    ck_assert_int_eq(gs_err("plot t.csv -o p.png --json - 2>err.txt >/dev/null"), 0);
+    ck_assert_msg(strstr(out, "gradscope plot:") != NULL, "%.2000s", out);
+}
+END_TEST
+
+/* A CSV target of integers 0..K-1 trains with xent and K classes, said in one stderr line;
+ * --loss mse overrides; a real-valued target stays regression. */
+START_TEST(test_csv_class_targets)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/d.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "a,b,y\n");
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%g,%g,%d\n", 0.1 * i, 1.0 - 0.03 * i, i % 3);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/r.csv", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f, "a,y\n");
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%g,%g\n", 0.1 * i, 0.5 * i);
+    fclose(f);
+    int rc = gs_err("run --depth 2 --width 4 --steps 3 --data d.csv --no-report "
+                    "--trace t.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0, "%.2000s", out);
+    ck_assert_msg(strstr(out, "d.csv: target 'y' holds integers 0..2: using xent with 3 classes "
+                              "(--loss mse to override)") != NULL,
+                  "%.2000s", out);
+    ck_assert_ptr_null(strchr(out, '\n') == NULL ? NULL : strchr(strchr(out, '\n') + 1, '\n'));
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int xent = 0, outputs = 0;
+    while (fgets(line, sizeof line, f) && line[0] == '#') {
+        xent |= !strcmp(line, "# loss_used = xent\n");
+        sscanf(line, "# data_outputs = %d", &outputs);
+    }
+    fclose(f);
+    ck_assert(xent);
+    ck_assert_int_eq(outputs, 3);
+    /* --loss mse overrides, silently */
+    rc = gs_err("run --depth 2 --width 4 --steps 3 --data d.csv --loss mse --no-report "
+                "--trace t.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0 && !strstr(out, "xent"), "%.2000s", out);
+    f = fopen(path, "r");
+    int mse = 0;
+    while (fgets(line, sizeof line, f) && line[0] == '#')
+        mse |= !strcmp(line, "# loss_used = mse\n");
+    fclose(f);
+    ck_assert(mse);
+    /* a real-valued target: regression, nothing said */
+    rc = gs_err("run --depth 2 --width 4 --steps 3 --data r.csv --no-report 2>err.txt "
+                ">/dev/null");
+    ck_assert_msg(rc == 0 && !strstr(out, "xent"), "%.2000s", out);
+    /* predict follows the same rule */
+    rc = gs_err("predict --depth 2 --data d.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0 && strstr(out, "using xent with 3 classes"), "%.2000s", out);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -237,6 +346,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_plot_success);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_did_you_mean);
+    tcase_add_test(tc, test_json_stdout_only);
+    tcase_add_test(tc, test_csv_class_targets);
     suite_add_tcase(s, tc);
     return s;
 }

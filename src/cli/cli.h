@@ -47,6 +47,12 @@ int cli_fail_status(const char *cmd, GsStatus st, const char *msg);
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
 
+/* With loss auto and a CSV data set whose target holds only the integers 0..K-1
+ * (2 <= K <= 100), sets spec->loss to xent and says so in one stderr line (unless quiet).
+ * Leaves spec alone otherwise, also when the file cannot be read (its loader reports that).
+ * Cannot fail. */
+void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet);
+
 /* Formats v with `digits` significant digits, writing NaN/Inf/-Inf for non-finite values
  * (printf's "-nan" depends on the sign bit). Returns buf. */
 char *cli_fmt_g(char *buf, size_t size, double v, int digits);

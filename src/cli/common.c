@@ -49,6 +49,28 @@ int cli_status_exit(GsStatus st)
     return GS_EXIT_FAIL;
 }
 
+void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet)
+{
+    if (spec->loss != GS_LOSS_AUTO || spec->data.kind != GS_DATA_CSV)
+        return;
+    int k = 0;
+    char name[256];
+    /* an unreadable file is reported where it is loaded, with the usual message */
+    if (gs_data_csv_classes(spec->data.path, spec->target, &k, name, sizeof name, NULL) != GS_OK ||
+        k == 0)
+        return;
+    spec->loss = GS_LOSS_XENT;
+    if (!quiet) {
+        char msg[1400];
+        snprintf(msg, sizeof msg,
+                 "%s: target '%s' holds integers 0..%d: using xent with %d classes (--loss mse to "
+                 "override)",
+                 spec->data.path, name, k - 1, k);
+        char quoted[2048];
+        fprintf(stderr, "gradscope %s: %s\n", cmd, gs_text_escape(msg, quoted, sizeof quoted, 0));
+    }
+}
+
 char *cli_fmt_g(char *buf, size_t size, double v, int digits)
 {
     if (isnan(v))

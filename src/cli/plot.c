@@ -116,9 +116,11 @@ int cli_plot(int argc, char **argv)
     }
     if (r.json && (rc = cli_write_json("plot", r.json, &fs, have_pred ? &pred : NULL)))
         goto done;
+    /* with --json -, stdout carries the JSON alone */
     if (!r.quiet)
-        printf("gradscope plot: %zu steps x %zu layers from %s -> %s\n", gs_trace_n_steps(trace),
-               gs_trace_n_layers(trace), path, out);
+        fprintf(r.json && !strcmp(r.json, "-") ? stderr : stdout,
+                "gradscope plot: %zu steps x %zu layers from %s -> %s\n", gs_trace_n_steps(trace),
+                gs_trace_n_layers(trace), path, out);
     rc = cli_should_fail(&r, &fs) ? GS_EXIT_CHECK : 0;
 done:
     gs_findings_fini(&fs);

@@ -45,6 +45,7 @@ int cli_predict(int argc, char **argv)
     GsStatus st = gs_spec_validate(&spec, 0, 0, &err);
     if (st != GS_OK)
         return cli_fail("predict", "%s", err.msg);
+    cli_resolve_loss("predict", &spec, 0);
     /* The recursion starts from the actual inputs' second moment. */
     GsDataOptions dopt = {(size_t)spec.samples,
                           spec.noise,

@@ -130,7 +130,8 @@ typedef struct {
 
 /* Tries the suggestions of the most severe findings (at most three) until one removes
  * the finding it answers. */
-static int try_cure(const GsSpec *spec, const GsFindings *before, const CliReport *rep, Cure *c)
+static int try_cure(const GsSpec *spec, const GsFindings *before, const CliReport *rep, FILE *txt,
+                    Cure *c)
 {
     int tried = 0;
     memset(c, 0, sizeof *c);
@@ -154,8 +155,8 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
         }
         int fixed = !has_kind(&fs, f->kind);
         if (!rep->quiet)
-            printf("cure %d: %s -> %s %s\n", tried, f->options,
-                   fixed ? "removes" : "does NOT remove", gs_finding_kind_name(f->kind));
+            fprintf(txt, "cure %d: %s -> %s %s\n", tried, f->options,
+                    fixed ? "removes" : "does NOT remove", gs_finding_kind_name(f->kind));
         if (c->trace) {
             gs_trace_destroy(c->trace);
             gs_findings_fini(&c->findings);
@@ -172,7 +173,7 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
             break;
     }
     if (!tried && !rep->quiet)
-        printf("cure: no finding with a suggested option change; nothing to compare\n");
+        fprintf(txt, "cure: no finding with a suggested option change; nothing to compare\n");
     return 0;
 }
 
@@ -196,6 +197,7 @@ int cli_run(int argc, char **argv)
     GsError err = {{0}};
     if (gs_spec_validate(&spec, 0, 0, &err) != GS_OK)
         return cli_fail("run", "%s", err.msg);
+    cli_resolve_loss("run", &spec, o.rep.quiet);
     const char *out = o.rep.output ? o.rep.output : "gradscope-report.png";
     if ((!o.no_report && cli_check_output("run", "-o", out, ".png|.svg|.pdf")) ||
         cli_check_output("run", "--trace", o.trace_path, NULL) ||
@@ -220,7 +222,9 @@ int cli_run(int argc, char **argv)
     }
     have_pred = gs_theory_predict(&spec, info.d_in, info.input_second_moment, &pred, &err) == GS_OK;
 
-    if (o.cure && (rc = try_cure(&spec, &fs, &o.rep, &cure)))
+    /* with --json -, stdout carries the JSON alone: every readable line goes to stderr */
+    FILE *txt = o.rep.json && !strcmp(o.rep.json, "-") ? stderr : stdout;
+    if (o.cure && (rc = try_cure(&spec, &fs, &o.rep, txt, &cure)))
         goto done;
 
     char subtitle[512] = "", before_verdict[300];
@@ -253,15 +257,16 @@ int cli_run(int argc, char **argv)
         size_t ns = gs_trace_n_steps(trace), L = gs_trace_n_layers(trace);
         double loss0 = gs_trace_get(trace, 0, 0, GS_COL_LOSS);
         double loss1 = gs_trace_get(trace, ns - 1, 0, GS_COL_LOSS);
-        cli_print_findings(stdout, &fs, o.rep.verbose);
+        cli_print_findings(txt, &fs, o.rep.verbose);
         char l0[32], l1[32], ms[32];
-        printf("gradscope run: %ld steps, %zu layers, loss %s -> %s, grad ratio layer 1/%zu "
-               "%s at step 0; first non-finite: %s%s%s%s%s\n",
-               spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
-               cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
-               gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
-               o.no_report ? "" : out, o.trace_path ? "; trace " : "",
-               o.trace_path ? o.trace_path : "");
+        fprintf(txt,
+                "gradscope run: %ld steps, %zu layers, loss %s -> %s, act_grad_norm (dL/dz) ratio "
+                "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
+                spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+                cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
+                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
+                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
+                o.trace_path ? o.trace_path : "");
     }
     if (o.rep.json && (rc = cli_write_json("run", o.rep.json, &fs, have_pred ? &pred : NULL)))
         goto done;

@@ -230,6 +230,12 @@ int cli_sweep(int argc, char **argv)
             rc = cli_fail("sweep", "setup %s: %s", name, err.msg);
             goto done;
         }
+        /* class targets in a CSV: said once per file */
+        int said = 0;
+        for (size_t j = 0; j < i && !said; j++)
+            said = !strcmp(jobs[j].spec.data.path, jobs[i].spec.data.path) &&
+                   !strcmp(jobs[j].spec.target, jobs[i].spec.target);
+        cli_resolve_loss("sweep", &jobs[i].spec, o.quiet || said);
         snprintf(jobs[i].path, sizeof jobs[i].path, "%s/%s.csv", o.out_dir, name);
         snprintf(jobs[i].label, sizeof jobs[i].label, "%s", name);
         for (char *p = jobs[i].label; *p; p++)
