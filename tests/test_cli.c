@@ -332,6 +332,111 @@ START_TEST(test_csv_class_targets)
 }
 END_TEST
 
+/* Reads tmpdir/name whole into a malloc'd buffer (NULL when missing); *n gets its size. */
+static char *slurp(const char *name, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    *n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* The command exits 2 with one line naming both needles, and file keeps its bytes. */
+static void expect_refused(const char *cmd, const char *n1, const char *n2, const char *file)
+{
+    size_t n0 = 0, n1b = 0;
+    char *before = slurp(file, &n0);
+    int rc = gs("%s", cmd);
+    ck_assert_msg(rc == 2, "exit %d for '%s': %.3000s", rc, cmd, out);
+    ck_assert_msg(strstr(out, n1) && strstr(out, n2), "'%s': output lacks '%s'/'%s': %.3000s", cmd,
+                  n1, n2, out);
+    char *nl = strchr(out, '\n');
+    ck_assert_msg(nl && nl[1] == '\0', "more than one line: %.3000s", out);
+    char *after = slurp(file, &n1b);
+    ck_assert_msg(before && after && n0 == n1b && !memcmp(before, after, n0), "%s changed", file);
+    free(before);
+    free(after);
+}
+
+/* An output is never an input or another output. */
+START_TEST(test_same_file_refused)
+{
+    ck_assert_int_eq(gs("run " SMALL " --trace t.csv -q"), 0);
+    char path[512];
+    expect_refused("diagnose t.csv --json t.csv", "--json 't.csv'", "TRACE", "t.csv");
+    expect_refused("plot t.csv -o o.png --json t.csv", "--json 't.csv'", "TRACE", "t.csv");
+    expect_refused("plot t.csv -o o.png --json ./o.png", "-o 'o.png'", "--json './o.png'", "t.csv");
+    snprintf(path, sizeof path, "%s/o.png", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/d.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "a,y\n0.1,0.5\n0.2,0.7\n0.3,0.1\n");
+    fclose(f);
+    expect_refused("run " SMALL " --data d.csv --trace d.csv", "--trace 'd.csv'", "--data 'd.csv'",
+                   "d.csv");
+    /* the same file through another path, and by its future name */
+    snprintf(path, sizeof path, "%s/sub", tmpdir);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    expect_refused("run " SMALL " --data sub/../d.csv --json ./d.csv", "--json './d.csv'",
+                   "--data 'sub/../d.csv'", "d.csv");
+    expect_refused("run " SMALL " --trace x.csv --json sub/../x.csv", "--trace 'x.csv'",
+                   "--json 'sub/../x.csv'", "d.csv");
+    expect_refused("run --depth 2 --width 4 --steps 2 --samples 32 --trace x.png -o x.png",
+                   "-o "
+                   "'x.png'",
+                   "--trace 'x.png'", "d.csv");
+    snprintf(path, sizeof path, "%s/f.ini", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f, "depth = 2\n");
+    fclose(f);
+    expect_refused("run " SMALL " --config f.ini --json f.ini", "--json 'f.ini'",
+                   "--config 'f.ini'", "f.ini");
+    expect_refused("predict --config f.ini --json f.ini", "--json 'f.ini'", "--config 'f.ini'",
+                   "f.ini");
+    expect_refused("run " SMALL " --export-weights w --trace w", "--export-weights 'w'",
+                   "--trace 'w'", "f.ini");
+    snprintf(path, sizeof path, "%s/x.csv", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/w", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* devices may be named twice */
+    ck_assert_msg(gs("run " SMALL " --trace /dev/null --json /dev/null -q") == 0, "%.3000s", out);
+    struct stat sb;
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+}
+END_TEST
+
+/* Exit codes and reasons for the small cases; outputs get 0666 & ~umask. */
+START_TEST(test_exit_codes_and_modes)
+{
+    expect_usage("empty kind", "diagnose t.csv --fail-on %s", ",");
+    expect_usage("empty kind", "diagnose t.csv --fail-on %s", "vanishing,");
+    expect_usage("is a directory", "run " SMALL " --config %s", ".");
+    expect_usage("is a directory", "predict --json %s", ".");
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    ck_assert_int_eq(gs("--version >/dev/null; umask 022; %s run " SMALL " --trace t.csv --json "
+                        "f.json -q && %s predict --depth 3 --json p.json >/dev/null && umask 027 "
+                        "&& %s run " SMALL " --trace t2.csv --json f2.json -q",
+                        bin, bin, bin),
+                     0);
+    const char *names[] = {"t.csv", "f.json", "p.json", "t2.csv", "f2.json"};
+    mode_t want[] = {0644, 0644, 0644, 0640, 0640};
+    for (int i = 0; i < 5; i++) {
+        char path[512];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_msg((sb.st_mode & 0777) == want[i], "%s: mode %o", names[i], sb.st_mode & 0777);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -348,6 +453,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_did_you_mean);
     tcase_add_test(tc, test_json_stdout_only);
     tcase_add_test(tc, test_csv_class_targets);
+    tcase_add_test(tc, test_same_file_refused);
+    tcase_add_test(tc, test_exit_codes_and_modes);
     suite_add_tcase(s, tc);
     return s;
 }

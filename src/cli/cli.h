@@ -44,6 +44,22 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 /* Prints "gradscope CMD: msg" (escaped like cli_fail) and returns cli_status_exit(st). */
 int cli_fail_status(const char *cmd, GsStatus st, const char *msg);
 
+/* A path named on the command line, for cli_check_same_files. */
+typedef struct {
+    const char *option; /* "--trace", "-o", "--data" */
+    const char *path;   /* NULL or "-": skipped */
+    int output;         /* 1: written by the command */
+} CliPath;
+
+/* Refuses (2, after one line naming both options and the path) when an output is the same
+ * file as an input or as another output: by device and inode where the file exists, by
+ * the real path of its directory plus its name where it does not. Devices and FIFOs
+ * (/dev/null) are never the same. 3 when out of memory. */
+int cli_check_same_files(const char *cmd, const CliPath *paths, size_t n);
+
+/* The last --config FILE cli_parse loaded (NULL when none), for the same-file check. */
+const char *cli_config_path(void);
+
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
 

@@ -3,10 +3,13 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/text.h"
 
@@ -47,6 +50,86 @@ int cli_status_exit(GsStatus st)
     case GS_ERR_NOMEM: return GS_EXIT_FAIL;
     }
     return GS_EXIT_FAIL;
+}
+
+/* How a path names a file: device and inode when it exists, else the real path of its
+ * directory joined with its last component (what it will be once created). */
+typedef struct {
+    int exists, special;
+    dev_t dev;
+    ino_t ino;
+    char resolved[PATH_MAX + 256];
+} FileId;
+
+static void file_id(const char *path, FileId *id)
+{
+    struct stat sb;
+    memset(id, 0, sizeof *id);
+    if (stat(path, &sb) == 0) {
+        id->exists = 1;
+        /* /dev/null and the like may be named by several outputs */
+        id->special = !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
+        id->dev = sb.st_dev;
+        id->ino = sb.st_ino;
+        return;
+    }
+    char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    snprintf(base, sizeof base, "%s", path);
+    const char *d = dirname(dir), *b = basename(base);
+    if (realpath(d, real))
+        snprintf(id->resolved, sizeof id->resolved, "%s/%s", real, b);
+    else
+        snprintf(id->resolved, sizeof id->resolved, "%s", path);
+}
+
+int cli_check_same_files(const char *cmd, const CliPath *paths, size_t n)
+{
+    FileId *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "gradscope %s: out of memory\n", cmd);
+        return GS_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (paths[i].path && strcmp(paths[i].path, "-"))
+            file_id(paths[i].path, &ids[i]);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!paths[i].path || !strcmp(paths[i].path, "-") || ids[i].special)
+            continue;
+        for (size_t j = i + 1; j < n && !rc; j++) {
+            const CliPath *a = &paths[i], *b = &paths[j];
+            if (!b->path || !strcmp(b->path, "-") || ids[j].special || (!a->output && !b->output))
+                continue;
+            int same =
+                ids[i].exists && ids[j].exists
+                    ? ids[i].dev == ids[j].dev && ids[i].ino == ids[j].ino
+                    : !ids[i].exists && !ids[j].exists && !strcmp(ids[i].resolved, ids[j].resolved);
+            if (!same)
+                continue;
+            /* name the input second: "--trace 'd.csv' is the same file as --data 'd.csv'" */
+            const CliPath *out = a->output ? a : b, *other = a->output ? b : a;
+            if (other->output)
+                rc = cli_fail(cmd,
+                              "%s '%s' and %s '%s' are the same file; give them different "
+                              "paths",
+                              a->option, a->path, b->option, b->path);
+            else
+                rc = cli_fail(cmd,
+                              "%s '%s' is the same file as the input %s '%s'; refusing to "
+                              "overwrite it",
+                              out->option, out->path, other->option, other->path);
+        }
+    }
+    free(ids);
+    return rc;
+}
+
+static const char *last_config;
+
+const char *cli_config_path(void)
+{
+    return last_config;
 }
 
 void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet)
@@ -237,6 +320,7 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
         }
         if (c == 3000) {
             GsError err = {{0}};
+            last_config = optarg;
             GsStatus st = gs_spec_load_ini(spec, optarg, &err);
             if (st != GS_OK) {
                 rc = cli_fail(cmd, "--config: %s", err.msg);

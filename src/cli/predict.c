@@ -41,6 +41,11 @@ int cli_predict(int argc, char **argv)
         return cli_fail("predict", "unexpected argument '%s'", argv[pos]);
     if (cli_check_output("predict", "--json", o.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"--data", spec.data.kind == GS_DATA_CSV ? spec.data.path : NULL, 0},
+                             {"--config", cli_config_path(), 0},
+                             {"--json", o.json, 1}};
+    if ((rc = cli_check_same_files("predict", files, 3)))
+        return rc;
     GsError err = {{0}};
     GsStatus st = gs_spec_validate(&spec, 0, 0, &err);
     if (st != GS_OK)
@@ -68,12 +73,14 @@ int cli_predict(int argc, char **argv)
         char *json = NULL;
         if (gs_prediction_to_json(&pred, &json) != GS_OK) {
             gs_prediction_fini(&pred);
+            fprintf(stderr, "gradscope predict: out of memory writing JSON\n");
             return GS_EXIT_FAIL;
         }
+        GsError werr = {{0}};
         if (!strcmp(o.json, "-"))
             printf("%s\n", json);
-        else if (cli_write_file_atomic(o.json, json) != 0)
-            rc = cli_fail("predict", "--json: cannot write '%s'", o.json);
+        else if (cli_write_file_atomic(o.json, json, &werr) != 0)
+            rc = cli_fail("predict", "--json: cannot write %s", werr.msg);
         free(json);
     }
     if (!o.json || strcmp(o.json, "-")) {

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trace/atomic_file.h"
 #include "util/text.h"
 
 void cli_report_init(CliReport *r)
@@ -140,6 +142,9 @@ int cli_check_output(const char *cmd, const char *option, const char *path, cons
             return cli_fail(cmd, "%s: '%s' has an unsupported extension (use %s)", option, path,
                             exts);
     }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(cmd, "%s: cannot write '%s': it is a directory", option, path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     const char *dir = dirname(tmp);
@@ -172,30 +177,16 @@ void cli_print_findings(FILE *f, const GsFindings *fs, int verbose)
         fprintf(f, "Skipped rules: %s\n", fs->skipped);
 }
 
-int cli_write_file_atomic(const char *path, const char *text)
+int cli_write_file_atomic(const char *path, const char *text, GsError *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
+    /* the library's atomic writer: same file mode as every output, removed on a signal */
+    GsAtomicFile af;
+    if (gs_atomic_open(&af, path, err) != GS_OK)
         return -1;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    /* a failed write sets the stream's error flag, which the commit reports */
+    fputs(text, af.fp);
+    fputc('\n', af.fp);
+    return gs_atomic_commit(&af, err) == GS_OK ? 0 : -1;
 }
 
 int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
@@ -209,8 +200,11 @@ int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
     int rc = 0;
     if (!strcmp(path, "-"))
         printf("%s\n", json);
-    else if (cli_write_file_atomic(path, json) != 0)
-        rc = cli_fail(cmd, "--json: cannot write '%s': %s", path, strerror(errno));
+    else {
+        GsError err = {{0}};
+        if (cli_write_file_atomic(path, json, &err) != 0)
+            rc = cli_fail(cmd, "--json: cannot write %s", err.msg);
+    }
     free(json);
     return rc;
 }

@@ -197,12 +197,20 @@ int cli_run(int argc, char **argv)
     GsError err = {{0}};
     if (gs_spec_validate(&spec, 0, 0, &err) != GS_OK)
         return cli_fail("run", "%s", err.msg);
-    cli_resolve_loss("run", &spec, o.rep.quiet);
     const char *out = o.rep.output ? o.rep.output : "gradscope-report.png";
     if ((!o.no_report && cli_check_output("run", "-o", out, ".png|.svg|.pdf")) ||
         cli_check_output("run", "--trace", o.trace_path, NULL) ||
         cli_check_output("run", "--json", o.rep.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"--data", spec.data.kind == GS_DATA_CSV ? spec.data.path : NULL, 0},
+                             {"--config", cli_config_path(), 0},
+                             {"-o", o.no_report ? NULL : out, 1},
+                             {"--trace", o.trace_path, 1},
+                             {"--json", o.rep.json, 1},
+                             {"--export-weights", o.export_dir, 1}};
+    if ((rc = cli_check_same_files("run", files, sizeof files / sizeof files[0])))
+        return rc;
+    cli_resolve_loss("run", &spec, o.rep.quiet);
 
     GsTrace *trace = NULL;
     GsRunInfo info;
