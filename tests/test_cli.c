@@ -437,6 +437,41 @@ START_TEST(test_exit_codes_and_modes)
 }
 END_TEST
 
+/* Past `ulimit -f` a write fails with "File too large" (SIGXFSZ is ignored), leaving
+ * neither the output nor its temporary file; the same for exported weights. */
+START_TEST(test_file_size_limit)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; ulimit -f 1; %s run " SMALL " --trace t.csv -q", bin);
+    ck_assert_msg(rc == 2, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "t.csv: File too large") != NULL, "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0);
+    rc = gs("--version >/dev/null; ulimit -f 1; %s run --depth 2 --width 64 --steps 2 --samples "
+            "32 --no-report --export-weights w -q",
+            bin);
+    ck_assert_msg(rc == 2, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "File too large") && strstr(out, "w/dense") && !strstr(out, ".tmp."),
+                  "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0); /* no half-filled w/, no w.tmp.* */
+}
+END_TEST
+
+/* SIGTERM mid-run: exit 128+15 and no temporary file or directory left behind. */
+START_TEST(test_sigterm_cleans_up)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; %s run --depth 2 --width 4 --steps 100000000 --record-every "
+                "10000000 --samples 32 "
+                "--export-weights w --trace t.csv -o r.png -q & P=$!; n=0; "
+                "while [ $n -lt 50 ] && ! ls -d w.tmp.* >/dev/null 2>&1; do sleep 0.1; n=$((n+1)); "
+                "done; ls -d w.tmp.* >/dev/null 2>&1 && echo started; kill -TERM $P; wait $P",
+                bin);
+    ck_assert_msg(rc == 143, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "started") != NULL, "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -455,6 +490,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_csv_class_targets);
     tcase_add_test(tc, test_same_file_refused);
     tcase_add_test(tc, test_exit_codes_and_modes);
+    tcase_add_test(tc, test_file_size_limit);
+    tcase_add_test(tc, test_sigterm_cleans_up);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -369,6 +369,30 @@ START_TEST(cli_sweep_shard_resume_grid)
 }
 END_TEST
 
+/* SIGKILL of a sweep's parent takes its workers with it (they would go on training and
+ * writing into the directory otherwise), and they leave no temporary file. */
+START_TEST(cli_sweep_workers_die_with_parent)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; %s sweep --vary seed=1,2 --depth 2 --width 4 --steps "
+                "100000000 --record-every 10000000 --samples 32 -j 2 -q --out s & P=$!; sleep 1; "
+                "W=$(ps -o pid= --ppid $P); "
+                "echo \"workers:$W\"; kill -9 $P; alive=1; n=0; "
+                "while [ $alive = 1 ] && [ $n -lt 50 ]; do alive=0; for w in $W; do "
+                "st=$(cut -d' ' -f3 /proc/$w/stat 2>/dev/null); "
+                "[ -n \"$st\" ] && [ \"$st\" != Z ] && alive=1; done; sleep 0.1; n=$((n+1)); "
+                "done; echo \"alive:$alive\"",
+                bin);
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    char *w = strstr(out, "workers:");
+    ck_assert_msg(w && w[8] != '\n', "no workers seen: %.3000s", out);
+    ck_assert_msg(strstr(out, "alive:0") != NULL, "workers outlived their parent: %.3000s", out);
+    char d[512];
+    snprintf(d, sizeof d, "%s/s", tmpdir);
+    ck_assert_int_eq(count_entries(d), 0);
+}
+END_TEST
+
 /* Every lesson, reduced: the demo exits 0 only when each lesson shows the findings its
  * scenario file claims (expect / expect_cured); check the figures and the index too. */
 START_TEST(cli_demo_quick)
@@ -433,6 +457,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(cli, cli_bad_input);
     tcase_add_test(cli, cli_sweep_shard_resume_grid);
     tcase_add_test(cli, cli_demo_quick);
+    tcase_add_test(cli, cli_sweep_workers_die_with_parent);
     suite_add_tcase(s, cli);
     return s;
 }

@@ -57,6 +57,21 @@ typedef struct {
  * (/dev/null) are never the same. 3 when out of memory. */
 int cli_check_same_files(const char *cmd, const CliPath *paths, size_t n);
 
+/* Signals: ignores SIGXFSZ (a write past `ulimit -f` then fails with "File too large"),
+ * and on SIGINT/SIGTERM/SIGHUP removes this process's temporary files and directory, then
+ * exits 128+sig. Called once by main. */
+void cli_signals_init(void);
+/* In a forked worker: forget the parent's temporary files (they are not the worker's). */
+void cli_signals_forget(void);
+/* Creates an empty temporary sibling of dir ("DIR.tmp.XXXXXX", parents of dir created),
+ * mode 0777 & ~umask, into tmp, removed on a signal. 0, or -1 with errno set. */
+int cli_tmpdir_create(const char *dir, char *tmp, size_t size);
+/* Moves tmp's files to dir: by renaming tmp when dir does not exist, else file by file.
+ * tmp is gone afterwards. 0, or -1 with errno set. */
+int cli_tmpdir_commit(const char *tmp, const char *dir);
+/* Removes tmp and its files (a failed run). */
+void cli_tmpdir_discard(const char *tmp);
+
 /* The last --config FILE cli_parse loaded (NULL when none), for the same-file check. */
 const char *cli_config_path(void);
 

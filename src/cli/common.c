@@ -2,15 +2,21 @@
  * key table plus each command's own options. */
 #include "cli/cli.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "trace/atomic_file.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 /* Prints "gradscope CMD: msg" with unprintable bytes shown as \xNN: messages quote paths
@@ -122,6 +128,147 @@ int cli_check_same_files(const char *cmd, const CliPath *paths, size_t n)
         }
     }
     free(ids);
+    return rc;
+}
+
+/* ---- signals: remove what this process has half-written, then exit 128+sig ---- */
+
+/* A temporary directory being filled (--export-weights), removed on a signal. Written only
+ * with the signals blocked. */
+static char tmp_dir[PATH_MAX + 32];
+
+/* Removes a directory and the plain files in it. From a signal handler this is best effort:
+ * opendir/readdir are not on the async-signal-safe list, but the process dies right after
+ * and the main code never holds the directory open. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static void on_fatal_signal(int sig)
+{
+    gs_atomic_remove_all();
+    if (tmp_dir[0])
+        remove_dir(tmp_dir);
+    _exit(128 + sig);
+}
+
+static void block_signals(int block)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+void cli_signals_init(void)
+{
+    /* past `ulimit -f` a write then fails with EFBIG ("File too large") and is reported,
+     * instead of the process dying silently with its temporary file left behind */
+    signal(SIGXFSZ, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < 3; i++) {
+        struct sigaction old;
+        /* an ignored SIGHUP (nohup) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+void cli_signals_forget(void)
+{
+    gs_atomic_forget_all();
+    tmp_dir[0] = '\0';
+}
+
+int cli_tmpdir_create(const char *dir, char *tmp, size_t size)
+{
+    if (strlen(dir) + 12 > size || strlen(dir) + 12 > sizeof tmp_dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* a sibling, so that the final rename stays on one file system */
+    char parent[PATH_MAX + 32];
+    snprintf(parent, sizeof parent, "%s", dir);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    if (gs_mkdir_p(dirname(parent)) != 0)
+        return -1;
+    snprintf(tmp, size, "%.*s.tmp.XXXXXX", (int)len, dir);
+    block_signals(1);
+    int ok = mkdtemp(tmp) != NULL;
+    int e = errno;
+    if (ok)
+        snprintf(tmp_dir, sizeof tmp_dir, "%s", tmp);
+    block_signals(0);
+    if (!ok) {
+        errno = e;
+        return -1;
+    }
+    /* mkdtemp makes it 0700; the result is an ordinary directory */
+    mode_t m = umask(0);
+    umask(m);
+    (void)chmod(tmp, 0777 & ~m);
+    return 0;
+}
+
+void cli_tmpdir_discard(const char *tmp)
+{
+    remove_dir(tmp);
+    block_signals(1);
+    tmp_dir[0] = '\0';
+    block_signals(0);
+}
+
+int cli_tmpdir_commit(const char *tmp, const char *dir)
+{
+    int rc = 0;
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        /* a new directory appears whole */
+        rc = rename(tmp, dir);
+    } else {
+        /* an existing one (perhaps holding other files) gets each file by rename: its old
+         * arrays are replaced, never half-written */
+        DIR *d = opendir(tmp);
+        rc = d ? 0 : -1;
+        struct dirent *e;
+        char from[PATH_MAX + 256], to[PATH_MAX + 256];
+        while (d && !rc && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            snprintf(from, sizeof from, "%s/%s", tmp, e->d_name);
+            snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+            rc = rename(from, to);
+        }
+        if (d)
+            closedir(d);
+    }
+    int e = errno;
+    remove_dir(tmp); /* gone after a whole rename; emptied and removed otherwise */
+    block_signals(1);
+    tmp_dir[0] = '\0';
+    block_signals(0);
+    errno = e;
     return rc;
 }
 

@@ -56,6 +56,7 @@ static int unknown_cmd(const char *cmd)
 
 int main(int argc, char **argv)
 {
+    cli_signals_init();
     if (argc < 2) {
         usage(stderr);
         return GS_EXIT_USAGE;

@@ -1,9 +1,11 @@
 /* `gradscope run`: train one setup while recording, then write the trace, the findings,
  * the prediction and the report; with --cure, rerun with the suggested fix and compare. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,15 +77,23 @@ static void progress_fn(void *ctx, long step, long steps, double loss)
         fprintf(stderr, "\n");
 }
 
-/* Trains spec; on failure prints the error and returns its exit code. */
-static int train(const GsSpec *spec, const char *export_dir, const char *label, int quiet,
-                 GsTrace **trace, GsRunInfo *info)
+/* Trains spec; on failure prints the error and returns its exit code. The weights go to
+ * export_tmp, which messages call export_dir (the user never named the temporary). */
+static int train(const GsSpec *spec, const char *export_tmp, const char *export_dir,
+                 const char *label, int quiet, GsTrace **trace, GsRunInfo *info)
 {
     Progress p = {{0, 0}, -1, !quiet && isatty(STDERR_FILENO), label};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
     GsError err = {{0}};
-    GsStatus st = gs_run_setup(spec, export_dir, progress_fn, &p, trace, info, &err);
+    GsStatus st = gs_run_setup(spec, export_tmp, progress_fn, &p, trace, info, &err);
     if (st != GS_OK) {
+        const char *at = export_tmp ? strstr(err.msg, export_tmp) : NULL;
+        if (at) {
+            char msg[sizeof err.msg + 4200];
+            snprintf(msg, sizeof msg, "--export-weights: %.*s%s%s", (int)(at - err.msg), err.msg,
+                     export_dir, at + strlen(export_tmp));
+            return cli_fail_status("run", st, msg);
+        }
         return cli_fail_status("run", st, err.msg);
     }
     return 0;
@@ -145,7 +155,7 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
             continue;
         tried++;
         GsTrace *t = NULL;
-        int rc = train(&s2, NULL, "cure", rep->quiet, &t, NULL);
+        int rc = train(&s2, NULL, NULL, "cure", rep->quiet, &t, NULL);
         if (rc)
             return rc;
         GsFindings fs = {0};
@@ -212,10 +222,30 @@ int cli_run(int argc, char **argv)
         return rc;
     cli_resolve_loss("run", &spec, o.rep.quiet);
 
+    /* the weights go to a temporary sibling directory that appears whole, or not at all */
+    char export_tmp[4200] = "";
+    if (o.export_dir) {
+        struct stat sb;
+        if (stat(o.export_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            return cli_fail("run", "--export-weights: '%s' exists and is not a directory",
+                            o.export_dir);
+        if (cli_tmpdir_create(o.export_dir, export_tmp, sizeof export_tmp) != 0)
+            return cli_fail("run", "--export-weights: cannot create '%s': %s", o.export_dir,
+                            strerror(errno));
+    }
     GsTrace *trace = NULL;
     GsRunInfo info;
-    if ((rc = train(&spec, o.export_dir, "run", o.rep.quiet, &trace, &info)))
+    rc = train(&spec, o.export_dir ? export_tmp : NULL, o.export_dir, "run", o.rep.quiet, &trace,
+               &info);
+    if (o.export_dir && rc)
+        cli_tmpdir_discard(export_tmp);
+    if (rc)
         return rc;
+    if (o.export_dir && cli_tmpdir_commit(export_tmp, o.export_dir) != 0) {
+        gs_trace_destroy(trace);
+        return cli_fail("run", "--export-weights: cannot move the arrays into '%s': %s",
+                        o.export_dir, strerror(errno));
+    }
     GsFindings fs = {0};
     GsPrediction pred = {0};
     Cure cure = {0};
