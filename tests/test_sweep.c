@@ -453,6 +453,21 @@ START_TEST(cli_sweep_colliding_names)
 }
 END_TEST
 
+/* Out of memory exits 3 in a sweep as in a single run (DESIGN.md reserves 3 for it). */
+START_TEST(cli_sweep_out_of_memory)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    const char *setup = "--depth 20 --width 3000 --steps 2 --batch 512 --samples 600";
+    int rc = gs("--version >/dev/null; ulimit -v 400000; %s sweep --vary seed=1,2 %s -j 1 -q "
+                "--out s",
+                bin, setup);
+    ck_assert_msg(rc == 3, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "out of memory") != NULL, "%.3000s", out);
+    rc = gs("--version >/dev/null; ulimit -v 400000; %s run %s --no-report -q", bin, setup);
+    ck_assert_msg(rc == 3, "exit %d: %.3000s", rc, out);
+}
+END_TEST
+
 /* SIGKILL of a sweep's parent takes its workers with it (they would go on training and
  * writing into the directory otherwise), and they leave no temporary file. */
 START_TEST(cli_sweep_workers_die_with_parent)
@@ -544,6 +559,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(cli, cli_demo_quick);
     tcase_add_test(cli, cli_sweep_workers_die_with_parent);
     tcase_add_test(cli, cli_sweep_colliding_names);
+    tcase_add_test(cli, cli_sweep_out_of_memory);
     suite_add_tcase(s, cli);
     return s;
 }

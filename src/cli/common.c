@@ -341,7 +341,8 @@ static void print_help(const char *cmd, const char *synopsis, const char *about,
         }
     }
     printf("\nExit status: 0 success, 1 a check asked for failed (--fail-on), 2 bad usage or "
-           "input.\n");
+           "input,\n3 out of memory or another failure of the machine, 128+N killed by signal "
+           "N.\n");
 }
 
 /* The long name behind getopt's val (1000+i own options, 2000+k setup keys, 3000 config). */

@@ -451,7 +451,8 @@ static const Key keys[] = {
      set_act, get_act},
     {"init", "xavier_normal",
      "weights: normal:STD uniform:A standard xavier_uniform xavier_normal he_uniform he_normal "
-     "lecun_uniform lecun_normal orthogonal[:GAIN]; append *GAIN to scale a named scheme",
+     "lecun_uniform lecun_normal orthogonal[:GAIN] (kaiming_normal/kaiming_uniform: PyTorch's "
+     "names for he_*); append *GAIN to scale a named scheme",
      set_init, get_init},
     {"bias-init", "zero", "biases: zero const:C normal:STD", set_bias_init, get_bias_init},
     {"norm", "none", "normalization after each hidden dense layer: none batch layer", set_norm,
@@ -459,8 +460,10 @@ static const Key keys[] = {
     {"residual", "0", "residual blocks of K hidden layers (layers 2..depth); 0 = plain",
      set_residual, get_residual},
     {"res-scale", "1", "alpha in x + alpha*F(x)", set_res_scale, get_res_scale},
-    {"loss", "auto", "mse xent (auto: xent for classification data, mse otherwise)", set_loss,
-     get_loss},
+    {"loss", "auto",
+     "mse xent (auto: xent for classification data, a CSV target of the integers 0..K-1 "
+     "included; mse otherwise)",
+     set_loss, get_loss},
     {"opt", "sgd", "optimizer: sgd momentum[:BETA] nesterov[:BETA] rmsprop adam adamw", set_opt,
      get_opt},
     {"lr", "0.05", "learning rate", set_lr, get_lr},
