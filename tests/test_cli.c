@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "gradscope/spec.h"
+#include "gradscope/trace.h"
 #include "runner.h"
 
 #define tmpdir gs_tmpdir
@@ -472,6 +474,39 @@ START_TEST(test_sigterm_cleans_up)
 }
 END_TEST
 
+/* spec -> trace metadata -> spec is exact for non-round numbers. */
+START_TEST(test_metadata_round_trip)
+{
+    const char *args = "--lr 0.0123456789 --schedule exp:0.99912345 --opt momentum:0.912345678 "
+                       "--res-scale 0.7654321 --act leaky_relu:0.0123456789";
+    ck_assert_msg(gs("run " SMALL " %s --trace t.csv -q", args) == 0, "%.3000s", out);
+    GsSpec want, got;
+    gs_spec_default(&want);
+    gs_spec_default(&got);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_apply_args(&want, "--depth 3 --width 8 --steps 4 --samples 64", &err),
+                     GS_OK);
+    ck_assert_int_eq(gs_spec_apply_args(&want, args, &err), GS_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    GsTrace *t = NULL;
+    ck_assert_msg(gs_trace_read_csv(path, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    for (size_t i = 0; i < gs_spec_key_count(); i++) {
+        const char *v = gs_trace_meta_get(t, gs_spec_key_name(i));
+        ck_assert_msg(v != NULL, "metadata lacks %s", gs_spec_key_name(i));
+        ck_assert_msg(gs_spec_set(&got, gs_spec_key_name(i), v, &err) == GS_OK, "%s", err.msg);
+    }
+    gs_trace_destroy(t);
+    ck_assert(got.lr == 0.0123456789);
+    ck_assert(got.sched_gamma == 0.99912345);
+    ck_assert(got.opt_param == 0.912345678);
+    ck_assert(got.res_scale == 0.7654321);
+    ck_assert(got.act.param == 0.0123456789);
+    ck_assert(got.lr == want.lr && got.sched_gamma == want.sched_gamma &&
+              got.opt_param == want.opt_param);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -492,6 +527,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_exit_codes_and_modes);
     tcase_add_test(tc, test_file_size_limit);
     tcase_add_test(tc, test_sigterm_cleans_up);
+    tcase_add_test(tc, test_metadata_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

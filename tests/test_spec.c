@@ -206,7 +206,12 @@ START_TEST(test_round_trip_exact)
                            {"opt", "momentum:0.912345678"},
                            {"res-scale", "0.1234567890123"},
                            {"act", "leaky_relu:0.0123456789"},
-                           {"init", "he_normal*0.987654321"}};
+                           {"init", "he_normal*0.987654321"},
+                           {"bias-init", "normal:0.0314159265358979"},
+                           {"weight-decay", "0.000123456789"},
+                           {"clip-norm", "1.23456789012345"},
+                           {"input-scale", "3.3333333333333335"},
+                           {"noise", "0.07000000000000001"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         GsError err;
         ck_assert_msg(gs_spec_set(&s, kv[i][0], kv[i][1], &err) == GS_OK, "%s", err.msg);
@@ -224,6 +229,11 @@ START_TEST(test_round_trip_exact)
     ck_assert(t.res_scale == 0.1234567890123);
     ck_assert(t.act.param == 0.0123456789);
     ck_assert(t.init.gain == 0.987654321);
+    ck_assert(t.bias_init.param == 0.0314159265358979);
+    ck_assert(t.weight_decay == 0.000123456789);
+    ck_assert(t.clip_norm == 1.23456789012345);
+    ck_assert(t.input_scale == 3.3333333333333335);
+    ck_assert(t.noise == 0.07000000000000001);
     gs_spec_get(&s, "schedule", buf, sizeof buf);
     ck_assert_str_eq(buf, "exp:0.99912345");
     gs_spec_get(&s, "opt", buf, sizeof buf);
