@@ -205,6 +205,9 @@ START_TEST(test_did_you_mean)
     expect_usage("did you mean 'he_normal'?", "run " SMALL " --init %s", "he_norml");
     expect_usage("did you mean 'vanishing'?", "diagnose t.csv --fail-on %s", "vanishng");
     expect_usage("option --depth needs a value", "run %s", "--depth");
+    expect_usage("option --depth needs a value (got the option '--width')", "run %s --width 3",
+                 "--depth");
+    expect_usage("option -o needs a value", "plot t.csv %s --json x.json", "-o");
     expect_usage("option --json needs a value", "diagnose t.csv %s", "--json");
     expect_usage("option -o needs a value", "plot t.csv %s", "-o");
     expect_usage("option --standardize takes no value", "run %s", "--standardize=yes");

@@ -483,6 +483,21 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, int argc
             rc = option_error(cmd, c, argv[optind - 1], lo, n, opts, n_opts);
             goto done;
         }
+        /* "--depth --width 3": getopt hands "--width" to --depth as its value */
+        if (optarg && !strncmp(optarg, "--", 2) && optarg[2]) {
+            size_t len = strcspn(optarg + 2, "=");
+            for (size_t i = 0; i < n; i++)
+                if (strlen(lo[i].name) == len && !strncmp(lo[i].name, optarg + 2, len)) {
+                    const char *name = long_name_of(c, lo, n);
+                    if (name)
+                        rc = cli_fail(cmd, "option --%s needs a value (got the option '%s')", name,
+                                      optarg);
+                    else
+                        rc = cli_fail(cmd, "option -%c needs a value (got the option '%s')", c,
+                                      optarg);
+                    goto done;
+                }
+        }
         if (c == 3000 || c == 'h')
             continue;
         if (c >= 2000 && c < 3000) {
