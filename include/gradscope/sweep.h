@@ -62,7 +62,7 @@ int gs_sweep_trace_complete(const char *path, const GsSpec *spec);
 
 /* One summary.csv row's numbers. */
 typedef struct {
-    double final_loss;         /* loss at the last recorded step */
+    double final_loss;         /* mean loss over the last tenth of the recorded steps */
     double ratio_step0;        /* grad_norm layer 1 / layer depth at the first recorded step */
     double ratio_end;          /* the same at the last recorded step */
     double act_ratio_step0;    /* act_grad_norm layer 1 / layer depth at the first step */

@@ -1,5 +1,6 @@
 /* Shared report/diagnosis options, output checks, findings text and JSON writing. */
 #include "cli/report_opts.h"
+#include "gradscope/setup.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -222,25 +223,9 @@ int cli_should_fail(const CliReport *r, const GsFindings *fs)
 
 int cli_predict_from_meta(const GsTrace *trace, GsPrediction *pred)
 {
-    const char *m2 = gs_trace_meta_get(trace, "input_second_moment");
-    const char *din = gs_trace_meta_get(trace, "data_inputs");
-    if (!m2 || !din || !gs_trace_meta_get(trace, "depth"))
-        return 0;
-    GsSpec spec;
-    gs_spec_default(&spec);
-    for (size_t i = 0; i < gs_spec_key_count(); i++) {
-        const char *v = gs_trace_meta_get(trace, gs_spec_key_name(i));
-        /* The data key may name a CSV file that is not here; only the shape matters. */
-        if (v && strcmp(gs_spec_key_name(i), "data") != 0 &&
-            gs_spec_set(&spec, gs_spec_key_name(i), v, NULL) != GS_OK)
-            return 0;
-    }
-    char *end;
-    double moment = strtod(m2, &end);
-    long d_in = strtol(din, NULL, 10);
-    if (!isfinite(moment) || d_in < 1)
-        return 0;
-    return gs_theory_predict(&spec, (size_t)d_in, moment, pred, NULL) == GS_OK;
+    GsTraceSetup su;
+    return gs_setup_from_trace(trace, &su, NULL) == GS_OK &&
+           gs_setup_predict(&su, pred, NULL) == GS_OK;
 }
 
 int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTrace **out)

@@ -149,6 +149,12 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
         const GsFinding *f = &before->items[i];
         if (!f->options[0] || f->severity < GS_SEV_WARNING)
             continue;
+        /* the primary finding comes first; findings it explains carry the same fix */
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(before->items[j].options, f->options);
+        if (seen)
+            continue;
         GsSpec s2 = *spec;
         GsError err = {{0}};
         if (gs_spec_apply_args(&s2, f->options, &err) != GS_OK)
@@ -292,13 +298,14 @@ int cli_run(int argc, char **argv)
         }
     }
     if (!o.rep.quiet) {
-        size_t ns = gs_trace_n_steps(trace), L = gs_trace_n_layers(trace);
+        size_t L = gs_trace_n_layers(trace);
         double loss0 = gs_trace_get(trace, 0, 0, GS_COL_LOSS);
-        double loss1 = gs_trace_get(trace, ns - 1, 0, GS_COL_LOSS);
+        double loss1 = gs_diagnose_final_loss(trace, NULL);
         cli_print_findings(txt, &fs, o.rep.verbose);
         char l0[32], l1[32], ms[32];
         fprintf(txt,
-                "gradscope run: %ld steps, %zu layers, loss %s -> %s, act_grad_norm (dL/dz) ratio "
+                "gradscope run: %ld steps, %zu layers, loss %s -> %s (mean of the last tenth), "
+                "act_grad_norm (dL/dz) ratio "
                 "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
                 spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
                 cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),

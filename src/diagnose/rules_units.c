@@ -97,12 +97,12 @@ void rule_saturation(Ctx *c)
     dg_add_ev(f, "threshold", c->th->saturation);
     dg_add_ev(f, "worst_layer", worst_layer);
     dg_add_ev(f, "layers_flagged", nf);
-    char lay[32];
+    char lay[160];
     dg_set_text(f->message, sizeof f->message,
              "Units saturate in %s: up to %.0f%% of %s units (layer %d) sit where the "
              "derivative is below 5%% of its maximum (threshold %.0f%%), so little gradient "
              "passes through them.",
-             dg_fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su), worst_layer,
+             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su), worst_layer,
              100.0 * c->th->saturation);
     if (!strcmp(c->su.norm, "batch")) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
@@ -150,14 +150,14 @@ void rule_dead(Ctx *c)
     dg_add_ev(f, "threshold", c->th->dead);
     dg_add_ev(f, "worst_layer", worst_layer);
     dg_add_ev(f, "layers_flagged", nf);
-    char lay[32];
+    char lay[160];
     const Setup *su = &c->su;
     int neg_bias = su->bias_negative;
     dg_set_text(f->message, sizeof f->message,
              "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
              "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
              "gradient and cannot recover.",
-             dg_fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
+             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
              end_worst >= 0.999 ? "a whole layer is dead at the end, blocking every gradient "
                                   "below it"
                                 : "they stay dead to the end");

@@ -265,7 +265,8 @@ void gs_sweep_row_fill(const GsTrace *t, const GsFindings *fs, double predicted,
 {
     memset(row, 0, sizeof *row);
     size_t ns = gs_trace_n_steps(t);
-    row->final_loss = ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : (double)NAN;
+    /* the robust final loss (mean of the last tenth), as badges and the diagnosis quote it */
+    row->final_loss = ns ? gs_diagnose_final_loss(t, NULL) : (double)NAN;
     row->ratio_step0 = ns ? ratio_at(t, 0, GS_COL_GRAD_NORM) : (double)NAN;
     row->ratio_end = ns ? ratio_at(t, ns - 1, GS_COL_GRAD_NORM) : (double)NAN;
     row->act_ratio_step0 = ns ? ratio_at(t, 0, GS_COL_ACT_GRAD_NORM) : (double)NAN;
