@@ -1286,6 +1286,25 @@ START_TEST(inputs_unscaled_needs_layer1)
 }
 END_TEST
 
+
+/* PyTorch traces get their fixes in PyTorch's terms. */
+START_TEST(torch_fixes_in_torch_terms)
+{
+    Syn s = syn_default();
+    s.growth_tau = 100.0; /* grows a thousandfold: exploding, no setup known */
+    GsTrace *t = build(&s, NULL, NULL);
+    meta(t, "writer", "gradscope.torch");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *x = find(&f, GS_FIND_EXPLODING);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_msg(strstr(x->options, "torch.nn.utils.clip_grad_norm_") != NULL, "%s", x->options);
+    ck_assert_ptr_null(strstr(x->options, "--"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
@@ -1299,6 +1318,7 @@ tcase_add_test(h, healthy_flat);
     suite_add_tcase(s, h);
     TCase *r = tcase_create("rules");
     tcase_add_test(r, not_learning_synthetic);
+    tcase_add_test(r, torch_fixes_in_torch_terms);
     tcase_add_test(r, frozen_synthetic);
     tcase_add_test(r, inputs_unscaled_needs_layer1);
     tcase_add_test(r, vanishing_sigmoid);
