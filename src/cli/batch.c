@@ -29,6 +29,7 @@ int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
         fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
         return cli_status_exit(st);
     }
+    cli_warn_cut_trace(cmd, path, *out);
     return 0;
 }
 

@@ -228,6 +228,7 @@ int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTra
         fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
         return cli_status_exit(st);
     }
+    cli_warn_cut_trace(cmd, path, *out);
     return 0;
 }
 
