@@ -774,6 +774,31 @@ START_TEST(test_read_cut_off)
 }
 END_TEST
 
+START_TEST(test_meta_control_bytes)
+{
+    /* A carriage return or NUL inside a metadata line reads as a blank, so the pair is the
+     * same after the writer (which writes blanks for them) and a second read. */
+    make_tmp_dir();
+    static const char text[] =
+        "# note = a\rb \0x\r\n# k\0ey = v \r \nstep,layer,grad_norm\n0,1,1\n";
+    GsTrace *t = NULL, *back = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(read_bytes("m.csv", text, sizeof text - 1, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_meta_get(t, "note"), "a b  x");
+    ck_assert_str_eq(gs_trace_meta_get(t, "k ey"), "v");
+    const char *q = tmp_path("w.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, q, &err), GS_OK);
+    ck_assert_int_eq(gs_trace_read_csv(q, GS_COL_ALL, &back, &err), GS_OK);
+    ck_assert_uint_eq(gs_trace_meta_count(back), 2);
+    ck_assert_str_eq(gs_trace_meta_get(back, "note"), "a b  x");
+    ck_assert_str_eq(gs_trace_meta_get(back, "k ey"), "v");
+    gs_trace_destroy(back);
+    gs_trace_destroy(t);
+    const char *names[] = {"m.csv", "w.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
 START_TEST(test_read_bom)
 {
     make_tmp_dir();
@@ -1184,6 +1209,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(io, test_npy);
     tcase_add_test(io, test_read_cut_off);
     tcase_add_test(io, test_read_bom);
+    tcase_add_test(io, test_meta_control_bytes);
     tcase_add_test(io, test_show_bytes);
     tcase_add_test(io, test_read_wide_ascending);
     tcase_add_test(io, test_read_bounds);

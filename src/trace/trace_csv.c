@@ -26,7 +26,8 @@ static int is_int_col(int c)
     return c == GS_COL_STEP || c == GS_COL_LAYER || c == GS_COL_NONFINITE || c == GS_COL_CLIPPED;
 }
 
-/* Metadata text on one line: newlines would break the file's structure. */
+/* Metadata text on one line: newlines would break the file's structure (the reader turns
+ * the same bytes into blanks). */
 static void put_meta_text(FILE *fp, const char *s)
 {
     for (; *s; s++)
@@ -185,6 +186,11 @@ static GsStatus short_row(Reader *r, size_t got, GsError *err)
 /* "# key = value" before the header; other comment lines are ignored. */
 static GsStatus read_meta_line(Reader *r, GsError *err)
 {
+    /* A carriage return or NUL inside the line becomes a blank, as the writer would write it,
+     * so the pair survives a write and read (found by fuzzing). */
+    for (size_t i = 0; i < r->f.len; i++)
+        if (r->f.line[i] == '\r' || r->f.line[i] == '\0')
+            r->f.line[i] = ' ';
     const char *s = r->f.line + 1;
     const char *eq = strchr(s, '=');
     if (!eq)
