@@ -994,6 +994,28 @@ START_TEST(test_cli_cut_off_warning)
 }
 END_TEST
 
+START_TEST(test_cli_bounds)
+{
+    /* Corrupt layer numbers and newline-free input: exit 2 with one line naming the problem. */
+    snprintf(path_buf, sizeof path_buf, "%s/sparse.csv", gs_tmpdir);
+    FILE *fp = fopen(path_buf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("step,layer,grad_norm\n0,100000,1\n", fp);
+    for (int s = 1; s <= 2000; s++)
+        fprintf(fp, "%d,1,1\n", s);
+    ck_assert_int_eq(fclose(fp), 0);
+    ck_assert_int_eq(gs_cli_run(1, "plot sparse.csv -o s.png"), 2);
+    ck_assert_msg(strstr(gs_out, "gradscope plot: sparse.csv:12:2: step 10 layer 1 would make the "
+                                 "table 11 steps x 100000 layers"),
+                  "%s", gs_out);
+    ck_assert(!gs_file_nonempty(gs_tmpdir, "s.png"));
+    ck_assert_int_eq(gs_cli_run(1, "diagnose /dev/zero"), 2);
+    ck_assert_msg(strstr(gs_out, "gradscope diagnose: /dev/zero:1: line longer than 1048576 bytes"),
+                  "%s", gs_out);
+    ck_assert_ptr_null(strchr(strchr(gs_out, '\n') + 1, '\n')); /* one line */
+}
+END_TEST
+
 START_TEST(test_large_round_trip)
 {
     make_tmp_dir();
@@ -1218,6 +1240,7 @@ Suite *gs_test_suite(void)
     tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);
     tcase_set_timeout(cli, 60);
     tcase_add_test(cli, test_cli_cut_off_warning);
+    tcase_add_test(cli, test_cli_bounds);
     suite_add_tcase(s, cli);
     return s;
 }
