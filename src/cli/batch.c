@@ -29,6 +29,7 @@ int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
     if (st != GS_OK) {
         return cli_fail_status(cmd, st, err.msg);
     }
+    cli_warn_cut_trace(cmd, path, *out);
     return 0;
 }
 
