@@ -198,8 +198,9 @@ START_TEST(panel_draws_without_error)
     GsFindings fs = {.items = &f, .n = 1};
     cairo_set_line_width(cr, 3.25);
     gs_heatmap_draw(cr, hm, (GsRect){0, 0, 300, 300}, 12, "test", &fs);
-    gs_colorbar_draw(cr, hm, (GsRect){300, 0, 100, 200}, 12, "label");
-    gs_legend_draw(cr, hm, (GsRect){300, 200, 100, 100}, 12, 1);
+    const GsHeatmap *one[1] = {hm};
+    gs_colorbar_draw(cr, one, 1, (GsRect){300, 0, 100, 200}, 12, "label");
+    gs_legend_draw(cr, one, 1, (GsRect){300, 200, 100, 100}, 12, 1);
     ck_assert_int_eq(cairo_status(cr), CAIRO_STATUS_SUCCESS);
     /* the context is left as found */
     ck_assert_double_eq(cairo_get_line_width(cr), 3.25);
@@ -207,6 +208,116 @@ START_TEST(panel_draws_without_error)
     cairo_surface_destroy(s);
     gs_heatmap_destroy(hm);
     gs_trace_destroy(t);
+}
+END_TEST
+
+/* layers x steps trace whose grad_norm is f(step, layer). */
+static GsTrace *trace_of(int layers, int steps, double (*f)(int, int))
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create((size_t)layers, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    for (int s = 0; s < steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
+        for (int l = 0; l < layers; l++)
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = f(s, l);
+        gs_trace_commit_step(t);
+    }
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    return t;
+}
+
+/* healthy: 0.01..1 over layers, steady */
+static double healthy(int s, int l)
+{
+    (void)s;
+    return pow(10.0, -2.0 + 0.5 * l);
+}
+/* exploding: starts at 1, grows to 1e17 by the last step */
+static double exploding(int s, int l)
+{
+    return pow(10.0, 17.0 * s / 199.0 + 0.1 * l);
+}
+
+static double pos_on_scale(const GsHeatmap *hm, double v)
+{
+    double lo, hi;
+    gs_heatmap_range(hm, &lo, &hi, NULL);
+    return (log10(v) - lo) / (hi - lo);
+}
+
+START_TEST(shared_range_healthy_beside_exploding)
+{
+    GsTrace *a = trace_of(5, 200, healthy), *b = trace_of(5, 200, exploding);
+    GsHeatmap *hm[2] = {NULL, NULL};
+    GsHeatmapSpec sa = {a, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 200};
+    GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 200};
+    ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, NULL), GS_OK);
+    /* a min-max scale would run 1e-2..1e18 and draw the healthy run's middle layer
+     * (0.1) at 5% of the bar: dark purple, "vanished". */
+    double p = pos_on_scale(hm[0], healthy(0, 2));
+    ck_assert_msg(p >= 0.25, "healthy median at %.2f of the scale", p);
+    GsRgb c = gs_heatmap_color(hm[0], healthy(0, 2));
+    ck_assert(gs_cmap_lightness(c) > gs_cmap_lightness(gs_cmap_seq(0.2)));
+    /* the healthy run's top layer is in the upper half */
+    ck_assert(pos_on_scale(hm[0], healthy(0, 4)) >= 0.5);
+    /* the explosion goes past the top, counted, not hidden */
+    size_t nv, nb, na;
+    gs_heatmap_out_of_range(hm[1], &nv, &nb, &na);
+    ck_assert_uint_eq(nv, 1000);
+    ck_assert_uint_gt(na, 500);
+    int cl;
+    double lo, hi;
+    gs_heatmap_range(hm[1], &lo, &hi, &cl);
+    ck_assert(cl & GS_RANGE_ABOVE);
+    ck_assert(hi - lo >= GS_RANGE_MIN_DECADES);
+    /* the colour bar shows the overflow as a triangle over the bar in the top colour, and the
+     * legend counts it */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 400);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    const GsHeatmap *both[2] = {hm[0], hm[1]};
+    gs_colorbar_draw(cr, both, 2, (GsRect){0, 0, 100, 300}, 20, NULL);
+    /* bar from x 6 (width 24); the triangle's body sits just above y = 12 + 18 */
+    assert_px(pixel(s, 18, 26), gs_cmap_seq(1.0), "overflow triangle");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm[0]);
+    gs_heatmap_destroy(hm[1]);
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+}
+END_TEST
+
+/* A vanishing run beside a healthy one keeps its depth: the low end is not cut. */
+static double vanishing(int s, int l)
+{
+    (void)s;
+    return pow(10.0, -16.0 + 4.0 * l);
+}
+
+START_TEST(shared_range_vanishing_keeps_low_end)
+{
+    GsTrace *a = trace_of(5, 50, vanishing), *b = trace_of(5, 50, healthy);
+    GsHeatmap *hm[2] = {NULL, NULL};
+    GsHeatmapSpec sa = {a, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 50};
+    GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 50};
+    ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, NULL), GS_OK);
+    double lo, hi;
+    int cl;
+    gs_heatmap_range(hm[0], &lo, &hi, &cl);
+    ck_assert_double_eq(lo, -16.0);
+    ck_assert_double_eq(hi, 0.0);
+    ck_assert_int_eq(cl, 0);
+    gs_heatmap_destroy(hm[0]);
+    gs_heatmap_destroy(hm[1]);
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
 }
 END_TEST
 
@@ -219,6 +330,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, relative_mode);
     tcase_add_test(tc, wide_trace_binned_nan_survives);
     tcase_add_test(tc, panel_draws_without_error);
+    tcase_add_test(tc, shared_range_healthy_beside_exploding);
+    tcase_add_test(tc, shared_range_vanishing_keeps_low_end);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,7 +26,9 @@ struct GsHeatmap {
     int any_finite;
     int special[GS_SPECIAL_COUNT];
     double lo, hi;
-    int clamped;
+    int clamped;             /* GS_RANGE_BELOW | GS_RANGE_ABOVE for the current range */
+    size_t n_valued;         /* cells with a place on the scale (finite; > 0 unless FRACTION) */
+    size_t n_below, n_above; /* of those, outside [lo, hi] under the current range */
     cairo_surface_t *img;
 };
 
@@ -119,7 +121,7 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
     double lo, hi;
     int cl;
     gs_heatmap_auto_range(hm, &lo, &hi, &cl);
-    gs_heatmap_set_range(hm, lo, hi, cl);
+    gs_heatmap_set_range(hm, lo, hi);
     *out = hm;
     return GS_OK;
 }
@@ -171,30 +173,6 @@ void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *cla
     *hi = h;
 }
 
-void gs_heatmap_union_range(const GsHeatmap *a, const GsHeatmap *b, double *lo, double *hi,
-                            int *clamped)
-{
-    gs_heatmap_auto_range(a, lo, hi, clamped);
-    if (!b || !b->any_finite)
-        return;
-    if (!a->any_finite) {
-        gs_heatmap_auto_range(b, lo, hi, clamped);
-        return;
-    }
-    double l2, h2;
-    int c2;
-    gs_heatmap_auto_range(b, &l2, &h2, &c2);
-    double l = fmin(*lo, l2), h = fmax(*hi, h2);
-    int c = *clamped || c2;
-    if (a->scale == GS_HM_LOG && l < h - MAX_DECADES) {
-        l = h - MAX_DECADES;
-        c = 1;
-    }
-    *lo = l;
-    *hi = h;
-    *clamped = c;
-}
-
 GsRgb gs_heatmap_color(const GsHeatmap *hm, double v)
 {
     if (isnan(v))
@@ -214,12 +192,41 @@ GsRgb gs_heatmap_color(const GsHeatmap *hm, double v)
     return gs_cmap_seq((log10(v) - hm->lo) / (hm->hi - hm->lo));
 }
 
-void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi, int clamped)
+/* log10 position of a cell value on the scale (|log10| is not used: RATIO is signed). */
+static int scale_pos(const GsHeatmap *hm, double v, double *pos)
+{
+    if (!isfinite(v))
+        return 0;
+    if (hm->scale == GS_HM_FRACTION) {
+        *pos = v;
+        return 1;
+    }
+    if (v <= 0.0)
+        return 0;
+    *pos = log10(v);
+    return 1;
+}
+
+void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi)
 {
     assert(hi > lo);
     hm->lo = lo;
     hm->hi = hi;
-    hm->clamped = clamped;
+    hm->n_valued = hm->n_below = hm->n_above = 0;
+    /* RATIO is drawn symmetric in [-hi, hi]; lo is -hi there */
+    double blo = hm->scale == GS_HM_RATIO ? -hi : lo;
+    for (size_t i = 0; i < hm->n_layers * hm->n_cols; i++) {
+        double p;
+        if (!scale_pos(hm, hm->val[i], &p))
+            continue;
+        hm->n_valued++;
+        /* a hair of tolerance: a value exactly on a decade edge is in range */
+        if (p < blo - 1e-9)
+            hm->n_below++;
+        else if (p > hi + 1e-9)
+            hm->n_above++;
+    }
+    hm->clamped = (hm->n_below ? GS_RANGE_BELOW : 0) | (hm->n_above ? GS_RANGE_ABOVE : 0);
     cairo_surface_flush(hm->img);
     unsigned char *data = cairo_image_surface_get_data(hm->img);
     int stride = cairo_image_surface_get_stride(hm->img);
@@ -231,6 +238,122 @@ void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi, int clamped)
             px[c] = gs_cmap_pack(gs_heatmap_color(hm, v[c]));
     }
     cairo_surface_mark_dirty(hm->img);
+}
+
+void gs_heatmap_out_of_range(const GsHeatmap *hm, size_t *n_valued, size_t *n_below,
+                             size_t *n_above)
+{
+    *n_valued = hm->n_valued;
+    *n_below = hm->n_below;
+    *n_above = hm->n_above;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Value at fraction q (0..1) of a sorted array (nearest rank, rounding toward the middle). */
+static double quantile(const double *v, size_t n, double q)
+{
+    double k = q * (double)(n - 1);
+    size_t i = q < 0.5 ? (size_t)ceil(k - 1e-9) : (size_t)floor(k + 1e-9);
+    return v[i < n ? i : n - 1];
+}
+
+GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, GsError *err)
+{
+    assert(n >= 1);
+    if (hms[0]->scale != GS_HM_LOG) {
+        /* ratio and fraction scales are fixed by their meaning: union of the automatic ones */
+        double lo, hi;
+        int cl;
+        gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
+        for (size_t i = 1; i < n; i++) {
+            double l2, h2;
+            gs_heatmap_auto_range(hms[i], &l2, &h2, &cl);
+            if (hms[i]->any_finite) {
+                lo = fmin(lo, l2);
+                hi = fmax(hi, h2);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            gs_heatmap_set_range(hms[i], lo, hi);
+        return GS_OK;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += hms[i]->n_layers * hms[i]->n_cols;
+    double *v = malloc((total ? total : 1) * sizeof *v);
+    size_t *start = malloc((n + 1) * sizeof *start);
+    if (!v || !start) {
+        free(v);
+        free(start);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a shared colour scale");
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        start[i] = m;
+        for (size_t k = 0; k < hms[i]->n_layers * hms[i]->n_cols; k++) {
+            double x = hms[i]->val[k];
+            if (isfinite(x) && x > 0)
+                v[m++] = log10(x);
+        }
+        qsort(v + start[i], m - start[i], sizeof *v, cmp_double);
+    }
+    start[n] = m;
+    double lo, hi;
+    if (m == 0) {
+        int cl;
+        gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
+    } else {
+        /* each run's 10th and 90th percentile, before the pooled sort reorders v */
+        double *q10 = malloc(2 * n * sizeof *q10);
+        if (!q10) {
+            free(v);
+            free(start);
+            return gs_error(err, GS_ERR_NOMEM, "out of memory for a shared colour scale");
+        }
+        double *q90 = q10 + n;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = start[i + 1] - start[i];
+            q10[i] = k ? quantile(v + start[i], k, 0.10) : (double)NAN;
+            q90[i] = k ? quantile(v + start[i], k, 0.90) : (double)NAN;
+        }
+        qsort(v, m, sizeof *v, cmp_double);
+        lo = floor(quantile(v, m, GS_RANGE_LOW_Q) + 1e-9);
+        hi = ceil(quantile(v, m, GS_RANGE_HIGH_Q) - 1e-9);
+        /* One run racing to 1e17 must not push the others into the bottom colours (which
+         * read as "vanished"): every run's upper part (90th percentile) sits in the upper
+         * half of the bar, unless that would leave some run wholly (its 10th percentile)
+         * above the bar. Runs that sit at the bottom themselves (within a decade of lo)
+         * are low for real and set no limit. */
+        double cap = hi, floor_hi = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            if (isnan(q10[i]))
+                continue;
+            floor_hi = fmax(floor_hi, q10[i]);
+            if (q90[i] - lo >= 1.0)
+                cap = fmin(cap, lo + 2.0 * (q90[i] - lo));
+        }
+        free(q10);
+        if (cap < hi)
+            hi = ceil(fmax(cap, floor_hi) - 1e-9);
+        if (hi - lo < GS_RANGE_MIN_DECADES) {
+            /* at least two decades, centred on the data, on whole decades */
+            double mid = 0.5 * (lo + hi);
+            lo = floor(mid - GS_RANGE_MIN_DECADES / 2 + 1e-9);
+            hi = lo + GS_RANGE_MIN_DECADES;
+        }
+        if (lo < hi - MAX_DECADES)
+            lo = hi - MAX_DECADES;
+    }
+    free(v);
+    free(start);
+    for (size_t i = 0; i < n; i++)
+        gs_heatmap_set_range(hms[i], lo, hi);
+    return GS_OK;
 }
 
 void gs_heatmap_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped)
@@ -419,37 +542,67 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     cairo_restore(cr);
 }
 
-void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *label)
+/* Range flags and out-of-range shares summed over the heatmaps sharing one scale. */
+static int range_flags(const GsHeatmap *const *hms, size_t n, double *below, double *above)
 {
+    size_t nv = 0, nb = 0, na = 0;
+    int fl = 0;
+    for (size_t i = 0; i < n; i++) {
+        nv += hms[i]->n_valued;
+        nb += hms[i]->n_below;
+        na += hms[i]->n_above;
+        fl |= hms[i]->clamped;
+    }
+    if (below)
+        *below = nv ? (double)nb / (double)nv : 0.0;
+    if (above)
+        *above = nv ? (double)na / (double)nv : 0.0;
+    return fl;
+}
+
+/* A filled triangle under (dir = 1) or over (dir = -1) the bar edge at y. */
+static void bar_triangle(cairo_t *cr, GsRect b, double y, double tri, int dir, GsRgb c, double font)
+{
+    gs_set_rgb(cr, c);
+    cairo_move_to(cr, b.x, y);
+    cairo_line_to(cr, b.x + b.w, y);
+    cairo_line_to(cr, b.x + b.w / 2, y + dir * tri);
+    cairo_close_path(cr);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.06));
+    cairo_stroke(cr);
+}
+
+void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r, double font,
+                      const char *label)
+{
+    const GsHeatmap *hm = hms[0];
     cairo_save(cr);
-    double tri = hm->clamped ? font * 0.9 : 0.0;
-    GsRect b = {r.x + font * 0.3, r.y + font * 0.6, font * 1.2, r.h - font * 1.2 - tri};
+    int fl = range_flags(hms, n, NULL, NULL);
+    double tri = font * 0.9;
+    double tlo = fl & GS_RANGE_BELOW ? tri : 0.0, thi = fl & GS_RANGE_ABOVE ? tri : 0.0;
+    GsRect b = {r.x + font * 0.3, r.y + font * 0.6 + thi, font * 1.2, r.h - font * 1.2 - tlo - thi};
     if (b.h < font * 2) {
         cairo_restore(cr);
         return;
     }
-    const int n = 256;
-    for (int i = 0; i < n; i++) {
-        double t = (i + 0.5) / n; /* bottom to top */
-        double lv = hm->lo + t * (hm->hi - hm->lo);
+    double blo = hm->scale == GS_HM_RATIO ? -hm->hi : hm->lo;
+    const int nsteps = 256;
+    for (int i = 0; i < nsteps; i++) {
+        double t = (i + 0.5) / nsteps; /* bottom to top */
+        double lv = blo + t * (hm->hi - blo);
         double v = hm->scale == GS_HM_FRACTION ? lv : pow(10.0, lv);
         gs_set_rgb(cr, gs_heatmap_color(hm, v));
-        double y0 = b.y + b.h - (double)(i + 1) * b.h / n;
-        cairo_rectangle(cr, b.x, y0, b.w, b.h / n + 0.6); /* overlap hides seams */
+        double y0 = b.y + b.h - (double)(i + 1) * b.h / nsteps;
+        cairo_rectangle(cr, b.x, y0, b.w, b.h / nsteps + 0.6); /* overlap hides seams */
         cairo_fill(cr);
     }
-    if (tri > 0) {
-        double lv = hm->lo;
-        gs_set_rgb(cr, gs_heatmap_color(hm, pow(10.0, lv)));
-        cairo_move_to(cr, b.x, b.y + b.h);
-        cairo_line_to(cr, b.x + b.w, b.y + b.h);
-        cairo_line_to(cr, b.x + b.w / 2, b.y + b.h + tri);
-        cairo_close_path(cr);
-        cairo_fill_preserve(cr);
-        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-        cairo_set_line_width(cr, fmax(1.0, font * 0.06));
-        cairo_stroke(cr);
-    }
+    /* out-of-range ends: the colour those cells take, pointing away from the bar */
+    if (tlo > 0)
+        bar_triangle(cr, b, b.y + b.h, tri, 1, gs_heatmap_color(hm, pow(10.0, blo)), font);
+    if (thi > 0)
+        bar_triangle(cr, b, b.y, tri, -1, gs_heatmap_color(hm, pow(10.0, hm->hi)), font);
     cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
     cairo_set_line_width(cr, fmax(1.0, font * 0.06));
     cairo_rectangle(cr, b.x, b.y, b.w, b.h);
@@ -462,19 +615,17 @@ void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, c
     if (hm->scale == GS_HM_FRACTION)
         gs_axis_ticks_linear(&t, hm->lo, hm->hi, max_n > 6 ? 6 : max_n, 0);
     else
-        gs_axis_ticks_decades(&t, hm->lo, hm->hi, max_n);
+        gs_axis_ticks_decades(&t, blo, hm->hi, max_n);
     GsTextStyle st = gs_text_style(font * 0.82);
     double label_w = 0.0;
     for (size_t i = 0; i < t.n; i++) {
-        double y = b.y + b.h - (t.v[i] - hm->lo) / (hm->hi - hm->lo) * b.h;
+        double y = b.y + b.h - (t.v[i] - blo) / (hm->hi - blo) * b.h;
         cairo_move_to(cr, b.x + b.w, y);
         cairo_line_to(cr, b.x + b.w + font * 0.3, y);
         cairo_stroke(cr);
         char lab[64];
         if (hm->scale == GS_HM_RATIO && t.v[i] == 0.0)
             snprintf(lab, sizeof lab, "1");
-        else if (hm->clamped && i == 0 && t.v[i] == hm->lo)
-            snprintf(lab, sizeof lab, "\xe2\x89\xa4%.31s", t.label[i]); /* "≤" */
         else
             snprintf(lab, sizeof lab, "%.31s", t.label[i]);
         gs_text_draw(cr, &st, b.x + b.w + font * 0.45, y, 0, 0.5, 0, 0, lab);
@@ -499,47 +650,106 @@ static void swatch(cairo_t *cr, double x, double y, double s, GsRgb c, double fo
     cairo_stroke(cr);
 }
 
-void gs_legend_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, int with_findings)
+/* Share of cells as legend text: "<1%" for a few, whole percents otherwise. */
+static void fmt_share(char *buf, size_t n, double share, const char *where)
 {
-    cairo_save(cr);
-    GsTextStyle st = gs_text_style(font * 0.82);
-    double rh = font * 1.45, s = font * 0.9, y = r.y;
-    int rows = 0;
-    GsSpecial order[GS_SPECIAL_COUNT] = {GS_SPECIAL_NAN, GS_SPECIAL_POSINF, GS_SPECIAL_NEGINF,
-                                         GS_SPECIAL_ZERO};
+    if (share < 0.01)
+        snprintf(buf, n, "<1%% %s range", where);
+    else
+        snprintf(buf, n, "%.0f%% %s range", floor(share * 100.0 + 0.5), where);
+}
+
+typedef enum { ENTRY_SWATCH, ENTRY_TRI_UP, ENTRY_TRI_DOWN, ENTRY_OUTLINE } EntryKind;
+
+typedef struct {
+    EntryKind kind;
+    GsRgb c;
+    char text[48];
+} Entry;
+
+void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r, double font,
+                    int with_findings)
+{
+    const GsHeatmap *hm = hms[0];
+    Entry e[GS_SPECIAL_COUNT + 4];
+    size_t ne = 0;
+    const GsSpecial order[GS_SPECIAL_COUNT] = {GS_SPECIAL_NAN, GS_SPECIAL_POSINF, GS_SPECIAL_NEGINF,
+                                               GS_SPECIAL_ZERO};
     for (int i = 0; i < GS_SPECIAL_COUNT; i++) {
         GsSpecial w = order[i];
+        int present = 0;
+        for (size_t k = 0; k < n; k++)
+            present |= hms[k]->special[w];
         /* -Inf only appears when present; zero has no special colour on a 0..1 scale */
-        if (w == GS_SPECIAL_NEGINF && !hm->special[w])
+        if (w == GS_SPECIAL_NEGINF && !present)
             continue;
         if (w == GS_SPECIAL_ZERO && hm->scale == GS_HM_FRACTION)
             continue;
-        if (y + rh > r.y + r.h)
+        e[ne].kind = ENTRY_SWATCH;
+        e[ne].c = gs_cmap_special(w);
+        snprintf(e[ne].text, sizeof e[ne].text, "%s",
+                 w == GS_SPECIAL_ZERO && hm->scale == GS_HM_RATIO ? "\xe2\x89\xa4 0"
+                                                                  : gs_cmap_special_label(w));
+        ne++;
+    }
+    double below, above;
+    int fl = range_flags(hms, n, &below, &above);
+    double blo = hm->scale == GS_HM_RATIO ? -hm->hi : hm->lo;
+    if (fl & GS_RANGE_ABOVE) {
+        e[ne].kind = ENTRY_TRI_UP;
+        e[ne].c = gs_heatmap_color(hm, pow(10.0, hm->hi));
+        fmt_share(e[ne].text, sizeof e[ne].text, above, "above");
+        ne++;
+    }
+    if (fl & GS_RANGE_BELOW) {
+        e[ne].kind = ENTRY_TRI_DOWN;
+        e[ne].c = gs_heatmap_color(hm, pow(10.0, blo));
+        fmt_share(e[ne].text, sizeof e[ne].text, below, "below");
+        ne++;
+    }
+    if (with_findings) {
+        e[ne].kind = ENTRY_OUTLINE;
+        e[ne].c = (GsRgb){0.1, 0.1, 0.1};
+        snprintf(e[ne].text, sizeof e[ne].text, "finding region");
+        ne++;
+    }
+    cairo_save(cr);
+    /* every entry is listed: rows tighten, then the text shrinks, to fit the box */
+    double f = font, rh = f * 1.45;
+    if (ne && rh * (double)ne > r.h) {
+        rh = r.h / (double)ne;
+        if (rh < f * 1.15)
+            f = rh / 1.15;
+    }
+    GsTextStyle st = gs_text_style(f * 0.82);
+    double s = f * 0.9, y = r.y, x = r.x + f * 0.3;
+    for (size_t i = 0; i < ne; i++, y += rh) {
+        double sy = y + (rh - s) / 2;
+        switch (e[i].kind) {
+        case ENTRY_SWATCH: swatch(cr, x, sy, s, e[i].c, f); break;
+        case ENTRY_TRI_UP:
+        case ENTRY_TRI_DOWN: {
+            GsRect b = {x + s * 0.15, 0, s, 0};
+            int up = e[i].kind == ENTRY_TRI_UP;
+            bar_triangle(cr, b, up ? sy + s : sy, s, up ? -1 : 1, e[i].c, f);
             break;
-        swatch(cr, r.x + font * 0.3, y + (rh - s) / 2, s, gs_cmap_special(w), font);
-        const char *lab = gs_cmap_special_label(w);
-        if (w == GS_SPECIAL_ZERO && hm->scale == GS_HM_RATIO)
-            lab = "\xe2\x89\xa4 0";
-        gs_text_draw(cr, &st, r.x + font * 0.3 + s * 1.3 + font * 0.4, y + rh / 2, 0, 0.5, 0,
-                     r.w - s * 1.3 - font * 0.9, lab);
-        y += rh;
-        rows++;
+        }
+        case ENTRY_OUTLINE: {
+            double lw = fmax(1.0, f * 0.12);
+            cairo_rectangle(cr, x, sy, s * 1.3, s);
+            cairo_set_source_rgb(cr, 1, 1, 1);
+            cairo_set_line_width(cr, lw * 2.6);
+            cairo_stroke_preserve(cr);
+            double dash[2] = {lw * 3, lw * 2};
+            cairo_set_dash(cr, dash, 2, 0);
+            cairo_set_line_width(cr, lw * 1.3);
+            gs_set_rgb(cr, e[i].c);
+            cairo_stroke(cr);
+            cairo_set_dash(cr, NULL, 0, 0);
+            break;
+        }
+        }
+        gs_text_draw(cr, &st, x + s * 1.3 + f * 0.4, y + rh / 2, 0, 0.5, 0, 0, e[i].text);
     }
-    if (with_findings && y + rh <= r.y + r.h) {
-        double x = r.x + font * 0.3, lw = fmax(1.0, font * 0.12);
-        cairo_rectangle(cr, x, y + (rh - s) / 2, s * 1.3, s);
-        cairo_set_source_rgb(cr, 1, 1, 1);
-        cairo_set_line_width(cr, lw * 2.6);
-        cairo_stroke_preserve(cr);
-        double dash[2] = {lw * 3, lw * 2};
-        cairo_set_dash(cr, dash, 2, 0);
-        cairo_set_line_width(cr, lw * 1.3);
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        cairo_stroke(cr);
-        cairo_set_dash(cr, NULL, 0, 0);
-        gs_text_draw(cr, &st, x + s * 1.3 + font * 0.4, y + rh / 2, 0, 0.5, 0,
-                     r.w - s * 1.3 - font * 0.9, "finding region");
-    }
-    (void)rows;
     cairo_restore(cr);
 }

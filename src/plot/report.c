@@ -137,8 +137,10 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         snprintf(cbl, sizeof cbl, "ratio to output layer (log scale)");
     else
         snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
-    gs_colorbar_draw(cr, m->main, L->r[GS_PANEL_CBAR], f, cbl);
-    gs_legend_draw(cr, m->main, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    const GsHeatmap *shared[2] = {m->main, m->after};
+    size_t n_shared = m->after ? 2 : 1;
+    gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
+    gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
     if (L->on[GS_PANEL_LOSS])
         gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
                       o->before_label ? o->before_label : "before",
@@ -183,13 +185,10 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
     GsStatus st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
     if (st == GS_OK && o->after)
         st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
-    if (st == GS_OK && m->after) {
-        /* the comparison is only honest on one shared colour scale */
-        double lo, hi;
-        int cl;
-        gs_heatmap_union_range(m->main, m->after, &lo, &hi, &cl);
-        gs_heatmap_set_range(m->main, lo, hi, cl);
-        gs_heatmap_set_range(m->after, lo, hi, cl);
+    if (st == GS_OK) {
+        /* the comparison is only honest on one shared colour scale, and a robust one */
+        GsHeatmap *both[2] = {m->main, m->after};
+        st = gs_heatmap_share_range(both, m->after ? 2 : 1, err);
     }
     if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
         int both =
