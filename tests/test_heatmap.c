@@ -254,7 +254,8 @@ START_TEST(shared_range_healthy_beside_exploding)
     GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 200};
     ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
     ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
-    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, NULL), GS_OK);
+    const int ok[2] = {1, 0};
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, ok, NULL), GS_OK);
     /* a min-max scale would run 1e-2..1e18 and draw the healthy run's middle layer
      * (0.1) at 5% of the bar: dark purple, "vanished". */
     double p = pos_on_scale(hm[0], healthy(0, 2));
@@ -307,7 +308,8 @@ START_TEST(shared_range_vanishing_keeps_low_end)
     GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 50};
     ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
     ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
-    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, NULL), GS_OK);
+    const int ok[2] = {0, 1};
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, ok, NULL), GS_OK);
     double lo, hi;
     int cl;
     gs_heatmap_range(hm[0], &lo, &hi, &cl);
@@ -318,6 +320,64 @@ START_TEST(shared_range_vanishing_keeps_low_end)
     gs_heatmap_destroy(hm[1]);
     gs_trace_destroy(a);
     gs_trace_destroy(b);
+}
+END_TEST
+
+/* finite 10^(l-2) for the first 3 steps, NaN after */
+static double early_nan(int s, int l)
+{
+    return s < 3 ? pow(10.0, l - 2.0) * (1 + 0.1 * s) : (double)NAN;
+}
+static double late_nan(int s, int l)
+{
+    return s < 100 ? pow(10.0, l - 2.0) : (double)NAN;
+}
+
+START_TEST(zoom_shows_steps_before_nan)
+{
+    GsTrace *t = trace_of(4, 200, early_nan);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_uint_eq(gs_heatmap_first_nonfinite(hm), 3);
+    ck_assert_uint_eq(gs_heatmap_zoom_steps(hm), 7); /* 4 steps past the first NaN */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 600, 300);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    /* an error finding over the only finite steps, all layers */
+    GsFinding f = {.kind = GS_FIND_EXPLODING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 4,
+                   .step_first = 0,
+                   .step_last = 2};
+    GsFindings fs = {.items = &f, .n = 1};
+    const double font = 10;
+    gs_heatmap_draw(cr, hm, (GsRect){0, 0, 600, 300}, font, NULL, &fs);
+    /* geometry of gs_heatmap_draw: cells from x = 5.2 font, zoom 20% of them, gap 1.2 font */
+    double cx = 5.2 * font, cw = 600 - 5.2 * font - 0.6 * font, ch = 300 - 2.9 * font;
+    double zw = cw * 0.2, row = ch / 4;
+    for (int st = 0; st < 7; st++) {
+        /* off the column centre, where a faint grid line runs */
+        int x = (int)(cx + zw * (st + 0.3) / 7), y = (int)(ch - row * 0.3); /* layer 1 */
+        assert_px(pixel(s, x, y), gs_heatmap_color(hm, early_nan(st, 0)), "zoomed cell");
+    }
+    /* the full view's second column (2 px wide) is not hidden under the outline's edge */
+    double mx = cx + zw + 1.2 * font, mw = cw - zw - 1.2 * font;
+    int x1 = (int)(mx + mw * 1.5 / 200), y2 = (int)(ch - row * 1.3); /* layer 2 */
+    assert_px(pixel(s, x1, y2), gs_heatmap_color(hm, early_nan(1, 1)), "second full-view column");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+    /* NaN from the middle on: the full view shows the finite half well, no zoom */
+    t = trace_of(4, 200, late_nan);
+    spec.trace = t;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_uint_eq(gs_heatmap_zoom_steps(hm), 0);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
 }
 END_TEST
 
@@ -332,6 +392,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, panel_draws_without_error);
     tcase_add_test(tc, shared_range_healthy_beside_exploding);
     tcase_add_test(tc, shared_range_vanishing_keeps_low_end);
+    tcase_add_test(tc, zoom_shows_steps_before_nan);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,7 @@ typedef struct {
     const GsPrediction *prediction; /* NULL: no predicted-profile overlay */
     const GsFindings *findings;     /* NULL: no findings panel */
     const GsTrace *after;           /* NULL: no before/after comparison */
+    const GsFindings *after_findings;           /* the after run's findings (NULL: none known) */
     const char *before_label, *after_label;     /* NULL: "before" / "after" */
     const char *before_verdict, *after_verdict; /* NULL: none */
 } GsReportOptions;

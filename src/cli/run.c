@@ -244,6 +244,7 @@ int cli_run(int argc, char **argv)
             ro.after_label = cure.label;
             ro.before_verdict = before_verdict;
             ro.after_verdict = cure.verdict;
+            ro.after_findings = &cure.findings;
         }
         if (gs_plot_report(&ro, out, &err) != GS_OK) {
             rc = cli_fail("run", "-o: %s", err.msg);

@@ -328,8 +328,16 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
                             (size_t)fmax(1.0, ceil(g.cell_w))};
         st = gs_heatmap_create(&hs, &hms[i], err);
     }
-    if (st == GS_OK)
-        st = gs_heatmap_share_range(hms, o->n, err); /* one robust scale for every cell */
+    int *healthy = NULL;
+    if (st == GS_OK && !(healthy = calloc(o->n, sizeof *healthy)))
+        st = gs_error(err, GS_ERR_NOMEM, "out of memory for the grid");
+    if (st == GS_OK) {
+        /* one robust scale for every cell, fitted so the healthy cells read as healthy */
+        for (size_t i = 0; i < o->n; i++)
+            healthy[i] = o->findings && gs_heatmap_gradients_healthy(o->findings[i]);
+        st = gs_heatmap_share_range(hms, o->n, healthy, err);
+    }
+    free(healthy);
     double *work = NULL;
     char(*labels)[160] = NULL;
     if (st == GS_OK && g.loss_h > 0) {

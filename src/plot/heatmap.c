@@ -15,6 +15,11 @@
 /* Colour range never spans more than this many decades below the maximum, so that a single
  * 1e-300 does not wash the picture out. */
 #define MAX_DECADES 16.0
+/* A run whose first NaN/Inf comes within this fraction of its recorded steps gets a zoom on
+ * its first steps (ZOOM_PAST steps past the first bad one, at most ZOOM_MAX in all). */
+#define ZOOM_FRAC 0.05
+#define ZOOM_PAST 4
+#define ZOOM_MAX 64
 
 struct GsHeatmap {
     GsHeatmapScale scale;
@@ -30,6 +35,11 @@ struct GsHeatmap {
     size_t n_valued;         /* cells with a place on the scale (finite; > 0 unless FRACTION) */
     size_t n_below, n_above; /* of those, outside [lo, hi] under the current range */
     cairo_surface_t *img;
+    /* zoom on the first steps when the run turns non-finite within its first few percent */
+    size_t first_bad; /* first recorded step with NaN/Inf in some layer; n_steps when none */
+    size_t n_zoom;    /* recorded steps in the zoom (0: no zoom) */
+    double *zval;     /* n_layers x n_zoom raw (unbinned) values */
+    cairo_surface_t *zimg;
 };
 
 static void classify(GsHeatmap *hm, double v)
@@ -97,6 +107,25 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
     }
     for (size_t i = 0; i < ns; i++)
         hm->steps[i] = gs_trace_step(t, i);
+    hm->first_bad = ns;
+    for (size_t i = 0; i < ns && hm->first_bad == ns; i++)
+        for (size_t li = 0; li < nl; li++)
+            if (!isfinite(gs_trace_get(t, i, li, spec->metric))) {
+                hm->first_bad = i;
+                break;
+            }
+    /* Binned into a few hundred columns, the finite steps before an early NaN are a sliver:
+     * keep them unbinned for a zoom, so the cause stays visible. */
+    if (hm->first_bad >= 1 && hm->first_bad < ns && hm->first_bad + ZOOM_PAST <= ZOOM_MAX &&
+        (double)hm->first_bad <= ZOOM_FRAC * (double)ns) {
+        hm->n_zoom = hm->first_bad + ZOOM_PAST < ns ? hm->first_bad + ZOOM_PAST : ns;
+        hm->zval = malloc(nl * hm->n_zoom * sizeof *hm->zval);
+        if (!hm->zval) {
+            free(row);
+            gs_heatmap_destroy(hm);
+            return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
+        }
+    }
     double *outrow = row + ns;
     if (hm->scale == GS_HM_RATIO)
         for (size_t i = 0; i < ns; i++)
@@ -109,11 +138,16 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
             row[i] = v;
         }
         gs_bin_row(row, ns, hm->n_cols, spec->bin, hm->val + li * hm->n_cols);
+        if (hm->n_zoom)
+            memcpy(hm->zval + li * hm->n_zoom, row, hm->n_zoom * sizeof *row);
     }
     free(row);
     scan(hm);
     hm->img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)hm->n_cols, (int)nl);
-    if (cairo_surface_status(hm->img) != CAIRO_STATUS_SUCCESS) {
+    if (hm->n_zoom)
+        hm->zimg = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)hm->n_zoom, (int)nl);
+    if (cairo_surface_status(hm->img) != CAIRO_STATUS_SUCCESS ||
+        (hm->zimg && cairo_surface_status(hm->zimg) != CAIRO_STATUS_SUCCESS)) {
         size_t nc = hm->n_cols;
         gs_heatmap_destroy(hm);
         return gs_error(err, GS_ERR_NOMEM, "cannot create a %zu x %zu heatmap image", nc, nl);
@@ -132,6 +166,9 @@ void gs_heatmap_destroy(GsHeatmap *hm)
         return;
     if (hm->img)
         cairo_surface_destroy(hm->img);
+    if (hm->zimg)
+        cairo_surface_destroy(hm->zimg);
+    free(hm->zval);
     free(hm->steps);
     free(hm->val);
     free(hm);
@@ -207,6 +244,21 @@ static int scale_pos(const GsHeatmap *hm, double v, double *pos)
     return 1;
 }
 
+/* One pixel per cell of an n_layers x nc value array, layer 1 the bottom image row. */
+static void paint(const GsHeatmap *hm, cairo_surface_t *img, const double *val, size_t nc)
+{
+    cairo_surface_flush(img);
+    unsigned char *data = cairo_image_surface_get_data(img);
+    int stride = cairo_image_surface_get_stride(img);
+    for (size_t li = 0; li < hm->n_layers; li++) {
+        uint32_t *px = (uint32_t *)(void *)(data + (size_t)stride * (hm->n_layers - 1 - li));
+        const double *v = val + li * nc;
+        for (size_t c = 0; c < nc; c++)
+            px[c] = gs_cmap_pack(gs_heatmap_color(hm, v[c]));
+    }
+    cairo_surface_mark_dirty(img);
+}
+
 void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi)
 {
     assert(hi > lo);
@@ -227,17 +279,9 @@ void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi)
             hm->n_above++;
     }
     hm->clamped = (hm->n_below ? GS_RANGE_BELOW : 0) | (hm->n_above ? GS_RANGE_ABOVE : 0);
-    cairo_surface_flush(hm->img);
-    unsigned char *data = cairo_image_surface_get_data(hm->img);
-    int stride = cairo_image_surface_get_stride(hm->img);
-    for (size_t li = 0; li < hm->n_layers; li++) {
-        /* layer 1 (li = 0) is the bottom image row */
-        uint32_t *px = (uint32_t *)(void *)(data + (size_t)stride * (hm->n_layers - 1 - li));
-        const double *v = hm->val + li * hm->n_cols;
-        for (size_t c = 0; c < hm->n_cols; c++)
-            px[c] = gs_cmap_pack(gs_heatmap_color(hm, v[c]));
-    }
-    cairo_surface_mark_dirty(hm->img);
+    paint(hm, hm->img, hm->val, hm->n_cols);
+    if (hm->zimg)
+        paint(hm, hm->zimg, hm->zval, hm->n_zoom);
 }
 
 void gs_heatmap_out_of_range(const GsHeatmap *hm, size_t *n_valued, size_t *n_below,
@@ -262,7 +306,20 @@ static double quantile(const double *v, size_t n, double q)
     return v[i < n ? i : n - 1];
 }
 
-GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, GsError *err)
+int gs_heatmap_gradients_healthy(const GsFindings *fs)
+{
+    if (!fs)
+        return 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        GsFindingKind k = fs->items[i].kind;
+        if (fs->items[i].severity >= GS_SEV_WARNING &&
+            (k == GS_FIND_VANISHING || k == GS_FIND_EXPLODING || k == GS_FIND_NONFINITE))
+            return 0;
+    }
+    return 1;
+}
+
+GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, const int *healthy, GsError *err)
 {
     assert(n >= 1);
     if (hms[0]->scale != GS_HM_LOG) {
@@ -308,38 +365,31 @@ GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, GsError *err)
         int cl;
         gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
     } else {
-        /* each run's 10th and 90th percentile, before the pooled sort reorders v */
-        double *q10 = malloc(2 * n * sizeof *q10);
-        if (!q10) {
+        /* each run's 90th percentile, before the pooled sort reorders v */
+        double *q90 = malloc(n * sizeof *q90);
+        if (!q90) {
             free(v);
             free(start);
             return gs_error(err, GS_ERR_NOMEM, "out of memory for a shared colour scale");
         }
-        double *q90 = q10 + n;
         for (size_t i = 0; i < n; i++) {
             size_t k = start[i + 1] - start[i];
-            q10[i] = k ? quantile(v + start[i], k, 0.10) : (double)NAN;
             q90[i] = k ? quantile(v + start[i], k, 0.90) : (double)NAN;
         }
         qsort(v, m, sizeof *v, cmp_double);
         lo = floor(quantile(v, m, GS_RANGE_LOW_Q) + 1e-9);
         hi = ceil(quantile(v, m, GS_RANGE_HIGH_Q) - 1e-9);
-        /* One run racing to 1e17 must not push the others into the bottom colours (which
-         * read as "vanished"): every run's upper part (90th percentile) sits in the upper
-         * half of the bar, unless that would leave some run wholly (its 10th percentile)
-         * above the bar. Runs that sit at the bottom themselves (within a decade of lo)
-         * are low for real and set no limit. */
-        double cap = hi, floor_hi = -INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            if (isnan(q10[i]))
-                continue;
-            floor_hi = fmax(floor_hi, q10[i]);
-            if (q90[i] - lo >= 1.0)
-                cap = fmin(cap, lo + 2.0 * (q90[i] - lo));
-        }
-        free(q10);
-        if (cap < hi)
-            hi = ceil(fmax(cap, floor_hi) - 1e-9);
+        /* One run racing to 1e17 must not push a healthy one into the bottom colours
+         * (which read as "vanished"): every healthy run's upper part (90th percentile) sits
+         * in the upper half of the bar; what lies above is drawn in the top colour and
+         * counted. Only runs the caller vouches for set this limit: a vanished run beside a
+         * healthy one is low for real and must not push the healthy one off the top. */
+        double cap = hi;
+        for (size_t i = 0; i < n; i++)
+            if (healthy && healthy[i] && !isnan(q90[i]))
+                cap = fmin(cap, lo + 2.0 * fmax(q90[i] - lo, 1.0));
+        free(q90);
+        hi = ceil(fmin(cap, hi) - 1e-9);
         if (hi - lo < GS_RANGE_MIN_DECADES) {
             /* at least two decades, centred on the data, on whole decades */
             double mid = 0.5 * (lo + hi);
@@ -428,18 +478,33 @@ double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s)
     return r.x + r.w * (step_index(hm, s) + 0.5) / (double)hm->n_steps;
 }
 
-void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
+static void draw_image(cairo_t *cr, cairo_surface_t *img, size_t nc, size_t nl, GsRect r)
 {
     cairo_save(cr);
     cairo_rectangle(cr, r.x, r.y, r.w, r.h);
     cairo_clip(cr);
     cairo_translate(cr, r.x, r.y);
-    cairo_scale(cr, r.w / (double)hm->n_cols, r.h / (double)hm->n_layers);
-    cairo_set_source_surface(cr, hm->img, 0, 0);
+    cairo_scale(cr, r.w / (double)nc, r.h / (double)nl);
+    cairo_set_source_surface(cr, img, 0, 0);
     cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
     cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
     cairo_paint(cr);
     cairo_restore(cr);
+}
+
+void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
+{
+    draw_image(cr, hm->img, hm->n_cols, hm->n_layers, r);
+}
+
+size_t gs_heatmap_zoom_steps(const GsHeatmap *hm)
+{
+    return hm->n_zoom;
+}
+
+size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm)
+{
+    return hm->first_bad;
 }
 
 /* Layer ticks at row centres: integers, the output layer labelled "out". */
@@ -476,6 +541,60 @@ static void layer_ticks(GsAxisTicks *t, size_t nl, double row_h, double font)
     t->n = k;
 }
 
+/* Dashed outlines of the warning/error findings' layer x step regions in cells rect c, whose
+ * x maps recorded-step index i to c.x + c.w * (i - i0 + 0.5) / n (steps i0..i0+n-1 shown).
+ * An outline narrower than a few line widths would hide the very columns it points at (a
+ * run with one finite step before NaN): those keep only their top and bottom edges. */
+static void draw_outlines(cairo_t *cr, const GsHeatmap *hm, GsRect c, size_t i0, size_t n,
+                          double font, const GsFindings *findings)
+{
+    size_t nl = hm->n_layers;
+    double lw = fmax(1.0, font * 0.12), col_w = c.w / (double)n;
+    cairo_save(cr);
+    cairo_rectangle(cr, c.x, c.y, c.w, c.h);
+    cairo_clip(cr);
+    for (size_t i = 0; i < findings->n; i++) {
+        const GsFinding *f = &findings->items[i];
+        if (f->severity < GS_SEV_WARNING)
+            continue;
+        int l0 = f->layer_first < 1 ? 1 : f->layer_first;
+        int l1 = f->layer_last > (int)nl ? (int)nl : f->layer_last;
+        if (l1 < l0)
+            continue;
+        double a = step_index(hm, (double)f->step_first) - (double)i0;
+        double b = step_index(hm, (double)f->step_last) - (double)i0;
+        double x0 = fmax(c.x + col_w * a, c.x), x1 = fmin(c.x + col_w * (b + 1.0), c.x + c.w);
+        if (x1 <= x0)
+            continue;
+        double y0 = c.y + c.h * (double)(nl - (size_t)l1) / (double)nl;
+        double y1 = c.y + c.h * (double)(nl - (size_t)l0 + 1) / (double)nl;
+        double in = lw * 1.5; /* keep the outline inside the cells area */
+        int narrow = x1 - x0 < lw * 8;
+        if (narrow) {
+            cairo_move_to(cr, x0, y0 + in);
+            cairo_line_to(cr, x1, y0 + in);
+            cairo_move_to(cr, x0, y1 - in);
+            cairo_line_to(cr, x1, y1 - in);
+        } else {
+            cairo_rectangle(cr, x0 + in, y0 + in, x1 - x0 - 2 * in, y1 - y0 - 2 * in);
+        }
+        cairo_set_line_width(cr, lw * 2.6);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_dash(cr, NULL, 0, 0);
+        cairo_stroke_preserve(cr);
+        double dash[2] = {lw * 5, lw * 3};
+        cairo_set_dash(cr, dash, 2, 0);
+        cairo_set_line_width(cr, lw * 1.3);
+        if (f->severity == GS_SEV_ERROR)
+            cairo_set_source_rgb(cr, 0.75, 0.0, 0.0);
+        else
+            cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0);
+    }
+    cairo_restore(cr);
+}
+
 void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
                      const GsFindings *findings)
 {
@@ -488,56 +607,60 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
         cairo_restore(cr);
         return;
     }
-    gs_heatmap_draw_cells(cr, hm, c);
-
     size_t nl = hm->n_layers, ns = hm->n_steps;
     GsAxisTicks yt, xt;
     layer_ticks(&yt, nl, c.h / (double)nl, font);
+    const char *ylab = "layer (1 = input side)";
+    GsTextStyle ys = gs_text_style(font * 0.9);
+    if (gs_text_width(cr, &ys, ylab) > c.h)
+        ylab = "layer"; /* short panels: the "out" tick already says which end is which */
+
+    /* zoom strip on the left: the first steps one column each, up to just past the NaN */
+    GsRect z = {0, 0, 0, 0};
+    if (hm->n_zoom && c.w > font * 20) {
+        double zw = fmin(fmax(c.w * 0.2, font * 7), c.w * 0.3);
+        z = (GsRect){c.x, c.y, zw, c.h};
+        double gap = font * 1.2;
+        c.x += zw + gap;
+        c.w -= zw + gap;
+    }
+    gs_heatmap_draw_cells(cr, hm, c);
     double s0 = (double)hm->steps[0], s1 = (double)hm->steps[ns - 1];
     double ds = ns > 1 ? (s1 - s0) / (double)(ns - 1) : 1.0;
     double xlo = s0 - 0.5 * ds, xhi = s1 + 0.5 * ds;
     int max_x = (int)(c.w / (font * 5.0));
     gs_axis_ticks_linear(&xt, s0, s1, max_x < 4 ? 4 : max_x, 1);
-    const char *ylab = "layer (1 = input side)";
-    GsTextStyle ys = gs_text_style(font * 0.9);
-    if (gs_text_width(cr, &ys, ylab) > c.h)
-        ylab = "layer"; /* short panels: the "out" tick already says which end is which */
-    gs_axes_draw(cr, c, font, &xt, xlo, xhi, &yt, 0.5, (double)nl + 0.5, "training step", ylab);
+    gs_axes_draw(cr, c, font, &xt, xlo, xhi, z.w > 0 ? NULL : &yt, 0.5, (double)nl + 0.5,
+                 "training step", z.w > 0 ? NULL : ylab);
+    if (findings)
+        draw_outlines(cr, hm, c, 0, ns, font, findings);
 
-    if (findings) {
-        double lw = fmax(1.0, font * 0.12);
-        for (size_t i = 0; i < findings->n; i++) {
-            const GsFinding *f = &findings->items[i];
-            if (f->severity < GS_SEV_WARNING)
-                continue;
-            int l0 = f->layer_first < 1 ? 1 : f->layer_first;
-            int l1 = f->layer_last > (int)nl ? (int)nl : f->layer_last;
-            if (l1 < l0)
-                continue;
-            double x0 = gs_heatmap_step_x(hm, c, (double)f->step_first) - 0.5 * c.w / (double)ns;
-            double x1 = gs_heatmap_step_x(hm, c, (double)f->step_last) + 0.5 * c.w / (double)ns;
-            x0 = fmax(x0, c.x);
-            x1 = fmin(x1, c.x + c.w);
-            if (x1 <= x0)
-                continue;
-            double y0 = c.y + c.h * (double)(nl - (size_t)l1) / (double)nl;
-            double y1 = c.y + c.h * (double)(nl - (size_t)l0 + 1) / (double)nl;
-            double in = lw * 1.5; /* keep the outline inside the cells area */
-            cairo_rectangle(cr, x0 + in, y0 + in, x1 - x0 - 2 * in, y1 - y0 - 2 * in);
-            cairo_set_line_width(cr, lw * 2.6);
-            cairo_set_source_rgb(cr, 1, 1, 1);
-            cairo_set_dash(cr, NULL, 0, 0);
-            cairo_stroke_preserve(cr);
-            double dash[2] = {lw * 5, lw * 3};
-            cairo_set_dash(cr, dash, 2, 0);
-            cairo_set_line_width(cr, lw * 1.3);
-            if (f->severity == GS_SEV_ERROR)
-                cairo_set_source_rgb(cr, 0.75, 0.0, 0.0);
-            else
-                cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-            cairo_stroke(cr);
-            cairo_set_dash(cr, NULL, 0, 0);
+    if (z.w > 0) {
+        size_t nz = hm->n_zoom;
+        draw_image(cr, hm->zimg, nz, nl, z);
+        /* ticks at recorded steps (the zoom is unbinned); at least first and last */
+        GsAxisTicks zt = {0};
+        size_t every = 1;
+        while (nz / every + 1 > (size_t)fmax(2.0, z.w / (font * 2.8)))
+            every++;
+        for (size_t i = 0; i < nz && zt.n < 32; i += every) {
+            zt.v[zt.n] = (double)i;
+            snprintf(zt.label[zt.n], sizeof zt.label[zt.n], "%ld", hm->steps[i]);
+            zt.n++;
         }
+        double col_w = z.w / (double)nz;
+        if (zt.n && (size_t)zt.v[zt.n - 1] != nz - 1) {
+            /* the last zoomed step is always labelled; it replaces a tick too close to it */
+            if (((double)(nz - 1) - zt.v[zt.n - 1]) * col_w < font * 2.8)
+                zt.n--;
+            zt.v[zt.n] = (double)(nz - 1);
+            snprintf(zt.label[zt.n], sizeof zt.label[zt.n], "%ld", hm->steps[nz - 1]);
+            zt.n++;
+        }
+        gs_axes_draw(cr, z, font, &zt, -0.5, (double)nz - 0.5, &yt, 0.5, (double)nl + 0.5,
+                     "first steps (zoom)", ylab);
+        if (findings)
+            draw_outlines(cr, hm, z, 0, nz, font, findings);
     }
     cairo_restore(cr);
 }

@@ -53,12 +53,15 @@ void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *cla
 /* One colour scale for heatmaps drawn side by side (all of one GsHeatmapScale), set on each.
  * GS_HM_LOG: a robust range -- the 1st..99th percentile of the finite positive log values
  * of all of them, snapped outward to whole decades, at least GS_RANGE_MIN_DECADES wide and
- * at most 16 -- whose top is lowered so that every heatmap's 90th percentile lies in the
- * upper half (a healthy run beside one that explodes is never drawn in the bottom
- * colours), but never below any heatmap's 10th percentile. Cells outside take the end
- * colours and are counted (gs_heatmap_out_of_range). Other scales: the union of the
- * automatic ranges. GS_ERR_NOMEM. */
-GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, GsError *err);
+ * at most 16 -- whose top is lowered so that the 90th percentile of every heatmap marked in
+ * healthy (may be NULL: none) lies in the upper half of the bar: a healthy run beside one
+ * that explodes is never drawn in the bottom colours. Cells outside take the end colours
+ * and are counted (gs_heatmap_out_of_range). Other scales: the union of the automatic
+ * ranges. GS_ERR_NOMEM. */
+GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, const int *healthy, GsError *err);
+/* 1 when a run's findings (not NULL) flag no vanishing, exploding or NaN/Inf gradient as a
+ * warning or error: its gradients are a fair anchor for gs_heatmap_share_range. */
+int gs_heatmap_gradients_healthy(const GsFindings *fs);
 /* Sets the colour range (RATIO: [-hi, hi]), counts the cells outside it and repaints the
  * cell image. Cannot fail. */
 void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi);
@@ -84,11 +87,20 @@ long gs_heatmap_step_last(const GsHeatmap *hm);
 /* x of training step s within cells rectangle r (cell centres at recorded steps). */
 double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
 
+/* Recorded steps shown unbinned in a zoom strip left of the full view: the steps up to a few
+ * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
+ * when there is no zoom. */
+size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Index of the first recorded step with NaN/Inf in some layer; the step count when none. */
+size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
+
 /* Paints just the cells, scaled into r with a nearest filter (layer 1 bottom row). */
 void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r);
 /* Draws a full panel into r: title, cells, axes ("training step", "layer", output layer
- * labelled "out") and, when findings is not NULL, dashed outlines of the warning/error
- * findings' layer x step regions. */
+ * labelled "out"), the zoom strip on the first steps when there is one, and, when findings
+ * is not NULL, dashed outlines of the warning/error findings' layer x step regions (one only
+ * a few columns wide keeps just its top and bottom edges, so it never covers the columns it
+ * marks). */
 void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
                      const GsFindings *findings);
 /* Vertical colour bar for the range and scale the heatmaps hms[0..n) share, with decade

@@ -188,7 +188,9 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
     if (st == GS_OK) {
         /* the comparison is only honest on one shared colour scale, and a robust one */
         GsHeatmap *both[2] = {m->main, m->after};
-        st = gs_heatmap_share_range(both, m->after ? 2 : 1, err);
+        const int healthy[2] = {gs_heatmap_gradients_healthy(o->findings),
+                                gs_heatmap_gradients_healthy(o->after_findings)};
+        st = gs_heatmap_share_range(both, m->after ? 2 : 1, healthy, err);
     }
     if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
         int both =
