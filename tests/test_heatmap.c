@@ -381,6 +381,61 @@ START_TEST(zoom_shows_steps_before_nan)
 }
 END_TEST
 
+/* layer 2 frozen (no gradient at all), one real NaN at step 5 of layer 1 */
+static double frozen(int s, int l)
+{
+    if (l == 1)
+        return gs_trace_missing();
+    return s == 5 && l == 0 ? (double)NAN : pow(10.0, l - 2.0);
+}
+
+START_TEST(missing_cells_hatched_grey)
+{
+    GsTrace *t = trace_of(3, 10, frozen);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert(gs_heatmap_has_special(hm, GS_SPECIAL_MISSING));
+    ck_assert(gs_heatmap_has_special(hm, GS_SPECIAL_NAN));
+    /* missing is no alarm: no zoom for it, and the first non-finite step is the real NaN */
+    ck_assert_uint_eq(gs_heatmap_first_nonfinite(hm), 5);
+    ck_assert(gs_trace_is_missing(gs_heatmap_value(hm, 0, 1)));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 300, 300);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    gs_heatmap_draw_cells(cr, hm, (GsRect){0, 0, 300, 300});
+    /* the frozen row (middle, y 100..200): only the grey and its darker hatching */
+    GsRgb grey = gs_cmap_special(GS_SPECIAL_MISSING);
+    int n_grey = 0, n_hatch = 0;
+    for (int y = 102; y < 198; y++)
+        for (int x = 2; x < 298; x++) {
+            uint32_t px = pixel(s, x, y);
+            double r = ((px >> 16) & 255) / 255.0, g = ((px >> 8) & 255) / 255.0,
+                   b = (px & 255) / 255.0;
+            ck_assert_msg(fabs(r - g) < 0.02 && fabs(g - b) < 0.02, "frozen cell not grey: %06x",
+                          px & 0xFFFFFF);
+            if (fabs(r - grey.r) < 0.02)
+                n_grey++;
+            else if (r < grey.r - 0.15)
+                n_hatch++;
+        }
+    ck_assert_int_gt(n_grey, 5000);
+    ck_assert_int_gt(n_hatch, 1000);
+    /* the real NaN stays magenta and unhatched */
+    assert_px(pixel(s, 5 * 30 + 15, 250), gs_cmap_special(GS_SPECIAL_NAN), "NaN cell");
+    /* and the legend lists it (one more entry fits the same box) */
+    const GsHeatmap *one[1] = {hm};
+    gs_legend_draw(cr, one, 1, (GsRect){0, 0, 300, 100}, 12, 1);
+    ck_assert_int_eq(cairo_status(cr), CAIRO_STATUS_SUCCESS);
+    ck_assert_str_eq(gs_cmap_special_label(GS_SPECIAL_MISSING), "no gradient (frozen)");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("heatmap");
@@ -393,6 +448,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, shared_range_healthy_beside_exploding);
     tcase_add_test(tc, shared_range_vanishing_keeps_low_end);
     tcase_add_test(tc, zoom_shows_steps_before_nan);
+    tcase_add_test(tc, missing_cells_hatched_grey);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -44,7 +44,9 @@ struct GsHeatmap {
 
 static void classify(GsHeatmap *hm, double v)
 {
-    if (isnan(v))
+    if (gs_trace_is_missing(v))
+        hm->special[GS_SPECIAL_MISSING] = 1;
+    else if (isnan(v))
         hm->special[GS_SPECIAL_NAN] = 1;
     else if (isinf(v))
         hm->special[v > 0 ? GS_SPECIAL_POSINF : GS_SPECIAL_NEGINF] = 1;
@@ -110,7 +112,8 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
     hm->first_bad = ns;
     for (size_t i = 0; i < ns && hm->first_bad == ns; i++)
         for (size_t li = 0; li < nl; li++)
-            if (!isfinite(gs_trace_get(t, i, li, spec->metric))) {
+            if (!isfinite(gs_trace_get(t, i, li, spec->metric)) &&
+                !gs_trace_is_missing(gs_trace_get(t, i, li, spec->metric))) {
                 hm->first_bad = i;
                 break;
             }
@@ -134,7 +137,7 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
         for (size_t i = 0; i < ns; i++) {
             double v = gs_trace_get(t, i, li, spec->metric);
             if (hm->scale == GS_HM_RATIO)
-                v = v / outrow[i];
+                v = gs_trace_is_missing(v) || gs_trace_is_missing(outrow[i]) ? v : v / outrow[i];
             row[i] = v;
         }
         gs_bin_row(row, ns, hm->n_cols, spec->bin, hm->val + li * hm->n_cols);
@@ -212,6 +215,8 @@ void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *cla
 
 GsRgb gs_heatmap_color(const GsHeatmap *hm, double v)
 {
+    if (gs_trace_is_missing(v))
+        return gs_cmap_special(GS_SPECIAL_MISSING);
     if (isnan(v))
         return gs_cmap_special(GS_SPECIAL_NAN);
     if (isinf(v))
@@ -492,9 +497,51 @@ static void draw_image(cairo_t *cr, cairo_surface_t *img, size_t nc, size_t nl, 
     cairo_restore(cr);
 }
 
+/* Diagonal hatching over the missing cells of an n_layers x nc value array drawn into r, so
+ * "no value" reads as absent rather than as one more colour. */
+static void hatch_missing(cairo_t *cr, const GsHeatmap *hm, const double *val, size_t nc, GsRect r)
+{
+    if (!hm->special[GS_SPECIAL_MISSING])
+        return;
+    size_t nl = hm->n_layers;
+    double cw = r.w / (double)nc, rh = r.h / (double)nl;
+    cairo_save(cr);
+    int any = 0;
+    for (size_t li = 0; li < nl; li++) {
+        const double *v = val + li * nc;
+        for (size_t c = 0; c < nc;) {
+            if (!gs_trace_is_missing(v[c])) {
+                c++;
+                continue;
+            }
+            size_t e = c;
+            while (e < nc && gs_trace_is_missing(v[e]))
+                e++;
+            cairo_rectangle(cr, r.x + cw * (double)c, r.y + rh * (double)(nl - 1 - li),
+                            cw * (double)(e - c), rh);
+            any = 1;
+            c = e;
+        }
+    }
+    if (any) {
+        cairo_clip(cr);
+        double gap = fmax(4.0, fmin(r.w, r.h) / 40.0);
+        cairo_set_source_rgb(cr, 0.32, 0.32, 0.32);
+        cairo_set_line_width(cr, fmax(1.0, gap * 0.22));
+        for (double d = -r.h; d < r.w; d += gap) {
+            cairo_move_to(cr, r.x + d, r.y + r.h);
+            cairo_line_to(cr, r.x + d + r.h, r.y);
+        }
+        cairo_stroke(cr);
+    }
+    cairo_new_path(cr);
+    cairo_restore(cr);
+}
+
 void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
 {
     draw_image(cr, hm->img, hm->n_cols, hm->n_layers, r);
+    hatch_missing(cr, hm, hm->val, hm->n_cols, r);
 }
 
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm)
@@ -638,6 +685,7 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     if (z.w > 0) {
         size_t nz = hm->n_zoom;
         draw_image(cr, hm->zimg, nz, nl, z);
+        hatch_missing(cr, hm, hm->zval, nz, z);
         /* ticks at recorded steps (the zoom is unbinned); at least first and last */
         GsAxisTicks zt = {0};
         size_t every = 1;
@@ -782,7 +830,7 @@ static void fmt_share(char *buf, size_t n, double share, const char *where)
         snprintf(buf, n, "%.0f%% %s range", floor(share * 100.0 + 0.5), where);
 }
 
-typedef enum { ENTRY_SWATCH, ENTRY_TRI_UP, ENTRY_TRI_DOWN, ENTRY_OUTLINE } EntryKind;
+typedef enum { ENTRY_SWATCH, ENTRY_HATCH, ENTRY_TRI_UP, ENTRY_TRI_DOWN, ENTRY_OUTLINE } EntryKind;
 
 typedef struct {
     EntryKind kind;
@@ -794,10 +842,10 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
                     int with_findings)
 {
     const GsHeatmap *hm = hms[0];
-    Entry e[GS_SPECIAL_COUNT + 4];
+    Entry e[GS_SPECIAL_COUNT + 3];
     size_t ne = 0;
     const GsSpecial order[GS_SPECIAL_COUNT] = {GS_SPECIAL_NAN, GS_SPECIAL_POSINF, GS_SPECIAL_NEGINF,
-                                               GS_SPECIAL_ZERO};
+                                               GS_SPECIAL_ZERO, GS_SPECIAL_MISSING};
     for (int i = 0; i < GS_SPECIAL_COUNT; i++) {
         GsSpecial w = order[i];
         int present = 0;
@@ -808,7 +856,9 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
             continue;
         if (w == GS_SPECIAL_ZERO && hm->scale == GS_HM_FRACTION)
             continue;
-        e[ne].kind = ENTRY_SWATCH;
+        if (w == GS_SPECIAL_MISSING && !present)
+            continue;
+        e[ne].kind = w == GS_SPECIAL_MISSING ? ENTRY_HATCH : ENTRY_SWATCH;
         e[ne].c = gs_cmap_special(w);
         snprintf(e[ne].text, sizeof e[ne].text, "%s",
                  w == GS_SPECIAL_ZERO && hm->scale == GS_HM_RATIO ? "\xe2\x89\xa4 0"
@@ -850,6 +900,21 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
         double sy = y + (rh - s) / 2;
         switch (e[i].kind) {
         case ENTRY_SWATCH: swatch(cr, x, sy, s, e[i].c, f); break;
+        case ENTRY_HATCH: {
+            swatch(cr, x, sy, s, e[i].c, f);
+            cairo_save(cr);
+            cairo_rectangle(cr, x, sy, s * 1.3, s);
+            cairo_clip(cr);
+            cairo_set_source_rgb(cr, 0.32, 0.32, 0.32);
+            cairo_set_line_width(cr, fmax(1.0, s * 0.08));
+            for (double d = -s; d < s * 1.3; d += s * 0.35) {
+                cairo_move_to(cr, x + d, sy + s);
+                cairo_line_to(cr, x + d + s, sy);
+            }
+            cairo_stroke(cr);
+            cairo_restore(cr);
+            break;
+        }
         case ENTRY_TRI_UP:
         case ENTRY_TRI_DOWN: {
             GsRect b = {x + s * 0.15, 0, s, 0};

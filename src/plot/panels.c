@@ -325,12 +325,13 @@ static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, dou
     size_t n = gs_trace_n_steps(t);
     double last_label = -1e300;
     for (size_t i = 0; i < n;) {
-        if (isfinite(loss_at(t, i))) {
+        double v = loss_at(t, i);
+        if (isfinite(v) || gs_trace_is_missing(v)) { /* no loss recorded is no NaN */
             i++;
             continue;
         }
         size_t j = i;
-        while (j + 1 < n && !isfinite(loss_at(t, j + 1)))
+        while (j + 1 < n && !isfinite(loss_at(t, j + 1)) && !gs_trace_is_missing(loss_at(t, j + 1)))
             j++;
         double s0 = (double)gs_trace_step(t, i), s1 = (double)gs_trace_step(t, j);
         double half =
