@@ -79,7 +79,8 @@ GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
 
 /* Everything built before drawing, freed in one place. */
 typedef struct {
-    GsHeatmap *main, *after, *sat, *dead;
+    GsHeatmap *main, *after;
+    GsHeatmap *sat[2], *dead[2]; /* per run: before, after */
     double *work;
 } Model;
 
@@ -87,8 +88,10 @@ static void model_fini(Model *m)
 {
     gs_heatmap_destroy(m->main);
     gs_heatmap_destroy(m->after);
-    gs_heatmap_destroy(m->sat);
-    gs_heatmap_destroy(m->dead);
+    for (int k = 0; k < 2; k++) {
+        gs_heatmap_destroy(m->sat[k]);
+        gs_heatmap_destroy(m->dead[k]);
+    }
     free(m->work);
 }
 
@@ -147,11 +150,20 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                       o->after && gs_trace_has(o->after, GS_COL_LOSS) ? o->after : NULL,
                       o->after_label ? o->after_label : "after", m->work);
     if (L->on[GS_PANEL_PROFILE])
-        gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction);
+        gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction,
+                         o->after, o->before_label ? o->before_label : "before",
+                         o->after_label ? o->after_label : "after");
     if (L->on[GS_PANEL_UPDATE])
-        gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, m->work);
-    if (L->on[GS_PANEL_HEALTH])
-        gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, m->sat, m->dead);
+        gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, o->after,
+                        o->before_label ? o->before_label : "before",
+                        o->after_label ? o->after_label : "after", m->work);
+    if (L->on[GS_PANEL_HEALTH]) {
+        const GsHeatmap *sat[2] = {m->sat[0], m->sat[1]}, *dead[2] = {m->dead[0], m->dead[1]};
+        const char *labels[2] = {o->before_label ? o->before_label : "before",
+                                 o->after_label ? o->after_label : "after"};
+        gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, sat, dead, m->sat[1] || m->dead[1] ? 2 : 1,
+                        labels);
+    }
     if (L->on[GS_PANEL_CLIP]) {
         /* the run whose clipping acted: the report's own, else the comparison's */
         int own = gs_trace_clipping_acted(o->trace);
@@ -161,7 +173,10 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                       m->work);
     }
     if (L->on[GS_PANEL_FINDINGS])
-        gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings);
+        gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings,
+                          o->after ? o->after_findings : NULL,
+                          o->before_label ? o->before_label : "before",
+                          o->after_label ? o->after_label : "after");
 }
 
 typedef struct {
@@ -193,15 +208,20 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
         st = gs_heatmap_share_range(both, m->after ? 2 : 1, healthy, err);
     }
     if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
-        int both =
-            gs_trace_has(o->trace, GS_COL_SATURATION) && gs_trace_has(o->trace, GS_COL_DEAD_FRAC);
-        double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
-        if (gs_trace_has(o->trace, GS_COL_SATURATION))
-            st = heatmap_for(o->trace, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w, &m->sat,
-                             err);
-        if (st == GS_OK && gs_trace_has(o->trace, GS_COL_DEAD_FRAC))
-            st = heatmap_for(o->trace, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w, &m->dead,
-                             err);
+        const GsTrace *runs[2] = {o->trace, o->after};
+        for (int k = 0; k < 2 && st == GS_OK; k++) {
+            const GsTrace *t = runs[k];
+            if (!t)
+                continue;
+            int both = gs_trace_has(t, GS_COL_SATURATION) && gs_trace_has(t, GS_COL_DEAD_FRAC);
+            double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
+            if (gs_trace_has(t, GS_COL_SATURATION))
+                st = heatmap_for(t, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w, &m->sat[k],
+                                 err);
+            if (st == GS_OK && gs_trace_has(t, GS_COL_DEAD_FRAC))
+                st = heatmap_for(t, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w, &m->dead[k],
+                                 err);
+        }
     }
     if (st == GS_OK) {
         size_t ns = gs_trace_n_steps(o->trace), nl = gs_trace_n_layers(o->trace);
