@@ -11,6 +11,7 @@
 #include <cairo.h>
 
 #include "gradscope/plot.h"
+#include "plot/cmap.h"
 #include "plot/panels.h"
 #include "runner.h"
 
@@ -316,6 +317,103 @@ START_TEST(many_findings_fit)
 }
 END_TEST
 
+/* Pixels in rect r of a PNG within 0.08 per channel of colour c. */
+static int count_colour(cairo_surface_t *s, GsRect r, double cr_, double cg, double cb)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s), n = 0;
+    for (int y = (int)r.y; y < (int)(r.y + r.h); y++)
+        for (int x = (int)r.x; x < (int)(r.x + r.w); x++) {
+            unsigned px = ((const unsigned *)(const void *)(d + (size_t)stride * (size_t)y))[x];
+            double rr = ((px >> 16) & 255) / 255.0, gg = ((px >> 8) & 255) / 255.0,
+                   bb = (px & 255) / 255.0;
+            n += fabs(rr - cr_) < 0.08 && fabs(gg - cg) < 0.08 && fabs(bb - cb) < 0.08;
+        }
+    return n;
+}
+
+/* A healthy "after" run: saturation and dead fraction 0.9 (the before run has 0.5). */
+static GsTrace *make_after(int layers, int steps)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create((size_t)layers, GS_COL_ALL, &t), GS_OK);
+    for (int s = 0; s < steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 5, &row), GS_OK);
+        for (int l = 0; l < layers; l++) {
+            double *r = row + (size_t)l * GS_COL_COUNT;
+            for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+                r[c] = 0.9;
+            r[GS_COL_GRAD_NORM] = 0.1 * (1 + 0.01 * s);
+            r[GS_COL_ACT_GRAD_NORM] = 0.2;
+            r[GS_COL_UPDATE_RATIO] = 2e-3;
+            r[GS_COL_LOSS] = 1.0 / (1 + s);
+            r[GS_COL_CLIPPED] = 0;
+        }
+        gs_trace_commit_step(t);
+    }
+    for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+        gs_trace_set_has(t, (GsCol)c, 1);
+    gs_trace_meta_set(t, "depth", "5");
+    gs_trace_meta_set(t, "act", "tanh");
+    return t;
+}
+
+START_TEST(before_and_after_in_lower_panels)
+{
+    GsTrace *t = make_trace(5, 40, GS_COL_ALL & ~GS_COL_BIT(GS_COL_CLIPPED), 0);
+    GsTrace *u = make_after(5, 40);
+    GsFinding f = {.kind = GS_FIND_VANISHING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 3,
+                   .step_first = 0,
+                   .step_last = 195,
+                   .primary = 1,
+                   .explained_by = -1};
+    snprintf(f.message, sizeof f.message, "Gradients vanish toward the input.");
+    GsFindings fs = {.items = &f, .n = 1}, none = {0};
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.findings = &fs;
+    char p[512];
+    snprintf(p, sizeof p, "%s/cmp.png", dir);
+    /* the after run's colour (Okabe-Ito vermilion) and its 0.9 fraction colour */
+    const double ver[3] = {0.835, 0.369, 0.0};
+    GsRgb sat9 = gs_cmap_div(0.9); /* the fraction map's colour at 0.9 */
+    for (int pass = 0; pass < 2; pass++) {
+        o.after = pass ? u : NULL;
+        o.after_findings = pass ? &none : NULL;
+        o.after_label = pass ? "after: --act tanh" : NULL;
+        ck_assert_int_eq(gs_plot_report(&o, p, NULL), GS_OK);
+        GsLayout L;
+        gs_report_layout(&o, &L);
+        cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+        ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+        int prof = count_colour(s, L.r[GS_PANEL_PROFILE], ver[0], ver[1], ver[2]);
+        int upd = count_colour(s, L.r[GS_PANEL_UPDATE], ver[0], ver[1], ver[2]);
+        int fnd = count_colour(s, L.r[GS_PANEL_FINDINGS], ver[0], ver[1], ver[2]);
+        GsRect hr = L.r[GS_PANEL_HEALTH];
+        hr.h -= L.font * 2.0; /* not the 0..1 key, which holds every fraction colour */
+        int hl = count_colour(s, hr, sat9.r, sat9.g, sat9.b);
+        if (pass) {
+            ck_assert_msg(prof > 200, "after run in the depth profile: %d px", prof);
+            ck_assert_msg(upd > 200, "after run in the update panel: %d px", upd);
+            ck_assert_msg(fnd > 20, "after run's label in the findings: %d px", fnd);
+            ck_assert_msg(hl > 500, "after run's health heatmaps: %d px", hl);
+        } else {
+            ck_assert_int_lt(prof + upd + fnd, 20);
+            ck_assert_int_lt(hl, 20);
+        }
+        cairo_surface_destroy(s);
+    }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -329,6 +427,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, parse_helpers);
     tcase_add_test(tc, many_findings_fit);
+    tcase_add_test(tc, before_and_after_in_lower_panels);
     suite_add_tcase(s, tc);
     return s;
 }

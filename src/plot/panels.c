@@ -273,31 +273,99 @@ static int legend_flow(cairo_t *cr, const Legend *lg, double x0, double y, doubl
 
 /* ---- title ------------------------------------------------------------------------- */
 
-void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
-                          const char *subtitle, const char *source_name)
+/* gradscope's own traces: the training setup in reading order, leaving out keys at their
+ * neutral value. */
+static const struct {
+    const char *key, *label, *hide;
+} setup_keys[] = {{"opt", "opt", NULL},
+                  {"lr", "lr", NULL},
+                  {"schedule", "schedule", "constant"},
+                  {"warmup", "warm-up", "0"},
+                  {"weight-decay", "weight decay", "0"},
+                  {"clip-norm", "clip-norm", "0"},
+                  {"clip-value", "clip-value", "0"},
+                  {"bias-init", "bias", "zero"},
+                  {"res-scale", "res-scale", "1"},
+                  {"loss_used", "loss", NULL},
+                  {"data", "data", NULL},
+                  {"input-scale", "input scale", "1"},
+                  {"standardize", "standardized", "false"},
+                  {"batch", "batch", NULL},
+                  {"steps", "steps", NULL},
+                  {"seed", "seed", NULL}};
+
+/* 1 when key has the same value (or is absent) in both traces. */
+static int same_meta(const GsTrace *a, const GsTrace *b, const char *key)
 {
-    cairo_save(cr);
-    char line1[512], line2[2048];
+    const char *x = gs_trace_meta_get(a, key), *y = gs_trace_meta_get(b, key);
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+/* Appends "item · " to buf at *n when it fits. */
+static void add_item(char *buf, size_t size, int *n, const char *item)
+{
+    if (*n < (int)size)
+        *n += snprintf(buf + *n, size - (size_t)*n, "%s \xc2\xb7 ", item);
+}
+
+/* The setup headline of t ("depth 20 × width 64 · sigmoid · init standard"); with ref, only
+ * what differs from ref, the training keys included ("relu · init he_normal · lr 0.005").
+ * Empty when nothing is known. */
+static void setup_summary(const GsTrace *t, const GsTrace *ref, char *buf, size_t size)
+{
     const char *depth = gs_trace_meta_get(t, "depth"), *width = gs_trace_meta_get(t, "width");
     const char *act = gs_trace_meta_get(t, "act"), *init = gs_trace_meta_get(t, "init");
     const char *norm = gs_trace_meta_get(t, "norm"), *res = gs_trace_meta_get(t, "residual");
+    char item[160];
+    int n = 0;
+    buf[0] = '\0';
+    if (depth && (!ref || !same_meta(t, ref, "depth") || !same_meta(t, ref, "width"))) {
+        snprintf(item, sizeof item, "depth %s%s%s", depth, width ? " \xc3\x97 width " : "",
+                 width ? width : "");
+        add_item(buf, size, &n, item);
+    }
+    if (act && (!ref || !same_meta(t, ref, "act")))
+        add_item(buf, size, &n, act);
+    if (init && (!ref || !same_meta(t, ref, "init"))) {
+        snprintf(item, sizeof item, "init %s", init);
+        add_item(buf, size, &n, item);
+    }
+    if (norm && (ref ? !same_meta(t, ref, "norm") : strcmp(norm, "none") != 0)) {
+        snprintf(item, sizeof item, "%s norm", norm);
+        add_item(buf, size, &n, item);
+    }
+    if (res && (ref ? !same_meta(t, ref, "residual") : strcmp(res, "0") != 0)) {
+        snprintf(item, sizeof item, "residual %s", res);
+        add_item(buf, size, &n, item);
+    }
+    for (size_t i = 0; ref && i < sizeof setup_keys / sizeof setup_keys[0]; i++) {
+        const char *v = gs_trace_meta_get(t, setup_keys[i].key);
+        if (!v || same_meta(t, ref, setup_keys[i].key))
+            continue;
+        snprintf(item, sizeof item, "%s %s", setup_keys[i].label, v);
+        add_item(buf, size, &n, item);
+    }
+    if (n >= 4 && n < (int)size)
+        buf[n - 4] = '\0'; /* drop the trailing " · " */
+}
+
+void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                          const char *subtitle, const char *source_name, const GsTrace *after)
+{
+    cairo_save(cr);
+    char line1[1024], line2[2048], head[480];
+    const char *depth = gs_trace_meta_get(t, "depth");
+    setup_summary(t, NULL, head, sizeof head);
     if (title) {
         snprintf(line1, sizeof line1, "%s", title);
-    } else if (depth || act || init) {
-        int n = snprintf(line1, sizeof line1, "Gradient health: ");
-        if (depth && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "depth %s%s%s \xc2\xb7 ", depth,
-                          width ? " \xc3\x97 width " : "", width ? width : "");
-        if (act && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s \xc2\xb7 ", act);
-        if (init && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "init %s \xc2\xb7 ", init);
-        if (norm && strcmp(norm, "none") != 0 && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s norm \xc2\xb7 ", norm);
-        if (res && strcmp(res, "0") != 0 && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "residual %s \xc2\xb7 ", res);
-        if (n >= 4 && n < (int)sizeof line1)
-            line1[n - 4] = '\0'; /* drop the trailing " · " */
+    } else if (head[0]) {
+        char diff[480] = "";
+        if (after)
+            setup_summary(after, t, diff, sizeof diff);
+        /* a comparison names both setups: the after one by what it changes */
+        snprintf(line1, sizeof line1, "Gradient health: %s%s%s", head,
+                 after ? "  \xe2\x86\x92  after: " : "",
+                 after ? (diff[0] ? diff : "the same setup") : "");
     } else if (source_name) {
         snprintf(line1, sizeof line1, "Gradient health: %s", source_name);
     } else {
@@ -305,33 +373,16 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, 
     }
     size_t n2 = 0;
     line2[0] = '\0';
-    /* gradscope's own traces: the training setup in reading order, leaving out keys at
-     * their neutral value; other tools' traces: every metadata pair they carry. */
-    static const struct {
-        const char *key, *label, *hide;
-    } setup[] = {{"opt", "opt", NULL},
-                 {"lr", "lr", NULL},
-                 {"schedule", "schedule", "constant"},
-                 {"warmup", "warm-up", "0"},
-                 {"weight-decay", "weight decay", "0"},
-                 {"clip-norm", "clip-norm", "0"},
-                 {"clip-value", "clip-value", "0"},
-                 {"bias-init", "bias", "zero"},
-                 {"res-scale", "res-scale", "1"},
-                 {"loss_used", "loss", NULL},
-                 {"data", "data", NULL},
-                 {"input-scale", "input scale", "1"},
-                 {"standardize", "standardized", "false"},
-                 {"batch", "batch", NULL},
-                 {"steps", "steps", NULL},
-                 {"seed", "seed", NULL}};
+    /* gradscope's own traces: the training setup; other tools' traces: every metadata
+     * pair they carry. */
     if (depth) {
-        for (size_t i = 0; i < sizeof setup / sizeof setup[0] && n2 + 8 < sizeof line2; i++) {
-            const char *v = gs_trace_meta_get(t, setup[i].key);
-            if (!v || (setup[i].hide && strcmp(v, setup[i].hide) == 0))
+        for (size_t i = 0; i < sizeof setup_keys / sizeof setup_keys[0] && n2 + 8 < sizeof line2;
+             i++) {
+            const char *v = gs_trace_meta_get(t, setup_keys[i].key);
+            if (!v || (setup_keys[i].hide && strcmp(v, setup_keys[i].hide) == 0))
                 continue;
             int w = snprintf(line2 + n2, sizeof line2 - n2, "%s%s %s", n2 ? " \xc2\xb7 " : "",
-                             setup[i].label, v);
+                             setup_keys[i].label, v);
             if (w < 0 || (size_t)w >= sizeof line2 - n2)
                 break;
             n2 += (size_t)w;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/plot.h"
 #include "gradscope/theory.h"
 #include "gradscope/trace.h"
 #include "plot/heatmap.h"
@@ -16,10 +17,11 @@
 /* Doubles of scratch the panels need for a trace of n_steps x n_layers. */
 size_t gs_panels_work_size(size_t n_steps, size_t n_layers);
 
-/* Title line (title, or a summary of the setup metadata, or "trace: NAME") and a line of all
+/* Title line (title, or a summary of the setup metadata -- with after, also what the after
+ * run changes: "... → after: relu · init he_normal" -- or "trace: NAME") and a line of all
  * metadata pairs, then the subtitle. */
 void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
-                          const char *subtitle, const char *source_name);
+                          const char *subtitle, const char *source_name, const GsTrace *after);
 /* Loss against training step for a (and b when not NULL, labelled la / lb); log y when all
  * finite values are positive; non-finite stretches shaded and labelled "NaN/Inf". */
 void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,
@@ -59,5 +61,8 @@ void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *const 
  * lists one under the other. */
 void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *f,
                        const GsFindings *fb, const char *la, const char *lb);
+
+/* The page layout gs_plot_report uses for o (panels present per the traces' columns). */
+void gs_report_layout(const GsReportOptions *o, GsLayout *out);
 
 #endif

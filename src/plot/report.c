@@ -121,7 +121,7 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
-                         o->source_name);
+                         o->source_name, o->after);
     char title[512];
     const GsFindings *outline = o->findings && o->findings->n ? o->findings : NULL;
     if (o->after) {
@@ -159,8 +159,8 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                         o->after_label ? o->after_label : "after", m->work);
     if (L->on[GS_PANEL_HEALTH]) {
         const GsHeatmap *sat[2] = {m->sat[0], m->sat[1]}, *dead[2] = {m->dead[0], m->dead[1]};
-        const char *labels[2] = {o->before_label ? o->before_label : "before",
-                                 o->after_label ? o->after_label : "after"};
+        /* short row names: the title and the heatmaps already say what changed */
+        const char *labels[2] = {"before", "after"};
         gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, sat, dead, m->sat[1] || m->dead[1] ? 2 : 1,
                         labels);
     }
@@ -236,27 +236,8 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
     return st;
 }
 
-GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err)
+void gs_report_layout(const GsReportOptions *o, GsLayout *out)
 {
-    if (!o || !o->trace)
-        return gs_error(err, GS_ERR_INVALID, "no trace to plot");
-    GsStatus st = gs_plot_check_path(path, err);
-    if (st != GS_OK)
-        return st;
-    if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
-        return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)", o->width,
-                        o->height);
-    if (!(o->scale >= 0.25 && o->scale <= 8.0))
-        return gs_error(err, GS_ERR_INVALID, "scale %g out of range (0.25..8)", o->scale);
-    if (gs_trace_n_steps(o->trace) == 0)
-        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no recorded steps", path);
-    if (o->after && gs_trace_n_steps(o->after) == 0)
-        return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps", path);
-
-    if ((int)o->metric < GS_COL_LOSS || o->metric >= GS_COL_COUNT ||
-        !gs_trace_has(o->trace, o->metric))
-        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no column '%s' to plot", path,
-                        gs_trace_col_name(o->metric) ? gs_trace_col_name(o->metric) : "?");
     const GsTrace *t = o->trace;
     GsLayoutSpec ls = {.width = o->width, .height = o->height};
     ls.subtitle_lines = o->subtitle ? 1 : 0;
@@ -281,6 +262,32 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
             gs_layout_compute(&ls, &L);
         }
     }
+    *out = L;
+}
+
+GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err)
+{
+    if (!o || !o->trace)
+        return gs_error(err, GS_ERR_INVALID, "no trace to plot");
+    GsStatus st = gs_plot_check_path(path, err);
+    if (st != GS_OK)
+        return st;
+    if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
+        return gs_error(err, GS_ERR_INVALID, "page size %dx%d out of range (200..20000)", o->width,
+                        o->height);
+    if (!(o->scale >= 0.25 && o->scale <= 8.0))
+        return gs_error(err, GS_ERR_INVALID, "scale %g out of range (0.25..8)", o->scale);
+    if (gs_trace_n_steps(o->trace) == 0)
+        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no recorded steps", path);
+    if (o->after && gs_trace_n_steps(o->after) == 0)
+        return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps", path);
+
+    if ((int)o->metric < GS_COL_LOSS || o->metric >= GS_COL_COUNT ||
+        !gs_trace_has(o->trace, o->metric))
+        return gs_error(err, GS_ERR_INVALID, "%s: the trace has no column '%s' to plot", path,
+                        gs_trace_col_name(o->metric) ? gs_trace_col_name(o->metric) : "?");
+    GsLayout L;
+    gs_report_layout(o, &L);
 
     Model m = {0};
     st = build(o, &L, &m, err);
