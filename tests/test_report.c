@@ -12,6 +12,7 @@
 
 #include "gradscope/plot.h"
 #include "plot/cmap.h"
+#include "plot/draw.h"
 #include "plot/panels.h"
 #include "runner.h"
 
@@ -414,6 +415,78 @@ START_TEST(before_and_after_in_lower_panels)
 }
 END_TEST
 
+/* Findings as the diagnosis gives them: the cause first, the others explained by it. */
+static GsFinding caused[3];
+static GsFindings caused_list(void)
+{
+    const GsFindingKind k[3] = {GS_FIND_VANISHING, GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_STALLED};
+    for (int i = 0; i < 3; i++) {
+        caused[i] = (GsFinding){.kind = k[i],
+                                .severity = i ? GS_SEV_WARNING : GS_SEV_ERROR,
+                                .layer_first = 1,
+                                .layer_last = 4,
+                                .step_first = 0,
+                                .step_last = 195,
+                                .primary = i == 0,
+                                .explained_by = i ? 0 : -1};
+        snprintf(caused[i].message, sizeof caused[i].message,
+                 "Gradients vanish toward the input: layer 1's activation gradient is 5.5e-17 "
+                 "of layer 20's at step 0 (threshold 0.001), a factor of 0.139 per layer.");
+        snprintf(caused[i].suggestion, sizeof caused[i].suggestion,
+                 "Use ReLU with He initialization.");
+        snprintf(caused[i].options, sizeof caused[i].options, "--act relu --init he_normal");
+    }
+    return (GsFindings){.items = caused, .n = 3};
+}
+
+START_TEST(text_fits_at_every_size)
+{
+    static const int sizes[][2] = {{800, 500}, {1200, 800}, {1600, 1000}, {3000, 2000}};
+    GsTrace *t = make_trace(6, 60, GS_COL_ALL, 0);
+    GsTrace *u = make_after(6, 60);
+    GsFindings fs = caused_list(), none = {0};
+    char p[512];
+    snprintf(p, sizeof p, "%s/fit.png", dir);
+    static GsDrawLog log;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int cmp = 0; cmp < 2; cmp++) {
+            GsReportOptions o;
+            gs_report_options_default(&o);
+            o.trace = t;
+            o.findings = &fs;
+            o.width = sizes[i][0];
+            o.height = sizes[i][1];
+            o.subtitle = "step-0 act_grad_norm ratio layer 1 / layer 20: predicted 7.26e-17 "
+                         "(ordered), measured 5.49e-17";
+            if (cmp) {
+                o.after = u;
+                o.after_findings = &none;
+                o.after_label = "after: --act relu --init he_normal";
+                o.before_verdict = "error: vanishing gradient (+2 that follow from it)";
+                o.after_verdict = "healthy: no warnings";
+            }
+            gs_draw_log_begin(&log);
+            GsStatus st = gs_plot_report(&o, p, NULL);
+            gs_draw_log_end();
+            ck_assert_int_eq(st, GS_OK);
+            if (getenv("GS_DUMP_TEXT"))
+                fprintf(stderr, "---- %dx%d %d\n%s", sizes[i][0], sizes[i][1], cmp, log.text);
+            ck_assert_msg(log.elided == 0, "%dx%d%s: %u strings elided, first '%s'", sizes[i][0],
+                          sizes[i][1], cmp ? " (comparison)" : "", log.elided, log.first_elided);
+            ck_assert_msg(log.outside == 0, "%dx%d%s: %u strings outside their panel: %s",
+                          sizes[i][0], sizes[i][1], cmp ? " (comparison)" : "", log.outside,
+                          log.first_outside);
+            /* plain words in the figure, the cause first and the rest linked to it */
+            ck_assert_ptr_null(strstr(log.text, "update_too_small"));
+            ck_assert_ptr_nonnull(strstr(log.text, "Cause: Vanishing gradient"));
+            if (sizes[i][0] >= 1200) /* at 800x500 they may go to "+2 more" */
+                ck_assert_ptr_nonnull(strstr(log.text, "(follows from"));
+        }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -428,6 +501,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, parse_helpers);
     tcase_add_test(tc, many_findings_fit);
     tcase_add_test(tc, before_and_after_in_lower_panels);
+    tcase_add_test(tc, text_fits_at_every_size);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -120,6 +120,7 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     double f = L->font;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_TITLE]);
     gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
                          o->source_name, o->after);
     char title[512];
@@ -127,12 +128,15 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     if (o->after) {
         heat_title(title, sizeof title, o, o->before_label ? o->before_label : "before",
                    o->before_verdict);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
         heat_title(title, sizeof title, o, o->after_label ? o->after_label : "after",
                    o->after_verdict);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP_AFTER]);
         gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
     } else {
         heat_title(title, sizeof title, o, NULL, NULL);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
     }
     char cbl[160];
@@ -142,21 +146,27 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
     const GsHeatmap *shared[2] = {m->main, m->after};
     size_t n_shared = m->after ? 2 : 1;
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
     gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
     gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LOSS]);
     if (L->on[GS_PANEL_LOSS])
         gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
                       o->before_label ? o->before_label : "before",
                       o->after && gs_trace_has(o->after, GS_COL_LOSS) ? o->after : NULL,
                       o->after_label ? o->after_label : "after", m->work);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_PROFILE]);
     if (L->on[GS_PANEL_PROFILE])
         gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction,
                          o->after, o->before_label ? o->before_label : "before",
                          o->after_label ? o->after_label : "after");
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_UPDATE]);
     if (L->on[GS_PANEL_UPDATE])
         gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, o->after,
                         o->before_label ? o->before_label : "before",
                         o->after_label ? o->after_label : "after", m->work);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEALTH]);
     if (L->on[GS_PANEL_HEALTH]) {
         const GsHeatmap *sat[2] = {m->sat[0], m->sat[1]}, *dead[2] = {m->dead[0], m->dead[1]};
         /* short row names: the title and the heatmaps already say what changed */
@@ -164,6 +174,7 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, sat, dead, m->sat[1] || m->dead[1] ? 2 : 1,
                         labels);
     }
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CLIP]);
     if (L->on[GS_PANEL_CLIP]) {
         /* the run whose clipping acted: the report's own, else the comparison's */
         int own = gs_trace_clipping_acted(o->trace);
@@ -172,6 +183,7 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                           : (o->after_label ? o->after_label : "after"),
                       m->work);
     }
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_FINDINGS]);
     if (L->on[GS_PANEL_FINDINGS])
         gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings,
                           o->after ? o->after_findings : NULL,
