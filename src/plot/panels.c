@@ -1294,12 +1294,12 @@ static double finding_block(cairo_t *cr, const GsFindings *fs, size_t i, double 
 /* Lists fs (in its order: the cause first) from y down to bottom; "+N more" when out of
  * room. Returns the y below the last line. */
 static double findings_list(cairo_t *cr, GsRect r, double y, double bottom, double font,
-                            const GsFindings *fs, const char *healthy_text)
+                            const GsFindings *fs, const char *healthy_text, int dry)
 {
     if (!fs || fs->n == 0) {
         GsTextStyle st = gs_text_style(font * 0.85);
         st.color = oi_green;
-        return y + gs_text_wrap(cr, &st, r.x, y, r.w, 3, 0, healthy_text) + font * 0.3;
+        return y + gs_text_wrap(cr, &st, r.x, y, r.w, 3, dry, healthy_text) + font * 0.3;
     }
     GsTextStyle more = gs_text_style(font * 0.8);
     more.bold = 1;
@@ -1309,14 +1309,16 @@ static double findings_list(cairo_t *cr, GsRect r, double y, double bottom, doub
         double h = finding_block(cr, fs, i, r.x, y, r.w, font, room, 1);
         if (h > room)
             break;
-        finding_block(cr, fs, i, r.x, y, r.w, font, room, 0);
+        if (!dry)
+            finding_block(cr, fs, i, r.x, y, r.w, font, room, 0);
         y += h;
         shown++;
     }
     if (shown < fs->n) {
         char b[64];
         snprintf(b, sizeof b, "+%zu more (see the JSON/text findings)", fs->n - shown);
-        gs_text_draw(cr, &more, r.x, fmin(y, bottom - font * 1.1), 0, 0, 0, 0, b);
+        if (!dry)
+            gs_text_draw(cr, &more, r.x, fmin(y, bottom - font * 1.1), 0, 0, 0, 0, b);
         y = fmin(y, bottom - font * 1.1) + font * 1.2;
     }
     return y;
@@ -1330,20 +1332,23 @@ void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *f,
     double y = r.y + th, bottom = r.y + r.h;
     if (!fb) {
         findings_list(cr, r, y, bottom, font, f,
-                      "No findings: no rule flagged this run's gradients.");
+                      "No findings: no rule flagged this run's gradients.", 0);
         cairo_restore(cr);
         return;
     }
-    /* before and after: the before list gets the room it needs up to 60%, after the rest */
+    /* before and after: the after list gets what it needs (at most 40%), before the rest */
     GsTextStyle hs = gs_text_style(font * 0.85);
     hs.bold = 1;
+    const char *after_ok = "No findings: no rule flagged this run.";
+    double after_h = font * 0.2 + gs_text_wrap(cr, &hs, r.x, 0, r.w, 2, 1, lb ? lb : "after");
+    after_h += findings_list(cr, r, 0, (r.h - th) * 0.4, font, fb, after_ok, 1);
+    double split = fmax(bottom - after_h, r.y + th + (r.h - th) * 0.6);
     hs.color = (GsRgb){0.0, 0.447, 0.698};
     y += gs_text_wrap(cr, &hs, r.x, y, r.w, 2, 0, la ? la : "before");
-    double split = r.y + th + (r.h - th) * 0.6;
-    y = findings_list(cr, r, y, split, font, f, "No findings.");
+    y = findings_list(cr, r, y, split, font, f, "No findings.", 0);
     hs.color = (GsRgb){0.835, 0.369, 0.0};
     y += font * 0.2;
     y += gs_text_wrap(cr, &hs, r.x, y, r.w, 2, 0, lb ? lb : "after");
-    findings_list(cr, r, y, bottom, font, fb, "No findings: no rule flagged this run.");
+    findings_list(cr, r, y, bottom, font, fb, after_ok, 0);
     cairo_restore(cr);
 }
