@@ -106,14 +106,14 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
     const char *kind = "healthy";
     if (fs && fs->n) {
         sev = (int)fs->items[0].severity;
-        kind = gs_finding_kind_name(fs->items[0].kind);
+        kind = gs_finding_kind_title(fs->items[0].kind); /* plain words: the primary finding */
     }
     GsTextStyle bs = gs_text_style(f * 0.85);
     bs.bold = 1;
     bs.color = (GsRgb){1, 1, 1};
     double bw = gs_text_width(cr, &bs, kind) + f * 0.8;
-    if (bw > c.w * 0.6)
-        bw = c.w * 0.6;
+    if (bw > c.w * 0.62)
+        bw = c.w * 0.62; /* the text shrinks to fit */
     double bh = g->badge_h * 0.8;
     gs_set_rgb(cr, sev_color(sev));
     cairo_rectangle(cr, c.x, c.y + (g->badge_h - bh) / 2, bw, bh);
@@ -122,8 +122,9 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
 
     size_t ns = gs_trace_n_steps(t);
     char num[32], lab[64];
-    fmt_num(num, sizeof num, ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : (double)NAN);
-    snprintf(lab, sizeof lab, "loss %s", num);
+    /* the robust final loss (mean of the last tenth), not one noisy minibatch */
+    fmt_num(num, sizeof num, gs_diagnose_final_loss(t, NULL));
+    snprintf(lab, sizeof lab, "final loss %s", num);
     GsTextStyle ls = gs_text_style(f * 0.8);
     gs_text_draw(cr, &ls, c.x + c.w, c.y + g->badge_h / 2, 1, 0.5, 0, c.w - bw - f * 0.3, lab);
 
@@ -145,6 +146,8 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
         snprintf(line, sizeof line, "step-0 ratio L1/L%zu: theory %s, measured %s",
                  L >= 2 ? L - 1 : L, a, b);
         GsTextStyle ps = gs_text_style(f * 0.72);
+        if (gs_text_width(cr, &ps, line) * GS_TEXT_MIN_SHRINK > c.w) /* narrow cells: shorter */
+            snprintf(line, sizeof line, "L1/L%zu theory %s, measured %s", L >= 2 ? L - 1 : L, a, b);
         gs_text_draw(cr, &ps, c.x, h.y + h.h + f * 0.15, 0, 0, 0, c.w, line);
     }
     if (bottom_row && ns) {
@@ -248,11 +251,13 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     gs_legend_draw(cr, (const GsHeatmap *const *)hms, o->n, lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
-    gs_text_draw(
-        cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
+    const char *key =
         "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
-        "bottom) over steps; badge: worst finding (red error, orange warning, blue "
-        "info, green healthy); final loss at the right");
+        "bottom) over steps; badge: the primary finding (red error, orange warning, blue "
+        "info, green healthy); final loss = mean of last 10% of steps";
+    /* wrapped upward from the bottom edge: two lines on a narrow page, never cut */
+    double kh = gs_text_wrap(cr, &fs, m, 0, g->W - 2 * m, 2, 1, key);
+    gs_text_wrap(cr, &fs, m, g->H - m * 0.3 - kh, g->W - 2 * m, 2, 0, key);
 }
 
 typedef struct {
