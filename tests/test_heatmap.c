@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <string.h>
+
+#include "plot/draw.h"
 #include "plot/heatmap.h"
 #include "runner.h"
 
@@ -436,6 +439,48 @@ START_TEST(missing_cells_hatched_grey)
 }
 END_TEST
 
+START_TEST(layer_names_shortened)
+{
+    char b[GS_LAYER_LABEL_MAX + 1];
+    gs_layer_name_short("encoder.layers.0.self_attn.in_proj", b, sizeof b);
+    ck_assert_str_eq(b, "0.self_attn.in_proj");
+    gs_layer_name_short("encoder.layers.11.self_attn.out_proj", b, sizeof b);
+    ck_assert_str_eq(b, "11.self_attn.out_proj"); /* the number is kept whole */
+    gs_layer_name_short("fc1", b, sizeof b);
+    ck_assert_str_eq(b, "fc1");
+    gs_layer_name_short("a.b.an_extremely_long_last_component_name", b, sizeof b);
+    ck_assert_uint_eq(strlen(b), GS_LAYER_LABEL_MAX);
+    /* on the axis: every row named, no "out", nothing cut */
+    GsTrace *t = trace_of(3, 20, healthy);
+    const char *nm[3] = {"encoder.layers.0.self_attn.in_proj", "encoder.layers.0.linear1",
+                         "decoder.head"};
+    for (size_t li = 0; li < 3; li++)
+        ck_assert_int_eq(gs_trace_set_layer_name(t, li, nm[li], NULL), GS_OK);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_str_eq(gs_heatmap_layer_label(hm, 0), "0.self_attn.in_proj");
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 600, 300);
+    cairo_t *cr = cairo_create(s);
+    static GsDrawLog log;
+    gs_draw_log_begin(&log);
+    GsRect r = {0, 0, 600, 300};
+    gs_draw_log_bounds(cr, &r);
+    gs_heatmap_draw(cr, hm, r, 12, "title", NULL);
+    gs_draw_log_end();
+    ck_assert_ptr_nonnull(strstr(log.text, "0.self_attn.in_proj\n"));
+    ck_assert_ptr_nonnull(strstr(log.text, "encoder.layers.0.linear1\n")); /* 24: fits whole */
+    ck_assert_ptr_nonnull(strstr(log.text, "decoder.head\n"));
+    ck_assert_ptr_null(strstr(log.text, "out\n"));
+    ck_assert_uint_eq(log.elided, 0);
+    ck_assert_uint_eq(log.outside, 0);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("heatmap");
@@ -449,6 +494,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, shared_range_vanishing_keeps_low_end);
     tcase_add_test(tc, zoom_shows_steps_before_nan);
     tcase_add_test(tc, missing_cells_hatched_grey);
+    tcase_add_test(tc, layer_names_shortened);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -39,6 +39,7 @@ struct GsHeatmap {
     size_t first_bad; /* first recorded step with NaN/Inf in some layer; n_steps when none */
     size_t n_zoom;    /* recorded steps in the zoom (0: no zoom) */
     double *zval;     /* n_layers x n_zoom raw (unbinned) values */
+    char (*names)[GS_LAYER_LABEL_MAX + 1]; /* short layer names; NULL when the trace has none */
     cairo_surface_t *zimg;
 };
 
@@ -82,6 +83,37 @@ static void scan(GsHeatmap *hm)
         if (l > hm->dmax)
             hm->dmax = l;
     }
+}
+
+void gs_layer_name_short(const char *name, char *out, size_t n)
+{
+    size_t len = strlen(name), lim = n - 1;
+    if (len <= lim) {
+        snprintf(out, n, "%s", name);
+        return;
+    }
+    /* whole trailing components only: a cut falls on a dot, never inside a word or number */
+    size_t start = len;
+    for (size_t i = len; i-- > 0;)
+        if (name[i] == '.') {
+            if (len - (i + 1) > lim)
+                break;
+            start = i + 1;
+        }
+    if (start == len) {
+        /* the last component alone is too long: keep its end (a layer's own name) */
+        const char *last = strrchr(name, '.');
+        last = last ? last + 1 : name;
+        size_t k = strlen(last);
+        snprintf(out, n, "%s", k > lim ? last + (k - lim) : last);
+        return;
+    }
+    snprintf(out, n, "%s", name + start);
+}
+
+const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li)
+{
+    return hm->names && li < hm->n_layers ? hm->names[li] : NULL;
 }
 
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
@@ -145,6 +177,23 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
             memcpy(hm->zval + li * hm->n_zoom, row, hm->n_zoom * sizeof *row);
     }
     free(row);
+    int named = 0;
+    for (size_t li = 0; li < nl; li++)
+        named |= gs_trace_layer_name(t, li) != NULL;
+    if (named) {
+        hm->names = calloc(nl, sizeof *hm->names);
+        if (!hm->names) {
+            gs_heatmap_destroy(hm);
+            return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
+        }
+        for (size_t li = 0; li < nl; li++) {
+            const char *nm = gs_trace_layer_name(t, li);
+            if (nm)
+                gs_layer_name_short(nm, hm->names[li], sizeof hm->names[li]);
+            else
+                snprintf(hm->names[li], sizeof hm->names[li], "%zu", li + 1);
+        }
+    }
     scan(hm);
     hm->img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)hm->n_cols, (int)nl);
     if (hm->n_zoom)
@@ -172,6 +221,7 @@ void gs_heatmap_destroy(GsHeatmap *hm)
     if (hm->zimg)
         cairo_surface_destroy(hm->zimg);
     free(hm->zval);
+    free(hm->names);
     free(hm->steps);
     free(hm->val);
     free(hm);
@@ -642,14 +692,48 @@ static void draw_outlines(cairo_t *cr, const GsHeatmap *hm, GsRect c, size_t i0,
     cairo_restore(cr);
 }
 
+/* Layer names left of cells rect p (every row when rows are tall enough, else every k-th,
+ * the output layer always), and the rotated axis title at the panel's left edge. */
+static void draw_names(cairo_t *cr, const GsHeatmap *hm, GsRect p, GsRect r, double font, double lm)
+{
+    size_t nl = hm->n_layers;
+    double row_h = p.h / (double)nl;
+    size_t every = 1;
+    while (row_h * (double)every < font * 1.05)
+        every++;
+    GsTextStyle st = gs_text_style(font * 0.78);
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.06));
+    for (size_t li = nl; li-- > 0;) {
+        /* counted from the output layer down, so the last layer is always labelled */
+        if ((nl - 1 - li) % every != 0)
+            continue;
+        double y = p.y + p.h - ((double)li + 0.5) * row_h;
+        cairo_move_to(cr, p.x - font * 0.35, y);
+        cairo_line_to(cr, p.x, y);
+        cairo_stroke(cr);
+        gs_text_draw(cr, &st, p.x - font * 0.55, y, 1, 0.5, 0, lm - font * 2.0, hm->names[li]);
+    }
+    GsTextStyle ls = gs_text_style(font * 0.9);
+    gs_text_draw(cr, &ls, r.x + font * 0.55, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
+                 "layer");
+}
+
 void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
                      const GsFindings *findings)
 {
     cairo_save(cr);
     double th = title ? gs_panel_title(cr, r, font, title) : 0.0;
-    GsRect c = {r.x + gs_axes_left_margin(font), r.y + th,
-                r.w - gs_axes_left_margin(font) - font * 0.6,
-                r.h - th - gs_axes_bottom_margin(font)};
+    /* named layers: the margin widens for the names (up to 40% of the panel) */
+    double lm = gs_axes_left_margin(font);
+    GsTextStyle ns_st = gs_text_style(font * 0.78);
+    if (hm->names) {
+        double w = 0;
+        for (size_t li = 0; li < hm->n_layers; li++)
+            w = fmax(w, gs_text_width(cr, &ns_st, hm->names[li]));
+        lm = fmin(fmax(lm, w + font * 2.6), r.w * 0.4);
+    }
+    GsRect c = {r.x + lm, r.y + th, r.w - lm - font * 0.6, r.h - th - gs_axes_bottom_margin(font)};
     if (c.w < 4 || c.h < 4) {
         cairo_restore(cr);
         return;
@@ -657,6 +741,7 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     size_t nl = hm->n_layers, ns = hm->n_steps;
     GsAxisTicks yt, xt;
     layer_ticks(&yt, nl, c.h / (double)nl, font);
+    const GsAxisTicks *ytp = hm->names ? NULL : &yt; /* names are drawn below instead */
     const char *ylab = "layer (1 = input side)";
     GsTextStyle ys = gs_text_style(font * 0.9);
     if (gs_text_width(cr, &ys, ylab) > c.h)
@@ -677,8 +762,8 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     double xlo = s0 - 0.5 * ds, xhi = s1 + 0.5 * ds;
     int max_x = (int)(c.w / (font * 5.0));
     gs_axis_ticks_linear(&xt, s0, s1, max_x < 4 ? 4 : max_x, 1);
-    gs_axes_draw(cr, c, font, &xt, xlo, xhi, z.w > 0 ? NULL : &yt, 0.5, (double)nl + 0.5,
-                 "training step", z.w > 0 ? NULL : ylab);
+    gs_axes_draw(cr, c, font, &xt, xlo, xhi, z.w > 0 ? NULL : ytp, 0.5, (double)nl + 0.5,
+                 "training step", z.w > 0 || hm->names ? NULL : ylab);
     if (findings)
         draw_outlines(cr, hm, c, 0, ns, font, findings);
 
@@ -705,11 +790,13 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
             snprintf(zt.label[zt.n], sizeof zt.label[zt.n], "%ld", hm->steps[nz - 1]);
             zt.n++;
         }
-        gs_axes_draw(cr, z, font, &zt, -0.5, (double)nz - 0.5, &yt, 0.5, (double)nl + 0.5,
-                     "first steps (zoom)", ylab);
+        gs_axes_draw(cr, z, font, &zt, -0.5, (double)nz - 0.5, ytp, 0.5, (double)nl + 0.5,
+                     "first steps (zoom)", hm->names ? NULL : ylab);
         if (findings)
             draw_outlines(cr, hm, z, 0, nz, font, findings);
     }
+    if (hm->names)
+        draw_names(cr, hm, z.w > 0 ? z : c, r, font, lm);
     cairo_restore(cr);
 }
 

@@ -31,6 +31,16 @@ typedef struct {
 
 typedef struct GsHeatmap GsHeatmap;
 
+/* Longest layer name shown on a heatmap axis (characters). */
+#define GS_LAYER_LABEL_MAX 24
+/* A layer name shortened for an axis into out (n bytes, at most n-1 characters kept): the
+ * whole name when it fits, else its last dot-separated components that fit
+ * ("encoder.layers.0.self_attn.in_proj" -> "0.self_attn.in_proj" at 24) -- cut only at a
+ * dot, never inside a word or a number; a last component longer than that keeps its end. */
+void gs_layer_name_short(const char *name, char *out, size_t n);
+/* Short name of layer li (0-based) when the trace has layer names, else NULL. */
+const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
+
 /* Bins the trace column into at most max_cols columns and paints the cell image with the
  * automatic colour range. GS_ERR_INVALID for an empty trace, GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
@@ -96,7 +106,8 @@ size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
 
 /* Paints just the cells, scaled into r with a nearest filter (layer 1 bottom row). */
 void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r);
-/* Draws a full panel into r: title, cells, axes ("training step", "layer", output layer
+/* Draws a full panel into r: title, cells, axes ("training step", "layer"; rows labelled by
+ * the layers' short names when the trace has names, else by number with the output layer
  * labelled "out"), the zoom strip on the first steps when there is one, and, when findings
  * is not NULL, dashed outlines of the warning/error findings' layer x step regions (one only
  * a few columns wide keeps just its top and bottom edges, so it never covers the columns it
