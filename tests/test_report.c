@@ -487,6 +487,44 @@ START_TEST(text_fits_at_every_size)
 }
 END_TEST
 
+START_TEST(profile_notes_dw_dz_disagreement)
+{
+    /* inputs far from unit scale: dW of layer 1 is 1000x larger, dz is flat */
+    GsTrace *t = NULL;
+    uint64_t cols = GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_ACT_GRAD_NORM);
+    ck_assert_int_eq(gs_trace_create(4, cols, &t), GS_OK);
+    for (int s = 0; s < 3; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
+        for (int l = 0; l < 4; l++) {
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = l == 0 ? 100.0 : 0.1;
+            row[l * GS_COL_COUNT + GS_COL_ACT_GRAD_NORM] = 0.1;
+        }
+        gs_trace_commit_step(t);
+    }
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    gs_trace_set_has(t, GS_COL_ACT_GRAD_NORM, 1);
+    ck_assert(gs_profile_metrics_disagree(t));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 700, 400);
+    cairo_t *cr = cairo_create(s);
+    static GsDrawLog log;
+    gs_draw_log_begin(&log);
+    gs_panel_profile(cr, (GsRect){0, 0, 700, 400}, 12, t, GS_COL_GRAD_NORM, NULL, NULL, NULL,
+                     NULL);
+    gs_draw_log_end();
+    ck_assert_ptr_nonnull(strstr(log.text, "act_grad_norm"));
+    ck_assert_msg(strstr(log.text, "note: at step 0 layer 1 / out is 1e+03") != NULL, "%s",
+                  log.text);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_trace_destroy(t);
+    /* agreeing metrics: no note */
+    GsTrace *u = make_trace(4, 3, GS_COL_ALL, 0);
+    ck_assert(!gs_profile_metrics_disagree(u));
+    gs_trace_destroy(u);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -502,6 +540,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, many_findings_fit);
     tcase_add_test(tc, before_and_after_in_lower_panels);
     tcase_add_test(tc, text_fits_at_every_size);
+    tcase_add_test(tc, profile_notes_dw_dz_disagreement);
     suite_add_tcase(s, tc);
     return s;
 }
