@@ -10,6 +10,7 @@
 
 #include <cairo.h>
 
+#include "cli_util.h"
 #include "gradscope/plot.h"
 #include "plot/cmap.h"
 #include "plot/draw.h"
@@ -509,8 +510,7 @@ START_TEST(profile_notes_dw_dz_disagreement)
     cairo_t *cr = cairo_create(s);
     static GsDrawLog log;
     gs_draw_log_begin(&log);
-    gs_panel_profile(cr, (GsRect){0, 0, 700, 400}, 12, t, GS_COL_GRAD_NORM, NULL, NULL, NULL,
-                     NULL);
+    gs_panel_profile(cr, (GsRect){0, 0, 700, 400}, 12, t, GS_COL_GRAD_NORM, NULL, NULL, NULL, NULL);
     gs_draw_log_end();
     ck_assert_ptr_nonnull(strstr(log.text, "act_grad_norm"));
     ck_assert_msg(strstr(log.text, "note: at step 0 layer 1 / out is 1e+03") != NULL, "%s",
@@ -522,6 +522,84 @@ START_TEST(profile_notes_dw_dz_disagreement)
     GsTrace *u = make_trace(4, 3, GS_COL_ALL, 0);
     ck_assert(!gs_profile_metrics_disagree(u));
     gs_trace_destroy(u);
+}
+END_TEST
+
+START_TEST(paper_preset)
+{
+    GsTrace *t = make_trace(6, 60, GS_COL_ALL, 0);
+    GsTrace *u = make_after(6, 60);
+    GsFindings fs = caused_list(), none = {0};
+    GsReportPreset pr = GS_PRESET_NONE;
+    ck_assert_int_eq(gs_plot_parse_preset("paper", &pr, NULL), GS_OK);
+    ck_assert_int_eq(pr, GS_PRESET_PAPER);
+    GsError err;
+    ck_assert_int_eq(gs_plot_parse_preset("poster", &pr, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "poster"));
+    static GsDrawLog log;
+    for (int cmp = 0; cmp < 2; cmp++) {
+        GsReportOptions o;
+        gs_report_options_default(&o);
+        o.trace = t;
+        o.findings = &fs;
+        o.preset = GS_PRESET_PAPER;
+        o.before_verdict = "error: vanishing gradient (+2 that follow from it)";
+        if (cmp) {
+            o.after = u;
+            o.after_findings = &none;
+            o.after_label = "after: --act relu --init he_normal";
+            o.after_verdict = "healthy: no warnings";
+        }
+        char p[512];
+        snprintf(p, sizeof p, "%s/paper.png", dir);
+        gs_draw_log_begin(&log);
+        GsStatus st = gs_plot_report(&o, p, NULL);
+        gs_draw_log_end();
+        ck_assert_int_eq(st, GS_OK);
+        /* 3.5 in at 300 dpi */
+        cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+        ck_assert_int_eq(cairo_image_surface_get_width(s), 1050);
+        cairo_surface_destroy(s);
+        ck_assert_msg(log.min_size >= 7.0 - 1e-9, "text at %.2f pt: '%s'", log.min_size,
+                      log.smallest);
+        ck_assert_msg(log.elided == 0, "elided: '%s'", log.first_elided);
+        ck_assert_msg(log.outside == 0, "outside: %s", log.first_outside);
+        /* PDF in points: a 252 pt wide page */
+        snprintf(p, sizeof p, "%s/paper.pdf", dir);
+        ck_assert_int_eq(gs_plot_report(&o, p, NULL), GS_OK);
+        FILE *fp = fopen(p, "rb");
+        ck_assert_ptr_nonnull(fp);
+        static char buf[1 << 16];
+        size_t got = fread(buf, 1, sizeof buf - 1, fp);
+        buf[got] = '\0';
+        fclose(fp);
+        int found = 0;
+        for (size_t i = 0; i + 16 < got && !found; i++)
+            found = memcmp(buf + i, "/MediaBox [ 0 0 252 ", 20) == 0;
+        ck_assert_msg(found, "no 252 pt MediaBox in the PDF");
+    }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
+START_TEST(cli_preset_option)
+{
+    /* the real binary: a bad preset exits 2 naming it and writes nothing */
+    ck_assert_int_eq(gs_cli_run(1, "run --depth 3 --width 8 --steps 5 --samples 64 --preset "
+                                   "poster -o r.png"),
+                     2);
+    ck_assert_ptr_nonnull(strstr(gs_out, "--preset: preset 'poster' is not one of none, paper"));
+    ck_assert_int_eq(gs_count_entries(gs_tmpdir), 0);
+    ck_assert_int_eq(gs_cli_run(1, "run --depth 3 --width 8 --steps 5 --samples 64 --preset "
+                                   "paper -q -o r.png"),
+                     0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/r.png", gs_tmpdir);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_eq(cairo_image_surface_get_width(s), 1050);
+    cairo_surface_destroy(s);
 }
 END_TEST
 
@@ -541,6 +619,12 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, before_and_after_in_lower_panels);
     tcase_add_test(tc, text_fits_at_every_size);
     tcase_add_test(tc, profile_notes_dw_dz_disagreement);
+    tcase_add_test(tc, paper_preset);
     suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("cli");
+    tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);
+    tcase_set_timeout(cli, 60);
+    tcase_add_test(cli, cli_preset_option);
+    suite_add_tcase(s, cli);
     return s;
 }

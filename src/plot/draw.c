@@ -38,10 +38,14 @@ void gs_draw_log_bounds(cairo_t *cr, const GsRect *r)
 
 /* Records a drawn string and checks its box (corners in user space) against the bounds. */
 static void log_text(cairo_t *cr, const char *text, double bx, double by, double w, double h,
-                     int elided)
+                     int elided, double size)
 {
     if (!g_log)
         return;
+    if (g_log->min_size == 0 || size < g_log->min_size) {
+        g_log->min_size = size;
+        snprintf(g_log->smallest, sizeof g_log->smallest, "%.150s", text);
+    }
     size_t k = strlen(text);
     if (g_log->len + k + 2 < sizeof g_log->text) {
         memcpy(g_log->text + g_log->len, text, k);
@@ -166,7 +170,7 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
     cairo_rotate(cr, angle);
     double bx = -ax * te.x_advance;
     double by = fe.ascent - ay * (fe.ascent + fe.descent);
-    log_text(cr, buf, bx, by - fe.ascent, te.x_advance, fe.ascent + fe.descent, elided);
+    log_text(cr, buf, bx, by - fe.ascent, te.x_advance, fe.ascent + fe.descent, elided, s2.size);
     gs_set_rgb(cr, s2.color);
     cairo_move_to(cr, bx, by);
     cairo_show_text(cr, buf);
@@ -321,9 +325,17 @@ void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, dou
     GsTextStyle lab = gs_text_style(font * 0.9);
     if (xlabel)
         gs_text_draw(cr, &lab, p.x + p.w / 2, p.y + p.h + font * 1.55, 0.5, 0, 0, p.w, xlabel);
-    if (ylabel)
+    if (ylabel) {
+        /* a short axis drops the parenthesis ("loss (log scale)" -> "loss"; the 10ⁿ ticks
+         * still say it is logarithmic) before it would shrink the text */
+        char yl[160];
+        snprintf(yl, sizeof yl, "%s", ylabel);
+        char *paren = strstr(yl, " (");
+        if (paren && gs_text_width(cr, &lab, yl) > p.h)
+            *paren = '\0';
         gs_text_draw(cr, &lab, p.x - font * 4.3, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
-                     ylabel);
+                     yl);
+    }
     cairo_restore(cr);
 }
 

@@ -45,6 +45,8 @@ typedef struct {
     size_t len;
     unsigned elided, outside;
     char first_elided[160], first_outside[320];
+    double min_size;    /* smallest text size drawn, user units (points on a paper page) */
+    char smallest[160]; /* a string drawn at that size */
     GsRect bounds;
     int has_bounds;
 } GsDrawLog;

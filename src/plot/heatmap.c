@@ -893,7 +893,13 @@ void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect
         /* rotated, right next to the tick labels so it reads as the bar's own title */
         GsTextStyle ls = gs_text_style(font * 0.85);
         double lx = fmin(b.x + b.w + font * 0.45 + label_w + font * 0.4, r.x + r.w - font * 1.2);
-        gs_text_draw(cr, &ls, lx, b.y + b.h / 2, 0.5, 0, -1.5707963267948966, b.h, label);
+        /* a short bar drops the parenthesis ("(log scale)": the 10ⁿ ticks say it) first */
+        char lab[160];
+        snprintf(lab, sizeof lab, "%s", label);
+        char *paren = strstr(lab, " (");
+        if (paren && gs_text_width(cr, &ls, lab) > b.h)
+            *paren = '\0';
+        gs_text_draw(cr, &ls, lx, b.y + b.h / 2, 0.5, 0, -1.5707963267948966, b.h, lab);
     }
     cairo_restore(cr);
 }
@@ -1024,7 +1030,8 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
             break;
         }
         }
-        gs_text_draw(cr, &st, x + s * 1.3 + f * 0.4, y + rh / 2, 0, 0.5, 0, 0, e[i].text);
+        gs_text_draw(cr, &st, x + s * 1.3 + f * 0.4, y + rh / 2, 0, 0.5, 0,
+                     r.x + r.w - (x + s * 1.3 + f * 0.4), e[i].text);
     }
     cairo_restore(cr);
 }

@@ -235,13 +235,30 @@ static int legend_flow(cairo_t *cr, const Legend *lg, double x0, double y, doubl
     int rows = lg->n ? 1 : 0;
     for (size_t i = 0; i < lg->n; i++) {
         GsTextStyle st = gs_text_style(font * 0.8);
-        double tw = gs_text_width(cr, &st, lg->e[i].label);
+        const char *label = lg->e[i].label;
+        double tw = gs_text_width(cr, &st, label);
         double room = w - len - gap;
+        /* too wide for a row: two lines split at the space nearest the middle */
+        char l1[200] = "", l2[200] = "";
+        int two = 0;
+        if (tw > room) {
+            size_t k = strlen(label), best = 0;
+            for (size_t j = 1; j < k; j++)
+                if (label[j] == ' ' &&
+                    (best == 0 || labs((long)j - (long)k / 2) < labs((long)best - (long)k / 2)))
+                    best = j;
+            if (best) {
+                snprintf(l1, sizeof l1, "%.*s", (int)best, label);
+                snprintf(l2, sizeof l2, "%s", label + best + 1);
+                two = 1;
+                tw = fmax(gs_text_width(cr, &st, l1), gs_text_width(cr, &st, l2));
+            }
+        }
         if (tw > room && tw > 0) {
             st.size *= room / tw;
             tw = room;
         }
-        int brk = lg->e[i].brk;
+        int brk = lg->e[i].brk || two;
         if (x > x0 && (brk || x + len + gap + tw > maxx)) {
             x = x0;
             y += font * LEGEND_ROW;
@@ -264,9 +281,21 @@ static int legend_flow(cairo_t *cr, const Legend *lg, double x0, double y, doubl
             cairo_line_to(cr, x + len, y);
             cairo_stroke(cr);
             cairo_restore(cr);
-            gs_text_draw(cr, &st, x + len + gap, y, 0, 0.5, 0, 0, lg->e[i].label);
+            if (two) {
+                gs_text_draw(cr, &st, x + len + gap, y, 0, 0.5, 0, 0, l1);
+                gs_text_draw(cr, &st, x + len + gap, y + font * LEGEND_ROW, 0, 0.5, 0, 0, l2);
+            } else {
+                gs_text_draw(cr, &st, x + len + gap, y, 0, 0.5, 0, 0, label);
+            }
         }
-        x += len + gap + tw + sep;
+        if (two) {
+            /* the second line is a row of its own; the next entry starts below it */
+            y += font * LEGEND_ROW;
+            rows++;
+            x = maxx;
+        } else {
+            x += len + gap + tw + sep;
+        }
     }
     return rows;
 }
@@ -347,6 +376,25 @@ static void setup_summary(const GsTrace *t, const GsTrace *ref, char *buf, size_
     }
     if (n >= 4 && n < (int)size)
         buf[n - 4] = '\0'; /* drop the trailing " · " */
+}
+
+void gs_panel_title_compact(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                            const char *source_name, const GsTrace *after)
+{
+    char line[1024], head[480], diff[480] = "";
+    setup_summary(t, NULL, head, sizeof head);
+    if (after)
+        setup_summary(after, t, diff, sizeof diff);
+    if (title)
+        snprintf(line, sizeof line, "%s", title);
+    else if (head[0])
+        snprintf(line, sizeof line, "%s%s%s", head, after ? " \xe2\x86\x92 " : "",
+                 after ? (diff[0] ? diff : "the same setup") : "");
+    else
+        snprintf(line, sizeof line, "%s", source_name ? source_name : "gradient health");
+    GsTextStyle st = gs_text_style(font * 1.05);
+    st.bold = 1;
+    gs_text_wrap(cr, &st, r.x, r.y, r.w, 2, 0, line);
 }
 
 void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,

@@ -22,6 +22,10 @@ size_t gs_panels_work_size(size_t n_steps, size_t n_layers);
  * metadata pairs, then the subtitle. */
 void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
                           const char *subtitle, const char *source_name, const GsTrace *after);
+/* The paper page's title: the setup headline (and what the after run changes), at most two
+ * wrapped lines, no metadata line. */
+void gs_panel_title_compact(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                            const char *source_name, const GsTrace *after);
 /* Loss against training step for a (and b when not NULL, labelled la / lb); log y when all
  * finite values are positive; non-finite stretches shaded and labelled "NaN/Inf". */
 void gs_panel_loss(cairo_t *cr, GsRect r, double font, const GsTrace *a, const char *la,

@@ -61,6 +61,44 @@ static long parse_dim(const char *s, const char *end, long lo, long hi)
     return v >= lo && v <= hi ? v : -1;
 }
 
+GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err)
+{
+    if (text && strcmp(text, "none") == 0) {
+        *out = GS_PRESET_NONE;
+        return GS_OK;
+    }
+    if (text && strcmp(text, "paper") == 0) {
+        *out = GS_PRESET_PAPER;
+        return GS_OK;
+    }
+    return gs_error(err, GS_ERR_INVALID, "preset '%s' is not one of none, paper",
+                    text ? text : "(null)");
+}
+
+/* The paper page: 3.5 in wide in points, base text 9.3 pt so the smallest label (0.76 of it)
+ * is still 7 pt; PNG at 300 dpi. */
+#define PAPER_WIDTH_PT 252.0
+#define PAPER_FONT_PT 9.3
+#define PAPER_DPI 300.0
+
+/* Page width, height (page units) and PNG device scale for o, the preset applied. */
+static void page_size(const GsReportOptions *o, double *w, double *h, double *scale)
+{
+    if (o->preset != GS_PRESET_PAPER) {
+        *w = o->width;
+        *h = o->height;
+        *scale = o->scale;
+        return;
+    }
+    int n_heat = o->after ? 2 : 1;
+    int loss =
+        gs_trace_has(o->trace, GS_COL_LOSS) || (o->after && gs_trace_has(o->after, GS_COL_LOSS));
+    /* heights in fonts: title 3.3, each heatmap 11, profile 12.6, loss 10, margins */
+    *w = PAPER_WIDTH_PT;
+    *h = PAPER_FONT_PT * (3.3 + 11.5 * n_heat + 13.2 + (loss ? 10.4 : 0) + 2.5);
+    *scale = PAPER_DPI / 72.0;
+}
+
 GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
 {
     if (!text)
@@ -105,6 +143,12 @@ static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBi
 static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
                        const char *verdict)
 {
+    if (o->preset == GS_PRESET_PAPER) {
+        /* the colour bar names the metric; the run and its verdict are what this line is for */
+        snprintf(buf, n, "%s%s%s", label ? label : gs_plot_metric_label((int)o->metric),
+                 verdict ? ": " : "", verdict ? verdict : "");
+        return;
+    }
     const char *m = gs_plot_metric_label((int)o->metric);
     const char *what = o->relative ? "relative to the output layer, per layer and step"
                                    : "per layer and training step";
@@ -121,16 +165,22 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     gs_draw_log_bounds(cr, &L->r[GS_PANEL_TITLE]);
-    gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
-                         o->source_name, o->after);
+    if (o->preset == GS_PRESET_PAPER)
+        gs_panel_title_compact(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->source_name,
+                               o->after);
+    else
+        gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
+                             o->source_name, o->after);
     char title[512];
     const GsFindings *outline = o->findings && o->findings->n ? o->findings : NULL;
     if (o->after) {
-        heat_title(title, sizeof title, o, o->before_label ? o->before_label : "before",
+        heat_title(title, sizeof title, o,
+                   o->before_label && o->preset != GS_PRESET_PAPER ? o->before_label : "before",
                    o->before_verdict);
         gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
-        heat_title(title, sizeof title, o, o->after_label ? o->after_label : "after",
+        heat_title(title, sizeof title, o,
+                   o->after_label && o->preset != GS_PRESET_PAPER ? o->after_label : "after",
                    o->after_verdict);
         gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP_AFTER]);
         gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
@@ -206,7 +256,7 @@ static void draw_cb(cairo_t *cr, void *ctx)
 /* Builds the heatmap models for the laid-out page. */
 static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsError *err)
 {
-    double f = L->font, s = o->scale;
+    double f = L->font, s = o->preset == GS_PRESET_PAPER ? PAPER_DPI / 72.0 : o->scale;
     double cells_w = (L->r[GS_PANEL_HEATMAP].w - gs_axes_left_margin(f) - f * 0.6) * s;
     GsHeatmapScale sc = o->relative ? GS_HM_RATIO : GS_HM_LOG;
     GsStatus st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
@@ -251,7 +301,13 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
 void gs_report_layout(const GsReportOptions *o, GsLayout *out)
 {
     const GsTrace *t = o->trace;
-    GsLayoutSpec ls = {.width = o->width, .height = o->height};
+    double pw, ph, psc;
+    page_size(o, &pw, &ph, &psc);
+    GsLayoutSpec ls = {.width = pw, .height = ph};
+    if (o->preset == GS_PRESET_PAPER) {
+        ls.single_column = 1;
+        ls.font = PAPER_FONT_PT;
+    }
     ls.subtitle_lines = o->subtitle ? 1 : 0;
     ls.want[GS_PANEL_HEATMAP_AFTER] = o->after != NULL;
     ls.want[GS_PANEL_LOSS] =
@@ -264,7 +320,7 @@ void gs_report_layout(const GsReportOptions *o, GsLayout *out)
     ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
     GsLayout L;
     gs_layout_compute(&ls, &L);
-    if (o->subtitle) {
+    if (o->subtitle && !ls.single_column) {
         /* A long subtitle (a lesson's caption) gets up to three lines; estimate them from an
          * average DejaVu Sans advance of 0.55 em and lay the page out again. */
         double per_line = L.r[GS_PANEL_TITLE].w / (0.55 * 0.95 * L.font);
@@ -309,7 +365,11 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     }
 
     Page page = {o, &L, &m};
-    st = gs_plot_render(path, o->width, o->height, o->scale, draw_cb, &page, err);
+    double pw, ph, psc;
+    page_size(o, &pw, &ph, &psc);
+    if (o->preset == GS_PRESET_PAPER && !gs_plot_path_is_png(path))
+        psc = 1.0; /* PDF and SVG stay in points */
+    st = gs_plot_render(path, (int)lround(pw), (int)lround(ph), psc, draw_cb, &page, err);
     model_fini(&m);
     return st;
 }
