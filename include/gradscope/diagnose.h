@@ -47,8 +47,9 @@ typedef struct {
     size_t n_evidence;
     char message[512];    /* one plain sentence: what and why */
     char suggestion[256]; /* what to change, in words; "" when none applies */
-    char options[256];    /* the change as gradscope options ("--act relu --init he_normal");
-                             "" when none applies */
+    char options[256];    /* the change as gradscope options ("--act relu --init he_normal"),
+                             or in PyTorch terms for traces the PyTorch tracer wrote
+                             ("torch.nn.utils.clip_grad_norm_(...)"); "" when none applies */
     int primary;      /* 1 for the one finding that is the root cause (listed first), else 0 */
     int explained_by; /* index into the list of the finding that explains this one, -1 none */
 } GsFinding;

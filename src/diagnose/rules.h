@@ -86,7 +86,8 @@ double dg_get(const Ctx *c, size_t i, int layer, GsCol col);
 double dg_layer_median(Ctx *c, int layer, GsCol col, size_t i0, size_t i1);
 double dg_safe_ratio(double num, double den);
 const char *dg_fmt(char *buf, double x);
-const char *dg_fmt_layers(char *buf, size_t size, int a, int b);
+/* "layer 3", "layers 2-7", with the layers' names when the trace has them. */
+const char *dg_fmt_layers(const Ctx *c, char *buf, size_t size, int a, int b);
 const char *dg_fmt_when(char *buf, size_t size, const Ctx *c, int step0, double thr);
 GsFinding *dg_new_finding(Ctx *c, GsFindingKind kind, GsSeverity sev);
 void dg_add_ev(GsFinding *f, const char *key, double value);

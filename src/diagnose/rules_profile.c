@@ -108,6 +108,16 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
                     1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
         return;
     }
+    if (!at_init && c->dead_idx >= 0) {
+        const GsFinding *d = &c->out->items[c->dead_idx];
+        char lay[160];
+        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
+                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
+        dg_set_text(sug, ssize, "%s", d->suggestion);
+        dg_set_text(opt, osize, "%s", d->options);
+        c->vanish_from_dead = 1;
+        return;
+    }
     if (!at_init) {
         int high = dg_lr_is_high(c);
         dg_set_text(why, wsize,
@@ -134,12 +144,13 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
         dg_set_text(opt, osize, "--input-scale 1");
         return;
     }
-    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS]) {
+    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS] &&
+        (su->bias_negative || !ordered)) {
         /* dead units pass exactly zero gradient: they are the cause, whatever the init */
         const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[32];
+        char lay[160];
         dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
-                    dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
         dg_set_text(sug, ssize, "%s", d->suggestion);
         dg_set_text(opt, osize, "%s", d->options);
         c->vanish_from_dead = 1;
@@ -183,9 +194,9 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
     if (c->dead_idx >= 0 && (c->onset_init[GS_FIND_DEAD_UNITS] || !ordered)) {
         /* dead units pass exactly zero gradient: they are the cause, whatever the init */
         const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[32];
+        char lay[160];
         dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
-                    dg_fmt_layers(lay, sizeof lay, d->layer_first, d->layer_last));
+                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
         dg_set_text(sug, ssize, "%s", d->suggestion);
         dg_set_text(opt, osize, "%s", d->options);
         c->vanish_from_dead = 1;
@@ -272,9 +283,16 @@ void rule_vanishing(Ctx *c)
     GsFinding *f = dg_new_finding(c, GS_FIND_VANISHING, GS_SEV_WARNING);
     if (!f)
         return;
-    char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
+    char why[256], b1[24], b2[24], b3[24], lay[160], when[64];
     int weight_signal = best < 0 || cand[best].col == GS_COL_GRAD_NORM;
+    /* The setup is to blame when the profile is past the threshold at step 0, or when the
+     * theory calls the setup ordered and step 0 already shows it (a decade down): training
+     * only finished what the initialization started. */
     int at_init = best >= 0 ? best_step0 : 1;
+    if (best >= 0 && !at_init && c->su.have_pred &&
+        c->su.pred.ratio_first_last < GS_THEORY_ORDERED_BELOW &&
+        cand[best].step0 < GS_THEORY_ORDERED_BELOW)
+        at_init = 1;
     c->onset_init[GS_FIND_VANISHING] = at_init;
     vanish_cause(c, at_init, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion,
                  f->options,
@@ -330,7 +348,7 @@ void rule_vanishing(Ctx *c)
         dg_set_text(f->message, sizeof f->message,
                  "Gradients vanish: in %s the %s is down to %s (median over the run), so "
                  "mean |g| is below %s and %s barely learn%s - %s.",
-                 dg_fmt_layers(lay, sizeof lay, abs_first, abs_last),
+                 dg_fmt_layers(c, lay, sizeof lay, abs_first, abs_last),
                  abs_col == GS_COL_GRAD_MAX_ABS ? "largest weight-gradient entry"
                                                 : "weight-gradient norm",
                  dg_fmt(b1, abs_min), dg_fmt(b2, th->vanish_abs), abs_first == abs_last ? "it" : "they",
@@ -520,8 +538,14 @@ void rule_exploding(Ctx *c)
     GsFinding *f = dg_new_finding(c, GS_FIND_EXPLODING, GS_SEV_WARNING);
     if (!f)
         return;
-    char why[256], b1[24], b2[24], b3[24], lay[32], when[64];
+    char why[256], b1[24], b2[24], b3[24], lay[160], when[64];
+    /* as for vanishing: past the threshold at step 0, or chaotic by the theory and already
+     * growing tenfold at step 0 */
     int at_init = best >= 0 && best_step0;
+    if (best >= 0 && !at_init && c->su.have_pred &&
+        c->su.pred.ratio_first_last > GS_THEORY_CHAOTIC_ABOVE &&
+        cand[best].step0 > GS_THEORY_CHAOTIC_ABOVE)
+        at_init = 1;
     c->onset_init[GS_FIND_EXPLODING] = at_init;
     explode_cause(c, at_init, why, sizeof why, f->suggestion,
                   sizeof f->suggestion, f->options, sizeof f->options);
@@ -567,7 +591,7 @@ void rule_exploding(Ctx *c)
                  "%s-fold over its step-0 value (threshold %s), passing it at step %ld in "
                  "%s%s - %s.",
                  dg_fmt(b1, growth_med), dg_fmt(b2, th->growth), g_step,
-                 dg_fmt_layers(lay, sizeof lay, f->layer_first, f->layer_last),
+                 dg_fmt_layers(c, lay, sizeof lay, f->layer_first, f->layer_last),
                  nonfinite ? " and then turning non-finite" : "", why);
     } else {
         f->severity = GS_SEV_ERROR;

@@ -72,7 +72,7 @@ void rule_nonfinite(Ctx *c)
 
     /* Which quantity went first, in the order the step computes them: weights (left by the
      * previous update) -> loss (forward) -> gradients (backward, from the output down). */
-    char what[160], lay[32];
+    char what[160], lay[160];
     int origin = 0, lo = 0, hi = 0;
     for (int l = 1; l <= (int)c->L; l++)
         if (dg_weight_nonfinite(c, first, l)) {
@@ -87,7 +87,7 @@ void rule_nonfinite(Ctx *c)
         dg_set_text(what, sizeof what,
                  "the weights of %s went non-finite first (the update "
                  "before this step overflowed them)",
-                 dg_fmt_layers(lay, sizeof lay, lo, hi));
+                 dg_fmt_layers(c, lay, sizeof lay, lo, hi));
     } else if (loss_bad) {
         dg_set_text(what, sizeof what,
                  "the loss went non-finite first while the weights were "
@@ -107,7 +107,7 @@ void rule_nonfinite(Ctx *c)
         dg_set_text(what, sizeof what,
                  "the gradients went non-finite first (weights and loss "
                  "still finite), in %s, from layer %d down",
-                 dg_fmt_layers(lay, sizeof lay, lo, hi), origin);
+                 dg_fmt_layers(c, lay, sizeof lay, lo, hi), origin);
     }
     size_t n_bad = 0, last = first;
     for (size_t i = first; i < c->S; i++) {
@@ -228,8 +228,8 @@ void rule_update(Ctx *c, int too_large)
     dg_add_ev(f, "layers_flagged", n);
     if (isfinite(su->lr))
         dg_add_ev(f, "lr", su->lr);
-    char lay[32], b1[24], b2[24], b3[24];
-    dg_fmt_layers(lay, sizeof lay, lo, hi);
+    char lay[160], b1[24], b2[24], b3[24];
+    dg_fmt_layers(c, lay, sizeof lay, lo, hi);
     if (too_large) {
         dg_set_text(f->message, sizeof f->message,
                  "Updates are too large in %s: each step changes the weights by %s of their "

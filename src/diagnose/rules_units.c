@@ -60,14 +60,15 @@ static void dg_flag_steps(Ctx *c, GsCol col, double thr, int lo, int hi, long *f
         *first = *last = gs_trace_step(c->t, 0);
 }
 
-/* 1 when some layer of [lo, hi] is past thr at the first recorded step (the setup did it),
- * 0 when the pathology appeared only while training. */
+/* 1 when most layers of [lo, hi] are past thr at the first recorded step (the setup did it),
+ * 0 when the pathology appeared while training (one layer a hair past the threshold at
+ * step 0 is chance, not the setup). */
 static int onset_at_init(const Ctx *c, GsCol col, double thr, int lo, int hi)
 {
+    int past = 0;
     for (int l = lo; l <= hi; l++)
-        if (dg_get(c, 0, l, col) > thr)
-            return 1;
-    return 0;
+        past += dg_get(c, 0, l, col) > thr;
+    return 2 * past > hi - lo + 1;
 }
 
 void rule_saturation(Ctx *c)
@@ -96,12 +97,12 @@ void rule_saturation(Ctx *c)
     dg_add_ev(f, "threshold", c->th->saturation);
     dg_add_ev(f, "worst_layer", worst_layer);
     dg_add_ev(f, "layers_flagged", nf);
-    char lay[32];
+    char lay[160];
     dg_set_text(f->message, sizeof f->message,
              "Units saturate in %s: up to %.0f%% of %s units (layer %d) sit where the "
              "derivative is below 5%% of its maximum (threshold %.0f%%), so little gradient "
              "passes through them.",
-             dg_fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su), worst_layer,
+             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su), worst_layer,
              100.0 * c->th->saturation);
     if (!strcmp(c->su.norm, "batch")) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
@@ -149,14 +150,14 @@ void rule_dead(Ctx *c)
     dg_add_ev(f, "threshold", c->th->dead);
     dg_add_ev(f, "worst_layer", worst_layer);
     dg_add_ev(f, "layers_flagged", nf);
-    char lay[32];
+    char lay[160];
     const Setup *su = &c->su;
     int neg_bias = su->bias_negative;
     dg_set_text(f->message, sizeof f->message,
              "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
              "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
              "gradient and cannot recover.",
-             dg_fmt_layers(lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
+             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
              end_worst >= 0.999 ? "a whole layer is dead at the end, blocking every gradient "
                                   "below it"
                                 : "they stay dead to the end");
@@ -216,6 +217,7 @@ void rule_frozen(Ctx *c)
     f->step_first = gs_trace_step(c->t, 0);
     f->step_last = gs_trace_step(c->t, c->S - 1);
     dg_add_ev(f, "frozen_layers", n);
+    dg_add_ev(f, "first_frozen_layer", lo);
     dg_set_text(f->message, sizeof f->message,
                 "%d layer%s without a gradient (frozen: %s): %s not trained, and the other "
                 "rules leave %s out.",

@@ -185,7 +185,7 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     ok = ok && gs_trace_meta_set(t, "data_inputs", buf) == GS_OK;
     snprintf(buf, sizeof buf, "%zu", data->d_out);
     ok = ok && gs_trace_meta_set(t, "data_outputs", buf) == GS_OK;
-    snprintf(buf, sizeof buf, "%.9g", gs_data_input_second_moment(data));
+    snprintf(buf, sizeof buf, "%.17g", gs_data_input_second_moment(data));
     ok = ok && gs_trace_meta_set(t, "input_second_moment", buf) == GS_OK;
     ok = ok && record_data_stats(t, data);
     snprintf(buf, sizeof buf, "%zu", gs_net_n_params(net));
