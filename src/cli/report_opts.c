@@ -60,6 +60,9 @@ int cli_report_option(CliReport *r, const char *cmd, const char *name, const cha
     } else if (!strcmp(name, "size")) {
         if (gs_plot_parse_size(arg, &r->report.width, &r->report.height, &err) != GS_OK)
             return cli_fail(cmd, "--size: %s", err.msg);
+    } else if (!strcmp(name, "preset")) {
+        if (gs_plot_parse_preset(arg, &r->report.preset, &err) != GS_OK)
+            return cli_fail(cmd, "--preset: %s", err.msg);
     } else if (!strcmp(name, "scale")) {
         char *end;
         double s = strtod(arg, &end);

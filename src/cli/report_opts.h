@@ -65,6 +65,9 @@ int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *t
          "reduce steps per pixel column: gmean max min "                                           \
          "[default: gmean]"},                                                                      \
         {"size", 0, required_argument, "WxH", "page size in pixels [default: 1600x1000]"},         \
+        {"preset", 0, required_argument, "NAME",                                                   \
+         "paper: compact single-column figure, 3.5 in wide (PNG 1050 px at 300 dpi, PDF/SVG in "   \
+         "points), text >= 7 pt; overrides --size/--scale"},                                       \
     {                                                                                              \
         "scale", 0, required_argument, "F", "device scale for high-DPI PNG [default: 1]"           \
     }
