@@ -554,6 +554,7 @@ int cli_runset_render(const char *cmd, const CliRunSet *rs, const char *summary_
         go.col = col;
         go.page = page;
         go.predicted = with_theory ? pred : NULL;
+        go.metric = rs->metric;
         go.n = n;
         go.n_rows = nr;
         go.n_cols = nc;

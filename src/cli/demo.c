@@ -768,6 +768,7 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
         cli_runset_fini(&rs);
         return cli_fail("demo", "out of memory");
     }
+    rs.metric = l->L.metric;
     rc = cli_runset_render("demo", &rs, NULL, png, l->L.title, 0, 0, l->kind == LESSON_VARY, fs);
     if (!rc) {
         char why[200] = "", why2[200] = "";
