@@ -202,8 +202,8 @@ START_TEST(lr_twenty_blames_the_lr)
     json_t *r = run_json("--lr 20 --act tanh " STEPS);
     json_t *p = primary(r);
     ck_assert(p);
-    ck_assert_msg(strstr(sget(p, "options"), "--lr 2") != NULL, "primary %s: %s",
-                  sget(p, "kind"), sget(p, "options"));
+    ck_assert_msg(strstr(sget(p, "options"), "--lr 2") != NULL, "primary %s: %s", sget(p, "kind"),
+                  sget(p, "options"));
     no_option(r, "--residual", "lr 20");
     no_option(r, "--act", "lr 20");
     explained_share_fix(r);

@@ -50,11 +50,12 @@ typedef struct {
     char options[256];    /* the change as gradscope options ("--act relu --init he_normal"),
                              or in PyTorch terms for traces the PyTorch tracer wrote
                              ("torch.nn.utils.clip_grad_norm_(...)"); "" when none applies */
-    int primary;      /* 1 for the one finding that is the root cause (listed first), else 0 */
-    int explained_by; /* index into the list of the finding that explains this one, -1 none */
+    int primary;          /* 1 for the one finding that is the root cause (listed first), else 0 */
+    int explained_by;     /* index into the list of the finding that explains this one, -1 none */
 } GsFinding;
 
-/* A list of findings: the primary (root-cause) finding first, then in causal order. Owned by the caller: gs_findings_fini. */
+/* A list of findings: the primary (root-cause) finding first, then in causal order. Owned by the
+ * caller: gs_findings_fini. */
 typedef struct {
     GsFinding *items;
     size_t n;
@@ -63,16 +64,16 @@ typedef struct {
 
 /* Thresholds of the rules; defaults and sources are documented in the README. */
 typedef struct {
-    double vanish_ratio;  /* first/last grad ratio below this: vanishing (1e-3, AUTOTRAINER) */
-    double explode_ratio; /* first/last grad ratio above this: exploding (70, AUTOTRAINER) */
-    double vanish_abs;    /* mean |g| below this: vanishing (1e-7, SageMaker Debugger) */
-    double saturation;    /* layer share of saturated units above this: flagged (0.5) */
-    double dead;          /* layer share of dead units above this: flagged (0.5) */
-    double update_high;   /* update ratio above this: too large (1e-2, Karpathy) */
-    double update_low;    /* update ratio below this: too small (1e-5) */
-    double growth;        /* grad norm growth over training above this factor: exploding */
-    double loss_diverge;  /* final/initial loss above this factor: diverging */
-    double loss_stall;    /* relative loss decrease below this: stalled */
+    double vanish_ratio;   /* first/last grad ratio below this: vanishing (1e-3, AUTOTRAINER) */
+    double explode_ratio;  /* first/last grad ratio above this: exploding (70, AUTOTRAINER) */
+    double vanish_abs;     /* mean |g| below this: vanishing (1e-7, SageMaker Debugger) */
+    double saturation;     /* layer share of saturated units above this: flagged (0.5) */
+    double dead;           /* layer share of dead units above this: flagged (0.5) */
+    double update_high;    /* update ratio above this: too large (1e-2, Karpathy) */
+    double update_low;     /* update ratio below this: too small (1e-5) */
+    double growth;         /* grad norm growth over training above this factor: exploding */
+    double loss_diverge;   /* final/initial loss above this factor: diverging */
+    double loss_stall;     /* relative loss decrease below this: stalled */
     double input_std_high; /* largest input feature std above this: inputs unscaled (10) */
     double input_std_low;  /* largest input feature std below this: inputs unscaled (0.01) */
     double not_learning;   /* best loss within this fraction of the baseline: not learning */

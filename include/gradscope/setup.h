@@ -23,7 +23,7 @@ typedef struct {
     int csv_data;      /* 1: the data was a CSV file */
     size_t d_in;       /* data_inputs; 0 unknown */
     size_t classes;    /* classes of a classification task; 0 unknown or regression */
-    double input_second_moment; /* mean x^2 of the inputs as fed */
+    double input_second_moment;          /* mean x^2 of the inputs as fed */
     double input_std_min, input_std_max; /* smallest / largest per-feature std of the inputs */
     double input_mean_abs_max;           /* largest |per-feature mean| */
     double input_max_abs;                /* largest |x| */

@@ -95,7 +95,7 @@ typedef struct {
     LessonKind kind;
     int ok; /* expectations held */
     char verdict[2][300];
-    char note[600]; /* clipping statistics etc. */
+    char note[600];   /* clipping statistics etc. */
     char margin[700]; /* by how much each claim held */
 } Lesson;
 
@@ -329,8 +329,7 @@ static void margin_present(char *buf, size_t n, const GsFinding *f, const GsTrac
         append(buf, n, "%s: best loss %.3g, baseline %.3g; ", k, evid(f, "best_loss"),
                evid(f, "baseline_loss"));
         break;
-    default:
-        append(buf, n, "%s: present; ", k);
+    default: append(buf, n, "%s: present; ", k);
     }
 }
 
@@ -366,8 +365,9 @@ static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *
             r[j - 1] = x;
         }
     if (m)
-        append(buf, n, "no %s: layer-1/last %s ratio %.2g at step 0, median %.2g (thresholds "
-                       "1e-3, 70); ",
+        append(buf, n,
+               "no %s: layer-1/last %s ratio %.2g at step 0, median %.2g (thresholds "
+               "1e-3, 70); ",
                kind, col == GS_COL_ACT_GRAD_NORM ? "dL/dz" : "dL/dW", r0, r[m / 2]);
     else
         append(buf, n, "no %s; ", kind);
@@ -375,8 +375,8 @@ static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *
 }
 
 /* Margins of a run's expectations into buf (appending "who: ..."). */
-static void margins(char *buf, size_t n, const char *who, const char *expect,
-                    const GsFindings *fs, const GsTrace *t)
+static void margins(char *buf, size_t n, const char *who, const char *expect, const GsFindings *fs,
+                    const GsTrace *t)
 {
     if (!expect[0] || !t)
         return;
@@ -551,7 +551,8 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
             continue;
         const Lesson *l = &ls[i];
         /* the figure carries the title; the heading is the lesson's number only */
-        fprintf(f, "<section id=\"%s\">\n<h2>Lesson %ld</h2>", l->L.name, strtol(l->L.name, NULL, 10));
+        fprintf(f, "<section id=\"%s\">\n<h2>Lesson %ld</h2>", l->L.name,
+                strtol(l->L.name, NULL, 10));
         fprintf(f, "\n<p><a href=\"%s.png\"><img src=\"%s.png\" alt=\"", l->L.name, l->L.name);
         html_escape(f, l->L.title);
         fputs("\"></a></p>\n", f);

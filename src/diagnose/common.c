@@ -13,7 +13,6 @@
 
 /* ---- the setup, as far as the trace metadata tells it ------------------------------- */
 
-
 int dg_parse_num(const char *s, double *v)
 {
     if (!s)
@@ -202,8 +201,10 @@ const char *dg_fmt(char *buf, double x)
 const char *dg_fmt_layers(const Ctx *c, char *buf, size_t size, int a, int b)
 {
     /* with module names (PyTorch traces): "layers 2-5 (encoder.0 .. encoder.3)" */
-    const char *na = a >= 1 && (size_t)a <= c->L ? gs_trace_layer_name(c->t, (size_t)(a - 1)) : NULL;
-    const char *nb = b >= 1 && (size_t)b <= c->L ? gs_trace_layer_name(c->t, (size_t)(b - 1)) : NULL;
+    const char *na =
+        a >= 1 && (size_t)a <= c->L ? gs_trace_layer_name(c->t, (size_t)(a - 1)) : NULL;
+    const char *nb =
+        b >= 1 && (size_t)b <= c->L ? gs_trace_layer_name(c->t, (size_t)(b - 1)) : NULL;
     if (a == b)
         snprintf(buf, size, na ? "layer %d (%s)" : "layer %d", a, na);
     else if (na && nb)
@@ -255,7 +256,6 @@ void dg_add_ev(GsFinding *f, const char *key, double value)
     e->value = value;
 }
 
-
 void dg_set_text(char *dst, size_t size, const char *format, ...)
 {
     va_list ap;
@@ -263,7 +263,6 @@ void dg_set_text(char *dst, size_t size, const char *format, ...)
     vsnprintf(dst, size, format, ap);
     va_end(ap);
 }
-
 
 void dg_skip(Ctx *c, const char *format, ...)
 {
@@ -287,7 +286,6 @@ void dg_lr_option(char *dst, size_t size, const Setup *su, double factor)
     else
         dst[0] = '\0';
 }
-
 
 int dg_nonfinite(double v)
 {

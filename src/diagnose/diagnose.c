@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Every threshold: its key, default, and where the default comes from (the README's findings
  * table lists the same; a test checks that it does).
  * Severities: error for what breaks training (non-finite values, a diverging loss, a fully
@@ -122,15 +121,15 @@ GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value,
 }
 
 static const char *const kind_names[GS_FIND_COUNT] = {
-    "vanishing",        "exploding",        "nonfinite",      "saturation",   "dead_units",
-    "update_too_large", "update_too_small", "loss_diverging", "loss_stalled",
-    "inputs_unscaled",  "not_learning",     "frozen",
+    "vanishing",    "exploding",        "nonfinite",        "saturation",
+    "dead_units",   "update_too_large", "update_too_small", "loss_diverging",
+    "loss_stalled", "inputs_unscaled",  "not_learning",     "frozen",
 };
 
 static const char *const kind_titles[GS_FIND_COUNT] = {
     "vanishing gradient", "exploding gradient", "NaN/Inf in gradients", "saturated units",
     "dead units",         "update too large",   "update too small",     "loss diverging",
-    "loss stalled",       "unscaled inputs",  "not learning",         "frozen layer",
+    "loss stalled",       "unscaled inputs",    "not learning",         "frozen layer",
 };
 
 const char *gs_finding_kind_title(GsFindingKind kind)
@@ -283,16 +282,15 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
          ls = idx[GS_FIND_LOSS_STALLED];
     int ex_init = ex >= 0 && c->onset_init[GS_FIND_EXPLODING];
     int va_init = va >= 0 && c->onset_init[GS_FIND_VANISHING];
-    int developed = (k == GS_FIND_EXPLODING || k == GS_FIND_VANISHING ||
-                     k == GS_FIND_DEAD_UNITS || k == GS_FIND_SATURATION) &&
+    int developed = (k == GS_FIND_EXPLODING || k == GS_FIND_VANISHING || k == GS_FIND_DEAD_UNITS ||
+                     k == GS_FIND_SATURATION) &&
                     !c->onset_init[k];
     /* the training dynamics: large updates, or else the diverging loss that shows them */
     long dyn = ul >= 0 ? ul : ld;
     if (in >= 0 && k != GS_FIND_INPUTS_UNSCALED)
         return in;
     switch (k) {
-    case GS_FIND_NONFINITE:
-        return ex_init ? ex : ul;
+    case GS_FIND_NONFINITE: return ex_init ? ex : ul;
     case GS_FIND_EXPLODING:
     case GS_FIND_VANISHING:
     case GS_FIND_DEAD_UNITS:
@@ -310,12 +308,9 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
         if (k == GS_FIND_DEAD_UNITS && va_init && !c->vanish_from_dead && !c->su.bias_negative)
             return va;
         return -1;
-    case GS_FIND_UPDATE_TOO_LARGE:
-        return ex_init ? ex : -1;
-    case GS_FIND_UPDATE_TOO_SMALL:
-        return va >= 0 ? va : de >= 0 ? de : sa >= 0 ? sa : -1;
-    case GS_FIND_LOSS_DIVERGING:
-        return ex_init ? ex : ul >= 0 ? ul : nf;
+    case GS_FIND_UPDATE_TOO_LARGE: return ex_init ? ex : -1;
+    case GS_FIND_UPDATE_TOO_SMALL: return va >= 0 ? va : de >= 0 ? de : sa >= 0 ? sa : -1;
+    case GS_FIND_LOSS_DIVERGING: return ex_init ? ex : ul >= 0 ? ul : nf;
     case GS_FIND_LOSS_STALLED:
         return ex >= 0 ? ex : va >= 0 ? va : de >= 0 ? de : sa >= 0 ? sa : us;
     case GS_FIND_NOT_LEARNING: {
@@ -432,10 +427,10 @@ static void torch_terms(const char *opts, char *out, size_t size)
                 snprintf(clause, sizeof clause, "initialize the weights as %s", val);
         } else if (!strcmp(k, "--act")) {
             snprintf(clause, sizeof clause, "%s",
-                     !strcmp(val, "relu")         ? "nn.ReLU()"
+                     !strcmp(val, "relu")        ? "nn.ReLU()"
                      : !strncmp(val, "leaky", 5) ? "nn.LeakyReLU(0.01)"
-                     : !strcmp(val, "elu")        ? "nn.ELU()"
-                                                  : val);
+                     : !strcmp(val, "elu")       ? "nn.ELU()"
+                                                 : val);
         } else if (!strcmp(k, "--clip-norm")) {
             snprintf(clause, sizeof clause,
                      "torch.nn.utils.clip_grad_norm_(model.parameters(), %s) before opt.step()",
@@ -444,7 +439,9 @@ static void torch_terms(const char *opts, char *out, size_t size)
             snprintf(clause, sizeof clause, "set the optimizer's lr to %s", val);
         } else if (!strcmp(k, "--opt")) {
             snprintf(clause, sizeof clause, "torch.optim.%s(model.parameters())",
-                     !strcmp(val, "adam") ? "Adam" : !strcmp(val, "adamw") ? "AdamW" : val);
+                     !strcmp(val, "adam")    ? "Adam"
+                     : !strcmp(val, "adamw") ? "AdamW"
+                                             : val);
         } else if (!strcmp(k, "--norm")) {
             snprintf(clause, sizeof clause, "%s after each linear layer",
                      !strcmp(val, "batch") ? "nn.BatchNorm1d" : "nn.LayerNorm");

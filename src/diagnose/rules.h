@@ -15,17 +15,17 @@
 /* The setup as the trace tells it (gs_setup_from_trace), with what the causes read. Text
  * fields are "" and numbers NaN (counts -1) when the trace does not say. */
 typedef struct {
-    GsTraceSetup ts;   /* the typed setup */
-    int act_known;     /* act came from the trace: the facts below apply */
-    GsAct a;           /* the activation */
-    int saturates;     /* gs_act_can_saturate */
-    int can_die;       /* gs_act_can_die */
-    double max_deriv;  /* gs_act_max_deriv */
+    GsTraceSetup ts;       /* the typed setup */
+    int act_known;         /* act came from the trace: the facts below apply */
+    GsAct a;               /* the activation */
+    int saturates;         /* gs_act_can_saturate */
+    int can_die;           /* gs_act_can_die */
+    double max_deriv;      /* gs_act_max_deriv */
     const char *crit_init; /* gs_act_critical_init, NULL when none */
-    char act[48];      /* activation text ("tanh") */
-    char init[48];     /* init text ("normal:0.5") */
-    double sigma_w2;   /* weight variance x fan_in of a square hidden layer */
-    char norm[16];     /* "none", "batch", "layer" */
+    char act[48];          /* activation text ("tanh") */
+    char init[48];         /* init text ("normal:0.5") */
+    double sigma_w2;       /* weight variance x fan_in of a square hidden layer */
+    char norm[16];         /* "none", "batch", "layer" */
     long residual;
     double res_scale;
     char opt[16];
@@ -37,7 +37,7 @@ typedef struct {
     int csv_data;
     int bias_negative; /* a constant negative bias init */
     long width;
-    int have_pred;     /* pred holds the theory's step-0 prediction for this setup */
+    int have_pred; /* pred holds the theory's step-0 prediction for this setup */
     GsPrediction pred;
 } Setup;
 
@@ -56,9 +56,9 @@ typedef struct {
     /* shared between rules */
     int loss_diverged;
     int loss_stalled;
-    long dead_idx;     /* index of the dead_units finding in out->items, -1 when none */
-    long inputs_idx;   /* index of the inputs_unscaled finding, -1 when none */
-    int vanish_from_dead;  /* the vanishing finding's cause is the dead units */
+    long dead_idx;                 /* index of the dead_units finding in out->items, -1 when none */
+    long inputs_idx;               /* index of the inputs_unscaled finding, -1 when none */
+    int vanish_from_dead;          /* the vanishing finding's cause is the dead units */
     int onset_init[GS_FIND_COUNT]; /* per kind: 1 when the pathology is there at step 0 (the
                                       setup), 0 when it developed while training */
     size_t S_all;      /* all recorded steps; S is cut to those before the first non-finite

@@ -38,8 +38,8 @@ static RatioSummary dg_summarize_ratio(Ctx *c, GsCol col)
  * the run's median (at step 0 the theory applies and the setup alone is to blame), and
  * activation gradients before weight gradients (the faithful signal, THEORY.md). cand[0] is
  * grad_norm, cand[1] (when n_cand == 2) act_grad_norm. *best stays -1 when none is past. */
-static void dg_pick_signal(const RatioSummary *cand, size_t n_cand, double thr, int below, int *best,
-                        int *best_step0, double *best_r)
+static void dg_pick_signal(const RatioSummary *cand, size_t n_cand, double thr, int below,
+                           int *best, int *best_step0, double *best_r)
 {
     for (int pass = 0; pass < 2 && *best < 0; pass++)
         for (int k = (int)n_cand - 1; k >= 0 && *best < 0; k--) {
@@ -88,11 +88,24 @@ static void dg_bad_steps(Ctx *c, GsCol col, double thr, int below, long *first, 
         *first = *last = gs_trace_step(c->t, 0);
 }
 
+/* The vanishing gradient's cause is the dead units: say so and take their fix. */
+static void blame_dead(Ctx *c, char *why, size_t wsize, char *sug, size_t ssize, char *opt,
+                       size_t osize)
+{
+    const GsFinding *d = &c->out->items[c->dead_idx];
+    char lay[160];
+    dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
+                dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
+    dg_set_text(sug, ssize, "%s", d->suggestion);
+    dg_set_text(opt, osize, "%s", d->options);
+    c->vanish_from_dead = 1;
+}
+
 /* Why gradients vanish and what to change. at_init: the profile is already steep at step 0
  * (the setup is to blame: the theory says which part, and every fix offered is checked by the
  * theory to make the setup critical); otherwise it developed while training (the dynamics). */
-static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size_t wsize,
-                         char *sug, size_t ssize, char *opt, size_t osize)
+static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size_t wsize, char *sug,
+                         size_t ssize, char *opt, size_t osize)
 {
     const Setup *su = &c->su;
     char b[24], b2[24];
@@ -104,24 +117,16 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
                     "a residual scale of 0 multiplies every branch by zero, so its "
                     "layers never receive a gradient");
         dg_set_text(sug, ssize, "Use a small non-zero branch scale, 1/sqrt(number of blocks).");
-        dg_set_text(opt, osize, "--res-scale %.2g",
-                    1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
+        dg_set_text(opt, osize, "--res-scale %.2g", 1.0 / sqrt(blocks > 0 ? (double)blocks : 1.0));
         return;
     }
     if (!at_init && c->dead_idx >= 0) {
-        const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[160];
-        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
-                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
-        dg_set_text(sug, ssize, "%s", d->suggestion);
-        dg_set_text(opt, osize, "%s", d->options);
-        c->vanish_from_dead = 1;
+        blame_dead(c, why, wsize, sug, ssize, opt, osize);
         return;
     }
     if (!at_init) {
         int high = dg_lr_is_high(c);
-        dg_set_text(why, wsize,
-                    "the step-0 profile was healthy, so training did this: %s",
+        dg_set_text(why, wsize, "the step-0 profile was healthy, so training did this: %s",
                     high && isfinite(su->lr)
                         ? "the large updates drove units into their flat regions"
                         : "the weights drifted into a regime that shrinks the gradient");
@@ -133,8 +138,8 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
     }
     /* Dead at step 0 (a negative bias) beats the init; the theory's verdict on the init
      * beats units that died later. */
-    int ordered = su->act_known && su->have_pred &&
-                  su->pred.ratio_first_last < GS_THEORY_ORDERED_BELOW;
+    int ordered =
+        su->act_known && su->have_pred && su->pred.ratio_first_last < GS_THEORY_ORDERED_BELOW;
     if (weight_signal && isfinite(su->input_scale) && su->input_scale < 0.01) {
         dg_set_text(why, wsize,
                     "the inputs are scaled by %s, so layer 1's weight gradient (input times "
@@ -144,16 +149,9 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
         dg_set_text(opt, osize, "--input-scale 1");
         return;
     }
-    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS] &&
-        (su->bias_negative || !ordered)) {
+    if (c->dead_idx >= 0 && c->onset_init[GS_FIND_DEAD_UNITS] && (su->bias_negative || !ordered)) {
         /* dead units pass exactly zero gradient: they are the cause, whatever the init */
-        const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[160];
-        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
-                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
-        dg_set_text(sug, ssize, "%s", d->suggestion);
-        dg_set_text(opt, osize, "%s", d->options);
-        c->vanish_from_dead = 1;
+        blame_dead(c, why, wsize, sug, ssize, opt, osize);
         return;
     }
     if (ordered) {
@@ -161,10 +159,8 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
         char alt[64] = "";
         if (su->crit_init)
             snprintf(alt, sizeof alt, "--init %s", su->crit_init);
-        const char *cands[] = {alt, "--act relu --init he_normal", "--norm batch",
-                               "--residual 2"};
-        const char *fix = dg_first_critical(su, alt[0] ? cands : cands + 1,
-                                            alt[0] ? 4 : 3);
+        const char *cands[] = {alt, "--act relu --init he_normal", "--norm batch", "--residual 2"};
+        const char *fix = dg_first_critical(su, alt[0] ? cands : cands + 1, alt[0] ? 4 : 3);
         if (su->max_deriv <= 0.25 + 1e-12)
             dg_set_text(why, wsize,
                         "%s's derivative is at most %s, so each layer shrinks the signal (the "
@@ -193,13 +189,7 @@ static void vanish_cause(Ctx *c, int at_init, int weight_signal, char *why, size
     }
     if (c->dead_idx >= 0 && (c->onset_init[GS_FIND_DEAD_UNITS] || !ordered)) {
         /* dead units pass exactly zero gradient: they are the cause, whatever the init */
-        const GsFinding *d = &c->out->items[c->dead_idx];
-        char lay[160];
-        dg_set_text(why, wsize, "dead units in %s pass no gradient at all (see dead units)",
-                    dg_fmt_layers(c, lay, sizeof lay, d->layer_first, d->layer_last));
-        dg_set_text(sug, ssize, "%s", d->suggestion);
-        dg_set_text(opt, osize, "%s", d->options);
-        c->vanish_from_dead = 1;
+        blame_dead(c, why, wsize, sug, ssize, opt, osize);
         return;
     }
     if (su->residual == 0 && c->depth >= 4) {
@@ -295,8 +285,7 @@ void rule_vanishing(Ctx *c)
         at_init = 1;
     c->onset_init[GS_FIND_VANISHING] = at_init;
     vanish_cause(c, at_init, weight_signal, why, sizeof why, f->suggestion, sizeof f->suggestion,
-                 f->options,
-                 sizeof f->options);
+                 f->options, sizeof f->options);
 
     if (best >= 0) {
         GsCol col = cand[best].col;
@@ -323,18 +312,19 @@ void rule_vanishing(Ctx *c)
         if (best_r == 0.0)
             /* below the smallest float: the ratio says nothing more than "gone" */
             dg_set_text(f->message, sizeof f->message,
-                     "Gradients vanish toward the input: layer 1's %s has underflowed to "
-                     "exactly 0 while layer %d's is not, %s - %s.",
-                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient", c->depth,
-                     dg_fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio), why);
+                        "Gradients vanish toward the input: layer 1's %s has underflowed to "
+                        "exactly 0 while layer %d's is not, %s - %s.",
+                        col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
+                        c->depth, dg_fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
+                        why);
         else
             dg_set_text(f->message, sizeof f->message,
-                     "Gradients vanish toward the input: layer 1's %s is %s of layer %d's %s, "
-                     "a factor of %s per layer - %s.",
-                     col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
-                     dg_fmt(b1, best_r), c->depth,
-                     dg_fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio), dg_fmt(b3, decay),
-                     why);
+                        "Gradients vanish toward the input: layer 1's %s is %s of layer %d's %s, "
+                        "a factor of %s per layer - %s.",
+                        col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
+                        dg_fmt(b1, best_r), c->depth,
+                        dg_fmt_when(when, sizeof when, c, best_step0, th->vanish_ratio),
+                        dg_fmt(b3, decay), why);
     } else {
         f->layer_first = abs_first;
         f->layer_last = abs_last;
@@ -346,13 +336,13 @@ void rule_vanishing(Ctx *c)
         dg_add_ev(f, "grad_ratio_step0", cand[0].step0);
         dg_add_ev(f, "grad_ratio_median", cand[0].median);
         dg_set_text(f->message, sizeof f->message,
-                 "Gradients vanish: in %s the %s is down to %s (median over the run), so "
-                 "mean |g| is below %s and %s barely learn%s - %s.",
-                 dg_fmt_layers(c, lay, sizeof lay, abs_first, abs_last),
-                 abs_col == GS_COL_GRAD_MAX_ABS ? "largest weight-gradient entry"
-                                                : "weight-gradient norm",
-                 dg_fmt(b1, abs_min), dg_fmt(b2, th->vanish_abs), abs_first == abs_last ? "it" : "they",
-                 abs_first == abs_last ? "s" : "", why);
+                    "Gradients vanish: in %s the %s is down to %s (median over the run), so "
+                    "mean |g| is below %s and %s barely learn%s - %s.",
+                    dg_fmt_layers(c, lay, sizeof lay, abs_first, abs_last),
+                    abs_col == GS_COL_GRAD_MAX_ABS ? "largest weight-gradient entry"
+                                                   : "weight-gradient norm",
+                    dg_fmt(b1, abs_min), dg_fmt(b2, th->vanish_abs),
+                    abs_first == abs_last ? "it" : "they", abs_first == abs_last ? "s" : "", why);
     }
 }
 
@@ -391,8 +381,8 @@ static void explode_cause(const Ctx *c, int at_init, char *why, size_t wsize, ch
         }
         const char *with_init[] = {alt, "--residual 2", "--norm layer", half};
         const char *without[] = {"--act relu --init he_normal", "--residual 2"};
-        const char *fix = su->crit_init ? dg_first_critical(su, with_init, 4)
-                                        : dg_first_critical(su, without, 2);
+        const char *fix =
+            su->crit_init ? dg_first_critical(su, with_init, 4) : dg_first_critical(su, without, 2);
         dg_set_text(why, wsize,
                     "%s with %s init (weight variance %s/fan_in) is above the critical scale, "
                     "so each layer amplifies the gradient (the theory predicts %s end to end)",
@@ -486,8 +476,8 @@ void rule_exploding(Ctx *c)
             for (size_t i = 1; i < c->S && g_step < 0; i++) {
                 size_t n = 0;
                 for (int l = 1; l <= (int)c->L; l++)
-                    c->buf[n++] =
-                        dg_safe_ratio(dg_get(c, i, l, GS_COL_GRAD_NORM), dg_get(c, 0, l, GS_COL_GRAD_NORM));
+                    c->buf[n++] = dg_safe_ratio(dg_get(c, i, l, GS_COL_GRAD_NORM),
+                                                dg_get(c, 0, l, GS_COL_GRAD_NORM));
                 double m = dg_median_finite(c->buf, n);
                 if (isfinite(m) && m > th->growth)
                     g_step = gs_trace_step(c->t, i);
@@ -547,8 +537,8 @@ void rule_exploding(Ctx *c)
         cand[best].step0 > GS_THEORY_CHAOTIC_ABOVE)
         at_init = 1;
     c->onset_init[GS_FIND_EXPLODING] = at_init;
-    explode_cause(c, at_init, why, sizeof why, f->suggestion,
-                  sizeof f->suggestion, f->options, sizeof f->options);
+    explode_cause(c, at_init, why, sizeof why, f->suggestion, sizeof f->suggestion, f->options,
+                  sizeof f->options);
     if (best >= 0) {
         GsCol col = cand[best].col;
         double gain = pow(best_r, 1.0 / (c->depth - 1));
@@ -567,11 +557,12 @@ void rule_exploding(Ctx *c)
         if (nonfinite)
             dg_add_ev(f, "first_nonfinite_step", (double)nf_step);
         dg_set_text(f->message, sizeof f->message,
-                 "Gradients explode toward the input: layer 1's %s is %s times layer %d's "
-                 "%s, a factor of %s per layer - %s.",
-                 col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
-                 dg_fmt(b1, best_r), c->depth,
-                 dg_fmt_when(when, sizeof when, c, best_step0, th->explode_ratio), dg_fmt(b3, gain), why);
+                    "Gradients explode toward the input: layer 1's %s is %s times layer %d's "
+                    "%s, a factor of %s per layer - %s.",
+                    col == GS_COL_GRAD_NORM ? "weight gradient" : "activation gradient",
+                    dg_fmt(b1, best_r), c->depth,
+                    dg_fmt_when(when, sizeof when, c, best_step0, th->explode_ratio),
+                    dg_fmt(b3, gain), why);
     } else if (grew) {
         if (growth_med > th->growth * th->growth || nonfinite)
             f->severity = GS_SEV_ERROR;
@@ -587,12 +578,12 @@ void rule_exploding(Ctx *c)
         if (isfinite(c->su.lr))
             dg_add_ev(f, "lr", c->su.lr);
         dg_set_text(f->message, sizeof f->message,
-                 "Gradients explode during training: the median layer's gradient norm grew "
-                 "%s-fold over its step-0 value (threshold %s), passing it at step %ld in "
-                 "%s%s - %s.",
-                 dg_fmt(b1, growth_med), dg_fmt(b2, th->growth), g_step,
-                 dg_fmt_layers(c, lay, sizeof lay, f->layer_first, f->layer_last),
-                 nonfinite ? " and then turning non-finite" : "", why);
+                    "Gradients explode during training: the median layer's gradient norm grew "
+                    "%s-fold over its step-0 value (threshold %s), passing it at step %ld in "
+                    "%s%s - %s.",
+                    dg_fmt(b1, growth_med), dg_fmt(b2, th->growth), g_step,
+                    dg_fmt_layers(c, lay, sizeof lay, f->layer_first, f->layer_last),
+                    nonfinite ? " and then turning non-finite" : "", why);
     } else {
         f->severity = GS_SEV_ERROR;
         f->layer_first = 1;
@@ -603,12 +594,11 @@ void rule_exploding(Ctx *c)
         dg_add_ev(f, "growth_before", growth_med);
         dg_add_ev(f, "layer", nf_layer);
         dg_set_text(f->message, sizeof f->message,
-                 "Gradients explode: after growing %s-fold they become infinite or NaN at "
-                 "step %ld (from layer %d down) - %s.",
-                 dg_fmt(b1, growth_med), nf_step, nf_layer, why);
+                    "Gradients explode: after growing %s-fold they become infinite or NaN at "
+                    "step %ld (from layer %d down) - %s.",
+                    dg_fmt(b1, growth_med), nf_step, nf_layer, why);
     }
 }
-
 
 /* ---- rule: inputs far from unit scale --------------------------------------------------- */
 
@@ -629,7 +619,8 @@ void rule_inputs_unscaled(Ctx *c)
     if (!strcmp(su->norm, "batch") || !strcmp(su->norm, "layer"))
         return;
     /* Layer 1 must show it: outputs far from unit spread, or (saturating units) pinned flat. */
-    int has_std = gs_trace_has(c->t, GS_COL_ACT_STD), has_sat = gs_trace_has(c->t, GS_COL_SATURATION);
+    int has_std = gs_trace_has(c->t, GS_COL_ACT_STD),
+        has_sat = gs_trace_has(c->t, GS_COL_SATURATION);
     double a_std = has_std ? dg_get(c, 0, 1, GS_COL_ACT_STD) : DNAN;
     double sat = has_sat ? dg_get(c, 0, 1, GS_COL_SATURATION) : DNAN;
     int shows;

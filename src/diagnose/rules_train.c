@@ -10,6 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The fix for an overflow or a divergence that nothing else explains: the step size. */
+static void lower_lr_and_clip(GsFinding *f, const Setup *su)
+{
+    if (isfinite(su->lr)) {
+        dg_set_text(f->suggestion, sizeof f->suggestion,
+                    "Lower the learning rate tenfold and clip the gradient norm.");
+        dg_set_text(f->options, sizeof f->options, "--lr %g --clip-norm 1", su->lr * 0.1);
+    } else {
+        dg_set_text(f->suggestion, sizeof f->suggestion,
+                    "Lower the learning rate and clip the gradient norm.");
+        dg_set_text(f->options, sizeof f->options, "--clip-norm 1");
+    }
+}
+
 /* ---- rule: non-finite ----------------------------------------------------------------- */
 
 /* Does any gradient quantity of layer at recorded step i hold NaN/Inf? */
@@ -85,13 +99,13 @@ void rule_nonfinite(Ctx *c)
     int loss_bad = !isfinite(c->loss[first]) && gs_trace_has(c->t, GS_COL_LOSS);
     if (origin) {
         dg_set_text(what, sizeof what,
-                 "the weights of %s went non-finite first (the update "
-                 "before this step overflowed them)",
-                 dg_fmt_layers(c, lay, sizeof lay, lo, hi));
+                    "the weights of %s went non-finite first (the update "
+                    "before this step overflowed them)",
+                    dg_fmt_layers(c, lay, sizeof lay, lo, hi));
     } else if (loss_bad) {
         dg_set_text(what, sizeof what,
-                 "the loss went non-finite first while the weights were "
-                 "still finite, and every layer's gradient follows from it");
+                    "the loss went non-finite first while the weights were "
+                    "still finite, and every layer's gradient follows from it");
         lo = 1;
         hi = (int)c->L;
         origin = (int)c->L;
@@ -105,9 +119,9 @@ void rule_nonfinite(Ctx *c)
                 lo = l;
             }
         dg_set_text(what, sizeof what,
-                 "the gradients went non-finite first (weights and loss "
-                 "still finite), in %s, from layer %d down",
-                 dg_fmt_layers(c, lay, sizeof lay, lo, hi), origin);
+                    "the gradients went non-finite first (weights and loss "
+                    "still finite), in %s, from layer %d down",
+                    dg_fmt_layers(c, lay, sizeof lay, lo, hi), origin);
     }
     size_t n_bad = 0, last = first;
     for (size_t i = first; i < c->S; i++) {
@@ -142,7 +156,8 @@ void rule_nonfinite(Ctx *c)
     char exact_note[96] = "";
     if (exact >= 0 && exact < f->step_first) {
         f->step_first = exact;
-        dg_set_text(exact_note, sizeof exact_note, " (step %ld by the engine's exact record)", exact);
+        dg_set_text(exact_note, sizeof exact_note, " (step %ld by the engine's exact record)",
+                    exact);
     }
     dg_add_ev(f, "first_step", (double)f->step_first);
     dg_add_ev(f, "layer", origin);
@@ -152,21 +167,12 @@ void rule_nonfinite(Ctx *c)
     dg_add_ev(f, "nonfinite_steps", (double)n_bad);
 
     dg_set_text(f->message, sizeof f->message,
-             "Training produced NaN/Inf from recorded step %ld%s on: %s; %zu recorded step%s "
-             "held non-finite values - the run overflowed.",
-             gs_trace_step(c->t, first), exact_note, what, n_bad, n_bad == 1 ? "" : "s");
+                "Training produced NaN/Inf from recorded step %ld%s on: %s; %zu recorded step%s "
+                "held non-finite values - the run overflowed.",
+                gs_trace_step(c->t, first), exact_note, what, n_bad, n_bad == 1 ? "" : "s");
     /* The fix when no other finding explains the overflow (link_causes then gives the
      * explaining finding's): the step size, which is what turns a finite run non-finite. */
-    const Setup *su = &c->su;
-    if (isfinite(su->lr)) {
-        dg_set_text(f->suggestion, sizeof f->suggestion,
-                    "Lower the learning rate tenfold and clip the gradient norm.");
-        dg_set_text(f->options, sizeof f->options, "--lr %g --clip-norm 1", su->lr * 0.1);
-    } else {
-        dg_set_text(f->suggestion, sizeof f->suggestion,
-                    "Clip the gradient norm and lower the learning rate.");
-        dg_set_text(f->options, sizeof f->options, "--clip-norm 1");
-    }
+    lower_lr_and_clip(f, &c->su);
 }
 
 /* ---- rules: update size --------------------------------------------------------------- */
@@ -232,36 +238,37 @@ void rule_update(Ctx *c, int too_large)
     dg_fmt_layers(c, lay, sizeof lay, lo, hi);
     if (too_large) {
         dg_set_text(f->message, sizeof f->message,
-                 "Updates are too large in %s: each step changes the weights by %s of their "
-                 "norm (median over layers and steps, largest layer %s; threshold %s, healthy "
-                 "near 1e-3), so training jumps around instead of descending.",
-                 lay, dg_fmt(b1, all), dg_fmt(b2, ext), dg_fmt(b3, th->update_high));
+                    "Updates are too large in %s: each step changes the weights by %s of their "
+                    "norm (median over layers and steps, largest layer %s; threshold %s, healthy "
+                    "near 1e-3), so training jumps around instead of descending.",
+                    lay, dg_fmt(b1, all), dg_fmt(b2, ext), dg_fmt(b3, th->update_high));
         dg_set_text(f->suggestion, sizeof f->suggestion, "Lower the learning rate%s.",
-                 isfinite(su->lr) ? " tenfold" : "");
+                    isfinite(su->lr) ? " tenfold" : "");
         dg_lr_option(f->options, sizeof f->options, su, 0.1);
     } else {
         if (all == 0.0)
             /* a zero median: the gradients are zero, or the steps are below the float32
              * resolution of the weights (w + dw == w) */
             dg_set_text(f->message, sizeof f->message,
-                     "Updates are zero in most of %s: the typical step leaves the weights "
-                     "exactly as they were (zero gradient, or a step below float32 resolution "
-                     "of the weights; threshold %s, healthy near 1e-3), so training %s.",
-                     lay, dg_fmt(b3, th->update_low),
-                     c->loss_stalled ? "has stalled" : "will be slow");
+                        "Updates are zero in most of %s: the typical step leaves the weights "
+                        "exactly as they were (zero gradient, or a step below float32 resolution "
+                        "of the weights; threshold %s, healthy near 1e-3), so training %s.",
+                        lay, dg_fmt(b3, th->update_low),
+                        c->loss_stalled ? "has stalled" : "will be slow");
         else
             dg_set_text(f->message, sizeof f->message,
-                     "Updates are very small in %s: each step changes the weights by only %s "
-                     "of their norm (median over layers and steps, smallest layer %s; "
-                     "threshold %s, healthy near 1e-3), so training %s.",
-                     lay, dg_fmt(b1, all), dg_fmt(b2, ext), dg_fmt(b3, th->update_low),
-                     c->loss_stalled ? "has stalled" : "will be slow");
+                        "Updates are very small in %s: each step changes the weights by only %s "
+                        "of their norm (median over layers and steps, smallest layer %s; "
+                        "threshold %s, healthy near 1e-3), so training %s.",
+                        lay, dg_fmt(b1, all), dg_fmt(b2, ext), dg_fmt(b3, th->update_low),
+                        c->loss_stalled ? "has stalled" : "will be slow");
         if (isfinite(su->lr)) {
             dg_set_text(f->suggestion, sizeof f->suggestion,
-                     "Raise the learning rate tenfold, or use Adam.");
+                        "Raise the learning rate tenfold, or use Adam.");
             dg_set_text(f->options, sizeof f->options, "--lr %g", su->lr * 10.0);
         } else {
-            dg_set_text(f->suggestion, sizeof f->suggestion, "Raise the learning rate, or use Adam.");
+            dg_set_text(f->suggestion, sizeof f->suggestion,
+                        "Raise the learning rate, or use Adam.");
             dg_set_text(f->options, sizeof f->options, "--opt adam");
         }
     }
@@ -312,29 +319,21 @@ void rule_loss_diverging(Ctx *c)
     char b1[24], b2[24], b3[24];
     if (went_nonfinite && isfinite(c->loss[first_bad]))
         dg_set_text(f->message, sizeof f->message,
-                 "The loss diverges: it starts at %s, passes %gx that at step %ld and then "
-                 "becomes NaN/Inf (last finite value %s) - the updates overshoot.",
-                 dg_fmt(b1, l0), th->loss_diverge, f->step_first, dg_fmt(b2, final));
+                    "The loss diverges: it starts at %s, passes %gx that at step %ld and then "
+                    "becomes NaN/Inf (last finite value %s) - the updates overshoot.",
+                    dg_fmt(b1, l0), th->loss_diverge, f->step_first, dg_fmt(b2, final));
     else if (went_nonfinite)
         dg_set_text(f->message, sizeof f->message,
-                 "The loss diverges: it starts at %s and becomes NaN/Inf at step %ld (last "
-                 "finite value %s) - the updates overshoot.",
-                 dg_fmt(b1, l0), f->step_first, dg_fmt(b2, final));
+                    "The loss diverges: it starts at %s and becomes NaN/Inf at step %ld (last "
+                    "finite value %s) - the updates overshoot.",
+                    dg_fmt(b1, l0), f->step_first, dg_fmt(b2, final));
     else
         dg_set_text(f->message, sizeof f->message,
-                 "The loss diverges: it ends at %s, %s times its initial %s (threshold %gx, "
-                 "passed at step %ld) - the updates overshoot.",
-                 dg_fmt(b1, final), dg_fmt(b2, ratio), dg_fmt(b3, l0), th->loss_diverge, f->step_first);
-    const Setup *su = &c->su;
-    if (isfinite(su->lr)) {
-        dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Lower the learning rate tenfold and clip the gradient norm.");
-        dg_set_text(f->options, sizeof f->options, "--lr %g --clip-norm 1", su->lr * 0.1);
-    } else {
-        dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Lower the learning rate and clip the gradient norm.");
-        dg_set_text(f->options, sizeof f->options, "--clip-norm 1");
-    }
+                    "The loss diverges: it ends at %s, %s times its initial %s (threshold %gx, "
+                    "passed at step %ld) - the updates overshoot.",
+                    dg_fmt(b1, final), dg_fmt(b2, ratio), dg_fmt(b3, l0), th->loss_diverge,
+                    f->step_first);
+    lower_lr_and_clip(f, &c->su);
 }
 
 #define STALL_MIN_STEPS 50
@@ -380,24 +379,23 @@ void rule_loss_stalled(Ctx *c)
     else
         dg_set_text(change, sizeof change, "an increase of %.2g%%", -100.0 * rel);
     dg_set_text(f->message, sizeof f->message,
-             "The loss stalls: from %s it only reaches %s (median of the last tenth) over "
-             "%ld steps, %s (threshold: a %.2g%% decrease) - the net is not learning.",
-             dg_fmt(b1, l0), dg_fmt(b2, end),
-             gs_trace_step(c->t, c->S - 1) - gs_trace_step(c->t, 0) + 1, change,
-             100.0 * c->th->loss_stall);
+                "The loss stalls: from %s it only reaches %s (median of the last tenth) over "
+                "%ld steps, %s (threshold: a %.2g%% decrease) - the net is not learning.",
+                dg_fmt(b1, l0), dg_fmt(b2, end),
+                gs_trace_step(c->t, c->S - 1) - gs_trace_step(c->t, 0) + 1, change,
+                100.0 * c->th->loss_stall);
     const Setup *su = &c->su;
     if (isfinite(su->lr)) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Check the other findings (vanishing, dead units); otherwise raise the "
-                 "learning rate tenfold.");
+                    "Check the other findings (vanishing, dead units); otherwise raise the "
+                    "learning rate tenfold.");
         dg_set_text(f->options, sizeof f->options, "--lr %g", su->lr * 10.0);
     } else {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Check the other findings (vanishing, dead units); otherwise raise the "
-                 "learning rate.");
+                    "Check the other findings (vanishing, dead units); otherwise raise the "
+                    "learning rate.");
     }
 }
-
 
 /* ---- rule: not learning ----------------------------------------------------------------- */
 

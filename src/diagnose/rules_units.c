@@ -15,7 +15,7 @@
 /* Per layer: flagged when the median over the run, or over the last quarter of recorded
  * steps (from step_from on), is above thr. Writes the flagged range and worst value. */
 static int dg_flag_layers(Ctx *c, GsCol col, double thr, size_t step_from, int need_end, int *lo,
-                       int *hi, double *worst, int *worst_layer, int *n_flagged)
+                          int *hi, double *worst, int *worst_layer, int *n_flagged)
 {
     *lo = *hi = *worst_layer = *n_flagged = 0;
     *worst = DNAN;
@@ -83,13 +83,14 @@ void rule_saturation(Ctx *c)
     }
     int lo, hi, worst_layer, nf;
     double worst;
-    if (!dg_flag_layers(c, GS_COL_SATURATION, c->th->saturation, 0, 0, &lo, &hi, &worst, &worst_layer,
-                     &nf))
+    if (!dg_flag_layers(c, GS_COL_SATURATION, c->th->saturation, 0, 0, &lo, &hi, &worst,
+                        &worst_layer, &nf))
         return;
     GsFinding *f = dg_new_finding(c, GS_FIND_SATURATION, GS_SEV_WARNING);
     if (!f)
         return;
-    c->onset_init[GS_FIND_SATURATION] = onset_at_init(c, GS_COL_SATURATION, c->th->saturation, lo, hi);
+    c->onset_init[GS_FIND_SATURATION] =
+        onset_at_init(c, GS_COL_SATURATION, c->th->saturation, lo, hi);
     f->layer_first = lo;
     f->layer_last = hi;
     dg_flag_steps(c, GS_COL_SATURATION, c->th->saturation, lo, hi, &f->step_first, &f->step_last);
@@ -99,19 +100,19 @@ void rule_saturation(Ctx *c)
     dg_add_ev(f, "layers_flagged", nf);
     char lay[160];
     dg_set_text(f->message, sizeof f->message,
-             "Units saturate in %s: up to %.0f%% of %s units (layer %d) sit where the "
-             "derivative is below 5%% of its maximum (threshold %.0f%%), so little gradient "
-             "passes through them.",
-             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su), worst_layer,
-             100.0 * c->th->saturation);
+                "Units saturate in %s: up to %.0f%% of %s units (layer %d) sit where the "
+                "derivative is below 5%% of its maximum (threshold %.0f%%), so little gradient "
+                "passes through them.",
+                dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, dg_act_label(&c->su),
+                worst_layer, 100.0 * c->th->saturation);
     if (!strcmp(c->su.norm, "batch")) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Use a non-saturating activation (ReLU with He initialization).");
+                    "Use a non-saturating activation (ReLU with He initialization).");
         dg_set_text(f->options, sizeof f->options, "--act relu --init he_normal");
     } else {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Use ReLU with He initialization, or add batch norm to keep "
-                 "pre-activations near 0.");
+                    "Use ReLU with He initialization, or add batch norm to keep "
+                    "pre-activations near 0.");
         dg_set_text(f->options, sizeof f->options, "--act relu --init he_normal");
     }
 }
@@ -127,7 +128,7 @@ void rule_dead(Ctx *c)
     int lo, hi, worst_layer, nf;
     double worst;
     if (!dg_flag_layers(c, GS_COL_DEAD_FRAC, c->th->dead, from, 1, &lo, &hi, &worst, &worst_layer,
-                     &nf))
+                        &nf))
         return;
     double end_worst = 0;
     for (int l = lo; l <= hi; l++) {
@@ -154,30 +155,30 @@ void rule_dead(Ctx *c)
     const Setup *su = &c->su;
     int neg_bias = su->bias_negative;
     dg_set_text(f->message, sizeof f->message,
-             "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
-             "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
-             "gradient and cannot recover.",
-             dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer, 100.0 * c->th->dead,
-             end_worst >= 0.999 ? "a whole layer is dead at the end, blocking every gradient "
-                                  "below it"
-                                : "they stay dead to the end");
+                "Dead units in %s: %.0f%% of layer %d's units output zero derivative on every "
+                "sample (median after step 0, threshold %.0f%%), and %s - a dead unit gets no "
+                "gradient and cannot recover.",
+                dg_fmt_layers(c, lay, sizeof lay, lo, hi), 100.0 * worst, worst_layer,
+                100.0 * c->th->dead,
+                end_worst >= 0.999 ? "a whole layer is dead at the end, blocking every gradient "
+                                     "below it"
+                                   : "they stay dead to the end");
     if (neg_bias) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Initialize biases at zero (the negative bias switches units off), or use "
-                 "leaky ReLU.");
+                    "Initialize biases at zero (the negative bias switches units off), or use "
+                    "leaky ReLU.");
         dg_set_text(f->options, sizeof f->options, "--bias-init zero --act leaky_relu");
     } else if (dg_lr_is_high(c) && isfinite(su->lr)) {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Use leaky ReLU (or ELU) and lower the learning rate, whose large steps "
-                 "push units into the dead zone.");
+                    "Use leaky ReLU (or ELU) and lower the learning rate, whose large steps "
+                    "push units into the dead zone.");
         dg_set_text(f->options, sizeof f->options, "--act leaky_relu --lr %g", su->lr * 0.1);
     } else {
         dg_set_text(f->suggestion, sizeof f->suggestion,
-                 "Use leaky ReLU (or ELU), whose gradient is never exactly zero.");
+                    "Use leaky ReLU (or ELU), whose gradient is never exactly zero.");
         dg_set_text(f->options, sizeof f->options, "--act leaky_relu");
     }
 }
-
 
 /* ---- rule: frozen layers ---------------------------------------------------------------- */
 
@@ -221,8 +222,7 @@ void rule_frozen(Ctx *c)
     dg_set_text(f->message, sizeof f->message,
                 "%d layer%s without a gradient (frozen: %s): %s not trained, and the other "
                 "rules leave %s out.",
-                n, n == 1 ? "" : "s", names, n == 1 ? "it is" : "they are",
-                n == 1 ? "it" : "them");
+                n, n == 1 ? "" : "s", names, n == 1 ? "it is" : "they are", n == 1 ? "it" : "them");
     dg_set_text(f->suggestion, sizeof f->suggestion,
                 "Nothing to fix if freezing was intended; otherwise set requires_grad=True.");
 }
