@@ -47,8 +47,11 @@ void gs_report_options_default(GsReportOptions *o);
 /* Renders the report to path; the format follows the extension .png/.svg/.pdf (case-
  * insensitive). Writes a temporary file in the same directory and renames it, so no partial
  * file is left. Panels whose columns the trace lacks (loss, update_ratio, saturation/dead_frac,
- * findings) are left out and the rest re-flow. Colours: NaN magenta, +Inf red, -Inf cyan,
- * 0/underflow black; the log range spans at most 16 decades below the maximum ("≤" on the bar).
+ * findings) are left out and the rest re-flow. With after, every panel shows both runs. The
+ * log colour range is robust (1st..99th percentile over the runs shown, at least 2 decades,
+ * at most 16; its top fitted so that a run whose findings show healthy gradients sits in the
+ * upper half); cells outside take the end colours, counted in the legend. Colours: NaN
+ * magenta, +Inf red, -Inf cyan, 0/underflow black, missing (gs_trace_is_missing) hatched grey.
  * GS_ERR_INVALID for an unknown extension, a bad size/scale, a trace with no steps or without
  * the metric column (message names the value); GS_ERR_IO naming the path when it cannot be
  * written; GS_ERR_NOMEM. */
