@@ -38,7 +38,7 @@ typedef struct {
     const GsTrace *after;           /* NULL: no before/after comparison */
     const GsFindings *after_findings;           /* the after run's findings (NULL: none known) */
     const char *before_label, *after_label;     /* NULL: "before" / "after" */
-    const char *before_verdict, *after_verdict; /* NULL: none */
+    const char *before_verdict, *after_verdict; /* NULL: gs_plot_verdict of the findings */
 } GsReportOptions;
 
 /* Fills the defaults above (trace NULL). Cannot fail. */
@@ -63,6 +63,11 @@ GsStatus gs_plot_parse_bin(const char *text, GsBinMode *out, GsError *err);
 /* Parses "WIDTHxHEIGHT" (e.g. "1600x1000", each 200..20000) into *w and *h; GS_ERR_INVALID
  * naming the text otherwise (outputs untouched). */
 GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
+
+/* A run's verdict for a figure title, in plain words: "healthy: no warnings" without a
+ * warning, else the severity, the findings nothing explains and how many follow from them
+ * ("error: vanishing gradient (+3 that follow from it)"). Always NUL-terminated. */
+void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n);
 
 /* Parses "none" or "paper" into *out; GS_ERR_INVALID naming the text otherwise. */
 GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err);
