@@ -9,6 +9,8 @@
 #include "gradscope/trace.h"
 #include "runner.h"
 
+#include "cli_util.h"
+#include "gradscope/data.h"
 #include "gradscope/npy.h"
 #include "util/csv.h"
 
@@ -649,7 +651,8 @@ START_TEST(test_read_errors)
                       NULL);
     expect_read_error(write_text("h.csv", "step,layer,grad_norm\n"), GS_ERR_FORMAT,
                       "empty trace (no rows)", NULL);
-    expect_read_error(write_text("r.csv", "step,layer,grad_norm,loss\n0,1,2,3\n0,2,5\n"),
+    /* A short row is forgiven only as the last line (test_read_cut_off). */
+    expect_read_error(write_text("r.csv", "step,layer,grad_norm,loss\n0,1,2,3\n0,2,5\n0,3,1,1\n"),
                       GS_ERR_FORMAT, ":3: 3 cells, header has 4", NULL);
     expect_read_error(write_text("x.csv", "step,layer,grad_norm\n0,1,2\n0,2,5,6\n"), GS_ERR_FORMAT,
                       ":3: 4 cells, header has 3", NULL);
@@ -694,6 +697,322 @@ START_TEST(test_write_missing_dir)
     /* Nothing left behind: the directory is empty, so rmdir succeeds. */
     remove_tmp_dir(NULL, 0);
     gs_trace_destroy(t);
+}
+END_TEST
+
+/* Reads text written to scratch file name (its bytes exactly: NULs allowed). */
+static GsStatus read_bytes(const char *name, const char *text, size_t len, GsTrace **t,
+                           GsError *err)
+{
+    const char *p = tmp_path(name);
+    FILE *fp = fopen(p, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(text, 1, len, fp), len);
+    ck_assert_int_eq(fclose(fp), 0);
+    return gs_trace_read_csv(p, GS_COL_ALL, t, err);
+}
+
+/* Reads text expecting success with n_steps steps, the last one last_step, dropped rows. */
+static void expect_cut(const char *text, size_t n_steps, long last_step, size_t dropped)
+{
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(read_bytes("cut.csv", text, strlen(text), &t, &err) == GS_OK, "%s: %s", text,
+                  err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), n_steps);
+    ck_assert_int_eq(gs_trace_step(t, n_steps - 1), last_step);
+    ck_assert_uint_eq(gs_trace_dropped_rows(t), dropped);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 1);
+    gs_trace_destroy(t);
+}
+
+START_TEST(test_read_cut_off)
+{
+    make_tmp_dir();
+    const char *h = "step,layer,grad_norm,loss\n";
+    char text[512];
+    /* Whole files drop nothing, even when the last step has fewer layers. */
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5\n1,1,3,4\n", h);
+    expect_cut(text, 2, 1, 0);
+    /* Cut inside the last row's last cell (no newline): that row goes, and its step, which
+     * is left with fewer rows than step 0. */
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5\n1,1,3,4\n1,2,4,3.9", h);
+    expect_cut(text, 1, 0, 2);
+    /* Cut after a comma (the row has fewer cells), with or without the newline and with
+     * blank and comment lines after it. */
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5\n1,1,3,4\n1,2,", h);
+    expect_cut(text, 1, 0, 2);
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5\n1,1,3,4\n1,2\n\n  \n# x\n", h);
+    expect_cut(text, 1, 0, 2);
+    /* Cut in the first row of a new step: the steps before are complete and stay. */
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5\n1,1,3,4\n1,2,4,4\n2,1", h);
+    expect_cut(text, 2, 1, 1);
+    /* A single step keeps its complete rows. */
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2", h);
+    expect_cut(text, 1, 0, 1);
+    /* Windows line ends: a cut after the \r of the last line still drops it. */
+    snprintf(text, sizeof text, "%s0,1,1,5\r\n0,2,2,5\r\n1,1,3,4\r\n1,2,4,4\r", h);
+    expect_cut(text, 1, 0, 2);
+
+    /* Anything else malformed stays an error naming line and column. */
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,abc,5\n", h);
+    ck_assert_int_eq(read_bytes("e.csv", text, strlen(text), &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "e.csv:3:3: non-numeric value 'abc'"), "%s", err.msg);
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2\n1,1,3,4\n", h);
+    ck_assert_int_eq(read_bytes("e.csv", text, strlen(text), &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "e.csv:3: 3 cells, header has 4"), "%s", err.msg);
+    snprintf(text, sizeof text, "%s0,1,1,5\n0,2,2,5,7\n", h); /* too many cells, last line */
+    ck_assert_int_eq(read_bytes("e.csv", text, strlen(text), &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "e.csv:3: 5 cells, header has 4"), "%s", err.msg);
+    snprintf(text, sizeof text, "%s0,1,1", h);
+    ck_assert_int_eq(read_bytes("e.csv", text, strlen(text), &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "the only row, line 2, is cut off"), "%s", err.msg);
+    const char *names[] = {"cut.csv", "e.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_meta_control_bytes)
+{
+    /* A carriage return or NUL inside a metadata line reads as a blank, so the pair is the
+     * same after the writer (which writes blanks for them) and a second read. */
+    make_tmp_dir();
+    static const char text[] =
+        "# note = a\rb \0x\r\n# k\0ey = v \r \nstep,layer,grad_norm\n0,1,1\n";
+    GsTrace *t = NULL, *back = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(read_bytes("m.csv", text, sizeof text - 1, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_meta_get(t, "note"), "a b  x");
+    ck_assert_str_eq(gs_trace_meta_get(t, "k ey"), "v");
+    const char *q = tmp_path("w.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, q, &err), GS_OK);
+    ck_assert_int_eq(gs_trace_read_csv(q, GS_COL_ALL, &back, &err), GS_OK);
+    ck_assert_uint_eq(gs_trace_meta_count(back), 2);
+    ck_assert_str_eq(gs_trace_meta_get(back, "note"), "a b  x");
+    ck_assert_str_eq(gs_trace_meta_get(back, "k ey"), "v");
+    gs_trace_destroy(back);
+    gs_trace_destroy(t);
+    const char *names[] = {"m.csv", "w.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_read_bom)
+{
+    make_tmp_dir();
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    const char *a = "\xEF\xBB\xBFstep,layer,grad_norm\n0,1,1\n";
+    ck_assert_msg(read_bytes("b.csv", a, strlen(a), &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 1);
+    gs_trace_destroy(t);
+    const char *b = "\xEF\xBB\xBF# act = tanh\nstep,layer,grad_norm\n0,1,1\n";
+    ck_assert_msg(read_bytes("b.csv", b, strlen(b), &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_meta_get(t, "act"), "tanh");
+    gs_trace_destroy(t);
+    /* Only at the start of the file. */
+    const char *c = "step,layer,grad_norm\n\xEF\xBB\xBF"
+                    "0,1,1\n";
+    ck_assert_int_eq(read_bytes("b.csv", c, strlen(c), &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, ":2:1: non-numeric value '\\xef\\xbb\\xbf0' in column 'step'"),
+                  "%s", err.msg);
+
+    /* The data CSV loader shares the line reader. */
+    const char *p = write_text("d.csv", "\xEF\xBB\xBFx,y\n1,0\n2,1\n");
+    GsDataSource src;
+    ck_assert_int_eq(gs_data_source_parse(p, &src, &err), GS_OK);
+    GsDataOptions o = {.samples = 0, .input_scale = 1, .target = "x", .classify = 0};
+    GsDataset *ds = NULL;
+    ck_assert_msg(gs_data_create(&src, &o, &ds, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds->n, 2);
+    ck_assert(ds->y[0] == 1.0f && ds->x[1] == 1.0f); /* target "x" found: the BOM is gone */
+    gs_data_destroy(ds);
+    const char *names[] = {"b.csv", "d.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_show_bytes)
+{
+    char buf[GS_CSV_SHOW_CAP];
+    ck_assert_str_eq(gs_csv_show(buf, "1.5e3", 5), "1.5e3");
+    ck_assert_str_eq(gs_csv_show(buf, "a\0b", 3), "a\\x00b");
+    ck_assert_str_eq(gs_csv_show(buf, "\t\x1b[31m\x7f", 7), "\\x09\\x1b[31m\\x7f");
+    ck_assert_str_eq(gs_csv_show(buf, "a\\b", 3), "a\\\\b");
+    ck_assert_str_eq(gs_csv_show(buf, "caf\xc3\xa9", 5), "caf\xc3\xa9"); /* UTF-8 stays */
+    ck_assert_str_eq(gs_csv_show(buf, "\xc3(\xff\xed\xa0\x80", 6),
+                     "\\xc3(\\xff\\xed\\xa0\\x80"); /* stray, invalid, surrogate */
+    char many[100];
+    memset(many, 1, sizeof many);
+    const char *s = gs_csv_show(buf, many, sizeof many);
+    ck_assert_uint_eq(strlen(s), GS_CSV_SHOW_MAX * 4 + 3);
+    ck_assert(strcmp(s + strlen(s) - 3, "...") == 0);
+    memset(many, 'x', sizeof many);
+    ck_assert_uint_eq(strlen(gs_csv_show(buf, many, sizeof many)), GS_CSV_SHOW_MAX + 3);
+
+    /* A NUL inside a cell shows in trace and data messages instead of cutting them. */
+    make_tmp_dir();
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    static const char tr[] = "step,layer,grad_norm\n0,1,1\0002\n";
+    ck_assert_int_eq(read_bytes("n.csv", tr, sizeof tr - 1, &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, ":2:3: non-numeric value '1\\x002' in column 'grad_norm'"), "%s",
+                  err.msg);
+    static const char tl[] = "step,layer,grad_norm\n0,\x01,1\n";
+    ck_assert_int_eq(read_bytes("n.csv", tl, sizeof tl - 1, &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "non-numeric value '\\x01' in column 'layer'"), "%s", err.msg);
+    static const char dt[] = "x,y\n1,0\n2\0003,1\n";
+    const char *p = tmp_path("d.csv");
+    FILE *fp = fopen(p, "wb");
+    ck_assert_uint_eq(fwrite(dt, 1, sizeof dt - 1, fp), sizeof dt - 1);
+    fclose(fp);
+    GsDataSource src;
+    ck_assert_int_eq(gs_data_source_parse(p, &src, &err), GS_OK);
+    GsDataOptions o = {.samples = 0, .input_scale = 1, .target = NULL, .classify = 0};
+    GsDataset *ds = NULL;
+    ck_assert_int_eq(gs_data_create(&src, &o, &ds, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, ":3:1: non-numeric value '2\\x003' in column 'x'"), "%s",
+                  err.msg);
+    const char *names[] = {"n.csv", "d.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_read_wide_ascending)
+{
+    /* One step over 100,000 layers in ascending order: each new layer used to copy the
+     * table (quadratic, seconds); now the stride grows geometrically. */
+    make_tmp_dir();
+    const char *p = tmp_path("w.csv");
+    FILE *fp = fopen(p, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("step,layer,grad_norm,loss\n", fp);
+    for (int s = 0; s < 2; s++)
+        for (long l = 1; l <= 100000; l++)
+            fprintf(fp, "%d,%ld,%ld,%d\n", s, l, l + s, s);
+    ck_assert_int_eq(fclose(fp), 0);
+    for (int m = 0; m < 2; m++) {
+        GsTrace *t = NULL;
+        GsError err = {{0}};
+        ck_assert_msg(gs_trace_read_csv(p, GS_COL_ALL | (m ? GS_TRACE_COMPACT : 0), &t, &err) ==
+                          GS_OK,
+                      "%s", err.msg);
+        ck_assert_uint_eq(gs_trace_n_layers(t), 100000);
+        ck_assert_uint_eq(gs_trace_n_steps(t), 2);
+        size_t bad = 0;
+        for (size_t i = 0; i < 2; i++)
+            for (size_t l = 0; l < 100000; l++)
+                bad += gs_trace_get(t, i, l, GS_COL_GRAD_NORM) != (double)(l + 1 + i) ||
+                       gs_trace_get(t, i, l, GS_COL_LOSS) != (double)i;
+        ck_assert_uint_eq(bad, 0);
+        gs_trace_destroy(t);
+    }
+    /* Layers rising over later steps (sparse first steps) keep every cell in place. */
+    const char *q = write_text("r.csv", "step,layer,grad_norm\n0,1,1\n1,1,2\n1,3,6\n2,1,3\n"
+                                        "2,2,5\n2,3,7\n2,9,9\n");
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(q, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 9);
+    const double want[3][9] = {{1, -1, -1, -1, -1, -1, -1, -1, -1},
+                               {2, -1, 6, -1, -1, -1, -1, -1, -1},
+                               {3, 5, 7, -1, -1, -1, -1, -1, 9}};
+    for (size_t i = 0; i < 3; i++)
+        for (size_t l = 0; l < 9; l++) {
+            double v = gs_trace_get(t, i, l, GS_COL_GRAD_NORM);
+            if (want[i][l] < 0)
+                ck_assert_msg(gs_trace_is_missing(v), "step %zu layer %zu: %g", i, l, v);
+            else
+                ck_assert_double_eq(v, want[i][l]);
+        }
+    gs_trace_destroy(t);
+    const char *names[] = {"w.csv", "r.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_read_bounds)
+{
+    make_tmp_dir();
+    /* A sparse file (one row at layer 100000 per step) would need steps x 100000 cells. */
+    const char *p = tmp_path("s.csv");
+    FILE *fp = fopen(p, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("step,layer,grad_norm\n", fp);
+    for (int s = 0; s < 2000; s++)
+        fprintf(fp, "%d,100000,1\n", s);
+    ck_assert_int_eq(fclose(fp), 0);
+    expect_read_error(p, GS_ERR_FORMAT, "x 100000 layers", "look corrupt");
+
+    /* An overlong line, and a file with no newline at all. */
+    p = tmp_path("l.csv");
+    fp = fopen(p, "w");
+    fputs("step,layer,grad_norm\n0,1,", fp);
+    for (int i = 0; i < (1 << 20); i++)
+        fputc('1', fp);
+    fputs("\n", fp);
+    ck_assert_int_eq(fclose(fp), 0);
+    expect_read_error(p, GS_ERR_FORMAT, ":2: line longer than 1048576 bytes", NULL);
+    expect_read_error("/dev/zero", GS_ERR_FORMAT, "/dev/zero:1: line longer than", NULL);
+    const char *names[] = {"s.csv", "l.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_cli_cut_off_warning)
+{
+    /* plot/diagnose read a cut-off trace with one warning line; exit 0. */
+    snprintf(path_buf, sizeof path_buf, "%s/cut.csv", gs_tmpdir);
+    FILE *fp = fopen(path_buf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("step,layer,grad_norm,loss\n", fp);
+    for (int s = 0; s < 30; s++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(fp, "%d,%d,%g,%g\n", s, l, 1.0 / l, 2.0 - 0.01 * s);
+    fputs("30,1,1,1.7\n30,2,0.5,1.", fp);
+    ck_assert_int_eq(fclose(fp), 0);
+    ck_assert_int_eq(gs_cli_run(1, "diagnose cut.csv"), 0);
+    ck_assert_msg(strstr(gs_out, "gradscope diagnose: warning: cut.csv ends cut off (training "
+                                 "interrupted?): dropped 2 incomplete rows, read up to step 29\n"),
+                  "%s", gs_out);
+    const char *w = strstr(gs_out, "warning");
+    ck_assert_ptr_null(strstr(w + 1, "warning")); /* one line */
+    /* A whole trace gets no warning. */
+    fp = fopen(path_buf, "a");
+    fputs("7\n30,3,0.3,1.7\n", fp);
+    fclose(fp);
+    ck_assert_int_eq(gs_cli_run(1, "diagnose cut.csv"), 0);
+    ck_assert_ptr_null(strstr(gs_out, "warning: cut.csv"));
+    /* Malformed in the middle: exit 2 with line and column. */
+    fp = fopen(path_buf, "a");
+    fputs("31,1,x,1\n31,2,1,1\n", fp);
+    fclose(fp);
+    ck_assert_int_eq(gs_cli_run(1, "diagnose cut.csv"), 2);
+    ck_assert_msg(strstr(gs_out, "cut.csv:95:3: non-numeric value 'x'"), "%s", gs_out);
+}
+END_TEST
+
+START_TEST(test_cli_bounds)
+{
+    /* Corrupt layer numbers and newline-free input: exit 2 with one line naming the problem. */
+    snprintf(path_buf, sizeof path_buf, "%s/sparse.csv", gs_tmpdir);
+    FILE *fp = fopen(path_buf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("step,layer,grad_norm\n0,100000,1\n", fp);
+    for (int s = 1; s <= 2000; s++)
+        fprintf(fp, "%d,1,1\n", s);
+    ck_assert_int_eq(fclose(fp), 0);
+    ck_assert_int_eq(gs_cli_run(1, "plot sparse.csv -o s.png"), 2);
+    ck_assert_msg(strstr(gs_out, "gradscope plot: sparse.csv:12:2: step 10 layer 1 would make the "
+                                 "table 11 steps x 100000 layers"),
+                  "%s", gs_out);
+    ck_assert(!gs_file_nonempty(gs_tmpdir, "s.png"));
+    ck_assert_int_eq(gs_cli_run(1, "diagnose /dev/zero"), 2);
+    ck_assert_msg(strstr(gs_out, "gradscope diagnose: /dev/zero:1: line longer than 1048576 bytes"),
+                  "%s", gs_out);
+    ck_assert_ptr_null(strchr(strchr(gs_out, '\n') + 1, '\n')); /* one line */
 }
 END_TEST
 
@@ -910,6 +1229,18 @@ Suite *gs_test_suite(void)
     tcase_add_test(io, test_write_missing_dir);
     tcase_add_test(io, test_large_round_trip);
     tcase_add_test(io, test_npy);
+    tcase_add_test(io, test_read_cut_off);
+    tcase_add_test(io, test_read_bom);
+    tcase_add_test(io, test_meta_control_bytes);
+    tcase_add_test(io, test_show_bytes);
+    tcase_add_test(io, test_read_wide_ascending);
+    tcase_add_test(io, test_read_bounds);
     suite_add_tcase(s, io);
+    TCase *cli = tcase_create("cli");
+    tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);
+    tcase_set_timeout(cli, 60);
+    tcase_add_test(cli, test_cli_cut_off_warning);
+    tcase_add_test(cli, test_cli_bounds);
+    suite_add_tcase(s, cli);
     return s;
 }

@@ -125,6 +125,7 @@ typedef struct {
     const char *title;    /* page title */
     const char *subtitle; /* the fixed setup; may be NULL */
     int width, height;    /* 0: chosen from the grid size */
+    int metric;           /* heatmap column (GsCol); 0 (step, never a metric): grad_norm */
 } GsGridOptions;
 
 /* Renders the grid to path (.png/.svg/.pdf), atomically: one shared log10 colour scale for

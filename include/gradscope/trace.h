@@ -115,10 +115,18 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
  * column order, missing optional columns. Requires step, layer and grad_norm; steps
  * non-decreasing; layer an integer >= 1. An empty numeric cell reads as the missing marker
  * ("nan" is a NaN). `name`/`kind` cells are kept per layer (the first non-empty one; a
- * different one later for the same layer is an error). Errors name the file, line and column:
+ * different one later for the same layer is an error). A leading UTF-8 BOM is skipped; a
+ * cut-off end is dropped (gs_trace_dropped_rows). Errors name the file, line and column:
  * GS_ERR_IO (missing/unreadable), GS_ERR_FORMAT (empty, missing required column,
- * non-numeric cell, bad step/layer, conflicting or unstorable name/kind). *out untouched on
- * failure. */
+ * non-numeric cell, bad step/layer, conflicting or unstorable name/kind, a line over 1 MiB,
+ * a dense table over 64 cells per row + 1e6, i.e. corrupt step/layer numbers). Quoted cells
+ * show non-printable bytes as \xNN. *out untouched on failure. */
 GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, GsError *err);
+/* Rows gs_trace_read_csv dropped because the file ends cut off (0 for a whole file, and for a
+ * trace not read from CSV). The reader drops an incomplete last line (no newline at the end of
+ * the file, or fewer cells than the header) and then, when the last step is left with fewer
+ * rows than an earlier step, that step too, so the trace ends at its last complete step. A
+ * caller shows one warning when this is not 0. */
+size_t gs_trace_dropped_rows(const GsTrace *trace);
 
 #endif

@@ -29,6 +29,7 @@ int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
     if (st != GS_OK) {
         return cli_fail_status(cmd, st, err.msg);
     }
+    cli_warn_cut_trace(cmd, path, *out);
     return 0;
 }
 
@@ -553,6 +554,7 @@ int cli_runset_render(const char *cmd, const CliRunSet *rs, const char *summary_
         go.col = col;
         go.page = page;
         go.predicted = with_theory ? pred : NULL;
+        go.metric = rs->metric;
         go.n = n;
         go.n_rows = nr;
         go.n_cols = nc;

@@ -39,6 +39,7 @@ typedef struct {
     size_t n_values[GS_SWEEP_MAX_AXES];
     char key_values[GS_SWEEP_MAX_AXES][GS_SWEEP_MAX_VALUES][64];
     char (*values)[64]; /* n_runs * n_keys, owned */
+    int metric;         /* the grid's heatmap column (GsCol); 0: grad_norm */
 } CliRunSet;
 
 /* Frees everything the set owns. */

@@ -8,6 +8,7 @@
 
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
+#include "gradscope/trace.h"
 
 /* Exit codes (DESIGN.md). */
 enum { GS_EXIT_OK = 0, GS_EXIT_CHECK = 1, GS_EXIT_USAGE = 2, GS_EXIT_FAIL = 3 };
@@ -83,6 +84,8 @@ int cli_status_exit(GsStatus st);
  * Leaves spec alone otherwise, also when the file cannot be read (its loader reports that).
  * Cannot fail. */
 void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet);
+/* After reading a trace: one stderr warning when its cut-off end was dropped. */
+void cli_warn_cut_trace(const char *cmd, const char *path, const GsTrace *trace);
 
 /* Formats v with `digits` significant digits, writing NaN/Inf/-Inf for non-finite values
  * (printf's "-nan" depends on the sign bit). Returns buf. */

@@ -301,6 +301,16 @@ void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet)
     }
 }
 
+void cli_warn_cut_trace(const char *cmd, const char *path, const GsTrace *trace)
+{
+    size_t n = gs_trace_dropped_rows(trace);
+    if (n > 0)
+        fprintf(stderr,
+                "gradscope %s: warning: %s ends cut off (training interrupted?): dropped %zu "
+                "incomplete row%s, read up to step %ld\n",
+                cmd, path, n, n == 1 ? "" : "s", gs_trace_step(trace, gs_trace_n_steps(trace) - 1));
+}
+
 char *cli_fmt_g(char *buf, size_t size, double v, int digits)
 {
     if (isnan(v))

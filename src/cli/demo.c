@@ -19,6 +19,7 @@
 #include "cli/scenarios.h"
 #include "gradscope/plot.h"
 #include "gradscope/sweep.h"
+#include "trace/atomic_file.h"
 #include "util/fs.h"
 
 typedef struct {
@@ -411,16 +412,49 @@ static int check_primary(const char *want, const GsFindings *fs, char *why, size
     return 0;
 }
 
-static void verdict_text(char *buf, size_t n, const GsFindings *fs)
+/* 1 when clipping changed the gradient at some recorded step of t. */
+static int clipping_acted(const GsTrace *t)
 {
-    size_t w = 0;
+    if (!t || !gs_trace_has(t, GS_COL_CLIPPED))
+        return 0;
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
+        if (gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5)
+            return 1;
+    return 0;
+}
+
+/* The verdict in plain words: the primary finding (the cause), how many findings follow from
+ * it, and any independent ones ("cause: vanishing gradient (+3 that follow from it)"). With
+ * clipping acting, exploding gradients are said for what they are: the gradient before
+ * clipping is still large while the updates are capped. */
+static void verdict_text(char *buf, size_t n, const GsFindings *fs, const GsTrace *t)
+{
     buf[0] = '\0';
-    for (size_t i = 0; i < fs->n && w < n; i++)
-        if (fs->items[i].severity >= GS_SEV_WARNING)
-            w += (size_t)snprintf(buf + w, n - w, "%s%s", w ? ", " : "",
-                                  gs_finding_kind_name(fs->items[i].kind));
-    if (!w)
+    int any = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        any |= fs->items[i].severity >= GS_SEV_WARNING;
+    if (!any) {
         snprintf(buf, n, "healthy: no warnings");
+        return;
+    }
+    int clipped = clipping_acted(t);
+    size_t follow = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        const GsFinding *f = &fs->items[i];
+        if (f->severity < GS_SEV_WARNING)
+            continue;
+        const char *title = clipped && f->kind == GS_FIND_EXPLODING
+                                ? "pre-clip gradient still large; updates capped"
+                                : gs_finding_kind_title(f->kind);
+        if (f->primary)
+            append(buf, n, "cause: %s", title);
+        else if (f->explained_by >= 0)
+            follow++;
+        else
+            append(buf, n, "%s%s", buf[0] ? "; also " : "", title);
+    }
+    if (follow)
+        append(buf, n, " (+%zu that follow%s from it)", follow, follow == 1 ? "s" : "");
 }
 
 /* Clipping lessons: how often and how hard clipping acted (pre- vs post-clip global norm). */
@@ -480,12 +514,12 @@ static void html_caption(FILE *f, const char *line)
 
 static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t n)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/index.html", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    GsAtomicFile af;
+    if (gs_atomic_open(&af, path, NULL) != GS_OK)
         return -1;
+    FILE *f = af.fp;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
           "<title>gradscope: the gradient-pathology gallery</title>\n<style>\n"
           "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1200px;"
@@ -516,9 +550,9 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
         if (!sel[i])
             continue;
         const Lesson *l = &ls[i];
-        fprintf(f, "<section id=\"%s\">\n<h2>", l->L.name);
-        html_escape(f, l->L.title);
-        fprintf(f, "</h2>\n<p><a href=\"%s.png\"><img src=\"%s.png\" alt=\"", l->L.name, l->L.name);
+        /* the figure carries the title; the heading is the lesson's number only */
+        fprintf(f, "<section id=\"%s\">\n<h2>Lesson %ld</h2>", l->L.name, strtol(l->L.name, NULL, 10));
+        fprintf(f, "\n<p><a href=\"%s.png\"><img src=\"%s.png\" alt=\"", l->L.name, l->L.name);
         html_escape(f, l->L.title);
         fputs("\"></a></p>\n", f);
         for (size_t c = 0; c < l->L.n_caption; c++)
@@ -528,13 +562,16 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
             html_escape(f, l->note);
             fputs("</p>\n", f);
         }
-        if (l->kind == LESSON_CURE) {
-            fputs("<p class=\"verdict\">gradscope's diagnosis: before: ", f);
+        fputs("<p class=\"verdict\">gradscope's diagnosis: ", f);
+        if (l->kind == LESSON_SINGLE) {
             html_escape(f, l->verdict[0]);
-            fputs("; after: ", f);
+        } else {
+            fputs(l->kind == LESSON_CURE ? "before: " : "first cell: ", f);
+            html_escape(f, l->verdict[0]);
+            fputs(l->kind == LESSON_CURE ? "; after: " : "; last cell: ", f);
             html_escape(f, l->verdict[1]);
-            fputs("</p>\n", f);
         }
+        fputs("</p>\n", f);
         if (!l->ok)
             fputs("<p class=\"bad\">Note: this run did not show what the caption claims "
                   "(see the demo's output).</p>\n",
@@ -546,12 +583,7 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
         fputs("</pre></details>\n</section>\n", f);
     }
     fputs("<p class=\"lead\">Generated by <code>gradscope demo</code>.</p>\n</body></html>\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return gs_atomic_commit(&af, NULL) == GS_OK ? 0 : -1;
 }
 
 /* Removes the scratch trace directory tree (two levels: lesson dirs of files). */
@@ -663,9 +695,9 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
         rc = cli_fail("demo", "%s: %s", l->L.name, err.msg);
     if (!rc) {
         int have_pred = cli_predict_from_meta(before, &pred);
-        verdict_text(l->verdict[0], sizeof l->verdict[0], &fb);
+        verdict_text(l->verdict[0], sizeof l->verdict[0], &fb, before);
         if (after)
-            verdict_text(l->verdict[1], sizeof l->verdict[1], &fa);
+            verdict_text(l->verdict[1], sizeof l->verdict[1], &fa, after);
         char why[200] = "", why2[200] = "";
         l->ok = check_expect(l->L.expect, &fb, why, sizeof why) &&
                 check_primary(l->L.primary, &fb, why, sizeof why);
@@ -693,7 +725,8 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
         ro.findings = &fb;
         ro.prediction = have_pred ? &pred : NULL;
         ro.title = l->L.title;
-        ro.subtitle = l->note[0] ? l->note : (l->L.n_caption > 1 ? l->L.caption[1] : NULL);
+        /* the captions are the page's (index.html), not the figure's: nothing twice */
+        ro.subtitle = l->note[0] ? l->note : NULL;
         char after_label[300];
         if (after) {
             snprintf(after_label, sizeof after_label, "after (%s)",
@@ -735,6 +768,7 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
         cli_runset_fini(&rs);
         return cli_fail("demo", "out of memory");
     }
+    rs.metric = l->L.metric;
     rc = cli_runset_render("demo", &rs, NULL, png, l->L.title, 0, 0, l->kind == LESSON_VARY, fs);
     if (!rc) {
         char why[200] = "", why2[200] = "";
@@ -744,8 +778,9 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
         margins(l->margin, sizeof l->margin, "first cell", l->L.expect, &fs[0], rs.traces[0]);
         margins(l->margin, sizeof l->margin, "last cell", l->L.expect_cured, &fs[rs.n_runs - 1],
                 rs.traces[rs.n_runs - 1]);
-        verdict_text(l->verdict[0], sizeof l->verdict[0], &fs[0]);
-        verdict_text(l->verdict[1], sizeof l->verdict[1], &fs[rs.n_runs - 1]);
+        verdict_text(l->verdict[0], sizeof l->verdict[0], &fs[0], rs.traces[0]);
+        verdict_text(l->verdict[1], sizeof l->verdict[1], &fs[rs.n_runs - 1],
+                     rs.traces[rs.n_runs - 1]);
         if (!l->ok)
             fprintf(stderr,
                     "gradscope demo: lesson %s does not show its point: first cell "

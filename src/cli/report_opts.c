@@ -246,6 +246,7 @@ int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTra
     if (st != GS_OK) {
         return cli_fail_status(cmd, st, err.msg);
     }
+    cli_warn_cut_trace(cmd, path, *out);
     return 0;
 }
 

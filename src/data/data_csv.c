@@ -90,7 +90,9 @@ static GsStatus pick_target(Loader *L, const char *target, GsError *err)
     size_t used = 0;
     list[0] = '\0';
     for (size_t i = 0; i < L->n_cols && used + 1 < sizeof list; i++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", L->names[i]);
+        char shown[GS_CSV_SHOW_CAP];
+        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                         gs_csv_show(shown, L->names[i], strlen(L->names[i])));
         used += w > 0 ? (size_t)w : 0;
     }
     return gs_error(err, GS_ERR_FORMAT, "%s: no column '%s' (columns: %s)", path, target, list);
@@ -135,27 +137,28 @@ static GsStatus read_row(Loader *L, int classify, GsError *err)
                             L->n_cols);
         }
         const char *name = L->names[k];
+        char shown[GS_CSV_SHOW_CAP], shown_name[GS_CSV_SHOW_CAP];
         double v;
         if (len == 0)
             return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: empty cell in column '%s'", path, line,
-                            cells.col, name);
+                            cells.col, gs_csv_show(shown_name, name, strlen(name)));
         if (!gs_csv_parse_number(cell, len, &v))
             return gs_csv_err_nonnumeric(err, path, line, cells.col, cell, len, name);
-        int shown = len > 40 ? 40 : (int)len;
         if (!isfinite(v) || fabs(v) > (double)FLT_MAX)
             return gs_error(err, GS_ERR_FORMAT,
-                            "%s:%zu:%zu: value '%.*s' in column '%s' is not a finite float "
+                            "%s:%zu:%zu: value '%s' in column '%s' is not a finite float "
                             "(training data must be finite)",
-                            path, line, cells.col, shown, cell, name);
+                            path, line, cells.col, gs_csv_show(shown, cell, len),
+                            gs_csv_show(shown_name, name, strlen(name)));
         if (k == L->target) {
             if (classify && (v < 0 || v != floor(v)))
                 return gs_error(err, GS_ERR_FORMAT,
-                                "%s:%zu:%zu: class id %.*s is not an integer >= 0", path, line,
-                                cells.col, shown, cell);
+                                "%s:%zu:%zu: class id %s is not an integer >= 0", path, line,
+                                cells.col, gs_csv_show(shown, cell, len));
             if (classify && v >= MAX_CLASSES)
                 return gs_error(err, GS_ERR_FORMAT,
-                                "%s:%zu:%zu: class id %.*s exceeds the limit of %d classes", path,
-                                line, cells.col, shown, cell, MAX_CLASSES);
+                                "%s:%zu:%zu: class id %s exceeds the limit of %d classes", path,
+                                line, cells.col, gs_csv_show(shown, cell, len), MAX_CLASSES);
             L->t[L->rows] = v;
         } else {
             xr[in++] = (float)v;

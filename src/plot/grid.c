@@ -1,4 +1,4 @@
-/* The sweep grid: small multiples of the grad_norm heatmap, one per run, on ONE shared colour
+/* The sweep grid: small multiples of a heatmap (grad_norm unless told), one per run, on ONE shared colour
  * scale with one colour bar; rows and columns are the first two varied keys, further values
  * become side-by-side labelled panels. Each cell carries a badge of its most severe finding. */
 #include <cairo.h>
@@ -30,6 +30,13 @@ typedef struct {
     double panel_w;         /* one page panel: row labels + columns */
     double cbar_x, cbar_w;
 } Geo;
+
+/* The column the cells show: the options' metric, grad_norm by default. */
+static GsCol grid_metric(const GsGridOptions *o)
+{
+    return o->metric > GS_COL_LAYER && o->metric < GS_COL_COUNT ? (GsCol)o->metric
+                                                                : GS_COL_GRAD_NORM;
+}
 
 static void geometry(const GsGridOptions *o, Geo *g)
 {
@@ -245,16 +252,18 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     double cb_y = g->top + g->col_head_h;
     double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
     GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
-    gs_colorbar_draw(cr, (const GsHeatmap *const *)hms, o->n, cb, f,
-                     "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log, shared)");
+    char cb_label[96], key[400];
+    snprintf(cb_label, sizeof cb_label, "%s (log, shared)", gs_plot_metric_label(grid_metric(o)));
+    gs_colorbar_draw(cr, (const GsHeatmap *const *)hms, o->n, cb, f, cb_label);
     GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
     gs_legend_draw(cr, (const GsHeatmap *const *)hms, o->n, lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
-    const char *key =
-        "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
-        "bottom) over steps; badge: the primary finding (red error, orange warning, blue "
-        "info, green healthy); final loss = mean of last 10% of steps";
+    snprintf(key, sizeof key,
+             "cells: %s per layer (layer 1 at the bottom) over steps; badge: the primary finding "
+             "(red error, orange warning, blue info, green healthy); final loss = mean of last "
+             "10%% of steps",
+             gs_plot_metric_label(grid_metric(o)));
     /* wrapped upward from the bottom edge: two lines on a narrow page, never cut */
     double kh = gs_text_wrap(cr, &fs, m, 0, g->W - 2 * m, 2, 1, key);
     gs_text_wrap(cr, &fs, m, g->H - m * 0.3 - kh, g->W - 2 * m, 2, 0, key);
@@ -329,7 +338,7 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
     if (!hms)
         return gs_error(err, GS_ERR_NOMEM, "out of memory for the grid");
     for (size_t i = 0; i < o->n && st == GS_OK; i++) {
-        GsHeatmapSpec hs = {o->traces[i], GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN,
+        GsHeatmapSpec hs = {o->traces[i], grid_metric(o), GS_HM_LOG, GS_BIN_GMEAN,
                             (size_t)fmax(1.0, ceil(g.cell_w))};
         st = gs_heatmap_create(&hs, &hms[i], err);
     }

@@ -70,6 +70,7 @@ GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out)
     if (!t)
         return GS_ERR_NOMEM;
     t->n_layers = n_layers;
+    t->stride = n_layers;
     t->stored = (columns & GS_COL_ALL) | IMPLICIT_COLS;
     t->compact = (columns & GS_TRACE_COMPACT) != 0;
     t->has = IMPLICIT_COLS;
@@ -121,7 +122,7 @@ static GsStatus reserve_steps(GsTrace *t, size_t need)
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(t, c))
             continue;
-        void *a = realloc(t->col[c], cap * t->n_layers * gs_trace_cell_size(t));
+        void *a = realloc(t->col[c], cap * t->stride * gs_trace_cell_size(t));
         if (!a)
             return GS_ERR_NOMEM;
         t->col[c] = a;
@@ -135,8 +136,26 @@ GsStatus gs_trace_reserve(GsTrace *trace, size_t steps)
     return reserve_steps(trace, steps);
 }
 
+void gs_trace_fit_stride(GsTrace *trace)
+{
+    size_t nl = trace->n_layers, from = trace->stride, cs = gs_trace_cell_size(trace);
+    if (from == nl)
+        return;
+    /* Ascending steps: step i's destination ends before step i+1's source begins. */
+    for (int c = 0; c < GS_COL_COUNT; c++) {
+        if (!stores_array(trace, c))
+            continue;
+        char *a = trace->col[c];
+        for (size_t i = 1; i < trace->n_steps; i++)
+            memmove(a + i * nl * cs, a + i * from * cs, nl * cs);
+    }
+    /* cap_steps stays: steps[] holds no more, and longer column arrays are harmless. */
+    trace->stride = nl;
+}
+
 void gs_trace_shrink(GsTrace *trace)
 {
+    gs_trace_fit_stride(trace);
     size_t n = trace->n_steps ? trace->n_steps : 1;
     if (n >= trace->cap_steps)
         return;
@@ -147,7 +166,7 @@ void gs_trace_shrink(GsTrace *trace)
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(trace, c))
             continue;
-        void *a = realloc(trace->col[c], n * trace->n_layers * gs_trace_cell_size(trace));
+        void *a = realloc(trace->col[c], n * trace->stride * gs_trace_cell_size(trace));
         if (a) /* a failed shrink keeps a longer array, which is harmless */
             trace->col[c] = a;
     }
@@ -161,12 +180,12 @@ GsStatus gs_trace_append_missing_step(GsTrace *trace, long step)
     GsStatus st = reserve_steps(trace, trace->n_steps + 1);
     if (st != GS_OK)
         return st;
-    size_t base = trace->n_steps * trace->n_layers;
+    size_t base = trace->n_steps * trace->stride;
     double miss = gs_trace_missing_value();
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(trace, c))
             continue;
-        for (size_t l = 0; l < trace->n_layers; l++)
+        for (size_t l = 0; l < trace->stride; l++)
             gs_trace_set_cell(trace, c, base + l, miss);
     }
     trace->steps[trace->n_steps++] = step;
@@ -175,18 +194,21 @@ GsStatus gs_trace_append_missing_step(GsTrace *trace, long step)
 
 GsStatus gs_trace_widen(GsTrace *trace, size_t n)
 {
-    size_t old = trace->n_layers;
-    assert(n >= old && !trace->pending);
-    if (n == old)
+    assert(n >= trace->n_layers && !trace->pending);
+    if (n <= trace->stride) {
+        trace->n_layers = n; /* the cells exist and read as missing */
         return GS_OK;
+    }
+    size_t old = trace->stride;
+    size_t wide = 2 * old > n ? 2 * old : n;
     size_t cap = trace->cap_steps;
     void *fresh[GS_COL_COUNT] = {0};
     size_t cs = gs_trace_cell_size(trace);
-    double *scratch = malloc(n * GS_COL_COUNT * sizeof *scratch);
+    double *scratch = malloc(wide * GS_COL_COUNT * sizeof *scratch);
     int ok = scratch != NULL;
     for (int c = 0; ok && c < GS_COL_COUNT; c++) {
         if (stores_array(trace, c) && cap > 0) {
-            fresh[c] = malloc(cap * n * cs);
+            fresh[c] = malloc(cap * wide * cs);
             ok = fresh[c] != NULL;
         }
     }
@@ -203,14 +225,15 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n)
         void *from = trace->col[c];
         trace->col[c] = fresh[c];
         for (size_t i = 0; i < trace->n_steps; i++) {
-            memcpy((char *)fresh[c] + i * n * cs, (char *)from + i * old * cs, old * cs);
-            for (size_t l = old; l < n; l++)
-                gs_trace_set_cell(trace, c, i * n + l, miss);
+            memcpy((char *)fresh[c] + i * wide * cs, (char *)from + i * old * cs, old * cs);
+            for (size_t l = old; l < wide; l++)
+                gs_trace_set_cell(trace, c, i * wide + l, miss);
         }
         free(from);
     }
     free(trace->scratch);
     trace->scratch = scratch;
+    trace->stride = wide;
     trace->n_layers = n;
     return GS_OK;
 }
@@ -240,14 +263,21 @@ GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row)
 void gs_trace_commit_step(GsTrace *trace)
 {
     assert(trace && trace->pending);
-    size_t base = (trace->n_steps - 1) * trace->n_layers;
+    size_t base = (trace->n_steps - 1) * trace->stride;
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(trace, c))
             continue;
         for (size_t l = 0; l < trace->n_layers; l++)
             gs_trace_set_cell(trace, c, base + l, trace->scratch[l * GS_COL_COUNT + (size_t)c]);
+        for (size_t l = trace->n_layers; l < trace->stride; l++)
+            gs_trace_set_cell(trace, c, base + l, gs_trace_missing_value());
     }
     trace->pending = 0;
+}
+
+size_t gs_trace_dropped_rows(const GsTrace *trace)
+{
+    return trace->dropped;
 }
 
 size_t gs_trace_n_steps(const GsTrace *trace)
@@ -280,7 +310,7 @@ double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col)
     }
     if (!trace->col[col])
         return gs_trace_missing_value();
-    return gs_trace_cell(trace, col, i * trace->n_layers + li);
+    return gs_trace_cell(trace, col, i * trace->stride + li);
 }
 
 int gs_trace_has(const GsTrace *trace, GsCol col)

@@ -1,8 +1,9 @@
 /* Trace CSV writer and streaming reader (DESIGN.md "Trace schema").
  * The reader makes one pass with one line in memory, parses only the wanted cells, and
- * fills the table in place: a new step appends a block of missing cells; a layer above the current
- * count widens the table to exactly that layer (one copy per rise, which in the usual
- * layout happens only while reading the first step). */
+ * fills the table in place: a new step appends a block of missing cells; a layer above the
+ * current count widens the table, the stride at least doubling, so layers rising one by one
+ * cost amortized O(1). A density bound refuses corrupt step/layer numbers before allocating,
+ * and a cut-off last line (a crashed writer) is dropped instead of failing the read. */
 #include "gradscope/trace.h"
 
 #include <assert.h>
@@ -25,7 +26,8 @@ static int is_int_col(int c)
     return c == GS_COL_STEP || c == GS_COL_LAYER || c == GS_COL_NONFINITE || c == GS_COL_CLIPPED;
 }
 
-/* Metadata text on one line: newlines would break the file's structure. */
+/* Metadata text on one line: newlines would break the file's structure (the reader turns
+ * the same bytes into blanks). */
 static void put_meta_text(FILE *fp, const char *s)
 {
     for (; *s; s++)
@@ -138,7 +140,7 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
             }
             for (int k = 2; k < n_cols; k++) {
                 *p++ = ',';
-                p = put_value(p, cols[k], gs_trace_cell(trace, cols[k], i * nl + l));
+                p = put_value(p, cols[k], gs_trace_cell(trace, cols[k], i * trace->stride + l));
             }
             *p++ = '\n';
             fwrite(row, 1, (size_t)(p - row), fp);
@@ -149,10 +151,16 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
     return gs_atomic_commit(&af, err);
 }
 
-/* Reader state for one file. */
 /* Header map codes besides a GsCol: a cell to skip, and the two text columns. */
 enum { MAP_SKIP = -1, MAP_NAME = -2, MAP_KIND = -3 };
 
+/* A file this small in rows cannot ask for a dense table larger than this many cells: a
+ * corrupt step or layer number (one row at layer 100000 per step) would otherwise cost
+ * gigabytes for a few kilobytes of file. */
+#define MAX_CELLS_PER_ROW 64.0
+#define MAX_CELLS_SLACK 1e6
+
+/* Reader state for one file. */
 typedef struct {
     GsCsvFile f;
     GsTrace *t;
@@ -161,11 +169,28 @@ typedef struct {
     size_t head_line;    /* line number of the header */
     unsigned char *seen; /* per layer of the current step: row already read */
     size_t seen_cap;
+    size_t rows;      /* data rows stored so far */
+    size_t rows_last; /* rows of the last step */
+    size_t rows_most; /* most rows of any step before the last */
+    int short_row;    /* the failing row had fewer cells than the header */
 } Reader;
+
+/* Error for a row that ends after `got` cells; flags it, as a cut-off last line is forgiven. */
+static GsStatus short_row(Reader *r, size_t got, GsError *err)
+{
+    r->short_row = 1;
+    return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", r->f.path, r->f.lineno,
+                    got, r->n_head);
+}
 
 /* "# key = value" before the header; other comment lines are ignored. */
 static GsStatus read_meta_line(Reader *r, GsError *err)
 {
+    /* A carriage return or NUL inside the line becomes a blank, as the writer would write it,
+     * so the pair survives a write and read (found by fuzzing). */
+    for (size_t i = 0; i < r->f.len; i++)
+        if (r->f.line[i] == '\r' || r->f.line[i] == '\0')
+            r->f.line[i] = ' ';
     const char *s = r->f.line + 1;
     const char *eq = strchr(s, '=');
     if (!eq)
@@ -227,7 +252,7 @@ static GsStatus read_header(Reader *r, uint64_t wanted, GsError *err)
         }
         if (c >= 0 && (present & GS_COL_BIT(c)))
             return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: column '%s' appears twice in header",
-                            path, r->f.lineno, cells.col, name);
+                            path, r->f.lineno, cells.col, name); /* a known name: printable */
         if (c >= 0)
             present |= GS_COL_BIT(c);
         r->map[r->n_head++] = c >= 0 && (wanted & GS_COL_BIT(c)) ? c : MAP_SKIP;
@@ -257,10 +282,9 @@ static GsStatus parse_index(Reader *r, const char *cell, size_t len, size_t col,
     if (!gs_csv_parse_number(cell, len, &v))
         return gs_csv_err_nonnumeric(err, path, r->f.lineno, col, cell, len, name);
     if (!(v >= lo && v <= hi) || v != floor(v)) {
-        int shown = len > 40 ? 40 : (int)len;
-        return gs_error(err, GS_ERR_FORMAT,
-                        "%s:%zu:%zu: %s '%.*s' is not an integer in [%.0f, %.0f]", path,
-                        r->f.lineno, col, name, shown, cell, lo, hi);
+        char shown[GS_CSV_SHOW_CAP];
+        return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: %s '%s' is not an integer in [%.0f, %.0f]",
+                        path, r->f.lineno, col, name, gs_csv_show(shown, cell, len), lo, hi);
     }
     *out = v;
     return GS_OK;
@@ -293,11 +317,12 @@ static GsStatus keep_layer_text(Reader *r, size_t li, const TextCell *tc, int is
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch < 0x20 || ch == 0x7F) {
-            int shown = len > 40 ? 40 : (int)len;
+            char shown[GS_CSV_SHOW_CAP];
             return gs_error(err, GS_ERR_FORMAT,
-                            "%s:%zu:%zu: %s '%.*s' holds a double quote or a control byte "
+                            "%s:%zu:%zu: %s '%s' holds a double quote or a control byte "
                             "(not allowed in a layer %s)",
-                            r->f.path, r->f.lineno, tc->col, what, shown, s, what);
+                            r->f.path, r->f.lineno, tc->col, what, gs_csv_show(shown, s, len),
+                            what);
         }
     }
     GsTrace *t = r->t;
@@ -307,10 +332,11 @@ static GsStatus keep_layer_text(Reader *r, size_t li, const TextCell *tc, int is
     if (*slot) {
         if (strlen(*slot) == len && memcmp(*slot, s, len) == 0)
             return GS_OK;
-        int shown = len > 40 ? 40 : (int)len;
+        char shown[GS_CSV_SHOW_CAP], before[GS_CSV_SHOW_CAP];
         return gs_error(err, GS_ERR_FORMAT,
-                        "%s:%zu:%zu: layer %zu %s '%.*s' differs from '%s' on an earlier row",
-                        r->f.path, r->f.lineno, tc->col, li + 1, what, shown, s, *slot);
+                        "%s:%zu:%zu: layer %zu %s '%s' differs from '%s' on an earlier row",
+                        r->f.path, r->f.lineno, tc->col, li + 1, what, gs_csv_show(shown, s, len),
+                        gs_csv_show(before, *slot, strlen(*slot)));
     }
     char *copy = malloc(len + 1);
     if (!copy)
@@ -336,22 +362,19 @@ static GsStatus read_row(Reader *r, GsError *err)
         if (c == MAP_NAME || c == MAP_KIND) {
             TextCell *tc = &text[c == MAP_KIND];
             if (!gs_csv_cells_next(&cells, &tc->s, &tc->len))
-                return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
-                                h, r->n_head);
+                return short_row(r, h, err);
             tc->col = cells.col;
             continue;
         }
         if (c < 0) {
             if (!gs_csv_cells_skip(&cells))
-                return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
-                                h, r->n_head);
+                return short_row(r, h, err);
             continue;
         }
         const char *cell;
         size_t len;
         if (!gs_csv_cells_next(&cells, &cell, &len))
-            return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line, h,
-                            r->n_head);
+            return short_row(r, h, err);
         if (c == GS_COL_STEP) {
             st = parse_index(r, cell, len, cells.col, c, 0, MAX_STEP, &val[c], err);
             step_col = cells.col;
@@ -381,25 +404,43 @@ static GsStatus read_row(Reader *r, GsError *err)
     GsTrace *t = r->t;
     long step = (long)val[GS_COL_STEP];
     size_t layer = (size_t)val[GS_COL_LAYER];
-    if (t->n_steps == 0 || step > t->steps[t->n_steps - 1]) {
-        if (gs_trace_append_missing_step(t, step) != GS_OK)
-            return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);
-        if (r->seen_cap)
-            memset(r->seen, 0, r->seen_cap);
-    } else if (step < t->steps[t->n_steps - 1]) {
+    int new_step = t->n_steps == 0 || step > t->steps[t->n_steps - 1];
+    if (!new_step && step < t->steps[t->n_steps - 1])
         return gs_error(err, GS_ERR_FORMAT,
                         "%s:%zu:%zu: step %ld after step %ld (steps must be non-decreasing)", path,
                         line, step_col, step, t->steps[t->n_steps - 1]);
+    /* The table is dense (steps x highest layer): refuse before allocating when the rows
+     * read so far cannot justify its size. */
+    size_t n_steps = t->n_steps + (size_t)new_step;
+    size_t n_layers = layer > t->n_layers ? layer : t->n_layers;
+    double dense = (double)n_steps * (double)n_layers;
+    double limit = MAX_CELLS_PER_ROW * (double)(r->rows + 1) + MAX_CELLS_SLACK;
+    if (dense > limit)
+        return gs_error(
+            err, GS_ERR_FORMAT,
+            "%s:%zu:%zu: step %ld layer %zu would make the table %zu steps x %zu layers "
+            "= %.3g cells for %zu rows (limit 64 per row + 1e6): the step or layer "
+            "numbers look corrupt",
+            path, line, layer_col, step, layer, n_steps, n_layers, dense, r->rows + 1);
+    if (new_step) {
+        if (gs_trace_append_missing_step(t, step) != GS_OK)
+            return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);
+        if (r->seen_cap)
+            memset(r->seen, 0, r->seen_cap < t->n_layers ? r->seen_cap : t->n_layers);
+        if (r->rows_last > r->rows_most)
+            r->rows_most = r->rows_last;
+        r->rows_last = 0;
     }
     if (layer > t->n_layers && gs_trace_widen(t, layer) != GS_OK)
         return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);
     if (layer > r->seen_cap) {
-        unsigned char *s = realloc(r->seen, layer);
+        size_t cap = 2 * r->seen_cap > layer ? 2 * r->seen_cap : layer;
+        unsigned char *s = realloc(r->seen, cap);
         if (!s)
             return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);
-        memset(s + r->seen_cap, 0, layer - r->seen_cap);
+        memset(s + r->seen_cap, 0, cap - r->seen_cap);
         r->seen = s;
-        r->seen_cap = layer;
+        r->seen_cap = cap;
     }
     if (r->seen[layer - 1])
         return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: second row for step %ld layer %zu", path,
@@ -408,13 +449,28 @@ static GsStatus read_row(Reader *r, GsError *err)
     for (int k = 0; k < 2; k++)
         if (text[k].len && (st = keep_layer_text(r, layer - 1, &text[k], k, err)) != GS_OK)
             return st;
-    size_t at = (t->n_steps - 1) * t->n_layers + (layer - 1);
+    size_t at = (t->n_steps - 1) * t->stride + (layer - 1);
     for (size_t h = 0; h < r->n_head; h++) {
         int c = r->map[h];
         if (c > GS_COL_LAYER)
             gs_trace_set_cell(t, c, at, val[c]);
     }
+    r->rows++;
+    r->rows_last++;
     return GS_OK;
+}
+
+/* 1 when nothing but blank and '#' lines follows (then the current line is the last row).
+ * Reads on, which is fine: the caller stops either way. */
+static int rest_is_empty(GsCsvFile *f)
+{
+    GsStatus st;
+    GsError scratch;
+    int got;
+    while ((got = gs_csv_next_line(f, &st, &scratch)) > 0)
+        if (!gs_csv_line_blank(f) && f->line[0] != '#')
+            return 0;
+    return got == 0;
 }
 
 GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, GsError *err)
@@ -434,10 +490,15 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
     uint64_t wanted = (columns & GS_COL_ALL) | GS_COL_BIT(GS_COL_STEP) | GS_COL_BIT(GS_COL_LAYER);
     r.t->compact = (columns & GS_TRACE_COMPACT) != 0;
     int got, have_header = 0, sized = 0;
-    long data_start = -1;
+    int cut = 0;             /* the last data line is cut off and dropped */
+    size_t cut_line = 0;     /* its line number */
+    uint64_t data_start = 0; /* file offset of the first line after the header */
+    uint64_t line_start = 0; /* file offset of the current line */
     struct stat sb;
     off_t file_size = fstat(fileno(r.f.fp), &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     while ((got = gs_csv_next_line(&r.f, &st, err)) > 0) {
+        uint64_t this_start = line_start;
+        line_start = r.f.offset;
         if (gs_csv_line_blank(&r.f))
             continue;
         if (r.f.line[0] == '#') {
@@ -449,30 +510,61 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
             if ((st = read_header(&r, wanted, err)) != GS_OK)
                 break;
             have_header = 1;
-            data_start = ftell(r.f.fp);
+            data_start = r.f.offset;
             continue;
         }
-        long before = sized || r.t->n_steps != 1 ? -1 : ftell(r.f.fp) - (long)r.f.len - 1;
-        if ((st = read_row(&r, err)) != GS_OK)
+        /* A data line without its newline ends the file: training stopped while writing it,
+         * so its last cell may be cut short. Drop it rather than read a wrong number. */
+        if (!r.f.eol) {
+            cut = 1;
+            cut_line = r.f.lineno;
             break;
+        }
+        r.short_row = 0;
+        if ((st = read_row(&r, err)) != GS_OK) {
+            size_t line = r.f.lineno;
+            if (r.short_row && rest_is_empty(&r.f)) {
+                st = GS_OK; /* the last line is cut short: forgiven below */
+                cut = 1;
+                cut_line = line;
+            }
+            break;
+        }
         /* When the second step starts, the first one's bytes tell how many steps the file
          * holds: reserve them once instead of doubling (which would leave up to half of the
-         * largest arrays unused). */
+         * largest arrays unused), unless the estimate breaks the density bound. */
         if (!sized && r.t->n_steps == 2) {
             sized = 1;
-            if (file_size > 0 && data_start >= 0 && before > data_start) {
-                double per_step = (double)(before - data_start);
-                size_t est = (size_t)((double)(file_size - data_start) / per_step * 1.02) + 16;
-                if (gs_trace_reserve(r.t, est) != GS_OK) {
+            gs_trace_fit_stride(r.t);
+            if (file_size > 0 && this_start > data_start) {
+                double per_step = (double)(this_start - data_start);
+                double steps = (double)((uint64_t)file_size - data_start) / per_step * 1.02 + 16;
+                double rows = steps * (double)r.rows_most;
+                double cells = steps * (double)r.t->n_layers;
+                size_t est = (size_t)steps;
+                if (cells <= MAX_CELLS_PER_ROW * rows + MAX_CELLS_SLACK &&
+                    gs_trace_reserve(r.t, est) != GS_OK) {
                     st = gs_error(err, GS_ERR_NOMEM, "%s: out of memory for %zu steps", path, est);
                     break;
                 }
             }
         }
     }
-    if (got == 0 && st == GS_OK) {
+    if (st == GS_OK && cut) {
+        /* The cut-off line may leave its step short of layers: then the trace ends at the
+         * step before, the last complete one. */
+        r.t->dropped = 1;
+        if (r.t->n_steps >= 2 && r.rows_last < r.rows_most) {
+            r.t->n_steps--;
+            r.t->dropped += r.rows_last;
+        }
+    }
+    if (st == GS_OK) {
         if (!have_header)
             st = gs_error(err, GS_ERR_FORMAT, "%s: empty trace (no header)", path);
+        else if (r.t->n_steps == 0 && cut)
+            st = gs_error(err, GS_ERR_FORMAT,
+                          "%s: empty trace (the only row, line %zu, is cut off)", path, cut_line);
         else if (r.t->n_steps == 0)
             st = gs_error(err, GS_ERR_FORMAT, "%s: empty trace (no rows)", path);
     }

@@ -10,7 +10,10 @@
 #include "gradscope/trace.h"
 
 struct GsTrace {
-    size_t n_layers;         /* layers per step; also the stride of every column array */
+    size_t n_layers;         /* layers per step */
+    size_t stride;           /* cells per step in every column array (>= n_layers; larger only
+                                while the CSV reader widens geometrically; every cell of
+                                the stride is initialized) */
     uint64_t stored;         /* columns with an array in col[] (step and layer bits always set) */
     uint64_t has;            /* columns that hold data (subset of stored) */
     size_t n_steps;          /* recorded steps */
@@ -20,7 +23,9 @@ struct GsTrace {
     void *col[GS_COL_COUNT]; /* [step_index * n_layers + layer_index], double or float by
                                 `compact`; NULL when not stored, and always NULL for step
                                 and layer (implicit) */
-    double *scratch;         /* n_layers x GS_COL_COUNT block handed out by gs_trace_add_step */
+    double *scratch;         /* stride x GS_COL_COUNT block; n_layers rows are handed out by
+                                gs_trace_add_step */
+    size_t dropped;          /* rows the CSV reader dropped from a cut-off end of file */
     int pending;             /* 1 between add_step and commit_step */
     size_t cap_names;        /* entries in layer_name[] and layer_kind[] (may exceed n_layers) */
     char **layer_name;       /* per layer index: malloc'd name or NULL */
@@ -94,15 +99,18 @@ static inline size_t gs_trace_cell_size(const GsTrace *t)
 
 /* Makes room for at least `steps` recorded steps in every array. GS_ERR_NOMEM on failure. */
 GsStatus gs_trace_reserve(GsTrace *trace, size_t steps);
-/* Gives back unused capacity (a failed shrink keeps the larger arrays). Cannot fail. */
+/* Packs the arrays to stride n_layers in place (no allocation). Cannot fail. */
+void gs_trace_fit_stride(GsTrace *trace);
+/* Packs to stride n_layers and gives back unused capacity (a failed shrink keeps the larger
+ * arrays). Cannot fail. */
 void gs_trace_shrink(GsTrace *trace);
 
 /* Makes room for one more step and appends it with every stored cell missing, without the
  * scratch block (the CSV reader fills cells in place). GS_ERR_NOMEM on failure. */
 GsStatus gs_trace_append_missing_step(GsTrace *trace, long step);
-/* Changes n_layers to n (>= current), moving existing cells to the new stride and
- * filling new cells with the missing marker. Costs one copy of the table. GS_ERR_NOMEM on failure
- * (trace unchanged). */
+/* Changes n_layers to n (>= current); new cells read as missing. Within the stride this is
+ * free; beyond it the stride at least doubles (one copy of the table), so layers rising one
+ * by one cost amortized O(1) each. GS_ERR_NOMEM on failure (trace unchanged). */
 GsStatus gs_trace_widen(GsTrace *trace, size_t n);
 
 /* Makes layer_name[] and layer_kind[] hold at least n entries (new ones NULL).

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 GsStatus gs_csv_open(GsCsvFile *f, const char *path, GsError *err)
 {
@@ -25,37 +24,94 @@ void gs_csv_close(GsCsvFile *f)
 {
     if (f->fp)
         fclose(f->fp);
-    free(f->line);
+    free(f->buf);
     f->fp = NULL;
+    f->buf = NULL;
     f->line = NULL;
     f->cap = 0;
 }
 
+/* Bytes asked of fread at a time. */
+#define CHUNK ((size_t)1 << 16)
+
+/* Reads more of the file behind buf[end]: first moves the unread part to the front, grows
+ * the buffer when that leaves less than a chunk free. Sets eof at end of file. */
+static GsStatus fill(GsCsvFile *f, GsError *err)
+{
+    if (f->start > 0) {
+        memmove(f->buf, f->buf + f->start, f->end - f->start);
+        f->end -= f->start;
+        f->base += f->start;
+        f->start = 0;
+    }
+    /* One byte always stays free for the NUL after a last line without newline. */
+    if (f->cap - f->end < CHUNK + 1) {
+        size_t cap = f->cap ? 2 * f->cap : CHUNK + 1;
+        while (cap - f->end < CHUNK + 1)
+            cap *= 2;
+        char *b = realloc(f->buf, cap);
+        if (!b)
+            return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory reading a line", f->path,
+                            f->lineno + 1);
+        f->buf = b;
+        f->cap = cap;
+    }
+    size_t n = fread(f->buf + f->end, 1, f->cap - 1 - f->end, f->fp);
+    f->end += n;
+    if (n == 0) {
+        if (ferror(f->fp)) {
+            int e = errno;
+            return gs_error(err, GS_ERR_IO, "%s:%zu: %s", f->path, f->lineno + 1,
+                            strerror(e ? e : EIO));
+        }
+        f->eof = 1;
+    }
+    return GS_OK;
+}
+
 int gs_csv_next_line(GsCsvFile *f, GsStatus *st, GsError *err)
 {
-    errno = 0;
-    ssize_t n = getline(&f->line, &f->cap, f->fp);
-    if (n < 0) {
-        if (ferror(f->fp) || errno == ENOMEM) {
-            int e = errno;
-            if (e == ENOMEM) {
-                *st = gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory reading a line", f->path,
-                               f->lineno + 1);
-            } else {
-                *st = gs_error(err, GS_ERR_IO, "%s:%zu: %s", f->path, f->lineno + 1,
-                               strerror(e ? e : EIO));
-            }
+    size_t scan = f->start; /* buf[start..scan) is known to hold no newline */
+    char *nl;
+    for (;;) {
+        nl = f->buf ? memchr(f->buf + scan, '\n', f->end - scan) : NULL;
+        if (nl ? (size_t)(nl - (f->buf + f->start)) > GS_CSV_MAX_LINE
+               : f->end - f->start > GS_CSV_MAX_LINE) {
+            *st = gs_error(err, GS_ERR_FORMAT,
+                           "%s:%zu: line longer than %zu bytes (not a CSV file, or no newlines)",
+                           f->path, f->lineno + 1, GS_CSV_MAX_LINE);
             return -1;
         }
-        return 0;
+        if (nl || f->eof)
+            break;
+        size_t pending = f->end - f->start;
+        errno = 0;
+        if ((*st = fill(f, err)) != GS_OK)
+            return -1;
+        scan = f->start + pending; /* fill moved the unread bytes to the front */
+    }
+    size_t len;
+    if (nl) {
+        len = (size_t)(nl - (f->buf + f->start));
+        f->eol = 1;
+    } else {
+        if (f->end == f->start)
+            return 0;
+        len = f->end - f->start;
+        f->eol = 0;
+    }
+    char *line = f->buf + f->start;
+    f->start += len + f->eol;
+    f->offset = f->base + f->start;
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = '\0'; /* over the newline, or the byte fill keeps free */
+    if (f->lineno == 0 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3; /* a UTF-8 byte order mark, as spreadsheet programs write */
+        len -= 3;
     }
     f->lineno++;
-    size_t len = (size_t)n;
-    if (len > 0 && f->line[len - 1] == '\n')
-        len--;
-    if (len > 0 && f->line[len - 1] == '\r')
-        len--;
-    f->line[len] = '\0';
+    f->line = line;
     f->len = len;
     return 1;
 }
@@ -257,12 +313,77 @@ int gs_csv_parse_number(const char *s, size_t len, double *out)
     return slow_parse(s, len, out);
 }
 
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at s[0..n), else 0 (overlong
+ * forms, surrogates and code points above U+10FFFF are not well-formed). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t k;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        k = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        k = 3;
+        lo = s[0] == 0xE0 ? 0xA0 : 0x80;
+        hi = s[0] == 0xED ? 0x9F : 0xBF;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        k = 4;
+        lo = s[0] == 0xF0 ? 0x90 : 0x80;
+        hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+    } else
+        return 0;
+    if (n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return k;
+}
+
+const char *gs_csv_show(char *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = len > GS_CSV_SHOW_MAX ? GS_CSV_SHOW_MAX : len;
+    char *p = out;
+    for (size_t i = 0; i < n;) {
+        size_t k = u[i] >= 0x80 ? utf8_seq(u + i, n - i) : 0;
+        /* U+FEFF (a byte order mark out of place) is invisible: show its bytes. */
+        if (k == 3 && u[i] == 0xEF && u[i + 1] == 0xBB && u[i + 2] == 0xBF)
+            k = 0;
+        if (k) {
+            memcpy(p, s + i, k);
+            p += k;
+            i += k;
+            continue;
+        }
+        if (u[i] == '\\') {
+            *p++ = '\\';
+            *p++ = '\\';
+        } else if (u[i] >= 0x20 && u[i] < 0x7F) {
+            *p++ = s[i];
+        } else {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[u[i] >> 4];
+            *p++ = hex[u[i] & 15];
+        }
+        i++;
+    }
+    if (len > n) {
+        memcpy(p, "...", 3);
+        p += 3;
+    }
+    *p = '\0';
+    return out;
+}
+
 GsStatus gs_csv_err_nonnumeric(GsError *err, const char *path, size_t line, size_t col,
                                const char *cell, size_t len, const char *name)
 {
-    int shown = len > 40 ? 40 : (int)len;
-    return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: non-numeric value '%.*s%s' in column '%s'",
-                    path, line, col, shown, cell, len > 40 ? "..." : "", name);
+    char shown[GS_CSV_SHOW_CAP], col_name[GS_CSV_SHOW_CAP];
+    return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: non-numeric value '%s' in column '%s'", path,
+                    line, col, gs_csv_show(shown, cell, len),
+                    gs_csv_show(col_name, name, strlen(name)));
 }
 
 /* Powers of ten exact in an x87 long double (5^27 < 2^64). */

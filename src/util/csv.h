@@ -5,26 +5,40 @@
 #define GS_UTIL_CSV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gradscope/status.h"
 
-/* A CSV file being read line by line. Fields are read-only for callers. */
+/* Longest line a reader accepts (bytes, without the newline): far beyond any real CSV row,
+ * and it keeps a file without newlines (/dev/zero, a binary) from filling memory. */
+#define GS_CSV_MAX_LINE ((size_t)1 << 20)
+
+/* A CSV file being read line by line. Public fields are read-only for callers. */
 typedef struct {
     FILE *fp;
     const char *path; /* borrowed; used in messages */
-    char *line;       /* current line without its "\n" / "\r\n"; owned, reused */
-    size_t cap;       /* allocated bytes of line (grows for long lines) */
+    char *line;       /* current line without its "\n" / "\r\n", NUL-terminated; may hold
+                         NUL bytes (len counts them); writable until the next read */
     size_t len;       /* length of line */
     size_t lineno;    /* 1-based number of the current line */
+    int eol;          /* 1 when the line ended with a newline; 0 for a last line cut off */
+    uint64_t offset;  /* bytes of the file up to the end of the current line */
+    /* private: the read buffer, lines point into it */
+    char *buf;
+    size_t cap, start, end; /* allocated bytes; unread data is buf[start..end) */
+    uint64_t base;          /* file offset of buf[0] */
+    int eof;
 } GsCsvFile;
 
 /* Opens path for reading; GS_ERR_IO "PATH: strerror" on failure (f then needs no close). */
 GsStatus gs_csv_open(GsCsvFile *f, const char *path, GsError *err);
-/* Closes the file and frees the line buffer. Safe on a zeroed or closed GsCsvFile. */
+/* Closes the file and frees the buffer. Safe on a zeroed or closed GsCsvFile. */
 void gs_csv_close(GsCsvFile *f);
-/* Reads the next line into f->line. Returns 1 for a line, 0 at end of file, -1 on a read
- * error or out of memory (err filled, GS_ERR_IO naming the path or GS_ERR_NOMEM in *st). */
+/* Reads the next line into f->line; a UTF-8 byte order mark opening the file is skipped.
+ * Returns 1 for a line, 0 at end of file, -1 with err filled and *st set: GS_ERR_IO on a
+ * read error (naming the path), GS_ERR_FORMAT for a line longer than GS_CSV_MAX_LINE,
+ * GS_ERR_NOMEM. */
 int gs_csv_next_line(GsCsvFile *f, GsStatus *st, GsError *err);
 /* 1 when the current line holds only spaces/tabs (readers skip such lines). */
 int gs_csv_line_blank(const GsCsvFile *f);
@@ -53,8 +67,17 @@ int gs_csv_cells_skip(GsCsvCells *c);
  * exact fast path for short mantissas, strtod otherwise. */
 int gs_csv_parse_number(const char *s, size_t len, double *out);
 
+/* Input bytes gs_csv_show renders before cutting off with "...", and the buffer it needs. */
+#define GS_CSV_SHOW_MAX 40
+#define GS_CSV_SHOW_CAP (GS_CSV_SHOW_MAX * 4 + 4)
+/* Renders s[0..len) for quoting in a message: printable ASCII and well-formed UTF-8 as they
+ * are, a backslash as \\, every other byte (NUL, control bytes, stray UTF-8) as \xNN; at
+ * most GS_CSV_SHOW_MAX input bytes, then "...". Writes into out (GS_CSV_SHOW_CAP bytes) and
+ * returns it. Cannot fail. */
+const char *gs_csv_show(char *out, const char *s, size_t len);
+
 /* Fills err with "PATH:LINE:COL: non-numeric value 'TEXT' in column 'NAME'" and returns
- * GS_ERR_FORMAT. TEXT is the cell, shortened when long. */
+ * GS_ERR_FORMAT. TEXT is the cell as gs_csv_show renders it; NAME likewise. */
 GsStatus gs_csv_err_nonnumeric(GsError *err, const char *path, size_t line, size_t col,
                                const char *cell, size_t len, const char *name);
 

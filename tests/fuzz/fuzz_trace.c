@@ -1,0 +1,122 @@
+/* libFuzzer harness: trace CSV -> reader -> diagnosis -> JSON -> writer -> reader again.
+ * Any crash, leak or sanitizer report is a bug; so is a trace that does not survive its own
+ * writer (same steps, layers, columns, names, metadata, every cell to the writer's 9 digits,
+ * "no value" and NaN kept apart). The first input byte's low bit picks compact storage. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz_util.h"
+#include "gradscope/diagnose.h"
+#include "gradscope/trace.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Round trips of tables above this many cells are skipped: a few bytes may claim a million
+ * cells (the reader's density bound allows it), and writing them would only slow the fuzzer. */
+#define MAX_ROUND_TRIP_CELLS 200000.0
+
+static void fail(const char *what, size_t i, size_t l, int c)
+{
+    fprintf(stderr, "round trip mismatch: %s (step index %zu, layer index %zu, column %d)\n", what,
+            i, l, c);
+    abort();
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return a ? b && strcmp(a, b) == 0 : b == NULL;
+}
+
+/* Same cell after a write and read: the writer prints 9 significant digits, so a double comes
+ * back within half a unit in the 9th digit (floats exactly). */
+static int same_cell(double a, double b)
+{
+    if (gs_trace_is_missing(a) || gs_trace_is_missing(b))
+        return gs_trace_is_missing(a) && gs_trace_is_missing(b);
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    if (isinf(a) || isinf(b))
+        return a == b;
+    return fabs(a - b) <= 6e-9 * fabs(a) + 1e-300;
+}
+
+static void compare(const GsTrace *a, const GsTrace *b)
+{
+    if (gs_trace_n_steps(a) != gs_trace_n_steps(b))
+        fail("n_steps", 0, 0, -1);
+    if (gs_trace_n_layers(a) != gs_trace_n_layers(b))
+        fail("n_layers", 0, 0, -1);
+    for (int c = 0; c < GS_COL_COUNT; c++)
+        if (gs_trace_has(a, (GsCol)c) != gs_trace_has(b, (GsCol)c))
+            fail("has", 0, 0, c);
+    size_t nl = gs_trace_n_layers(a);
+    for (size_t l = 0; l < nl; l++) {
+        if (!same_text(gs_trace_layer_name(a, l), gs_trace_layer_name(b, l)))
+            fail("layer name", 0, l, -1);
+        if (!same_text(gs_trace_layer_kind(a, l), gs_trace_layer_kind(b, l)))
+            fail("layer kind", 0, l, -1);
+    }
+    if (gs_trace_meta_count(a) != gs_trace_meta_count(b))
+        fail("meta count", 0, 0, -1);
+    for (size_t k = 0; k < gs_trace_meta_count(a); k++)
+        if (strcmp(gs_trace_meta_key(a, k), gs_trace_meta_key(b, k)) != 0 ||
+            strcmp(gs_trace_meta_value(a, k), gs_trace_meta_value(b, k)) != 0)
+            fail("meta", k, 0, -1);
+    for (size_t i = 0; i < gs_trace_n_steps(a); i++) {
+        if (gs_trace_step(a, i) != gs_trace_step(b, i))
+            fail("step", i, 0, -1);
+        for (size_t l = 0; l < nl; l++)
+            for (int c = 0; c < GS_COL_COUNT; c++)
+                if (gs_trace_has(a, (GsCol)c) &&
+                    !same_cell(gs_trace_get(a, i, l, (GsCol)c), gs_trace_get(b, i, l, (GsCol)c)))
+                    fail("cell", i, l, c);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint64_t cols = GS_COL_ALL | (size > 0 && (data[0] & 1) ? GS_TRACE_COMPACT : 0);
+    const char *in = gs_fuzz_file(0, ".csv", data, size);
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    if (gs_trace_read_csv(in, cols, &t, &err) != GS_OK) {
+        if (!err.msg[0])
+            fail("error without a message", 0, 0, -1);
+        return 0;
+    }
+    GsThresholds th;
+    gs_thresholds_default(&th);
+    GsFindings fs;
+    memset(&fs, 0, sizeof fs);
+    if (gs_diagnose(t, &th, &fs, &err) == GS_OK) {
+        char *json = NULL;
+        if (gs_findings_to_json(&fs, NULL, &json) == GS_OK && (!json || json[0] != '{'))
+            fail("json", 0, 0, -1);
+        free(json);
+    }
+    gs_findings_fini(&fs);
+
+    double cells = (double)gs_trace_n_steps(t) * (double)gs_trace_n_layers(t);
+    if (cells <= MAX_ROUND_TRIP_CELLS) {
+        const char *out = gs_fuzz_path(1, ".csv");
+        if (gs_trace_write_csv(t, out, &err) != GS_OK) {
+            fprintf(stderr, "write failed: %s\n", err.msg);
+            abort();
+        }
+        GsTrace *back = NULL;
+        if (gs_trace_read_csv(out, cols, &back, &err) != GS_OK) {
+            fprintf(stderr, "re-read failed: %s\n", err.msg);
+            abort();
+        }
+        if (gs_trace_dropped_rows(back) != 0)
+            fail("the writer's file reads as cut off", 0, 0, -1);
+        compare(t, back);
+        gs_trace_destroy(back);
+        unlink(out);
+    }
+    gs_trace_destroy(t);
+    return 0;
+}
