@@ -525,6 +525,20 @@ START_TEST(profile_notes_dw_dz_disagreement)
 }
 END_TEST
 
+START_TEST(verdict_plain_words)
+{
+    GsFindings fs = caused_list(), none = {0};
+    char b[300];
+    gs_plot_verdict(&fs, b, sizeof b);
+    ck_assert_str_eq(b, "error: vanishing gradient (+2 that follow from it)");
+    gs_plot_verdict(&none, b, sizeof b);
+    ck_assert_str_eq(b, "healthy: no warnings");
+    caused[2].explained_by = -1; /* an independent second finding is named */
+    gs_plot_verdict(&fs, b, sizeof b);
+    ck_assert_str_eq(b, "error: vanishing gradient, loss stalled (+1 that follows from it)");
+}
+END_TEST
+
 START_TEST(paper_preset)
 {
     GsTrace *t = make_trace(6, 60, GS_COL_ALL, 0);
@@ -620,6 +634,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, text_fits_at_every_size);
     tcase_add_test(tc, profile_notes_dw_dz_disagreement);
     tcase_add_test(tc, paper_preset);
+    tcase_add_test(tc, verdict_plain_words);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);

@@ -38,7 +38,7 @@ typedef struct {
     const GsTrace *after;           /* NULL: no before/after comparison */
     const GsFindings *after_findings;           /* the after run's findings (NULL: none known) */
     const char *before_label, *after_label;     /* NULL: "before" / "after" */
-    const char *before_verdict, *after_verdict; /* NULL: none */
+    const char *before_verdict, *after_verdict; /* NULL: gs_plot_verdict of the findings */
 } GsReportOptions;
 
 /* Fills the defaults above (trace NULL). Cannot fail. */
@@ -47,8 +47,11 @@ void gs_report_options_default(GsReportOptions *o);
 /* Renders the report to path; the format follows the extension .png/.svg/.pdf (case-
  * insensitive). Writes a temporary file in the same directory and renames it, so no partial
  * file is left. Panels whose columns the trace lacks (loss, update_ratio, saturation/dead_frac,
- * findings) are left out and the rest re-flow. Colours: NaN magenta, +Inf red, -Inf cyan,
- * 0/underflow black; the log range spans at most 16 decades below the maximum ("≤" on the bar).
+ * findings) are left out and the rest re-flow. With after, every panel shows both runs. The
+ * log colour range is robust (1st..99th percentile over the runs shown, at least 2 decades,
+ * at most 16; its top fitted so that a run whose findings show healthy gradients sits in the
+ * upper half); cells outside take the end colours, counted in the legend. Colours: NaN
+ * magenta, +Inf red, -Inf cyan, 0/underflow black, missing (gs_trace_is_missing) hatched grey.
  * GS_ERR_INVALID for an unknown extension, a bad size/scale, a trace with no steps or without
  * the metric column (message names the value); GS_ERR_IO naming the path when it cannot be
  * written; GS_ERR_NOMEM. */
@@ -60,6 +63,11 @@ GsStatus gs_plot_parse_bin(const char *text, GsBinMode *out, GsError *err);
 /* Parses "WIDTHxHEIGHT" (e.g. "1600x1000", each 200..20000) into *w and *h; GS_ERR_INVALID
  * naming the text otherwise (outputs untouched). */
 GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
+
+/* A run's verdict for a figure title, in plain words: "healthy: no warnings" without a
+ * warning, else the severity, the findings nothing explains and how many follow from them
+ * ("error: vanishing gradient (+3 that follow from it)"). Always NUL-terminated. */
+void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n);
 
 /* Parses "none" or "paper" into *out; GS_ERR_INVALID naming the text otherwise. */
 GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err);

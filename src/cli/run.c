@@ -117,28 +117,9 @@ static int has_kind(const GsFindings *fs, GsFindingKind k)
     return 0;
 }
 
-/* One line for a report title, in plain words: the cause, other independent findings, and
- * how many follow from them ("error: vanishing gradient (+3 that follow from it)"). */
 static void verdict(char *buf, size_t n, const GsFindings *fs)
 {
-    if (fs->n == 0 || fs->items[0].severity == GS_SEV_INFO) {
-        snprintf(buf, n, "healthy: no warnings");
-        return;
-    }
-    size_t w = (size_t)snprintf(buf, n, "%s:", gs_severity_name(fs->items[0].severity));
-    size_t follow = 0;
-    for (size_t i = 0; i < fs->n && w < n; i++) {
-        if (fs->items[i].severity < GS_SEV_WARNING)
-            continue;
-        if (fs->items[i].explained_by >= 0) {
-            follow++;
-            continue;
-        }
-        w += (size_t)snprintf(buf + w, n - w, "%s %s", i ? "," : "",
-                              gs_finding_kind_title(fs->items[i].kind));
-    }
-    if (follow && w < n)
-        snprintf(buf + w, n - w, " (+%zu that follow%s from it)", follow, follow == 1 ? "s" : "");
+    gs_plot_verdict(fs, buf, n);
 }
 
 typedef struct {

@@ -25,6 +25,28 @@ void gs_report_options_default(GsReportOptions *o)
     o->scale = 1.0;
 }
 
+void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n)
+{
+    if (!fs || fs->n == 0 || fs->items[0].severity == GS_SEV_INFO) {
+        snprintf(buf, n, "healthy: no warnings");
+        return;
+    }
+    size_t w = (size_t)snprintf(buf, n, "%s:", gs_severity_name(fs->items[0].severity));
+    size_t follow = 0;
+    for (size_t i = 0; i < fs->n && w < n; i++) {
+        if (fs->items[i].severity < GS_SEV_WARNING)
+            continue;
+        if (fs->items[i].explained_by >= 0) {
+            follow++;
+            continue;
+        }
+        w += (size_t)snprintf(buf + w, n - w, "%s %s", i ? "," : "",
+                              gs_finding_kind_title(fs->items[i].kind));
+    }
+    if (follow && w < n)
+        snprintf(buf + w, n - w, " (+%zu that follow%s from it)", follow, follow == 1 ? "s" : "");
+}
+
 const char *gs_plot_bin_name(GsBinMode mode)
 {
     switch (mode) {
@@ -173,15 +195,25 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                              o->source_name, o->after);
     char title[512];
     const GsFindings *outline = o->findings && o->findings->n ? o->findings : NULL;
+    char vb[300], va[300];
+    const char *verdict_b = o->before_verdict, *verdict_a = o->after_verdict;
+    if (o->after && !verdict_b && o->findings) {
+        gs_plot_verdict(o->findings, vb, sizeof vb);
+        verdict_b = vb;
+    }
+    if (o->after && !verdict_a && o->after_findings) {
+        gs_plot_verdict(o->after_findings, va, sizeof va);
+        verdict_a = va;
+    }
     if (o->after) {
         heat_title(title, sizeof title, o,
                    o->before_label && o->preset != GS_PRESET_PAPER ? o->before_label : "before",
-                   o->before_verdict);
+                   verdict_b);
         gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
         heat_title(title, sizeof title, o,
                    o->after_label && o->preset != GS_PRESET_PAPER ? o->after_label : "after",
-                   o->after_verdict);
+                   verdict_a);
         gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP_AFTER]);
         gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
     } else {
