@@ -733,6 +733,7 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
             snprintf(after_label, sizeof after_label, "after (%s)",
                      l->L.cure_label[0] ? l->L.cure_label : l->L.cure);
             ro.after = after;
+            ro.after_findings = &fa;
             ro.before_label = "before";
             ro.after_label = after_label;
             ro.before_verdict = l->verdict[0];
