@@ -1,6 +1,7 @@
 /* Binning steps into pixel columns: spans, alarm precedence, exact reductions. */
 #include <math.h>
 
+#include "gradscope/trace.h"
 #include "plot/bin.h"
 #include "runner.h"
 
@@ -73,6 +74,22 @@ START_TEST(alarms_survive)
 }
 END_TEST
 
+START_TEST(missing_left_out)
+{
+    const double M = gs_trace_missing();
+    const double a[4] = {M, 4.0, M, 1.0};
+    ck_assert_double_eq_tol(gs_bin_reduce(a, 4, GS_BIN_GMEAN), 2.0, 1e-12);
+    ck_assert_double_eq(gs_bin_reduce(a, 4, GS_BIN_MAX), 4.0);
+    ck_assert_double_eq(gs_bin_reduce(a, 4, GS_BIN_MIN), 1.0);
+    const double b[3] = {M, M, M};
+    ck_assert(gs_trace_is_missing(gs_bin_reduce(b, 3, GS_BIN_GMEAN)));
+    /* a real NaN is still an alarm next to missing values */
+    const double c[3] = {M, NAN, 2.0};
+    double r = gs_bin_reduce(c, 3, GS_BIN_MAX);
+    ck_assert(isnan(r) && !gs_trace_is_missing(r));
+}
+END_TEST
+
 START_TEST(row_copy_when_fewer)
 {
     const double v[] = {3.0, NAN, 0.5};
@@ -100,6 +117,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, reduce_exact);
     tcase_add_test(tc, alarms_survive);
     tcase_add_test(tc, row_copy_when_fewer);
+    tcase_add_test(tc, missing_left_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <string.h>
+
+#include "plot/draw.h"
 #include "plot/heatmap.h"
 #include "runner.h"
 
@@ -198,11 +201,279 @@ START_TEST(panel_draws_without_error)
     GsFindings fs = {.items = &f, .n = 1};
     cairo_set_line_width(cr, 3.25);
     gs_heatmap_draw(cr, hm, (GsRect){0, 0, 300, 300}, 12, "test", &fs);
-    gs_colorbar_draw(cr, hm, (GsRect){300, 0, 100, 200}, 12, "label");
-    gs_legend_draw(cr, hm, (GsRect){300, 200, 100, 100}, 12, 1);
+    const GsHeatmap *one[1] = {hm};
+    gs_colorbar_draw(cr, one, 1, (GsRect){300, 0, 100, 200}, 12, "label");
+    gs_legend_draw(cr, one, 1, (GsRect){300, 200, 100, 100}, 12, 1);
     ck_assert_int_eq(cairo_status(cr), CAIRO_STATUS_SUCCESS);
     /* the context is left as found */
     ck_assert_double_eq(cairo_get_line_width(cr), 3.25);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* layers x steps trace whose grad_norm is f(step, layer). */
+static GsTrace *trace_of(int layers, int steps, double (*f)(int, int))
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create((size_t)layers, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    for (int s = 0; s < steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
+        for (int l = 0; l < layers; l++)
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = f(s, l);
+        gs_trace_commit_step(t);
+    }
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    return t;
+}
+
+/* healthy: 0.01..1 over layers, steady */
+static double healthy(int s, int l)
+{
+    (void)s;
+    return pow(10.0, -2.0 + 0.5 * l);
+}
+/* exploding: starts at 1, grows to 1e17 by the last step */
+static double exploding(int s, int l)
+{
+    return pow(10.0, 17.0 * s / 199.0 + 0.1 * l);
+}
+
+static double pos_on_scale(const GsHeatmap *hm, double v)
+{
+    double lo, hi;
+    gs_heatmap_range(hm, &lo, &hi, NULL);
+    return (log10(v) - lo) / (hi - lo);
+}
+
+START_TEST(shared_range_healthy_beside_exploding)
+{
+    GsTrace *a = trace_of(5, 200, healthy), *b = trace_of(5, 200, exploding);
+    GsHeatmap *hm[2] = {NULL, NULL};
+    GsHeatmapSpec sa = {a, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 200};
+    GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 200};
+    ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
+    const int ok[2] = {1, 0};
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, ok, NULL), GS_OK);
+    /* a min-max scale would run 1e-2..1e18 and draw the healthy run's middle layer
+     * (0.1) at 5% of the bar: dark purple, "vanished". */
+    double p = pos_on_scale(hm[0], healthy(0, 2));
+    ck_assert_msg(p >= 0.25, "healthy median at %.2f of the scale", p);
+    GsRgb c = gs_heatmap_color(hm[0], healthy(0, 2));
+    ck_assert(gs_cmap_lightness(c) > gs_cmap_lightness(gs_cmap_seq(0.2)));
+    /* the healthy run's top layer is in the upper half */
+    ck_assert(pos_on_scale(hm[0], healthy(0, 4)) >= 0.5);
+    /* the explosion goes past the top, counted, not hidden */
+    size_t nv, nb, na;
+    gs_heatmap_out_of_range(hm[1], &nv, &nb, &na);
+    ck_assert_uint_eq(nv, 1000);
+    ck_assert_uint_gt(na, 500);
+    int cl;
+    double lo, hi;
+    gs_heatmap_range(hm[1], &lo, &hi, &cl);
+    ck_assert(cl & GS_RANGE_ABOVE);
+    ck_assert(hi - lo >= GS_RANGE_MIN_DECADES);
+    /* the colour bar shows the overflow as a triangle over the bar in the top colour, and the
+     * legend counts it */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 400);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    const GsHeatmap *both[2] = {hm[0], hm[1]};
+    gs_colorbar_draw(cr, both, 2, (GsRect){0, 0, 100, 300}, 20, NULL);
+    /* bar from x 6 (width 24); the triangle's body sits just above y = 12 + 18 */
+    assert_px(pixel(s, 18, 26), gs_cmap_seq(1.0), "overflow triangle");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm[0]);
+    gs_heatmap_destroy(hm[1]);
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+}
+END_TEST
+
+/* A vanishing run beside a healthy one keeps its depth: the low end is not cut. */
+static double vanishing(int s, int l)
+{
+    (void)s;
+    return pow(10.0, -16.0 + 4.0 * l);
+}
+
+START_TEST(shared_range_vanishing_keeps_low_end)
+{
+    GsTrace *a = trace_of(5, 50, vanishing), *b = trace_of(5, 50, healthy);
+    GsHeatmap *hm[2] = {NULL, NULL};
+    GsHeatmapSpec sa = {a, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 50};
+    GsHeatmapSpec sb = {b, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 50};
+    ck_assert_int_eq(gs_heatmap_create(&sa, &hm[0], NULL), GS_OK);
+    ck_assert_int_eq(gs_heatmap_create(&sb, &hm[1], NULL), GS_OK);
+    const int ok[2] = {0, 1};
+    ck_assert_int_eq(gs_heatmap_share_range(hm, 2, ok, NULL), GS_OK);
+    double lo, hi;
+    int cl;
+    gs_heatmap_range(hm[0], &lo, &hi, &cl);
+    ck_assert_double_eq(lo, -16.0);
+    ck_assert_double_eq(hi, 0.0);
+    ck_assert_int_eq(cl, 0);
+    gs_heatmap_destroy(hm[0]);
+    gs_heatmap_destroy(hm[1]);
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+}
+END_TEST
+
+/* finite 10^(l-2) for the first 3 steps, NaN after */
+static double early_nan(int s, int l)
+{
+    return s < 3 ? pow(10.0, l - 2.0) * (1 + 0.1 * s) : (double)NAN;
+}
+static double late_nan(int s, int l)
+{
+    return s < 100 ? pow(10.0, l - 2.0) : (double)NAN;
+}
+
+START_TEST(zoom_shows_steps_before_nan)
+{
+    GsTrace *t = trace_of(4, 200, early_nan);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_uint_eq(gs_heatmap_first_nonfinite(hm), 3);
+    ck_assert_uint_eq(gs_heatmap_zoom_steps(hm), 7); /* 4 steps past the first NaN */
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 600, 300);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    /* an error finding over the only finite steps, all layers */
+    GsFinding f = {.kind = GS_FIND_EXPLODING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 4,
+                   .step_first = 0,
+                   .step_last = 2};
+    GsFindings fs = {.items = &f, .n = 1};
+    const double font = 10;
+    gs_heatmap_draw(cr, hm, (GsRect){0, 0, 600, 300}, font, NULL, &fs);
+    /* geometry of gs_heatmap_draw: cells from x = 5.2 font, zoom 20% of them, gap 1.2 font */
+    double cx = 5.2 * font, cw = 600 - 5.2 * font - 0.6 * font, ch = 300 - 2.9 * font;
+    double zw = cw * 0.2, row = ch / 4;
+    for (int st = 0; st < 7; st++) {
+        /* off the column centre, where a faint grid line runs */
+        int x = (int)(cx + zw * (st + 0.3) / 7), y = (int)(ch - row * 0.3); /* layer 1 */
+        assert_px(pixel(s, x, y), gs_heatmap_color(hm, early_nan(st, 0)), "zoomed cell");
+    }
+    /* the full view's second column (2 px wide) is not hidden under the outline's edge */
+    double mx = cx + zw + 1.2 * font, mw = cw - zw - 1.2 * font;
+    int x1 = (int)(mx + mw * 1.5 / 200), y2 = (int)(ch - row * 1.3); /* layer 2 */
+    assert_px(pixel(s, x1, y2), gs_heatmap_color(hm, early_nan(1, 1)), "second full-view column");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+    /* NaN from the middle on: the full view shows the finite half well, no zoom */
+    t = trace_of(4, 200, late_nan);
+    spec.trace = t;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_uint_eq(gs_heatmap_zoom_steps(hm), 0);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* layer 2 frozen (no gradient at all), one real NaN at step 5 of layer 1 */
+static double frozen(int s, int l)
+{
+    if (l == 1)
+        return gs_trace_missing();
+    return s == 5 && l == 0 ? (double)NAN : pow(10.0, l - 2.0);
+}
+
+START_TEST(missing_cells_hatched_grey)
+{
+    GsTrace *t = trace_of(3, 10, frozen);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert(gs_heatmap_has_special(hm, GS_SPECIAL_MISSING));
+    ck_assert(gs_heatmap_has_special(hm, GS_SPECIAL_NAN));
+    /* missing is no alarm: no zoom for it, and the first non-finite step is the real NaN */
+    ck_assert_uint_eq(gs_heatmap_first_nonfinite(hm), 5);
+    ck_assert(gs_trace_is_missing(gs_heatmap_value(hm, 0, 1)));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 300, 300);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    gs_heatmap_draw_cells(cr, hm, (GsRect){0, 0, 300, 300});
+    /* the frozen row (middle, y 100..200): only the grey and its darker hatching */
+    GsRgb grey = gs_cmap_special(GS_SPECIAL_MISSING);
+    int n_grey = 0, n_hatch = 0;
+    for (int y = 102; y < 198; y++)
+        for (int x = 2; x < 298; x++) {
+            uint32_t px = pixel(s, x, y);
+            double r = ((px >> 16) & 255) / 255.0, g = ((px >> 8) & 255) / 255.0,
+                   b = (px & 255) / 255.0;
+            ck_assert_msg(fabs(r - g) < 0.02 && fabs(g - b) < 0.02, "frozen cell not grey: %06x",
+                          px & 0xFFFFFF);
+            if (fabs(r - grey.r) < 0.02)
+                n_grey++;
+            else if (r < grey.r - 0.15)
+                n_hatch++;
+        }
+    ck_assert_int_gt(n_grey, 5000);
+    ck_assert_int_gt(n_hatch, 1000);
+    /* the real NaN stays magenta and unhatched */
+    assert_px(pixel(s, 5 * 30 + 15, 250), gs_cmap_special(GS_SPECIAL_NAN), "NaN cell");
+    /* and the legend lists it (one more entry fits the same box) */
+    const GsHeatmap *one[1] = {hm};
+    gs_legend_draw(cr, one, 1, (GsRect){0, 0, 300, 100}, 12, 1);
+    ck_assert_int_eq(cairo_status(cr), CAIRO_STATUS_SUCCESS);
+    ck_assert_str_eq(gs_cmap_special_label(GS_SPECIAL_MISSING), "no gradient (frozen)");
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(layer_names_shortened)
+{
+    char b[GS_LAYER_LABEL_MAX + 1];
+    gs_layer_name_short("encoder.layers.0.self_attn.in_proj", b, sizeof b);
+    ck_assert_str_eq(b, "0.self_attn.in_proj");
+    gs_layer_name_short("encoder.layers.11.self_attn.out_proj", b, sizeof b);
+    ck_assert_str_eq(b, "11.self_attn.out_proj"); /* the number is kept whole */
+    gs_layer_name_short("fc1", b, sizeof b);
+    ck_assert_str_eq(b, "fc1");
+    gs_layer_name_short("a.b.an_extremely_long_last_component_name", b, sizeof b);
+    ck_assert_uint_eq(strlen(b), GS_LAYER_LABEL_MAX);
+    /* on the axis: every row named, no "out", nothing cut */
+    GsTrace *t = trace_of(3, 20, healthy);
+    const char *nm[3] = {"encoder.layers.0.self_attn.in_proj", "encoder.layers.0.linear1",
+                         "decoder.head"};
+    for (size_t li = 0; li < 3; li++)
+        ck_assert_int_eq(gs_trace_set_layer_name(t, li, nm[li], NULL), GS_OK);
+    GsHeatmapSpec spec = {t, GS_COL_GRAD_NORM, GS_HM_LOG, GS_BIN_GMEAN, 1000};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create(&spec, &hm, NULL), GS_OK);
+    ck_assert_str_eq(gs_heatmap_layer_label(hm, 0), "0.self_attn.in_proj");
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 600, 300);
+    cairo_t *cr = cairo_create(s);
+    static GsDrawLog log;
+    gs_draw_log_begin(&log);
+    GsRect r = {0, 0, 600, 300};
+    gs_draw_log_bounds(cr, &r);
+    gs_heatmap_draw(cr, hm, r, 12, "title", NULL);
+    gs_draw_log_end();
+    ck_assert_ptr_nonnull(strstr(log.text, "0.self_attn.in_proj\n"));
+    ck_assert_ptr_nonnull(strstr(log.text, "encoder.layers.0.linear1\n")); /* 24: fits whole */
+    ck_assert_ptr_nonnull(strstr(log.text, "decoder.head\n"));
+    ck_assert_ptr_null(strstr(log.text, "out\n"));
+    ck_assert_uint_eq(log.elided, 0);
+    ck_assert_uint_eq(log.outside, 0);
     cairo_destroy(cr);
     cairo_surface_destroy(s);
     gs_heatmap_destroy(hm);
@@ -219,6 +490,11 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, relative_mode);
     tcase_add_test(tc, wide_trace_binned_nan_survives);
     tcase_add_test(tc, panel_draws_without_error);
+    tcase_add_test(tc, shared_range_healthy_beside_exploding);
+    tcase_add_test(tc, shared_range_vanishing_keeps_low_end);
+    tcase_add_test(tc, zoom_shows_steps_before_nan);
+    tcase_add_test(tc, missing_cells_hatched_grey);
+    tcase_add_test(tc, layer_names_shortened);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -46,6 +46,41 @@ START_TEST(all_sizes_all_subsets)
 }
 END_TEST
 
+START_TEST(single_column_paper)
+{
+    for (int after = 0; after < 2; after++)
+        for (int loss = 0; loss < 2; loss++) {
+            GsLayoutSpec spec = {.width = 252, .height = after ? 480 : 380};
+            spec.single_column = 1;
+            spec.font = 9.3;
+            spec.want[GS_PANEL_HEATMAP_AFTER] = after;
+            spec.want[GS_PANEL_LOSS] = loss;
+            spec.want[GS_PANEL_PROFILE] = 1;
+            spec.want[GS_PANEL_FINDINGS] = 1; /* not on a paper page */
+            spec.want[GS_PANEL_UPDATE] = 1;
+            GsLayout L;
+            gs_layout_compute(&spec, &L);
+            ck_assert_double_eq(L.font, 9.3);
+            ck_assert_int_eq(L.on[GS_PANEL_FINDINGS], 0);
+            ck_assert_int_eq(L.on[GS_PANEL_UPDATE], 0);
+            ck_assert_int_eq(L.on[GS_PANEL_LOSS], loss);
+            ck_assert_int_eq(L.on[GS_PANEL_HEATMAP_AFTER], after);
+            GsRect page = {0, 0, spec.width, spec.height};
+            for (int p = 0; p < GS_PANEL_COUNT; p++) {
+                if (!L.on[p])
+                    continue;
+                ck_assert_msg(gs_rect_inside(L.r[p], page), "panel %d outside", p);
+                for (int q = p + 1; q < GS_PANEL_COUNT; q++)
+                    if (L.on[q])
+                        ck_assert_msg(!gs_rect_overlap(L.r[p], L.r[q]), "%d and %d overlap", p, q);
+            }
+            /* stacked: the profile spans the width below the heatmaps */
+            ck_assert(L.r[GS_PANEL_PROFILE].y >= L.r[GS_PANEL_HEATMAP].y + L.r[GS_PANEL_HEATMAP].h);
+            ck_assert(L.r[GS_PANEL_PROFILE].w > spec.width * 0.9);
+        }
+}
+END_TEST
+
 START_TEST(reflow_uses_space)
 {
     GsLayoutSpec full = {.width = 1600, .height = 1000};
@@ -85,6 +120,7 @@ Suite *gs_test_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, all_sizes_all_subsets);
     tcase_add_test(tc, reflow_uses_space);
+    tcase_add_test(tc, single_column_paper);
     tcase_add_test(tc, overlap_predicates);
     suite_add_tcase(s, tc);
     return s;

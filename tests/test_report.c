@@ -10,7 +10,10 @@
 
 #include <cairo.h>
 
+#include "cli_util.h"
 #include "gradscope/plot.h"
+#include "plot/cmap.h"
+#include "plot/draw.h"
 #include "plot/panels.h"
 #include "runner.h"
 
@@ -316,6 +319,290 @@ START_TEST(many_findings_fit)
 }
 END_TEST
 
+/* Pixels in rect r of a PNG within 0.08 per channel of colour c. */
+static int count_colour(cairo_surface_t *s, GsRect r, double cr_, double cg, double cb)
+{
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s), n = 0;
+    for (int y = (int)r.y; y < (int)(r.y + r.h); y++)
+        for (int x = (int)r.x; x < (int)(r.x + r.w); x++) {
+            unsigned px = ((const unsigned *)(const void *)(d + (size_t)stride * (size_t)y))[x];
+            double rr = ((px >> 16) & 255) / 255.0, gg = ((px >> 8) & 255) / 255.0,
+                   bb = (px & 255) / 255.0;
+            n += fabs(rr - cr_) < 0.08 && fabs(gg - cg) < 0.08 && fabs(bb - cb) < 0.08;
+        }
+    return n;
+}
+
+/* A healthy "after" run: saturation and dead fraction 0.9 (the before run has 0.5). */
+static GsTrace *make_after(int layers, int steps)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create((size_t)layers, GS_COL_ALL, &t), GS_OK);
+    for (int s = 0; s < steps; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 5, &row), GS_OK);
+        for (int l = 0; l < layers; l++) {
+            double *r = row + (size_t)l * GS_COL_COUNT;
+            for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+                r[c] = 0.9;
+            r[GS_COL_GRAD_NORM] = 0.1 * (1 + 0.01 * s);
+            r[GS_COL_ACT_GRAD_NORM] = 0.2;
+            r[GS_COL_UPDATE_RATIO] = 2e-3;
+            r[GS_COL_LOSS] = 1.0 / (1 + s);
+            r[GS_COL_CLIPPED] = 0;
+        }
+        gs_trace_commit_step(t);
+    }
+    for (int c = GS_COL_LOSS; c < GS_COL_COUNT; c++)
+        gs_trace_set_has(t, (GsCol)c, 1);
+    gs_trace_meta_set(t, "depth", "5");
+    gs_trace_meta_set(t, "act", "tanh");
+    return t;
+}
+
+START_TEST(before_and_after_in_lower_panels)
+{
+    GsTrace *t = make_trace(5, 40, GS_COL_ALL & ~GS_COL_BIT(GS_COL_CLIPPED), 0);
+    GsTrace *u = make_after(5, 40);
+    GsFinding f = {.kind = GS_FIND_VANISHING,
+                   .severity = GS_SEV_ERROR,
+                   .layer_first = 1,
+                   .layer_last = 3,
+                   .step_first = 0,
+                   .step_last = 195,
+                   .primary = 1,
+                   .explained_by = -1};
+    snprintf(f.message, sizeof f.message, "Gradients vanish toward the input.");
+    GsFindings fs = {.items = &f, .n = 1}, none = {0};
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.findings = &fs;
+    char p[512];
+    snprintf(p, sizeof p, "%s/cmp.png", dir);
+    /* the after run's colour (Okabe-Ito vermilion) and its 0.9 fraction colour */
+    const double ver[3] = {0.835, 0.369, 0.0};
+    GsRgb sat9 = gs_cmap_div(0.9); /* the fraction map's colour at 0.9 */
+    for (int pass = 0; pass < 2; pass++) {
+        o.after = pass ? u : NULL;
+        o.after_findings = pass ? &none : NULL;
+        o.after_label = pass ? "after: --act tanh" : NULL;
+        ck_assert_int_eq(gs_plot_report(&o, p, NULL), GS_OK);
+        GsLayout L;
+        gs_report_layout(&o, &L);
+        cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+        ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+        int prof = count_colour(s, L.r[GS_PANEL_PROFILE], ver[0], ver[1], ver[2]);
+        int upd = count_colour(s, L.r[GS_PANEL_UPDATE], ver[0], ver[1], ver[2]);
+        int fnd = count_colour(s, L.r[GS_PANEL_FINDINGS], ver[0], ver[1], ver[2]);
+        GsRect hr = L.r[GS_PANEL_HEALTH];
+        hr.h -= L.font * 2.0; /* not the 0..1 key, which holds every fraction colour */
+        int hl = count_colour(s, hr, sat9.r, sat9.g, sat9.b);
+        if (pass) {
+            ck_assert_msg(prof > 200, "after run in the depth profile: %d px", prof);
+            ck_assert_msg(upd > 200, "after run in the update panel: %d px", upd);
+            ck_assert_msg(fnd > 20, "after run's label in the findings: %d px", fnd);
+            ck_assert_msg(hl > 500, "after run's health heatmaps: %d px", hl);
+        } else {
+            ck_assert_int_lt(prof + upd + fnd, 20);
+            ck_assert_int_lt(hl, 20);
+        }
+        cairo_surface_destroy(s);
+    }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
+/* Findings as the diagnosis gives them: the cause first, the others explained by it. */
+static GsFinding caused[3];
+static GsFindings caused_list(void)
+{
+    const GsFindingKind k[3] = {GS_FIND_VANISHING, GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_STALLED};
+    for (int i = 0; i < 3; i++) {
+        caused[i] = (GsFinding){.kind = k[i],
+                                .severity = i ? GS_SEV_WARNING : GS_SEV_ERROR,
+                                .layer_first = 1,
+                                .layer_last = 4,
+                                .step_first = 0,
+                                .step_last = 195,
+                                .primary = i == 0,
+                                .explained_by = i ? 0 : -1};
+        snprintf(caused[i].message, sizeof caused[i].message,
+                 "Gradients vanish toward the input: layer 1's activation gradient is 5.5e-17 "
+                 "of layer 20's at step 0 (threshold 0.001), a factor of 0.139 per layer.");
+        snprintf(caused[i].suggestion, sizeof caused[i].suggestion,
+                 "Use ReLU with He initialization.");
+        snprintf(caused[i].options, sizeof caused[i].options, "--act relu --init he_normal");
+    }
+    return (GsFindings){.items = caused, .n = 3};
+}
+
+START_TEST(text_fits_at_every_size)
+{
+    static const int sizes[][2] = {{800, 500}, {1200, 800}, {1600, 1000}, {3000, 2000}};
+    GsTrace *t = make_trace(6, 60, GS_COL_ALL, 0);
+    GsTrace *u = make_after(6, 60);
+    GsFindings fs = caused_list(), none = {0};
+    char p[512];
+    snprintf(p, sizeof p, "%s/fit.png", dir);
+    static GsDrawLog log;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int cmp = 0; cmp < 2; cmp++) {
+            GsReportOptions o;
+            gs_report_options_default(&o);
+            o.trace = t;
+            o.findings = &fs;
+            o.width = sizes[i][0];
+            o.height = sizes[i][1];
+            o.subtitle = "step-0 act_grad_norm ratio layer 1 / layer 20: predicted 7.26e-17 "
+                         "(ordered), measured 5.49e-17";
+            if (cmp) {
+                o.after = u;
+                o.after_findings = &none;
+                o.after_label = "after: --act relu --init he_normal";
+                o.before_verdict = "error: vanishing gradient (+2 that follow from it)";
+                o.after_verdict = "healthy: no warnings";
+            }
+            gs_draw_log_begin(&log);
+            GsStatus st = gs_plot_report(&o, p, NULL);
+            gs_draw_log_end();
+            ck_assert_int_eq(st, GS_OK);
+            if (getenv("GS_DUMP_TEXT"))
+                fprintf(stderr, "---- %dx%d %d\n%s", sizes[i][0], sizes[i][1], cmp, log.text);
+            ck_assert_msg(log.elided == 0, "%dx%d%s: %u strings elided, first '%s'", sizes[i][0],
+                          sizes[i][1], cmp ? " (comparison)" : "", log.elided, log.first_elided);
+            ck_assert_msg(log.outside == 0, "%dx%d%s: %u strings outside their panel: %s",
+                          sizes[i][0], sizes[i][1], cmp ? " (comparison)" : "", log.outside,
+                          log.first_outside);
+            /* plain words in the figure, the cause first and the rest linked to it */
+            ck_assert_ptr_null(strstr(log.text, "update_too_small"));
+            ck_assert_ptr_nonnull(strstr(log.text, "Cause: Vanishing gradient"));
+            if (sizes[i][0] >= 1200) /* at 800x500 they may go to "+2 more" */
+                ck_assert_ptr_nonnull(strstr(log.text, "(follows from"));
+        }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
+START_TEST(profile_notes_dw_dz_disagreement)
+{
+    /* inputs far from unit scale: dW of layer 1 is 1000x larger, dz is flat */
+    GsTrace *t = NULL;
+    uint64_t cols = GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_ACT_GRAD_NORM);
+    ck_assert_int_eq(gs_trace_create(4, cols, &t), GS_OK);
+    for (int s = 0; s < 3; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
+        for (int l = 0; l < 4; l++) {
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = l == 0 ? 100.0 : 0.1;
+            row[l * GS_COL_COUNT + GS_COL_ACT_GRAD_NORM] = 0.1;
+        }
+        gs_trace_commit_step(t);
+    }
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    gs_trace_set_has(t, GS_COL_ACT_GRAD_NORM, 1);
+    ck_assert(gs_profile_metrics_disagree(t));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 700, 400);
+    cairo_t *cr = cairo_create(s);
+    static GsDrawLog log;
+    gs_draw_log_begin(&log);
+    gs_panel_profile(cr, (GsRect){0, 0, 700, 400}, 12, t, GS_COL_GRAD_NORM, NULL, NULL, NULL, NULL);
+    gs_draw_log_end();
+    ck_assert_ptr_nonnull(strstr(log.text, "act_grad_norm"));
+    ck_assert_msg(strstr(log.text, "note: at step 0 layer 1 / out is 1e+03") != NULL, "%s",
+                  log.text);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_trace_destroy(t);
+    /* agreeing metrics: no note */
+    GsTrace *u = make_trace(4, 3, GS_COL_ALL, 0);
+    ck_assert(!gs_profile_metrics_disagree(u));
+    gs_trace_destroy(u);
+}
+END_TEST
+
+START_TEST(paper_preset)
+{
+    GsTrace *t = make_trace(6, 60, GS_COL_ALL, 0);
+    GsTrace *u = make_after(6, 60);
+    GsFindings fs = caused_list(), none = {0};
+    GsReportPreset pr = GS_PRESET_NONE;
+    ck_assert_int_eq(gs_plot_parse_preset("paper", &pr, NULL), GS_OK);
+    ck_assert_int_eq(pr, GS_PRESET_PAPER);
+    GsError err;
+    ck_assert_int_eq(gs_plot_parse_preset("poster", &pr, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "poster"));
+    static GsDrawLog log;
+    for (int cmp = 0; cmp < 2; cmp++) {
+        GsReportOptions o;
+        gs_report_options_default(&o);
+        o.trace = t;
+        o.findings = &fs;
+        o.preset = GS_PRESET_PAPER;
+        o.before_verdict = "error: vanishing gradient (+2 that follow from it)";
+        if (cmp) {
+            o.after = u;
+            o.after_findings = &none;
+            o.after_label = "after: --act relu --init he_normal";
+            o.after_verdict = "healthy: no warnings";
+        }
+        char p[512];
+        snprintf(p, sizeof p, "%s/paper.png", dir);
+        gs_draw_log_begin(&log);
+        GsStatus st = gs_plot_report(&o, p, NULL);
+        gs_draw_log_end();
+        ck_assert_int_eq(st, GS_OK);
+        /* 3.5 in at 300 dpi */
+        cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+        ck_assert_int_eq(cairo_image_surface_get_width(s), 1050);
+        cairo_surface_destroy(s);
+        ck_assert_msg(log.min_size >= 7.0 - 1e-9, "text at %.2f pt: '%s'", log.min_size,
+                      log.smallest);
+        ck_assert_msg(log.elided == 0, "elided: '%s'", log.first_elided);
+        ck_assert_msg(log.outside == 0, "outside: %s", log.first_outside);
+        /* PDF in points: a 252 pt wide page */
+        snprintf(p, sizeof p, "%s/paper.pdf", dir);
+        ck_assert_int_eq(gs_plot_report(&o, p, NULL), GS_OK);
+        FILE *fp = fopen(p, "rb");
+        ck_assert_ptr_nonnull(fp);
+        static char buf[1 << 16];
+        size_t got = fread(buf, 1, sizeof buf - 1, fp);
+        buf[got] = '\0';
+        fclose(fp);
+        int found = 0;
+        for (size_t i = 0; i + 16 < got && !found; i++)
+            found = memcmp(buf + i, "/MediaBox [ 0 0 252 ", 20) == 0;
+        ck_assert_msg(found, "no 252 pt MediaBox in the PDF");
+    }
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
+START_TEST(cli_preset_option)
+{
+    /* the real binary: a bad preset exits 2 naming it and writes nothing */
+    ck_assert_int_eq(gs_cli_run(1, "run --depth 3 --width 8 --steps 5 --samples 64 --preset "
+                                   "poster -o r.png"),
+                     2);
+    ck_assert_ptr_nonnull(strstr(gs_out, "--preset: preset 'poster' is not one of none, paper"));
+    ck_assert_int_eq(gs_count_entries(gs_tmpdir), 0);
+    ck_assert_int_eq(gs_cli_run(1, "run --depth 3 --width 8 --steps 5 --samples 64 --preset "
+                                   "paper -q -o r.png"),
+                     0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/r.png", gs_tmpdir);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_eq(cairo_image_surface_get_width(s), 1050);
+    cairo_surface_destroy(s);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -329,6 +616,15 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, parse_helpers);
     tcase_add_test(tc, many_findings_fit);
+    tcase_add_test(tc, before_and_after_in_lower_panels);
+    tcase_add_test(tc, text_fits_at_every_size);
+    tcase_add_test(tc, profile_notes_dw_dz_disagreement);
+    tcase_add_test(tc, paper_preset);
     suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("cli");
+    tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);
+    tcase_set_timeout(cli, 60);
+    tcase_add_test(cli, cli_preset_option);
+    suite_add_tcase(s, cli);
     return s;
 }

@@ -93,6 +93,21 @@ START_TEST(integer_ticks)
 }
 END_TEST
 
+START_TEST(at_least_two)
+{
+    double v[32], step;
+    /* a 3-tick limit over 0..499 would round the step up to 500 and leave one tick */
+    size_t n = gs_ticks_int(0, 499, 3, v, 32, &step);
+    ck_assert_uint_ge(n, 2);
+    ck_assert_double_eq(v[0], 0.0);
+    ck_assert_double_eq(step, 200.0);
+    n = gs_ticks_linear(0.0, 0.97, 2, v, 32, &step);
+    ck_assert_uint_ge(n, 2);
+    n = gs_ticks_int(3, 4, 2, v, 32, &step);
+    ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
 START_TEST(decades)
 {
     int e[64];
@@ -143,6 +158,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, linear_tiny_huge_single);
     tcase_add_test(tc, integer_ticks);
     tcase_add_test(tc, decades);
+    tcase_add_test(tc, at_least_two);
     tcase_add_test(tc, labels);
     suite_add_tcase(s, tc);
     return s;

@@ -14,6 +14,12 @@
  * MAX = largest value, MIN = smallest value. */
 typedef enum { GS_BIN_GMEAN = 0, GS_BIN_MAX, GS_BIN_MIN } GsBinMode;
 
+/* Page presets. PAPER: a compact single-column figure for a paper -- 3.5 in (252 pt) wide,
+ * title, heatmap(s) with colour bar and legend, depth profile and loss -- as PDF/SVG in
+ * points or PNG at 300 dpi (1050 px wide); every text at least 7 pt. It overrides
+ * width, height and scale. */
+typedef enum { GS_PRESET_NONE = 0, GS_PRESET_PAPER } GsReportPreset;
+
 /* Everything gs_plot_report draws. Plain value: fill with gs_report_options_default, then
  * set what you need. Pointers are borrowed for the duration of the call. */
 typedef struct {
@@ -23,12 +29,14 @@ typedef struct {
     GsBinMode bin;                  /* reduction when steps outnumber pixel columns */
     int width, height;              /* page size in px (PNG) or pt (SVG/PDF), default 1600x1000 */
     double scale;                   /* device scale for PNG (high-DPI), default 1 */
+    GsReportPreset preset;          /* GS_PRESET_NONE, or a preset page (see above) */
     const char *title;              /* NULL: built from the trace metadata */
     const char *subtitle;           /* NULL: none */
     const char *source_name;        /* shown in the title when there is no metadata; may be NULL */
     const GsPrediction *prediction; /* NULL: no predicted-profile overlay */
     const GsFindings *findings;     /* NULL: no findings panel */
     const GsTrace *after;           /* NULL: no before/after comparison */
+    const GsFindings *after_findings;           /* the after run's findings (NULL: none known) */
     const char *before_label, *after_label;     /* NULL: "before" / "after" */
     const char *before_verdict, *after_verdict; /* NULL: none */
 } GsReportOptions;
@@ -52,6 +60,9 @@ GsStatus gs_plot_parse_bin(const char *text, GsBinMode *out, GsError *err);
 /* Parses "WIDTHxHEIGHT" (e.g. "1600x1000", each 200..20000) into *w and *h; GS_ERR_INVALID
  * naming the text otherwise (outputs untouched). */
 GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
+
+/* Parses "none" or "paper" into *out; GS_ERR_INVALID naming the text otherwise. */
+GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err);
 
 /* Name of a bin mode ("gmean", "max", "min"). */
 const char *gs_plot_bin_name(GsBinMode mode);

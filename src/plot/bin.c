@@ -5,6 +5,8 @@
 #include <assert.h>
 #include <math.h>
 
+#include "gradscope/trace.h"
+
 size_t gs_bin_count(size_t n, size_t max_cols)
 {
     return n < max_cols ? n : max_cols;
@@ -22,9 +24,13 @@ double gs_bin_reduce(const double *v, size_t n, GsBinMode mode)
 {
     assert(n >= 1);
     int any_pinf = 0, any_ninf = 0, any_nonpos = 0;
+    size_t used = 0;
     double mx = -INFINITY, mn = INFINITY, logsum = 0.0;
     for (size_t i = 0; i < n; i++) {
         double x = v[i];
+        if (gs_trace_is_missing(x))
+            continue; /* "no value" is not data: the bin is what the other steps say */
+        used++;
         if (isnan(x))
             return NAN;
         if (isinf(x)) {
@@ -43,6 +49,8 @@ double gs_bin_reduce(const double *v, size_t n, GsBinMode mode)
         else
             logsum += log(x);
     }
+    if (!used)
+        return gs_trace_missing();
     if (any_pinf)
         return INFINITY;
     if (any_ninf)
@@ -54,7 +62,7 @@ double gs_bin_reduce(const double *v, size_t n, GsBinMode mode)
     }
     if (any_nonpos)
         return mn < 0.0 ? mn : 0.0;
-    return exp(logsum / (double)n);
+    return exp(logsum / (double)used);
 }
 
 size_t gs_bin_row(const double *v, size_t n, size_t max_cols, GsBinMode mode, double *out)

@@ -32,6 +32,7 @@ GsRgb gs_cmap_special(GsSpecial which)
     case GS_SPECIAL_POSINF: return (GsRgb){1.0, 0.0, 0.0};
     case GS_SPECIAL_NEGINF: return (GsRgb){0.0, 1.0, 1.0};
     case GS_SPECIAL_ZERO: return (GsRgb){0.0, 0.0, 0.0};
+    case GS_SPECIAL_MISSING: return (GsRgb){0.58, 0.58, 0.58};
     case GS_SPECIAL_COUNT: break;
     }
     return (GsRgb){0.5, 0.5, 0.5};
@@ -44,6 +45,7 @@ const char *gs_cmap_special_label(GsSpecial which)
     case GS_SPECIAL_POSINF: return "+Inf";
     case GS_SPECIAL_NEGINF: return "\xe2\x88\x92Inf";
     case GS_SPECIAL_ZERO: return "0 (underflow)";
+    case GS_SPECIAL_MISSING: return "no gradient (frozen)";
     case GS_SPECIAL_COUNT: break;
     }
     return "?";

@@ -14,6 +14,7 @@ typedef enum {
     GS_SPECIAL_POSINF,  /* pure red */
     GS_SPECIAL_NEGINF,  /* cyan */
     GS_SPECIAL_ZERO,    /* black: exact zero / underflow / values <= 0 on a log scale */
+    GS_SPECIAL_MISSING, /* mid grey, drawn hatched: no value (a frozen layer's gradient) */
     GS_SPECIAL_COUNT
 } GsSpecial;
 
@@ -26,7 +27,8 @@ GsRgb gs_cmap_seq(double t);
 GsRgb gs_cmap_div(double t);
 /* The colour of a special value. */
 GsRgb gs_cmap_special(GsSpecial which);
-/* Human label of a special value for legends ("NaN", "+Inf", "-Inf", "0 (underflow)"). */
+/* Human label of a special value for legends ("NaN", "+Inf", "-Inf", "0 (underflow)",
+ * "no gradient (frozen)"). */
 const char *gs_cmap_special_label(GsSpecial which);
 /* CIE L* (0..100, D65) of an sRGB colour; used by tests and to pick readable text colour. */
 double gs_cmap_lightness(GsRgb c);

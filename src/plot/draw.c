@@ -8,6 +8,80 @@
 #include "gradscope/trace.h"
 #include "plot/ticks.h"
 
+/* The check log, when a test has one open (rendering is single-threaded). */
+static GsDrawLog *g_log;
+
+void gs_draw_log_begin(GsDrawLog *log)
+{
+    memset(log, 0, sizeof *log);
+    g_log = log;
+}
+
+void gs_draw_log_end(void)
+{
+    g_log = NULL;
+}
+
+void gs_draw_log_bounds(cairo_t *cr, const GsRect *r)
+{
+    if (!g_log)
+        return;
+    g_log->has_bounds = r != NULL;
+    if (!r)
+        return;
+    /* kept in device space, where every string's box is compared */
+    double x0 = r->x, y0 = r->y, x1 = r->x + r->w, y1 = r->y + r->h;
+    cairo_user_to_device(cr, &x0, &y0);
+    cairo_user_to_device(cr, &x1, &y1);
+    g_log->bounds = (GsRect){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* Records a drawn string and checks its box (corners in user space) against the bounds. */
+static void log_text(cairo_t *cr, const char *text, double bx, double by, double w, double h,
+                     int elided, double size)
+{
+    if (!g_log)
+        return;
+    if (g_log->min_size == 0 || size < g_log->min_size) {
+        g_log->min_size = size;
+        snprintf(g_log->smallest, sizeof g_log->smallest, "%.150s", text);
+    }
+    size_t k = strlen(text);
+    if (g_log->len + k + 2 < sizeof g_log->text) {
+        memcpy(g_log->text + g_log->len, text, k);
+        g_log->len += k;
+        g_log->text[g_log->len++] = '\n';
+        g_log->text[g_log->len] = '\0';
+    }
+    if (elided) {
+        g_log->elided++;
+        if (!g_log->first_elided[0])
+            snprintf(g_log->first_elided, sizeof g_log->first_elided, "%s", text);
+    }
+    if (!g_log->has_bounds)
+        return;
+    double xs[4] = {bx, bx + w, bx, bx + w}, ys[4] = {by, by, by + h, by + h};
+    double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+    for (int i = 0; i < 4; i++) {
+        double ux = xs[i], uy = ys[i];
+        cairo_user_to_device(cr, &ux, &uy);
+        x0 = fmin(x0, ux);
+        x1 = fmax(x1, ux);
+        y0 = fmin(y0, uy);
+        y1 = fmax(y1, uy);
+    }
+    double ox = g_log->bounds.x, oy = g_log->bounds.y;
+    double ex = g_log->bounds.x + g_log->bounds.w, ey = g_log->bounds.y + g_log->bounds.h;
+    const double tol = 1.5; /* antialiasing and rounding, in device pixels */
+    if (x0 < ox - tol || y0 < oy - tol || x1 > ex + tol || y1 > ey + tol) {
+        g_log->outside++;
+        if (!g_log->first_outside[0])
+            snprintf(g_log->first_outside, sizeof g_log->first_outside,
+                     "'%s' at %.0f..%.0f x %.0f..%.0f outside %.0f..%.0f x %.0f..%.0f", text, x0,
+                     x1, y0, y1, ox, ex, oy, ey);
+    }
+}
+
 GsTextStyle gs_text_style(double size)
 {
     GsTextStyle st = {size, 0, 0, {0.13, 0.13, 0.15}};
@@ -62,17 +136,33 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
     if (!text || !*text)
         return;
     cairo_save(cr);
-    apply(cr, st);
+    GsTextStyle s2 = *st;
+    apply(cr, &s2);
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", text);
     cairo_text_extents_t te;
     cairo_text_extents(cr, buf, &te);
+    int elided = 0;
     if (max_w > 0 && te.x_advance > max_w) {
-        size_t k = fit_prefix(cr, text, max_w);
-        if (k >= sizeof buf - 4)
-            k = sizeof buf - 5;
-        memcpy(buf + k, "\xe2\x80\xa6", 4);
+        /* shrink to fit first (to GS_TEXT_MIN_SHRINK of the size): a value is never cut */
+        double min_size = st->size * GS_TEXT_MIN_SHRINK;
+        s2.size = fmax(st->size * max_w / te.x_advance, min_size);
+        apply(cr, &s2);
         cairo_text_extents(cr, buf, &te);
+        /* hinted advances do not scale exactly: step down until it fits */
+        while (te.x_advance > max_w && s2.size > min_size) {
+            s2.size = fmax(s2.size * 0.97, min_size);
+            apply(cr, &s2);
+            cairo_text_extents(cr, buf, &te);
+        }
+        if (te.x_advance > max_w) {
+            size_t k = fit_prefix(cr, text, max_w);
+            if (k >= sizeof buf - 4)
+                k = sizeof buf - 5;
+            memcpy(buf + k, "\xe2\x80\xa6", 4);
+            cairo_text_extents(cr, buf, &te);
+            elided = 1;
+        }
     }
     cairo_font_extents_t fe;
     cairo_font_extents(cr, &fe);
@@ -80,7 +170,8 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
     cairo_rotate(cr, angle);
     double bx = -ax * te.x_advance;
     double by = fe.ascent - ay * (fe.ascent + fe.descent);
-    gs_set_rgb(cr, st->color);
+    log_text(cr, buf, bx, by - fe.ascent, te.x_advance, fe.ascent + fe.descent, elided, s2.size);
+    gs_set_rgb(cr, s2.color);
     cairo_move_to(cr, bx, by);
     cairo_show_text(cr, buf);
     cairo_restore(cr);
@@ -139,6 +230,11 @@ double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, doub
                 size_t k = strlen(out);
                 if (k + 4 < sizeof out)
                     memcpy(out + k, " \xe2\x80\xa6", 5);
+                if (g_log) {
+                    g_log->elided++;
+                    if (!g_log->first_elided[0])
+                        snprintf(g_log->first_elided, sizeof g_log->first_elided, "%s", out);
+                }
             }
             gs_text_draw(cr, &s2, x, y + line * lh, 0, 0, 0, w, out);
         }
@@ -229,9 +325,17 @@ void gs_axes_draw(cairo_t *cr, GsRect p, double font, const GsAxisTicks *xt, dou
     GsTextStyle lab = gs_text_style(font * 0.9);
     if (xlabel)
         gs_text_draw(cr, &lab, p.x + p.w / 2, p.y + p.h + font * 1.55, 0.5, 0, 0, p.w, xlabel);
-    if (ylabel)
+    if (ylabel) {
+        /* a short axis drops the parenthesis ("loss (log scale)" -> "loss"; the 10ⁿ ticks
+         * still say it is logarithmic) before it would shrink the text */
+        char yl[160];
+        snprintf(yl, sizeof yl, "%s", ylabel);
+        char *paren = strstr(yl, " (");
+        if (paren && gs_text_width(cr, &lab, yl) > p.h)
+            *paren = '\0';
         gs_text_draw(cr, &lab, p.x - font * 4.3, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
-                     ylabel);
+                     yl);
+    }
     cairo_restore(cr);
 }
 
@@ -239,8 +343,14 @@ double gs_panel_title(cairo_t *cr, GsRect r, double font, const char *title)
 {
     GsTextStyle st = gs_text_style(font * 1.0);
     st.bold = 1;
-    gs_text_draw(cr, &st, r.x, r.y, 0, 0, 0, r.w, title);
-    return font * 1.45;
+    double w = gs_text_width(cr, &st, title);
+    if (w * 0.8 <= r.w) { /* fits, or fits a little smaller */
+        gs_text_draw(cr, &st, r.x, r.y, 0, 0, 0, r.w, title);
+        return font * 1.45;
+    }
+    /* too long for one line: two lines, never cut */
+    st.size = font * 0.9;
+    return gs_text_wrap(cr, &st, r.x, r.y, r.w, 3, 0, title) + font * 0.3;
 }
 
 const char *gs_plot_metric_label(int col)

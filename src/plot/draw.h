@@ -24,9 +24,12 @@ typedef struct {
 GsTextStyle gs_text_style(double size);
 /* Advance width of UTF-8 text in style st. */
 double gs_text_width(cairo_t *cr, const GsTextStyle *st, const char *text);
+/* Smallest fraction of its size gs_text_draw shrinks text to before shortening it. */
+#define GS_TEXT_MIN_SHRINK 0.6
 /* Draws text with its anchor at (x, y): ax = 0 left, 0.5 centre, 1 right; ay = 0 top,
  * 0.5 middle, 1 bottom (of the font's ascent+descent box). Rotation angle in radians
- * (-pi/2: reads bottom to top). When max_w > 0 the text is shortened with an ellipsis to fit. */
+ * (-pi/2: reads bottom to top). When max_w > 0 and the text is wider, it is shrunk to fit
+ * (down to GS_TEXT_MIN_SHRINK of its size), only then shortened with an ellipsis. */
 void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double ax, double ay,
                   double angle, double max_w, const char *text);
 /* Draws text word-wrapped into width w starting at (x, y) top, at most max_lines lines (the
@@ -34,6 +37,25 @@ void gs_text_draw(cairo_t *cr, const GsTextStyle *st, double x, double y, double
  * drawn (measure only). */
 double gs_text_wrap(cairo_t *cr, const GsTextStyle *st, double x, double y, double w, int max_lines,
                     int dry_run, const char *text);
+/* A check log for tests: every string drawn (one per line), how many were shortened with an
+ * ellipsis, and how many text boxes left the bounds set with gs_draw_log_bounds (the
+ * report sets each panel's rectangle before drawing it). */
+typedef struct {
+    char text[65536];
+    size_t len;
+    unsigned elided, outside;
+    char first_elided[160], first_outside[320];
+    double min_size;    /* smallest text size drawn, user units (points on a paper page) */
+    char smallest[160]; /* a string drawn at that size */
+    GsRect bounds;
+    int has_bounds;
+} GsDrawLog;
+/* Starts logging into log (cleared) until gs_draw_log_end. Not thread-safe: tests only. */
+void gs_draw_log_begin(GsDrawLog *log);
+void gs_draw_log_end(void);
+/* Bounds for the following text (user units of cr now, r NULL: none); a no-op when no log is
+ * open. */
+void gs_draw_log_bounds(cairo_t *cr, const GsRect *r);
 /* Sets the source colour. */
 void gs_set_rgb(cairo_t *cr, GsRgb c);
 

@@ -106,14 +106,14 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
     const char *kind = "healthy";
     if (fs && fs->n) {
         sev = (int)fs->items[0].severity;
-        kind = gs_finding_kind_name(fs->items[0].kind);
+        kind = gs_finding_kind_title(fs->items[0].kind); /* plain words: the primary finding */
     }
     GsTextStyle bs = gs_text_style(f * 0.85);
     bs.bold = 1;
     bs.color = (GsRgb){1, 1, 1};
     double bw = gs_text_width(cr, &bs, kind) + f * 0.8;
-    if (bw > c.w * 0.6)
-        bw = c.w * 0.6;
+    if (bw > c.w * 0.62)
+        bw = c.w * 0.62; /* the text shrinks to fit */
     double bh = g->badge_h * 0.8;
     gs_set_rgb(cr, sev_color(sev));
     cairo_rectangle(cr, c.x, c.y + (g->badge_h - bh) / 2, bw, bh);
@@ -122,8 +122,9 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
 
     size_t ns = gs_trace_n_steps(t);
     char num[32], lab[64];
-    fmt_num(num, sizeof num, ns ? gs_trace_get(t, ns - 1, 0, GS_COL_LOSS) : (double)NAN);
-    snprintf(lab, sizeof lab, "loss %s", num);
+    /* the robust final loss (mean of the last tenth), not one noisy minibatch */
+    fmt_num(num, sizeof num, gs_diagnose_final_loss(t, NULL));
+    snprintf(lab, sizeof lab, "final loss %s", num);
     GsTextStyle ls = gs_text_style(f * 0.8);
     gs_text_draw(cr, &ls, c.x + c.w, c.y + g->badge_h / 2, 1, 0.5, 0, c.w - bw - f * 0.3, lab);
 
@@ -145,6 +146,8 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
         snprintf(line, sizeof line, "step-0 ratio L1/L%zu: theory %s, measured %s",
                  L >= 2 ? L - 1 : L, a, b);
         GsTextStyle ps = gs_text_style(f * 0.72);
+        if (gs_text_width(cr, &ps, line) * GS_TEXT_MIN_SHRINK > c.w) /* narrow cells: shorter */
+            snprintf(line, sizeof line, "L1/L%zu theory %s, measured %s", L >= 2 ? L - 1 : L, a, b);
         gs_text_draw(cr, &ps, c.x, h.y + h.h + f * 0.15, 0, 0, 0, c.w, line);
     }
     if (bottom_row && ns) {
@@ -242,66 +245,19 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     double cb_y = g->top + g->col_head_h;
     double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
     GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
-    gs_colorbar_draw(cr, hms[0], cb, f,
+    gs_colorbar_draw(cr, (const GsHeatmap *const *)hms, o->n, cb, f,
                      "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 (log, shared)");
     GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
-    gs_legend_draw(cr, hms[0], lg, f, 0);
+    gs_legend_draw(cr, (const GsHeatmap *const *)hms, o->n, lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
-    gs_text_draw(
-        cr, &fs, m, g->H - m * 0.3, 0, 1, 0, g->W - 2 * m,
+    const char *key =
         "cells: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W\xe2\x80\x96 per layer (layer 1 at the "
-        "bottom) over steps; badge: worst finding (red error, orange warning, blue "
-        "info, green healthy); final loss at the right");
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* One colour scale for every cell (the comparison is the point of the figure). The range
- * spans the 0.2..99.8 percentiles of log10 over every finite positive cell of every run, so
- * the last few steps of one run racing to 1e30 before NaN cannot squash all other runs into
- * one colour; beyond that it follows the report's rule (at most 16 decades, whole decades,
- * "<=" at a clamped low end). Values above the top take the top colour. */
-static GsStatus shared_range(GsHeatmap **hms, size_t n, GsError *err)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += gs_heatmap_n_cols(hms[i]) * gs_heatmap_n_layers(hms[i]);
-    double *v = malloc((total ? total : 1) * sizeof *v);
-    if (!v)
-        return gs_error(err, GS_ERR_NOMEM, "out of memory for the grid's colour scale");
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < gs_heatmap_n_cols(hms[i]); c++)
-            for (size_t l = 0; l < gs_heatmap_n_layers(hms[i]); l++) {
-                double x = gs_heatmap_value(hms[i], c, l);
-                if (isfinite(x) && x > 0)
-                    v[m++] = log10(x);
-            }
-    double lo, hi;
-    int cl = 0;
-    if (m == 0) {
-        gs_heatmap_auto_range(hms[0], &lo, &hi, &cl);
-    } else {
-        qsort(v, m, sizeof *v, cmp_double);
-        size_t a = (size_t)floor(0.002 * (double)(m - 1)),
-               b = (size_t)ceil(0.998 * (double)(m - 1));
-        lo = floor(v[a] + 1e-9);
-        hi = ceil(v[b] - 1e-9);
-        if (hi <= lo)
-            hi = lo + 1;
-        if (hi - lo > 16)
-            lo = hi - 16;
-        cl = v[0] < lo;
-    }
-    free(v);
-    for (size_t i = 0; i < n; i++)
-        gs_heatmap_set_range(hms[i], lo, hi, cl);
-    return GS_OK;
+        "bottom) over steps; badge: the primary finding (red error, orange warning, blue "
+        "info, green healthy); final loss = mean of last 10% of steps";
+    /* wrapped upward from the bottom edge: two lines on a narrow page, never cut */
+    double kh = gs_text_wrap(cr, &fs, m, 0, g->W - 2 * m, 2, 1, key);
+    gs_text_wrap(cr, &fs, m, g->H - m * 0.3 - kh, g->W - 2 * m, 2, 0, key);
 }
 
 typedef struct {
@@ -377,8 +333,16 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
                             (size_t)fmax(1.0, ceil(g.cell_w))};
         st = gs_heatmap_create(&hs, &hms[i], err);
     }
-    if (st == GS_OK)
-        st = shared_range(hms, o->n, err);
+    int *healthy = NULL;
+    if (st == GS_OK && !(healthy = calloc(o->n, sizeof *healthy)))
+        st = gs_error(err, GS_ERR_NOMEM, "out of memory for the grid");
+    if (st == GS_OK) {
+        /* one robust scale for every cell, fitted so the healthy cells read as healthy */
+        for (size_t i = 0; i < o->n; i++)
+            healthy[i] = o->findings && gs_heatmap_gradients_healthy(o->findings[i]);
+        st = gs_heatmap_share_range(hms, o->n, healthy, err);
+    }
+    free(healthy);
     double *work = NULL;
     char(*labels)[160] = NULL;
     if (st == GS_OK && g.loss_h > 0) {

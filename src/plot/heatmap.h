@@ -31,23 +31,54 @@ typedef struct {
 
 typedef struct GsHeatmap GsHeatmap;
 
+/* Longest layer name shown on a heatmap axis (characters). */
+#define GS_LAYER_LABEL_MAX 24
+/* A layer name shortened for an axis into out (n bytes, at most n-1 characters kept): the
+ * whole name when it fits, else its last dot-separated components that fit
+ * ("encoder.layers.0.self_attn.in_proj" -> "0.self_attn.in_proj" at 24) -- cut only at a
+ * dot, never inside a word or a number; a last component longer than that keeps its end. */
+void gs_layer_name_short(const char *name, char *out, size_t n);
+/* Short name of layer li (0-based) when the trace has layer names, else NULL. */
+const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
+
 /* Bins the trace column into at most max_cols columns and paints the cell image with the
  * automatic colour range. GS_ERR_INVALID for an empty trace, GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
 /* Frees; NULL is a no-op. */
 void gs_heatmap_destroy(GsHeatmap *hm);
 
-/* Automatic colour range in log10 units (GS_HM_LOG: finite positive min/max, the low end
- * clamped to 16 decades below the max, both snapped outward to whole decades; GS_HM_RATIO:
- * symmetric [-M, M] with M the largest |log10 ratio|, at least 1, at most 16; FRACTION:
- * [0, 1]). *clamped is 1 when values below lo exist (shown as "≤ lo"). */
+/* Bits of the range flag: some cells lie below / above the colour range. */
+#define GS_RANGE_BELOW 1
+#define GS_RANGE_ABOVE 2
+/* Pooled percentiles that bound a shared log range, and its smallest span in decades. */
+#define GS_RANGE_LOW_Q 0.01
+#define GS_RANGE_HIGH_Q 0.99
+#define GS_RANGE_MIN_DECADES 2.0
+
+/* Automatic colour range of one heatmap in log10 units (GS_HM_LOG: finite positive min/max,
+ * the low end clamped to 16 decades below the max, both snapped outward to whole decades;
+ * GS_HM_RATIO: symmetric [-M, M] with M the largest |log10 ratio|, at least 1, at most 16;
+ * FRACTION: [0, 1]). *clamped is 1 when values below lo exist. */
 void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped);
-/* Merges the automatic ranges of two heatmaps (for a shared scale); b may be NULL. */
-void gs_heatmap_union_range(const GsHeatmap *a, const GsHeatmap *b, double *lo, double *hi,
-                            int *clamped);
-/* Sets the colour range and repaints the cell image. Cannot fail. */
-void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi, int clamped);
-/* Current colour range. */
+/* One colour scale for heatmaps drawn side by side (all of one GsHeatmapScale), set on each.
+ * GS_HM_LOG: a robust range -- the 1st..99th percentile of the finite positive log values
+ * of all of them, snapped outward to whole decades, at least GS_RANGE_MIN_DECADES wide and
+ * at most 16 -- whose top is lowered so that the 90th percentile of every heatmap marked in
+ * healthy (may be NULL: none) lies in the upper half of the bar: a healthy run beside one
+ * that explodes is never drawn in the bottom colours. Cells outside take the end colours
+ * and are counted (gs_heatmap_out_of_range). Other scales: the union of the automatic
+ * ranges. GS_ERR_NOMEM. */
+GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, const int *healthy, GsError *err);
+/* 1 when a run's findings (not NULL) flag no vanishing, exploding or NaN/Inf gradient as a
+ * warning or error: its gradients are a fair anchor for gs_heatmap_share_range. */
+int gs_heatmap_gradients_healthy(const GsFindings *fs);
+/* Sets the colour range (RATIO: [-hi, hi]), counts the cells outside it and repaints the
+ * cell image. Cannot fail. */
+void gs_heatmap_set_range(GsHeatmap *hm, double lo, double hi);
+/* Cells with a place on the scale, and how many of them lie below / above the range. */
+void gs_heatmap_out_of_range(const GsHeatmap *hm, size_t *n_valued, size_t *n_below,
+                             size_t *n_above);
+/* Current colour range; *clamped (may be NULL) gets the GS_RANGE_* bits. */
 void gs_heatmap_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped);
 /* Colour of a cell value under the current range and scale. */
 GsRgb gs_heatmap_color(const GsHeatmap *hm, double v);
@@ -66,18 +97,33 @@ long gs_heatmap_step_last(const GsHeatmap *hm);
 /* x of training step s within cells rectangle r (cell centres at recorded steps). */
 double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
 
+/* Recorded steps shown unbinned in a zoom strip left of the full view: the steps up to a few
+ * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
+ * when there is no zoom. */
+size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Index of the first recorded step with NaN/Inf in some layer; the step count when none. */
+size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
+
 /* Paints just the cells, scaled into r with a nearest filter (layer 1 bottom row). */
 void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r);
-/* Draws a full panel into r: title, cells, axes ("training step", "layer", output layer
- * labelled "out") and, when findings is not NULL, dashed outlines of the warning/error
- * findings' layer x step regions. */
+/* Draws a full panel into r: title, cells, axes ("training step", "layer"; rows labelled by
+ * the layers' short names when the trace has names, else by number with the output layer
+ * labelled "out"), the zoom strip on the first steps when there is one, and, when findings
+ * is not NULL, dashed outlines of the warning/error findings' layer x step regions (one only
+ * a few columns wide keeps just its top and bottom edges, so it never covers the columns it
+ * marks). */
 void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
                      const GsFindings *findings);
-/* Vertical colour bar for hm's range and scale with decade ticks ("10ⁿ", "≤" at a clamped
- * low end) and a rotated label, drawn into r. */
-void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *label);
-/* Legend swatches for the special colours present (NaN, +Inf, -Inf, zero are always listed
- * for LOG, finding outline when with_findings). */
-void gs_legend_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, int with_findings);
+/* Vertical colour bar for the range and scale the heatmaps hms[0..n) share, with decade
+ * ticks ("10ⁿ"), a triangle at an end beyond which some cell lies (in the colour those cells
+ * take) and a rotated label, drawn into r. */
+void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r, double font,
+                      const char *label);
+/* Legend for the heatmaps sharing one scale: swatches for the special colours (NaN, +Inf and
+ * 0 always for LOG, -Inf when present), "N% above range" / "N% below range" triangles when
+ * cells lie outside it, the finding outline when with_findings. Every entry is drawn: rows
+ * tighten and text shrinks to fit r. */
+void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r, double font,
+                    int with_findings);
 
 #endif

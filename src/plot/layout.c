@@ -20,11 +20,53 @@ static GsRect rect(double x, double y, double w, double h)
     return r;
 }
 
+/* The paper page: title, heatmap(s) with the colour bar and legend in a narrow column to
+ * their right, then the depth profile and the loss across the width. Update, health,
+ * clipping and findings are left out (they belong in the full report). */
+static void single_column(const GsLayoutSpec *spec, GsLayout *out, double f)
+{
+    const double W = spec->width, H = spec->height, m = f * 0.6;
+    const int *want = spec->want;
+    double title_h = f * (1.3 * 2 + 0.3);
+    out->on[GS_PANEL_TITLE] = 1;
+    out->r[GS_PANEL_TITLE] = rect(m, m * 0.6, W - 2 * m, title_h);
+    int n_heat = want[GS_PANEL_HEATMAP_AFTER] ? 2 : 1;
+    int n_low = (want[GS_PANEL_PROFILE] ? 1 : 0) + (want[GS_PANEL_LOSS] ? 1 : 0);
+    double y = m * 0.6 + title_h + m * 0.5, avail = H - y - m;
+    /* heights in shares: a heatmap 1.0, the profile 1.15 (two legend rows), the loss 0.9 */
+    double shares =
+        n_heat * 1.0 + (want[GS_PANEL_PROFILE] ? 1.15 : 0) + (want[GS_PANEL_LOSS] ? 0.9 : 0);
+    double gaps = m * (n_heat - 1 + n_low);
+    double unit = (avail - gaps) / shares;
+    double side_w = f * 9.0, heat_w = W - 2 * m - side_w - m * 0.5;
+    double heat_top = y;
+    for (int k = 0; k < n_heat; k++) {
+        GsPanel p = k ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP;
+        out->r[p] = rect(m, y, heat_w, unit);
+        out->on[p] = 1;
+        y += unit + m;
+    }
+    double side_h = y - m - heat_top, cx = m + heat_w + m * 0.5;
+    double cbar_h = side_h * (n_heat > 1 ? 0.55 : 0.6);
+    out->r[GS_PANEL_CBAR] = rect(cx, heat_top, side_w, cbar_h);
+    out->r[GS_PANEL_LEGEND] = rect(cx, heat_top + cbar_h, side_w, side_h - cbar_h);
+    out->on[GS_PANEL_CBAR] = out->on[GS_PANEL_LEGEND] = 1;
+    if (want[GS_PANEL_PROFILE]) {
+        out->r[GS_PANEL_PROFILE] = rect(m, y, W - 2 * m, unit * 1.15);
+        out->on[GS_PANEL_PROFILE] = 1;
+        y += unit * 1.15 + m;
+    }
+    if (want[GS_PANEL_LOSS]) {
+        out->r[GS_PANEL_LOSS] = rect(m, y, W - 2 * m, unit * 0.9);
+        out->on[GS_PANEL_LOSS] = 1;
+    }
+}
+
 void gs_layout_compute(const GsLayoutSpec *spec, GsLayout *out)
 {
     assert(spec->width > 0 && spec->height > 0);
     const double W = spec->width, H = spec->height;
-    const double f = gs_layout_font_size(W, H);
+    const double f = spec->font > 0 ? spec->font : gs_layout_font_size(W, H);
     const double m = f;
     int sub = spec->subtitle_lines < 0 ? 0 : (spec->subtitle_lines > 3 ? 3 : spec->subtitle_lines);
     for (int p = 0; p < GS_PANEL_COUNT; p++) {
@@ -33,6 +75,11 @@ void gs_layout_compute(const GsLayoutSpec *spec, GsLayout *out)
     }
     out->font = f;
     out->margin = m;
+    if (spec->single_column) {
+        out->margin = f * 0.6;
+        single_column(spec, out, f);
+        return;
+    }
 
     double title_h = f * (1.9 + 1.45 * (1 + sub));
     out->on[GS_PANEL_TITLE] = 1;

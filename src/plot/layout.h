@@ -29,6 +29,8 @@ typedef struct {
     double width, height;     /* page size (> 0) */
     int want[GS_PANEL_COUNT]; /* 1 for each optional panel to show */
     int subtitle_lines;       /* extra lines under the title (0..3) */
+    int single_column;        /* 1: the compact paper page, panels stacked (see layout.c) */
+    double font;              /* base font size; 0: gs_layout_font_size */
 } GsLayoutSpec;
 
 /* The computed page: on[p] says whether panel p is shown, r[p] is its rectangle. */

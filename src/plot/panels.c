@@ -192,33 +192,228 @@ static double legend_item(cairo_t *cr, double x, double y, double font, GsRgb c,
     return x + len + font * 0.3 + w + font * 1.0;
 }
 
+/* A legend laid out in rows over a given width: entries flow left to right and wrap; an entry
+ * wider than a row has its text shrunk to fit, so no entry is ever dropped or cut. */
+#define LEGEND_MAX 16
+typedef struct {
+    struct {
+        GsRgb c;
+        LineStyle style;
+        int brk; /* 1: start a new row before this entry */
+        char label[200];
+    } e[LEGEND_MAX];
+    size_t n;
+} Legend;
+
+static void legend_add(Legend *lg, GsRgb c, LineStyle style, const char *label)
+{
+    if (lg->n >= LEGEND_MAX)
+        return;
+    lg->e[lg->n].c = c;
+    lg->e[lg->n].style = style;
+    lg->e[lg->n].brk = 0;
+    snprintf(lg->e[lg->n].label, sizeof lg->e[lg->n].label, "%s", label);
+    lg->n++;
+}
+
+/* The next entry starts a new row. */
+static void legend_break(Legend *lg)
+{
+    if (lg->n < LEGEND_MAX)
+        lg->e[lg->n].brk = 1;
+}
+
+#define LEGEND_ROW 1.25 /* row height in fonts */
+
+/* Lays the legend out in width w; with draw, draws it with its first row centred at y.
+ * Returns the number of rows. */
+static int legend_flow(cairo_t *cr, const Legend *lg, double x0, double y, double w, double font,
+                       int draw)
+{
+    double len = font * 1.8, gap = font * 0.3, sep = font * 1.0;
+    double x = x0, maxx = x0 + w;
+    int rows = lg->n ? 1 : 0;
+    for (size_t i = 0; i < lg->n; i++) {
+        GsTextStyle st = gs_text_style(font * 0.8);
+        const char *label = lg->e[i].label;
+        double tw = gs_text_width(cr, &st, label);
+        double room = w - len - gap;
+        /* too wide for a row: two lines split at the space nearest the middle */
+        char l1[200] = "", l2[200] = "";
+        int two = 0;
+        if (tw > room) {
+            size_t k = strlen(label), best = 0;
+            for (size_t j = 1; j < k; j++)
+                if (label[j] == ' ' &&
+                    (best == 0 || labs((long)j - (long)k / 2) < labs((long)best - (long)k / 2)))
+                    best = j;
+            if (best) {
+                snprintf(l1, sizeof l1, "%.*s", (int)best, label);
+                snprintf(l2, sizeof l2, "%s", label + best + 1);
+                two = 1;
+                tw = fmax(gs_text_width(cr, &st, l1), gs_text_width(cr, &st, l2));
+            }
+        }
+        if (tw > room && tw > 0) {
+            st.size *= room / tw;
+            tw = room;
+        }
+        int brk = lg->e[i].brk || two;
+        if (x > x0 && (brk || x + len + gap + tw > maxx)) {
+            x = x0;
+            y += font * LEGEND_ROW;
+            rows++;
+        }
+        if (draw) {
+            double lw = fmax(1.0, font * 0.14);
+            cairo_save(cr);
+            gs_set_rgb(cr, lg->e[i].c);
+            cairo_set_line_width(cr, lw);
+            if (lg->e[i].style == LINE_DOTTED) {
+                double d[2] = {0.0, lw * 2.2};
+                cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+                cairo_set_dash(cr, d, 2, 0);
+            } else if (lg->e[i].style == LINE_DASHED) {
+                double d[2] = {lw * 4, lw * 2.5};
+                cairo_set_dash(cr, d, 2, 0);
+            }
+            cairo_move_to(cr, x, y);
+            cairo_line_to(cr, x + len, y);
+            cairo_stroke(cr);
+            cairo_restore(cr);
+            if (two) {
+                gs_text_draw(cr, &st, x + len + gap, y, 0, 0.5, 0, 0, l1);
+                gs_text_draw(cr, &st, x + len + gap, y + font * LEGEND_ROW, 0, 0.5, 0, 0, l2);
+            } else {
+                gs_text_draw(cr, &st, x + len + gap, y, 0, 0.5, 0, 0, label);
+            }
+        }
+        if (two) {
+            /* the second line is a row of its own; the next entry starts below it */
+            y += font * LEGEND_ROW;
+            rows++;
+            x = maxx;
+        } else {
+            x += len + gap + tw + sep;
+        }
+    }
+    return rows;
+}
+
 /* ---- title ------------------------------------------------------------------------- */
 
-void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
-                          const char *subtitle, const char *source_name)
+/* gradscope's own traces: the training setup in reading order, leaving out keys at their
+ * neutral value. */
+static const struct {
+    const char *key, *label, *hide;
+} setup_keys[] = {{"opt", "opt", NULL},
+                  {"lr", "lr", NULL},
+                  {"schedule", "schedule", "constant"},
+                  {"warmup", "warm-up", "0"},
+                  {"weight-decay", "weight decay", "0"},
+                  {"clip-norm", "clip-norm", "0"},
+                  {"clip-value", "clip-value", "0"},
+                  {"bias-init", "bias", "zero"},
+                  {"res-scale", "res-scale", "1"},
+                  {"loss_used", "loss", NULL},
+                  {"data", "data", NULL},
+                  {"input-scale", "input scale", "1"},
+                  {"standardize", "standardized", "false"},
+                  {"batch", "batch", NULL},
+                  {"steps", "steps", NULL},
+                  {"seed", "seed", NULL}};
+
+/* 1 when key has the same value (or is absent) in both traces. */
+static int same_meta(const GsTrace *a, const GsTrace *b, const char *key)
 {
-    cairo_save(cr);
-    char line1[512], line2[2048];
+    const char *x = gs_trace_meta_get(a, key), *y = gs_trace_meta_get(b, key);
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+/* Appends "item · " to buf at *n when it fits. */
+static void add_item(char *buf, size_t size, int *n, const char *item)
+{
+    if (*n < (int)size)
+        *n += snprintf(buf + *n, size - (size_t)*n, "%s \xc2\xb7 ", item);
+}
+
+/* The setup headline of t ("depth 20 × width 64 · sigmoid · init standard"); with ref, only
+ * what differs from ref, the training keys included ("relu · init he_normal · lr 0.005").
+ * Empty when nothing is known. */
+static void setup_summary(const GsTrace *t, const GsTrace *ref, char *buf, size_t size)
+{
     const char *depth = gs_trace_meta_get(t, "depth"), *width = gs_trace_meta_get(t, "width");
     const char *act = gs_trace_meta_get(t, "act"), *init = gs_trace_meta_get(t, "init");
     const char *norm = gs_trace_meta_get(t, "norm"), *res = gs_trace_meta_get(t, "residual");
+    char item[160];
+    int n = 0;
+    buf[0] = '\0';
+    if (depth && (!ref || !same_meta(t, ref, "depth") || !same_meta(t, ref, "width"))) {
+        snprintf(item, sizeof item, "depth %s%s%s", depth, width ? " \xc3\x97 width " : "",
+                 width ? width : "");
+        add_item(buf, size, &n, item);
+    }
+    if (act && (!ref || !same_meta(t, ref, "act")))
+        add_item(buf, size, &n, act);
+    if (init && (!ref || !same_meta(t, ref, "init"))) {
+        snprintf(item, sizeof item, "init %s", init);
+        add_item(buf, size, &n, item);
+    }
+    if (norm && (ref ? !same_meta(t, ref, "norm") : strcmp(norm, "none") != 0)) {
+        snprintf(item, sizeof item, "%s norm", norm);
+        add_item(buf, size, &n, item);
+    }
+    if (res && (ref ? !same_meta(t, ref, "residual") : strcmp(res, "0") != 0)) {
+        snprintf(item, sizeof item, "residual %s", res);
+        add_item(buf, size, &n, item);
+    }
+    for (size_t i = 0; ref && i < sizeof setup_keys / sizeof setup_keys[0]; i++) {
+        const char *v = gs_trace_meta_get(t, setup_keys[i].key);
+        if (!v || same_meta(t, ref, setup_keys[i].key))
+            continue;
+        snprintf(item, sizeof item, "%s %s", setup_keys[i].label, v);
+        add_item(buf, size, &n, item);
+    }
+    if (n >= 4 && n < (int)size)
+        buf[n - 4] = '\0'; /* drop the trailing " · " */
+}
+
+void gs_panel_title_compact(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                            const char *source_name, const GsTrace *after)
+{
+    char line[1024], head[480], diff[480] = "";
+    setup_summary(t, NULL, head, sizeof head);
+    if (after)
+        setup_summary(after, t, diff, sizeof diff);
+    if (title)
+        snprintf(line, sizeof line, "%s", title);
+    else if (head[0])
+        snprintf(line, sizeof line, "%s%s%s", head, after ? " \xe2\x86\x92 " : "",
+                 after ? (diff[0] ? diff : "the same setup") : "");
+    else
+        snprintf(line, sizeof line, "%s", source_name ? source_name : "gradient health");
+    GsTextStyle st = gs_text_style(font * 1.05);
+    st.bold = 1;
+    gs_text_wrap(cr, &st, r.x, r.y, r.w, 2, 0, line);
+}
+
+void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *title,
+                          const char *subtitle, const char *source_name, const GsTrace *after)
+{
+    cairo_save(cr);
+    char line1[1024], line2[2048], head[480];
+    const char *depth = gs_trace_meta_get(t, "depth");
+    setup_summary(t, NULL, head, sizeof head);
     if (title) {
         snprintf(line1, sizeof line1, "%s", title);
-    } else if (depth || act || init) {
-        int n = snprintf(line1, sizeof line1, "Gradient health: ");
-        if (depth && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "depth %s%s%s \xc2\xb7 ", depth,
-                          width ? " \xc3\x97 width " : "", width ? width : "");
-        if (act && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s \xc2\xb7 ", act);
-        if (init && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "init %s \xc2\xb7 ", init);
-        if (norm && strcmp(norm, "none") != 0 && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "%s norm \xc2\xb7 ", norm);
-        if (res && strcmp(res, "0") != 0 && n < (int)sizeof line1)
-            n += snprintf(line1 + n, sizeof line1 - (size_t)n, "residual %s \xc2\xb7 ", res);
-        if (n >= 4 && n < (int)sizeof line1)
-            line1[n - 4] = '\0'; /* drop the trailing " · " */
+    } else if (head[0]) {
+        char diff[480] = "";
+        if (after)
+            setup_summary(after, t, diff, sizeof diff);
+        /* a comparison names both setups: the after one by what it changes */
+        snprintf(line1, sizeof line1, "Gradient health: %s%s%s", head,
+                 after ? "  \xe2\x86\x92  after: " : "",
+                 after ? (diff[0] ? diff : "the same setup") : "");
     } else if (source_name) {
         snprintf(line1, sizeof line1, "Gradient health: %s", source_name);
     } else {
@@ -226,33 +421,16 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, 
     }
     size_t n2 = 0;
     line2[0] = '\0';
-    /* gradscope's own traces: the training setup in reading order, leaving out keys at
-     * their neutral value; other tools' traces: every metadata pair they carry. */
-    static const struct {
-        const char *key, *label, *hide;
-    } setup[] = {{"opt", "opt", NULL},
-                 {"lr", "lr", NULL},
-                 {"schedule", "schedule", "constant"},
-                 {"warmup", "warm-up", "0"},
-                 {"weight-decay", "weight decay", "0"},
-                 {"clip-norm", "clip-norm", "0"},
-                 {"clip-value", "clip-value", "0"},
-                 {"bias-init", "bias", "zero"},
-                 {"res-scale", "res-scale", "1"},
-                 {"loss_used", "loss", NULL},
-                 {"data", "data", NULL},
-                 {"input-scale", "input scale", "1"},
-                 {"standardize", "standardized", "false"},
-                 {"batch", "batch", NULL},
-                 {"steps", "steps", NULL},
-                 {"seed", "seed", NULL}};
+    /* gradscope's own traces: the training setup; other tools' traces: every metadata
+     * pair they carry. */
     if (depth) {
-        for (size_t i = 0; i < sizeof setup / sizeof setup[0] && n2 + 8 < sizeof line2; i++) {
-            const char *v = gs_trace_meta_get(t, setup[i].key);
-            if (!v || (setup[i].hide && strcmp(v, setup[i].hide) == 0))
+        for (size_t i = 0; i < sizeof setup_keys / sizeof setup_keys[0] && n2 + 8 < sizeof line2;
+             i++) {
+            const char *v = gs_trace_meta_get(t, setup_keys[i].key);
+            if (!v || (setup_keys[i].hide && strcmp(v, setup_keys[i].hide) == 0))
                 continue;
             int w = snprintf(line2 + n2, sizeof line2 - n2, "%s%s %s", n2 ? " \xc2\xb7 " : "",
-                             setup[i].label, v);
+                             setup_keys[i].label, v);
             if (w < 0 || (size_t)w >= sizeof line2 - n2)
                 break;
             n2 += (size_t)w;
@@ -325,12 +503,13 @@ static void loss_bands(cairo_t *cr, GsRect p, double font, const GsTrace *t, dou
     size_t n = gs_trace_n_steps(t);
     double last_label = -1e300;
     for (size_t i = 0; i < n;) {
-        if (isfinite(loss_at(t, i))) {
+        double v = loss_at(t, i);
+        if (isfinite(v) || gs_trace_is_missing(v)) { /* no loss recorded is no NaN */
             i++;
             continue;
         }
         size_t j = i;
-        while (j + 1 < n && !isfinite(loss_at(t, j + 1)))
+        while (j + 1 < n && !isfinite(loss_at(t, j + 1)) && !gs_trace_is_missing(loss_at(t, j + 1)))
             j++;
         double s0 = (double)gs_trace_step(t, i), s1 = (double)gs_trace_step(t, j);
         double half =
@@ -497,9 +676,11 @@ static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, doubl
 }
 
 static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, GsCol col,
-                         size_t step_i, GsRgb c, LineStyle style, double font)
+                         size_t step_i, GsRgb c, LineStyle style, double font, size_t nl_axis)
 {
     size_t nl = gs_trace_n_layers(t);
+    /* x positions follow the axis' layer count (a comparison run may be shallower) */
+    double span = nl_axis > 1 ? (double)(nl_axis - 1) : 1.0;
     double xs[64], yv[64];
     double lw = fmax(1.0, font * (style == LINE_SOLID ? 0.16 : 0.14));
     cairo_save(cr);
@@ -516,7 +697,7 @@ static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *
     for (size_t start = 0; start < nl; start += 63) {
         size_t m = 0;
         for (size_t li = start; li < nl && m < 64; li++, m++) {
-            xs[m] = nl > 1 ? p.x + (double)li / (double)(nl - 1) * p.w : p.x + p.w / 2;
+            xs[m] = nl_axis > 1 ? p.x + (double)li / span * p.w : p.x + p.w / 2;
             yv[m] = ymap(ys, p, gs_trace_get(t, step_i, li, col));
         }
         polyline(cr, xs, yv, m, lw);
@@ -525,7 +706,7 @@ static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *
     }
     if (style == LINE_SOLID && nl <= 60) { /* markers show where the layers are */
         for (size_t li = 0; li < nl; li++) {
-            double x = nl > 1 ? p.x + (double)li / (double)(nl - 1) * p.w : p.x + p.w / 2;
+            double x = nl_axis > 1 ? p.x + (double)li / span * p.w : p.x + p.w / 2;
             double y = ymap(ys, p, gs_trace_get(t, step_i, li, col));
             if (isnan(y))
                 continue;
@@ -537,39 +718,132 @@ static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *
     cairo_restore(cr);
 }
 
-void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
-                      const GsPrediction *pred)
+/* "step S" with what the run's values at recorded step i are when none is usable. */
+static void step_label(char *lab, size_t n, const GsTrace *t, size_t i, GsCol metric,
+                       const char *prefix)
 {
+    int finite = 0, zero = 0, missing = 1;
+    for (size_t li = 0; li < gs_trace_n_layers(t) && !finite; li++) {
+        double v = gs_trace_get(t, i, li, metric);
+        finite = isfinite(v) && v > 0;
+        zero |= v == 0.0;
+        missing &= gs_trace_is_missing(v);
+    }
+    snprintf(lab, n, "%s%sstep %ld%s", prefix ? prefix : "", prefix ? ", " : "",
+             gs_trace_step(t, i),
+             finite    ? ""
+             : missing ? " (no values)"
+             : zero    ? " (all zero)"
+                       : " (NaN/Inf)");
+}
+
+/* Step-0 ratio first/last layer of a column (NaN when either end has no positive value). */
+static double end_ratio(const GsTrace *t, GsCol col)
+{
+    size_t nl = gs_trace_n_layers(t);
+    if (nl < 2 || !gs_trace_has(t, col))
+        return NAN;
+    double a = gs_trace_get(t, 0, 0, col), b = gs_trace_get(t, 0, nl - 1, col);
+    return isfinite(a) && isfinite(b) && a > 0 && b > 0 ? a / b : (double)NAN;
+}
+
+int gs_profile_metrics_disagree(const GsTrace *t)
+{
+    double w = end_ratio(t, GS_COL_GRAD_NORM), z = end_ratio(t, GS_COL_ACT_GRAD_NORM);
+    return isfinite(w) && isfinite(z) && fabs(log10(w) - log10(z)) > 1.0;
+}
+
+void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
+                      const GsPrediction *pred, const GsTrace *b, const char *la, const char *lb)
+{
+    /* Okabe-Ito blue and vermilion: the runs of a comparison, as in the loss panel */
+    static const GsRgb run_col[2] = {{0.0, 0.447, 0.698}, {0.835, 0.369, 0.0}};
     cairo_save(cr);
     size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
-    int act = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) && metric != GS_COL_ACT_GRAD_NORM;
+    const GsTrace *runs[2] = {t, b};
+    int nr = b ? 2 : 1;
+    if (b && gs_trace_n_layers(b) > nl)
+        nl = gs_trace_n_layers(b);
+    int act = !b && gs_trace_has(t, GS_COL_ACT_GRAD_NORM) && metric != GS_COL_ACT_GRAD_NORM;
+    /* dW and dz tell different stories (e.g. inputs far from unit scale enter dW of layer 1
+     * only): say so, both lines are drawn */
+    int disagree = act && metric == GS_COL_GRAD_NORM && gs_profile_metrics_disagree(t);
     double th = gs_panel_title(cr, r, font, "Depth profile (input side left, output right)");
-    double top = th + font * 2.7;
+
+    size_t idx[3] = {0, ns / 2, ns - 1};
+    int nsteps = ns >= 3 ? 3 : (int)ns;
+    GsRgb col[3] = {oi_orange, oi_green, oi_blue};
+    if (ns == 2) {
+        idx[1] = 1;
+        col[1] = col[2];
+    }
+    /* the prediction is anchored at the measured step-0 act_grad_norm of layer `depth` */
+    double anchor = NAN;
+    size_t np = 0;
+    size_t nl0 = gs_trace_n_layers(t);
+    if (pred && pred->layers && gs_trace_has(t, GS_COL_ACT_GRAD_NORM)) {
+        np = pred->n_layers < nl0 ? pred->n_layers : nl0;
+        if (np >= 1)
+            anchor = gs_trace_get(t, 0, np - 1, GS_COL_ACT_GRAD_NORM);
+        if (!(isfinite(anchor) && anchor > 0))
+            np = 0;
+    }
+
+    /* legend first: its rows decide where the plot starts */
+    Legend lg = {0};
+    char lab[192];
+    GsRgb grey = {0.3, 0.3, 0.3};
+    if (b) {
+        legend_add(&lg, run_col[0], LINE_SOLID, la ? la : "before");
+        legend_add(&lg, run_col[1], LINE_SOLID, lb ? lb : "after");
+        legend_break(&lg);
+        legend_add(&lg, grey, LINE_SOLID, "first step");
+        legend_add(&lg, grey, LINE_DOTTED, "last step");
+    } else {
+        for (int k = 0; k < nsteps; k++) {
+            if (k == 1 && ns == 2)
+                continue;
+            step_label(lab, sizeof lab, t, idx[k], metric, NULL);
+            legend_add(&lg, col[k], LINE_SOLID, lab);
+        }
+        legend_break(&lg);
+        snprintf(lab, sizeof lab, "%s (%s)", gs_plot_metric_label((int)metric),
+                 gs_trace_col_name(metric));
+        legend_add(&lg, grey, LINE_SOLID, lab);
+        if (act)
+            legend_add(&lg, grey, LINE_DOTTED,
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)");
+    }
+    if (np > 0) {
+        const char *rn = gs_regime_name(pred->regime);
+        const char *plain = pred->regime == GS_REGIME_ORDERED ? "gradients shrink toward the input"
+                            : pred->regime == GS_REGIME_CHAOTIC ? "gradients grow toward the input"
+                                                                : "gradients keep their size";
+        snprintf(lab, sizeof lab, "predicted%s, step 0: %s (%s)", b ? " (before)" : "", plain, rn);
+        legend_add(&lg, (GsRgb){0.1, 0.1, 0.1}, LINE_DASHED, lab);
+    }
+    double lx = r.x + font * 0.5, lw_avail = r.w - font * 0.5;
+    int rows = legend_flow(cr, &lg, lx, 0, lw_avail, font, 0);
+    double note_h = disagree ? font * 1.2 : 0.0;
+    double top = th + font * (0.45 + LEGEND_ROW * rows) + note_h;
     GsRect p = plot_rect(r, font, top);
     if (p.w < font * 3 || p.h < font * 2) {
         cairo_restore(cr);
         return;
     }
-    size_t idx[3] = {0, ns / 2, ns - 1};
     double mn = INFINITY, mx = -INFINITY;
-    profile_extent(t, metric, idx, &mn, &mx);
+    for (int k = 0; k < nr; k++) {
+        size_t n = gs_trace_n_steps(runs[k]);
+        size_t ix[3] = {0, n / 2, n - 1};
+        profile_extent(runs[k], metric, ix, &mn, &mx);
+    }
     if (act)
         profile_extent(t, GS_COL_ACT_GRAD_NORM, idx, &mn, &mx);
-    /* the prediction is anchored at the measured step-0 act_grad_norm of layer `depth` */
-    double anchor = NAN;
-    size_t np = 0;
-    if (pred && pred->layers && gs_trace_has(t, GS_COL_ACT_GRAD_NORM)) {
-        np = pred->n_layers < nl ? pred->n_layers : nl;
-        if (np >= 1)
-            anchor = gs_trace_get(t, 0, np - 1, GS_COL_ACT_GRAD_NORM);
-        if (!(isfinite(anchor) && anchor > 0))
-            np = 0;
-        for (size_t i = 0; i < np; i++) {
-            double v = anchor * pred->layers[i].rel_act_grad_norm;
-            if (isfinite(v) && v > 0) {
-                mn = fmin(mn, v);
-                mx = fmax(mx, v);
-            }
+    for (size_t i = 0; i < np; i++) {
+        double v = anchor * pred->layers[i].rel_act_grad_norm;
+        if (isfinite(v) && v > 0) {
+            mn = fmin(mn, v);
+            mx = fmax(mx, v);
         }
     }
     int empty = !isfinite(mn);
@@ -595,22 +869,30 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         xt.n = k;
     }
     scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
+    const char *ylab = "norm (log scale)";
+    GsTextStyle yls = gs_text_style(font * 0.9);
+    if (gs_text_width(cr, &yls, ylab) > p.h)
+        ylab = "norm (log)";
     gs_axes_draw(cr, p, font, &xt, 1, nl > 1 ? (double)nl : 2, empty ? NULL : &yt, ys.lo, ys.hi,
-                 "layer (1 = input side, out = output layer)", "norm (log scale)");
+                 "layer (1 = input side, out = output layer)", ylab);
     if (empty)
         message(cr, p, font, "every value is zero or NaN/Inf: no usable gradient to draw");
-    GsRgb col[3] = {oi_orange, oi_green, oi_blue};
-    int nsteps = ns >= 3 ? 3 : (int)ns;
-    if (ns == 2) {
-        idx[1] = 1;
-        col[1] = col[2];
-    }
-    for (int k = 0; k < nsteps; k++) {
-        if (k == 1 && ns == 2)
-            continue;
-        profile_line(cr, p, &ys, t, metric, idx[k], col[k], LINE_SOLID, font);
-        if (act)
-            profile_line(cr, p, &ys, t, GS_COL_ACT_GRAD_NORM, idx[k], col[k], LINE_DOTTED, font);
+    if (b) {
+        for (int k = 0; k < nr; k++) {
+            size_t n = gs_trace_n_steps(runs[k]);
+            profile_line(cr, p, &ys, runs[k], metric, 0, run_col[k], LINE_SOLID, font, nl);
+            if (n > 1)
+                profile_line(cr, p, &ys, runs[k], metric, n - 1, run_col[k], LINE_DOTTED, font, nl);
+        }
+    } else {
+        for (int k = 0; k < nsteps; k++) {
+            if (k == 1 && ns == 2)
+                continue;
+            profile_line(cr, p, &ys, t, metric, idx[k], col[k], LINE_SOLID, font, nl);
+            if (act)
+                profile_line(cr, p, &ys, t, GS_COL_ACT_GRAD_NORM, idx[k], col[k], LINE_DOTTED, font,
+                             nl);
+        }
     }
     if (np > 0) {
         double xs[1024], yv[1024];
@@ -629,38 +911,17 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
         polyline(cr, xs, yv, m, lw);
         cairo_restore(cr);
     }
-    /* legend: step colours on one row, line styles on the next */
-    double ly = r.y + th + font * 0.5, x = r.x + font * 0.5, maxx = r.x + r.w;
-    char lab[64];
-    for (int k = 0; k < nsteps; k++) {
-        if (k == 1 && ns == 2)
-            continue;
-        int finite = 0, zero = 0;
-        for (size_t li = 0; li < nl && !finite; li++) {
-            double v = gs_trace_get(t, idx[k], li, metric);
-            finite = isfinite(v) && v > 0;
-            zero |= v == 0.0;
-        }
-        snprintf(lab, sizeof lab, "step %ld%s", gs_trace_step(t, idx[k]),
-                 finite ? ""
-                 : zero ? " (all zero)"
-                        : " (NaN/Inf)");
-        x = legend_item(cr, x, ly, font, col[k], LINE_SOLID, lab, maxx);
+    legend_flow(cr, &lg, lx, r.y + th + font * 0.5, lw_avail, font, 1);
+    if (disagree) {
+        GsTextStyle ns_ = gs_text_style(font * 0.8);
+        ns_.color = (GsRgb){0.55, 0.2, 0.0};
+        snprintf(lab, sizeof lab,
+                 "note: at step 0 layer 1 / out is %.2g for \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82W"
+                 "\xe2\x80\x96 but %.2g for \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96",
+                 end_ratio(t, GS_COL_GRAD_NORM), end_ratio(t, GS_COL_ACT_GRAD_NORM));
+        double ny = r.y + th + font * (0.45 + LEGEND_ROW * rows) - font * 0.1;
+        gs_text_wrap(cr, &ns_, lx, ny, lw_avail, 1, 0, lab);
     }
-    ly += font * 1.25;
-    x = r.x + font * 0.5;
-    GsRgb grey = {0.3, 0.3, 0.3};
-    char ml[96];
-    snprintf(ml, sizeof ml, "%s (%s)", gs_plot_metric_label((int)metric),
-             gs_trace_col_name(metric));
-    x = legend_item(cr, x, ly, font, grey, LINE_SOLID, ml, maxx);
-    if (act)
-        x = legend_item(cr, x, ly, font, grey, LINE_DOTTED,
-                        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82z\xe2\x80\x96 (act_grad_norm)",
-                        maxx);
-    if (np > 0)
-        legend_item(cr, x, ly, font, (GsRgb){0.1, 0.1, 0.1}, LINE_DASHED, "predicted, step 0",
-                    maxx);
     cairo_restore(cr);
 }
 
@@ -770,14 +1031,107 @@ void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const c
 
 /* ---- update ratio ------------------------------------------------------------------ */
 
-void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, double *work)
+/* Median, smallest and largest finite positive update_ratio over t's layers at step i (NaN
+ * when none); buf holds n_layers doubles. */
+static void layer_stats(const GsTrace *t, size_t i, double *buf, double *med, double *lo,
+                        double *hi)
 {
+    size_t k = 0;
+    for (size_t li = 0; li < gs_trace_n_layers(t); li++) {
+        double v = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
+        if (isfinite(v) && v > 0)
+            buf[k++] = v;
+    }
+    if (!k) {
+        *med = *lo = *hi = NAN;
+        return;
+    }
+    /* insertion sort: a few dozen layers */
+    for (size_t a = 1; a < k; a++)
+        for (size_t j = a; j > 0 && buf[j - 1] > buf[j]; j--) {
+            double x = buf[j];
+            buf[j] = buf[j - 1];
+            buf[j - 1] = x;
+        }
+    *med = k % 2 ? buf[k / 2] : sqrt(buf[k / 2 - 1] * buf[k / 2]);
+    *lo = buf[0];
+    *hi = buf[k - 1];
+}
+
+/* The band between the smallest and largest layer's update at each step, in c (translucent);
+ * a step without any value breaks it. */
+static void update_band(cairo_t *cr, GsRect p, const GsTrace *t, const Scale *ys, double xlo,
+                        double xhi, GsRgb c, double *buf)
+{
+    size_t n = gs_trace_n_steps(t);
+    cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.18);
+    for (size_t a = 0; a < n;) {
+        double med, lo, hi;
+        layer_stats(t, a, buf, &med, &lo, &hi);
+        if (isnan(med)) {
+            a++;
+            continue;
+        }
+        size_t e = a + 1;
+        while (e < n) {
+            layer_stats(t, e, buf, &med, &lo, &hi);
+            if (isnan(med))
+                break;
+            e++;
+        }
+        for (size_t i = a; i < e; i++) {
+            layer_stats(t, i, buf, &med, &lo, &hi);
+            double x = xmap(p, xlo, xhi, (double)gs_trace_step(t, i));
+            if (i == a)
+                cairo_move_to(cr, x, ymap(ys, p, hi));
+            else
+                cairo_line_to(cr, x, ymap(ys, p, hi));
+        }
+        for (size_t i = e; i-- > a;) {
+            layer_stats(t, i, buf, &med, &lo, &hi);
+            cairo_line_to(cr, xmap(p, xlo, xhi, (double)gs_trace_step(t, i)), ymap(ys, p, lo));
+        }
+        cairo_close_path(cr);
+        cairo_fill(cr);
+        a = e;
+    }
+}
+
+void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, const GsTrace *b,
+                     const char *la, const char *lb, double *work)
+{
+    static const GsRgb run_col[2] = {{0.0, 0.447, 0.698}, {0.835, 0.369, 0.0}};
     cairo_save(cr);
-    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    const GsTrace *runs[2] = {t, b && gs_trace_has(b, GS_COL_UPDATE_RATIO) ? b : NULL};
+    int nr = runs[1] ? 2 : 1;
+    size_t nl = gs_trace_n_layers(t);
     double th = gs_panel_title(
         cr, r, font,
         "Update size \xe2\x80\x96\xce\x94W\xe2\x80\x96/\xe2\x80\x96W\xe2\x80\x96 per layer");
-    double top = th + font * 1.3;
+    /* the key sits above the plot, so the reference label never covers data */
+    const GsRgb ref_col = {0.75, 0.1, 0.1};
+    Legend lg = {0};
+    char lab[200];
+    if (nr == 2) {
+        legend_add(&lg, run_col[0], LINE_SOLID, la ? la : "before");
+        legend_add(&lg, run_col[1], LINE_SOLID, lb ? lb : "after");
+        legend_break(&lg);
+    }
+    legend_add(&lg, ref_col, LINE_DASHED, "10\xe2\x81\xbb\xc2\xb3 rule of thumb");
+    if (nr == 2) {
+        snprintf(lab, sizeof lab, "line: median layer, band: all layers");
+        legend_add(&lg, (GsRgb){0.6, 0.6, 0.6}, LINE_SOLID, lab);
+    }
+    double key_w = nr == 2 ? 0.0 : fmin(font * 8, r.w * 0.4);
+    double lx = r.x + font * 0.5;
+    if (nr == 1) {
+        GsTextStyle ks = gs_text_style(font * 0.78);
+        lx +=
+            gs_text_width(cr, &ks, "layer 1") + key_w + gs_text_width(cr, &ks, "out") + font * 2.0;
+    }
+    double lw_avail = r.x + r.w - lx;
+    int rows = legend_flow(cr, &lg, lx, 0, lw_avail, font, 0);
+    double top = th + font * (0.45 + LEGEND_ROW * rows);
     GsRect p = plot_rect(r, font, top);
     if (p.w < font * 3 || p.h < font * 2) {
         cairo_restore(cr);
@@ -785,18 +1139,25 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     }
     double mn = 1e-4, mx = 1e-2; /* the 1e-3 reference line, a decade either side, in view */
     int any = 0;
-    for (size_t i = 0; i < ns; i++)
-        for (size_t li = 0; li < nl; li++) {
-            double v = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
-            if (isfinite(v) && v > 0) {
-                mn = fmin(mn, v);
-                mx = fmax(mx, v);
-                any = 1;
+    const GsTrace *longest = t;
+    for (int k = 0; k < nr; k++) {
+        const GsTrace *u = runs[k];
+        if (gs_trace_step(u, gs_trace_n_steps(u) - 1) >
+            gs_trace_step(longest, gs_trace_n_steps(longest) - 1))
+            longest = u;
+        for (size_t i = 0; i < gs_trace_n_steps(u); i++)
+            for (size_t li = 0; li < gs_trace_n_layers(u); li++) {
+                double v = gs_trace_get(u, i, li, GS_COL_UPDATE_RATIO);
+                if (isfinite(v) && v > 0) {
+                    mn = fmin(mn, v);
+                    mx = fmax(mx, v);
+                    any = 1;
+                }
             }
-        }
+    }
     Scale ys;
     double xlo, xhi;
-    steps_log_axes(cr, p, font, t, mn, mx, "ratio (log scale)", &ys, &xlo, &xhi);
+    steps_log_axes(cr, p, font, longest, mn, mx, "ratio (log scale)", &ys, &xlo, &xhi);
     if (!any) {
         GsRect upper = {p.x, p.y, p.w, p.h * 0.5};
         message(cr, upper, font, "no update changed any weight (all zero or NaN/Inf)");
@@ -807,46 +1168,56 @@ void gs_panel_update(cairo_t *cr, GsRect r, double font, const GsTrace *t, doubl
     double lw = fmax(1.0, font * 0.11);
     cairo_set_line_width(cr, lw);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-    for (size_t li = 0; li < nl; li++) {
-        for (size_t i = 0; i < ns; i++)
-            work[i] = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
-        gs_set_rgb(cr, gs_cmap_seq(nl > 1 ? 0.82 * (double)li / (double)(nl - 1) : 0.0));
-        series_line(cr, p, t, &ys, xlo, xhi, GS_BIN_GMEAN, (size_t)fmax(2.0, p.w), lw, work);
+    if (nr == 2) {
+        for (int k = 0; k < 2; k++) {
+            const GsTrace *u = runs[k];
+            size_t n = gs_trace_n_steps(u);
+            double *buf = work + 4 * n; /* >= n_layers doubles past series_line's share */
+            update_band(cr, p, u, &ys, xlo, xhi, run_col[k], buf);
+            for (size_t i = 0; i < n; i++) {
+                double lo, hi;
+                layer_stats(u, i, buf, &work[i], &lo, &hi);
+            }
+            gs_set_rgb(cr, run_col[k]);
+            cairo_set_line_width(cr, lw * 1.5);
+            series_line(cr, p, u, &ys, xlo, xhi, GS_BIN_GMEAN, (size_t)fmax(2.0, p.w), lw * 1.5,
+                        work);
+        }
+    } else {
+        size_t ns = gs_trace_n_steps(t);
+        for (size_t li = 0; li < nl; li++) {
+            for (size_t i = 0; i < ns; i++)
+                work[i] = gs_trace_get(t, i, li, GS_COL_UPDATE_RATIO);
+            gs_set_rgb(cr, gs_cmap_seq(nl > 1 ? 0.82 * (double)li / (double)(nl - 1) : 0.0));
+            series_line(cr, p, t, &ys, xlo, xhi, GS_BIN_GMEAN, (size_t)fmax(2.0, p.w), lw, work);
+        }
     }
     /* reference: Karpathy's rule of thumb, ~1e-3 per step is healthy */
-    double yr = ymap(&ys, p, 1e-3);
-    reference_line(cr, p, font, yr, (GsRgb){0.75, 0.1, 0.1}, 0.12);
+    reference_line(cr, p, font, ymap(&ys, p, 1e-3), ref_col, 0.12);
     cairo_restore(cr);
-    GsTextStyle st = gs_text_style(font * 0.78);
-    st.color = (GsRgb){0.7, 0.05, 0.05};
-    double ty = yr - font * 0.15;
-    if (ty - font < p.y)
-        ty = yr + font * 1.05; /* no room above: label below the line */
-    const char *rule = "10\xe2\x81\xbb\xc2\xb3 rule of thumb";
-    double rw = gs_text_width(cr, &st, rule);
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.85); /* keep the label readable over many lines */
-    cairo_rectangle(cr, p.x + p.w - font * 0.5 - rw, ty - font * 0.95, rw + font * 0.4, font);
-    cairo_fill(cr);
-    gs_text_draw(cr, &st, p.x + p.w - font * 0.3, ty, 1, 1, 0, p.w, rule);
-    /* layer colour key */
-    GsTextStyle ks = gs_text_style(font * 0.78);
-    double ky = r.y + th + font * 0.45, kx = r.x + font * 0.5;
-    gs_text_draw(cr, &ks, kx, ky, 0, 0.5, 0, 0, "layer 1");
-    kx += gs_text_width(cr, &ks, "layer 1") + font * 0.4;
-    double kw = fmin(font * 8, r.w * 0.4);
-    for (int i = 0; i < 64; i++) {
-        gs_set_rgb(cr, gs_cmap_seq(0.82 * i / 63.0));
-        cairo_rectangle(cr, kx + kw * i / 64.0, ky - font * 0.3, kw / 64.0 + 0.5, font * 0.6);
-        cairo_fill(cr);
+    double ky = r.y + th + font * 0.5;
+    if (nr == 1) {
+        /* layer colour key */
+        GsTextStyle ks = gs_text_style(font * 0.78);
+        double kx = r.x + font * 0.5;
+        gs_text_draw(cr, &ks, kx, ky, 0, 0.5, 0, 0, "layer 1");
+        kx += gs_text_width(cr, &ks, "layer 1") + font * 0.4;
+        for (int i = 0; i < 64; i++) {
+            gs_set_rgb(cr, gs_cmap_seq(0.82 * i / 63.0));
+            cairo_rectangle(cr, kx + key_w * i / 64.0, ky - font * 0.3, key_w / 64.0 + 0.5,
+                            font * 0.6);
+            cairo_fill(cr);
+        }
+        gs_text_draw(cr, &ks, kx + key_w + font * 0.4, ky, 0, 0.5, 0, 0, nl > 1 ? "out" : "");
     }
-    gs_text_draw(cr, &ks, kx + kw + font * 0.4, ky, 0, 0.5, 0, 0, nl > 1 ? "out" : "");
+    legend_flow(cr, &lg, lx, ky, lw_avail, font, 1);
     cairo_restore(cr);
 }
 
 /* ---- activation health ------------------------------------------------------------- */
 
-void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *sat,
-                     const GsHeatmap *dead)
+void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *const *sat,
+                     const GsHeatmap *const *dead, size_t n_runs, const char *const *labels)
 {
     cairo_save(cr);
     double th = gs_panel_title(cr, r, font,
@@ -854,17 +1225,26 @@ void gs_panel_health(cairo_t *cr, GsRect r, double font, const GsHeatmap *sat,
                                "1)");
     double key_h = font * 1.6;
     GsRect body = {r.x, r.y + th, r.w, r.h - th - key_h};
-    const GsHeatmap *hm[2] = {sat, dead};
     const char *names[2] = {"saturated", "dead (never active)"};
-    int n = (sat != NULL) + (dead != NULL), k = 0;
-    double sub_font = font * 0.85;
-    for (int i = 0; i < 2; i++) {
-        if (!hm[i])
-            continue;
-        double w = (body.w - (n - 1) * font * 0.5) / n;
-        GsRect q = {body.x + k * (w + font * 0.5), body.y, w, body.h};
-        gs_heatmap_draw(cr, hm[i], q, sub_font, names[i], NULL);
-        k++;
+    double sub_font = font * (n_runs > 1 ? 0.75 : 0.85);
+    double row_gap = font * 0.3, rh = (body.h - (double)(n_runs - 1) * row_gap) / (double)n_runs;
+    for (size_t k = 0; k < n_runs; k++) {
+        const GsHeatmap *hm[2] = {sat[k], dead[k]};
+        int n = (hm[0] != NULL) + (hm[1] != NULL), j = 0;
+        for (int i = 0; i < 2; i++) {
+            if (!hm[i])
+                continue;
+            double w = (body.w - (n - 1) * font * 0.5) / n;
+            GsRect q = {body.x + j * (w + font * 0.5), body.y + (double)k * (rh + row_gap), w, rh};
+            char title[240];
+            if (n_runs > 1)
+                snprintf(title, sizeof title, "%s: %s", labels && labels[k] ? labels[k] : "?",
+                         names[i]);
+            else
+                snprintf(title, sizeof title, "%s", names[i]);
+            gs_heatmap_draw(cr, hm[i], q, sub_font, title, NULL);
+            j++;
+        }
     }
     /* 0..1 key */
     double kx = r.x + gs_axes_left_margin(sub_font), ky = r.y + r.h - key_h * 0.55;
@@ -896,27 +1276,21 @@ static GsRgb sev_color(GsSeverity s)
     return oi_blue;
 }
 
-static const char *kind_title(GsFindingKind k)
+/* The plain title of a finding kind with a capital first letter ("Vanishing gradient"). */
+static void kind_title(char *buf, size_t n, GsFindingKind k)
 {
-    switch (k) {
-    case GS_FIND_VANISHING: return "Vanishing gradients";
-    case GS_FIND_EXPLODING: return "Exploding gradients";
-    case GS_FIND_NONFINITE: return "NaN/Inf gradients";
-    case GS_FIND_SATURATION: return "Saturated activations";
-    case GS_FIND_DEAD_UNITS: return "Dead units";
-    case GS_FIND_UPDATE_TOO_LARGE: return "Updates too large";
-    case GS_FIND_UPDATE_TOO_SMALL: return "Updates too small";
-    case GS_FIND_LOSS_DIVERGING: return "Loss diverging";
-    case GS_FIND_LOSS_STALLED: return "Loss stalled";
-    case GS_FIND_COUNT: break;
-    }
-    return "Finding";
+    snprintf(buf, n, "%s", gs_finding_kind_title(k));
+    if (buf[0] >= 'a' && buf[0] <= 'z')
+        buf[0] = (char)(buf[0] - 'a' + 'A');
 }
 
-/* Height one finding takes (or draws, when !dry) at width w. */
-static double finding_block(cairo_t *cr, const GsFinding *f, double x, double y, double w,
-                            double font, double max_h, int dry)
+/* Height one finding takes (or draws, when !dry) at width w. A finding another one explains
+ * is one grey line naming its cause (its fix is the cause's); the primary one says it is the
+ * cause. */
+static double finding_block(cairo_t *cr, const GsFindings *fs, size_t i, double x, double y,
+                            double w, double font, double max_h, int dry)
 {
+    const GsFinding *f = &fs->items[i];
     double chip = font * 0.8, tx = x + chip + font * 0.5, tw = w - (tx - x);
     GsTextStyle hs = gs_text_style(font * 0.88);
     hs.bold = 1;
@@ -924,64 +1298,105 @@ static double finding_block(cairo_t *cr, const GsFinding *f, double x, double y,
     GsTextStyle os = gs_text_style(font * 0.76);
     os.mono = 1;
     os.color = (GsRgb){0.1, 0.3, 0.55};
-    char head[256];
-    snprintf(head, sizeof head, "%s \xe2\x80\x94 layers %d\xe2\x80\x93%d, steps %ld\xe2\x80\x93%ld",
-             kind_title(f->kind), f->layer_first, f->layer_last, f->step_first, f->step_last);
-    double h = font * 1.2;
+    char title[96], head[400];
+    kind_title(title, sizeof title, f->kind);
+    const GsFinding *cause =
+        f->explained_by >= 0 && (size_t)f->explained_by < fs->n && (size_t)f->explained_by != i
+            ? &fs->items[f->explained_by]
+            : NULL;
+    if (cause) {
+        GsTextStyle gst = gs_text_style(font * 0.8);
+        gst.color = (GsRgb){0.5, 0.5, 0.5};
+        snprintf(head, sizeof head, "%s \xe2\x80\x94 layers %d\xe2\x80\x93%d (follows from %s)",
+                 title, f->layer_first, f->layer_last, gs_finding_kind_title(cause->kind));
+        if (!dry) {
+            GsRgb c = sev_color(f->severity);
+            cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.45);
+            cairo_rectangle(cr, x, y + font * 0.15, chip, chip);
+            cairo_fill(cr);
+        }
+        return gs_text_wrap(cr, &gst, tx, y, tw, 2, dry, head) + font * 0.3;
+    }
+    snprintf(head, sizeof head,
+             "%s%s \xe2\x80\x94 layers %d\xe2\x80\x93%d, steps %ld\xe2\x80\x93%ld",
+             f->primary ? "Cause: " : "", title, f->layer_first, f->layer_last, f->step_first,
+             f->step_last);
     if (!dry) {
         gs_set_rgb(cr, sev_color(f->severity));
         cairo_rectangle(cr, x, y + font * 0.15, chip, chip);
         cairo_fill(cr);
-        gs_text_draw(cr, &hs, tx, y, 0, 0, 0, tw, head);
     }
+    double h = gs_text_wrap(cr, &hs, tx, y, tw, 2, dry, head);
     int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1);
     h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > 4 ? 4 : lines, dry, f->message);
     if (f->suggestion[0]) {
-        char s[300];
-        snprintf(s, sizeof s, "\xe2\x86\x92 %s", f->suggestion);
-        h += gs_text_wrap(cr, &ms, tx, y + h, tw, 2, dry, s);
+        char sug[300];
+        snprintf(sug, sizeof sug, "\xe2\x86\x92 %s", f->suggestion);
+        h += gs_text_wrap(cr, &ms, tx, y + h, tw, 2, dry, sug);
     }
     if (f->options[0])
         h += gs_text_wrap(cr, &os, tx, y + h, tw, 2, dry, f->options);
     return h + font * 0.45;
 }
 
-void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *fs)
+/* Lists fs (in its order: the cause first) from y down to bottom; "+N more" when out of
+ * room. Returns the y below the last line. */
+static double findings_list(cairo_t *cr, GsRect r, double y, double bottom, double font,
+                            const GsFindings *fs, const char *healthy_text, int dry)
 {
-    cairo_save(cr);
-    double th = gs_panel_title(cr, r, font, "Findings");
-    double y = r.y + th, bottom = r.y + r.h;
     if (!fs || fs->n == 0) {
         GsTextStyle st = gs_text_style(font * 0.85);
         st.color = oi_green;
-        gs_text_wrap(cr, &st, r.x, y, r.w, 3, 0,
-                     "No findings: no rule flagged this run's gradients.");
-        cairo_restore(cr);
-        return;
+        return y + gs_text_wrap(cr, &st, r.x, y, r.w, 3, dry, healthy_text) + font * 0.3;
     }
     GsTextStyle more = gs_text_style(font * 0.8);
     more.bold = 1;
     size_t shown = 0;
-    /* most severe first, keeping the given order within a severity */
-    for (int sev = GS_SEV_ERROR; sev >= GS_SEV_INFO; sev--) {
-        for (size_t i = 0; i < fs->n; i++) {
-            const GsFinding *f = &fs->items[i];
-            if ((int)f->severity != sev)
-                continue;
-            double room = bottom - y - (shown + 1 < fs->n ? font * 1.3 : 0.0);
-            double h = finding_block(cr, f, r.x, y, r.w, font, room, 1);
-            if (h > room)
-                goto out_of_room;
-            finding_block(cr, f, r.x, y, r.w, font, room, 0);
-            y += h;
-            shown++;
-        }
+    for (size_t i = 0; i < fs->n; i++) {
+        double room = bottom - y - (shown + 1 < fs->n ? font * 1.3 : 0.0);
+        double h = finding_block(cr, fs, i, r.x, y, r.w, font, room, 1);
+        if (h > room)
+            break;
+        if (!dry)
+            finding_block(cr, fs, i, r.x, y, r.w, font, room, 0);
+        y += h;
+        shown++;
     }
-out_of_room:
     if (shown < fs->n) {
         char b[64];
         snprintf(b, sizeof b, "+%zu more (see the JSON/text findings)", fs->n - shown);
-        gs_text_draw(cr, &more, r.x, fmin(y, bottom - font * 1.1), 0, 0, 0, r.w, b);
+        if (!dry)
+            gs_text_draw(cr, &more, r.x, fmin(y, bottom - font * 1.1), 0, 0, 0, 0, b);
+        y = fmin(y, bottom - font * 1.1) + font * 1.2;
     }
+    return y;
+}
+
+void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *f,
+                       const GsFindings *fb, const char *la, const char *lb)
+{
+    cairo_save(cr);
+    double th = gs_panel_title(cr, r, font, "Findings");
+    double y = r.y + th, bottom = r.y + r.h;
+    if (!fb) {
+        findings_list(cr, r, y, bottom, font, f,
+                      "No findings: no rule flagged this run's gradients.", 0);
+        cairo_restore(cr);
+        return;
+    }
+    /* before and after: the after list gets what it needs (at most 40%), before the rest */
+    GsTextStyle hs = gs_text_style(font * 0.85);
+    hs.bold = 1;
+    const char *after_ok = "No findings: no rule flagged this run.";
+    double after_h = font * 0.2 + gs_text_wrap(cr, &hs, r.x, 0, r.w, 2, 1, lb ? lb : "after");
+    after_h += findings_list(cr, r, 0, (r.h - th) * 0.4, font, fb, after_ok, 1);
+    double split = fmax(bottom - after_h, r.y + th + (r.h - th) * 0.6);
+    hs.color = (GsRgb){0.0, 0.447, 0.698};
+    y += gs_text_wrap(cr, &hs, r.x, y, r.w, 2, 0, la ? la : "before");
+    y = findings_list(cr, r, y, split, font, f, "No findings.", 0);
+    hs.color = (GsRgb){0.835, 0.369, 0.0};
+    y += font * 0.2;
+    y += gs_text_wrap(cr, &hs, r.x, y, r.w, 2, 0, lb ? lb : "after");
+    findings_list(cr, r, y, bottom, font, fb, after_ok, 0);
     cairo_restore(cr);
 }

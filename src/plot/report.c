@@ -61,6 +61,44 @@ static long parse_dim(const char *s, const char *end, long lo, long hi)
     return v >= lo && v <= hi ? v : -1;
 }
 
+GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err)
+{
+    if (text && strcmp(text, "none") == 0) {
+        *out = GS_PRESET_NONE;
+        return GS_OK;
+    }
+    if (text && strcmp(text, "paper") == 0) {
+        *out = GS_PRESET_PAPER;
+        return GS_OK;
+    }
+    return gs_error(err, GS_ERR_INVALID, "preset '%s' is not one of none, paper",
+                    text ? text : "(null)");
+}
+
+/* The paper page: 3.5 in wide in points, base text 9.3 pt so the smallest label (0.76 of it)
+ * is still 7 pt; PNG at 300 dpi. */
+#define PAPER_WIDTH_PT 252.0
+#define PAPER_FONT_PT 9.3
+#define PAPER_DPI 300.0
+
+/* Page width, height (page units) and PNG device scale for o, the preset applied. */
+static void page_size(const GsReportOptions *o, double *w, double *h, double *scale)
+{
+    if (o->preset != GS_PRESET_PAPER) {
+        *w = o->width;
+        *h = o->height;
+        *scale = o->scale;
+        return;
+    }
+    int n_heat = o->after ? 2 : 1;
+    int loss =
+        gs_trace_has(o->trace, GS_COL_LOSS) || (o->after && gs_trace_has(o->after, GS_COL_LOSS));
+    /* heights in fonts: title 3.3, each heatmap 11, profile 12.6, loss 10, margins */
+    *w = PAPER_WIDTH_PT;
+    *h = PAPER_FONT_PT * (3.3 + 11.5 * n_heat + 13.2 + (loss ? 10.4 : 0) + 2.5);
+    *scale = PAPER_DPI / 72.0;
+}
+
 GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
 {
     if (!text)
@@ -79,7 +117,8 @@ GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err)
 
 /* Everything built before drawing, freed in one place. */
 typedef struct {
-    GsHeatmap *main, *after, *sat, *dead;
+    GsHeatmap *main, *after;
+    GsHeatmap *sat[2], *dead[2]; /* per run: before, after */
     double *work;
 } Model;
 
@@ -87,8 +126,10 @@ static void model_fini(Model *m)
 {
     gs_heatmap_destroy(m->main);
     gs_heatmap_destroy(m->after);
-    gs_heatmap_destroy(m->sat);
-    gs_heatmap_destroy(m->dead);
+    for (int k = 0; k < 2; k++) {
+        gs_heatmap_destroy(m->sat[k]);
+        gs_heatmap_destroy(m->dead[k]);
+    }
     free(m->work);
 }
 
@@ -102,6 +143,12 @@ static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBi
 static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
                        const char *verdict)
 {
+    if (o->preset == GS_PRESET_PAPER) {
+        /* the colour bar names the metric; the run and its verdict are what this line is for */
+        snprintf(buf, n, "%s%s%s", label ? label : gs_plot_metric_label((int)o->metric),
+                 verdict ? ": " : "", verdict ? verdict : "");
+        return;
+    }
     const char *m = gs_plot_metric_label((int)o->metric);
     const char *what = o->relative ? "relative to the output layer, per layer and step"
                                    : "per layer and training step";
@@ -117,19 +164,29 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     double f = L->font;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
-                         o->source_name);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_TITLE]);
+    if (o->preset == GS_PRESET_PAPER)
+        gs_panel_title_compact(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->source_name,
+                               o->after);
+    else
+        gs_panel_title_block(cr, L->r[GS_PANEL_TITLE], f, o->trace, o->title, o->subtitle,
+                             o->source_name, o->after);
     char title[512];
     const GsFindings *outline = o->findings && o->findings->n ? o->findings : NULL;
     if (o->after) {
-        heat_title(title, sizeof title, o, o->before_label ? o->before_label : "before",
+        heat_title(title, sizeof title, o,
+                   o->before_label && o->preset != GS_PRESET_PAPER ? o->before_label : "before",
                    o->before_verdict);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
-        heat_title(title, sizeof title, o, o->after_label ? o->after_label : "after",
+        heat_title(title, sizeof title, o,
+                   o->after_label && o->preset != GS_PRESET_PAPER ? o->after_label : "after",
                    o->after_verdict);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP_AFTER]);
         gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
     } else {
         heat_title(title, sizeof title, o, NULL, NULL);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
         gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
     }
     char cbl[160];
@@ -137,19 +194,37 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         snprintf(cbl, sizeof cbl, "ratio to output layer (log scale)");
     else
         snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
-    gs_colorbar_draw(cr, m->main, L->r[GS_PANEL_CBAR], f, cbl);
-    gs_legend_draw(cr, m->main, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    const GsHeatmap *shared[2] = {m->main, m->after};
+    size_t n_shared = m->after ? 2 : 1;
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
+    gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
+    gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LOSS]);
     if (L->on[GS_PANEL_LOSS])
         gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
                       o->before_label ? o->before_label : "before",
                       o->after && gs_trace_has(o->after, GS_COL_LOSS) ? o->after : NULL,
                       o->after_label ? o->after_label : "after", m->work);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_PROFILE]);
     if (L->on[GS_PANEL_PROFILE])
-        gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction);
+        gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction,
+                         o->after, o->before_label ? o->before_label : "before",
+                         o->after_label ? o->after_label : "after");
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_UPDATE]);
     if (L->on[GS_PANEL_UPDATE])
-        gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, m->work);
-    if (L->on[GS_PANEL_HEALTH])
-        gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, m->sat, m->dead);
+        gs_panel_update(cr, L->r[GS_PANEL_UPDATE], f, o->trace, o->after,
+                        o->before_label ? o->before_label : "before",
+                        o->after_label ? o->after_label : "after", m->work);
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEALTH]);
+    if (L->on[GS_PANEL_HEALTH]) {
+        const GsHeatmap *sat[2] = {m->sat[0], m->sat[1]}, *dead[2] = {m->dead[0], m->dead[1]};
+        /* short row names: the title and the heatmaps already say what changed */
+        const char *labels[2] = {"before", "after"};
+        gs_panel_health(cr, L->r[GS_PANEL_HEALTH], f, sat, dead, m->sat[1] || m->dead[1] ? 2 : 1,
+                        labels);
+    }
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CLIP]);
     if (L->on[GS_PANEL_CLIP]) {
         /* the run whose clipping acted: the report's own, else the comparison's */
         int own = gs_trace_clipping_acted(o->trace);
@@ -158,8 +233,12 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                           : (o->after_label ? o->after_label : "after"),
                       m->work);
     }
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_FINDINGS]);
     if (L->on[GS_PANEL_FINDINGS])
-        gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings);
+        gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings,
+                          o->after ? o->after_findings : NULL,
+                          o->before_label ? o->before_label : "before",
+                          o->after_label ? o->after_label : "after");
 }
 
 typedef struct {
@@ -177,30 +256,34 @@ static void draw_cb(cairo_t *cr, void *ctx)
 /* Builds the heatmap models for the laid-out page. */
 static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsError *err)
 {
-    double f = L->font, s = o->scale;
+    double f = L->font, s = o->preset == GS_PRESET_PAPER ? PAPER_DPI / 72.0 : o->scale;
     double cells_w = (L->r[GS_PANEL_HEATMAP].w - gs_axes_left_margin(f) - f * 0.6) * s;
     GsHeatmapScale sc = o->relative ? GS_HM_RATIO : GS_HM_LOG;
     GsStatus st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
     if (st == GS_OK && o->after)
         st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
-    if (st == GS_OK && m->after) {
-        /* the comparison is only honest on one shared colour scale */
-        double lo, hi;
-        int cl;
-        gs_heatmap_union_range(m->main, m->after, &lo, &hi, &cl);
-        gs_heatmap_set_range(m->main, lo, hi, cl);
-        gs_heatmap_set_range(m->after, lo, hi, cl);
+    if (st == GS_OK) {
+        /* the comparison is only honest on one shared colour scale, and a robust one */
+        GsHeatmap *both[2] = {m->main, m->after};
+        const int healthy[2] = {gs_heatmap_gradients_healthy(o->findings),
+                                gs_heatmap_gradients_healthy(o->after_findings)};
+        st = gs_heatmap_share_range(both, m->after ? 2 : 1, healthy, err);
     }
     if (st == GS_OK && L->on[GS_PANEL_HEALTH]) {
-        int both =
-            gs_trace_has(o->trace, GS_COL_SATURATION) && gs_trace_has(o->trace, GS_COL_DEAD_FRAC);
-        double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
-        if (gs_trace_has(o->trace, GS_COL_SATURATION))
-            st = heatmap_for(o->trace, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w, &m->sat,
-                             err);
-        if (st == GS_OK && gs_trace_has(o->trace, GS_COL_DEAD_FRAC))
-            st = heatmap_for(o->trace, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w, &m->dead,
-                             err);
+        const GsTrace *runs[2] = {o->trace, o->after};
+        for (int k = 0; k < 2 && st == GS_OK; k++) {
+            const GsTrace *t = runs[k];
+            if (!t)
+                continue;
+            int both = gs_trace_has(t, GS_COL_SATURATION) && gs_trace_has(t, GS_COL_DEAD_FRAC);
+            double w = (L->r[GS_PANEL_HEALTH].w / (both ? 2 : 1) - gs_axes_left_margin(f)) * s;
+            if (gs_trace_has(t, GS_COL_SATURATION))
+                st = heatmap_for(t, GS_COL_SATURATION, GS_HM_FRACTION, GS_BIN_MAX, w, &m->sat[k],
+                                 err);
+            if (st == GS_OK && gs_trace_has(t, GS_COL_DEAD_FRAC))
+                st = heatmap_for(t, GS_COL_DEAD_FRAC, GS_HM_FRACTION, GS_BIN_MAX, w, &m->dead[k],
+                                 err);
+        }
     }
     if (st == GS_OK) {
         size_t ns = gs_trace_n_steps(o->trace), nl = gs_trace_n_layers(o->trace);
@@ -213,6 +296,41 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
             st = gs_error(err, GS_ERR_NOMEM, "out of memory for the report");
     }
     return st;
+}
+
+void gs_report_layout(const GsReportOptions *o, GsLayout *out)
+{
+    const GsTrace *t = o->trace;
+    double pw, ph, psc;
+    page_size(o, &pw, &ph, &psc);
+    GsLayoutSpec ls = {.width = pw, .height = ph};
+    if (o->preset == GS_PRESET_PAPER) {
+        ls.single_column = 1;
+        ls.font = PAPER_FONT_PT;
+    }
+    ls.subtitle_lines = o->subtitle ? 1 : 0;
+    ls.want[GS_PANEL_HEATMAP_AFTER] = o->after != NULL;
+    ls.want[GS_PANEL_LOSS] =
+        gs_trace_has(t, GS_COL_LOSS) || (o->after && gs_trace_has(o->after, GS_COL_LOSS));
+    ls.want[GS_PANEL_PROFILE] = 1; /* the metric itself is always there */
+    ls.want[GS_PANEL_UPDATE] = gs_trace_has(t, GS_COL_UPDATE_RATIO);
+    ls.want[GS_PANEL_CLIP] = gs_trace_clipping_acted(t) || gs_trace_clipping_acted(o->after);
+    ls.want[GS_PANEL_HEALTH] =
+        gs_trace_has(t, GS_COL_SATURATION) || gs_trace_has(t, GS_COL_DEAD_FRAC);
+    ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
+    GsLayout L;
+    gs_layout_compute(&ls, &L);
+    if (o->subtitle && !ls.single_column) {
+        /* A long subtitle (a lesson's caption) gets up to three lines; estimate them from an
+         * average DejaVu Sans advance of 0.55 em and lay the page out again. */
+        double per_line = L.r[GS_PANEL_TITLE].w / (0.55 * 0.95 * L.font);
+        int lines = (int)ceil((double)strlen(o->subtitle) / fmax(per_line, 1.0));
+        if (lines > 1) {
+            ls.subtitle_lines = lines > 3 ? 3 : lines;
+            gs_layout_compute(&ls, &L);
+        }
+    }
+    *out = L;
 }
 
 GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err)
@@ -236,30 +354,8 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
         !gs_trace_has(o->trace, o->metric))
         return gs_error(err, GS_ERR_INVALID, "%s: the trace has no column '%s' to plot", path,
                         gs_trace_col_name(o->metric) ? gs_trace_col_name(o->metric) : "?");
-    const GsTrace *t = o->trace;
-    GsLayoutSpec ls = {.width = o->width, .height = o->height};
-    ls.subtitle_lines = o->subtitle ? 1 : 0;
-    ls.want[GS_PANEL_HEATMAP_AFTER] = o->after != NULL;
-    ls.want[GS_PANEL_LOSS] =
-        gs_trace_has(t, GS_COL_LOSS) || (o->after && gs_trace_has(o->after, GS_COL_LOSS));
-    ls.want[GS_PANEL_PROFILE] = 1; /* the metric itself is always there */
-    ls.want[GS_PANEL_UPDATE] = gs_trace_has(t, GS_COL_UPDATE_RATIO);
-    ls.want[GS_PANEL_CLIP] = gs_trace_clipping_acted(t) || gs_trace_clipping_acted(o->after);
-    ls.want[GS_PANEL_HEALTH] =
-        gs_trace_has(t, GS_COL_SATURATION) || gs_trace_has(t, GS_COL_DEAD_FRAC);
-    ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
     GsLayout L;
-    gs_layout_compute(&ls, &L);
-    if (o->subtitle) {
-        /* A long subtitle (a lesson's caption) gets up to three lines; estimate them from an
-         * average DejaVu Sans advance of 0.55 em and lay the page out again. */
-        double per_line = L.r[GS_PANEL_TITLE].w / (0.55 * 0.95 * L.font);
-        int lines = (int)ceil((double)strlen(o->subtitle) / fmax(per_line, 1.0));
-        if (lines > 1) {
-            ls.subtitle_lines = lines > 3 ? 3 : lines;
-            gs_layout_compute(&ls, &L);
-        }
-    }
+    gs_report_layout(o, &L);
 
     Model m = {0};
     st = build(o, &L, &m, err);
@@ -269,7 +365,11 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     }
 
     Page page = {o, &L, &m};
-    st = gs_plot_render(path, o->width, o->height, o->scale, draw_cb, &page, err);
+    double pw, ph, psc;
+    page_size(o, &pw, &ph, &psc);
+    if (o->preset == GS_PRESET_PAPER && !gs_plot_path_is_png(path))
+        psc = 1.0; /* PDF and SVG stay in points */
+    st = gs_plot_render(path, (int)lround(pw), (int)lround(ph), psc, draw_cb, &page, err);
     model_fini(&m);
     return st;
 }

@@ -30,6 +30,12 @@ static int format_of(const char *path, Format *f)
     return 1;
 }
 
+int gs_plot_path_is_png(const char *path)
+{
+    Format f;
+    return path && format_of(path, &f) && f == FMT_PNG;
+}
+
 GsStatus gs_plot_check_path(const char *path, GsError *err)
 {
     Format fmt;

@@ -13,6 +13,8 @@ typedef void (*GsPageDraw)(cairo_t *cr, void *ctx);
 /* Checks that path ends in .png/.svg/.pdf (case-insensitive); GS_ERR_INVALID naming the
  * extension otherwise. */
 GsStatus gs_plot_check_path(const char *path, GsError *err);
+/* 1 when path ends in .png (case-insensitive). */
+int gs_plot_path_is_png(const char *path);
 /* Renders draw(ctx) on a width x height page to path (PNG at device scale `scale`, SVG or PDF
  * by extension) through a temporary file renamed on success. GS_ERR_INVALID (extension),
  * GS_ERR_IO naming the path, GS_ERR_NOMEM; no file is left behind on failure. */

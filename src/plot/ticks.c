@@ -33,6 +33,17 @@ static double nice_next(double s)
     return pow(10.0, e + 1.0);
 }
 
+/* The next smaller 1-2-5 step. */
+static double nice_prev(double s)
+{
+    double e = floor(log10(s) + 1e-9), p = pow(10.0, e), m = s / p;
+    if (m >= 4.9)
+        return 2.0 * p;
+    if (m >= 1.9)
+        return p;
+    return 0.5 * p;
+}
+
 static size_t fill(double lo, double hi, double s, double *out, size_t cap)
 {
     double k0 = ceil(lo / s - 1e-9);
@@ -80,6 +91,16 @@ static size_t ticks(double lo, double hi, int max_ticks, double min_step, double
         s = nice_next(s);
     }
     n = fill(lo, hi, s, out, cap);
+    /* an axis keeps at least two ticks: a step that leaves one (0..499 in steps of 500) is
+     * refined, even if that gives one tick over the limit */
+    while (n < 2 && nice_prev(s) >= (min_step > 0 ? min_step : 0.0) && nice_prev(s) > 0 &&
+           hi > lo) {
+        double s2 = nice_prev(s);
+        if (s2 < min_step)
+            break;
+        s = s2;
+        n = fill(lo, hi, s, out, cap);
+    }
     if (step)
         *step = s;
     return n;
