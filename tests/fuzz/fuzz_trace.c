@@ -1,7 +1,8 @@
 /* libFuzzer harness: trace CSV -> reader -> diagnosis -> JSON -> writer -> reader again.
  * Any crash, leak or sanitizer report is a bug; so is a trace that does not survive its own
  * writer (same steps, layers, columns, names, metadata, every cell to the writer's 9 digits,
- * "no value" and NaN kept apart). The first input byte's low bit picks compact storage. */
+ * "no value" and NaN kept apart). Each input is read in both storage modes, and the compact
+ * (float) table must hold the double table's values rounded to float. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,17 +77,30 @@ static void compare(const GsTrace *a, const GsTrace *b)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Compact storage keeps each double rounded to float; "no value" and NaN survive as such. */
+static void compare_compact(const GsTrace *full, const GsTrace *compact)
 {
-    uint64_t cols = GS_COL_ALL | (size > 0 && (data[0] & 1) ? GS_TRACE_COMPACT : 0);
-    const char *in = gs_fuzz_file(0, ".csv", data, size);
-    GsTrace *t = NULL;
+    if (gs_trace_n_steps(full) != gs_trace_n_steps(compact) ||
+        gs_trace_n_layers(full) != gs_trace_n_layers(compact) ||
+        gs_trace_dropped_rows(full) != gs_trace_dropped_rows(compact))
+        fail("compact shape", 0, 0, -1);
+    for (size_t i = 0; i < gs_trace_n_steps(full); i++)
+        for (size_t l = 0; l < gs_trace_n_layers(full); l++)
+            for (int c = 0; c < GS_COL_COUNT; c++) {
+                double a = gs_trace_get(full, i, l, (GsCol)c);
+                double b = gs_trace_get(compact, i, l, (GsCol)c);
+                int ok = gs_trace_is_missing(a) ? gs_trace_is_missing(b)
+                         : isnan(a)             ? isnan(b) && !gs_trace_is_missing(b)
+                                                : b == (double)(float)a;
+                if (!ok)
+                    fail("compact cell", i, l, c);
+            }
+}
+
+/* Diagnoses t, serializes the findings, and checks that t survives its writer. */
+static void exercise(const GsTrace *t, uint64_t cols)
+{
     GsError err = {{0}};
-    if (gs_trace_read_csv(in, cols, &t, &err) != GS_OK) {
-        if (!err.msg[0])
-            fail("error without a message", 0, 0, -1);
-        return 0;
-    }
     GsThresholds th;
     gs_thresholds_default(&th);
     GsFindings fs;
@@ -100,23 +114,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gs_findings_fini(&fs);
 
     double cells = (double)gs_trace_n_steps(t) * (double)gs_trace_n_layers(t);
-    if (cells <= MAX_ROUND_TRIP_CELLS) {
-        const char *out = gs_fuzz_path(1, ".csv");
-        if (gs_trace_write_csv(t, out, &err) != GS_OK) {
-            fprintf(stderr, "write failed: %s\n", err.msg);
-            abort();
-        }
-        GsTrace *back = NULL;
-        if (gs_trace_read_csv(out, cols, &back, &err) != GS_OK) {
-            fprintf(stderr, "re-read failed: %s\n", err.msg);
-            abort();
-        }
-        if (gs_trace_dropped_rows(back) != 0)
-            fail("the writer's file reads as cut off", 0, 0, -1);
-        compare(t, back);
-        gs_trace_destroy(back);
-        unlink(out);
+    if (cells > MAX_ROUND_TRIP_CELLS)
+        return;
+    const char *out = gs_fuzz_path(1, ".csv");
+    if (gs_trace_write_csv(t, out, &err) != GS_OK) {
+        fprintf(stderr, "write failed: %s\n", err.msg);
+        abort();
     }
+    GsTrace *back = NULL;
+    if (gs_trace_read_csv(out, cols, &back, &err) != GS_OK) {
+        fprintf(stderr, "re-read failed: %s\n", err.msg);
+        abort();
+    }
+    if (gs_trace_dropped_rows(back) != 0)
+        fail("the writer's file reads as cut off", 0, 0, -1);
+    compare(t, back);
+    gs_trace_destroy(back);
+    unlink(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *in = gs_fuzz_file(0, ".csv", data, size);
+    GsTrace *t = NULL, *tc = NULL;
+    GsError err = {{0}};
+    GsStatus st = gs_trace_read_csv(in, GS_COL_ALL, &t, &err);
+    if (st != GS_OK && !err.msg[0])
+        fail("error without a message", 0, 0, -1);
+    char first[sizeof err.msg];
+    memcpy(first, err.msg, sizeof first);
+    GsStatus stc = gs_trace_read_csv(in, GS_COL_ALL | GS_TRACE_COMPACT, &tc, &err);
+    /* The storage mode changes nothing about which files are accepted. */
+    if (st != stc || (st != GS_OK && strcmp(first, err.msg) != 0))
+        fail("compact read differs", 0, 0, -1);
+    if (st != GS_OK)
+        return 0;
+    compare_compact(t, tc);
+    exercise(t, GS_COL_ALL);
+    exercise(tc, GS_COL_ALL | GS_TRACE_COMPACT);
+    gs_trace_destroy(tc);
     gs_trace_destroy(t);
     return 0;
 }
