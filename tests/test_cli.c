@@ -510,6 +510,100 @@ START_TEST(test_metadata_round_trip)
 }
 END_TEST
 
+
+/* FNV-1a of every regular file in the test directory, in name order, and their count. */
+static unsigned long long dir_digest(int *n_files)
+{
+    DIR *d = opendir(tmpdir);
+    ck_assert(d);
+    char names[64][256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64)
+        if (e->d_name[0] != '.')
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(d);
+    for (int i = 1; i < n; i++) /* insertion sort by name */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char t[256];
+            memcpy(t, names[j], sizeof t);
+            memcpy(names[j], names[j - 1], sizeof t);
+            memcpy(names[j - 1], t, sizeof t);
+        }
+    unsigned long long h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%.255s/%.255s", tmpdir, names[i]);
+        for (const char *c = names[i]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        FILE *f = fopen(p, "rb");
+        int ch;
+        while (f && (ch = fgetc(f)) != EOF)
+            h = (h ^ (unsigned)ch) * 1099511628211ull;
+        if (f)
+            fclose(f);
+    }
+    *n_files = n;
+    return h;
+}
+
+static void write_file(const char *name, const char *text, size_t len)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert(f);
+    fwrite(text, 1, len, f);
+    fclose(f);
+}
+
+/* The malformed-input corpus: every case exits 2 with one line naming the offending value,
+ * and no file is created or changed (checksums of the whole directory before and after). */
+START_TEST(test_malformed_corpus)
+{
+    static const char good_trace[] = "step,layer,grad_norm\n0,1,0.5\n0,2,0.4\n1,1,0.5\n1,2,0.4\n";
+    write_file("good.csv", good_trace, sizeof good_trace - 1);
+    write_file("bom.csv", "\xef\xbb\xbfstep,layer,grad_norm\n0,1,x1\n", 32);
+    write_file("badcell.csv", "step,layer,grad_norm\n0,1,0.5\n0,2,abc\n1,1,0.5\n1,2,0.4\n", 52);
+    write_file("nostep.csv", "layer,grad_norm\n1,0.5\n", 22);
+    write_file("nul.ini", "depth = 3\nwidth = 8\0\nact = relu\n", 31);
+    write_file("cont.ini", "depth = 2\n  7\n", 14);
+    write_file("data.csv", "a,b,y\n1,2,0\n3,4,1\n5,x,0\n", 24);
+    const struct {
+        const char *cmd, *needle;
+    } cases[] = {
+        {"diagnose good.csv --json good.csv", "good.csv"},
+        {"plot good.csv -o o.png --json good.csv", "good.csv"},
+        {"run " SMALL " --data data.csv --trace data.csv", "data.csv"},
+        {"run " SMALL " --trace x.csv --json x.csv", "x.csv"},
+        {"diagnose badcell.csv", "badcell.csv:3"},
+        {"diagnose bom.csv", "bom.csv:2"},
+        {"diagnose nostep.csv", "step"},
+        {"run --config nul.ini " SMALL, "nul.ini"},
+        {"run --config cont.ini " SMALL, "cont.ini:2"},
+        {"run " SMALL " --data data.csv", "data.csv:4"},
+        {"run --config . " SMALL, "directory"},
+        {"diagnose good.csv --fail-on ,", "fail-on"},
+        {"run " SMALL " --dpeth 3", "--depth"},
+        {"run " SMALL " --act rleu", "relu"},
+        {"diagnose /dev/zero", "/dev/zero"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n0, n1;
+        unsigned long long h0 = dir_digest(&n0);
+        int rc = gs("%s", cases[i].cmd);
+        unsigned long long h1 = dir_digest(&n1);
+        ck_assert_msg(rc == 2, "'%s': exit %d: %.2000s", cases[i].cmd, rc, out);
+        ck_assert_msg(strstr(out, cases[i].needle) != NULL, "'%s' does not name '%s': %.2000s",
+                      cases[i].cmd, cases[i].needle, out);
+        char *nl = strchr(out, '\n');
+        ck_assert_msg(nl && nl[1] == '\0', "'%s': more than one line: %.2000s", cases[i].cmd,
+                      out);
+        ck_assert_msg(n0 == n1 && h0 == h1, "'%s' created or changed a file", cases[i].cmd);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -531,6 +625,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_file_size_limit);
     tcase_add_test(tc, test_sigterm_cleans_up);
     tcase_add_test(tc, test_metadata_round_trip);
+    tcase_add_test(tc, test_malformed_corpus);
     suite_add_tcase(s, tc);
     return s;
 }
