@@ -68,8 +68,8 @@ int main(int argc, char **argv)
         n++;
         t = now() - t0;
     } while (t < seconds);
-    printf("%s hidden %zu T %zu batch %zu: %.2f steps/s (loss sum %.3g)\n", argv[1], c.hidden, T,
-           B, (double)n / t, sink);
+    printf("%s hidden %zu T %zu batch %zu: %.2f steps/s (loss sum %.3g)\n", argv[1], c.hidden, T, B,
+           (double)n / t, sink);
     free(x);
     free(y);
     gs_rnn_destroy(net);

@@ -39,7 +39,8 @@ static int write(const char *dir, const char *name, const float *data, const siz
 int main(int argc, char **argv)
 {
     if (argc != 7 && argc != 13) {
-        fprintf(stderr, "usage: rnn_dump CELL DEPTH last|each mse|xent BPTT DIR [H T B D O SEED]\n");
+        fprintf(stderr,
+                "usage: rnn_dump CELL DEPTH last|each mse|xent BPTT DIR [H T B D O SEED]\n");
         return 2;
     }
     GsError err;

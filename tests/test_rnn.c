@@ -21,9 +21,9 @@
 typedef struct {
     GsRnnConfig cfg;
     size_t B, T;
-    const double *x;     /* (B, T, D) */
-    const double *y;     /* mse targets as the head wants them */
-    const int32_t *lab;  /* xent labels */
+    const double *x;    /* (B, T, D) */
+    const double *y;    /* mse targets as the head wants them */
+    const int32_t *lab; /* xent labels */
     const GsRnnTensor *tab;
     /* an additive perturbation of one state: layer, step t (0-based), h (0) or c (1) */
     int inj_on;
@@ -60,7 +60,8 @@ static void ref_cell(GsCellKind cell, size_t H, size_t n_in, const double *wih, 
         case GS_CELL_RNN_RELU: h[j] = fmax(ai[j] + ah[j], 0.0); break;
         case GS_CELL_LSTM: {
             double ig = sig(ai[j] + ah[j]), fg = sig(ai[H + j] + ah[H + j]);
-            double gg = tanh(ai[2 * H + j] + ah[2 * H + j]), og = sig(ai[3 * H + j] + ah[3 * H + j]);
+            double gg = tanh(ai[2 * H + j] + ah[2 * H + j]),
+                   og = sig(ai[3 * H + j] + ah[3 * H + j]);
             c[j] = fg * cp[j] + ig * gg;
             h[j] = og * tanh(c[j]);
             o[j] = og;
@@ -237,7 +238,12 @@ static void case_init(Case *cs, GsCellKind cell, size_t depth, GsRnnHead head, G
     for (size_t i = 0; i < n; i++)
         cs->th[i] = p[i];
     size_t ntab;
-    cs->ref = (Ref){.cfg = c, .B = B, .T = T, .x = cs->x, .y = cs->y, .lab = cs->lab,
+    cs->ref = (Ref){.cfg = c,
+                    .B = B,
+                    .T = T,
+                    .x = cs->x,
+                    .y = cs->y,
+                    .lab = cs->lab,
                     .tab = gs_rnn_tensors(cs->net, &ntab)};
 }
 
@@ -442,7 +448,8 @@ START_TEST(test_table_and_default_init)
     ck_assert_uint_eq(sz.n_tensors, 10);
     const char *names[] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
                            "rnn.bias_hh_l0",   "rnn.weight_ih_l1", "rnn.weight_hh_l1",
-                           "rnn.bias_ih_l1",   "rnn.bias_hh_l1",   "out.weight", "out.bias"};
+                           "rnn.bias_ih_l1",   "rnn.bias_hh_l1",   "out.weight",
+                           "out.bias"};
     const size_t shapes[][2] = {{64, 3},  {64, 16}, {64, 0}, {64, 0}, {64, 16},
                                 {64, 16}, {64, 0},  {64, 0}, {5, 16}, {5, 0}};
     size_t off = 0;

@@ -36,8 +36,8 @@ typedef enum {
 /* A recurrent-weight initialization. */
 typedef struct {
     GsHhInitKind kind;
-    double gain;  /* GS_HH_IDENTITY */
-    GsInit init;  /* GS_HH_SCHEME */
+    double gain; /* GS_HH_IDENTITY */
+    GsInit init; /* GS_HH_SCHEME */
 } GsHhInit;
 
 /* Parses "default", "identity[:GAIN]", or any gs_init_parse text ("orthogonal:1.1",
@@ -66,11 +66,11 @@ typedef struct {
     size_t batch_max; /* largest B a forward pass may use, >= 1 */
     GsRnnHead head;
     GsRnnLoss loss;
-    size_t bptt;          /* 0: full BPTT; K >= 1: truncated to a window of K steps (below) */
-    int init_ih_default;  /* 1: PyTorch's default for weight_ih; 0: init_ih */
-    GsInit init_ih;       /* weight_ih_l{k}, applied per gate block (H x n_in) */
-    GsHhInit init_hh;     /* weight_hh_l{k}, per gate block (H x H) */
-    int has_forget_bias;  /* LSTM only: forget slice of bias_ih = forget_bias, of bias_hh = 0 */
+    size_t bptt;         /* 0: full BPTT; K >= 1: truncated to a window of K steps (below) */
+    int init_ih_default; /* 1: PyTorch's default for weight_ih; 0: init_ih */
+    GsInit init_ih;      /* weight_ih_l{k}, applied per gate block (H x n_in) */
+    GsHhInit init_hh;    /* weight_hh_l{k}, per gate block (H x H) */
+    int has_forget_bias; /* LSTM only: forget slice of bias_ih = forget_bias, of bias_hh = 0 */
     double forget_bias;
     uint64_t seed; /* the parameter stream: same config and seed, same bits */
 } GsRnnConfig;
@@ -94,17 +94,23 @@ typedef struct {
 GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err);
 
 /* What a tensor of the table is. */
-typedef enum { GS_RT_WEIGHT_IH = 0, GS_RT_WEIGHT_HH, GS_RT_BIAS_IH, GS_RT_BIAS_HH,
-               GS_RT_OUT_WEIGHT, GS_RT_OUT_BIAS } GsRnnTensorRole;
+typedef enum {
+    GS_RT_WEIGHT_IH = 0,
+    GS_RT_WEIGHT_HH,
+    GS_RT_BIAS_IH,
+    GS_RT_BIAS_HH,
+    GS_RT_OUT_WEIGHT,
+    GS_RT_OUT_BIAS
+} GsRnnTensorRole;
 
 /* One parameter tensor: its PyTorch state_dict key, shape and place in the arenas. */
 typedef struct {
-    char name[40];        /* "rnn.weight_ih_l0", "rnn.bias_hh_l1", "out.weight", "out.bias" */
+    char name[40]; /* "rnn.weight_ih_l0", "rnn.bias_hh_l1", "out.weight", "out.bias" */
     GsRnnTensorRole role;
-    size_t layer;         /* recurrent layer 0..depth-1; depth for the head */
-    size_t ndim;          /* 2 for weights, 1 for biases */
-    size_t shape[2];      /* (G*H, n_in), (G*H, H), (G*H), (d_out, H), (d_out) */
-    size_t offset, size;  /* in floats, into the parameter and gradient arenas */
+    size_t layer;        /* recurrent layer 0..depth-1; depth for the head */
+    size_t ndim;         /* 2 for weights, 1 for biases */
+    size_t shape[2];     /* (G*H, n_in), (G*H, H), (G*H), (d_out, H), (d_out) */
+    size_t offset, size; /* in floats, into the parameter and gradient arenas */
 } GsRnnTensor;
 
 /* Opaque recurrent net: parameters, gradients, activations and through-time statistics. */

@@ -151,8 +151,8 @@ GsStatus gs_seq_create(const GsSeqOptions *o, GsSeqDataset **out, GsError *err)
     const size_t T = o->seq_len;
     const size_t min_T = o->kind == GS_SEQ_ADDING ? 2 : o->kind == GS_SEQ_COPY ? 3 : 1;
     if (T < min_T)
-        return gs_error(err, GS_ERR_INVALID, "%s: --seq-len must be >= %zu, got %zu", name,
-                        min_T, T);
+        return gs_error(err, GS_ERR_INVALID, "%s: --seq-len must be >= %zu, got %zu", name, min_T,
+                        T);
     size_t L = 0, S = 0;
     if (o->kind == GS_SEQ_COPY) {
         S = o->symbols ? o->symbols : 8;
@@ -178,8 +178,8 @@ GsStatus gs_seq_create(const GsSeqOptions *o, GsSeqDataset **out, GsError *err)
     }
     const size_t nx = mul3(d.n, T, d.d_in), nt = mul3(d.n, d.per_step ? T : 1, 1);
     if (nx == 0 || nt == 0)
-        return gs_error(err, GS_ERR_RANGE, "%s: %zu sequences of %zu steps are too many", name,
-                        d.n, T);
+        return gs_error(err, GS_ERR_RANGE, "%s: %zu sequences of %zu steps are too many", name, d.n,
+                        T);
     GsSeqDataset *ds = malloc(sizeof *ds);
     if (!ds)
         return gs_error(err, GS_ERR_NOMEM, "out of memory for the %s data set", name);

@@ -111,9 +111,9 @@ GsStatus gs_rnn_config_validate(const GsRnnConfig *c, GsError *err)
     const struct {
         const char *name;
         size_t v;
-    } pos[] = {{"input features", c->d_in}, {"hidden units", c->hidden},
-               {"depth", c->depth},         {"outputs", c->d_out},
-               {"sequence length", c->seq_len}, {"batch size", c->batch_max}};
+    } pos[] = {
+        {"input features", c->d_in}, {"hidden units", c->hidden},     {"depth", c->depth},
+        {"outputs", c->d_out},       {"sequence length", c->seq_len}, {"batch size", c->batch_max}};
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v == 0)
             return gs_error(err, GS_ERR_INVALID, "recurrent net: %s must be >= 1, got 0",
@@ -195,8 +195,8 @@ static int plan_acts(const GsRnnConfig *c, Plan *p)
     p->q = mul(B, GH, &ok);
     p->step = mul(4, BH, &ok); /* dh, dh_next, dc, dc_next */
     size_t total = mul(per, c->depth, &ok);
-    const size_t gl[] = {p->xt,   p->logits, p->dlogits, p->out_bf, p->tgt, p->dhead,
-                         p->dpp,  p->wa_ih,  p->wa_hh,   p->q,      p->step};
+    const size_t gl[] = {p->xt,  p->logits, p->dlogits, p->out_bf, p->tgt, p->dhead,
+                         p->dpp, p->wa_ih,  p->wa_hh,   p->q,      p->step};
     for (size_t i = 0; i < sizeof gl / sizeof gl[0]; i++)
         total = add(total, gl[i], &ok);
     p->total = total;
@@ -237,8 +237,8 @@ GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err)
      * (double), the tensor table and the layer views */
     size_t bytes = mul(add(mul(2, s.n_params, &ok), s.n_acts, &ok), sizeof(float), &ok);
     bytes = add(bytes, mul(mul(cfg->seq_len, cfg->batch_max, &ok), sizeof(int32_t), &ok), &ok);
-    bytes = add(bytes, mul(mul(mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok),
-                &ok);
+    bytes =
+        add(bytes, mul(mul(mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok), &ok);
     bytes = add(bytes, mul(s.n_tensors, sizeof(GsRnnTensor), &ok), &ok);
     bytes = add(bytes, mul(cfg->depth, 64 * sizeof(void *), &ok), &ok);
     s.bytes = bytes;
@@ -254,14 +254,14 @@ GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err)
 
 typedef struct {
     size_t n_in;
-    float *w_ih, *w_hh, *b_ih, *b_hh;     /* views into params */
-    float *dw_ih, *dw_hh, *db_ih, *db_hh; /* views into grads */
-    float *hs;    /* (T+1, B, H), hs[0] = h_0 = 0, hs[t] = h_t */
-    float *gates; /* (T, B, G*H) after the nonlinearities */
-    float *c;     /* LSTM (T+1, B, H), c[0] = 0 */
-    float *tc;    /* LSTM tanh(c_t), (T, B, H) */
-    float *hn;    /* GRU W_hn h_{t-1} + b_hn, (T, B, H) */
-    float *dhtot, *dctot; /* (T, B, H): total gradient reaching h_t, c_t */
+    float *w_ih, *w_hh, *b_ih, *b_hh;             /* views into params */
+    float *dw_ih, *dw_hh, *db_ih, *db_hh;         /* views into grads */
+    float *hs;                                    /* (T+1, B, H), hs[0] = h_0 = 0, hs[t] = h_t */
+    float *gates;                                 /* (T, B, G*H) after the nonlinearities */
+    float *c;                                     /* LSTM (T+1, B, H), c[0] = 0 */
+    float *tc;                                    /* LSTM tanh(c_t), (T, B, H) */
+    float *hn;                                    /* GRU W_hn h_{t-1} + b_hn, (T, B, H) */
+    float *dhtot, *dctot;                         /* (T, B, H): total gradient reaching h_t, c_t */
     double *h_gn, *c_gn, *h_mean, *h_std, *h_sat; /* seq_len each */
 } Layer;
 
@@ -522,8 +522,8 @@ void gs_rnn_zero_grad(GsRnn *net)
 static void mm_abt(float *C, const float *A, const float *W, size_t m, size_t n, size_t k,
                    int accumulate)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, A, (int)k,
-                W, (int)k, accumulate ? 1.0f : 0.0f, C, (int)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, A, (int)k, W,
+                (int)k, accumulate ? 1.0f : 0.0f, C, (int)n);
 }
 
 /* C (m, n) = A (m, k) . W (W: k, n). */
