@@ -527,6 +527,33 @@ START_TEST(test_init_options)
         for (size_t j = 0; j < 8; j++)
             ck_assert(whh[i * 8 + j] == (i == j ? 1.0f : 0.0f));
     gs_rnn_destroy(net);
+    /* chrono: b_f = log u in [0, log(T_max - 1)], b_i = -b_f, hh slices 0, others default */
+    c.cell = GS_CELL_LSTM;
+    c.chrono = 1;
+    c.chrono_tmax = 50;
+    ck_assert(gs_rnn_create(&c, &net, &err) == GS_OK);
+    t = gs_rnn_tensors(net, &n);
+    const float *cb = gs_rnn_params(net) + t[2].offset, *ch = gs_rnn_params(net) + t[3].offset;
+    float fmax_ = 0;
+    for (size_t j = 0; j < 8; j++) {
+        ck_assert(cb[8 + j] >= 0.0f && cb[8 + j] <= logf(49.0f) + 1e-6f);
+        ck_assert(cb[j] == -cb[8 + j] && ch[j] == 0.0f && ch[8 + j] == 0.0f);
+        ck_assert(fabsf(cb[16 + j]) <= 1.0f / sqrtf(8.0f));
+        fmax_ = fmaxf(fmax_, cb[8 + j]);
+    }
+    ck_assert(fmax_ > 1.0f);
+    gs_rnn_destroy(net);
+    c.has_forget_bias = 1;
+    ck_assert(gs_rnn_create(&c, &net, &err) == GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "not both"));
+    c.has_forget_bias = 0;
+    c.chrono_tmax = 2;
+    ck_assert(gs_rnn_create(&c, &net, &err) == GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "T_max"));
+    c.chrono_tmax = 50;
+    c.cell = GS_CELL_GRU;
+    ck_assert(gs_rnn_create(&c, &net, &err) == GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "chrono") && strstr(err.msg, "gru"));
     GsHhInit h;
     ck_assert(gs_hh_init_parse("identity:0.9", &h, &err) == GS_OK);
     ck_assert(h.kind == GS_HH_IDENTITY && h.gain == 0.9);

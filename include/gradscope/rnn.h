@@ -72,6 +72,11 @@ typedef struct {
     GsHhInit init_hh;    /* weight_hh_l{k}, per gate block (H x H) */
     int has_forget_bias; /* LSTM only: forget slice of bias_ih = forget_bias, of bias_hh = 0 */
     double forget_bias;
+    /* LSTM only, instead of a forget bias: chrono init (Tallec & Ollivier 2018), forget
+     * slice of bias_ih = log(u), u ~ U[1, chrono_tmax - 1], input slice = -log(u), both slices
+     * of bias_hh = 0; chrono_tmax > 2, typically the longest dependency (T) */
+    int chrono;
+    double chrono_tmax;
     uint64_t seed; /* the parameter stream: same config and seed, same bits */
 } GsRnnConfig;
 

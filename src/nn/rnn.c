@@ -131,6 +131,14 @@ GsStatus gs_rnn_config_validate(const GsRnnConfig *c, GsError *err)
     if (c->has_forget_bias && !isfinite(c->forget_bias))
         return gs_error(err, GS_ERR_INVALID, "--forget-bias must be finite, got %g",
                         c->forget_bias);
+    if (c->chrono && c->cell != GS_CELL_LSTM)
+        return gs_error(err, GS_ERR_INVALID, "chrono init applies to lstm only, not %s",
+                        cells[c->cell].name);
+    if (c->chrono && c->has_forget_bias)
+        return gs_error(err, GS_ERR_INVALID, "give either --forget-bias or chrono init, not both");
+    if (c->chrono && !(c->chrono_tmax > 2.0 && isfinite(c->chrono_tmax)))
+        return gs_error(err, GS_ERR_INVALID, "chrono init: T_max must be > 2, got %g",
+                        c->chrono_tmax);
     if (c->init_hh.kind == GS_HH_IDENTITY && !(c->init_hh.gain > 0.0 && isfinite(c->init_hh.gain)))
         return gs_error(err, GS_ERR_INVALID, "identity recurrent init: gain %g is not positive",
                         c->init_hh.gain);
@@ -335,6 +343,17 @@ static GsStatus init_params(GsRnn *net)
             break;
         fill_default(L->b_ih, GH, H, &rng);
         fill_default(L->b_hh, GH, H, &rng);
+        if (c->chrono) {
+            /* gates i, f, g, o: b_f = log u, b_i = -b_f (the hh slices hold 0, so the sums
+             * PyTorch adds are exactly these) */
+            for (size_t i = 0; i < H; i++) {
+                double u = 1.0 + (c->chrono_tmax - 2.0) * gs_rng_uniform(&rng);
+                L->b_ih[H + i] = (float)log(u);
+                L->b_ih[i] = (float)-log(u);
+                L->b_hh[H + i] = 0.0f;
+                L->b_hh[i] = 0.0f;
+            }
+        }
         if (c->has_forget_bias) {
             /* the forget gate is the second block (i, f, g, o) */
             for (size_t i = 0; i < H; i++) {
