@@ -823,6 +823,22 @@ START_TEST(test_through_time_at_init)
 }
 END_TEST
 
+/* NaN in the input is data: it reaches the loss and the gradients of every cell. */
+START_TEST(test_nan_propagates)
+{
+    for (int cell = 0; cell < GS_CELL_COUNT; cell++) {
+        Case cs;
+        case_init(&cs, (GsCellKind)cell, 2, GS_RNN_HEAD_LAST, GS_RNN_LOSS_MSE, 0, 2);
+        cs.xf[0] = NAN;
+        double L = case_run(&cs);
+        ck_assert_msg(isnan(L), "%s: loss %g", gs_cell_name((GsCellKind)cell), L);
+        ck_assert(isnan(gs_rnn_grads(cs.net)[0]));
+        ck_assert(isnan(gs_rnn_h_grad_norm(cs.net, 0)[0]));
+        case_fini(&cs);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("rnn");
@@ -841,6 +857,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_hidden_stats);
     tcase_add_test(tc, test_spectra);
     tcase_add_test(tc, test_export);
+    tcase_add_test(tc, test_nan_propagates);
     tcase_add_test(tc, test_through_time_at_init);
     suite_add_tcase(s, tc);
     return s;

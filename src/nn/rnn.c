@@ -230,34 +230,6 @@ static int count_params(const GsRnnConfig *c, size_t *n)
     return ok;
 }
 
-GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err)
-{
-    assert(cfg && out);
-    GsStatus st = gs_rnn_config_validate(cfg, err);
-    if (st != GS_OK)
-        return st;
-    Plan p;
-    GsRnnSizes s;
-    int ok = plan_acts(cfg, &p) && count_params(cfg, &s.n_params);
-    s.n_acts = p.total;
-    s.n_tensors = add(mul(4, cfg->depth, &ok), 2, &ok);
-    /* params + grads + acts (floats), labels (int32), 5 statistics arrays per layer
-     * (double), the tensor table and the layer views */
-    size_t bytes = mul(add(mul(2, s.n_params, &ok), s.n_acts, &ok), sizeof(float), &ok);
-    bytes = add(bytes, mul(mul(cfg->seq_len, cfg->batch_max, &ok), sizeof(int32_t), &ok), &ok);
-    bytes =
-        add(bytes, mul(mul(mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok), &ok);
-    bytes = add(bytes, mul(s.n_tensors, sizeof(GsRnnTensor), &ok), &ok);
-    bytes = add(bytes, mul(cfg->depth, 64 * sizeof(void *), &ok), &ok);
-    s.bytes = bytes;
-    if (!ok || s.n_params > (size_t)INT_MAX || p.total > (size_t)INT_MAX)
-        return gs_error(err, GS_ERR_RANGE,
-                        "recurrent net (hidden %zu, depth %zu, T %zu, batch %zu) is too large",
-                        cfg->hidden, cfg->depth, cfg->seq_len, cfg->batch_max);
-    *out = s;
-    return GS_OK;
-}
-
 /* ---- the net ---- */
 
 typedef struct {
@@ -286,6 +258,34 @@ struct GsRnn {
     float *dh, *dhn, *dc, *dcn;
     size_t B, T; /* of the last forward */
 };
+
+GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err)
+{
+    assert(cfg && out);
+    GsStatus st = gs_rnn_config_validate(cfg, err);
+    if (st != GS_OK)
+        return st;
+    Plan p;
+    GsRnnSizes s;
+    int ok = plan_acts(cfg, &p) && count_params(cfg, &s.n_params);
+    s.n_acts = p.total;
+    s.n_tensors = add(mul(4, cfg->depth, &ok), 2, &ok);
+    /* params + grads + acts (floats), labels (int32), 5 statistics arrays per layer
+     * (double), the tensor table, the layer views and the handle */
+    size_t bytes = mul(add(mul(2, s.n_params, &ok), s.n_acts, &ok), sizeof(float), &ok);
+    bytes = add(bytes, mul(mul(cfg->seq_len, cfg->batch_max, &ok), sizeof(int32_t), &ok), &ok);
+    bytes =
+        add(bytes, mul(mul(mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok), &ok);
+    bytes = add(bytes, mul(s.n_tensors, sizeof(GsRnnTensor), &ok), &ok);
+    bytes = add(bytes, add(mul(cfg->depth, sizeof(Layer), &ok), sizeof(GsRnn), &ok), &ok);
+    s.bytes = bytes;
+    if (!ok || s.n_params > (size_t)INT_MAX || p.total > (size_t)INT_MAX)
+        return gs_error(err, GS_ERR_RANGE,
+                        "recurrent net (hidden %zu, depth %zu, T %zu, batch %zu) is too large",
+                        cfg->hidden, cfg->depth, cfg->seq_len, cfg->batch_max);
+    *out = s;
+    return GS_OK;
+}
 
 static void set_tensor(GsRnnTensor *t, const char *name, GsRnnTensorRole role, size_t layer,
                        size_t d0, size_t d1, size_t *off)
@@ -591,7 +591,7 @@ static void cell_step(const GsRnn *net, const Layer *L, size_t t, float *g, cons
     case GS_CELL_RNN_RELU:
         for (size_t i = 0; i < BH; i++) {
             float z = g[i] + q[i];
-            g[i] = z > 0.0f ? z : 0.0f;
+            g[i] = z < 0.0f ? 0.0f : z; /* NaN stays NaN */
             h[i] = g[i];
         }
         break;
@@ -759,7 +759,7 @@ static void cell_backward(GsRnn *net, const Layer *L, size_t t, const float *dh,
         break;
     case GS_CELL_RNN_RELU:
         for (size_t i = 0; i < BH; i++)
-            wa_ih[i] = g[i] > 0.0f ? dh[i] : 0.0f;
+            wa_ih[i] = g[i] > 0.0f ? dh[i] : (isnan(g[i]) ? g[i] : 0.0f); /* NaN stays NaN */
         break;
     case GS_CELL_LSTM: {
         const float *cprev = L->c + t * BH, *tc = L->tc + t * BH;
