@@ -16,6 +16,7 @@
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
 #include "nn/vmath.h"
+#include "util/simd.h"
 
 static const struct {
     const char *name;
@@ -573,6 +574,84 @@ static void colsum_acc(float *db, const float *d, size_t rows, size_t n)
             db[j] += d[r * n + j];
 }
 
+/* Elementwise row kernels, restrict-qualified and cloned for AVX2 (util/simd.h) so that the
+ * gate loops vectorize: one row holds a sample's G*H gate entries. */
+GS_SIMD_CLONES
+static void tanh_fwd(float *restrict g, const float *restrict q, float *restrict h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g[i] = vm_tanh(g[i] + q[i]);
+        h[i] = g[i];
+    }
+}
+
+GS_SIMD_CLONES
+static void lstm_fwd_row(float *restrict g, const float *restrict q, const float *restrict cp,
+                         float *restrict c, float *restrict tc, float *restrict h, size_t H)
+{
+    for (size_t j = 0; j < H; j++) {
+        float i = vm_sigmoid(g[j] + q[j]), f = vm_sigmoid(g[H + j] + q[H + j]);
+        float gg = vm_tanh(g[2 * H + j] + q[2 * H + j]),
+              o = vm_sigmoid(g[3 * H + j] + q[3 * H + j]);
+        g[j] = i;
+        g[H + j] = f;
+        g[2 * H + j] = gg;
+        g[3 * H + j] = o;
+        c[j] = f * cp[j] + i * gg;
+        tc[j] = vm_tanh(c[j]);
+        h[j] = o * tc[j];
+    }
+}
+
+GS_SIMD_CLONES
+static void gru_fwd_row(float *restrict g, const float *restrict q, const float *restrict hp,
+                        float *restrict hn, float *restrict h, size_t H)
+{
+    for (size_t j = 0; j < H; j++) {
+        float r = vm_sigmoid(g[j] + q[j]), z = vm_sigmoid(g[H + j] + q[H + j]);
+        hn[j] = q[2 * H + j];
+        float n = vm_tanh(g[2 * H + j] + r * q[2 * H + j]);
+        g[j] = r;
+        g[H + j] = z;
+        g[2 * H + j] = n;
+        h[j] = (1.0f - z) * n + z * hp[j];
+    }
+}
+
+GS_SIMD_CLONES
+static void lstm_bwd_row(float *restrict a, float *restrict dc, float *restrict dct,
+                         const float *restrict g, const float *restrict dh,
+                         const float *restrict tc, const float *restrict cp, size_t H)
+{
+    for (size_t j = 0; j < H; j++) {
+        float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+        float d = dc[j] + dh[j] * o * (1.0f - tc[j] * tc[j]);
+        dc[j] = d;
+        dct[j] += d;
+        a[j] = d * gg * i * (1.0f - i);
+        a[H + j] = d * cp[j] * f * (1.0f - f);
+        a[2 * H + j] = d * i * (1.0f - gg * gg);
+        a[3 * H + j] = dh[j] * tc[j] * o * (1.0f - o);
+    }
+}
+
+GS_SIMD_CLONES
+static void gru_bwd_row(float *restrict ai, float *restrict ah, const float *restrict g,
+                        const float *restrict dh, const float *restrict hp,
+                        const float *restrict hn, size_t H)
+{
+    for (size_t j = 0; j < H; j++) {
+        float r = g[j], z = g[H + j], n = g[2 * H + j];
+        float dan = dh[j] * (1.0f - z) * (1.0f - n * n);
+        float daz = dh[j] * (hp[j] - n) * z * (1.0f - z);
+        float dar = dan * hn[j] * r * (1.0f - r);
+        ai[j] = ah[j] = dar;
+        ai[H + j] = ah[H + j] = daz;
+        ai[2 * H + j] = dan;
+        ah[2 * H + j] = dan * r;
+    }
+}
+
 /* One time step of a cell for B rows: g (B, GH) holds the input projection (with b_ih) and
  * becomes the gate activations; q (B, GH) the recurrent projection W_hh h_{t-1} + b_hh. */
 static void cell_step(const GsRnn *net, const Layer *L, size_t t, float *g, const float *q,
@@ -582,12 +661,7 @@ static void cell_step(const GsRnn *net, const Layer *L, size_t t, float *g, cons
     const float *hprev = L->hs + t * BH;
     float *h = L->hs + (t + 1) * BH;
     switch (net->cfg.cell) {
-    case GS_CELL_RNN_TANH:
-        for (size_t i = 0; i < BH; i++) {
-            g[i] = vm_tanh(g[i] + q[i]);
-            h[i] = g[i];
-        }
-        break;
+    case GS_CELL_RNN_TANH: tanh_fwd(g, q, h, BH); break;
     case GS_CELL_RNN_RELU:
         for (size_t i = 0; i < BH; i++) {
             float z = g[i] + q[i];
@@ -595,45 +669,16 @@ static void cell_step(const GsRnn *net, const Layer *L, size_t t, float *g, cons
             h[i] = g[i];
         }
         break;
-    case GS_CELL_LSTM: {
-        const float *cprev = L->c + t * BH;
-        float *c = L->c + (t + 1) * BH, *tc = L->tc + t * BH;
-        for (size_t b = 0; b < B; b++) {
-            float *gi = g + b * GH, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-            const float *qi = q + b * GH, *qf = qi + H, *qg = qi + 2 * H, *qo = qi + 3 * H;
-            for (size_t j = 0; j < H; j++) {
-                gi[j] = vm_sigmoid(gi[j] + qi[j]);
-                gf[j] = vm_sigmoid(gf[j] + qf[j]);
-                gg[j] = vm_tanh(gg[j] + qg[j]);
-                go[j] = vm_sigmoid(go[j] + qo[j]);
-            }
-            const float *cp = cprev + b * H;
-            float *cc = c + b * H, *tcc = tc + b * H, *hh = h + b * H;
-            for (size_t j = 0; j < H; j++) {
-                cc[j] = gf[j] * cp[j] + gi[j] * gg[j];
-                tcc[j] = vm_tanh(cc[j]);
-                hh[j] = go[j] * tcc[j];
-            }
-        }
+    case GS_CELL_LSTM:
+        for (size_t b = 0; b < B; b++)
+            lstm_fwd_row(g + b * GH, q + b * GH, L->c + t * BH + b * H, L->c + (t + 1) * BH + b * H,
+                         L->tc + t * BH + b * H, h + b * H, H);
         break;
-    }
-    case GS_CELL_GRU: {
-        float *hn = L->hn + t * BH;
-        for (size_t b = 0; b < B; b++) {
-            float *gr = g + b * GH, *gz = gr + H, *gn = gr + 2 * H;
-            const float *qr = q + b * GH, *qz = qr + H, *qn = qr + 2 * H;
-            const float *hp = hprev + b * H;
-            float *hh = h + b * H, *hnb = hn + b * H;
-            for (size_t j = 0; j < H; j++) {
-                gr[j] = vm_sigmoid(gr[j] + qr[j]);
-                gz[j] = vm_sigmoid(gz[j] + qz[j]);
-                hnb[j] = qn[j];
-                gn[j] = vm_tanh(gn[j] + gr[j] * qn[j]);
-                hh[j] = (1.0f - gz[j]) * gn[j] + gz[j] * hp[j];
-            }
-        }
+    case GS_CELL_GRU:
+        for (size_t b = 0; b < B; b++)
+            gru_fwd_row(g + b * GH, q + b * GH, hprev + b * H, L->hn + t * BH + b * H, h + b * H,
+                        H);
         break;
-    }
     default: assert(0);
     }
 }
@@ -761,45 +806,16 @@ static void cell_backward(GsRnn *net, const Layer *L, size_t t, const float *dh,
         for (size_t i = 0; i < BH; i++)
             wa_ih[i] = g[i] > 0.0f ? dh[i] : (isnan(g[i]) ? g[i] : 0.0f); /* NaN stays NaN */
         break;
-    case GS_CELL_LSTM: {
-        const float *cprev = L->c + t * BH, *tc = L->tc + t * BH;
-        float *dct = L->dctot + t * BH;
-        for (size_t b = 0; b < B; b++) {
-            const float *gi = g + b * GH, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-            float *ai = wa_ih + b * GH, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
-            const float *dhb = dh + b * H, *tcb = tc + b * H, *cp = cprev + b * H;
-            float *dcb = dc + b * H, *dctb = dct + b * H;
-            for (size_t j = 0; j < H; j++) {
-                float d = dcb[j] + dhb[j] * go[j] * (1.0f - tcb[j] * tcb[j]);
-                dcb[j] = d;
-                dctb[j] += d;
-                ai[j] = d * gg[j] * gi[j] * (1.0f - gi[j]);
-                af[j] = d * cp[j] * gf[j] * (1.0f - gf[j]);
-                ag[j] = d * gi[j] * (1.0f - gg[j] * gg[j]);
-                ao[j] = dhb[j] * tcb[j] * go[j] * (1.0f - go[j]);
-            }
-        }
+    case GS_CELL_LSTM:
+        for (size_t b = 0; b < B; b++)
+            lstm_bwd_row(wa_ih + b * GH, dc + b * H, L->dctot + t * BH + b * H, g + b * GH,
+                         dh + b * H, L->tc + t * BH + b * H, L->c + t * BH + b * H, H);
         break;
-    }
-    case GS_CELL_GRU: {
-        const float *hprev = L->hs + t * BH, *hn = L->hn + t * BH;
-        for (size_t b = 0; b < B; b++) {
-            const float *gr = g + b * GH, *gz = gr + H, *gn = gr + 2 * H;
-            float *ir = wa_ih + b * GH, *iz = ir + H, *in = ir + 2 * H;
-            float *hr = wa_hh + b * GH, *hz = hr + H, *hnn = hr + 2 * H;
-            const float *dhb = dh + b * H, *hp = hprev + b * H, *hnb = hn + b * H;
-            for (size_t j = 0; j < H; j++) {
-                float dan = dhb[j] * (1.0f - gz[j]) * (1.0f - gn[j] * gn[j]);
-                float daz = dhb[j] * (hp[j] - gn[j]) * gz[j] * (1.0f - gz[j]);
-                float dar = dan * hnb[j] * gr[j] * (1.0f - gr[j]);
-                ir[j] = hr[j] = dar;
-                iz[j] = hz[j] = daz;
-                in[j] = dan;
-                hnn[j] = dan * gr[j];
-            }
-        }
+    case GS_CELL_GRU:
+        for (size_t b = 0; b < B; b++)
+            gru_bwd_row(wa_ih + b * GH, wa_hh + b * GH, g + b * GH, dh + b * H,
+                        L->hs + t * BH + b * H, L->hn + t * BH + b * H, H);
         break;
-    }
     default: assert(0);
     }
 }
