@@ -4,6 +4,10 @@ RNN/LSTM on adding-problem shapes (2 inputs, T 50, batch 64, a linear head, mse)
 and 256. A benchmark, not a test.
 
     /usr/bin/python3 bench/bench_rnn_torch.py build/bench/bench_rnn [SECONDS]
+
+Both sides use the system OpenBLAS (PyTorch's Debian build links it too). OpenBLAS 0.3.21
+may not recognise a recent CPU and fall back to its SSE3 (Prescott) kernels; check with
+OPENBLAS_VERBOSE=2 and compare with OPENBLAS_CORETYPE=SkylakeX (or Haswell) set for both.
 """
 import os
 import re
