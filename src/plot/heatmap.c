@@ -446,10 +446,10 @@ GsStatus gs_heatmap_share_range(GsHeatmap *const *hms, size_t n, const int *heal
         free(q90);
         hi = ceil(fmin(cap, hi) - 1e-9);
         if (hi - lo < GS_RANGE_MIN_DECADES) {
-            /* at least two decades, centred on the data, on whole decades */
-            double mid = 0.5 * (lo + hi);
-            lo = floor(mid - GS_RANGE_MIN_DECADES / 2 + 1e-9);
-            hi = lo + GS_RANGE_MIN_DECADES;
+            /* at least GS_RANGE_MIN_DECADES, kept from the top down: data spread over a decade
+             * or two (a healthy run) then sits in the upper colours, and only values decades
+             * below the largest are drawn in the dark ones that read as "vanished" */
+            lo = hi - GS_RANGE_MIN_DECADES;
         }
         if (lo < hi - MAX_DECADES)
             lo = hi - MAX_DECADES;

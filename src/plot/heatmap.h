@@ -53,7 +53,7 @@ void gs_heatmap_destroy(GsHeatmap *hm);
 /* Pooled percentiles that bound a shared log range, and its smallest span in decades. */
 #define GS_RANGE_LOW_Q 0.01
 #define GS_RANGE_HIGH_Q 0.99
-#define GS_RANGE_MIN_DECADES 2.0
+#define GS_RANGE_MIN_DECADES 4.0
 
 /* Automatic colour range of one heatmap in log10 units (GS_HM_LOG: finite positive min/max,
  * the low end clamped to 16 decades below the max, both snapped outward to whole decades;
@@ -62,7 +62,8 @@ void gs_heatmap_destroy(GsHeatmap *hm);
 void gs_heatmap_auto_range(const GsHeatmap *hm, double *lo, double *hi, int *clamped);
 /* One colour scale for heatmaps drawn side by side (all of one GsHeatmapScale), set on each.
  * GS_HM_LOG: a robust range -- the 1st..99th percentile of the finite positive log values
- * of all of them, snapped outward to whole decades, at least GS_RANGE_MIN_DECADES wide and
+ * of all of them, snapped outward to whole decades, at least GS_RANGE_MIN_DECADES wide (kept
+ * from the top down) and
  * at most 16 -- whose top is lowered so that the 90th percentile of every heatmap marked in
  * healthy (may be NULL: none) lies in the upper half of the bar: a healthy run beside one
  * that explodes is never drawn in the bottom colours. Cells outside take the end colours
