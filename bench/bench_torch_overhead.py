@@ -1,0 +1,90 @@
+"""What GradTrace costs a PyTorch training step: the same model trained with and without the
+tracer in interleaved rounds of one run (1 CPU thread), on an MLP and a small CNN.
+
+usage: PYTHONPATH=python /usr/bin/python3 bench/bench_torch_overhead.py [--rounds N] [--steps N]
+Prints, per model, the median step time without and with the tracer and the overhead."""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from gradscope import GradTrace  # noqa: E402
+
+
+def mlp():
+    # 8 hidden layers of 512 ReLU units on 512 inputs: 2.1M parameters
+    layers, width = [], 512
+    for _ in range(8):
+        layers += [torch.nn.Linear(width, width), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(width, 10))
+    return torch.nn.Sequential(*layers), torch.randn(64, width), torch.randint(0, 10, (64,))
+
+
+def cnn():
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 8 * 8, 128), torch.nn.ReLU(),
+        torch.nn.Linear(128, 10))
+    return net, torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+
+
+def train(net, opt, x, y, steps, tracer):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        if tracer is not None:
+            tracer.step(loss, lr=0.01)
+        opt.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def bench(name, build, rounds, steps, directory):
+    torch.manual_seed(0)
+    net, x, y = build()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    train(net, opt, x, y, 5, None)  # warm up allocator and kernels
+    plain, traced = [], []
+    update_every = None
+    for r in range(rounds):
+        tracer = GradTrace(net, os.path.join(directory, f"{name}.csv"))
+        update_every = tracer.update_every
+        # alternate which goes first so drift in the machine's speed hits both alike
+        if r % 2 == 0:
+            plain.append(train(net, opt, x, y, steps, None))
+            traced.append(train(net, opt, x, y, steps, tracer))
+        else:
+            traced.append(train(net, opt, x, y, steps, tracer))
+            plain.append(train(net, opt, x, y, steps, None))
+        tracer.close()  # not timed: the rewrite happens once per training run
+    p, t = statistics.median(plain), statistics.median(traced)
+    params = sum(q.numel() for q in net.parameters())
+    print(f"{name:4s} {params / 1e6:5.2f}M params  without {p * 1e3:7.2f} ms/step  "
+          f"with {t * 1e3:7.2f} ms/step  overhead {100 * (t / p - 1):+5.1f}%  "
+          f"(median of {rounds} rounds x {steps} steps, update_every {update_every})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=32)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread, every step recorded")
+    with tempfile.TemporaryDirectory() as d:
+        bench("mlp", mlp, args.rounds, args.steps, d)
+        bench("cnn", cnn, args.rounds, args.steps, d)
+
+
+if __name__ == "__main__":
+    main()
