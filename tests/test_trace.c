@@ -206,7 +206,7 @@ static GsTrace *full_trace(size_t n_layers, long n_steps)
 static int same_value(double a, double b)
 {
     if (isnan(a) || isnan(b))
-        return isnan(a) && isnan(b);
+        return isnan(a) && isnan(b) && gs_trace_is_missing(a) == gs_trace_is_missing(b);
     if (isinf(a) || isinf(b))
         return a == b;
     return fabs(a - b) <= 1e-8 * fabs(a);
@@ -422,6 +422,202 @@ START_TEST(test_read_absent_cells)
 }
 END_TEST
 
+static uint64_t bits_of(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+START_TEST(test_missing_marker)
+{
+    double m = gs_trace_missing();
+    ck_assert(isnan(m));
+    ck_assert(gs_trace_is_missing(m));
+    ck_assert(gs_trace_is_missing(-m)); /* negating "no value" is still no value */
+    /* The NaNs a computation or a parser produces are data, not the marker. */
+    volatile double zero = 0.0;
+    ck_assert(!gs_trace_is_missing(zero / zero));
+    ck_assert(!gs_trace_is_missing(strtod("nan", NULL)));
+    ck_assert(!gs_trace_is_missing(strtod("-nan", NULL)));
+    ck_assert(!gs_trace_is_missing((double)NAN));
+    ck_assert(!gs_trace_is_missing(INFINITY));
+    ck_assert(!gs_trace_is_missing(0.0) && !gs_trace_is_missing(1.0));
+    double parsed;
+    ck_assert(gs_csv_parse_number("nan", 3, &parsed) && !gs_trace_is_missing(parsed));
+    /* The payload sits in the high mantissa bits, so the hardware float round trip keeps it. */
+    ck_assert_uint_eq(bits_of(m), UINT64_C(0x7FFC000000000000));
+    volatile float f = (float)m;
+    ck_assert(gs_trace_is_missing((double)f));
+}
+END_TEST
+
+/* Both storage modes: unfilled and unstored cells read as missing, a NaN stays a NaN. */
+static void check_missing_storage(uint64_t flags)
+{
+    GsTrace *t = NULL;
+    uint64_t cols = GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LOSS) | flags;
+    ck_assert_int_eq(gs_trace_create(2, cols, &t), GS_OK);
+    double *row = NULL;
+    ck_assert_int_eq(gs_trace_add_step(t, 0, &row), GS_OK);
+    ck_assert(gs_trace_is_missing(row[GS_COL_GRAD_NORM]));
+    ck_assert(gs_trace_is_missing(row[GS_COL_COUNT + GS_COL_CLIPPED]));
+    ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM))); /* pending */
+    row[GS_COL_GRAD_NORM] = (double)NAN;
+    row[GS_COL_LOSS] = 2.5;
+    /* A computed NaN whose float image would alias the marker must stay a NaN. */
+    uint64_t alias = UINT64_C(0x7FFC000000000001);
+    memcpy(&row[GS_COL_COUNT + GS_COL_LOSS], &alias, sizeof alias);
+    gs_trace_commit_step(t);
+    ck_assert(isnan(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM)));
+    ck_assert(!gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM)));
+    ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 1, GS_COL_GRAD_NORM)));
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_LOSS), 2.5);
+    ck_assert(isnan(gs_trace_get(t, 0, 1, GS_COL_LOSS)));
+    ck_assert(!gs_trace_is_missing(gs_trace_get(t, 0, 1, GS_COL_LOSS)));
+    ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_LR))); /* not stored */
+    gs_trace_destroy(t);
+}
+
+START_TEST(test_missing_storage)
+{
+    check_missing_storage(0);
+    check_missing_storage(GS_TRACE_COMPACT);
+}
+END_TEST
+
+/* Reads the whole of a small file into buf. */
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    size_t n = fread(buf, 1, cap - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+}
+
+START_TEST(test_csv_missing)
+{
+    /* Empty cells read as missing, "nan" as a NaN; the widened layer 3 of step 0 too. */
+    make_tmp_dir();
+    const char *p = write_text("m.csv", "step,layer,grad_norm,loss,clipped\n"
+                                        "0,1,,nan,\n0,2,1.5,,1\n1,3,nan,2,0\n");
+    const uint64_t modes[] = {GS_COL_ALL, GS_COL_ALL | GS_TRACE_COMPACT};
+    for (int m = 0; m < 2; m++) {
+        GsTrace *t = NULL;
+        GsError err = {{0}};
+        ck_assert_msg(gs_trace_read_csv(p, modes[m], &t, &err) == GS_OK, "%s", err.msg);
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM)));
+        ck_assert(isnan(gs_trace_get(t, 0, 0, GS_COL_LOSS)));
+        ck_assert(!gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_LOSS)));
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 0, GS_COL_CLIPPED)));
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 1, GS_COL_LOSS)));
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 2, GS_COL_GRAD_NORM))); /* absent row */
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 1, 0, GS_COL_GRAD_NORM)));
+        ck_assert(!gs_trace_is_missing(gs_trace_get(t, 1, 2, GS_COL_GRAD_NORM)));
+        ck_assert(gs_trace_is_missing(gs_trace_get(t, 1, 2, GS_COL_LR))); /* not in the file */
+        /* The writer gives missing back as an empty cell and a NaN as "nan". */
+        const char *q = tmp_path("w.csv");
+        ck_assert_int_eq(gs_trace_write_csv(t, q, &err), GS_OK);
+        char text[512];
+        slurp(q, text, sizeof text);
+        ck_assert_str_eq(text, "step,layer,loss,grad_norm,clipped\n"
+                               "0,1,nan,,\n0,2,,1.5,1\n0,3,,,\n"
+                               "1,1,,,\n1,2,,,\n1,3,2,nan,0\n");
+        GsTrace *back = NULL;
+        ck_assert_int_eq(gs_trace_read_csv(q, modes[m], &back, &err), GS_OK);
+        assert_same_trace(t, back);
+        gs_trace_destroy(back);
+        gs_trace_destroy(t);
+    }
+    const char *names[] = {"m.csv", "w.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
+START_TEST(test_layer_names)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(3, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    ck_assert_ptr_null(gs_trace_layer_name(t, 0));
+    ck_assert_ptr_null(gs_trace_layer_kind(t, 2));
+    ck_assert_ptr_null(gs_trace_layer_name(t, 99)); /* out of range: none */
+    char name[32] = "blocks.0.fc_1";
+    ck_assert_int_eq(gs_trace_set_layer_name(t, 0, name, "dense"), GS_OK);
+    name[0] = 'X'; /* copied, not borrowed */
+    ck_assert_str_eq(gs_trace_layer_name(t, 0), "blocks.0.fc_1");
+    ck_assert_str_eq(gs_trace_layer_kind(t, 0), "dense");
+    ck_assert_int_eq(gs_trace_set_layer_name(t, 2, "head,out", NULL), GS_OK);
+    ck_assert_ptr_null(gs_trace_layer_kind(t, 2));
+    ck_assert_int_eq(gs_trace_set_layer_name(t, 1, "", "norm"), GS_OK);
+    ck_assert_ptr_null(gs_trace_layer_name(t, 1));
+    ck_assert_str_eq(gs_trace_layer_kind(t, 1), "norm");
+    /* Texts CSV could not carry are refused and change nothing. */
+    const char *bad[] = {"a\"b", "a\nb", " lead", "trail\t", "del\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(gs_trace_set_layer_name(t, 0, bad[i], "dense"), GS_ERR_INVALID);
+        ck_assert_int_eq(gs_trace_set_layer_name(t, 0, "ok", bad[i]), GS_ERR_INVALID);
+    }
+    ck_assert_str_eq(gs_trace_layer_name(t, 0), "blocks.0.fc_1");
+    /* Replacing and clearing. */
+    ck_assert_int_eq(gs_trace_set_layer_name(t, 1, "n1", "layernorm"), GS_OK);
+    ck_assert_str_eq(gs_trace_layer_name(t, 1), "n1");
+
+    double *row;
+    for (long s = 0; s < 2; s++) {
+        ck_assert_int_eq(gs_trace_add_step(t, s, &row), GS_OK);
+        for (size_t l = 0; l < 3; l++)
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = (double)(l + 1);
+        gs_trace_commit_step(t);
+    }
+    make_tmp_dir();
+    GsError err = {{0}};
+    const char *p = tmp_path("n.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    char text[512];
+    slurp(p, text, sizeof text);
+    ck_assert_str_eq(text, "step,layer,name,kind,grad_norm\n"
+                           "0,1,blocks.0.fc_1,dense,1\n0,2,n1,layernorm,2\n0,3,\"head,out\",,3\n"
+                           "1,1,blocks.0.fc_1,dense,1\n1,2,n1,layernorm,2\n1,3,\"head,out\",,3\n");
+    const uint64_t modes[] = {GS_COL_ALL, GS_COL_BIT(GS_COL_GRAD_NORM) | GS_TRACE_COMPACT};
+    for (int m = 0; m < 2; m++) {
+        GsTrace *r = NULL;
+        ck_assert_msg(gs_trace_read_csv(p, modes[m], &r, &err) == GS_OK, "%s", err.msg);
+        for (size_t l = 0; l < 3; l++) {
+            const char *a = gs_trace_layer_name(t, l), *b = gs_trace_layer_name(r, l);
+            ck_assert(a ? b && strcmp(a, b) == 0 : b == NULL);
+            a = gs_trace_layer_kind(t, l);
+            b = gs_trace_layer_kind(r, l);
+            ck_assert(a ? b && strcmp(a, b) == 0 : b == NULL);
+        }
+        assert_same_trace(t, r);
+        gs_trace_destroy(r);
+    }
+    /* Clearing every name drops the columns again. */
+    for (size_t l = 0; l < 3; l++)
+        ck_assert_int_eq(gs_trace_set_layer_name(t, l, NULL, NULL), GS_OK);
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    slurp(p, text, sizeof text);
+    ck_assert(strncmp(text, "step,layer,grad_norm\n", 21) == 0);
+    gs_trace_destroy(t);
+
+    /* Reading: first non-empty value wins, empty cells later are fine, any column order. */
+    const char *q = write_text("r.csv", "grad_norm,kind,step,layer,name\n"
+                                        "1,,0,1,\n2,relu,0,2,h2\n3,dense,1,1,fc1\n"
+                                        "4,,1,2,  h2 \n");
+    ck_assert_msg(gs_trace_read_csv(q, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_layer_name(t, 0), "fc1");
+    ck_assert_str_eq(gs_trace_layer_kind(t, 0), "dense");
+    ck_assert_str_eq(gs_trace_layer_name(t, 1), "h2");
+    ck_assert_str_eq(gs_trace_layer_kind(t, 1), "relu");
+    ck_assert(!gs_trace_has(t, GS_COL_LOSS));
+    gs_trace_destroy(t);
+    const char *names[] = {"n.csv", "r.csv"};
+    remove_tmp_dir(names, 2);
+}
+END_TEST
+
 /* Reads path expecting failure with status st and a message containing every needle. */
 static void expect_read_error(const char *path, GsStatus st, const char *n1, const char *n2)
 {
@@ -445,8 +641,9 @@ START_TEST(test_read_errors)
     expect_read_error(fixture("trace_no_such_file.csv"), GS_ERR_IO, "No such file", NULL);
 
     make_tmp_dir();
-    const char *names[] = {"e.csv", "h.csv", "c.csv", "r.csv", "s.csv", "l.csv", "f.csv",
-                           "x.csv", "d.csv", "m.csv", "g.csv", "n.csv", "k.csv"};
+    const char *names[] = {"e.csv", "h.csv",  "c.csv",  "r.csv",  "s.csv", "l.csv",
+                           "f.csv", "x.csv",  "d.csv",  "m.csv",  "g.csv", "n.csv",
+                           "k.csv", "na.csv", "ki.csv", "nn.csv", "em.csv"};
     expect_read_error(write_text("e.csv", ""), GS_ERR_FORMAT, "empty trace (no header)", NULL);
     expect_read_error(write_text("c.csv", "# a = b\n\n"), GS_ERR_FORMAT, "empty trace (no header)",
                       NULL);
@@ -472,6 +669,14 @@ START_TEST(test_read_errors)
                       GS_ERR_FORMAT, ":1:4: column 'grad_norm' appears twice", NULL);
     expect_read_error(write_text("k.csv", "step,layer,grad_norm\n0,nan,2\n"), GS_ERR_FORMAT,
                       ":2:2: layer 'nan' is not an integer", NULL);
+    expect_read_error(write_text("na.csv", "step,layer,name,grad_norm\n0,1,fc1,1\n1,1,fc2,2\n"),
+                      GS_ERR_FORMAT, ":3:3: layer 1 name 'fc2' differs from 'fc1'", NULL);
+    expect_read_error(write_text("ki.csv", "step,layer,kind,grad_norm\n0,1,a\"b,1\n"),
+                      GS_ERR_FORMAT, ":2:3: kind 'a\"b' holds a double quote", NULL);
+    expect_read_error(write_text("nn.csv", "step,layer,name,name,grad_norm\n0,1,a,b,1\n"),
+                      GS_ERR_FORMAT, ":1:4: column 'name' appears twice", NULL);
+    expect_read_error(write_text("em.csv", "step,layer,grad_norm\n0,,2\n"), GS_ERR_FORMAT,
+                      ":2:2: empty layer", NULL);
     remove_tmp_dir(names, sizeof names / sizeof names[0]);
 }
 END_TEST
@@ -687,6 +892,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_add_get);
     tcase_add_test(tc, test_has);
     tcase_add_test(tc, test_meta);
+    tcase_add_test(tc, test_missing_marker);
+    tcase_add_test(tc, test_missing_storage);
+    tcase_add_test(tc, test_layer_names);
     suite_add_tcase(s, tc);
     TCase *io = tcase_create("csv");
     tcase_set_timeout(io, 60);
@@ -697,6 +905,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(io, test_read_min);
     tcase_add_test(io, test_read_foreign);
     tcase_add_test(io, test_read_absent_cells);
+    tcase_add_test(io, test_csv_missing);
     tcase_add_test(io, test_read_errors);
     tcase_add_test(io, test_write_missing_dir);
     tcase_add_test(io, test_large_round_trip);

@@ -49,6 +49,13 @@ int gs_trace_col_from_name(const char *name);
 /* Opaque trace table: n_steps recorded steps x n_layers layers x stored columns. */
 typedef struct GsTrace GsTrace;
 
+/* "No value" (an empty CSV cell; a frozen layer's gradient; a column not stored). Distinct from a
+ * NaN the computation produced, which is data. It is a NaN with a fixed payload, so isnan() is
+ * true for it too; test with gs_trace_is_missing. */
+double gs_trace_missing(void);
+/* 1 when v is the "no value" marker (not an ordinary NaN/Inf), else 0. */
+int gs_trace_is_missing(double v);
+
 /* Creates an empty trace for n_layers layers (>= 1) storing the columns in `columns`
  * (a GS_COL_BIT mask; step and layer are always kept). GS_ERR_NOMEM on failure. */
 GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out);
@@ -56,9 +63,9 @@ GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out);
 void gs_trace_destroy(GsTrace *trace);
 
 /* Appends one recorded step and returns, through *row, its n_layers x GS_COL_COUNT
- * block (row-major by layer index 0..n_layers-1; column by GsCol), pre-filled with NaN
- * except step and layer. The pointer stays valid until the next add. Steps must be
- * strictly increasing (asserted). GS_ERR_NOMEM when growing fails. */
+ * block (row-major by layer index 0..n_layers-1; column by GsCol), pre-filled with the
+ * missing marker (gs_trace_missing) except step and layer. The pointer stays valid until the next
+ * add. Steps must be strictly increasing (asserted). GS_ERR_NOMEM when growing fails. */
 GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row);
 /* Writes back a block returned by gs_trace_add_step (only the stored columns are kept).
  * Call once the block is filled. Cannot fail. */
@@ -69,12 +76,24 @@ size_t gs_trace_n_layers(const GsTrace *trace);
 /* Training step of recorded step index i. */
 long gs_trace_step(const GsTrace *trace, size_t i);
 /* Value at recorded step index i, layer index li (0-based: layer li+1), column col;
- * NaN when the column is not stored or the cell was absent from a read file. */
+ * the missing marker (gs_trace_missing) when the column is not stored, the cell was empty
+ * or absent in a read file, or the recorder never filled it. */
 double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col);
 /* 1 when column col holds data (written by the engine, or present in the read file). */
 int gs_trace_has(const GsTrace *trace, GsCol col);
 /* Marks column col as holding data (the recorder sets the columns it fills). */
 void gs_trace_set_has(GsTrace *trace, GsCol col, int has);
+
+/* Per-layer name and kind (trace columns `name`, `kind`: the same on every row of a layer).
+ * NULL when the trace has none for that layer index li (0-based). Strings owned by the trace. */
+const char *gs_trace_layer_name(const GsTrace *trace, size_t li);
+const char *gs_trace_layer_kind(const GsTrace *trace, size_t li);
+/* Sets layer li's name and kind (either may be NULL = none); copies the strings.
+ * GS_ERR_NOMEM on failure. li < n_layers; "" also means none. A text holding a comma is
+ * written quoted; one with a double quote, a control byte (< 0x20, 0x7F) or leading/trailing
+ * blanks could not be read back from CSV and is refused with GS_ERR_INVALID. The trace is
+ * unchanged on failure. */
+GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, const char *kind);
 
 /* Metadata "key = value" pairs kept in insertion order (CSV '# key = value' lines).
  * Setting an existing key replaces its value. GS_ERR_NOMEM on failure. */
@@ -86,16 +105,20 @@ const char *gs_trace_meta_key(const GsTrace *trace, size_t i);
 const char *gs_trace_meta_value(const GsTrace *trace, size_t i);
 
 /* Writes the trace as CSV (metadata lines, header of the columns it has, one row per
- * step and layer; numbers with 9 significant digits, "nan", "inf", "-inf"). Writes to a
- * temporary file in the same directory and renames it, so no partial file is left.
- * GS_ERR_IO with the path in err on failure. */
+ * step and layer; numbers with 9 significant digits, "nan", "inf", "-inf"; the missing
+ * marker as an empty cell; `name` and `kind` right after `layer` when any layer has one). Writes to
+ * a temporary file in the same directory and renames it, so no partial file is left. GS_ERR_IO with
+ * the path in err on failure. */
 GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err);
 /* Reads a trace CSV in one streaming pass, keeping only the columns in `columns` (plus
  * step and layer). Accepts '#' metadata lines, extra unknown columns (ignored), any
  * column order, missing optional columns. Requires step, layer and grad_norm; steps
- * non-decreasing; layer an integer >= 1. Errors name the file, line and column:
+ * non-decreasing; layer an integer >= 1. An empty numeric cell reads as the missing marker
+ * ("nan" is a NaN). `name`/`kind` cells are kept per layer (the first non-empty one; a
+ * different one later for the same layer is an error). Errors name the file, line and column:
  * GS_ERR_IO (missing/unreadable), GS_ERR_FORMAT (empty, missing required column,
- * non-numeric cell, bad step/layer). *out untouched on failure. */
+ * non-numeric cell, bad step/layer, conflicting or unstorable name/kind). *out untouched on
+ * failure. */
 GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, GsError *err);
 
 #endif

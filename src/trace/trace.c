@@ -48,6 +48,16 @@ int gs_trace_col_from_name(const char *name)
     return -1;
 }
 
+double gs_trace_missing(void)
+{
+    return gs_trace_missing_value();
+}
+
+int gs_trace_is_missing(double v)
+{
+    return gs_trace_missing_bits(v);
+}
+
 static int stores_array(const GsTrace *t, int c)
 {
     return (t->stored & ~IMPLICIT_COLS & GS_COL_BIT(c)) != 0;
@@ -82,6 +92,12 @@ void gs_trace_destroy(GsTrace *trace)
         free(trace->meta_key[i]);
         free(trace->meta_val[i]);
     }
+    for (size_t i = 0; i < trace->cap_names; i++) {
+        free(trace->layer_name[i]);
+        free(trace->layer_kind[i]);
+    }
+    free(trace->layer_name);
+    free(trace->layer_kind);
     free(trace->meta_key);
     free(trace->meta_val);
     free(trace->steps);
@@ -138,7 +154,7 @@ void gs_trace_shrink(GsTrace *trace)
     trace->cap_steps = n;
 }
 
-GsStatus gs_trace_append_nan_step(GsTrace *trace, long step)
+GsStatus gs_trace_append_missing_step(GsTrace *trace, long step)
 {
     assert(!trace->pending && step >= 0);
     assert(trace->n_steps == 0 || step > trace->steps[trace->n_steps - 1]);
@@ -146,11 +162,12 @@ GsStatus gs_trace_append_nan_step(GsTrace *trace, long step)
     if (st != GS_OK)
         return st;
     size_t base = trace->n_steps * trace->n_layers;
+    double miss = gs_trace_missing_value();
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!stores_array(trace, c))
             continue;
         for (size_t l = 0; l < trace->n_layers; l++)
-            gs_trace_set_cell(trace, c, base + l, NAN);
+            gs_trace_set_cell(trace, c, base + l, miss);
     }
     trace->steps[trace->n_steps++] = step;
     return GS_OK;
@@ -179,6 +196,7 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n)
             free(fresh[c]);
         return GS_ERR_NOMEM;
     }
+    double miss = gs_trace_missing_value();
     for (int c = 0; c < GS_COL_COUNT; c++) {
         if (!fresh[c])
             continue;
@@ -187,7 +205,7 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n)
         for (size_t i = 0; i < trace->n_steps; i++) {
             memcpy((char *)fresh[c] + i * n * cs, (char *)from + i * old * cs, old * cs);
             for (size_t l = old; l < n; l++)
-                gs_trace_set_cell(trace, c, i * n + l, NAN);
+                gs_trace_set_cell(trace, c, i * n + l, miss);
         }
         free(from);
     }
@@ -205,10 +223,11 @@ GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row)
     if (st != GS_OK)
         return st;
     double *b = trace->scratch;
+    double miss = gs_trace_missing_value();
     for (size_t l = 0; l < trace->n_layers; l++) {
         double *r = b + l * GS_COL_COUNT;
         for (int c = 0; c < GS_COL_COUNT; c++)
-            r[c] = NAN;
+            r[c] = miss;
         r[GS_COL_STEP] = (double)step;
         r[GS_COL_LAYER] = (double)(l + 1);
     }
@@ -251,16 +270,16 @@ double gs_trace_get(const GsTrace *trace, size_t i, size_t li, GsCol col)
 {
     assert(i < trace->n_steps && li < trace->n_layers);
     assert((int)col >= 0 && col < GS_COL_COUNT);
-    /* A step added but not yet committed reads as NaN rather than stale memory. */
+    /* A step added but not yet committed reads as missing rather than stale memory. */
     if (trace->pending && i == trace->n_steps - 1 && col != GS_COL_STEP && col != GS_COL_LAYER)
-        return NAN;
+        return gs_trace_missing_value();
     switch (col) {
     case GS_COL_STEP: return (double)trace->steps[i];
     case GS_COL_LAYER: return (double)(li + 1);
     default: break;
     }
     if (!trace->col[col])
-        return NAN;
+        return gs_trace_missing_value();
     return gs_trace_cell(trace, col, i * trace->n_layers + li);
 }
 
@@ -290,6 +309,78 @@ static char *dup_str(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+const char *gs_trace_layer_name(const GsTrace *trace, size_t li)
+{
+    return li < trace->cap_names ? trace->layer_name[li] : NULL;
+}
+
+const char *gs_trace_layer_kind(const GsTrace *trace, size_t li)
+{
+    return li < trace->cap_names ? trace->layer_kind[li] : NULL;
+}
+
+/* 1 when s survives a CSV round trip as one cell: no double quote (the tokenizer knows no
+ * escaped quotes), no control byte (a newline would end the row; others are invisible in
+ * messages), no leading or trailing blank (the reader trims cells). */
+static int storable_text(const char *s)
+{
+    size_t n = strlen(s);
+    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch < 0x20 || ch == 0x7F)
+            return 0;
+    }
+    return 1;
+}
+
+GsStatus gs_trace_reserve_names(GsTrace *trace, size_t n)
+{
+    if (n <= trace->cap_names)
+        return GS_OK;
+    size_t cap = trace->cap_names ? trace->cap_names : 8;
+    while (cap < n)
+        cap *= 2;
+    char **nn = realloc(trace->layer_name, cap * sizeof *nn);
+    if (!nn)
+        return GS_ERR_NOMEM;
+    trace->layer_name = nn;
+    char **nk = realloc(trace->layer_kind, cap * sizeof *nk);
+    if (!nk)
+        return GS_ERR_NOMEM; /* the longer name array is harmless */
+    trace->layer_kind = nk;
+    for (size_t i = trace->cap_names; i < cap; i++)
+        nn[i] = nk[i] = NULL;
+    trace->cap_names = cap;
+    return GS_OK;
+}
+
+GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, const char *kind)
+{
+    assert(trace && li < trace->n_layers);
+    if (name && !*name)
+        name = NULL;
+    if (kind && !*kind)
+        kind = NULL;
+    if ((name && !storable_text(name)) || (kind && !storable_text(kind)))
+        return GS_ERR_INVALID;
+    if (gs_trace_reserve_names(trace, li + 1) != GS_OK)
+        return GS_ERR_NOMEM;
+    char *n = name ? dup_str(name) : NULL;
+    char *k = kind ? dup_str(kind) : NULL;
+    if ((name && !n) || (kind && !k)) {
+        free(n);
+        free(k);
+        return GS_ERR_NOMEM;
+    }
+    free(trace->layer_name[li]);
+    free(trace->layer_kind[li]);
+    trace->layer_name[li] = n;
+    trace->layer_kind[li] = k;
+    return GS_OK;
 }
 
 GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value)

@@ -1,6 +1,6 @@
 /* Trace CSV writer and streaming reader (DESIGN.md "Trace schema").
  * The reader makes one pass with one line in memory, parses only the wanted cells, and
- * fills the table in place: a new step appends a NaN row block; a layer above the current
+ * fills the table in place: a new step appends a block of missing cells; a layer above the current
  * count widens the table to exactly that layer (one copy per rise, which in the usual
  * layout happens only while reading the first step). */
 #include "gradscope/trace.h"
@@ -46,9 +46,12 @@ static char *put_uint(char *p, unsigned long n)
     return p;
 }
 
-/* Appends the text of cell value v of column c at p; returns the new end. */
+/* Appends the text of cell value v of column c at p; returns the new end. The missing
+ * marker is an empty cell, so "nan" in a file always means a NaN the run produced. */
 static char *put_value(char *p, int c, double v)
 {
+    if (isnan(v) && gs_trace_is_missing(v))
+        return p;
     if (isnan(v)) {
         memcpy(p, "nan", 3);
         return p + 3;
@@ -63,6 +66,29 @@ static char *put_value(char *p, int c, double v)
         return put_uint(p, (unsigned long)fabs(v));
     }
     return p + gs_csv_format_g9(p, v);
+}
+
+/* A layer name or kind cell: quoted when it holds a comma (set_layer_name refused every
+ * text that quoting could not carry). NULL is an empty cell. */
+static void put_text_cell(FILE *fp, const char *s)
+{
+    if (!s)
+        return;
+    int quote = strchr(s, ',') != NULL;
+    if (quote)
+        fputc('"', fp);
+    fputs(s, fp);
+    if (quote)
+        fputc('"', fp);
+}
+
+/* 1 when any layer has a name or a kind (then the file gets both columns). */
+static int has_layer_names(const GsTrace *t)
+{
+    for (size_t l = 0; l < t->n_layers && l < t->cap_names; l++)
+        if (t->layer_name[l] || t->layer_kind[l])
+            return 1;
+    return 0;
 }
 
 GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err)
@@ -85,8 +111,11 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
     for (int c = 0; c < GS_COL_COUNT; c++)
         if (gs_trace_has(trace, (GsCol)c))
             cols[n_cols++] = c;
+    int names = has_layer_names(trace);
     for (int k = 0; k < n_cols; k++) {
         fputs(gs_trace_col_name((GsCol)cols[k]), fp);
+        if (k == GS_COL_LAYER && names)
+            fputs(",name,kind", fp);
         fputc(k + 1 < n_cols ? ',' : '\n', fp);
     }
     size_t nl = trace->n_layers;
@@ -98,6 +127,15 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
             char *p = put_uint(row, (unsigned long)trace->steps[i]);
             *p++ = ',';
             p = put_uint(p, (unsigned long)(l + 1));
+            if (names) {
+                /* Names can be longer than the row buffer: flush it and stream them. */
+                fwrite(row, 1, (size_t)(p - row), fp);
+                fputc(',', fp);
+                put_text_cell(fp, gs_trace_layer_name(trace, l));
+                fputc(',', fp);
+                put_text_cell(fp, gs_trace_layer_kind(trace, l));
+                p = row;
+            }
             for (int k = 2; k < n_cols; k++) {
                 *p++ = ',';
                 p = put_value(p, cols[k], gs_trace_cell(trace, cols[k], i * nl + l));
@@ -112,10 +150,13 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
 }
 
 /* Reader state for one file. */
+/* Header map codes besides a GsCol: a cell to skip, and the two text columns. */
+enum { MAP_SKIP = -1, MAP_NAME = -2, MAP_KIND = -3 };
+
 typedef struct {
     GsCsvFile f;
     GsTrace *t;
-    int *map;            /* header index -> GsCol to parse, or -1 to skip */
+    int *map;            /* header index -> GsCol to parse, or a MAP_ code */
     size_t n_head;       /* cells in the header */
     size_t head_line;    /* line number of the header */
     unsigned char *seen; /* per layer of the current step: row already read */
@@ -164,6 +205,7 @@ static GsStatus read_header(Reader *r, uint64_t wanted, GsError *err)
     const char *cell;
     size_t len;
     uint64_t present = 0;
+    int have_name = 0, have_kind = 0;
     char name[64];
     r->n_head = 0;
     while (gs_csv_cells_next(&cells, &cell, &len)) {
@@ -172,13 +214,23 @@ static GsStatus read_header(Reader *r, uint64_t wanted, GsError *err)
             memcpy(name, cell, len);
             name[len] = '\0';
             c = gs_trace_col_from_name(name);
+            if (c < 0 && (strcmp(name, "name") == 0 || strcmp(name, "kind") == 0)) {
+                int *seen = name[0] == 'n' ? &have_name : &have_kind;
+                if (*seen)
+                    return gs_error(err, GS_ERR_FORMAT,
+                                    "%s:%zu:%zu: column '%s' appears twice in header", path,
+                                    r->f.lineno, cells.col, name);
+                *seen = 1;
+                r->map[r->n_head++] = name[0] == 'n' ? MAP_NAME : MAP_KIND;
+                continue;
+            }
         }
         if (c >= 0 && (present & GS_COL_BIT(c)))
             return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: column '%s' appears twice in header",
                             path, r->f.lineno, cells.col, name);
         if (c >= 0)
             present |= GS_COL_BIT(c);
-        r->map[r->n_head++] = c >= 0 && (wanted & GS_COL_BIT(c)) ? c : -1;
+        r->map[r->n_head++] = c >= 0 && (wanted & GS_COL_BIT(c)) ? c : MAP_SKIP;
     }
     static const GsCol required[] = {GS_COL_STEP, GS_COL_LAYER, GS_COL_GRAD_NORM};
     for (size_t k = 0; k < sizeof required / sizeof required[0]; k++)
@@ -214,17 +266,81 @@ static GsStatus parse_index(Reader *r, const char *cell, size_t len, size_t col,
     return GS_OK;
 }
 
+/* A name or kind cell of the current row, not yet stored. */
+typedef struct {
+    const char *s;
+    size_t len;
+    size_t col; /* 1-based column, for messages */
+} TextCell;
+
+/* Stores a row's name or kind cell as layer li's (the first non-empty one wins; a different
+ * one later is an error, since a layer's name is the same on all its rows). */
+static GsStatus keep_layer_text(Reader *r, size_t li, const TextCell *tc, int is_kind, GsError *err)
+{
+    const char *what = is_kind ? "kind" : "name";
+    const char *s = tc->s;
+    size_t len = tc->len;
+    /* The tokenizer trimmed outside the quotes; trim inside too, as the writer never quotes
+     * blanks. */
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return GS_OK;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch < 0x20 || ch == 0x7F) {
+            int shown = len > 40 ? 40 : (int)len;
+            return gs_error(err, GS_ERR_FORMAT,
+                            "%s:%zu:%zu: %s '%.*s' holds a double quote or a control byte "
+                            "(not allowed in a layer %s)",
+                            r->f.path, r->f.lineno, tc->col, what, shown, s, what);
+        }
+    }
+    GsTrace *t = r->t;
+    if (gs_trace_reserve_names(t, li + 1) != GS_OK)
+        return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", r->f.path, r->f.lineno);
+    char **slot = is_kind ? &t->layer_kind[li] : &t->layer_name[li];
+    if (*slot) {
+        if (strlen(*slot) == len && memcmp(*slot, s, len) == 0)
+            return GS_OK;
+        int shown = len > 40 ? 40 : (int)len;
+        return gs_error(err, GS_ERR_FORMAT,
+                        "%s:%zu:%zu: layer %zu %s '%.*s' differs from '%s' on an earlier row",
+                        r->f.path, r->f.lineno, tc->col, li + 1, what, shown, s, *slot);
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", r->f.path, r->f.lineno);
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    *slot = copy;
+    return GS_OK;
+}
+
 static GsStatus read_row(Reader *r, GsError *err)
 {
     const char *path = r->f.path;
     size_t line = r->f.lineno;
     double val[GS_COL_COUNT];
     size_t step_col = 0, layer_col = 0;
+    TextCell text[2] = {{NULL, 0, 0}, {NULL, 0, 0}}; /* name, kind */
     GsCsvCells cells;
     gs_csv_cells_init(&cells, r->f.line, r->f.len);
     GsStatus st;
     for (size_t h = 0; h < r->n_head; h++) {
         int c = r->map[h];
+        if (c == MAP_NAME || c == MAP_KIND) {
+            TextCell *tc = &text[c == MAP_KIND];
+            if (!gs_csv_cells_next(&cells, &tc->s, &tc->len))
+                return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
+                                h, r->n_head);
+            tc->col = cells.col;
+            continue;
+        }
         if (c < 0) {
             if (!gs_csv_cells_skip(&cells))
                 return gs_error(err, GS_ERR_FORMAT, "%s:%zu: %zu cells, header has %zu", path, line,
@@ -243,7 +359,7 @@ static GsStatus read_row(Reader *r, GsError *err)
             st = parse_index(r, cell, len, cells.col, c, 1, (double)MAX_LAYER, &val[c], err);
             layer_col = cells.col;
         } else if (len == 0) {
-            val[c] = (double)NAN;
+            val[c] = gs_trace_missing();
             continue;
         } else {
             st = gs_csv_parse_number(cell, len, &val[c])
@@ -266,7 +382,7 @@ static GsStatus read_row(Reader *r, GsError *err)
     long step = (long)val[GS_COL_STEP];
     size_t layer = (size_t)val[GS_COL_LAYER];
     if (t->n_steps == 0 || step > t->steps[t->n_steps - 1]) {
-        if (gs_trace_append_nan_step(t, step) != GS_OK)
+        if (gs_trace_append_missing_step(t, step) != GS_OK)
             return gs_error(err, GS_ERR_NOMEM, "%s:%zu: out of memory", path, line);
         if (r->seen_cap)
             memset(r->seen, 0, r->seen_cap);
@@ -289,6 +405,9 @@ static GsStatus read_row(Reader *r, GsError *err)
         return gs_error(err, GS_ERR_FORMAT, "%s:%zu:%zu: second row for step %ld layer %zu", path,
                         line, layer_col, step, layer);
     r->seen[layer - 1] = 1;
+    for (int k = 0; k < 2; k++)
+        if (text[k].len && (st = keep_layer_text(r, layer - 1, &text[k], k, err)) != GS_OK)
+            return st;
     size_t at = (t->n_steps - 1) * t->n_layers + (layer - 1);
     for (size_t h = 0; h < r->n_head; h++) {
         int c = r->map[h];
