@@ -6,6 +6,7 @@ Prints, per model, the median CPU time per step without and with the tracer and 
 ratio of paired rounds as the overhead."""
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -29,11 +30,11 @@ def mlp():
 
 def cnn():
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+        torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
         torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
         torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(64 * 8 * 8, 128), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(32 * 8 * 8, 128), torch.nn.ReLU(),
         torch.nn.Linear(128, 10))
     return net, torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 
@@ -53,23 +54,28 @@ def train(net, opt, x, y, steps, tracer):
 
 
 def bench(name, build, rounds, steps, directory):
+    """Two copies of one model, one traced for the whole run, trained in alternating rounds
+    of `steps` steps (a multiple of update_every, so every traced round holds its share of
+    weight snapshots); the overhead is the median ratio of paired rounds."""
     torch.manual_seed(0)
     net, x, y = build()
+    plain_net = copy.deepcopy(net)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    train(net, opt, x, y, 5, None)  # warm up allocator and kernels
+    plain_opt = torch.optim.SGD(plain_net.parameters(), lr=0.01, momentum=0.9)
+    tracer = GradTrace(net, os.path.join(directory, f"{name}.csv"))
+    train(net, opt, x, y, steps, tracer)  # warm up (and the tracer's first-step set-up)
+    train(plain_net, plain_opt, x, y, steps, None)
     plain, traced = [], []
-    update_every = None
     for r in range(rounds):
-        tracer = GradTrace(net, os.path.join(directory, f"{name}.csv"))
-        update_every = tracer.update_every
         # alternate which goes first so drift in the machine's speed hits both alike
         if r % 2 == 0:
-            plain.append(train(net, opt, x, y, steps, None))
+            plain.append(train(plain_net, plain_opt, x, y, steps, None))
             traced.append(train(net, opt, x, y, steps, tracer))
         else:
             traced.append(train(net, opt, x, y, steps, tracer))
-            plain.append(train(net, opt, x, y, steps, None))
-        tracer.close()  # not timed: the rewrite happens once per training run
+            plain.append(train(plain_net, plain_opt, x, y, steps, None))
+    update_every = tracer.update_every
+    tracer.close()
     p, t = statistics.median(plain), statistics.median(traced)
     # the pairs ran side by side, so their ratios cancel slow drifts of the machine
     ratio = statistics.median(b / a for a, b in zip(plain, traced))
@@ -77,13 +83,13 @@ def bench(name, build, rounds, steps, directory):
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {p * 1e3:7.2f} ms/step  "
           f"with {t * 1e3:7.2f} ms/step  overhead {100 * (ratio - 1):+5.1f}%  "
           f"(median of {rounds} paired rounds x {steps} steps, CPU time, "
-          f"update_every {update_every})")
+          f"update_every {update_every})", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, every step recorded")

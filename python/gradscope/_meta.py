@@ -1,6 +1,10 @@
 """Trace metadata: '# key = value' lines as the C reader parses them, with typed values."""
 
 _TRUE = ("true", "yes", "on")
+# Lists of layer names or numbers: kept as text even when one entry looks like a number
+# (a Sequential's layers are named "0", "2", ...).
+TEXT_KEYS = frozenset(("frozen", "unused", "tied", "reused", "input_mean", "input_std",
+                       "input_shape", "first_nonfinite"))
 _FALSE = ("false", "no", "off")
 
 
@@ -28,7 +32,8 @@ def parse_value(text):
 
 def parse_line(line):
     """(key, typed value) of a '# key = value' line, or None for any other line. Like the C
-    reader, the key and value are trimmed and the first '=' splits them."""
+    reader, the key and value are trimmed and the first '=' splits them; the keys in
+    TEXT_KEYS stay strings."""
     if not line.startswith("#"):
         return None
     body = line[1:]
@@ -38,7 +43,8 @@ def parse_line(line):
     key = body[:eq].strip()
     if not key:
         return None
-    return key, parse_value(body[eq + 1:])
+    value = body[eq + 1:].strip()
+    return key, value if key in TEXT_KEYS else parse_value(value)
 
 
 def format_value(value):

@@ -5,6 +5,7 @@ import math
 import os
 import sys
 import time
+import warnings
 import weakref
 
 import torch
@@ -573,7 +574,11 @@ class _Recorder:
 
     def finish_unclosed(self):
         """Called when the GradTrace is dropped or the interpreter exits without close()."""
-        self._finish("exception" if _exception_seen else "not_closed")
+        try:
+            self._finish("exception" if _exception_seen else "not_closed")
+        except OSError as e:  # at exit nobody can catch it: say so once, without a traceback
+            warnings.warn(f"gradscope: could not finish the trace {self.path}: {e}",
+                          RuntimeWarning, stacklevel=1)
 
 
 class GradTrace:
