@@ -439,6 +439,43 @@ def test_bad_arguments(d):
     assert os.listdir(d) == []
 
 
+def test_every_flush_and_drop(d):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    path = os.path.join(d, "every.csv")
+    tracer = GradTrace(model, path, every=3, update_every=1, flush_every=1000,
+                       flush_seconds=0.2)
+
+    def one_step():
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        tracer.step(loss)
+        opt.step()
+
+    one_step()
+    assert not os.path.exists(path)  # step 0's update is not measured yet
+    tracer.after_step()  # ... now it is, and the first rows go out with the header
+    assert read_rows(path)[0]["update_ratio"] != ""
+    for _ in range(6):  # steps 1..6: 3 and 6 recorded
+        one_step()
+    assert {r["step"] for r in read_rows(path)} == {"0"}  # 3 is buffered (flush_every 1000)
+    time.sleep(0.25)
+    one_step()  # step 7: not recorded, but measures 6's update and the 0.2 s have passed
+    assert [r["step"] for r in read_rows(path)] == ["0", "0", "3", "3", "6", "6"]
+    # dropping the tracer without close() finishes the file and removes its hooks
+    del tracer
+    import gc
+    gc.collect()
+    meta = read_meta(path)
+    assert meta["complete"] == 1 and meta["end"] == "not_closed" and meta["steps"] == 8
+    assert meta["every"] == 3
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    gradscope_accepts(path, d)
+
+
 def main():
     if not os.path.exists(GS):
         print(f"{GS} not built: skipping")
