@@ -74,7 +74,6 @@ def bench(name, build, rounds, steps, directory):
         else:
             traced.append(train(net, opt, x, y, steps, tracer))
             plain.append(train(plain_net, plain_opt, x, y, steps, None))
-    update_every = tracer.update_every
     tracer.close()
     p, t = statistics.median(plain), statistics.median(traced)
     # the pairs ran side by side, so their ratios cancel slow drifts of the machine
@@ -83,7 +82,7 @@ def bench(name, build, rounds, steps, directory):
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {p * 1e3:7.2f} ms/step  "
           f"with {t * 1e3:7.2f} ms/step  overhead {100 * (ratio - 1):+5.1f}%  "
           f"(median of {rounds} paired rounds x {steps} steps, CPU time, "
-          f"update_every {update_every})", flush=True)
+          f"update_every {tracer.update_every})", flush=True)
 
 
 def main():

@@ -19,9 +19,12 @@ COLUMNS = ("step", "layer", "name", "kind", "loss", "lr", "grad_norm", "bias_gra
            "global_grad_norm")
 KINDS = ("linear", "conv", "rnn_ih", "rnn_hh", "attention", "norm", "embedding", "other")
 
-# Measured on the bench's 8x512 MLP (1 thread): a weight snapshot costs ~25% of a step, so
-# taking one every 16th recorded step keeps its share near 1.5% and the total under 5%.
+# Measured with bench/bench_torch_overhead.py (1 thread): a weight snapshot costs ~25% of the
+# MLP's step, and the norms of the module outputs' gradients ~6% of the CNN's (its activations
+# outnumber its weights 10:1); taking each on every 16th recorded step keeps their share near
+# 1.5% and 0.4%, and the total under 5%.
 DEFAULT_UPDATE_EVERY = 16
+DEFAULT_ACT_EVERY = 16
 # Input statistics are written per feature up to this many features, as summaries always.
 _MAX_LISTED_FEATURES = 64
 
@@ -169,12 +172,12 @@ class _Recorder:
     """GradTrace's state and work. The hooks and the exit finalizer hold this object, never
     the user's GradTrace, so dropping the GradTrace finishes the file."""
 
-    def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY, flush_every=50,
-                 flush_seconds=2.0, classes=None, loss=None, setup=None):
+    def __init__(self, model, path, every, update_every, act_every, flush_every, flush_seconds,
+                 classes, loss, setup):
         if not isinstance(model, torch.nn.Module):
             raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         for opt, v in (("every", every), ("update_every", update_every),
-                       ("flush_every", flush_every)):
+                       ("act_every", act_every), ("flush_every", flush_every)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{opt} = {v!r}: expected an integer >= 1")
         if not (isinstance(flush_seconds, (int, float)) and flush_seconds > 0):
@@ -185,7 +188,7 @@ class _Recorder:
                                     or classes < 2):
             raise ValueError(f"classes = {classes!r}: expected an integer >= 2")
         self.path = os.fspath(path)
-        self.every, self.update_every = every, update_every
+        self.every, self.update_every, self.act_every = every, update_every, act_every
         self.flush_every, self.flush_seconds = flush_every, float(flush_seconds)
         self._extra = {}
         if classes is not None:
@@ -293,7 +296,10 @@ class _Recorder:
         return grad_hook
 
     def _recording_now(self):
-        return not self._closed and self._step % self.every == 0
+        """1 when the forward pass under way belongs to a step whose activation gradients are
+        measured (recorded, and one of every act_every recorded steps)."""
+        return (not self._closed and self._step % self.every == 0
+                and self._n_recorded % self.act_every == 0)
 
     # ---- the training-loop calls ---------------------------------------------------------
     def step(self, loss=None, lr=None):
@@ -505,7 +511,8 @@ class _Recorder:
         meta = [("complete", 1 if complete else 0), ("writer", "gradscope.torch"),
                 ("torch_version", torch.__version__), ("model", self._model_name),
                 ("parameters", self._n_params), ("layers", len(self._rows)),
-                ("every", self.every), ("update_every", self.update_every)]
+                ("every", self.every), ("update_every", self.update_every),
+                ("act_every", self.act_every)]
         meta += [("frozen", ",".join(getattr(self, "_frozen", []))),
                  ("unused", ",".join(getattr(self, "_unused", []))),
                  ("tied", ",".join(f"{r.name}={_row_name(k)}" for r in self._rows
@@ -592,6 +599,8 @@ class GradTrace:
     every          record every N-th training step (step 0 always).
     update_every   measure weight norms and update ratios ||dW||/||W|| on every N-th
                    recorded step (a weight snapshot before optimizer.step(); default 16).
+    act_every      measure act_grad_norm (the gradient of each module's output) on every
+                   N-th recorded step (default 16).
     flush_every    append the buffered rows after this many recorded steps ...
     flush_seconds  ... or once this many seconds have passed since the last write.
     classes, loss  optional facts for the diagnosis (number of classes; "xent" or "mse").
@@ -601,10 +610,11 @@ class GradTrace:
     trace cannot be written (at the first flush).
     """
 
-    def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY, flush_every=50,
-                 flush_seconds=2.0, classes=None, loss=None, setup=None):
-        self._rec = _Recorder(model, path, every, update_every, flush_every, flush_seconds,
-                              classes, loss, setup)
+    def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY,
+                 act_every=DEFAULT_ACT_EVERY, flush_every=50, flush_seconds=2.0, classes=None,
+                 loss=None, setup=None):
+        self._rec = _Recorder(model, path, every, update_every, act_every, flush_every,
+                              flush_seconds, classes, loss, setup)
         global _prev_excepthook
         if _prev_excepthook is None and sys.excepthook is not _excepthook:
             _prev_excepthook = sys.excepthook

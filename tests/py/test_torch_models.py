@@ -89,7 +89,7 @@ def test_mlp_digits(d):
     rows, meta = train(model, path, lambda s: (x[64 * (s % 4):64 * (s % 4 + 1)],
                                                y[64 * (s % 4):64 * (s % 4 + 1)]),
                        F.cross_entropy, steps=20, lr=0.1, classes=10, loss="xent",
-                       update_every=4)
+                       update_every=4, act_every=5)
     assert layers(rows) == [(1, "0", "linear"), (2, "2", "linear"), (3, "4", "linear")]
     assert len(rows) == 20 * 3
     assert meta["writer"] == "gradscope.torch" and meta["torch_version"] == torch.__version__
@@ -117,10 +117,13 @@ def test_mlp_digits(d):
         # plain SGD: ||dW|| / ||W|| = lr ||g|| / ||W||
         expect = 0.1 * float(r["grad_norm"]) / float(r["weight_norm"])
         assert rel_close(float(r["update_ratio"]), expect, 1e-4), (r["update_ratio"], expect)
-    # weight norms and update ratios on every 4th recorded step only; empty cells elsewhere
+    # weight norms and update ratios on every 4th recorded step only, activation gradients on
+    # every 5th; empty cells elsewhere
     for r in rows:
         measured = int(r["step"]) % 4 == 0
         assert (r["update_ratio"] != "") == measured and (r["weight_norm"] != "") == measured
+        assert (r["act_grad_norm"] != "") == (int(r["step"]) % 5 == 0)
+    assert meta["act_every"] == 5
     gradscope_accepts(path, d)
 
 
