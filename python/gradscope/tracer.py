@@ -85,8 +85,7 @@ def _kind(mod, pname):
 class _Row:
     """One traced weight tensor (a trace layer) and what belongs to it."""
 
-    __slots__ = ("param", "bias", "name", "kind", "key", "module", "owners", "layer",
-                 "act_hook")
+    __slots__ = ("param", "bias", "name", "kind", "key", "module", "owners", "layer")
 
     def __init__(self, param, key, module, pname):
         self.param = param
@@ -97,7 +96,6 @@ class _Row:
         self.module = module
         self.owners = [key]  # every state_dict key naming this tensor (tied weights)
         self.layer = 0
-        self.act_hook = False
 
 
 def _discover(model):
@@ -154,7 +152,7 @@ def _fmt(v):
 class _Pending:
     """A recorded step whose rows wait for the optimizer's update to be measured."""
 
-    __slots__ = ("step", "rows", "versions", "weight_norms")
+    __slots__ = ("rows", "versions", "weight_norms")
 
 
 _exception_seen = False
@@ -229,7 +227,6 @@ class _Recorder:
         for r in self._rows:
             if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
                     and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
-                r.act_hook = True
                 self._act_hooks.append(r.module.register_forward_hook(self._make_act_hook(r)))
 
         self._step = 0
@@ -242,7 +239,8 @@ class _Recorder:
         self._last_flush = time.monotonic()
         self._snap = None
         self._closed = False
-        self._meta_info = {}
+        self._frozen = None  # names of rows without a gradient at the first recorded step
+        self._unused = self._reused = []
 
     # ---- hooks -------------------------------------------------------------------------
     def _order_hook(self, module, inputs):
@@ -296,7 +294,7 @@ class _Recorder:
         return grad_hook
 
     def _recording_now(self):
-        """1 when the forward pass under way belongs to a step whose activation gradients are
+        """True when the forward pass under way belongs to a step whose activation gradients are
         measured (recorded, and one of every act_every recorded steps)."""
         return (not self._closed and self._step % self.every == 0
                 and self._n_recorded % self.act_every == 0)
@@ -370,10 +368,10 @@ class _Recorder:
         rows = self._rows
         grads = [r.param.grad for r in rows]
         have = [i for i, g in enumerate(grads) if g is not None]
-        g_list = [grads[i].detach() for i in have]
+        g_list = [_dense(grads[i]) for i in have]
         b_have = [i for i, r in enumerate(rows) if r.bias is not None and r.bias.grad is not None]
-        b_list = [rows[i].bias.grad.detach() for i in b_have]
-        rest = [p.grad.detach() for p in self._rest if p.grad is not None]
+        b_list = [_dense(rows[i].bias.grad) for i in b_have]
+        rest = [_dense(p.grad) for p in self._rest if p.grad is not None]
         cur = {"have": have, "b_have": b_have}
         cur["g"] = scalars.add(torch._foreach_norm(g_list) if g_list else [])
         # max |g| from aminmax (a vectorized pass; _foreach_norm with ord=inf is ~10x slower
@@ -442,7 +440,7 @@ class _Recorder:
             nonfinite[i] = self._count_nonfinite(rows[i]) if bad else 0
         if "input" in cur:
             self._set_input_meta(values, *cur["input"])
-        if self._step == 0 or not hasattr(self, "_frozen"):
+        if self._frozen is None:
             self._frozen = [r.name for i, r in enumerate(rows) if g[i] is None]
         data = []
         for i, r in enumerate(rows):
@@ -450,7 +448,6 @@ class _Recorder:
                          gmax[i], None, None, nonfinite[i], global_norm])
         if "wn" in cur:
             p = _Pending()
-            p.step = self._step
             p.rows = data
             p.versions = cur["versions"]
             p.weight_norms = values[cur["wn"][0]:cur["wn"][1]]
@@ -463,7 +460,7 @@ class _Recorder:
         n = 0
         for t in (row.param.grad, row.bias.grad if row.bias is not None else None):
             if t is not None:
-                n += int((~torch.isfinite(t)).sum())
+                n += int((~torch.isfinite(_dense(t))).sum())
         return n
 
     def _pending_delta(self, scalars):
@@ -513,11 +510,11 @@ class _Recorder:
                 ("parameters", self._n_params), ("layers", len(self._rows)),
                 ("every", self.every), ("update_every", self.update_every),
                 ("act_every", self.act_every)]
-        meta += [("frozen", ",".join(getattr(self, "_frozen", []))),
-                 ("unused", ",".join(getattr(self, "_unused", []))),
+        meta += [("frozen", ",".join(self._frozen or [])),
+                 ("unused", ",".join(self._unused)),
                  ("tied", ",".join(f"{r.name}={_row_name(k)}" for r in self._rows
                                    for k in r.owners[1:])),
-                 ("reused", ",".join(getattr(self, "_reused", [])))]
+                 ("reused", ",".join(self._reused))]
         for k, v in (self._input or {}).items():
             if not k.startswith("_"):
                 meta.append((k, v))
@@ -662,6 +659,13 @@ class GradTrace:
         self._finalizer.detach()
         self._rec._finish("close" if tp is None else "exception")
         return False
+
+
+def _dense(grad):
+    """The gradient's stored values: a sparse gradient (Embedding(sparse=True)) has the same
+    norm and largest entry as its coalesced values."""
+    grad = grad.detach()
+    return grad.coalesce().values() if grad.is_sparse else grad
 
 
 def _max_abs(tensors):

@@ -479,6 +479,22 @@ def test_every_flush_and_drop(d):
     gradscope_accepts(path, d)
 
 
+def test_sparse_embedding(d):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 8, sparse=True), nn.Flatten(), nn.Linear(24, 2))
+    t, y = torch.randint(0, 50, (16, 3)), torch.randint(0, 2, (16,))
+    ref = copy.deepcopy(model)
+    path = os.path.join(d, "sparse.csv")
+    rows, meta = train(model, path, lambda s: (t, y), F.cross_entropy, steps=4, update_every=1)
+    assert layers(rows) == [(1, "0", "embedding"), (2, "2", "linear")]
+    F.cross_entropy(ref(t), y).backward()
+    g = ref[0].weight.grad.to_dense()
+    assert rel_close(float(rows[0]["grad_norm"]), float(g.double().norm()))
+    assert rel_close(float(rows[0]["grad_max_abs"]), float(g.abs().max()))
+    assert float(rows[0]["update_ratio"]) > 0
+    gradscope_accepts(path, d)
+
+
 def main():
     if not os.path.exists(GS):
         print(f"{GS} not built: skipping")
