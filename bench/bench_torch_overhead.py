@@ -1,9 +1,9 @@
 """What GradTrace costs a PyTorch training step: the same model trained with and without the
 tracer in interleaved rounds of one run (1 CPU thread), on an MLP and a small CNN.
 
-usage: PYTHONPATH=python /usr/bin/python3 bench/bench_torch_overhead.py [--rounds N] [--steps N]
-Prints, per model, the median CPU time per step without and with the tracer and the median
-ratio of paired rounds as the overhead."""
+usage: /usr/bin/python3 bench/bench_torch_overhead.py [--cycles N]
+Prints, per model, the median CPU time per step without and with the tracer and the overhead
+(from pairs of steps run back to back, see bench())."""
 
 import argparse
 import copy
@@ -39,62 +39,68 @@ def cnn():
     return net, torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 
 
-def train(net, opt, x, y, steps, tracer):
-    # CPU time of this (single-threaded) process: other processes on a shared machine stretch
-    # wall time by far more than the few percent being measured
+def one_step(net, opt, x, y, tracer):
+    """CPU time of one training step (this process is single-threaded: other processes on a
+    shared machine stretch wall time by far more than the few percent being measured)."""
     t0 = time.process_time()
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        if tracer is not None:
-            tracer.step(loss, lr=0.01)
-        opt.step()
-    return (time.process_time() - t0) / steps
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    loss.backward()
+    if tracer is not None:
+        tracer.step(loss, lr=0.01)
+    opt.step()
+    return time.process_time() - t0
 
 
-def bench(name, build, rounds, steps, directory):
-    """Two copies of one model, one traced for the whole run, trained in alternating rounds
-    of `steps` steps (a multiple of update_every, so every traced round holds its share of
-    weight snapshots); the overhead is the median ratio of paired rounds."""
+def bench(name, build, cycles, directory):
+    """Two copies of one model, one traced for the whole run, stepped alternately (a plain
+    step and a traced step form a pair, the order alternating). The tracer's cost depends on
+    where a step falls in its cycle of update_every recorded steps (a snapshot at the first,
+    the update measured at the next), so the overhead is the median pair ratio at each
+    position of the cycle, averaged over the cycle."""
     torch.manual_seed(0)
     net, x, y = build()
     plain_net = copy.deepcopy(net)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     plain_opt = torch.optim.SGD(plain_net.parameters(), lr=0.01, momentum=0.9)
     tracer = GradTrace(net, os.path.join(directory, f"{name}.csv"))
-    train(net, opt, x, y, steps, tracer)  # warm up (and the tracer's first-step set-up)
-    train(plain_net, plain_opt, x, y, steps, None)
+    period = tracer.update_every
+    for _ in range(period):  # warm up, and start the measured steps at a cycle's beginning
+        one_step(plain_net, plain_opt, x, y, None)
+        one_step(net, opt, x, y, tracer)
+    ratios = [[] for _ in range(period)]
     plain, traced = [], []
-    for r in range(rounds):
-        # alternate which goes first so drift in the machine's speed hits both alike
-        if r % 2 == 0:
-            plain.append(train(plain_net, plain_opt, x, y, steps, None))
-            traced.append(train(net, opt, x, y, steps, tracer))
+    for k in range(cycles * period):
+        if k % 2 == 0:
+            a = one_step(plain_net, plain_opt, x, y, None)
+            b = one_step(net, opt, x, y, tracer)
         else:
-            traced.append(train(net, opt, x, y, steps, tracer))
-            plain.append(train(plain_net, plain_opt, x, y, steps, None))
+            b = one_step(net, opt, x, y, tracer)
+            a = one_step(plain_net, plain_opt, x, y, None)
+        plain.append(a)
+        traced.append(b)
+        ratios[k % period].append(b / a)
     tracer.close()
-    p, t = statistics.median(plain), statistics.median(traced)
-    # the pairs ran side by side, so their ratios cancel slow drifts of the machine
-    ratio = statistics.median(b / a for a, b in zip(plain, traced))
+    per_pos = [statistics.median(r) for r in ratios]
+    overhead = statistics.fmean(per_pos) - 1
     params = sum(q.numel() for q in net.parameters())
-    print(f"{name:4s} {params / 1e6:5.2f}M params  without {p * 1e3:7.2f} ms/step  "
-          f"with {t * 1e3:7.2f} ms/step  overhead {100 * (ratio - 1):+5.1f}%  "
-          f"(median of {rounds} paired rounds x {steps} steps, CPU time, "
-          f"update_every {tracer.update_every})", flush=True)
+    print(f"{name:4s} {params / 1e6:5.2f}M params  without {statistics.median(plain) * 1e3:7.2f} "
+          f"ms/step  with {statistics.median(traced) * 1e3:7.2f} ms/step  overhead "
+          f"{100 * overhead:+5.1f}%  (snapshot step {100 * (per_pos[0] - 1):+.0f}%, other steps "
+          f"{100 * (statistics.median(per_pos[2:]) - 1):+.1f}%; {cycles * period} pairs, "
+          f"update_every = act_every = {period})", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--cycles", type=int, default=12,
+                    help="measured cycles of update_every steps per model")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, every step recorded")
     with tempfile.TemporaryDirectory() as d:
-        bench("mlp", mlp, args.rounds, args.steps, d)
-        bench("cnn", cnn, args.rounds, args.steps, d)
+        bench("mlp", mlp, args.cycles, d)
+        bench("cnn", cnn, args.cycles, d)
 
 
 if __name__ == "__main__":

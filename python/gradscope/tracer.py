@@ -3,6 +3,7 @@ gradscope trace (CSV), cheaply enough to leave on, and readable while training r
 
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -186,6 +187,9 @@ class _Recorder:
                                     or classes < 2):
             raise ValueError(f"classes = {classes!r}: expected an integer >= 2")
         self.path = os.fspath(path)
+        # written by absolute path: the script may chdir while it trains
+        self._abspath = os.path.abspath(self.path)
+        self._pid = os.getpid()
         self.every, self.update_every, self.act_every = every, update_every, act_every
         self.flush_every, self.flush_seconds = flush_every, float(flush_seconds)
         self._extra = {}
@@ -534,12 +538,12 @@ class _Recorder:
         chunk = "".join(self._ready).encode()
         if self._header_len is None:
             head = self._metadata(complete=False).encode()
-            _write_atomic(self.path, [head, chunk])
+            _write_atomic(self._abspath, [head, chunk])
             self._header_len = len(head)
         else:
             # One write() of whole rows: a reader sees the old or a longer complete trace (a
             # half-appended last line has no newline yet, and readers skip such a line).
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            fd = os.open(self._abspath, os.O_WRONLY | os.O_APPEND)
             try:
                 _write_all(fd, chunk)
             finally:
@@ -569,15 +573,15 @@ class _Recorder:
         head = self._metadata(complete=True, end=end).encode()
         parts = [head]
         if self._header_len is not None:
-            with open(self.path, "rb") as f:
-                f.seek(self._header_len)
-                parts.append(f.read())
+            parts.append((self._abspath, self._header_len))  # the rows written so far
         parts.append("".join(self._ready).encode())
         self._ready = []
-        _write_atomic(self.path, parts)
+        _write_atomic(self._abspath, parts)
 
     def finish_unclosed(self):
         """Called when the GradTrace is dropped or the interpreter exits without close()."""
+        if os.getpid() != self._pid:
+            return  # a forked child (a DataLoader worker) exiting: the file is the parent's
         try:
             self._finish("exception" if _exception_seen else "not_closed")
         except OSError as e:  # at exit nobody can catch it: say so once, without a traceback
@@ -713,14 +717,20 @@ def _write_all(fd, data):
 
 
 def _write_atomic(path, parts):
-    """Writes parts to a temporary file beside path and renames it over path; the temporary
-    file is removed when anything fails."""
+    """Writes parts (bytes, or (file, offset): that file's bytes from offset on, streamed) to
+    a temporary file beside path and renames it over path; the temporary file is removed when
+    anything fails."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
             for p in parts:
-                f.write(p)
+                if isinstance(p, tuple):
+                    with open(p[0], "rb") as src:
+                        src.seek(p[1])
+                        shutil.copyfileobj(src, f, 1 << 20)
+                else:
+                    f.write(p)
         os.replace(tmp, path)
     except BaseException:
         try:

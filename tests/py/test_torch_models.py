@@ -495,6 +495,42 @@ def test_sparse_embedding(d):
     gradscope_accepts(path, d)
 
 
+FORK = textwrap.dedent("""
+    import os, sys, torch
+    sys.path.insert(0, sys.argv[2])
+    from gradscope import GradTrace, read_meta
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    tracer = GradTrace(model, sys.argv[1], flush_every=1)
+    for step in range(3):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        tracer.step(None)
+        opt.step()
+    pid = os.fork()
+    if pid == 0:
+        sys.exit(0)  # a child exiting normally (its exit handlers run) leaves the file alone
+    os.waitpid(pid, 0)
+    assert read_meta(sys.argv[1])["complete"] == 0
+    os.chdir("/")  # the relative path was resolved when the tracer was made
+    tracer.close()
+    print("parent done")
+""")
+
+
+def test_fork_and_chdir(d):
+    with open(os.path.join(d, "fork.py"), "w") as f:
+        f.write(FORK)
+    r = subprocess.run([sys.executable, "fork.py", "t.csv", PYDIR], capture_output=True,
+                       text=True, cwd=d)
+    assert r.returncode == 0 and "parent done" in r.stdout, r.stderr
+    frame, meta = load_trace(os.path.join(d, "t.csv"))
+    assert meta["complete"] == 1 and meta["end"] == "close" and len(frame) == 3 * 2
+    assert frame["loss"].isna().all()  # step(None): no loss given
+    assert sorted(os.listdir(d)) == ["fork.py", "t.csv"]
+
+
 def main():
     if not os.path.exists(GS):
         print(f"{GS} not built: skipping")
