@@ -1,5 +1,5 @@
 """What GradTrace costs a PyTorch training step: the same model trained with and without the
-tracer in interleaved rounds of one run (1 CPU thread), on an MLP and a small CNN.
+tracer in interleaved steps of one run (1 CPU thread), on an MLP and a small CNN.
 
 usage: /usr/bin/python3 bench/bench_torch_overhead.py [--cycles N]
 Prints, per model, the median CPU time per step without and with the tracer and the overhead
@@ -56,8 +56,8 @@ def bench(name, build, cycles, directory):
     """Two copies of one model, one traced for the whole run, stepped alternately (a plain
     step and a traced step form a pair, the order alternating). The tracer's cost depends on
     where a step falls in its cycle of update_every recorded steps (a snapshot at the first,
-    the update measured at the next), so the overhead is the median pair ratio at each
-    position of the cycle, averaged over the cycle."""
+    the update measured at the next, activation gradients every act_every), so the overhead
+    is the median pair ratio of each kind of step, weighted by its share of the cycle."""
     torch.manual_seed(0)
     net, x, y = build()
     plain_net = copy.deepcopy(net)
@@ -68,7 +68,11 @@ def bench(name, build, cycles, directory):
     for _ in range(period):  # warm up, and start the measured steps at a cycle's beginning
         one_step(plain_net, plain_opt, x, y, None)
         one_step(net, opt, x, y, tracer)
-    ratios = [[] for _ in range(period)]
+    # positions in the cycle whose cost differs: the snapshot (0), the update measured (1),
+    # activation gradients (multiples of act_every); all others cost alike and are pooled
+    act_every = tracer._rec.act_every
+    special = sorted({0, 1} | set(range(0, period, act_every)))
+    ratios = {p: [] for p in special + ["other"]}
     plain, traced = [], []
     for k in range(cycles * period):
         if k % 2 == 0:
@@ -79,21 +83,22 @@ def bench(name, build, cycles, directory):
             a = one_step(plain_net, plain_opt, x, y, None)
         plain.append(a)
         traced.append(b)
-        ratios[k % period].append(b / a)
+        ratios[k % period if k % period in special else "other"].append(b / a)
     tracer.close()
-    per_pos = [statistics.median(r) for r in ratios]
-    overhead = statistics.fmean(per_pos) - 1
+    med = {p: statistics.median(r) - 1 for p, r in ratios.items()}
+    overhead = (sum(med[p] for p in special) + (period - len(special)) * med["other"]) / period
     params = sum(q.numel() for q in net.parameters())
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {statistics.median(plain) * 1e3:7.2f} "
           f"ms/step  with {statistics.median(traced) * 1e3:7.2f} ms/step  overhead "
-          f"{100 * overhead:+5.1f}%  (snapshot step {100 * (per_pos[0] - 1):+.0f}%, other steps "
-          f"{100 * (statistics.median(per_pos[2:]) - 1):+.1f}%; {cycles * period} pairs, "
-          f"update_every = act_every = {period})", flush=True)
+          f"{100 * overhead:+5.1f}%\n     (snapshot step {100 * med[0]:+.0f}%, update measured "
+          f"{100 * med[1]:+.0f}%, activation gradients {100 * med.get(act_every, med[0]):+.0f}%, other steps "
+          f"{100 * med['other']:+.1f}%; {cycles * period} pairs, update_every {period}, "
+          f"act_every {act_every})", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cycles", type=int, default=12,
+    ap.add_argument("--cycles", type=int, default=6,
                     help="measured cycles of update_every steps per model")
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -20,11 +20,12 @@ COLUMNS = ("step", "layer", "name", "kind", "loss", "lr", "grad_norm", "bias_gra
            "global_grad_norm")
 KINDS = ("linear", "conv", "rnn_ih", "rnn_hh", "attention", "norm", "embedding", "other")
 
-# Measured with bench/bench_torch_overhead.py (1 thread): a weight snapshot costs ~25% of the
-# MLP's step, and the norms of the module outputs' gradients ~6% of the CNN's (its activations
-# outnumber its weights 10:1); taking each on every 16th recorded step keeps their share near
-# 1.5% and 0.4%, and the total under 5%.
-DEFAULT_UPDATE_EVERY = 16
+# Measured with bench/bench_torch_overhead.py (1 thread): the weight snapshot and, a step
+# later, the difference to it cost ~8% of the MLP's step each, and the norms of the module
+# outputs' gradients ~6% of the CNN's (its activations outnumber its weights 10:1); taking the
+# first on every 32nd and the second on every 16th recorded step keeps their shares near 0.5%
+# and 0.4%, beside the ~3-4% of the per-step norms.
+DEFAULT_UPDATE_EVERY = 32
 DEFAULT_ACT_EVERY = 16
 # Input statistics are written per feature up to this many features, as summaries always.
 _MAX_LISTED_FEATURES = 64
@@ -143,11 +144,10 @@ def _discover(model):
 
 
 def _fmt(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return format(v, ".9g")
-    return str(v)
+    # 9 significant digits, as the C writer; "nan", "inf", "-inf" for non-finite values
+    if v.__class__ is float:
+        return "%.9g" % v
+    return "" if v is None else str(v)
 
 
 class _Pending:
@@ -599,7 +599,7 @@ class GradTrace:
 
     every          record every N-th training step (step 0 always).
     update_every   measure weight norms and update ratios ||dW||/||W|| on every N-th
-                   recorded step (a weight snapshot before optimizer.step(); default 16).
+                   recorded step (a weight snapshot before optimizer.step(); default 32).
     act_every      measure act_grad_norm (the gradient of each module's output) on every
                    N-th recorded step (default 16).
     flush_every    append the buffered rows after this many recorded steps ...
