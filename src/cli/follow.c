@@ -93,6 +93,10 @@ static void nap(void)
 
 int cli_plot_follow(const CliReport *r, const char *path, const char *out)
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return cli_fail("plot", "--follow: '%s' is not a regular file (a trace CSV)", path);
+
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -105,6 +105,10 @@ def test_bad_trace_when_complete(d):
 def test_usage(d):
     r = subprocess.run([GS, "plot", "--follow", "--grid", d], capture_output=True, text=True)
     assert r.returncode == 2 and "--follow" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = subprocess.run([GS, "plot", "--follow", d, "-o", os.path.join(d, "r.png")],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "not a regular file" in r.stderr and d in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
     r = subprocess.run([GS, "plot", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--follow" in r.stdout
 
