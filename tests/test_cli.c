@@ -1,6 +1,7 @@
 /* CLI tests: run the real gradscope binary on real files. Success paths write what they
  * promise; every bad input exits 2 with one line naming the value and leaves no file. */
 #include <dirent.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "gradscope/spec.h"
+#include "gradscope/trace.h"
 #include "runner.h"
 
 #define tmpdir gs_tmpdir
@@ -191,6 +194,322 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* Misspellings get the closest valid name; a bare option names what it lacks; `help CMD`. */
+START_TEST(test_did_you_mean)
+{
+    expect_usage("unknown command 'rnu'; did you mean 'run'?", "%s", "rnu");
+    expect_usage("did you mean 'diagnose'?", "%s t.csv", "diagnsoe");
+    expect_usage("unknown option '--dpeth'; did you mean '--depth'?", "run %s 3", "--dpeth");
+    expect_usage("did you mean '--json'?", "diagnose t.csv %s x.json", "--jsno");
+    expect_usage("did you mean 'relu'?", "run " SMALL " --act %s", "rleu");
+    expect_usage("did you mean 'he_normal'?", "run " SMALL " --init %s", "he_norml");
+    expect_usage("did you mean 'vanishing'?", "diagnose t.csv --fail-on %s", "vanishng");
+    expect_usage("option --depth needs a value", "run %s", "--depth");
+    expect_usage("option --depth needs a value (got the option '--width')", "run %s --width 3",
+                 "--depth");
+    expect_usage("option -o needs a value", "plot t.csv %s --json x.json", "-o");
+    expect_usage("option --json needs a value", "diagnose t.csv %s", "--json");
+    expect_usage("option -o needs a value", "plot t.csv %s", "-o");
+    expect_usage("option --standardize takes no value", "run %s", "--standardize=yes");
+    expect_usage("ambiguous", "run %s 3", "--d");
+    /* an invalid --metric lists the valid columns */
+    expect_usage("act_grad_norm", "plot %s --metric nope", data("trace_min.csv"));
+    expect_usage("update_ratio", "plot %s --metric nope", data("trace_min.csv"));
+    /* help CMD is CMD --help */
+    ck_assert_int_eq(gs("help run"), 0);
+    static char help[sizeof gs_out];
+    snprintf(help, sizeof help, "%s", out);
+    ck_assert_int_eq(gs("run --help"), 0);
+    ck_assert_str_eq(help, out);
+    ck_assert_ptr_nonnull(strstr(help, "--clip-norm"));
+    expect_usage("did you mean 'plot'?", "help %s", "plto");
+    /* PyTorch's init names run */
+    ck_assert_msg(gs("run " SMALL " --init kaiming_normal*0.5 --trace t.csv") == 0, "%.3000s", out);
+    ck_assert_int_eq(gs("run " SMALL " --init kaiming_uniform -q"), 0);
+}
+END_TEST
+
+/* Runs a command whose stderr goes to err.txt (its stdout discarded), then puts that
+ * stderr into out. Returns the exit status. */
+static int gs_err(const char *args)
+{
+    int rc = gs_cli_run(0, "%s; exit $?", args); /* the trailing 2>/dev/null hits exit */
+    char path[512];
+    snprintf(path, sizeof path, "%s/err.txt", tmpdir);
+    FILE *f = fopen(path, "r");
+    out[0] = '\0';
+    if (f) {
+        size_t n = fread(out, 1, sizeof gs_out - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        unlink(path);
+    }
+    return rc;
+}
+
+/* stdout of a command is one JSON document and nothing else. */
+static void expect_json_stdout(const char *what)
+{
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    ck_assert_msg(j != NULL, "%s: stdout is not JSON (%s at %d): %.2000s", what, e.text, e.line,
+                  out);
+    json_decref(j);
+}
+
+/* With --json -, stdout carries only the JSON; status lines go to stderr. */
+START_TEST(test_json_stdout_only)
+{
+    ck_assert_int_eq(gs("run " SMALL " --trace t.csv -q"), 0);
+    const char *cmds[] = {"run " SMALL " --json -",
+                          "run " SMALL " --json - --cure --act sigmoid --depth 6",
+                          "run --depth 3 --width 8 --steps 4 --samples 64 -o r.png --json -",
+                          "plot t.csv -o p.png --json -",
+                          "diagnose t.csv --json -",
+                          "diagnose t.csv --json - -v",
+                          "predict --depth 3 --json -"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = gs_cli_run(0, "%s", cmds[i]);
+        ck_assert_msg(rc == 0, "%s: exit %d", cmds[i], rc);
+        expect_json_stdout(cmds[i]);
+    }
+    /* the status line is still there, on stderr */
+    ck_assert_int_eq(gs_err("run " SMALL " --json - 2>err.txt >/dev/null"), 0);
+    ck_assert_msg(strstr(out, "gradscope run:") != NULL, "%.2000s", out);
+    ck_assert_int_eq(gs_err("plot t.csv -o p.png --json - 2>err.txt >/dev/null"), 0);
+    ck_assert_msg(strstr(out, "gradscope plot:") != NULL, "%.2000s", out);
+}
+END_TEST
+
+/* A CSV target of integers 0..K-1 trains with xent and K classes, said in one stderr line;
+ * --loss mse overrides; a real-valued target stays regression. */
+START_TEST(test_csv_class_targets)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/d.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "a,b,y\n");
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%g,%g,%d\n", 0.1 * i, 1.0 - 0.03 * i, i % 3);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/r.csv", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f, "a,y\n");
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%g,%g\n", 0.1 * i, 0.5 * i);
+    fclose(f);
+    int rc = gs_err("run --depth 2 --width 4 --steps 3 --data d.csv --no-report "
+                    "--trace t.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0, "%.2000s", out);
+    ck_assert_msg(strstr(out, "d.csv: target 'y' holds integers 0..2: using xent with 3 classes "
+                              "(--loss mse to override)") != NULL,
+                  "%.2000s", out);
+    ck_assert_ptr_null(strchr(out, '\n') == NULL ? NULL : strchr(strchr(out, '\n') + 1, '\n'));
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int xent = 0, outputs = 0;
+    while (fgets(line, sizeof line, f) && line[0] == '#') {
+        xent |= !strcmp(line, "# loss_used = xent\n");
+        sscanf(line, "# data_outputs = %d", &outputs);
+    }
+    fclose(f);
+    ck_assert(xent);
+    ck_assert_int_eq(outputs, 3);
+    /* --loss mse overrides, silently */
+    rc = gs_err("run --depth 2 --width 4 --steps 3 --data d.csv --loss mse --no-report "
+                "--trace t.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0 && !strstr(out, "xent"), "%.2000s", out);
+    f = fopen(path, "r");
+    int mse = 0;
+    while (fgets(line, sizeof line, f) && line[0] == '#')
+        mse |= !strcmp(line, "# loss_used = mse\n");
+    fclose(f);
+    ck_assert(mse);
+    /* a real-valued target: regression, nothing said */
+    rc = gs_err("run --depth 2 --width 4 --steps 3 --data r.csv --no-report 2>err.txt "
+                ">/dev/null");
+    ck_assert_msg(rc == 0 && !strstr(out, "xent"), "%.2000s", out);
+    /* predict follows the same rule */
+    rc = gs_err("predict --depth 2 --data d.csv 2>err.txt >/dev/null");
+    ck_assert_msg(rc == 0 && strstr(out, "using xent with 3 classes"), "%.2000s", out);
+}
+END_TEST
+
+/* Reads tmpdir/name whole into a malloc'd buffer (NULL when missing); *n gets its size. */
+static char *slurp(const char *name, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    *n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* The command exits 2 with one line naming both needles, and file keeps its bytes. */
+static void expect_refused(const char *cmd, const char *n1, const char *n2, const char *file)
+{
+    size_t n0 = 0, n1b = 0;
+    char *before = slurp(file, &n0);
+    int rc = gs("%s", cmd);
+    ck_assert_msg(rc == 2, "exit %d for '%s': %.3000s", rc, cmd, out);
+    ck_assert_msg(strstr(out, n1) && strstr(out, n2), "'%s': output lacks '%s'/'%s': %.3000s", cmd,
+                  n1, n2, out);
+    char *nl = strchr(out, '\n');
+    ck_assert_msg(nl && nl[1] == '\0', "more than one line: %.3000s", out);
+    char *after = slurp(file, &n1b);
+    ck_assert_msg(before && after && n0 == n1b && !memcmp(before, after, n0), "%s changed", file);
+    free(before);
+    free(after);
+}
+
+/* An output is never an input or another output. */
+START_TEST(test_same_file_refused)
+{
+    ck_assert_int_eq(gs("run " SMALL " --trace t.csv -q"), 0);
+    char path[512];
+    expect_refused("diagnose t.csv --json t.csv", "--json 't.csv'", "TRACE", "t.csv");
+    expect_refused("plot t.csv -o o.png --json t.csv", "--json 't.csv'", "TRACE", "t.csv");
+    expect_refused("plot t.csv -o o.png --json ./o.png", "-o 'o.png'", "--json './o.png'", "t.csv");
+    snprintf(path, sizeof path, "%s/o.png", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/d.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "a,y\n0.1,0.5\n0.2,0.7\n0.3,0.1\n");
+    fclose(f);
+    expect_refused("run " SMALL " --data d.csv --trace d.csv", "--trace 'd.csv'", "--data 'd.csv'",
+                   "d.csv");
+    /* the same file through another path, and by its future name */
+    snprintf(path, sizeof path, "%s/sub", tmpdir);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    expect_refused("run " SMALL " --data sub/../d.csv --json ./d.csv", "--json './d.csv'",
+                   "--data 'sub/../d.csv'", "d.csv");
+    expect_refused("run " SMALL " --trace x.csv --json sub/../x.csv", "--trace 'x.csv'",
+                   "--json 'sub/../x.csv'", "d.csv");
+    expect_refused("run --depth 2 --width 4 --steps 2 --samples 32 --trace x.png -o x.png",
+                   "-o "
+                   "'x.png'",
+                   "--trace 'x.png'", "d.csv");
+    snprintf(path, sizeof path, "%s/f.ini", tmpdir);
+    f = fopen(path, "w");
+    fprintf(f, "depth = 2\n");
+    fclose(f);
+    expect_refused("run " SMALL " --config f.ini --json f.ini", "--json 'f.ini'",
+                   "--config 'f.ini'", "f.ini");
+    expect_refused("predict --config f.ini --json f.ini", "--json 'f.ini'", "--config 'f.ini'",
+                   "f.ini");
+    expect_refused("run " SMALL " --export-weights w --trace w", "--export-weights 'w'",
+                   "--trace 'w'", "f.ini");
+    snprintf(path, sizeof path, "%s/x.csv", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/w", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* devices may be named twice */
+    ck_assert_msg(gs("run " SMALL " --trace /dev/null --json /dev/null -q") == 0, "%.3000s", out);
+    struct stat sb;
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+}
+END_TEST
+
+/* Exit codes and reasons for the small cases; outputs get 0666 & ~umask. */
+START_TEST(test_exit_codes_and_modes)
+{
+    expect_usage("empty kind", "diagnose t.csv --fail-on %s", ",");
+    expect_usage("empty kind", "diagnose t.csv --fail-on %s", "vanishing,");
+    expect_usage("is a directory", "run " SMALL " --config %s", ".");
+    expect_usage("is a directory", "predict --json %s", ".");
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    ck_assert_int_eq(gs("--version >/dev/null; umask 022; %s run " SMALL " --trace t.csv --json "
+                        "f.json -q && %s predict --depth 3 --json p.json >/dev/null && umask 027 "
+                        "&& %s run " SMALL " --trace t2.csv --json f2.json -q",
+                        bin, bin, bin),
+                     0);
+    const char *names[] = {"t.csv", "f.json", "p.json", "t2.csv", "f2.json"};
+    mode_t want[] = {0644, 0644, 0644, 0640, 0640};
+    for (int i = 0; i < 5; i++) {
+        char path[512];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_msg((sb.st_mode & 0777) == want[i], "%s: mode %o", names[i], sb.st_mode & 0777);
+    }
+}
+END_TEST
+
+/* Past `ulimit -f` a write fails with "File too large" (SIGXFSZ is ignored), leaving
+ * neither the output nor its temporary file; the same for exported weights. */
+START_TEST(test_file_size_limit)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; ulimit -f 1; %s run " SMALL " --trace t.csv -q", bin);
+    ck_assert_msg(rc == 2, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "t.csv: File too large") != NULL, "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0);
+    rc = gs("--version >/dev/null; ulimit -f 1; %s run --depth 2 --width 64 --steps 2 --samples "
+            "32 --no-report --export-weights w -q",
+            bin);
+    ck_assert_msg(rc == 2, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "File too large") && strstr(out, "w/dense") && !strstr(out, ".tmp."),
+                  "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0); /* no half-filled w/, no w.tmp.* */
+}
+END_TEST
+
+/* SIGTERM mid-run: exit 128+15 and no temporary file or directory left behind. */
+START_TEST(test_sigterm_cleans_up)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; %s run --depth 2 --width 4 --steps 100000000 --record-every "
+                "10000000 --samples 32 "
+                "--export-weights w --trace t.csv -o r.png -q & P=$!; n=0; "
+                "while [ $n -lt 50 ] && ! ls -d w.tmp.* >/dev/null 2>&1; do sleep 0.1; n=$((n+1)); "
+                "done; ls -d w.tmp.* >/dev/null 2>&1 && echo started; kill -TERM $P; wait $P",
+                bin);
+    ck_assert_msg(rc == 143, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "started") != NULL, "%.3000s", out);
+    ck_assert_int_eq(count_files(), 0);
+}
+END_TEST
+
+/* spec -> trace metadata -> spec is exact for non-round numbers. */
+START_TEST(test_metadata_round_trip)
+{
+    const char *args = "--lr 0.0123456789 --schedule exp:0.99912345 --opt momentum:0.912345678 "
+                       "--res-scale 0.7654321 --act leaky_relu:0.0123456789";
+    ck_assert_msg(gs("run " SMALL " %s --trace t.csv -q", args) == 0, "%.3000s", out);
+    GsSpec want, got;
+    gs_spec_default(&want);
+    gs_spec_default(&got);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_apply_args(&want, "--depth 3 --width 8 --steps 4 --samples 64", &err),
+                     GS_OK);
+    ck_assert_int_eq(gs_spec_apply_args(&want, args, &err), GS_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    GsTrace *t = NULL;
+    ck_assert_msg(gs_trace_read_csv(path, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    for (size_t i = 0; i < gs_spec_key_count(); i++) {
+        const char *v = gs_trace_meta_get(t, gs_spec_key_name(i));
+        ck_assert_msg(v != NULL, "metadata lacks %s", gs_spec_key_name(i));
+        ck_assert_msg(gs_spec_set(&got, gs_spec_key_name(i), v, &err) == GS_OK, "%s", err.msg);
+    }
+    gs_trace_destroy(t);
+    ck_assert(got.lr == 0.0123456789);
+    ck_assert(got.sched_gamma == 0.99912345);
+    ck_assert(got.opt_param == 0.912345678);
+    ck_assert(got.res_scale == 0.7654321);
+    ck_assert(got.act.param == 0.0123456789);
+    ck_assert(got.lr == want.lr && got.sched_gamma == want.sched_gamma &&
+              got.opt_param == want.opt_param);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -204,6 +523,14 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_plot_bad_input);
     tcase_add_test(tc, test_plot_success);
     tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_did_you_mean);
+    tcase_add_test(tc, test_json_stdout_only);
+    tcase_add_test(tc, test_csv_class_targets);
+    tcase_add_test(tc, test_same_file_refused);
+    tcase_add_test(tc, test_exit_codes_and_modes);
+    tcase_add_test(tc, test_file_size_limit);
+    tcase_add_test(tc, test_sigterm_cleans_up);
+    tcase_add_test(tc, test_metadata_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gradscope/diagnose.h"
 #include "runner.h"
@@ -135,6 +136,9 @@ static void setup_meta(GsTrace *t, int depth, const char *act, const char *init,
     meta(t, "data", "spiral");
     meta(t, "standardize", "1");
     meta(t, "input_scale", "1");
+    /* the input shape the engine records, which the theory needs (spiral's) */
+    meta(t, "data_inputs", "2");
+    meta(t, "input_second_moment", "0.27");
 }
 
 static GsFindings run(const GsTrace *t, const GsThresholds *th)
@@ -169,6 +173,20 @@ static void assert_close(double got, double want, double rel)
     ck_assert_msg(fabs(got - want) <= rel * fabs(want), "got %.9g, want %.9g", got, want);
 }
 
+/* The causal order of docs/DESIGN.md, written out independently of the library's table. */
+static int causal_rank(GsFindingKind k)
+{
+    static const GsFindingKind order[] = {
+        GS_FIND_NONFINITE,        GS_FIND_INPUTS_UNSCALED,  GS_FIND_EXPLODING,
+        GS_FIND_VANISHING,        GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,
+        GS_FIND_UPDATE_TOO_LARGE, GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,
+        GS_FIND_LOSS_STALLED,     GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN};
+    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++)
+        if (order[i] == k)
+            return i;
+    return 99;
+}
+
 /* Every finding has a message, a range that makes sense, and a known kind. */
 static void assert_well_formed(const GsFindings *f)
 {
@@ -181,11 +199,15 @@ static void assert_well_formed(const GsFindings *f)
         ck_assert_int_ge(x->step_last, x->step_first);
         ck_assert_int_ge(x->step_first, 0);
         ck_assert(x->n_evidence >= 2 && x->n_evidence <= GS_MAX_EVIDENCE);
-        if (i > 0) {
-            const GsFinding *p = &f->items[i - 1];
-            ck_assert(p->severity > x->severity ||
-                      (p->severity == x->severity && p->kind < x->kind));
+        /* exactly one primary, listed first; the rest in causal order */
+        ck_assert_int_eq(x->primary, i == 0);
+        ck_assert(x->explained_by < (int)f->n);
+        if (x->explained_by >= 0) {
+            ck_assert_int_ne(x->explained_by, (int)i);
+            ck_assert_str_eq(x->options, f->items[x->explained_by].options);
         }
+        if (i > 1)
+            ck_assert_int_le(causal_rank(f->items[i - 1].kind), causal_rank(x->kind));
     }
 }
 
@@ -374,7 +396,10 @@ START_TEST(vanishing_median_over_run)
     ck_assert_int_eq(v->step_last, 990);
     ck_assert_int_eq(v->layer_last, 1);
     assert_close(ev(v, "grad_ratio_step0"), 1.0, 1e-9);
-    ck_assert_str_eq(v->options, "--act relu --init he_normal");
+    /* healthy at step 0: the training dynamics did it, not the architecture */
+    ck_assert_ptr_nonnull(strstr(v->message, "step-0 profile was healthy"));
+    ck_assert_ptr_nonnull(strstr(v->suggestion, "learning rate"));
+    ck_assert_ptr_null(strstr(v->options, "--act"));
     ck_assert_ptr_nonnull(strstr(v->message, "over the run (median"));
     gs_findings_fini(&f);
     gs_trace_destroy(t);
@@ -454,25 +479,42 @@ START_TEST(exploding_large_init)
     f = run(t2, NULL);
     x = find(&f, GS_FIND_EXPLODING);
     ck_assert_ptr_nonnull(x);
-    ck_assert_str_eq(x->options, "--init xavier_normal");
+    ck_assert_str_eq(x->options, "--init lecun_normal"); /* = xavier for square layers */
     gs_findings_fini(&f);
     gs_trace_destroy(t);
     gs_trace_destroy(t2);
 }
 END_TEST
 
+/* Layer 1's outputs as unscaled inputs leave them: spread far above 1. */
+static void wide_layer1(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)step, (void)arg;
+    if (layer == 1)
+        c[GS_COL_ACT_STD] = 40.0;
+}
+
 START_TEST(exploding_input_scale)
 {
     Syn s = syn_default();
     s.depth = 8;
     s.decay = s.act_decay = 2.0;
-    GsTrace *t = build(&s, NULL, NULL);
+    GsTrace *t = build(&s, wide_layer1, NULL);
     setup_meta(t, 8, "relu", "he_normal", "0.01");
     meta(t, "input_scale", "100");
+    meta(t, "input_feature_std_max", "52");
+    meta(t, "input_feature_std_min", "48");
+    meta(t, "input_max_abs", "170");
     GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
     const GsFinding *x = find(&f, GS_FIND_EXPLODING);
     ck_assert_ptr_nonnull(x);
-    ck_assert_ptr_nonnull(strstr(x->options, "--standardize"));
+    /* the inputs are the cause: the explosion says so and takes their fix, not a lower lr */
+    const GsFinding *in = find(&f, GS_FIND_INPUTS_UNSCALED);
+    ck_assert_ptr_nonnull(in);
+    ck_assert(in->primary);
+    ck_assert_str_eq(x->options, "--input-scale 1");
+    ck_assert_ptr_null(strstr(x->options, "--lr"));
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 }
@@ -562,9 +604,14 @@ START_TEST(nonfinite_gradients_first)
     ck_assert_ptr_nonnull(d);
     ck_assert_int_eq(d->severity, GS_SEV_ERROR);
     ck_assert_int_eq(d->step_first, 510);
-    /* errors sorted by kind: exploding, nonfinite, loss_diverging */
-    ck_assert_int_eq(f.items[0].kind, GS_FIND_EXPLODING);
-    ck_assert_int_eq(f.items[1].kind, GS_FIND_NONFINITE);
+    /* a healthy step 0, growth while training, then Inf: the overflow is the root finding
+     * (nothing at step 0 explains it); the explosion and the loss follow from the same
+     * dynamics and take its fix (a lower lr), never an architecture change */
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_NONFINITE);
+    ck_assert(f.items[0].primary);
+    ck_assert_int_eq(f.items[1].kind, GS_FIND_EXPLODING);
+    ck_assert_int_ge(f.items[1].explained_by, 0);
+    ck_assert_ptr_nonnull(strstr(x->options, "--lr 0.01"));
     ck_assert_int_eq(f.items[2].kind, GS_FIND_LOSS_DIVERGING);
     gs_findings_fini(&f);
     gs_trace_destroy(t);
@@ -1129,11 +1176,121 @@ START_TEST(json_skipped_and_empty)
 }
 END_TEST
 
+
+/* not_learning: a loss that sits at the class-prior baseline fires; one that falls below it
+ * by more than the margin does not; without a baseline the rule is skipped, not guessed. */
+START_TEST(not_learning_synthetic)
+{
+    Syn s = syn_default();
+    s.loss0 = s.loss_end = 1.0986; /* ln 3 */
+    s.noise = 0.05;
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    meta(t, "baseline_loss", "1.0986122886681098");
+    meta(t, "classes", "3");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *n = find(&f, GS_FIND_NOT_LEARNING);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(n->severity, GS_SEV_WARNING);
+    assert_close(ev(n, "baseline_loss"), 1.0986122886681098, 1e-12);
+    ck_assert_ptr_nonnull(strstr(n->message, "class prior"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    s = syn_default(); /* 2.0 -> 0.2: learning */
+    t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    meta(t, "baseline_loss", "1.0986122886681098");
+    f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_NOT_LEARNING));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    s.loss0 = s.loss_end = 1.0986;
+    t = build(&s, NULL, NULL); /* no baseline: skipped and said so */
+    f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_NOT_LEARNING));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "not_learning"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+static void frozen_layer2(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i, (void)step, (void)arg;
+    if (layer == 2) {
+        c[GS_COL_GRAD_NORM] = c[GS_COL_BIAS_GRAD_NORM] = gs_trace_missing();
+        c[GS_COL_GRAD_MAX_ABS] = c[GS_COL_NONFINITE] = gs_trace_missing();
+        c[GS_COL_UPDATE_RATIO] = gs_trace_missing();
+    }
+}
+
+/* frozen: "no value" gradients are info, never an overflow, in memory and through CSV. */
+START_TEST(frozen_synthetic)
+{
+    Syn s = syn_default();
+    GsTrace *t = build(&s, frozen_layer2, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        GsFindings f = run(t, NULL);
+        assert_well_formed(&f);
+        const GsFinding *z = find(&f, GS_FIND_FROZEN);
+        ck_assert_ptr_nonnull(z);
+        ck_assert_int_eq(z->severity, GS_SEV_INFO);
+        ck_assert_int_eq(z->layer_first, 2);
+        ck_assert_int_eq(z->layer_last, 2);
+        ck_assert_ptr_null(find(&f, GS_FIND_NONFINITE));
+        ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING));
+        ck_assert_ptr_null(find(&f, GS_FIND_VANISHING));
+        gs_findings_fini(&f);
+        if (pass == 0) { /* round trip through CSV: empty cells */
+            char path[] = "/tmp/gs_frozen_XXXXXX";
+            int fd = mkstemp(path);
+            ck_assert_int_ge(fd, 0);
+            close(fd);
+            ck_assert_int_eq(gs_trace_write_csv(t, path, NULL), GS_OK);
+            gs_trace_destroy(t);
+            t = NULL;
+            ck_assert_int_eq(gs_trace_read_csv(path, GS_COL_ALL, &t, NULL), GS_OK);
+            unlink(path);
+        }
+    }
+    gs_trace_destroy(t);
+    /* a real NaN is still an overflow */
+    s = syn_default();
+    t = build(&s, NULL, NULL);
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_FROZEN));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* inputs_unscaled stays silent when layer 1 does not show the scale, and in normalized nets. */
+START_TEST(inputs_unscaled_needs_layer1)
+{
+    Syn s = syn_default();
+    for (int k = 0; k < 3; k++) {
+        GsTrace *t = build(&s, k == 0 ? NULL : wide_layer1, NULL);
+        setup_meta(t, 4, "relu", "he_normal", "0.01");
+        meta(t, "input_feature_std_max", "52");
+        meta(t, "input_max_abs", "170");
+        if (k == 2)
+            meta(t, "norm", "batch");
+        GsFindings f = run(t, NULL);
+        ck_assert_msg((find(&f, GS_FIND_INPUTS_UNSCALED) != NULL) == (k == 1), "case %d", k);
+        gs_findings_fini(&f);
+        gs_trace_destroy(t);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
     TCase *h = tcase_create("healthy");
-    tcase_add_test(h, healthy_flat);
+tcase_add_test(h, healthy_flat);
     tcase_add_test(h, healthy_mild_decay);
     tcase_add_test(h, healthy_noisy);
     tcase_add_test(h, healthy_adam);
@@ -1141,6 +1298,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(h, healthy_skipinit);
     suite_add_tcase(s, h);
     TCase *r = tcase_create("rules");
+    tcase_add_test(r, not_learning_synthetic);
+    tcase_add_test(r, frozen_synthetic);
+    tcase_add_test(r, inputs_unscaled_needs_layer1);
     tcase_add_test(r, vanishing_sigmoid);
     tcase_add_test(r, vanishing_relu_xavier_act_grad);
     tcase_add_test(r, vanishing_median_over_run);

@@ -120,15 +120,20 @@ START_TEST(test_loss_auto_and_validate)
 }
 END_TEST
 
-static char *write_tmp(const char *text)
+static char *write_tmp_n(const char *text, size_t n)
 {
     static char path[64];
     snprintf(path, sizeof path, "/tmp/gs_spec_XXXXXX");
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
     close(fd);
     return path;
+}
+
+static char *write_tmp(const char *text)
+{
+    return write_tmp_n(text, strlen(text));
 }
 
 START_TEST(test_ini)
@@ -190,6 +195,124 @@ START_TEST(test_apply_args)
 }
 END_TEST
 
+/* Non-round numbers survive spec -> metadata text -> spec bit for bit: a trace's metadata
+ * rebuilds the setup for predictions and sweep resume. */
+START_TEST(test_round_trip_exact)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    const char *kv[][2] = {{"lr", "0.0123456789"},
+                           {"schedule", "exp:0.99912345"},
+                           {"opt", "momentum:0.912345678"},
+                           {"res-scale", "0.1234567890123"},
+                           {"act", "leaky_relu:0.0123456789"},
+                           {"init", "he_normal*0.987654321"},
+                           {"bias-init", "normal:0.0314159265358979"},
+                           {"weight-decay", "0.000123456789"},
+                           {"clip-norm", "1.23456789012345"},
+                           {"input-scale", "3.3333333333333335"},
+                           {"noise", "0.07000000000000001"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        GsError err;
+        ck_assert_msg(gs_spec_set(&s, kv[i][0], kv[i][1], &err) == GS_OK, "%s", err.msg);
+    }
+    GsSpec t;
+    gs_spec_default(&t);
+    char buf[512];
+    for (size_t i = 0; i < gs_spec_key_count(); i++) {
+        ck_assert_int_eq(gs_spec_get(&s, gs_spec_key_name(i), buf, sizeof buf), GS_OK);
+        ck_assert_int_eq(gs_spec_set(&t, gs_spec_key_name(i), buf, NULL), GS_OK);
+    }
+    ck_assert(t.lr == 0.0123456789);
+    ck_assert(t.sched_gamma == 0.99912345);
+    ck_assert(t.opt_param == 0.912345678);
+    ck_assert(t.res_scale == 0.1234567890123);
+    ck_assert(t.act.param == 0.0123456789);
+    ck_assert(t.init.gain == 0.987654321);
+    ck_assert(t.bias_init.param == 0.0314159265358979);
+    ck_assert(t.weight_decay == 0.000123456789);
+    ck_assert(t.clip_norm == 1.23456789012345);
+    ck_assert(t.input_scale == 3.3333333333333335);
+    ck_assert(t.noise == 0.07000000000000001);
+    gs_spec_get(&s, "schedule", buf, sizeof buf);
+    ck_assert_str_eq(buf, "exp:0.99912345");
+    gs_spec_get(&s, "opt", buf, sizeof buf);
+    ck_assert_str_eq(buf, "momentum:0.912345678");
+    ck_assert_int_eq(gs_spec_set(&s, "schedule", "step:7:0.123456789012", NULL), GS_OK);
+    gs_spec_get(&s, "schedule", buf, sizeof buf);
+    ck_assert_str_eq(buf, "step:7:0.123456789012");
+}
+END_TEST
+
+/* Misspelled enumerated values name the closest valid one; PyTorch's kaiming_* names are
+ * aliases of he_*. */
+START_TEST(test_suggestions_and_aliases)
+{
+    expect_bad("act", "rleu", "did you mean 'relu'?");
+    expect_bad("init", "he_norml", "did you mean 'he_normal'?");
+    expect_bad("init", "kaiming_norml", "did you mean 'kaiming_normal'?");
+    expect_bad("norm", "btach", "did you mean 'batch'?");
+    expect_bad("opt", "adma", "did you mean 'adam'?");
+    expect_bad("schedule", "cosin", "did you mean 'cosine'?");
+    expect_bad("data", "spirl", "did you mean 'spiral'?");
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err;
+    /* far from everything: no suggestion */
+    ck_assert_int_eq(gs_spec_set(&s, "act", "zzzzzzzz", &err), GS_ERR_INVALID);
+    ck_assert_ptr_null(strstr(err.msg, "did you mean"));
+    const char *alias[][2] = {{"kaiming_normal", "he_normal"},
+                              {"kaiming_uniform", "he_uniform"},
+                              {"kaiming_normal*0.5", "he_normal*0.5"},
+                              {"kaiming_uniform*2", "he_uniform*2"}};
+    for (size_t i = 0; i < 4; i++) {
+        GsSpec a, b;
+        gs_spec_default(&a);
+        gs_spec_default(&b);
+        ck_assert_msg(gs_spec_set(&a, "init", alias[i][0], &err) == GS_OK, "%s", err.msg);
+        ck_assert_int_eq(gs_spec_set(&b, "init", alias[i][1], NULL), GS_OK);
+        ck_assert_int_eq(a.init.kind, b.init.kind);
+        ck_assert(a.init.gain == b.init.gain);
+    }
+}
+END_TEST
+
+/* What inih would silently misread is refused with the line: NUL bytes, continuation
+ * lines; quoted bytes are escaped; a directory says so. */
+START_TEST(test_ini_strict)
+{
+    GsSpec s, before;
+    gs_spec_default(&s);
+    before = s;
+    GsError err;
+    static const char nul[] = "depth = 2\nwidth = 3\0\nact = relu\n";
+    char *p = write_tmp_n(nul, sizeof nul - 1);
+    ck_assert_int_eq(gs_spec_load_ini(&s, p, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, p) && strstr(err.msg, ":2:10:") && strstr(err.msg, "NUL"), "%s",
+                  err.msg);
+    ck_assert(spec_equal(&s, &before));
+    unlink(p);
+    p = write_tmp("[run]\ndepth = 2\n\n  7\n");
+    ck_assert_int_eq(gs_spec_load_ini(&s, p, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, ":4:") && strstr(err.msg, "continu"), "%s", err.msg);
+    ck_assert_int_eq(s.depth, before.depth);
+    unlink(p);
+    /* an indented first key and indented comments are fine */
+    p = write_tmp("[run]\n  depth = 4\n  # note\nwidth = 5\n");
+    ck_assert_msg(gs_spec_load_ini(&s, p, &err) == GS_OK, "%s", err.msg);
+    ck_assert_int_eq(s.depth, 4);
+    unlink(p);
+    p = write_tmp("act = re\001lu\x1b[2J\n");
+    ck_assert_int_eq(gs_spec_load_ini(&s, p, &err), GS_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "re\\x01lu\\x1b[2J") && !strchr(err.msg, '\001') &&
+                      !strchr(err.msg, '\033'),
+                  "%s", err.msg);
+    unlink(p);
+    ck_assert_int_eq(gs_spec_load_ini(&s, "/tmp", &err), GS_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "is a directory"), "%s", err.msg);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("spec");
@@ -199,6 +322,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_loss_auto_and_validate);
     tcase_add_test(tc, test_ini);
     tcase_add_test(tc, test_apply_args);
+    tcase_add_test(tc, test_round_trip_exact);
+    tcase_add_test(tc, test_suggestions_and_aliases);
+    tcase_add_test(tc, test_ini_strict);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,28 @@ START_TEST(product_and_names)
     ck_assert_int_eq(gs_sweep_add_vary(&s2, "data=spiral", &err), GS_OK);
     gs_sweep_run_name(&s2, 0, name, sizeof name);
     ck_assert_str_eq(name, "act=leaky_relu:0.1_schedule=step:10:0.5_data=spiral");
+}
+END_TEST
+
+/* Names built from values are injective: a value whose readable form is shared (a/x.csv and
+ * a_x.csv), or was changed, carries a hash of its full text. */
+START_TEST(names_injective)
+{
+    static GsSweep sw;
+    memset(&sw, 0, sizeof sw);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_sweep_add_vary(&sw, "data=a/x.csv,a_x.csv,A_X.csv,b.csv", &err), GS_OK);
+    char n[4][256];
+    for (size_t i = 0; i < 4; i++)
+        gs_sweep_run_name(&sw, i, n[i], sizeof n[i]);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = i + 1; j < 4; j++)
+            ck_assert_msg(strcasecmp(n[i], n[j]) != 0, "'%s' vs '%s'", n[i], n[j]);
+    ck_assert_msg(!strncmp(n[0], "data=a_x.csv-", 13) && strlen(n[0]) == 13 + 12, "%s", n[0]);
+    ck_assert_msg(!strncmp(n[1], "data=a_x.csv-", 13), "%s", n[1]);
+    ck_assert_str_eq(n[3], "data=b.csv"); /* nothing to disambiguate */
+    for (const char *p = n[0]; *p; p++)
+        ck_assert(*p != '/');
 }
 END_TEST
 
@@ -369,6 +392,114 @@ START_TEST(cli_sweep_shard_resume_grid)
 }
 END_TEST
 
+/* Two data files whose readable names collide get two traces and two rows of their own;
+ * resume goes by the setup in the trace, not by the file name. */
+START_TEST(cli_sweep_colliding_names)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/a", tmpdir);
+    ck_assert_int_eq(mkdir(p, 0777), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, k ? "a_x.csv" : "a/x.csv");
+        FILE *f = fopen(p, "w");
+        fprintf(f, "u,v,y\n");
+        for (int i = 0; i < 40; i++)
+            fprintf(f, "%g,%g,%g\n", 0.05 * i, k ? 1.0 - 0.02 * i : 0.3, k ? 10.0 * i : 0.01 * i);
+        fclose(f);
+    }
+    const char *cmd = "sweep --vary data=a/x.csv,a_x.csv --depth 2 --width 4 --steps 5 -j 2 "
+                      "--out s -q";
+    ck_assert_msg(gs("%s", cmd) == 0, "%.3000s", out);
+    char d[512];
+    snprintf(d, sizeof d, "%s/s", tmpdir);
+    ck_assert_int_eq(count_entries(d), 4); /* two traces, summary.csv, grid.png */
+    /* each trace records its own data file */
+    DIR *dp = opendir(d);
+    struct dirent *e;
+    int seen_a = 0, seen_b = 0;
+    while ((e = readdir(dp))) {
+        if (strncmp(e->d_name, "data=", 5))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+        FILE *f = fopen(p, "r");
+        char line[1024];
+        while (fgets(line, sizeof line, f) && line[0] == '#') {
+            seen_a += !strcmp(line, "# data = a/x.csv\n");
+            seen_b += !strcmp(line, "# data = a_x.csv\n");
+        }
+        fclose(f);
+    }
+    closedir(dp);
+    ck_assert_int_eq(seen_a, 1);
+    ck_assert_int_eq(seen_b, 1);
+    /* the two summary rows differ */
+    snprintf(p, sizeof p, "%s/summary.csv", d);
+    FILE *f = fopen(p, "r");
+    char rows[3][2048];
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_nonnull(fgets(rows[i], sizeof rows[i], f));
+    fclose(f);
+    ck_assert_str_ne(strchr(strchr(rows[1], ',') + 1, ','), strchr(strchr(rows[2], ',') + 1, ','));
+    /* resume: both runs are complete */
+    ck_assert_int_eq(gs("%s --theory", cmd), 0);
+    ck_assert_int_eq(gs("sweep --vary data=a/x.csv,a_x.csv --depth 2 --width 4 --steps 5 --out s"),
+                     0);
+    ck_assert_msg(strstr(out, "2 resumed") != NULL, "%.3000s", out);
+    /* a trace under a wanted run's name but from another setup is redone, not resumed */
+    ck_assert_int_eq(gs("sweep --vary data=a/x.csv,a_x.csv --depth 2 --width 4 --steps 5 --seed 2 "
+                        "--out s"),
+                     0);
+    ck_assert_msg(strstr(out, "0 resumed") != NULL, "%.3000s", out);
+}
+END_TEST
+
+/* Out of memory exits 3 in a sweep as in a single run (DESIGN.md reserves 3 for it). */
+START_TEST(cli_sweep_out_of_memory)
+{
+    /* an address-space limit is what makes malloc fail here; sanitizers and valgrind need
+     * far more address space than the limit leaves, so the test only runs without them */
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#endif
+    const char *pre = getenv("LD_PRELOAD");
+    if (pre && strstr(pre, "vgpreload"))
+        return;
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    const char *setup = "--depth 20 --width 3000 --steps 2 --batch 512 --samples 600";
+    int rc = gs("--version >/dev/null; ulimit -v 400000; %s sweep --vary seed=1,2 %s -j 1 -q "
+                "--out s",
+                bin, setup);
+    ck_assert_msg(rc == 3, "exit %d: %.3000s", rc, out);
+    ck_assert_msg(strstr(out, "out of memory") != NULL, "%.3000s", out);
+    rc = gs("--version >/dev/null; ulimit -v 400000; %s run %s --no-report -q", bin, setup);
+    ck_assert_msg(rc == 3, "exit %d: %.3000s", rc, out);
+}
+END_TEST
+
+/* SIGKILL of a sweep's parent takes its workers with it (they would go on training and
+ * writing into the directory otherwise), and they leave no temporary file. */
+START_TEST(cli_sweep_workers_die_with_parent)
+{
+    const char *bin = getenv("GS_BIN") ? getenv("GS_BIN") : "build/gradscope";
+    int rc = gs("--version >/dev/null; %s sweep --vary seed=1,2 --depth 2 --width 4 --steps "
+                "100000000 --record-every 10000000 --samples 32 -j 2 -q --out s & P=$!; sleep 1; "
+                "W=$(ps -o pid= --ppid $P); "
+                "echo \"workers:$W\"; kill -9 $P; alive=1; n=0; "
+                "while [ $alive = 1 ] && [ $n -lt 50 ]; do alive=0; for w in $W; do "
+                "st=$(cut -d' ' -f3 /proc/$w/stat 2>/dev/null); "
+                "[ -n \"$st\" ] && [ \"$st\" != Z ] && alive=1; done; sleep 0.1; n=$((n+1)); "
+                "done; echo \"alive:$alive\"",
+                bin);
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    char *w = strstr(out, "workers:");
+    ck_assert_msg(w && w[8] != '\n', "no workers seen: %.3000s", out);
+    ck_assert_msg(strstr(out, "alive:0") != NULL, "workers outlived their parent: %.3000s", out);
+    char d[512];
+    snprintf(d, sizeof d, "%s/s", tmpdir);
+    ck_assert_int_eq(count_entries(d), 0);
+}
+END_TEST
+
 /* Every lesson, reduced: the demo exits 0 only when each lesson shows the findings its
  * scenario file claims (expect / expect_cured); check the figures and the index too. */
 START_TEST(cli_demo_quick)
@@ -420,6 +551,7 @@ Suite *gs_test_suite(void)
     TCase *lib = tcase_create("lib");
     tcase_add_checked_fixture(lib, setup, teardown);
     tcase_add_test(lib, product_and_names);
+    tcase_add_test(lib, names_injective);
     tcase_add_test(lib, vary_errors);
     tcase_add_test(lib, shards_partition);
     tcase_add_test(lib, resume_check);
@@ -433,6 +565,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(cli, cli_bad_input);
     tcase_add_test(cli, cli_sweep_shard_resume_grid);
     tcase_add_test(cli, cli_demo_quick);
+    tcase_add_test(cli, cli_sweep_workers_die_with_parent);
+    tcase_add_test(cli, cli_sweep_colliding_names);
+    tcase_add_test(cli, cli_sweep_out_of_memory);
     suite_add_tcase(s, cli);
     return s;
 }

@@ -45,6 +45,14 @@ double gs_act_max_deriv(const GsAct *act);
  * saturation statistic applies. 0 for linear, relu, leaky_relu. */
 int gs_act_can_saturate(const GsAct *act);
 
+/* 1 when phi' is exactly 0 on a half-line (relu), so a unit can die: no gradient on any
+ * sample. */
+int gs_act_can_die(const GsAct *act);
+/* The initialization scheme (gs_init_parse text) that keeps this activation's gradients
+ * critical at initialization in a plain net ("he_normal" for relu, "lecun_normal" for selu
+ * and tanh), or NULL when none does (sigmoid). Cannot fail. */
+const char *gs_act_critical_init(const GsAct *act);
+
 /* h[i] = phi(z[i]) for n entries; vectorizable float kernels (no libm call per element
  * for tanh/sigmoid/elu/selu/gelu). NaN in gives NaN out, +-Inf map to the limits.
  * h may equal z. Cannot fail. */

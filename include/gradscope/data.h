@@ -67,6 +67,13 @@ typedef struct {
  * regression set with classify = 1 fails with GS_ERR_INVALID. *out untouched on failure. */
 GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDataset **out,
                         GsError *err);
+/* Whether a CSV file's target column (as GsDataOptions.target picks it; NULL = last)
+ * holds class ids: only integers 0..K-1, each of them present, 2 <= K <= 100. Sets
+ * *n_classes to K, or 0 when the target looks like a regression target; name (when not
+ * NULL) receives the target column's header name. Fails like gs_data_create on an
+ * unreadable or malformed file. */
+GsStatus gs_data_csv_classes(const char *path, const char *target, int *n_classes, char *name,
+                             size_t name_size, GsError *err);
 /* Frees a data set; NULL is a no-op. */
 void gs_data_destroy(GsDataset *ds);
 /* Mean of x^2 over all inputs (the theory's mean(x0^2)). */

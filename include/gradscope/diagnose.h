@@ -72,7 +72,17 @@ typedef struct {
     double growth;        /* grad norm growth over training above this factor: exploding */
     double loss_diverge;  /* final/initial loss above this factor: diverging */
     double loss_stall;    /* relative loss decrease below this: stalled */
+    double input_std_high; /* largest input feature std above this: inputs unscaled (10) */
+    double input_std_low;  /* largest input feature std below this: inputs unscaled (0.01) */
+    double not_learning;   /* best loss within this fraction of the baseline: not learning */
 } GsThresholds;
+
+/* The threshold table (for --help, the README and tests): count, then key i's name,
+ * default, and source of the default. */
+size_t gs_thresholds_count(void);
+const char *gs_threshold_name(size_t i);
+double gs_threshold_default(size_t i);
+const char *gs_threshold_source(size_t i);
 
 /* Fills the documented defaults. Cannot fail. */
 void gs_thresholds_default(GsThresholds *th);
@@ -80,7 +90,10 @@ void gs_thresholds_default(GsThresholds *th);
  * key or value otherwise. */
 GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value, GsError *err);
 
-/* Runs every rule whose columns the trace has. GS_ERR_NOMEM on failure. */
+/* Runs every rule whose columns the trace has, then orders the findings by cause: exactly one
+ * is primary (the root cause, first in the list), the ones it (or another) explains carry
+ * explained_by and the explaining finding's fix. GS_ERR_NOMEM on failure; GS_ERR_FORMAT when
+ * a setup key in the metadata is malformed (naming key and value). */
 GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *out, GsError *err);
 /* Frees a findings list; NULL or zeroed is fine. */
 void gs_findings_fini(GsFindings *findings);

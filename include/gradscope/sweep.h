@@ -42,7 +42,10 @@ void gs_sweep_point(const GsSweep *sw, size_t idx, size_t *choice);
 GsStatus gs_sweep_apply(const GsSweep *sw, size_t idx, const GsSpec *base, GsSpec *out,
                         GsError *err);
 /* Run name of point idx: "act=relu_init=he_normal" (characters other than [A-Za-z0-9.=:+-]
- * become '_'); "run" when there are no axes. Always NUL-terminated. */
+ * become '_'); a value whose readable form is not its own (a character replaced, or the
+ * same form as another value of its axis, ignoring case) is followed by '-' and 12 hex
+ * digits of a hash of its full text ("data=a_x.csv-0c1f...."), so that distinct points get
+ * distinct names. "run" when there are no axes. Always NUL-terminated. */
 void gs_sweep_run_name(const GsSweep *sw, size_t idx, char *buf, size_t size);
 
 /* Parses a shard "I/N" (1 <= I <= N <= 100000). GS_ERR_INVALID naming the text otherwise. */
@@ -52,8 +55,9 @@ GsStatus gs_sweep_parse_shard(const char *text, size_t *i, size_t *n, GsError *e
 void gs_sweep_shard_range(size_t total, size_t i, size_t n, size_t *lo, size_t *hi);
 
 /* 1 when path holds a complete trace of spec's run: it parses, its last recorded step is
- * steps-1 and every setup key in its metadata matches spec (threads aside). 0 otherwise
- * (missing, partial, another setup). Cannot fail. */
+ * steps-1 and its metadata records every setup key with spec's value (threads aside): the
+ * setup decides, not the file name. 0 otherwise (missing, partial, another setup, a key
+ * not recorded). Cannot fail. */
 int gs_sweep_trace_complete(const char *path, const GsSpec *spec);
 
 /* One summary.csv row's numbers. */
@@ -97,6 +101,8 @@ typedef struct {
     char case_opts[GS_LESSON_MAX_CASES][192];
     char expect[128];       /* finding kinds the run must report, comma list; "none" */
     char expect_cured[128]; /* kinds the cured run must not report / "none" = no warnings */
+    char primary[32];       /* the root cause the run's diagnosis must name first; "" any */
+    int metric;             /* heatmap column (GsCol) the caption talks about; grad_norm default */
     char quick[256];        /* options applied by --quick (smaller runs) */
 } GsLesson;
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,8 +27,7 @@ int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
     GsError err = {{0}};
     GsStatus st = gs_trace_read_csv(path, GS_COL_ALL, out, &err);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status(cmd, st, err.msg);
     }
     return 0;
 }
@@ -45,9 +45,15 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* The worker: one run, its trace written atomically; exit status carries the outcome. */
-static void child(const char *cmd, const CliJob *job)
+/* The worker: one run, its trace written atomically; exit status carries the outcome. It
+ * dies with its parent: a killed sweep must not leave workers running and writing. */
+static void child(const char *cmd, const CliJob *job, pid_t parent)
 {
+    cli_signals_forget();
+    /* SIGTERM, not SIGKILL, so that the worker's handler removes its temporary file */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) /* the parent died before prctl took effect */
+        _exit(GS_EXIT_FAIL);
     openblas_set_num_threads(1);
     GsTrace *t = NULL;
     GsRunInfo info;
@@ -106,6 +112,7 @@ int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, 
         while (running < n_workers && next < n) {
             fflush(stdout);
             fflush(stderr);
+            pid_t self = getpid();
             pid_t p = fork();
             if (p < 0) {
                 if (running == 0) {
@@ -118,7 +125,7 @@ int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, 
                 break; /* wait for a slot */
             }
             if (p == 0)
-                child(cmd, &jobs[next]);
+                child(cmd, &jobs[next], self);
             for (int s = 0; s < n_workers; s++)
                 if (pid[s] == 0) {
                     pid[s] = p;

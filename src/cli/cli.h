@@ -41,8 +41,48 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* Prints "gradscope CMD: msg" (escaped like cli_fail) and returns cli_status_exit(st). */
+int cli_fail_status(const char *cmd, GsStatus st, const char *msg);
+
+/* A path named on the command line, for cli_check_same_files. */
+typedef struct {
+    const char *option; /* "--trace", "-o", "--data" */
+    const char *path;   /* NULL or "-": skipped */
+    int output;         /* 1: written by the command */
+} CliPath;
+
+/* Refuses (2, after one line naming both options and the path) when an output is the same
+ * file as an input or as another output: by device and inode where the file exists, by
+ * the real path of its directory plus its name where it does not. Devices and FIFOs
+ * (/dev/null) are never the same. 3 when out of memory. */
+int cli_check_same_files(const char *cmd, const CliPath *paths, size_t n);
+
+/* Signals: ignores SIGXFSZ (a write past `ulimit -f` then fails with "File too large"),
+ * and on SIGINT/SIGTERM/SIGHUP removes this process's temporary files and directory, then
+ * exits 128+sig. Called once by main. */
+void cli_signals_init(void);
+/* In a forked worker: forget the parent's temporary files (they are not the worker's). */
+void cli_signals_forget(void);
+/* Creates an empty temporary sibling of dir ("DIR.tmp.XXXXXX", parents of dir created),
+ * mode 0777 & ~umask, into tmp, removed on a signal. 0, or -1 with errno set. */
+int cli_tmpdir_create(const char *dir, char *tmp, size_t size);
+/* Moves tmp's files to dir: by renaming tmp when dir does not exist, else file by file.
+ * tmp is gone afterwards. 0, or -1 with errno set. */
+int cli_tmpdir_commit(const char *tmp, const char *dir);
+/* Removes tmp and its files (a failed run). */
+void cli_tmpdir_discard(const char *tmp);
+
+/* The last --config FILE cli_parse loaded (NULL when none), for the same-file check. */
+const char *cli_config_path(void);
+
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
+
+/* With loss auto and a CSV data set whose target holds only the integers 0..K-1
+ * (2 <= K <= 100), sets spec->loss to xent and says so in one stderr line (unless quiet).
+ * Leaves spec alone otherwise, also when the file cannot be read (its loader reports that).
+ * Cannot fail. */
+void cli_resolve_loss(const char *cmd, GsSpec *spec, int quiet);
 
 /* Formats v with `digits` significant digits, writing NaN/Inf/-Inf for non-finite values
  * (printf's "-nan" depends on the sign bit). Returns buf. */

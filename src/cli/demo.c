@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 typedef struct {
     const char *out_dir, *scen_dir;
     int list, quick, quiet, jobs, width, height;
+    unsigned long long seed;
 } DemoOpts;
 
 static const CliOpt demo_opts[] = {
@@ -36,6 +38,8 @@ static const CliOpt demo_opts[] = {
      "read lessons from DIR/*.ini instead of the "
      "built-in ones"},
     {"jobs", 'j', required_argument, "N", "parallel runs [default: online CPUs]"},
+    {"seed", 0, required_argument, "N",
+     "seed of every run (data, weights, batches) [default: 1]; each lesson holds for 1-5"},
     {"quiet", 'q', no_argument, NULL, "print nothing but errors"},
 };
 #define N_DEMO_OPTS (sizeof demo_opts / sizeof demo_opts[0])
@@ -62,6 +66,13 @@ static int demo_opt(void *ctx, int i, const char *arg)
         if (end == arg || *end || v < 1 || v > 1024)
             return cli_fail("demo", "-j '%s': expected a number of parallel runs 1..1024", arg);
         o->jobs = (int)v;
+    } else if (!strcmp(n, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(arg, &end, 10);
+        if (end == arg || *end || errno || arg[0] == '-')
+            return cli_fail("demo", "--seed '%s': expected a whole number >= 0", arg);
+        o->seed = v;
     } else if (!strcmp(n, "quiet"))
         o->quiet = 1;
     return 0;
@@ -84,6 +95,7 @@ typedef struct {
     int ok; /* expectations held */
     char verdict[2][300];
     char note[600]; /* clipping statistics etc. */
+    char margin[700]; /* by how much each claim held */
 } Lesson;
 
 static char *read_text(const char *path)
@@ -239,6 +251,164 @@ static int check_expect(const char *expect, const GsFindings *fs, char *why, siz
         }
     }
     return ok;
+}
+
+static double evid(const GsFinding *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_evidence; i++)
+        if (!strcmp(f->evidence[i].key, key))
+            return f->evidence[i].value;
+    return (double)NAN;
+}
+
+static const GsFinding *find_kind(const GsFindings *fs, const char *kind)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        if (!strcmp(gs_finding_kind_name(fs->items[i].kind), kind))
+            return &fs->items[i];
+    return NULL;
+}
+
+static void append(char *buf, size_t n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t w = strlen(buf);
+    if (w + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + w, n - w, fmt, ap);
+    va_end(ap);
+}
+
+/* The deciding number of a present finding against its threshold ("vanishing: ratio 7e-13,
+ * threshold 0.001, 9.2 decades beyond"), so a claim near its edge shows before it fails on
+ * another machine. */
+static void margin_present(char *buf, size_t n, const GsFinding *f, const GsTrace *t)
+{
+    const char *k = gs_finding_kind_name(f->kind);
+    double thr = evid(f, "threshold");
+    double r = evid(f, "ratio_first_last");
+    long last = gs_trace_step(t, gs_trace_n_steps(t) - 1);
+    switch (f->kind) {
+    case GS_FIND_VANISHING:
+    case GS_FIND_EXPLODING:
+        if (isfinite(r) && r > 0)
+            append(buf, n, "%s: ratio %.2g, threshold %g, %.1f decades beyond; ", k, r, thr,
+                   fabs(log10(r / thr)));
+        else if (r == 0.0)
+            append(buf, n, "%s: ratio underflowed to 0; ", k);
+        else if (isfinite(evid(f, "growth_over_run")))
+            append(buf, n, "%s: grew %.2g-fold, threshold %g; ", k, evid(f, "growth_over_run"),
+                   thr);
+        else
+            append(buf, n, "%s: Inf/NaN at step %.0f; ", k, evid(f, "first_nonfinite_step"));
+        break;
+    case GS_FIND_NONFINITE:
+    case GS_FIND_LOSS_DIVERGING:
+        append(buf, n, "%s: from step %ld of %ld; ", k, f->step_first, last);
+        break;
+    case GS_FIND_DEAD_UNITS:
+        append(buf, n, "%s: %.0f%% dead, threshold %.0f%%; ", k, 100 * evid(f, "max_dead_frac"),
+               100 * thr);
+        break;
+    case GS_FIND_SATURATION:
+        append(buf, n, "%s: %.0f%% saturated, threshold %.0f%%; ", k,
+               100 * evid(f, "max_saturation"), 100 * thr);
+        break;
+    case GS_FIND_INPUTS_UNSCALED:
+        append(buf, n, "%s: feature std %.3g, threshold %g; ", k, evid(f, "input_std_max"), thr);
+        break;
+    case GS_FIND_NOT_LEARNING:
+        append(buf, n, "%s: best loss %.3g, baseline %.3g; ", k, evid(f, "best_loss"),
+               evid(f, "baseline_loss"));
+        break;
+    default:
+        append(buf, n, "%s: present; ", k);
+    }
+}
+
+/* Why an absent kind is absent, for the profile kinds: the run's step-0 and median ratios
+ * against the thresholds. */
+static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *t)
+{
+    size_t L = gs_trace_n_layers(t), S = gs_trace_n_steps(t);
+    if (strcmp(kind, "vanishing") && strcmp(kind, "exploding")) {
+        append(buf, n, "no %s; ", kind);
+        return;
+    }
+    if (L < 3) {
+        append(buf, n, "no %s; ", kind);
+        return;
+    }
+    GsCol col = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) ? GS_COL_ACT_GRAD_NORM : GS_COL_GRAD_NORM;
+    /* as the rules judge it: step 0 and the median over the run */
+    double *r = malloc(S * sizeof *r);
+    if (!r)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < S; i++) {
+        double v = gs_trace_get(t, i, 0, col) / gs_trace_get(t, i, L - 2, col);
+        if (isfinite(v) && v > 0)
+            r[m++] = v;
+    }
+    double r0 = gs_trace_get(t, 0, 0, col) / gs_trace_get(t, 0, L - 2, col);
+    for (size_t i = 1; i < m; i++) /* insertion sort: S is small */
+        for (size_t j = i; j > 0 && r[j - 1] > r[j]; j--) {
+            double x = r[j];
+            r[j] = r[j - 1];
+            r[j - 1] = x;
+        }
+    if (m)
+        append(buf, n, "no %s: layer-1/last %s ratio %.2g at step 0, median %.2g (thresholds "
+                       "1e-3, 70); ",
+               kind, col == GS_COL_ACT_GRAD_NORM ? "dL/dz" : "dL/dW", r0, r[m / 2]);
+    else
+        append(buf, n, "no %s; ", kind);
+    free(r);
+}
+
+/* Margins of a run's expectations into buf (appending "who: ..."). */
+static void margins(char *buf, size_t n, const char *who, const char *expect,
+                    const GsFindings *fs, const GsTrace *t)
+{
+    if (!expect[0] || !t)
+        return;
+    append(buf, n, "%s: ", who);
+    char e[128];
+    snprintf(e, sizeof e, "%s", expect);
+    for (char *save = NULL, *tok = strtok_r(e, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        int neg = tok[0] == '!';
+        const char *k = tok + neg;
+        if (!strcmp(k, "none")) {
+            margin_absent(buf, n, "vanishing", t);
+            margin_absent(buf, n, "exploding", t);
+            continue;
+        }
+        const GsFinding *f = find_kind(fs, k);
+        if (!neg && f)
+            margin_present(buf, n, f, t);
+        else if (neg && (!f || f->severity < GS_SEV_WARNING))
+            margin_absent(buf, n, k, t);
+    }
+}
+
+/* The root cause the lesson names must be the diagnosis' primary finding. */
+static int check_primary(const char *want, const GsFindings *fs, char *why, size_t n)
+{
+    if (!want[0])
+        return 1;
+    if (fs->n && fs->items[0].primary && !strcmp(gs_finding_kind_name(fs->items[0].kind), want))
+        return 1;
+    snprintf(why, n, "expected the primary finding %s, got %s", want,
+             fs->n ? gs_finding_kind_name(fs->items[0].kind) : "none");
+    return 0;
 }
 
 static void verdict_text(char *buf, size_t n, const GsFindings *fs)
@@ -407,7 +577,7 @@ static void remove_tree(const char *dir)
 }
 
 /* Adds the jobs of lesson l (its spec, quick options applied) to jobs[*n]. */
-static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
+static int plan(Lesson *l, const char *tmp, int quick, uint64_t seed, CliJob *jobs, size_t *n)
 {
     GsError err = {{0}};
     GsSpec base = l->L.spec;
@@ -460,6 +630,8 @@ static int plan(Lesson *l, const char *tmp, int quick, CliJob *jobs, size_t *n)
     }
     l->n_jobs = *n - l->job0;
     for (size_t i = l->job0; i < *n; i++)
+        jobs[i].spec.seed = seed;
+    for (size_t i = l->job0; i < *n; i++)
         if (gs_spec_validate(&jobs[i].spec, 0, 0, &err) != GS_OK)
             return cli_fail("demo", "%s: %s", jobs[i].label, err.msg);
     return 0;
@@ -495,9 +667,13 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
         if (after)
             verdict_text(l->verdict[1], sizeof l->verdict[1], &fa);
         char why[200] = "", why2[200] = "";
-        l->ok = check_expect(l->L.expect, &fb, why, sizeof why);
+        l->ok = check_expect(l->L.expect, &fb, why, sizeof why) &&
+                check_primary(l->L.primary, &fb, why, sizeof why);
         if (after && !check_expect(l->L.expect_cured, &fa, why2, sizeof why2))
             l->ok = 0;
+        margins(l->margin, sizeof l->margin, "before", l->L.expect, &fb, before);
+        if (after)
+            margins(l->margin, sizeof l->margin, "after", l->L.expect_cured, &fa, after);
         if (!l->ok)
             fprintf(stderr, "gradscope demo: lesson %s does not show its point: %s%s%s\n",
                     l->L.name, why,
@@ -513,6 +689,7 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
         ro.width = o->width;
         ro.height = o->height;
         ro.trace = before;
+        ro.metric = (GsCol)l->L.metric;
         ro.findings = &fb;
         ro.prediction = have_pred ? &pred : NULL;
         ro.title = l->L.title;
@@ -562,7 +739,11 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
     if (!rc) {
         char why[200] = "", why2[200] = "";
         l->ok = check_expect(l->L.expect, &fs[0], why, sizeof why) &
+                check_primary(l->L.primary, &fs[0], why, sizeof why) &
                 check_expect(l->L.expect_cured, &fs[rs.n_runs - 1], why2, sizeof why2);
+        margins(l->margin, sizeof l->margin, "first cell", l->L.expect, &fs[0], rs.traces[0]);
+        margins(l->margin, sizeof l->margin, "last cell", l->L.expect_cured, &fs[rs.n_runs - 1],
+                rs.traces[rs.n_runs - 1]);
         verdict_text(l->verdict[0], sizeof l->verdict[0], &fs[0]);
         verdict_text(l->verdict[1], sizeof l->verdict[1], &fs[rs.n_runs - 1]);
         if (!l->ok)
@@ -590,7 +771,8 @@ int cli_demo(int argc, char **argv)
     DemoOpts o = {.out_dir = "gradscope-demo",
                   .jobs = cli_batch_default_jobs(),
                   .width = 1600,
-                  .height = 1000};
+                  .height = 1000,
+                  .seed = 1};
     int pos = 0;
     int rc = cli_parse("demo", "[options] [LESSON...]",
                        "The teaching gallery: each gradient pathology caused and cured, one "
@@ -653,7 +835,7 @@ int cli_demo(int argc, char **argv)
     size_t nj = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (sel[i])
-            rc = plan(&ls[i], tmp, o.quick, jobs, &nj);
+            rc = plan(&ls[i], tmp, o.quick, o.seed, jobs, &nj);
     if (rc)
         goto done;
     double t0 = now_s();
@@ -674,6 +856,8 @@ int cli_demo(int argc, char **argv)
             printf("%-22s %s  [%s%s%s] -> %s\n", l->L.name, l->ok ? "ok  " : "MISS", l->verdict[0],
                    l->kind != LESSON_SINGLE ? " | " : "",
                    l->kind != LESSON_SINGLE ? l->verdict[1] : "", png);
+        if (!rc && !o.quiet && l->margin[0])
+            printf("    margin: %s\n", l->margin);
     }
     if (rc)
         goto done;

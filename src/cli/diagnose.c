@@ -32,6 +32,9 @@ int cli_diagnose(int argc, char **argv)
         return cli_fail("diagnose", "unexpected argument '%s'", argv[pos + 1]);
     if (cli_check_output("diagnose", "--json", r.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"TRACE", argv[pos], 0}, {"--json", r.json, 1}};
+    if ((rc = cli_check_same_files("diagnose", files, 2)))
+        return rc;
     GsTrace *trace = NULL;
     if ((rc = cli_load_trace("diagnose", argv[pos], &trace)))
         return rc;

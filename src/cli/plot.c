@@ -52,10 +52,6 @@ static int plot_grid(const CliReport *r, int n_dirs, char **dirs)
     }
     if (cli_check_output("plot", "-o", out, ".png|.svg|.pdf"))
         return GS_EXIT_USAGE;
-    CliRunSet rs;
-    int rc = cli_runset_from_dirs("plot", dirs, (size_t)n_dirs, &rs);
-    if (rc)
-        return rc;
     /* summary.csv next to the figure */
     char summary[4200];
     const char *slash = strrchr(out, '/');
@@ -63,6 +59,14 @@ static int plot_grid(const CliReport *r, int n_dirs, char **dirs)
         snprintf(summary, sizeof summary, "%.*s/summary.csv", (int)(slash - out), out);
     else
         snprintf(summary, sizeof summary, "summary.csv");
+    const CliPath files[] = {{"-o", out, 1}, {"summary", summary, 1}};
+    int rc = cli_check_same_files("plot", files, 2);
+    if (rc)
+        return rc;
+    CliRunSet rs;
+    rc = cli_runset_from_dirs("plot", dirs, (size_t)n_dirs, &rs);
+    if (rc)
+        return rc;
     int w = r->report.width != 1600 || r->report.height != 1000 ? r->report.width : 0;
     int h = w ? r->report.height : 0;
     rc = cli_runset_render("plot", &rs, summary, out, NULL, w, h, 0, NULL);
@@ -108,6 +112,9 @@ int cli_plot(int argc, char **argv)
     if (cli_check_output("plot", "-o", out, ".png|.svg|.pdf") ||
         cli_check_output("plot", "--json", r.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"TRACE", path, 0}, {"-o", out, 1}, {"--json", r.json, 1}};
+    if ((rc = cli_check_same_files("plot", files, 3)))
+        return rc;
     if (po.follow)
         return cli_plot_follow(&r, path, out);
     return cli_plot_render(&r, path, out);
@@ -136,9 +143,11 @@ int cli_plot_render(const CliReport *r, const char *path, const char *out)
     }
     if (r->json && (rc = cli_write_json("plot", r->json, &fs, have_pred ? &pred : NULL)))
         goto done;
+    /* with --json -, stdout carries the JSON alone */
     if (!r->quiet)
-        printf("gradscope plot: %zu steps x %zu layers from %s -> %s\n", gs_trace_n_steps(trace),
-               gs_trace_n_layers(trace), path, out);
+        fprintf(r->json && !strcmp(r->json, "-") ? stderr : stdout,
+                "gradscope plot: %zu steps x %zu layers from %s -> %s\n", gs_trace_n_steps(trace),
+                gs_trace_n_layers(trace), path, out);
     rc = cli_should_fail(r, &fs) ? GS_EXIT_CHECK : 0;
 done:
     gs_findings_fini(&fs);

@@ -41,10 +41,16 @@ int cli_predict(int argc, char **argv)
         return cli_fail("predict", "unexpected argument '%s'", argv[pos]);
     if (cli_check_output("predict", "--json", o.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"--data", spec.data.kind == GS_DATA_CSV ? spec.data.path : NULL, 0},
+                             {"--config", cli_config_path(), 0},
+                             {"--json", o.json, 1}};
+    if ((rc = cli_check_same_files("predict", files, 3)))
+        return rc;
     GsError err = {{0}};
     GsStatus st = gs_spec_validate(&spec, 0, 0, &err);
     if (st != GS_OK)
         return cli_fail("predict", "%s", err.msg);
+    cli_resolve_loss("predict", &spec, 0);
     /* The recursion starts from the actual inputs' second moment. */
     GsDataOptions dopt = {(size_t)spec.samples,
                           spec.noise,
@@ -55,26 +61,26 @@ int cli_predict(int argc, char **argv)
                           spec.seed};
     GsDataset *data = NULL;
     if ((st = gs_data_create(&spec.data, &dopt, &data, &err)) != GS_OK) {
-        fprintf(stderr, "gradscope predict: %s\n", err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status("predict", st, err.msg);
     }
     GsPrediction pred = {0};
     st = gs_theory_predict(&spec, data->d_in, gs_data_input_second_moment(data), &pred, &err);
     gs_data_destroy(data);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope predict: %s\n", err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status("predict", st, err.msg);
     }
     if (o.json) {
         char *json = NULL;
         if (gs_prediction_to_json(&pred, &json) != GS_OK) {
             gs_prediction_fini(&pred);
+            fprintf(stderr, "gradscope predict: out of memory writing JSON\n");
             return GS_EXIT_FAIL;
         }
+        GsError werr = {{0}};
         if (!strcmp(o.json, "-"))
             printf("%s\n", json);
-        else if (cli_write_file_atomic(o.json, json) != 0)
-            rc = cli_fail("predict", "--json: cannot write '%s'", o.json);
+        else if (cli_write_file_atomic(o.json, json, &werr) != 0)
+            rc = cli_fail("predict", "--json: cannot write %s", werr.msg);
         free(json);
     }
     if (!o.json || strcmp(o.json, "-")) {

@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trace/atomic_file.h"
+#include "util/text.h"
 
 void cli_report_init(CliReport *r)
 {
@@ -28,8 +31,25 @@ int cli_report_option(CliReport *r, const char *cmd, const char *name, const cha
         r->json = arg;
     } else if (!strcmp(name, "metric")) {
         int c = gs_trace_col_from_name(arg);
-        if (c < 0 || c == GS_COL_STEP || c == GS_COL_LAYER)
-            return cli_fail(cmd, "--metric: '%s' is not a numeric trace column", arg);
+        if (c < 0 || c == GS_COL_STEP || c == GS_COL_LAYER) {
+            char list[1024] = "";
+            const char *names[GS_COL_COUNT];
+            size_t nn = 0;
+            for (int i = 0; i < GS_COL_COUNT; i++) {
+                if (i == GS_COL_STEP || i == GS_COL_LAYER)
+                    continue;
+                names[nn++] = gs_trace_col_name((GsCol)i);
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+                         gs_trace_col_name((GsCol)i));
+            }
+            const char *near = gs_text_suggest(arg, names, nn);
+            char hint[96] = "";
+            if (near)
+                snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+            return cli_fail(cmd, "--metric: '%s' is not a numeric trace column (valid: %s)%s", arg,
+                            list, hint);
+        }
         r->report.metric = (GsCol)c;
     } else if (!strcmp(name, "relative")) {
         r->report.relative = 1;
@@ -47,25 +67,44 @@ int cli_report_option(CliReport *r, const char *cmd, const char *name, const cha
         r->report.scale = s;
     } else if (!strcmp(name, "fail-on")) {
         char buf[512];
+        if (strlen(arg) >= sizeof buf)
+            return cli_fail(cmd, "--fail-on: list '%.40s...' is too long", arg);
         snprintf(buf, sizeof buf, "%s", arg);
-        char *save = NULL;
-        for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        char list[512] = "any";
+        const char *names[GS_FIND_COUNT + 1] = {"any"};
+        for (int i = 0; i < GS_FIND_COUNT; i++) {
+            names[i + 1] = gs_finding_kind_name((GsFindingKind)i);
+            strcat(list, ", ");
+            strcat(list, names[i + 1]);
+        }
+        /* every comma-separated word must name a kind: "a,,b", ",", "" are mistakes, not
+         * an empty check that never fails */
+        unsigned mask = 0;
+        int any = 0;
+        for (char *w = buf, *next; w; w = next) {
+            next = strchr(w, ',');
+            if (next)
+                *next++ = '\0';
+            if (!*w)
+                return cli_fail(cmd, "--fail-on: empty kind in '%s' (expected a comma list of: %s)",
+                                arg, list);
             if (!strcmp(w, "any")) {
-                r->fail_any = 1;
+                any = 1;
                 continue;
             }
             int k = gs_finding_kind_from_name(w);
             if (k < 0) {
-                char list[512] = "any";
-                for (int i = 0; i < GS_FIND_COUNT; i++) {
-                    strcat(list, ", ");
-                    strcat(list, gs_finding_kind_name((GsFindingKind)i));
-                }
-                return cli_fail(cmd, "--fail-on: unknown finding kind '%s' (expected: %s)", w,
-                                list);
+                const char *near = gs_text_suggest(w, names, GS_FIND_COUNT + 1);
+                char hint[96] = "";
+                if (near)
+                    snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+                return cli_fail(cmd, "--fail-on: unknown finding kind '%s' (expected: %s)%s", w,
+                                list, hint);
             }
-            r->fail_mask |= 1u << k;
+            mask |= 1u << k;
         }
+        r->fail_mask |= mask;
+        r->fail_any |= any;
     } else if (!strcmp(name, "threshold")) {
         const char *eq = strchr(arg, '=');
         char key[64];
@@ -103,6 +142,9 @@ int cli_check_output(const char *cmd, const char *option, const char *path, cons
             return cli_fail(cmd, "%s: '%s' has an unsupported extension (use %s)", option, path,
                             exts);
     }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(cmd, "%s: cannot write '%s': it is a directory", option, path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     const char *dir = dirname(tmp);
@@ -135,30 +177,16 @@ void cli_print_findings(FILE *f, const GsFindings *fs, int verbose)
         fprintf(f, "Skipped rules: %s\n", fs->skipped);
 }
 
-int cli_write_file_atomic(const char *path, const char *text)
+int cli_write_file_atomic(const char *path, const char *text, GsError *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
+    /* the library's atomic writer: same file mode as every output, removed on a signal */
+    GsAtomicFile af;
+    if (gs_atomic_open(&af, path, err) != GS_OK)
         return -1;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    /* a failed write sets the stream's error flag, which the commit reports */
+    fputs(text, af.fp);
+    fputc('\n', af.fp);
+    return gs_atomic_commit(&af, err) == GS_OK ? 0 : -1;
 }
 
 int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
@@ -172,8 +200,11 @@ int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
     int rc = 0;
     if (!strcmp(path, "-"))
         printf("%s\n", json);
-    else if (cli_write_file_atomic(path, json) != 0)
-        rc = cli_fail(cmd, "--json: cannot write '%s': %s", path, strerror(errno));
+    else {
+        GsError err = {{0}};
+        if (cli_write_file_atomic(path, json, &err) != 0)
+            rc = cli_fail(cmd, "--json: cannot write %s", err.msg);
+    }
     free(json);
     return rc;
 }
@@ -225,8 +256,7 @@ int cli_load_trace_metric(const char *cmd, const char *path, GsCol metric, GsTra
     GsError err = {{0}};
     GsStatus st = gs_trace_read_csv(path, cols | GS_TRACE_COMPACT, out, &err);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope %s: %s\n", cmd, err.msg);
-        return cli_status_exit(st);
+        return cli_fail_status(cmd, st, err.msg);
     }
     return 0;
 }

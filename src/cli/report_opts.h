@@ -34,8 +34,9 @@ int cli_write_json(const char *cmd, const char *path, const GsFindings *fs,
                    const GsPrediction *pred);
 /* 1 when a finding of a kind in the fail mask is present. */
 int cli_should_fail(const CliReport *r, const GsFindings *fs);
-/* Writes a string to path atomically (temp file + rename). 0, or -1 with errno set. */
-int cli_write_file_atomic(const char *path, const char *text);
+/* Writes a string and a newline to path atomically (temp file + rename; see
+ * gs_atomic_open). 0, or -1 with err naming path and the reason. */
+int cli_write_file_atomic(const char *path, const char *text, GsError *err);
 
 /* Rebuilds the setup and the theory's prediction from a gradscope trace's metadata.
  * Returns 1 and fills *pred (caller finis it) when the trace carries a full setup, else 0. */

@@ -1,9 +1,11 @@
 /* `gradscope run`: train one setup while recording, then write the trace, the findings,
  * the prediction and the report; with --cure, rerun with the suggested fix and compare. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,17 +77,24 @@ static void progress_fn(void *ctx, long step, long steps, double loss)
         fprintf(stderr, "\n");
 }
 
-/* Trains spec; on failure prints the error and returns its exit code. */
-static int train(const GsSpec *spec, const char *export_dir, const char *label, int quiet,
-                 GsTrace **trace, GsRunInfo *info)
+/* Trains spec; on failure prints the error and returns its exit code. The weights go to
+ * export_tmp, which messages call export_dir (the user never named the temporary). */
+static int train(const GsSpec *spec, const char *export_tmp, const char *export_dir,
+                 const char *label, int quiet, GsTrace **trace, GsRunInfo *info)
 {
     Progress p = {{0, 0}, -1, !quiet && isatty(STDERR_FILENO), label};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
     GsError err = {{0}};
-    GsStatus st = gs_run_setup(spec, export_dir, progress_fn, &p, trace, info, &err);
+    GsStatus st = gs_run_setup(spec, export_tmp, progress_fn, &p, trace, info, &err);
     if (st != GS_OK) {
-        fprintf(stderr, "gradscope run: %s\n", err.msg);
-        return cli_status_exit(st);
+        const char *at = export_tmp ? strstr(err.msg, export_tmp) : NULL;
+        if (at) {
+            char msg[sizeof err.msg + 4200];
+            snprintf(msg, sizeof msg, "--export-weights: %.*s%s%s", (int)(at - err.msg), err.msg,
+                     export_dir, at + strlen(export_tmp));
+            return cli_fail_status("run", st, msg);
+        }
+        return cli_fail_status("run", st, err.msg);
     }
     return 0;
 }
@@ -131,7 +140,8 @@ typedef struct {
 
 /* Tries the suggestions of the most severe findings (at most three) until one removes
  * the finding it answers. */
-static int try_cure(const GsSpec *spec, const GsFindings *before, const CliReport *rep, Cure *c)
+static int try_cure(const GsSpec *spec, const GsFindings *before, const CliReport *rep, FILE *txt,
+                    Cure *c)
 {
     int tried = 0;
     memset(c, 0, sizeof *c);
@@ -145,7 +155,7 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
             continue;
         tried++;
         GsTrace *t = NULL;
-        int rc = train(&s2, NULL, "cure", rep->quiet, &t, NULL);
+        int rc = train(&s2, NULL, NULL, "cure", rep->quiet, &t, NULL);
         if (rc)
             return rc;
         GsFindings fs = {0};
@@ -155,8 +165,8 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
         }
         int fixed = !has_kind(&fs, f->kind);
         if (!rep->quiet)
-            printf("cure %d: %s -> %s %s\n", tried, f->options,
-                   fixed ? "removes" : "does NOT remove", gs_finding_kind_name(f->kind));
+            fprintf(txt, "cure %d: %s -> %s %s\n", tried, f->options,
+                    fixed ? "removes" : "does NOT remove", gs_finding_kind_name(f->kind));
         if (c->trace) {
             gs_trace_destroy(c->trace);
             gs_findings_fini(&c->findings);
@@ -173,7 +183,7 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
             break;
     }
     if (!tried && !rep->quiet)
-        printf("cure: no finding with a suggested option change; nothing to compare\n");
+        fprintf(txt, "cure: no finding with a suggested option change; nothing to compare\n");
     return 0;
 }
 
@@ -202,11 +212,40 @@ int cli_run(int argc, char **argv)
         cli_check_output("run", "--trace", o.trace_path, NULL) ||
         cli_check_output("run", "--json", o.rep.json, NULL))
         return GS_EXIT_USAGE;
+    const CliPath files[] = {{"--data", spec.data.kind == GS_DATA_CSV ? spec.data.path : NULL, 0},
+                             {"--config", cli_config_path(), 0},
+                             {"-o", o.no_report ? NULL : out, 1},
+                             {"--trace", o.trace_path, 1},
+                             {"--json", o.rep.json, 1},
+                             {"--export-weights", o.export_dir, 1}};
+    if ((rc = cli_check_same_files("run", files, sizeof files / sizeof files[0])))
+        return rc;
+    cli_resolve_loss("run", &spec, o.rep.quiet);
 
+    /* the weights go to a temporary sibling directory that appears whole, or not at all */
+    char export_tmp[4200] = "";
+    if (o.export_dir) {
+        struct stat sb;
+        if (stat(o.export_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            return cli_fail("run", "--export-weights: '%s' exists and is not a directory",
+                            o.export_dir);
+        if (cli_tmpdir_create(o.export_dir, export_tmp, sizeof export_tmp) != 0)
+            return cli_fail("run", "--export-weights: cannot create '%s': %s", o.export_dir,
+                            strerror(errno));
+    }
     GsTrace *trace = NULL;
     GsRunInfo info;
-    if ((rc = train(&spec, o.export_dir, "run", o.rep.quiet, &trace, &info)))
+    rc = train(&spec, o.export_dir ? export_tmp : NULL, o.export_dir, "run", o.rep.quiet, &trace,
+               &info);
+    if (o.export_dir && rc)
+        cli_tmpdir_discard(export_tmp);
+    if (rc)
         return rc;
+    if (o.export_dir && cli_tmpdir_commit(export_tmp, o.export_dir) != 0) {
+        gs_trace_destroy(trace);
+        return cli_fail("run", "--export-weights: cannot move the arrays into '%s': %s",
+                        o.export_dir, strerror(errno));
+    }
     GsFindings fs = {0};
     GsPrediction pred = {0};
     Cure cure = {0};
@@ -221,7 +260,9 @@ int cli_run(int argc, char **argv)
     }
     have_pred = gs_theory_predict(&spec, info.d_in, info.input_second_moment, &pred, &err) == GS_OK;
 
-    if (o.cure && (rc = try_cure(&spec, &fs, &o.rep, &cure)))
+    /* with --json -, stdout carries the JSON alone: every readable line goes to stderr */
+    FILE *txt = o.rep.json && !strcmp(o.rep.json, "-") ? stderr : stdout;
+    if (o.cure && (rc = try_cure(&spec, &fs, &o.rep, txt, &cure)))
         goto done;
 
     char subtitle[512] = "", before_verdict[300];
@@ -254,15 +295,16 @@ int cli_run(int argc, char **argv)
         size_t ns = gs_trace_n_steps(trace), L = gs_trace_n_layers(trace);
         double loss0 = gs_trace_get(trace, 0, 0, GS_COL_LOSS);
         double loss1 = gs_trace_get(trace, ns - 1, 0, GS_COL_LOSS);
-        cli_print_findings(stdout, &fs, o.rep.verbose);
+        cli_print_findings(txt, &fs, o.rep.verbose);
         char l0[32], l1[32], ms[32];
-        printf("gradscope run: %ld steps, %zu layers, loss %s -> %s, grad ratio layer 1/%zu "
-               "%s at step 0; first non-finite: %s%s%s%s%s\n",
-               spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
-               cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
-               gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
-               o.no_report ? "" : out, o.trace_path ? "; trace " : "",
-               o.trace_path ? o.trace_path : "");
+        fprintf(txt,
+                "gradscope run: %ld steps, %zu layers, loss %s -> %s, act_grad_norm (dL/dz) ratio "
+                "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
+                spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+                cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
+                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
+                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
+                o.trace_path ? o.trace_path : "");
     }
     if (o.rep.json && (rc = cli_write_json("run", o.rep.json, &fs, have_pred ? &pred : NULL)))
         goto done;

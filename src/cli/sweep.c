@@ -147,7 +147,7 @@ static int preload_scenario(int argc, char **argv, GsSpec *spec, GsSweep *sw)
     GsError err = {{0}};
     int rc = 0;
     if (!L)
-        rc = cli_fail("sweep", "out of memory");
+        rc = cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
     else if (gs_lesson_parse(text, path, L, &err) != GS_OK)
         rc = cli_fail("sweep", "--scenario: %s", err.msg);
     else {
@@ -170,7 +170,7 @@ int cli_sweep(int argc, char **argv)
 {
     GsSweep *sw = calloc(1, sizeof *sw);
     if (!sw)
-        return cli_fail("sweep", "out of memory");
+        return cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
     SweepOpts o = {.sw = sw, .out_dir = "gradscope-sweep", .jobs = cli_batch_default_jobs()};
     GsSpec spec;
     gs_spec_default(&spec);
@@ -218,7 +218,7 @@ int cli_sweep(int argc, char **argv)
     /* every setup is checked before anything is written or run */
     jobs = calloc(total, sizeof *jobs);
     if (!jobs) {
-        rc = cli_fail("sweep", "out of memory");
+        rc = cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < total; i++) {
@@ -230,6 +230,7 @@ int cli_sweep(int argc, char **argv)
             rc = cli_fail("sweep", "setup %s: %s", name, err.msg);
             goto done;
         }
+
         snprintf(jobs[i].path, sizeof jobs[i].path, "%s/%s.csv", o.out_dir, name);
         snprintf(jobs[i].label, sizeof jobs[i].label, "%s", name);
         for (char *p = jobs[i].label; *p; p++)
@@ -241,11 +242,43 @@ int cli_sweep(int argc, char **argv)
         size_t len = strlen(o.out_dir) + 16;
         grid_buf = malloc(len);
         if (!grid_buf) {
-            rc = cli_fail("sweep", "out of memory");
+            rc = cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
             goto done;
         }
         snprintf(grid_buf, len, "%s/grid.png", o.out_dir);
         grid_path = grid_buf;
+    }
+    {
+        /* no output may be an input or another output (two runs named alike included) */
+        char summary_path[4200];
+        snprintf(summary_path, sizeof summary_path, "%s/summary.csv", o.out_dir);
+        size_t nf = 0;
+        CliPath *files = calloc(2 * total + 4, sizeof *files);
+        if (!files) {
+            rc = cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        files[nf++] = (CliPath){"--config", cli_config_path(), 0};
+        files[nf++] = (CliPath){"--scenario", o.scenario, 0};
+        for (size_t i = 0; i < total; i++)
+            if (jobs[i].spec.data.kind == GS_DATA_CSV)
+                files[nf++] = (CliPath){"--data", jobs[i].spec.data.path, 0};
+        files[nf++] = (CliPath){"-o", grid_path, 1};
+        files[nf++] = (CliPath){"summary", summary_path, 1};
+        for (size_t i = 0; i < total; i++)
+            files[nf++] = (CliPath){"run trace", jobs[i].path, 1};
+        rc = cli_check_same_files("sweep", files, nf);
+        free(files);
+        if (rc)
+            goto done;
+    }
+    for (size_t i = 0; i < total; i++) {
+        /* class targets in a CSV: said once per file */
+        int said = 0;
+        for (size_t j = 0; j < i && !said; j++)
+            said = !strcmp(jobs[j].spec.data.path, jobs[i].spec.data.path) &&
+                   !strcmp(jobs[j].spec.target, jobs[i].spec.target);
+        cli_resolve_loss("sweep", &jobs[i].spec, o.quiet || said);
     }
     if (gs_mkdir_p(o.out_dir) != 0) {
         rc = cli_fail("sweep", "--out '%s': %s", o.out_dir, strerror(errno));
@@ -258,7 +291,7 @@ int cli_sweep(int argc, char **argv)
     /* resume: a complete trace of the same length is kept */
     CliJob *todo = calloc(hi - lo + 1, sizeof *todo);
     if (!todo) {
-        rc = cli_fail("sweep", "out of memory");
+        rc = cli_fail_status("sweep", GS_ERR_NOMEM, "out of memory");
         goto done;
     }
     size_t n_todo = 0, skipped = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "data/data_priv.h"
+#include "util/csv.h"
 
 /* Built-in names in GsDataKind order; K marks kinds taking ":K". */
 static const struct {
@@ -243,4 +244,71 @@ double gs_data_input_second_moment(const GsDataset *ds)
     for (size_t i = 0; i < m; i++)
         s += (double)ds->x[i] * (double)ds->x[i];
     return s / (double)m;
+}
+
+/* The header name of the target column, chosen as the loader chooses it (name, else
+ * 1-based index, else the last column); "" when the header cannot be read. */
+static void target_name(const char *path, const char *target, char *name, size_t size)
+{
+    GsCsvFile f = {0};
+    GsStatus st = GS_OK;
+    name[0] = '\0';
+    if (gs_csv_open(&f, path, NULL) != GS_OK)
+        return;
+    while (gs_csv_next_line(&f, &st, NULL) > 0) {
+        if (gs_csv_line_blank(&f) || f.line[0] == '#')
+            continue;
+        GsCsvCells c;
+        gs_csv_cells_init(&c, f.line, f.len);
+        const char *cell;
+        size_t len, col = 0, idx = 0;
+        int by_index = target && *target && strspn(target, "0123456789") == strlen(target) &&
+                       strlen(target) <= 9;
+        if (by_index)
+            idx = (size_t)strtol(target, NULL, 10);
+        char last[256] = "", at_index[256] = "";
+        while (gs_csv_cells_next(&c, &cell, &len)) {
+            col++;
+            snprintf(last, sizeof last, "%.*s", (int)(len < 255 ? len : 255), cell);
+            if (target && *target && strlen(target) == len && !strncmp(cell, target, len)) {
+                snprintf(name, size, "%s", target);
+                gs_csv_close(&f);
+                return;
+            }
+            if (by_index && col == idx)
+                snprintf(at_index, sizeof at_index, "%s", last);
+        }
+        snprintf(name, size, "%s", by_index ? at_index : last);
+        break;
+    }
+    gs_csv_close(&f);
+}
+
+GsStatus gs_data_csv_classes(const char *path, const char *target, int *n_classes, char *name,
+                             size_t name_size, GsError *err)
+{
+    assert(path && n_classes);
+    GsDataOptions o = {0, 0, 1.0, 0, target && *target ? target : NULL, 0, 0};
+    GsDataset *ds = NULL;
+    GsStatus st = gs_data_load_csv(path, &o, &ds, err);
+    if (st != GS_OK)
+        return st;
+    /* integers 0..K-1, every one present: class ids, not a measured quantity */
+    int seen[MAX_K] = {0};
+    int top = -1, ok = ds->n > 0;
+    for (size_t i = 0; ok && i < ds->n; i++) {
+        float v = ds->y[i];
+        ok = v >= 0 && v < MAX_K && v == floorf(v);
+        if (ok) {
+            seen[(int)v] = 1;
+            top = (int)v > top ? (int)v : top;
+        }
+    }
+    for (int k = 0; ok && k <= top; k++)
+        ok = seen[k];
+    gs_data_destroy(ds);
+    *n_classes = ok && top + 1 >= 2 ? top + 1 : 0;
+    if (name && name_size)
+        target_name(path, target, name, name_size);
+    return GS_OK;
 }

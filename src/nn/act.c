@@ -231,6 +231,37 @@ int gs_act_can_saturate(const GsAct *act)
     return 0;
 }
 
+int gs_act_can_die(const GsAct *act)
+{
+    assert(act);
+    /* exactly zero derivative on a half-line: a unit negative on every sample is dead */
+    return act->kind == GS_ACT_RELU;
+}
+
+const char *gs_act_critical_init(const GsAct *act)
+{
+    assert(act);
+    switch (act->kind) {
+    /* chi = sigma_w^2 E[phi'^2] = 1 at sigma_w^2 = 2 (He et al. 2015); ELU and GELU pass about
+     * half the energy at small inputs like ReLU (THEORY.md: He init is their nearest scheme) */
+    case GS_ACT_RELU:
+    case GS_ACT_ELU:
+    case GS_ACT_GELU: return "he_normal";
+    /* leaky ReLU: 2/(1+a^2), He et al. 2015 eq. 15; he_normal is within 1% for a <= 0.1 */
+    case GS_ACT_LEAKY_RELU: return act->param <= 0.1 ? "he_normal" : NULL;
+    /* self-normalizing at sigma_w^2 = 1 (Klambauer et al. 2017) */
+    case GS_ACT_SELU: return "lecun_normal";
+    /* phi'(0) = 1: critical at sigma_w^2 = 1 for small inputs (Poole et al. 2016) */
+    case GS_ACT_TANH:
+    case GS_ACT_SOFTSIGN:
+    case GS_ACT_LINEAR: return "lecun_normal";
+    /* phi' <= 1/4 everywhere: no weight scale keeps sigmoid critical without saturating it */
+    case GS_ACT_SIGMOID:
+    case GS_ACT_COUNT: break;
+    }
+    return NULL;
+}
+
 /* ---- float kernels ----
  * One loop per kind over elementwise, branch-free functions (bit-blend selects vm_sel, see
  * vmath.h), so each loop vectorizes. Selects are written so that a NaN z, for which every

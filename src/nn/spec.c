@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "util/text.h"
 
 #define MEMORY_LIMIT (4.0 * 1024 * 1024 * 1024) /* bytes a single run may use */
 #define MAX_WIDTH 65536
@@ -96,6 +99,22 @@ static int find_name(const char *const *names, int n, const char *v, size_t len)
     return -1;
 }
 
+/* Appends "; did you mean 'NAME'?" to err's message when the name part of v (before ':'
+ * or '*') is close to one of names. */
+static void suggest_name(GsError *err, const char *v, const char *const *names, size_t n)
+{
+    char word[64];
+    size_t len = strcspn(v, ":*");
+    if (!err || len >= sizeof word)
+        return;
+    memcpy(word, v, len);
+    word[len] = '\0';
+    const char *s = gs_text_suggest(word, names, n);
+    size_t used = strlen(err->msg);
+    if (s && used + strlen(s) + 20 < sizeof err->msg)
+        snprintf(err->msg + used, sizeof err->msg - used, "; did you mean '%s'?", s);
+}
+
 static GsStatus unknown_name(GsError *err, const char *key, const char *v, const char *const *names,
                              int n)
 {
@@ -105,8 +124,9 @@ static GsStatus unknown_name(GsError *err, const char *key, const char *v, const
         if (i + 1 < n)
             strncat(list, ", ", sizeof list - strlen(list) - 1);
     }
-    return gs_error(err, GS_ERR_INVALID, "--%s: unknown value '%s' (expected one of: %s)", key, v,
-                    list);
+    gs_error(err, GS_ERR_INVALID, "--%s: unknown value '%s' (expected one of: %s)", key, v, list);
+    suggest_name(err, v, names, (size_t)n);
+    return GS_ERR_INVALID;
 }
 
 /* The index of the name v[0..len) in names[0..n) through *out, or GS_ERR_INVALID listing
@@ -202,16 +222,52 @@ static GsStatus prefix_error(GsStatus st, const char *k, GsError *e)
 
 static GsStatus set_act(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    return prefix_error(gs_act_parse(v, &s->act, e), k, e);
+    GsStatus st = prefix_error(gs_act_parse(v, &s->act, e), k, e);
+    if (st != GS_OK) {
+        const char *names[GS_ACT_COUNT];
+        for (int i = 0; i < GS_ACT_COUNT; i++)
+            names[i] = gs_act_name((GsActKind)i);
+        suggest_name(e, v, names, GS_ACT_COUNT);
+    }
+    return st;
 }
 static void get_act(const GsSpec *s, char *b, size_t n)
 {
     gs_act_format(&s->act, b, n);
 }
 
+/* PyTorch's names for He et al.'s schemes (torch.nn.init.kaiming_*), read as ours. */
+static const char *const init_aliases[][2] = {{"kaiming_normal", "he_normal"},
+                                              {"kaiming_uniform", "he_uniform"}};
+
 static GsStatus set_init(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    return prefix_error(gs_init_parse(v, &s->init, e), k, e);
+    char buf[256];
+    for (size_t i = 0; i < sizeof init_aliases / sizeof init_aliases[0]; i++) {
+        size_t n = strlen(init_aliases[i][0]);
+        if (!strncmp(v, init_aliases[i][0], n) && strchr(":*", v[n]) &&
+            strlen(v) - n + strlen(init_aliases[i][1]) < sizeof buf) {
+            snprintf(buf, sizeof buf, "%s%s", init_aliases[i][1], v + n);
+            v = buf;
+            break;
+        }
+    }
+    GsStatus st = prefix_error(gs_init_parse(v, &s->init, e), k, e);
+    if (st != GS_OK) {
+        /* the bare scheme names, as the canonical form spells them */
+        char names_buf[GS_INIT_COUNT + 2][64];
+        const char *names[GS_INIT_COUNT + 2];
+        for (int i = 0; i < GS_INIT_COUNT; i++) {
+            GsInit in = {(GsInitKind)i, 1.0, 1.0};
+            gs_init_format(&in, names_buf[i], sizeof names_buf[i]);
+            names_buf[i][strcspn(names_buf[i], ":*")] = '\0';
+            names[i] = names_buf[i];
+        }
+        for (size_t i = 0; i < 2; i++)
+            names[GS_INIT_COUNT + i] = init_aliases[i][0];
+        suggest_name(e, v, names, GS_INIT_COUNT + 2);
+    }
+    return st;
 }
 static void get_init(const GsSpec *s, char *b, size_t n)
 {
@@ -220,7 +276,19 @@ static void get_init(const GsSpec *s, char *b, size_t n)
 
 static GsStatus set_bias_init(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    return prefix_error(gs_bias_init_parse(v, &s->bias_init, e), k, e);
+    GsStatus st = prefix_error(gs_bias_init_parse(v, &s->bias_init, e), k, e);
+    if (st != GS_OK) {
+        char names_buf[3][32];
+        const char *names[3];
+        for (int i = 0; i < 3; i++) {
+            GsBiasInit b = {(GsBiasKind)i, 0.0};
+            gs_bias_init_format(&b, names_buf[i], sizeof names_buf[i]);
+            names_buf[i][strcspn(names_buf[i], ":")] = '\0';
+            names[i] = names_buf[i];
+        }
+        suggest_name(e, v, names, 3);
+    }
+    return st;
 }
 static void get_bias_init(const GsSpec *s, char *b, size_t n)
 {
@@ -229,7 +297,19 @@ static void get_bias_init(const GsSpec *s, char *b, size_t n)
 
 static GsStatus set_data(GsSpec *s, const char *k, const char *v, GsError *e)
 {
-    return prefix_error(gs_data_source_parse(v, &s->data, e), k, e);
+    GsStatus st = prefix_error(gs_data_source_parse(v, &s->data, e), k, e);
+    if (st != GS_OK) {
+        char names_buf[GS_DATA_CSV][32];
+        const char *names[GS_DATA_CSV];
+        for (int i = 0; i < GS_DATA_CSV; i++) {
+            GsDataSource src = {(GsDataKind)i, 0, ""};
+            gs_data_source_format(&src, names_buf[i], sizeof names_buf[i]);
+            names_buf[i][strcspn(names_buf[i], ":")] = '\0';
+            names[i] = names_buf[i];
+        }
+        suggest_name(e, v, names, GS_DATA_CSV);
+    }
+    return st;
 }
 static void get_data(const GsSpec *s, char *b, size_t n)
 {
@@ -286,8 +366,10 @@ static GsStatus set_opt(GsSpec *s, const char *k, const char *v, GsError *e)
 }
 static void get_opt(const GsSpec *s, char *b, size_t n)
 {
+    char num[32];
+    format_double(num, sizeof num, s->opt_param);
     if (s->opt == GS_OPT_MOMENTUM || s->opt == GS_OPT_NESTEROV)
-        snprintf(b, n, "%s:%g", opt_names[s->opt], s->opt_param);
+        snprintf(b, n, "%s:%s", opt_names[s->opt], num);
     else
         snprintf(b, n, "%s", opt_names[s->opt]);
 }
@@ -330,9 +412,12 @@ static GsStatus set_schedule(GsSpec *s, const char *k, const char *v, GsError *e
 }
 static void get_schedule(const GsSpec *s, char *b, size_t n)
 {
+    /* the shortest form that reads back exactly: a trace's metadata rebuilds the setup */
+    char num[32];
+    format_double(num, sizeof num, s->sched_gamma);
     switch (s->schedule) {
-    case GS_SCHED_STEP: snprintf(b, n, "step:%ld:%g", s->sched_every, s->sched_gamma); break;
-    case GS_SCHED_EXP: snprintf(b, n, "exp:%g", s->sched_gamma); break;
+    case GS_SCHED_STEP: snprintf(b, n, "step:%ld:%s", s->sched_every, num); break;
+    case GS_SCHED_EXP: snprintf(b, n, "exp:%s", num); break;
     default: snprintf(b, n, "%s", sched_names[s->schedule]);
     }
 }
@@ -366,7 +451,8 @@ static const Key keys[] = {
      set_act, get_act},
     {"init", "xavier_normal",
      "weights: normal:STD uniform:A standard xavier_uniform xavier_normal he_uniform he_normal "
-     "lecun_uniform lecun_normal orthogonal[:GAIN]; append *GAIN to scale a named scheme",
+     "lecun_uniform lecun_normal orthogonal[:GAIN] (kaiming_normal/kaiming_uniform: PyTorch's "
+     "names for he_*); append *GAIN to scale a named scheme",
      set_init, get_init},
     {"bias-init", "zero", "biases: zero const:C normal:STD", set_bias_init, get_bias_init},
     {"norm", "none", "normalization after each hidden dense layer: none batch layer", set_norm,
@@ -374,8 +460,10 @@ static const Key keys[] = {
     {"residual", "0", "residual blocks of K hidden layers (layers 2..depth); 0 = plain",
      set_residual, get_residual},
     {"res-scale", "1", "alpha in x + alpha*F(x)", set_res_scale, get_res_scale},
-    {"loss", "auto", "mse xent (auto: xent for classification data, mse otherwise)", set_loss,
-     get_loss},
+    {"loss", "auto",
+     "mse xent (auto: xent for classification data, a CSV target of the integers 0..K-1 "
+     "included; mse otherwise)",
+     set_loss, get_loss},
     {"opt", "sgd", "optimizer: sgd momentum[:BETA] nesterov[:BETA] rmsprop adam adamw", set_opt,
      get_opt},
     {"lr", "0.05", "learning rate", set_lr, get_lr},
@@ -572,8 +660,58 @@ static void blank_lesson_section(char *text)
     }
 }
 
+/* What inih would silently misread: a NUL byte ends its input there (the rest of the file
+ * is ignored), and an indented line after `key = value` continues that value ("depth = 2"
+ * then "  7" reads as depth "2\n7" or worse). Both are refused with the line number. */
+static GsStatus check_ini_text(const char *text, size_t n, const char *path, GsError *err)
+{
+    const char *nul = memchr(text, '\0', n);
+    if (nul) {
+        size_t line = 1;
+        const char *start = text;
+        for (const char *p = text; p < nul; p++)
+            if (*p == '\n') {
+                line++;
+                start = p + 1;
+            }
+        return gs_error(err, GS_ERR_FORMAT,
+                        "%s:%zu:%zu: NUL byte (\\x00) in a scenario file: not a text file", path,
+                        line, (size_t)(nul - start) + 1);
+    }
+    int after_key = 0, in_lesson = 0;
+    size_t lineno = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        lineno++;
+        const char *p = line;
+        while (p < line + len && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        int blank = p == line + len;
+        if (!blank && *p == '[') {
+            in_lesson = !strncmp(p, "[lesson]", 8);
+            after_key = 0;
+        } else if (!blank && *p != '#' && *p != ';' && !in_lesson) {
+            if (p > line && after_key)
+                return gs_error(err, GS_ERR_FORMAT,
+                                "%s:%zu: indented line continues the previous value "
+                                "(continuation lines are not supported: remove the indentation "
+                                "or join the lines)",
+                                path, lineno);
+            after_key = 1;
+        }
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    return GS_OK;
+}
+
 GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err)
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return gs_error(err, GS_ERR_IO, "%s: is a directory, not a scenario file", path);
     FILE *f = fopen(path, "r");
     if (!f)
         return gs_error(err, GS_ERR_IO, "%s: %s", path, strerror(errno));
@@ -584,15 +722,22 @@ GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err)
         fclose(f);
         return gs_error(err, GS_ERR_NOMEM, "%s: out of memory", path);
     }
+    errno = 0;
     size_t n = fread(text, 1, MAX_INI + 1, f);
-    int read_error = ferror(f);
+    int read_error = ferror(f), read_errno = errno ? errno : EIO;
     fclose(f);
     if (read_error || n > MAX_INI) {
         free(text);
         return gs_error(err, read_error ? GS_ERR_IO : GS_ERR_FORMAT, "%s: %s", path,
-                        read_error ? "read error" : "larger than 1 MiB: not a scenario file");
+                        read_error ? strerror(read_errno)
+                                   : "larger than 1 MiB: not a scenario file");
     }
     text[n] = '\0';
+    GsStatus st = check_ini_text(text, n, path, err);
+    if (st != GS_OK) {
+        free(text);
+        return st;
+    }
     blank_lesson_section(text);
     GsSpec tmp = *spec;
     GsError e = {{0}};
@@ -603,7 +748,10 @@ GsStatus gs_spec_load_ini(GsSpec *spec, const char *path, GsError *err)
         if (c.st == GS_OK) /* a syntax error found by the parser itself */
             return gs_error(err, GS_ERR_FORMAT, "%s:%d: malformed line (expected key = value)",
                             path, line);
-        return gs_error(err, c.st, "%s:%d: %s", path, line, e.msg);
+        /* the message quotes the file's bytes: keep control characters visible */
+        char quoted[sizeof e.msg];
+        gs_text_escape(e.msg, quoted, sizeof quoted, 0);
+        return gs_error(err, c.st, "%s:%d: %s", path, line, quoted);
     }
     *spec = tmp;
     return GS_OK;

@@ -2,6 +2,7 @@
  * [lesson] section (title, captions, cure, vary, cases, expectations). Parsed from memory so
  * the scenarios embedded in the binary and files on disk go through the same code. */
 #include "gradscope/sweep.h"
+#include "gradscope/diagnose.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -80,6 +81,20 @@ static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const ch
         return copy_field(L->expect, sizeof L->expect, v, name, line, key, err);
     if (!strcmp(key, "expect_cured"))
         return copy_field(L->expect_cured, sizeof L->expect_cured, v, name, line, key, err);
+    if (!strcmp(key, "metric")) {
+        int col = gs_trace_col_from_name(v);
+        if (col < 0 || col == GS_COL_STEP || col == GS_COL_LAYER)
+            return gs_error(err, GS_ERR_INVALID, "%s:%d: metric: '%s' is not a trace column", name,
+                            line, v);
+        L->metric = col;
+        return GS_OK;
+    }
+    if (!strcmp(key, "primary")) {
+        if (gs_finding_kind_from_name(v) < 0)
+            return gs_error(err, GS_ERR_INVALID, "%s:%d: primary: unknown finding kind '%s'", name,
+                            line, v);
+        return copy_field(L->primary, sizeof L->primary, v, name, line, key, err);
+    }
     if (!strcmp(key, "quick")) {
         GsSpec s2 = L->spec;
         if (gs_spec_apply_args(&s2, v, &e2) != GS_OK)
@@ -100,6 +115,7 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
     }
     snprintf(L->name, sizeof L->name, "%s", name);
     gs_spec_default(&L->spec);
+    L->metric = GS_COL_GRAD_NORM;
     GsStatus st = GS_OK;
     enum { SEC_RUN, SEC_LESSON } sec = SEC_RUN;
     int line = 0;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,15 +117,53 @@ GsStatus gs_sweep_apply(const GsSweep *sw, size_t idx, const GsSpec *base, GsSpe
     return GS_OK;
 }
 
+static int name_char_ok(char c)
+{
+    return isalnum((unsigned char)c) || c == '.' || c == '=' || c == ':' || c == '+' || c == '-';
+}
+
 static void sanitize_append(char *buf, size_t size, size_t *w, const char *s)
 {
-    for (; *s && *w + 1 < size; s++) {
-        char c = *s;
-        int ok =
-            isalnum((unsigned char)c) || c == '.' || c == '=' || c == ':' || c == '+' || c == '-';
-        buf[(*w)++] = ok ? c : '_';
-    }
+    for (; *s && *w + 1 < size; s++)
+        buf[(*w)++] = name_char_ok(*s) ? *s : '_';
     buf[*w] = '\0';
+}
+
+/* 1 when the file-name form of a value could stand for another value too: a character was
+ * replaced, or another value of the axis has the same form (ignoring case, as some file
+ * systems do). Such a value gets a hash of its full text in the name. */
+static int needs_hash(const GsSweepAxis *ax, size_t v)
+{
+    const char *a = ax->values[v];
+    for (const char *p = a; *p; p++)
+        if (!name_char_ok(*p) && *p != '_') /* '_' stays itself */
+            return 1;
+    for (size_t j = 0; j < ax->n; j++) {
+        if (j == v)
+            continue;
+        const char *b = ax->values[j];
+        size_t n = strlen(b);
+        if (n != strlen(a))
+            continue;
+        size_t i = 0;
+        while (i < n && tolower((unsigned char)(name_char_ok(a[i]) ? a[i] : '_')) ==
+                            tolower((unsigned char)(name_char_ok(b[i]) ? b[i] : '_')))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* 64-bit FNV-1a of s. */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
 void gs_sweep_run_name(const GsSweep *sw, size_t idx, char *buf, size_t size)
@@ -140,11 +179,18 @@ void gs_sweep_run_name(const GsSweep *sw, size_t idx, char *buf, size_t size)
     gs_sweep_point(sw, idx, choice);
     size_t w = 0;
     for (size_t a = 0; a < sw->n_axes; a++) {
+        const GsSweepAxis *ax = &sw->axes[a];
         if (a)
             sanitize_append(buf, size, &w, "_");
-        sanitize_append(buf, size, &w, sw->axes[a].key);
+        sanitize_append(buf, size, &w, ax->key);
         sanitize_append(buf, size, &w, "=");
-        sanitize_append(buf, size, &w, sw->axes[a].values[choice[a]]);
+        sanitize_append(buf, size, &w, ax->values[choice[a]]);
+        if (needs_hash(ax, choice[a])) {
+            char h[24];
+            snprintf(h, sizeof h, "-%012llx",
+                     (unsigned long long)(fnv1a(ax->values[choice[a]]) >> 16));
+            sanitize_append(buf, size, &w, h);
+        }
     }
 }
 
@@ -197,9 +243,10 @@ int gs_sweep_trace_complete(const char *path, const GsSpec *spec)
         const char *key = gs_spec_key_name(k);
         const char *v = gs_trace_meta_get(t, key);
         char want[256];
-        if (!v || !strcmp(key, "threads") || gs_spec_get(spec, key, want, sizeof want) != GS_OK)
+        if (!strcmp(key, "threads") || gs_spec_get(spec, key, want, sizeof want) != GS_OK)
             continue;
-        ok = strcmp(v, want) == 0;
+        /* a key the trace does not record cannot be shown to match */
+        ok = v && strcmp(v, want) == 0;
     }
     gs_trace_destroy(t);
     return ok;

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The verdict benchmark: a labelled corpus of setups, each run over several seeds, and a
+confusion table of the expected primary finding against the one gradscope names.
+
+  bench/verdicts.py ./build/gradscope [--quick] [--seeds 1,2,3] [--cores Haswell,SkylakeX]
+
+Prints one line per case and seed, per-kind precision and recall of the primary cause,
+primary-cause accuracy, and false alarms (any warning or error) on the healthy setups.
+Exits 1 when a primary cause is wrong or a healthy setup raises a warning (--quick is the
+test suite's version: fewer steps)."""
+import json, os, subprocess, sys, tempfile
+from collections import Counter, defaultdict
+
+# (name, options, expected primary kind or None = healthy). Every pathology of the gallery
+# from each of its causes, and healthy setups across activations, norms and residual nets.
+CORPUS = [
+    # vanishing: activation, init scale, depth
+    ("sigmoid standard d20", "--depth 20 --act sigmoid --init standard", "vanishing"),
+    ("sigmoid xavier d20", "--depth 20 --act sigmoid --init xavier_normal", "vanishing"),
+    ("tanh standard d20", "--depth 20 --act tanh --init standard", "vanishing"),
+    ("tanh normal:0.02 d12", "--depth 12 --act tanh --init normal:0.02", "vanishing"),
+    ("relu xavier d30", "--depth 30 --act relu --init xavier_normal", "vanishing"),
+    ("linear lecun*0.5 d20", "--depth 20 --act linear --init lecun_normal*0.5", "vanishing"),
+    ("residual scale 0", "--depth 10 --act tanh --residual 1 --res-scale 0", "vanishing"),
+    # exploding: init scale, activation
+    ("relu normal:1 d10", "--depth 10 --act relu --init normal:1", "exploding"),
+    ("selu he d20", "--depth 20 --act selu --init he_normal", "exploding"),
+    ("relu he*2 d20", "--depth 20 --act relu --init he_normal*2", "exploding"),
+    ("linear he d20", "--depth 20 --act linear --init he_normal", "exploding"),
+    ("leaky he*1.8 d16", "--depth 16 --act leaky_relu --init he_normal*1.8", "exploding"),
+    # input scale
+    ("inputs x1000 relu", "--depth 10 --act relu --init he_normal --input-scale 1000", "inputs_unscaled"),
+    ("inputs x1000 tanh", "--depth 10 --act tanh --input-scale 1000", "inputs_unscaled"),
+    ("inputs x300 gelu", "--depth 8 --act gelu --init he_normal --input-scale 300", "inputs_unscaled"),
+    # bias: dead units
+    ("relu bias -1", "--depth 10 --act relu --init he_normal --bias-init const:-1", "dead_units"),
+    ("relu bias -2 d6", "--depth 6 --act relu --init he_normal --bias-init const:-2", "dead_units"),
+    # learning rate / optimizer
+    ("relu lr 4", "--depth 6 --act relu --init he_normal --lr 4", "*lr"),
+    ("tanh lr 20", "--depth 8 --act tanh --lr 20", "*lr"),
+    ("adam lr 1", "--depth 6 --act relu --init he_normal --opt adam --lr 1", "*lr"),
+    ("momentum lr 2", "--depth 6 --act tanh --opt momentum --lr 2", "*lr"),
+    # not learning, with no gradient pathology
+    ("sigmoid residual d20", "--depth 20 --act sigmoid --residual 2", "not_learning"),
+    # healthy
+    ("relu he d10", "--depth 10 --act relu --init he_normal", None),
+    ("relu he d4", "--depth 4 --act relu --init he_normal", None),
+    ("tanh xavier d6", "--depth 6 --act tanh --init xavier_normal", None),
+    ("tanh xavier d8 lr0.1", "--depth 8 --act tanh --init xavier_normal --lr 0.1", None),
+    ("leaky he d8", "--depth 8 --act leaky_relu --init he_normal", None),
+    ("elu he d8", "--depth 8 --act elu --init he_normal", None),
+    ("gelu he d8", "--depth 8 --act gelu --init he_normal", None),
+    ("selu lecun d10", "--depth 10 --act selu --init lecun_normal", None),
+    ("relu bn d10", "--depth 10 --act relu --init he_normal --norm batch", None),
+    ("tanh ln d10", "--depth 10 --act tanh --norm layer", None),
+    ("relu residual d10", "--depth 10 --act relu --init he_normal --residual 2 --res-scale 0.5", None),
+    ("tanh residual d10", "--depth 10 --act tanh --residual 2 --res-scale 0.5", None),
+    ("relu adam d8", "--depth 8 --act relu --init he_normal --opt adam --lr 0.001", None),
+    ("tanh moons d4", "--depth 4 --act tanh --data moons", None),
+    ("tanh sine d4", "--depth 4 --act tanh --data sine --lr 0.01", None),
+    ("tanh teacher d6", "--depth 6 --act tanh --data teacher", None),
+    ("relu clip d8", "--depth 8 --act relu --init he_normal --clip-norm 1", None),
+]
+
+
+def run(gs, opts, seed, steps, env, tmp):
+    out = os.path.join(tmp, "f.json")
+    cmd = [gs, "run", *opts.split(), "--seed", str(seed), "--steps", str(steps), "--no-report",
+           "--json", out]
+    r = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode not in (0, 1):
+        return "ERROR(" + r.stderr.strip()[:80] + ")", []
+    with open(out) as f:
+        d = json.load(f)
+    fs = d["findings"]
+    prim = [x for x in fs if x.get("primary")]
+    warn = [x["kind"] for x in fs if x["severity"] in ("warning", "error")]
+    if not prim:
+        return None, warn
+    # a primary that blames the step size in words and fix counts as the lr
+    if "--lr" in prim[0]["options"] and "learning rate" in prim[0]["message"]:
+        return "lr:" + prim[0]["kind"], warn
+    return prim[0]["kind"], warn
+
+
+LR_KINDS = {"update_too_large", "loss_diverging", "nonfinite"}
+
+
+def matches(expected, got):
+    if expected == "*lr":  # the step size: named as large updates, divergence or overflow
+        return got in LR_KINDS or (got or "").startswith("lr:")
+    return got == expected
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print(__doc__)
+        return 2
+    gs = args[0]
+    quick = "--quick" in args
+    seeds = [1, 2, 3]
+    cores = [None]
+    for i, a in enumerate(args):
+        if a == "--seeds":
+            seeds = [int(s) for s in args[i + 1].split(",")]
+        if a == "--cores":
+            cores = args[i + 1].split(",")
+    steps = 150 if quick else 400
+    bad = 0
+    tp, fp, fn = Counter(), Counter(), Counter()
+    n = correct = healthy_runs = alarms = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for core in cores:
+            env = dict(os.environ)
+            if core:
+                env["OPENBLAS_CORETYPE"] = core
+            for name, opts, exp in CORPUS:
+                for seed in seeds:
+                    got, warn = run(gs, opts, seed, steps, env, tmp)
+                    n += 1
+                    if exp is None:
+                        healthy_runs += 1
+                        ok = not warn
+                        alarms += 0 if ok else 1
+                    else:
+                        ok = matches(exp, got)
+                    correct += ok
+                    key = "lr (step size)" if exp == "*lr" else (exp or "healthy")
+                    gkey = "lr (step size)" if exp == "*lr" and ok else (got or "healthy")
+                    if ok:
+                        tp[key] += 1
+                    else:
+                        fn[key] += 1
+                        fp[gkey] += 1
+                        bad += 1
+                    print(f"{'ok  ' if ok else 'MISS'} {core or 'default':11s} seed {seed} "
+                          f"{name:24s} expected {key:16s} primary {got or 'none':16s}"
+                          + ("" if ok or exp else f" warnings: {','.join(warn)}"))
+    print()
+    print(f"{'kind':18s} {'precision':>9s} {'recall':>7s}")
+    for k in sorted(set(tp) | set(fn) | set(fp)):
+        p = tp[k] / (tp[k] + fp[k]) if tp[k] + fp[k] else float("nan")
+        r = tp[k] / (tp[k] + fn[k]) if tp[k] + fn[k] else float("nan")
+        print(f"{k:18s} {p:9.2f} {r:7.2f}")
+    print(f"\nprimary-cause accuracy: {correct}/{n} = {100.0 * correct / n:.1f}%")
+    print(f"false alarms on healthy setups: {alarms}/{healthy_runs}")
+    print(f"{correct} passed, {n - correct} failed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
