@@ -531,6 +531,48 @@ def test_fork_and_chdir(d):
     assert sorted(os.listdir(d)) == ["fork.py", "t.csv"]
 
 
+LIVE = textwrap.dedent("""
+    import sys, time, torch
+    sys.path.insert(0, sys.argv[2])
+    from gradscope import GradTrace
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    with GradTrace(model, sys.argv[1], flush_seconds=0.3) as tracer:
+        for step in range(30):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            tracer.step(loss, lr=0.05)
+            opt.step()
+            time.sleep(0.05)
+""")
+
+
+def test_follow_a_training_run(d):
+    """`gradscope plot --follow` started before the run renders while it trains and stops by
+    itself once the tracer closes the trace."""
+    path, png = os.path.join(d, "run.csv"), os.path.join(d, "run.png")
+    with open(os.path.join(d, "live.py"), "w") as f:
+        f.write(LIVE)
+    follow = subprocess.Popen([GS, "plot", "--follow", path, "-o", png, "--size", "800x500"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        r = subprocess.run([sys.executable, os.path.join(d, "live.py"), path, PYDIR],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out, err = follow.communicate(timeout=20)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == 0, (follow.returncode, err)
+    renders = [line for line in out.splitlines() if line.startswith("gradscope plot:")]
+    assert len(renders) >= 2, out  # at least one live render and the final one
+    assert "30 steps x 2 layers" in renders[-1], renders
+    assert os.path.getsize(png) > 1000
+
+
 def main():
     if not os.path.exists(GS):
         print(f"{GS} not built: skipping")
