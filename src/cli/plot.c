@@ -5,18 +5,21 @@
 
 #include "cli/batch.h"
 #include "cli/cli.h"
+#include "cli/follow.h"
 #include "cli/report_opts.h"
 
 static const CliOpt plot_opts[] = {
     CLI_REPORT_OPTS,
     {"grid", 0, no_argument, NULL,
      "the arguments are sweep directories: draw their traces as one grid (+ summary.csv)"},
+    {"follow", 0, no_argument, NULL,
+     "re-render whenever TRACE grows (a live run) until it is complete or Ctrl-C"},
 };
 #define N_PLOT_OPTS (sizeof plot_opts / sizeof plot_opts[0])
 
 typedef struct {
     CliReport r;
-    int grid;
+    int grid, follow;
 } PlotOpts;
 
 static int plot_opt(void *ctx, int i, const char *arg)
@@ -24,6 +27,10 @@ static int plot_opt(void *ctx, int i, const char *arg)
     PlotOpts *po = ctx;
     if (!strcmp(plot_opts[i].name, "grid")) {
         po->grid = 1;
+        return 0;
+    }
+    if (!strcmp(plot_opts[i].name, "follow")) {
+        po->follow = 1;
         return 0;
     }
     return cli_report_option(&po->r, "plot", plot_opts[i].name, arg);
@@ -78,14 +85,19 @@ int cli_plot(int argc, char **argv)
     cli_report_init(&po.r);
     CliReport r;
     int pos = 0;
-    int rc = cli_parse("plot", "TRACE.csv [options]  |  --grid DIR [DIR...] [options]",
-                       "Render a report from a trace CSV: gradscope's own, or one written by "
-                       "another framework\nwith at least the columns step, layer, grad_norm "
-                       "(see examples/torch_trace.py).",
-                       argc, argv, NULL, plot_opts, N_PLOT_OPTS, plot_opt, &po, &pos);
+    int rc =
+        cli_parse("plot", "TRACE.csv [options]  |  --grid DIR [DIR...] [options]",
+                  "Render a report from a trace CSV: gradscope's own, or one written by "
+                  "another framework\nwith at least the columns step, layer, grad_norm "
+                  "(PyTorch: python/gradscope).\nWith --follow, TRACE may still be growing: the "
+                  "report is redrawn (atomically) each time\nit does, until the trace says "
+                  "`complete = 1` or Ctrl-C.",
+                  argc, argv, NULL, plot_opts, N_PLOT_OPTS, plot_opt, &po, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
     r = po.r;
+    if (po.grid && po.follow)
+        return cli_fail("plot", "--follow takes one TRACE, not --grid directories");
     if (po.grid) {
         if (pos >= argc)
             return cli_fail("plot", "--grid: missing DIR (a sweep's --out directory)");
@@ -103,16 +115,24 @@ int cli_plot(int argc, char **argv)
     const CliPath files[] = {{"TRACE", path, 0}, {"-o", out, 1}, {"--json", r.json, 1}};
     if ((rc = cli_check_same_files("plot", files, 3)))
         return rc;
+    if (po.follow)
+        return cli_plot_follow(&r, path, out);
+    return cli_plot_render(&r, path, out);
+}
+
+int cli_plot_render(const CliReport *r, const char *path, const char *out)
+{
+    int rc;
     GsTrace *trace = NULL;
-    if ((rc = cli_load_trace_metric("plot", path, r.report.metric, &trace)))
+    if ((rc = cli_load_trace_metric("plot", path, r->report.metric, &trace)))
         return rc;
     GsFindings fs = {0};
     GsPrediction pred = {0};
     int have_pred = 0;
-    if ((rc = cli_judge_trace("plot", trace, &r.th, &fs, &pred, &have_pred)))
+    if ((rc = cli_judge_trace("plot", trace, &r->th, &fs, &pred, &have_pred)))
         goto done;
     GsError err = {{0}};
-    GsReportOptions ro = r.report;
+    GsReportOptions ro = r->report;
     ro.trace = trace;
     ro.findings = &fs;
     ro.prediction = have_pred ? &pred : NULL;
@@ -121,14 +141,14 @@ int cli_plot(int argc, char **argv)
         rc = cli_fail("plot", "%s", err.msg);
         goto done;
     }
-    if (r.json && (rc = cli_write_json("plot", r.json, &fs, have_pred ? &pred : NULL)))
+    if (r->json && (rc = cli_write_json("plot", r->json, &fs, have_pred ? &pred : NULL)))
         goto done;
     /* with --json -, stdout carries the JSON alone */
-    if (!r.quiet)
-        fprintf(r.json && !strcmp(r.json, "-") ? stderr : stdout,
+    if (!r->quiet)
+        fprintf(r->json && !strcmp(r->json, "-") ? stderr : stdout,
                 "gradscope plot: %zu steps x %zu layers from %s -> %s\n", gs_trace_n_steps(trace),
                 gs_trace_n_layers(trace), path, out);
-    rc = cli_should_fail(&r, &fs) ? GS_EXIT_CHECK : 0;
+    rc = cli_should_fail(r, &fs) ? GS_EXIT_CHECK : 0;
 done:
     gs_findings_fini(&fs);
     gs_prediction_fini(&pred);

@@ -1,0 +1,740 @@
+"""GradTrace: records the per-layer gradient health of a PyTorch model's training into a
+gradscope trace (CSV), cheaply enough to leave on, and readable while training runs."""
+
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+import weakref
+
+import torch
+
+from gradscope._meta import format_value
+
+__all__ = ["GradTrace", "COLUMNS", "KINDS"]
+
+COLUMNS = ("step", "layer", "name", "kind", "loss", "lr", "grad_norm", "bias_grad_norm",
+           "act_grad_norm", "grad_max_abs", "weight_norm", "update_ratio", "nonfinite",
+           "global_grad_norm")
+KINDS = ("linear", "conv", "rnn_ih", "rnn_hh", "attention", "norm", "embedding", "other")
+
+# Measured with bench/bench_torch_overhead.py (1 thread): the weight snapshot and, a step
+# later, the difference to it cost ~8% of the MLP's step each, and the norms of the module
+# outputs' gradients ~6% of the CNN's (its activations outnumber its weights 10:1); taking the
+# first on every 32nd and the second on every 16th recorded step keeps their shares near 0.5%
+# and 0.4%, beside the ~3-4% of the per-step norms.
+DEFAULT_UPDATE_EVERY = 32
+DEFAULT_ACT_EVERY = 16
+# Input statistics are written per feature up to this many features, as summaries always.
+_MAX_LISTED_FEATURES = 64
+
+
+def _is_bias_name(pname):
+    return pname == "bias" or pname.startswith("bias_") or pname.endswith("_bias")
+
+
+def _bias_name(wname):
+    """The bias that belongs beside a weight: weight -> bias, weight_ih_l0 -> bias_ih_l0,
+    in_proj_weight -> in_proj_bias."""
+    if wname == "weight":
+        return "bias"
+    if wname.startswith("weight_"):
+        return "bias_" + wname[len("weight_"):]
+    if wname.endswith("_weight"):
+        return wname[: -len("_weight")] + "_bias"
+    return None
+
+
+def _row_name(key):
+    for suffix in (".weight", "_weight"):
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)]
+    return key
+
+
+def _is_norm(mod):
+    nn = torch.nn
+    return isinstance(mod, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
+
+
+def _is_embedding(mod):
+    return isinstance(mod, (torch.nn.Embedding, torch.nn.EmbeddingBag))
+
+
+def _kind(mod, pname):
+    nn = torch.nn
+    if isinstance(mod, (nn.modules.rnn.RNNBase, nn.modules.rnn.RNNCellBase)):
+        if pname.startswith("weight_ih"):
+            return "rnn_ih"
+        if pname.startswith("weight_hh"):
+            return "rnn_hh"
+        return "other"  # LSTM's projection weight_hr_l{k}
+    if isinstance(mod, nn.MultiheadAttention):
+        return "attention"
+    if isinstance(mod, (nn.Linear, nn.Bilinear)):
+        return "linear"
+    if isinstance(mod, nn.modules.conv._ConvNd):
+        return "conv"
+    if _is_norm(mod):
+        return "norm"
+    if _is_embedding(mod):
+        return "embedding"
+    return "other"
+
+
+class _Row:
+    """One traced weight tensor (a trace layer) and what belongs to it."""
+
+    __slots__ = ("param", "bias", "name", "kind", "key", "module", "owners", "layer")
+
+    def __init__(self, param, key, module, pname):
+        self.param = param
+        self.bias = None
+        self.name = _row_name(key)
+        self.kind = _kind(module, pname)
+        self.key = key
+        self.module = module
+        self.owners = [key]  # every state_dict key naming this tensor (tied weights)
+        self.layer = 0
+
+
+def _discover(model):
+    """Rows (weight tensors, state_dict order), the remaining parameters (counted only in
+    the global norm), and every module object once."""
+    seen = {}  # id(param) -> _Row, or None for a parameter that is not a row
+    rows, rest, modules = [], [], []
+    mod_ids = set()
+    biases = []  # (module, key, pname, param) resolved once every row is known
+    for mpath, mod in model.named_modules(remove_duplicate=False):
+        if id(mod) not in mod_ids:
+            mod_ids.add(id(mod))
+            modules.append((mpath, mod))
+        for pname, p in mod._parameters.items():
+            if p is None:
+                continue
+            key = f"{mpath}.{pname}" if mpath else pname
+            if id(p) in seen:
+                if seen[id(p)] is not None:
+                    seen[id(p)].owners.append(key)
+                continue
+            is_row = not _is_bias_name(pname) and (
+                p.dim() >= 2 or (p.dim() == 1 and (_is_norm(mod) or _is_embedding(mod))))
+            if is_row:
+                row = _Row(p, key, mod, pname)
+                rows.append(row)
+                seen[id(p)] = row
+            else:
+                seen[id(p)] = None
+                biases.append((mod, pname, p))
+    by_weight = {(id(r.module), r.key.rsplit(".", 1)[-1]): r for r in rows}
+    for mod, pname, p in biases:
+        owner = None
+        if _is_bias_name(pname):
+            for wname, bname in ((w, _bias_name(w)) for w in mod._parameters):
+                if bname == pname:
+                    owner = by_weight.get((id(mod), wname))
+                    break
+        if owner is not None and owner.bias is None:
+            owner.bias = p
+        else:
+            rest.append(p)
+    return rows, rest, modules
+
+
+def _fmt(v):
+    # 9 significant digits, as the C writer; "nan", "inf", "-inf" for non-finite values
+    if v.__class__ is float:
+        return "%.9g" % v
+    return "" if v is None else str(v)
+
+
+class _Pending:
+    """A recorded step whose rows wait for the optimizer's update to be measured."""
+
+    __slots__ = ("rows", "versions", "weight_norms")
+
+
+_exception_seen = False
+_prev_excepthook = None
+
+
+def _excepthook(tp, value, tb):
+    # Remembered so a trace closed at exit says the script died of an exception.
+    global _exception_seen
+    _exception_seen = True
+    (_prev_excepthook or sys.__excepthook__)(tp, value, tb)
+
+
+class _Recorder:
+    """GradTrace's state and work. The hooks and the exit finalizer hold this object, never
+    the user's GradTrace, so dropping the GradTrace finishes the file."""
+
+    def __init__(self, model, path, every, update_every, act_every, flush_every, flush_seconds,
+                 classes, loss, setup):
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        for opt, v in (("every", every), ("update_every", update_every),
+                       ("act_every", act_every), ("flush_every", flush_every)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{opt} = {v!r}: expected an integer >= 1")
+        if not (isinstance(flush_seconds, (int, float)) and flush_seconds > 0):
+            raise ValueError(f"flush_seconds = {flush_seconds!r}: expected a number > 0")
+        if loss is not None and loss not in ("xent", "mse"):
+            raise ValueError(f"loss = {loss!r}: expected 'xent' or 'mse'")
+        if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
+                                    or classes < 2):
+            raise ValueError(f"classes = {classes!r}: expected an integer >= 2")
+        self.path = os.fspath(path)
+        # written by absolute path: the script may chdir while it trains
+        self._abspath = os.path.abspath(self.path)
+        self._pid = os.getpid()
+        self.every, self.update_every, self.act_every = every, update_every, act_every
+        self.flush_every, self.flush_seconds = flush_every, float(flush_seconds)
+        self._extra = {}
+        if classes is not None:
+            self._extra["classes"] = classes
+        if loss is not None:
+            self._extra["loss"] = loss
+        for k, v in (setup or {}).items():
+            k = str(k).strip()
+            if not k or "=" in k or "\n" in k:
+                raise ValueError(f"setup key {k!r}: must be non-empty without '=' or newline")
+            self._extra[k] = v
+
+        self._rows, self._rest, modules = _discover(model)
+        if not self._rows:
+            raise ValueError("model has no weight tensor (a parameter of 2 or more dimensions, "
+                             "or of a norm or embedding module)")
+        self._model_name = type(model).__name__
+        self._n_params = sum(p.numel() for p in model.parameters())
+
+        # First forward pass: the order modules run in, how often, and the inputs.
+        self._run_index = {}
+        self._run_count = {}
+        self._input = None
+        self._order_hooks = [mod.register_forward_pre_hook(self._order_hook)
+                             for _, mod in modules]
+        self._order_hooks.append(model.register_forward_pre_hook(self._input_hook))
+        self._parent = {}
+        for mpath, mod in modules:
+            for cname, child in mod.named_children():
+                self._parent.setdefault(id(child), mod)
+
+        # Activation gradients dLoss/d(output) of modules that own exactly one untied row.
+        per_module = {}
+        for r in self._rows:
+            per_module.setdefault(id(r.module), []).append(r)
+        self._act = {}
+        self._act_hooks = []
+        for r in self._rows:
+            if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
+                    and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
+                self._act_hooks.append(r.module.register_forward_hook(self._make_act_hook(r)))
+
+        self._step = 0
+        self._n_recorded = 0
+        self._ordered = False
+        self._pending = None
+        self._ready = []  # formatted lines waiting for the next flush
+        self._ready_steps = 0
+        self._header_len = None  # bytes of metadata + header in the file, once written
+        self._last_flush = time.monotonic()
+        self._snap = None
+        self._closed = False
+        self._frozen = None  # names of rows without a gradient at the first recorded step
+        self._unused = self._reused = []
+
+    # ---- hooks -------------------------------------------------------------------------
+    def _order_hook(self, module, inputs):
+        key = id(module)
+        if key not in self._run_index:
+            self._run_index[key] = len(self._run_index)
+        self._run_count[key] = self._run_count.get(key, 0) + 1
+
+    def _input_hook(self, module, inputs):
+        if self._input is not None:
+            return
+        for x in inputs:
+            if torch.is_tensor(x):
+                self._input = self._input_stats(x)
+                return
+        self._input = {}
+
+    @staticmethod
+    def _input_stats(x):
+        """Per-feature mean and std of the first batch (features: dim 1 of 2-D or image
+        inputs, the last dim of 3-D sequence inputs), as device tensors."""
+        info = {"input_shape": "x".join(str(s) for s in x.shape), "input_dtype":
+                str(x.dtype).replace("torch.", "")}
+        if not x.is_floating_point() or x.dim() < 2 or x.numel() == 0:
+            return info
+        x = x.detach()
+        if x.dim() == 3:
+            flat = x.reshape(-1, x.shape[-1])
+        else:
+            flat = x.transpose(0, 1).reshape(x.shape[1], -1).t()
+        flat = flat.double()
+        info["_mean"] = flat.mean(0)
+        info["_std"] = flat.std(0, unbiased=False)
+        info["_maxabs"] = flat.abs().max()
+        return info
+
+    def _make_act_hook(self, row):
+        def forward_hook(module, inputs, output):
+            if not self._recording_now():
+                return
+            if torch.is_tensor(output) and output.requires_grad:
+                output.register_hook(self._make_grad_hook(row))
+
+        return forward_hook
+
+    def _make_grad_hook(self, row):
+        def grad_hook(grad):
+            # a module run twice (a reused layer) adds its two calls' squared norms
+            self._act.setdefault(id(row), []).append(torch.linalg.vector_norm(grad.detach()))
+
+        return grad_hook
+
+    def _recording_now(self):
+        """True when the forward pass under way belongs to a step whose activation gradients are
+        measured (recorded, and one of every act_every recorded steps)."""
+        return (not self._closed and self._step % self.every == 0
+                and self._n_recorded % self.act_every == 0)
+
+    # ---- the training-loop calls ---------------------------------------------------------
+    def step(self, loss=None, lr=None):
+        """Records this training step (if it is one of every `every`): call after
+        loss.backward() and before optimizer.step(). `loss` is a tensor or number; `lr` the
+        learning rate used (empty in the trace when None). Measures the previous recorded
+        step's update first. One host synchronisation per recorded step."""
+        if self._closed:
+            raise ValueError(f"{self.path}: step() after close()")
+        if not self._ordered:
+            self._fix_order()
+        record = self._step % self.every == 0
+        scalars = _Batch()  # device tensors, read back in one transfer
+        pend = self._pending_delta(scalars) if self._pending is not None else None
+        cur = self._measure(loss, scalars) if record else None
+        values = scalars.read()
+        if pend is not None:
+            self._finish_pending(pend, values)
+        if cur is not None:
+            self._finish_current(cur, values, loss, lr)
+        self._step += 1
+        self._maybe_flush()
+
+    def after_step(self):
+        """Optional, after optimizer.step(): measures the update of the last recorded step now
+        (otherwise the next step() or close() does), so its rows can be written."""
+        if self._pending is not None and not self._closed:
+            scalars = _Batch()
+            pend = self._pending_delta(scalars)
+            self._finish_pending(pend, scalars.read())
+            self._maybe_flush()
+
+    # ---- layer order ----------------------------------------------------------------------
+    def _fix_order(self):
+        """Numbers the rows in the order the first forward pass ran their modules; a
+        parameter whose module never ran but that got a gradient was used by an ancestor
+        (MultiheadAttention uses out_proj.weight directly) and takes its place; the rest
+        come last and are listed as unused."""
+        self._ordered = True
+        for h in self._order_hooks:
+            h.remove()
+        self._order_hooks = []
+        ran_any = bool(self._run_index)
+        big = len(self._run_index) + 1
+        keyed = []
+        unused = []
+        for i, r in enumerate(self._rows):
+            idx = self._run_index.get(id(r.module))
+            if idx is None and r.param.grad is not None:
+                up = self._parent.get(id(r.module))
+                while up is not None and id(up) not in self._run_index:
+                    up = self._parent.get(id(up))
+                idx = self._run_index.get(id(up)) if up is not None else None
+            if idx is None and ran_any:
+                unused.append(r.name)
+                idx = big
+            keyed.append(((idx if idx is not None else 0), i, r))
+        keyed.sort(key=lambda t: (t[0], t[1]))
+        self._rows = [r for _, _, r in keyed]
+        for n, r in enumerate(self._rows, 1):
+            r.layer = n
+        self._unused = unused
+        self._reused = [r.name for r in self._rows if self._run_count.get(id(r.module), 0) > 1]
+
+    # ---- measuring ------------------------------------------------------------------------
+    def _measure(self, loss, scalars):
+        """Queues this step's norms as device tensors into scalars; returns their slots."""
+        rows = self._rows
+        grads = [r.param.grad for r in rows]
+        have = [i for i, g in enumerate(grads) if g is not None]
+        g_list = [_dense(grads[i]) for i in have]
+        b_have = [i for i, r in enumerate(rows) if r.bias is not None and r.bias.grad is not None]
+        b_list = [_dense(rows[i].bias.grad) for i in b_have]
+        rest = [_dense(p.grad) for p in self._rest if p.grad is not None]
+        cur = {"have": have, "b_have": b_have}
+        cur["g"] = scalars.add(torch._foreach_norm(g_list) if g_list else [])
+        # max |g| from aminmax (a vectorized pass; _foreach_norm with ord=inf is ~10x slower
+        # on CPU in torch 1.13)
+        cur["gmax"] = scalars.add(_max_abs(g_list) if g_list else [])
+        cur["b"] = scalars.add(torch._foreach_norm(b_list) if b_list else [])
+        cur["rest"] = scalars.add(torch._foreach_norm(rest) if rest else [])
+        acts = {}
+        for i, r in enumerate(rows):
+            lst = self._act.get(id(r))
+            if lst:
+                acts[i] = scalars.add(lst)
+        self._act = {}
+        cur["act"] = acts
+        if torch.is_tensor(loss):
+            cur["loss"] = scalars.add(loss.detach())
+        if self._input is not None and "_mean" in self._input:
+            inp = self._input
+            cur["input"] = (scalars.add(inp.pop("_mean")), scalars.add(inp.pop("_std")),
+                            scalars.add(inp.pop("_maxabs")))
+        update = self._n_recorded % self.update_every == 0
+        self._n_recorded += 1
+        if update:
+            w = [r.param.detach() for r in rows]
+            if self._snap is None:
+                self._snap = [t.clone() for t in w]
+            else:
+                for s, t in zip(self._snap, w):
+                    s.copy_(t)
+            cur["wn"] = scalars.add(torch._foreach_norm(self._snap))
+            cur["versions"] = [r.param._version for r in rows]
+        return cur
+
+    def _finish_current(self, cur, values, loss, lr):
+        rows = self._rows
+        n = len(rows)
+        g = [None] * n
+        gmax = [None] * n
+        b = [None] * n
+        for j, i in enumerate(cur["have"]):
+            g[i] = values[cur["g"][0] + j]
+            gmax[i] = values[cur["gmax"][0] + j]
+        for j, i in enumerate(cur["b_have"]):
+            b[i] = values[cur["b"][0] + j]
+        rest = values[cur["rest"][0]:cur["rest"][1]]
+        sq = sum(v * v for v in g if v is not None) + sum(v * v for v in b if v is not None)
+        global_norm = math.sqrt(sq + sum(v * v for v in rest)) if cur["have"] or rest else None
+        act = [None] * n
+        for i, (lo, hi) in cur["act"].items():
+            act[i] = math.sqrt(sum(v * v for v in values[lo:hi]))
+        if "loss" in cur:
+            loss_v = values[cur["loss"][0]]
+        elif loss is None:
+            loss_v = None
+        else:
+            loss_v = float(loss)
+        lr_v = None if lr is None else float(lr)
+        nonfinite = [None] * n
+        for i in range(n):
+            if g[i] is None and b[i] is None:
+                continue
+            bad = (g[i] is not None and not math.isfinite(g[i])) or (
+                b[i] is not None and not math.isfinite(b[i]))
+            # Only a non-finite norm can hide NaN/Inf entries, so only then are they counted
+            # (a rare extra pass; the gradients are still those of this step).
+            nonfinite[i] = self._count_nonfinite(rows[i]) if bad else 0
+        if "input" in cur:
+            self._set_input_meta(values, *cur["input"])
+        if self._frozen is None:
+            self._frozen = [r.name for i, r in enumerate(rows) if g[i] is None]
+        data = []
+        for i, r in enumerate(rows):
+            data.append([self._step, r.layer, r.name, r.kind, loss_v, lr_v, g[i], b[i], act[i],
+                         gmax[i], None, None, nonfinite[i], global_norm])
+        if "wn" in cur:
+            p = _Pending()
+            p.rows = data
+            p.versions = cur["versions"]
+            p.weight_norms = values[cur["wn"][0]:cur["wn"][1]]
+            self._pending = p
+        else:
+            self._emit(data)
+
+    @staticmethod
+    def _count_nonfinite(row):
+        n = 0
+        for t in (row.param.grad, row.bias.grad if row.bias is not None else None):
+            if t is not None:
+                n += int((~torch.isfinite(_dense(t))).sum())
+        return n
+
+    def _pending_delta(self, scalars):
+        """Queues ||W_after - W_before|| of the pending step (the snapshot is overwritten)."""
+        w = [r.param.detach() for r in self._rows]
+        torch._foreach_sub_(self._snap, w)
+        return scalars.add(torch._foreach_norm(self._snap))
+
+    def _finish_pending(self, slot, values):
+        p, self._pending = self._pending, None
+        deltas = values[slot[0]:slot[1]]
+        for i, r in enumerate(self._rows):
+            row = p.rows[i]
+            wn = p.weight_norms[i]
+            row[10] = wn
+            if row[6] is None:
+                continue  # no gradient, no update to judge
+            d = deltas[i]
+            if d == 0.0 and r.param._version == p.versions[i]:
+                continue  # the optimizer has not stepped (yet): not measured
+            row[11] = d / wn if wn > 0 else (math.nan if d == 0 else math.inf)
+        self._emit(p.rows)
+
+    def _set_input_meta(self, values, mean, std, maxabs):
+        m = values[mean[0]:mean[1]]
+        s = values[std[0]:std[1]]
+        info = self._input
+        info["input_features"] = len(m)
+        if s:
+            info["input_feature_std_min"] = min(s)
+            info["input_feature_std_max"] = max(s)
+            info["input_mean_abs_max"] = max(abs(v) for v in m)
+        info["input_max_abs"] = values[maxabs[0]]
+        if len(m) <= _MAX_LISTED_FEATURES:
+            info["input_mean"] = ",".join(_fmt(v) for v in m)
+            info["input_std"] = ",".join(_fmt(v) for v in s)
+
+    # ---- writing --------------------------------------------------------------------------
+    def _emit(self, data):
+        for row in data:
+            self._ready.append(",".join(_fmt(v) for v in row) + "\n")
+        self._ready_steps += 1
+
+    def _metadata(self, complete, end=None):
+        meta = [("complete", 1 if complete else 0), ("writer", "gradscope.torch"),
+                ("torch_version", torch.__version__), ("model", self._model_name),
+                ("parameters", self._n_params), ("layers", len(self._rows)),
+                ("every", self.every), ("update_every", self.update_every),
+                ("act_every", self.act_every)]
+        meta += [("frozen", ",".join(self._frozen or [])),
+                 ("unused", ",".join(self._unused)),
+                 ("tied", ",".join(f"{r.name}={_row_name(k)}" for r in self._rows
+                                   for k in r.owners[1:])),
+                 ("reused", ",".join(self._reused))]
+        for k, v in (self._input or {}).items():
+            if not k.startswith("_"):
+                meta.append((k, v))
+        meta += list(self._extra.items())
+        if end is not None:
+            meta += [("end", end), ("steps", self._step)]
+        lines = [f"# {k} = {format_value(v)}\n" for k, v in meta]
+        return "".join(lines) + ",".join(COLUMNS) + "\n"
+
+    def _maybe_flush(self, force=False):
+        if not self._ready:
+            return
+        now = time.monotonic()
+        if not (force or self._header_len is None or self._ready_steps >= self.flush_every
+                or now - self._last_flush >= self.flush_seconds):
+            return
+        chunk = "".join(self._ready).encode()
+        if self._header_len is None:
+            head = self._metadata(complete=False).encode()
+            _write_atomic(self._abspath, [head, chunk])
+            self._header_len = len(head)
+        else:
+            # One write() of whole rows: a reader sees the old or a longer complete trace (a
+            # half-appended last line has no newline yet, and readers skip such a line).
+            fd = os.open(self._abspath, os.O_WRONLY | os.O_APPEND)
+            try:
+                _write_all(fd, chunk)
+            finally:
+                os.close(fd)
+        self._ready = []
+        self._ready_steps = 0
+        self._last_flush = now
+
+    def _finish(self, end):
+        if self._closed:
+            return
+        try:
+            if not self._ordered:
+                self._fix_order()
+            if self._pending is not None:
+                scalars = _Batch()
+                pend = self._pending_delta(scalars)
+                self._finish_pending(pend, scalars.read())
+        finally:
+            self._closed = True
+            for h in self._act_hooks + self._order_hooks:
+                h.remove()
+            self._act_hooks = self._order_hooks = []
+        if self._header_len is None and not self._ready:
+            return  # never recorded a step: no file
+        # The whole file once more, atomically, with the final metadata in front.
+        head = self._metadata(complete=True, end=end).encode()
+        parts = [head]
+        if self._header_len is not None:
+            parts.append((self._abspath, self._header_len))  # the rows written so far
+        parts.append("".join(self._ready).encode())
+        self._ready = []
+        _write_atomic(self._abspath, parts)
+
+    def finish_unclosed(self):
+        """Called when the GradTrace is dropped or the interpreter exits without close()."""
+        if os.getpid() != self._pid:
+            return  # a forked child (a DataLoader worker) exiting: the file is the parent's
+        try:
+            self._finish("exception" if _exception_seen else "not_closed")
+        except OSError as e:  # at exit nobody can catch it: say so once, without a traceback
+            warnings.warn(f"gradscope: could not finish the trace {self.path}: {e}",
+                          RuntimeWarning, stacklevel=1)
+
+
+class GradTrace:
+    """Records per-layer gradient statistics of `model` into the gradscope trace at `path`.
+
+    Call tracer.step(loss, lr=...) once per training step, after loss.backward() and before
+    optimizer.step(); close() (or a `with` block) at the end. The file at `path` is a valid
+    trace from the first flush on, and is finished at interpreter exit even after an
+    uncaught exception.
+
+    every          record every N-th training step (step 0 always).
+    update_every   measure weight norms and update ratios ||dW||/||W|| on every N-th
+                   recorded step (a weight snapshot before optimizer.step(); default 32).
+    act_every      measure act_grad_norm (the gradient of each module's output) on every
+                   N-th recorded step (default 16).
+    flush_every    append the buffered rows after this many recorded steps ...
+    flush_seconds  ... or once this many seconds have passed since the last write.
+    classes, loss  optional facts for the diagnosis (number of classes; "xent" or "mse").
+    setup          optional dict of further metadata (`# key = value` lines).
+
+    Raises ValueError for a model without a weight tensor or a bad option, OSError when the
+    trace cannot be written (at the first flush).
+    """
+
+    def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY,
+                 act_every=DEFAULT_ACT_EVERY, flush_every=50, flush_seconds=2.0, classes=None,
+                 loss=None, setup=None):
+        self._rec = _Recorder(model, path, every, update_every, act_every, flush_every,
+                              flush_seconds, classes, loss, setup)
+        global _prev_excepthook
+        if _prev_excepthook is None and sys.excepthook is not _excepthook:
+            _prev_excepthook = sys.excepthook
+            sys.excepthook = _excepthook
+        # Runs when this object is collected or, at the latest, at interpreter exit.
+        self._finalizer = weakref.finalize(self, _Recorder.finish_unclosed, self._rec)
+
+    @property
+    def path(self):
+        return self._rec.path
+
+    @property
+    def update_every(self):
+        return self._rec.update_every
+
+    @property
+    def layers(self):
+        """[(layer, name, kind)] in trace order (execution order after the first step)."""
+        return [(r.layer, r.name, r.kind) for r in self._rec._rows]
+
+    def step(self, loss=None, lr=None):
+        """Records this training step (if it is one of every `every`): call after
+        loss.backward() and before optimizer.step(). `loss` is a tensor or number, `lr` the
+        learning rate used (an empty cell when None). Also measures the previous recorded
+        step's update. One host synchronisation per recorded step. Raises ValueError after
+        close()."""
+        self._rec.step(loss, lr)
+
+    def after_step(self):
+        """Optional, right after optimizer.step(): measures the last recorded step's update now
+        (otherwise the next step() or close() does, which is the same unless something else
+        changes the weights in between)."""
+        self._rec.after_step()
+
+    def close(self):
+        """Measures the last update, writes the remaining rows and rewrites the file once,
+        atomically, with `complete = 1`. Idempotent. Raises OSError when writing fails."""
+        self._finalizer.detach()
+        self._rec._finish("close")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, tp, value, tb):
+        self._finalizer.detach()
+        self._rec._finish("close" if tp is None else "exception")
+        return False
+
+
+def _dense(grad):
+    """The gradient's stored values: a sparse gradient (Embedding(sparse=True)) has the same
+    norm and largest entry as its coalesced values."""
+    grad = grad.detach()
+    return grad.coalesce().values() if grad.is_sparse else grad
+
+
+def _max_abs(tensors):
+    """Largest |entry| of each tensor as one 1-D tensor (NaN when the tensor holds one)."""
+    lo, hi = zip(*(torch.aminmax(t) for t in tensors))
+    return torch.maximum(torch.stack(hi), torch.stack(lo).neg())
+
+
+class _Batch:
+    """Device tensors queued for one device-to-host transfer (the one sync of a step)."""
+
+    __slots__ = ("parts", "n")
+
+    def __init__(self):
+        self.parts = []
+        self.n = 0
+
+    def add(self, tensors):
+        """Queues a list of 0-d tensors (or one tensor of any shape); returns the (start, end)
+        slot of its values in read()'s list."""
+        if isinstance(tensors, (list, tuple)):
+            if not tensors:
+                return self.n, self.n
+            t = torch.stack(tensors)
+        else:
+            t = tensors.reshape(-1)
+        lo = self.n
+        self.parts.append(t)
+        self.n += t.numel()
+        return lo, self.n
+
+    def read(self):
+        if not self.parts:
+            return []
+        dev = self.parts[0].device
+        flat = torch.cat([t.to(device=dev, dtype=torch.float64) for t in self.parts])
+        return flat.tolist()
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _write_atomic(path, parts):
+    """Writes parts (bytes, or (file, offset): that file's bytes from offset on, streamed) to
+    a temporary file beside path and renames it over path; the temporary file is removed when
+    anything fails."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            for p in parts:
+                if isinstance(p, tuple):
+                    with open(p[0], "rb") as src:
+                        src.seek(p[1])
+                        shutil.copyfileobj(src, f, 1 << 20)
+                else:
+                    f.write(p)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
