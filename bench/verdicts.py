@@ -6,12 +6,15 @@ confusion table of the expected primary finding against the one gradscope names.
 
 Prints one line per case and seed, per-kind precision and recall of the primary cause,
 primary-cause accuracy, and false alarms (any warning or error) on the healthy setups.
-Exits 1 when a primary cause is wrong or a healthy setup raises a warning (--quick is the
+Foreign cases (PyTorch models through python/gradscope, hand-written CSVs) are diagnosed
+with `gradscope diagnose`; the PyTorch ones need torch and sklearn. Exits 1 when a primary
+cause is wrong or a healthy setup raises a warning (--quick is the
 test suite's version: fewer steps)."""
 import json, os, subprocess, sys, tempfile
 from collections import Counter, defaultdict
 
-# (name, options, expected primary kind or None = healthy). Every pathology of the gallery
+# (name, options, expected primary kind or None = healthy); options "torch:CASE" and
+# "csv:KIND" are foreign traces, diagnosed rather than run. Every pathology of the gallery
 # from each of its causes, and healthy setups across activations, norms and residual nets.
 CORPUS = [
     # vanishing: activation, init scale, depth
@@ -60,13 +63,68 @@ CORPUS = [
     ("tanh sine d4", "--depth 4 --act tanh --data sine --lr 0.01", None),
     ("tanh teacher d6", "--depth 6 --act tanh --data teacher", None),
     ("relu clip d8", "--depth 8 --act relu --init he_normal --clip-norm 1", None),
+    # foreign traces: real PyTorch models on sklearn's digits (bench/verdict_torch.py), and
+    # hand-written CSVs of another tool
+    ("torch sigmoid d10", "torch:sigmoid_deep", "vanishing"),
+    ("torch tanh d16", "torch:tanh_deep", "vanishing"),
+    ("torch relu he", "torch:relu_he", None),
+    ("torch frozen layer", "torch:frozen", None),
+    ("torch crash mid-run", "torch:crash", None),
+    ("torch classifier first", "torch:classifier_first", None),
+    ("torch inputs x1000", "torch:inputs_x1000", "inputs_unscaled"),
+    ("torch lr 5", "torch:lr_high", "*lr"),
+    ("csv frozen layer", "csv:frozen", None),
+    ("csv cut off", "csv:cut", None),
 ]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def torch_ok():
+    try:
+        import torch  # noqa: F401
+        import sklearn  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def write_csv(kind, seed, steps, path):
+    """Another tool's trace: no setup, plain columns; a frozen layer has empty gradient cells;
+    a cut-off one ends mid-row (training crashed while writing)."""
+    import math
+    import random
+    rnd = random.Random(seed)
+    lines = ["step,layer,loss,grad_norm,weight_norm"]
+    for s in range(steps):
+        loss = 2.3 * math.exp(-s / (steps / 4.0)) + 0.05 * rnd.random()
+        for layer in range(1, 6):
+            g = "" if kind == "frozen" and layer == 1 else f"{0.3 * (1 + 0.1 * rnd.random()):.5g}"
+            lines.append(f"{s},{layer},{loss:.5g},{g},{2.0 + 0.01 * s / steps:.5g}")
+    text = "\n".join(lines) + "\n"
+    if kind == "cut":
+        text = text[: len(text) - 9]  # the last row loses its end and its newline
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def run(gs, opts, seed, steps, env, tmp):
     out = os.path.join(tmp, "f.json")
-    cmd = [gs, "run", *opts.split(), "--seed", str(seed), "--steps", str(steps), "--no-report",
-           "--json", out]
+    if opts.startswith("torch:") or opts.startswith("csv:"):
+        trace = os.path.join(tmp, "t.csv")
+        kind = opts.split(":", 1)[1]
+        if opts.startswith("torch:"):
+            g = subprocess.run([sys.executable, os.path.join(HERE, "verdict_torch.py"), kind,
+                                str(seed), str(steps), trace], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if g.returncode != 0:
+                return "ERROR(" + g.stderr.strip()[-80:] + ")", []
+        else:
+            write_csv(kind, seed, steps, trace)
+        cmd = [gs, "diagnose", trace, "--json", out]
+    else:
+        cmd = [gs, "run", *opts.split(), "--seed", str(seed), "--steps", str(steps),
+               "--no-report", "--json", out]
     r = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode not in (0, 1):
         return "ERROR(" + r.stderr.strip()[:80] + ")", []
@@ -110,12 +168,17 @@ def main():
     bad = 0
     tp, fp, fn = Counter(), Counter(), Counter()
     n = correct = healthy_runs = alarms = 0
+    have_torch = torch_ok()
+    if not have_torch:
+        print("torch or sklearn not importable: the PyTorch cases are left out")
     with tempfile.TemporaryDirectory() as tmp:
         for core in cores:
             env = dict(os.environ)
             if core:
                 env["OPENBLAS_CORETYPE"] = core
             for name, opts, exp in CORPUS:
+                if opts.startswith("torch:") and not have_torch:
+                    continue
                 for seed in seeds:
                     got, warn = run(gs, opts, seed, steps, env, tmp)
                     n += 1
