@@ -95,7 +95,7 @@ START_TEST(test_run_writes_trace_and_weights)
         else if (!header) {
             header = 1;
             ck_assert_msg(!strncmp(line,
-                                   "step,layer,loss,lr,grad_norm,bias_grad_norm,"
+                                   "step,layer,name,kind,loss,lr,grad_norm,bias_grad_norm,"
                                    "act_grad_norm,grad_max_abs,weight_norm,update_ratio,"
                                    "act_mean,act_std,saturation,dead_frac,nonfinite",
                                    strlen("step,layer,loss,lr,grad_norm,bias_grad_norm,"

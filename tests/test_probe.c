@@ -45,6 +45,8 @@ START_TEST(test_known_statistics)
         row[i] = NAN;
     gs_probe_grads(net, 2, row);
     ck_assert_double_eq_tol(row[GS_COL_GRAD_NORM], 5.0, 1e-12);
+    /* per entry over the 1 x 3 weight: 5 / sqrt(3) */
+    ck_assert_double_eq_tol(row[GS_COL_GRAD_RMS], 5.0 / sqrt(3.0), 1e-12);
     ck_assert_double_eq_tol(row[GS_COL_GRAD_MAX_ABS], 4.0, 1e-12);
     ck_assert(isnan(row[GS_COL_BIAS_GRAD_NORM]));
     ck_assert_double_eq(row[GS_COL_NONFINITE], 2.0);

@@ -270,7 +270,7 @@ START_TEST(test_csv_round_trip)
     ck_assert_str_eq(line, "step,layer,loss,lr,grad_norm,bias_grad_norm,act_grad_norm,"
                            "grad_max_abs,weight_norm,update_ratio,act_mean,act_std,saturation,"
                            "dead_frac,nonfinite,global_grad_norm,global_grad_norm_clipped,"
-                           "clipped\n");
+                           "clipped,grad_rms\n");
     ck_assert_ptr_nonnull(fgets(line, sizeof line, fp));
     ck_assert(strncmp(line, "0,1,", 4) == 0);
     ck_assert(strstr(line, ",0,") != NULL);                /* nonfinite 0 as an integer */

@@ -8,8 +8,8 @@
 
 #include "gradscope/status.h"
 
-/* Trace columns in CSV order. The first 16 are DESIGN.md's schema; the rest are
- * gradscope's extras (global clipping record, same value on every layer row). */
+/* Trace columns in CSV order. The first 15 are DESIGN.md's schema; the rest are
+ * gradscope's extras (global clipping record, same value on every layer row; grad_rms). */
 typedef enum {
     GS_COL_STEP = 0,
     GS_COL_LAYER,
@@ -29,6 +29,7 @@ typedef enum {
     GS_COL_GLOBAL_NORM,      /* global L2 norm of all parameter gradients, before clipping */
     GS_COL_GLOBAL_NORM_POST, /* the same after clipping (equal when nothing was clipped) */
     GS_COL_CLIPPED,          /* 1 when clipping changed the gradient at this step, else 0 */
+    GS_COL_GRAD_RMS,         /* per-entry RMS of dLoss/dW_l: grad_norm / sqrt(n_in * n_out) */
     GS_COL_COUNT
 } GsCol;
 

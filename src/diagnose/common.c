@@ -200,11 +200,13 @@ const char *dg_fmt(char *buf, double x)
 /* Layer range as words: "layer 3" or "layers 2-7". */
 const char *dg_fmt_layers(const Ctx *c, char *buf, size_t size, int a, int b)
 {
-    /* with module names (PyTorch traces): "layers 2-5 (encoder.0 .. encoder.3)" */
+    /* with module names (PyTorch traces): "layers 2-5 (encoder.0 .. encoder.3)"; gradscope's
+     * own names (dense{l}) say nothing the number does not */
+    int named = c->su.ts.foreign;
     const char *na =
-        a >= 1 && (size_t)a <= c->L ? gs_trace_layer_name(c->t, (size_t)(a - 1)) : NULL;
+        named && a >= 1 && (size_t)a <= c->L ? gs_trace_layer_name(c->t, (size_t)(a - 1)) : NULL;
     const char *nb =
-        b >= 1 && (size_t)b <= c->L ? gs_trace_layer_name(c->t, (size_t)(b - 1)) : NULL;
+        named && b >= 1 && (size_t)b <= c->L ? gs_trace_layer_name(c->t, (size_t)(b - 1)) : NULL;
     if (a == b)
         snprintf(buf, size, na ? "layer %d (%s)" : "layer %d", a, na);
     else if (na && nb)

@@ -68,6 +68,8 @@ void gs_probe_grads(GsNet *net, size_t B, double *row)
         Stats sz = stats(gs_net_layer_dz(net, l), bn);
         Stats w = stats(p.w, nw);
         r[GS_COL_GRAD_NORM] = sqrt(sw.sumsq);
+        /* per entry: a 2-input or 3-output layer does not look small by its shape alone */
+        r[GS_COL_GRAD_RMS] = sqrt(sw.sumsq / (double)nw);
         r[GS_COL_BIAS_GRAD_NORM] = sqrt(sb.sumsq);
         r[GS_COL_ACT_GRAD_NORM] = sqrt(sz.sumsq);
         r[GS_COL_GRAD_MAX_ABS] = sw.maxabs;

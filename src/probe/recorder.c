@@ -171,6 +171,15 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
         return GS_ERR_NOMEM;
     const GsSpec *spec = gs_net_spec(net);
     char buf[1100];
+    /* layer names as the exported weights are named (dense{l}.weight.npy; out) */
+    size_t nl = gs_net_n_layers(net);
+    for (size_t l = 1; l <= nl; l++) {
+        snprintf(buf, sizeof buf, "dense%zu", l);
+        if (gs_trace_set_layer_name(t, l - 1, l == nl ? "out" : buf, "linear") != GS_OK) {
+            gs_trace_destroy(t);
+            return GS_ERR_NOMEM;
+        }
+    }
     int ok = gs_trace_meta_set(t, "tool", "gradscope " GS_VERSION) == GS_OK;
     for (size_t i = 0; ok && i < gs_spec_key_count(); i++) {
         if (gs_spec_get(spec, gs_spec_key_name(i), buf, sizeof buf) != GS_OK)

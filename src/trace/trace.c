@@ -28,6 +28,7 @@ static const char *const col_names[GS_COL_COUNT] = {
     "global_grad_norm",
     "global_grad_norm_clipped",
     "clipped",
+    "grad_rms",
 };
 
 /* Step and layer are implicit (steps[] and the layer index), never a column array. */
