@@ -346,8 +346,12 @@ static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *
         append(buf, n, "no %s; ", kind);
         return;
     }
-    GsCol col = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) ? GS_COL_ACT_GRAD_NORM : GS_COL_GRAD_NORM;
-    /* as the rules judge it: step 0 and the median over the run */
+    /* as the rules judge it: dL/dz where it compares (not before a normalization layer,
+     * whose input scale is arbitrary), at step 0 and the median over the run */
+    const char *norm = gs_trace_meta_get(t, "norm");
+    int normalized = norm && (!strcmp(norm, "batch") || !strcmp(norm, "layer"));
+    GsCol col = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) && !normalized ? GS_COL_ACT_GRAD_NORM
+                                                                       : GS_COL_GRAD_NORM;
     double *r = malloc(S * sizeof *r);
     if (!r)
         return;
