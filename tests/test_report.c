@@ -529,12 +529,12 @@ START_TEST(verdict_plain_words)
 {
     GsFindings fs = caused_list(), none = {0};
     char b[300];
-    gs_plot_verdict(&fs, b, sizeof b);
+    gs_plot_verdict(&fs, NULL, b, sizeof b);
     ck_assert_str_eq(b, "error: vanishing gradient (+2 that follow from it)");
-    gs_plot_verdict(&none, b, sizeof b);
+    gs_plot_verdict(&none, NULL, b, sizeof b);
     ck_assert_str_eq(b, "healthy: no warnings");
     caused[2].explained_by = -1; /* an independent second finding is named */
-    gs_plot_verdict(&fs, b, sizeof b);
+    gs_plot_verdict(&fs, NULL, b, sizeof b);
     ck_assert_str_eq(b, "error: vanishing gradient, loss stalled (+1 that follows from it)");
 }
 END_TEST

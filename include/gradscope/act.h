@@ -45,9 +45,6 @@ double gs_act_max_deriv(const GsAct *act);
  * saturation statistic applies. 0 for linear, relu, leaky_relu. */
 int gs_act_can_saturate(const GsAct *act);
 
-/* 1 when phi' is exactly 0 on a half-line (relu), so a unit can die: no gradient on any
- * sample. */
-int gs_act_can_die(const GsAct *act);
 /* The initialization scheme (gs_init_parse text) that keeps this activation's gradients
  * critical at initialization in a plain net ("he_normal" for relu, "lecun_normal" for selu
  * and tanh), or NULL when none does (sigmoid). Cannot fail. */

@@ -66,8 +66,10 @@ GsStatus gs_plot_parse_size(const char *text, int *w, int *h, GsError *err);
 
 /* A run's verdict for a figure title, in plain words: "healthy: no warnings" without a
  * warning, else the severity, the findings nothing explains and how many follow from them
- * ("error: vanishing gradient (+3 that follow from it)"). Always NUL-terminated. */
-void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n);
+ * ("error: vanishing gradient (+3 that follow from it)"). When clipping acted in trace (may
+ * be NULL), exploding gradients are said for what they are: "pre-clip gradient still large;
+ * updates capped". Always NUL-terminated. */
+void gs_plot_verdict(const GsFindings *fs, const GsTrace *trace, char *buf, size_t n);
 
 /* Parses "none" or "paper" into *out; GS_ERR_INVALID naming the text otherwise. */
 GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *err);

@@ -20,7 +20,6 @@ typedef struct {
     char missing[256]; /* the needed keys that are absent, comma-separated ("" when none) */
     int foreign;       /* 1: written by another tool (no "tool = gradscope ..." line) */
     int torch;         /* 1: written by the PyTorch tracer (writer = gradscope.torch) */
-    int csv_data;      /* 1: the data was a CSV file */
     size_t d_in;       /* data_inputs; 0 unknown */
     size_t classes;    /* classes of a classification task; 0 unknown or regression */
     double input_second_moment;          /* mean x^2 of the inputs as fed */

@@ -96,6 +96,10 @@ const char *gs_trace_layer_kind(const GsTrace *trace, size_t li);
  * unchanged on failure. */
 GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, const char *kind);
 
+/* 1 when clipping changed the gradient at some recorded step (the `clipped` column), else 0;
+ * NULL is 0. Cannot fail. */
+int gs_trace_clipping_acted(const GsTrace *trace);
+
 /* Metadata "key = value" pairs kept in insertion order (CSV '# key = value' lines).
  * Setting an existing key replaces its value. GS_ERR_NOMEM on failure. */
 GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value);

@@ -26,6 +26,7 @@ typedef struct {
     const char *out_dir, *scen_dir;
     int list, quick, quiet, jobs, width, height;
     unsigned long long seed;
+    int seed_set; /* --seed given: it replaces each scenario's own seed */
 } DemoOpts;
 
 static const CliOpt demo_opts[] = {
@@ -40,7 +41,8 @@ static const CliOpt demo_opts[] = {
      "built-in ones"},
     {"jobs", 'j', required_argument, "N", "parallel runs [default: online CPUs]"},
     {"seed", 0, required_argument, "N",
-     "seed of every run (data, weights, batches) [default: 1]; each lesson holds for 1-5"},
+     "seed of every run (data, weights, batches), replacing the scenarios' own [default: "
+     "theirs, 1]; each lesson holds for seeds 1-5"},
     {"quiet", 'q', no_argument, NULL, "print nothing but errors"},
 };
 #define N_DEMO_OPTS (sizeof demo_opts / sizeof demo_opts[0])
@@ -74,6 +76,7 @@ static int demo_opt(void *ctx, int i, const char *arg)
         if (end == arg || *end || errno || arg[0] == '-')
             return cli_fail("demo", "--seed '%s': expected a whole number >= 0", arg);
         o->seed = v;
+        o->seed_set = 1;
     } else if (!strcmp(n, "quiet"))
         o->quiet = 1;
     return 0;
@@ -416,51 +419,6 @@ static int check_primary(const char *want, const GsFindings *fs, char *why, size
     return 0;
 }
 
-/* 1 when clipping changed the gradient at some recorded step of t. */
-static int clipping_acted(const GsTrace *t)
-{
-    if (!t || !gs_trace_has(t, GS_COL_CLIPPED))
-        return 0;
-    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
-        if (gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5)
-            return 1;
-    return 0;
-}
-
-/* The verdict in plain words: the primary finding (the cause), how many findings follow from
- * it, and any independent ones ("cause: vanishing gradient (+3 that follow from it)"). With
- * clipping acting, exploding gradients are said for what they are: the gradient before
- * clipping is still large while the updates are capped. */
-static void verdict_text(char *buf, size_t n, const GsFindings *fs, const GsTrace *t)
-{
-    buf[0] = '\0';
-    int any = 0;
-    for (size_t i = 0; i < fs->n; i++)
-        any |= fs->items[i].severity >= GS_SEV_WARNING;
-    if (!any) {
-        snprintf(buf, n, "healthy: no warnings");
-        return;
-    }
-    int clipped = clipping_acted(t);
-    size_t follow = 0;
-    for (size_t i = 0; i < fs->n; i++) {
-        const GsFinding *f = &fs->items[i];
-        if (f->severity < GS_SEV_WARNING)
-            continue;
-        const char *title = clipped && f->kind == GS_FIND_EXPLODING
-                                ? "pre-clip gradient still large; updates capped"
-                                : gs_finding_kind_title(f->kind);
-        if (f->primary)
-            append(buf, n, "cause: %s", title);
-        else if (f->explained_by >= 0)
-            follow++;
-        else
-            append(buf, n, "%s%s", buf[0] ? "; also " : "", title);
-    }
-    if (follow)
-        append(buf, n, " (+%zu that follow%s from it)", follow, follow == 1 ? "s" : "");
-}
-
 /* Clipping lessons: how often and how hard clipping acted (pre- vs post-clip global norm). */
 static void clip_note(const GsTrace *t, char *buf, size_t n)
 {
@@ -614,7 +572,8 @@ static void remove_tree(const char *dir)
 }
 
 /* Adds the jobs of lesson l (its spec, quick options applied) to jobs[*n]. */
-static int plan(Lesson *l, const char *tmp, int quick, uint64_t seed, CliJob *jobs, size_t *n)
+static int plan(Lesson *l, const char *tmp, int quick, int seed_set, uint64_t seed, CliJob *jobs,
+                size_t *n)
 {
     GsError err = {{0}};
     GsSpec base = l->L.spec;
@@ -666,7 +625,7 @@ static int plan(Lesson *l, const char *tmp, int quick, uint64_t seed, CliJob *jo
         }
     }
     l->n_jobs = *n - l->job0;
-    for (size_t i = l->job0; i < *n; i++)
+    for (size_t i = l->job0; seed_set && i < *n; i++)
         jobs[i].spec.seed = seed;
     for (size_t i = l->job0; i < *n; i++)
         if (gs_spec_validate(&jobs[i].spec, 0, 0, &err) != GS_OK)
@@ -700,9 +659,9 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
         rc = cli_fail("demo", "%s: %s", l->L.name, err.msg);
     if (!rc) {
         int have_pred = cli_predict_from_meta(before, &pred);
-        verdict_text(l->verdict[0], sizeof l->verdict[0], &fb, before);
+        gs_plot_verdict(&fb, before, l->verdict[0], sizeof l->verdict[0]);
         if (after)
-            verdict_text(l->verdict[1], sizeof l->verdict[1], &fa, after);
+            gs_plot_verdict(&fa, after, l->verdict[1], sizeof l->verdict[1]);
         char why[200] = "", why2[200] = "";
         l->ok = check_expect(l->L.expect, &fb, why, sizeof why) &&
                 check_primary(l->L.primary, &fb, why, sizeof why);
@@ -784,9 +743,9 @@ static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
         margins(l->margin, sizeof l->margin, "first cell", l->L.expect, &fs[0], rs.traces[0]);
         margins(l->margin, sizeof l->margin, "last cell", l->L.expect_cured, &fs[rs.n_runs - 1],
                 rs.traces[rs.n_runs - 1]);
-        verdict_text(l->verdict[0], sizeof l->verdict[0], &fs[0], rs.traces[0]);
-        verdict_text(l->verdict[1], sizeof l->verdict[1], &fs[rs.n_runs - 1],
-                     rs.traces[rs.n_runs - 1]);
+        gs_plot_verdict(&fs[0], rs.traces[0], l->verdict[0], sizeof l->verdict[0]);
+        gs_plot_verdict(&fs[rs.n_runs - 1], rs.traces[rs.n_runs - 1], l->verdict[1],
+                        sizeof l->verdict[1]);
         if (!l->ok)
             fprintf(stderr,
                     "gradscope demo: lesson %s does not show its point: first cell "
@@ -876,7 +835,7 @@ int cli_demo(int argc, char **argv)
     size_t nj = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (sel[i])
-            rc = plan(&ls[i], tmp, o.quick, o.seed, jobs, &nj);
+            rc = plan(&ls[i], tmp, o.quick, o.seed_set, o.seed, jobs, &nj);
     if (rc)
         goto done;
     double t0 = now_s();

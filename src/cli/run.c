@@ -117,11 +117,6 @@ static int has_kind(const GsFindings *fs, GsFindingKind k)
     return 0;
 }
 
-static void verdict(char *buf, size_t n, const GsFindings *fs)
-{
-    gs_plot_verdict(fs, buf, n);
-}
-
 typedef struct {
     GsTrace *trace;
     GsFindings findings;
@@ -174,7 +169,7 @@ static int try_cure(const GsSpec *spec, const GsFindings *before, const CliRepor
         c->spec = s2;
         snprintf(c->label, sizeof c->label, "after: %s", f->options);
         char v[256];
-        verdict(v, sizeof v, &fs);
+        gs_plot_verdict(&fs, t, v, sizeof v);
         snprintf(c->verdict, sizeof c->verdict, "%s%s", fixed ? "" : "not cured - ", v);
         c->found = fixed;
         if (fixed)
@@ -270,7 +265,7 @@ int cli_run(int argc, char **argv)
                  "step-0 act_grad_norm ratio layer 1 / layer %d: predicted %.3g (%s), measured "
                  "%.3g",
                  spec.depth, pred.ratio_first_last, gs_regime_name(pred.regime), meas);
-    verdict(before_verdict, sizeof before_verdict, &fs);
+    gs_plot_verdict(&fs, trace, before_verdict, sizeof before_verdict);
     if (!o.no_report) {
         GsReportOptions ro = o.rep.report;
         ro.trace = trace;

@@ -13,28 +13,6 @@
 
 /* ---- the setup, as far as the trace metadata tells it ------------------------------- */
 
-int dg_parse_num(const char *s, double *v)
-{
-    if (!s)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || errno == ERANGE)
-        return 0;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end != '\0')
-        return 0;
-    *v = x;
-    return 1;
-}
-
-void dg_copy_str(char *dst, size_t size, const char *src)
-{
-    snprintf(dst, size, "%s", src ? src : "");
-}
-
 /* Weight variance times fan_in for a square hidden layer (THEORY.md's sigma_w^2). */
 static double sigma_w2_of(const GsInit *init, long width)
 {
@@ -59,17 +37,16 @@ GsStatus dg_read_setup(const GsTrace *t, Setup *su, GsError *err)
     const GsSpec *sp = &su->ts.spec;
     const GsTraceSetup *ts = &su->ts;
     su->act_known = gs_setup_has(ts, "act");
-    su->a = sp->act;
     su->saturates = su->act_known && gs_act_can_saturate(&sp->act);
-    su->can_die = su->act_known && gs_act_can_die(&sp->act);
     su->max_deriv = su->act_known ? gs_act_max_deriv(&sp->act) : DNAN;
     su->crit_init = su->act_known ? gs_act_critical_init(&sp->act) : NULL;
     spec_text(su, "act", su->act, sizeof su->act);
     spec_text(su, "init", su->init, sizeof su->init);
     spec_text(su, "norm", su->norm, sizeof su->norm);
     spec_text(su, "opt", su->opt, sizeof su->opt);
-    su->width = gs_setup_has(ts, "width") ? sp->width : -1;
-    su->sigma_w2 = gs_setup_has(ts, "init") ? sigma_w2_of(&sp->init, su->width) : DNAN;
+    su->sigma_w2 = gs_setup_has(ts, "init") && gs_setup_has(ts, "width")
+                       ? sigma_w2_of(&sp->init, sp->width)
+                       : DNAN;
     su->residual = gs_setup_has(ts, "residual") ? sp->residual : -1;
     su->res_scale = gs_setup_has(ts, "res-scale") ? sp->res_scale : DNAN;
     su->lr = gs_setup_has(ts, "lr") ? sp->lr : DNAN;
@@ -77,7 +54,6 @@ GsStatus dg_read_setup(const GsTrace *t, Setup *su, GsError *err)
     su->input_scale = gs_setup_has(ts, "input-scale") ? fabs(sp->input_scale) : DNAN;
     su->input_scale_set = isfinite(su->input_scale) && su->input_scale != 1.0;
     su->standardize = gs_setup_has(ts, "standardize") ? sp->standardize : -1;
-    su->csv_data = ts->csv_data;
     su->bias_negative = gs_setup_has(ts, "bias-init") && sp->bias_init.kind == GS_BIAS_CONST &&
                         sp->bias_init.param < 0;
     su->have_pred = gs_setup_predict(ts, &su->pred, NULL) == GS_OK;
@@ -114,20 +90,6 @@ const char *dg_first_critical(const Setup *su, const char *const *opts, size_t n
             return opts[i];
     }
     return NULL;
-}
-
-/* Metadata value of key, spelled with '_' or '-' (the engine writes "clip-norm", other tools
- * may write "clip_norm"); NULL when absent. */
-const char *dg_meta(const GsTrace *t, const char *key)
-{
-    const char *v = gs_trace_meta_get(t, key);
-    if (v || !strpbrk(key, "_-"))
-        return v;
-    char alt[64];
-    dg_copy_str(alt, sizeof alt, key);
-    for (char *p = alt; *p; p++)
-        *p = *p == '_' ? '-' : *p == '-' ? '_' : *p;
-    return gs_trace_meta_get(t, alt);
 }
 
 int dg_is_adaptive(const Setup *su)
@@ -254,7 +216,7 @@ void dg_add_ev(GsFinding *f, const char *key, double value)
     if (f->n_evidence >= GS_MAX_EVIDENCE)
         return;
     GsEvidence *e = &f->evidence[f->n_evidence++];
-    dg_copy_str(e->key, sizeof e->key, key);
+    snprintf(e->key, sizeof e->key, "%s", key);
     e->value = value;
 }
 

@@ -194,13 +194,13 @@ void gs_findings_fini(GsFindings *findings)
 
 /* ---- driver --------------------------------------------------------------------------- */
 
-/* Hidden depth: the metadata's when it fits the trace, else every layer but the last (the
+/* Hidden depth: the setup's when it fits the trace, else every layer but the last (the
  * output layer of a foreign model). */
-static int dg_infer_depth(const GsTrace *t, size_t L)
+static int infer_depth(const Setup *su, size_t L)
 {
-    double d;
-    if (dg_parse_num(dg_meta(t, "depth"), &d) && d >= 1 && d <= (double)L && d == floor(d))
-        return (int)d;
+    int d = su->ts.spec.depth;
+    if (gs_setup_has(&su->ts, "depth") && d >= 1 && (size_t)d <= L)
+        return d;
     return L >= 2 ? (int)L - 1 : 1;
 }
 
@@ -485,10 +485,10 @@ GsStatus gs_diagnose(const GsTrace *trace, const GsThresholds *th, GsFindings *o
         dg_skip(&c, "all rules: the trace has no recorded steps");
         return GS_OK;
     }
-    c.depth = dg_infer_depth(trace, c.L);
     GsStatus st = dg_read_setup(trace, &c.su, err);
     if (st != GS_OK)
         return st;
+    c.depth = infer_depth(&c.su, c.L);
     size_t nbuf = c.S > c.L ? c.S : c.L;
     c.loss = malloc(c.S * sizeof *c.loss);
     c.buf = malloc(nbuf * sizeof *c.buf);

@@ -17,9 +17,7 @@
 typedef struct {
     GsTraceSetup ts;       /* the typed setup */
     int act_known;         /* act came from the trace: the facts below apply */
-    GsAct a;               /* the activation */
     int saturates;         /* gs_act_can_saturate */
-    int can_die;           /* gs_act_can_die */
     double max_deriv;      /* gs_act_max_deriv */
     const char *crit_init; /* gs_act_critical_init, NULL when none */
     char act[48];          /* activation text ("tanh") */
@@ -34,9 +32,7 @@ typedef struct {
     double input_scale;
     int input_scale_set; /* the user changed input-scale from 1 */
     int standardize;
-    int csv_data;
     int bias_negative; /* a constant negative bias init */
-    long width;
     int have_pred; /* pred holds the theory's step-0 prediction for this setup */
     GsPrediction pred;
 } Setup;
@@ -66,9 +62,6 @@ typedef struct {
     double med_update; /* median over layers of per-layer median update ratio; NaN */
 } Ctx;
 
-int dg_parse_num(const char *s, double *v);
-void dg_copy_str(char *dst, size_t size, const char *src);
-const char *dg_meta(const GsTrace *t, const char *key);
 /* Fills su from the trace; GS_ERR_FORMAT when a setup key's value is malformed. */
 GsStatus dg_read_setup(const GsTrace *t, Setup *su, GsError *err);
 void dg_setup_fini(Setup *su);

@@ -54,7 +54,7 @@ int dg_weight_nonfinite(const Ctx *c, size_t i, int layer)
 /* Step of the engine's `# first_nonfinite = STEP,LAYER` line; -1 when absent or "none". */
 static long dg_meta_first_nonfinite(const Ctx *c, int *layer)
 {
-    const char *s = dg_meta(c->t, "first_nonfinite");
+    const char *s = gs_trace_meta_get(c->t, "first_nonfinite");
     if (!s)
         return -1;
     char *end = NULL;

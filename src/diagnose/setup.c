@@ -57,16 +57,11 @@ GsStatus gs_setup_from_trace(const GsTrace *trace, GsTraceSetup *out, GsError *e
             continue;
         GsError e = {{0}};
         if (gs_spec_set(&s.spec, key, v, &e) != GS_OK) {
-            if (!strcmp(key, "data")) {
-                /* a CSV file elsewhere: its shape is recorded separately */
-                s.csv_data = 1;
-                continue;
-            }
+            if (!strcmp(key, "data"))
+                continue; /* a CSV file elsewhere: its shape is recorded separately */
             return gs_error(err, GS_ERR_FORMAT, "trace metadata: %s", e.msg);
         }
         s.present |= UINT64_C(1) << i;
-        if (!strcmp(key, "data") && s.spec.data.kind == GS_DATA_CSV)
-            s.csv_data = 1;
     }
     s.predictable = 1;
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)

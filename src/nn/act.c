@@ -231,13 +231,6 @@ int gs_act_can_saturate(const GsAct *act)
     return 0;
 }
 
-int gs_act_can_die(const GsAct *act)
-{
-    assert(act);
-    /* exactly zero derivative on a half-line: a unit negative on every sample is dead */
-    return act->kind == GS_ACT_RELU;
-}
-
 const char *gs_act_critical_init(const GsAct *act)
 {
     assert(act);

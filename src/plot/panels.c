@@ -957,16 +957,6 @@ static void steps_log_axes(cairo_t *cr, GsRect p, double font, const GsTrace *t,
 
 /* ---- clipping ---------------------------------------------------------------------- */
 
-int gs_trace_clipping_acted(const GsTrace *t)
-{
-    if (!t || !gs_trace_has(t, GS_COL_CLIPPED))
-        return 0;
-    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
-        if (gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0)
-            return 1;
-    return 0;
-}
-
 void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *who,
                    double *work)
 {

@@ -44,8 +44,6 @@ void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCo
 /* 1 when the step-0 ratio layer 1 / output layer of grad_norm and of act_grad_norm differ by
  * more than 10x (both present and positive). */
 int gs_profile_metrics_disagree(const GsTrace *t);
-/* 1 when the trace records a step at which clipping changed the gradient. */
-int gs_trace_clipping_acted(const GsTrace *t);
 /* The global gradient norm before and after clipping over steps (log y), the clip-norm
  * threshold from the metadata dashed, titled "Gradient clipping: WHO" (who may be NULL). */
 void gs_panel_clip(cairo_t *cr, GsRect r, double font, const GsTrace *t, const char *who,

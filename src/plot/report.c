@@ -25,8 +25,9 @@ void gs_report_options_default(GsReportOptions *o)
     o->scale = 1.0;
 }
 
-void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n)
+void gs_plot_verdict(const GsFindings *fs, const GsTrace *trace, char *buf, size_t n)
 {
+    int clipped = gs_trace_clipping_acted(trace);
     if (!fs || fs->n == 0 || fs->items[0].severity == GS_SEV_INFO) {
         snprintf(buf, n, "healthy: no warnings");
         return;
@@ -40,8 +41,11 @@ void gs_plot_verdict(const GsFindings *fs, char *buf, size_t n)
             follow++;
             continue;
         }
+        GsFindingKind k = fs->items[i].kind;
         w += (size_t)snprintf(buf + w, n - w, "%s %s", i ? "," : "",
-                              gs_finding_kind_title(fs->items[i].kind));
+                              clipped && k == GS_FIND_EXPLODING
+                                  ? "pre-clip gradient still large; updates capped"
+                                  : gs_finding_kind_title(k));
     }
     if (follow && w < n)
         snprintf(buf + w, n - w, " (+%zu that follow%s from it)", follow, follow == 1 ? "s" : "");
@@ -198,11 +202,11 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
     char vb[300], va[300];
     const char *verdict_b = o->before_verdict, *verdict_a = o->after_verdict;
     if (o->after && !verdict_b && o->findings) {
-        gs_plot_verdict(o->findings, vb, sizeof vb);
+        gs_plot_verdict(o->findings, o->trace, vb, sizeof vb);
         verdict_b = vb;
     }
     if (o->after && !verdict_a && o->after_findings) {
-        gs_plot_verdict(o->after_findings, va, sizeof va);
+        gs_plot_verdict(o->after_findings, o->after, va, sizeof va);
         verdict_a = va;
     }
     if (o->after) {

@@ -476,3 +476,13 @@ const char *gs_trace_meta_value(const GsTrace *trace, size_t i)
     assert(i < trace->n_meta);
     return trace->meta_val[i];
 }
+
+int gs_trace_clipping_acted(const GsTrace *t)
+{
+    if (!t || !gs_trace_has(t, GS_COL_CLIPPED))
+        return 0;
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
+        if (gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0)
+            return 1;
+    return 0;
+}
