@@ -255,6 +255,18 @@ START_TEST(lesson_parse)
     ck_assert_int_eq(gs_lesson_parse("[other]\n", "bad", L, &err), GS_ERR_INVALID);
     ck_assert_int_eq(gs_lesson_parse("[lesson]\ncure = --act nope\n", "bad", L, &err),
                      GS_ERR_INVALID);
+    /* the cause a lesson names and the column its heatmap shows */
+    ck_assert_int_eq(gs_lesson_parse("[lesson]\nprimary = vanishing\nmetric = act_grad_norm\n",
+                                     "ok", L, &err),
+                     GS_OK);
+    ck_assert_str_eq(L->primary, "vanishing");
+    ck_assert_int_eq(L->metric, GS_COL_ACT_GRAD_NORM);
+    ck_assert_int_eq(gs_lesson_parse("[lesson]\nprimary = vanish\n", "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "vanish"));
+    ck_assert_int_eq(gs_lesson_parse("[lesson]\nmetric = step\n", "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad:2"));
     free(L);
 }
 END_TEST

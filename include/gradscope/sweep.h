@@ -108,7 +108,7 @@ typedef struct {
 
 /* Parses scenario text (INI: [run] keys as the setup table, [lesson] keys title, caption
  * (repeatable), cure, cure_label, vary (repeatable), case (repeatable), expect,
- * expect_cured, quick; '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown
+ * expect_cured, primary (a finding kind), metric (a trace column), quick; '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown
  * sections/keys and bad values fail with GS_ERR_INVALID; *out untouched then. */
 GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsError *err);
 
