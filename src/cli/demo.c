@@ -354,7 +354,7 @@ static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *
     const char *norm = gs_trace_meta_get(t, "norm");
     int normalized = norm && (!strcmp(norm, "batch") || !strcmp(norm, "layer"));
     GsCol col = gs_trace_has(t, GS_COL_ACT_GRAD_NORM) && !normalized ? GS_COL_ACT_GRAD_NORM
-                                                                       : GS_COL_GRAD_NORM;
+                                                                     : GS_COL_GRAD_NORM;
     double *r = malloc(S * sizeof *r);
     if (!r)
         return;

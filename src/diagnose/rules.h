@@ -33,7 +33,7 @@ typedef struct {
     int input_scale_set; /* the user changed input-scale from 1 */
     int standardize;
     int bias_negative; /* a constant negative bias init */
-    int have_pred; /* pred holds the theory's step-0 prediction for this setup */
+    int have_pred;     /* pred holds the theory's step-0 prediction for this setup */
     GsPrediction pred;
 } Setup;
 

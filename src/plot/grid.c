@@ -1,5 +1,5 @@
-/* The sweep grid: small multiples of a heatmap (grad_norm unless told), one per run, on ONE shared colour
- * scale with one colour bar; rows and columns are the first two varied keys, further values
+/* The sweep grid: small multiples of a heatmap (grad_norm unless told), one per run, on ONE shared
+ * colour scale with one colour bar; rows and columns are the first two varied keys, further values
  * become side-by-side labelled panels. Each cell carries a badge of its most severe finding. */
 #include <cairo.h>
 #include <math.h>
@@ -108,12 +108,15 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
     double f = g->font;
     const GsTrace *t = o->traces[i];
     const GsFindings *fs = o->findings ? o->findings[i] : NULL;
-    /* badge: the most severe finding (the list comes most severe first), else "healthy" */
+    /* badge: the primary finding in plain words (listed first), coloured by the worst
+     * severity of the run (a warning-level cause that overflowed is an error run) */
     int sev = -1;
     const char *kind = "healthy";
     if (fs && fs->n) {
-        sev = (int)fs->items[0].severity;
-        kind = gs_finding_kind_title(fs->items[0].kind); /* plain words: the primary finding */
+        kind = gs_finding_kind_title(fs->items[0].kind);
+        for (size_t k = 0; k < fs->n; k++)
+            if ((int)fs->items[k].severity > sev)
+                sev = (int)fs->items[k].severity;
     }
     GsTextStyle bs = gs_text_style(f * 0.85);
     bs.bold = 1;
@@ -260,8 +263,9 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
     snprintf(key, sizeof key,
-             "cells: %s per layer (layer 1 at the bottom) over steps; badge: the primary finding "
-             "(red error, orange warning, blue info, green healthy); final loss = mean of last "
+             "cells: %s per layer (layer 1 at the bottom) over steps; badge: the primary finding, "
+             "coloured by the run's worst severity (red error, orange warning, blue info, green "
+             "healthy); final loss = mean of last "
              "10%% of steps",
              gs_plot_metric_label(grid_metric(o)));
     /* wrapped upward from the bottom edge: two lines on a narrow page, never cut */

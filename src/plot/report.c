@@ -28,11 +28,20 @@ void gs_report_options_default(GsReportOptions *o)
 void gs_plot_verdict(const GsFindings *fs, const GsTrace *trace, char *buf, size_t n)
 {
     int clipped = gs_trace_clipping_acted(trace);
-    if (!fs || fs->n == 0 || fs->items[0].severity == GS_SEV_INFO) {
+    int warn = 0;
+    for (size_t i = 0; fs && i < fs->n; i++)
+        warn |= fs->items[i].severity >= GS_SEV_WARNING;
+    if (!warn) {
         snprintf(buf, n, "healthy: no warnings");
         return;
     }
-    size_t w = (size_t)snprintf(buf, n, "%s:", gs_severity_name(fs->items[0].severity));
+    /* the worst severity present: a warning-level cause whose consequence is an error (large
+     * updates that overflowed) is an error run */
+    GsSeverity worst = GS_SEV_INFO;
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->items[i].severity > worst)
+            worst = fs->items[i].severity;
+    size_t w = (size_t)snprintf(buf, n, "%s:", gs_severity_name(worst));
     size_t follow = 0;
     for (size_t i = 0; i < fs->n && w < n; i++) {
         if (fs->items[i].severity < GS_SEV_WARNING)
