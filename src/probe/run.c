@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gradscope/probe.h"
+#include "probe/run_rnn.h"
 #include "util/fs.h"
 
 GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
@@ -12,6 +13,8 @@ GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn p
     GsStatus st = gs_spec_validate(spec, 0, 0, err);
     if (st != GS_OK)
         return st;
+    if (gs_arch_is_recurrent(spec->arch))
+        return gs_run_rnn(spec, export_dir, progress, ctx, out, info, err);
     GsLossKind loss = gs_spec_loss(spec);
     GsDataOptions dopt = {(size_t)spec->samples,
                           spec->noise,
