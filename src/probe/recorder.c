@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/optim.h"
 #include "gradscope/probe.h"
 #include "gradscope/rng.h"
-#include "nn/optim.h"
 
 /* Minibatch sampler: a seeded shuffle per epoch; the whole set in file order when the
  * batch covers it. Incomplete tail batches are dropped so every step has B rows. */
