@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gradscope/probe.h"
+#include "gradscope/record.h"
 #include "runner.h"
 
 static GsNet *tiny_net(const char *act, float w0, float w1, float w2)

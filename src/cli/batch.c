@@ -18,7 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/report_opts.h"
-#include "gradscope/probe.h"
+#include "gradscope/run.h"
 #include "gradscope/theory.h"
 
 int cli_batch_load(const char *cmd, const char *path, GsTrace **out)

@@ -11,7 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/report_opts.h"
-#include "gradscope/probe.h"
+#include "gradscope/run.h"
 #include "gradscope/theory.h"
 
 typedef struct {

@@ -9,6 +9,7 @@
 
 #include "gradscope/optim.h"
 #include "gradscope/probe.h"
+#include "gradscope/record.h"
 #include "gradscope/rng.h"
 
 /* Minibatch sampler: a seeded shuffle per epoch; the whole set in file order when the

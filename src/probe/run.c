@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gradscope/probe.h"
+#include "gradscope/run.h"
 #include "util/fs.h"
 
 GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
