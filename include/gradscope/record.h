@@ -12,7 +12,8 @@
 typedef void (*GsProgressFn)(void *ctx, long step, long steps, double loss);
 
 /* Creates a trace for net's layers and writes the metadata (every setup key, the data
- * shape, the BLAS core and threads). GS_ERR_NOMEM on failure. */
+ * shape, the BLAS core and the BLAS thread count in effect, which this does not change:
+ * the caller decides threads). GS_ERR_NOMEM on failure. */
 GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace **out);
 
 /* Trains net on data for spec->steps steps (batches drawn as the spec says), recording

@@ -164,9 +164,6 @@ static int record_data_stats(GsTrace *t, const GsDataset *data)
 
 GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace **out)
 {
-    /* The BLAS thread count is process-wide: set it here so the metadata records what
-     * training will use (a second thread pays off only for large layers; see bench/). */
-    openblas_set_num_threads(gs_net_spec(net)->threads);
     GsTrace *t;
     if (gs_trace_create(gs_net_n_layers(net), GS_COL_ALL, &t) != GS_OK)
         return GS_ERR_NOMEM;
