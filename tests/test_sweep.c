@@ -16,6 +16,7 @@
 
 #include "cli_util.h"
 #include "gradscope/diagnose.h"
+#include "gradscope/plot.h"
 #include "gradscope/run.h"
 #include "gradscope/sweep.h"
 #include "runner.h"

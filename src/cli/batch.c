@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/report_opts.h"
+#include "gradscope/plot.h"
 #include "gradscope/run.h"
 #include "gradscope/theory.h"
 
