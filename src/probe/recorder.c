@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/optim.h"
 #include "gradscope/probe.h"
+#include "gradscope/record.h"
 #include "gradscope/rng.h"
-#include "nn/optim.h"
 #include "probe/record_priv.h"
 
 /* Minibatch sampler: a seeded shuffle per epoch; the whole set in file order when the
@@ -173,9 +174,6 @@ int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t 
 
 GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace **out)
 {
-    /* The BLAS thread count is process-wide: set it here so the metadata records what
-     * training will use (a second thread pays off only for large layers; see bench/). */
-    openblas_set_num_threads(gs_net_spec(net)->threads);
     GsTrace *t;
     if (gs_trace_create(gs_net_n_layers(net), GS_COL_ALL, &t) != GS_OK)
         return GS_ERR_NOMEM;

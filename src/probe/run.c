@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gradscope/probe.h"
+#include "gradscope/record.h"
+#include "gradscope/run.h"
 #include "probe/run_rnn.h"
 #include "util/fs.h"
 

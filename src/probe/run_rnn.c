@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "gradscope/npy.h"
+#include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "gradscope/seq.h"
-#include "nn/optim.h"
 #include "probe/record_priv.h"
 #include "util/fs.h"
 

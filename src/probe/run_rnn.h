@@ -2,7 +2,8 @@
 #ifndef GS_PROBE_RUN_RNN_H
 #define GS_PROBE_RUN_RNN_H
 
-#include "gradscope/probe.h"
+#include "gradscope/record.h"
+#include "gradscope/run.h"
 
 /* gs_run_setup for a recurrent arch (spec->arch rnn/lstm/gru): the sequence data set, the
  * net, the optional export (the state_dict tensors and the step-0 batch as data.x.npy /
