@@ -5,7 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gradscope/data.h"
+#include "gradscope/spec.h"
+#include "gradscope/status.h"
 #include "gradscope/trace.h"
+
+/* Writes the batch the MLP trains on at step 0 (the sampler's first draw) into dir as
+ * data.x.npy (B, d_in) and data.y.npy: targets (B, d_out), or class ids as float32 (B).
+ * GS_ERR_IO naming the file, GS_ERR_NOMEM. */
+GsStatus gs_record_export_batch(const GsSpec *spec, const GsDataset *data, const char *dir,
+                                GsError *err);
 
 /* Writes the input metadata (input_feature_std_min/max, input_mean_abs_max, input_max_abs)
  * of n rows of d features x. Returns 0 when out of memory, else 1. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/npy.h"
 #include "gradscope/optim.h"
 #include "gradscope/probe.h"
 #include "gradscope/record.h"
@@ -83,6 +84,43 @@ static void sampler_next(Sampler *s, const float **x, const float **y, const int
     }
     s->pos += s->B;
     *x = s->x, *y = s->y, *label = s->label;
+}
+
+GsStatus gs_record_export_batch(const GsSpec *spec, const GsDataset *data, const char *dir,
+                                GsError *err)
+{
+    size_t B = spec->batch <= 0 || (size_t)spec->batch >= data->n ? data->n : (size_t)spec->batch;
+    Sampler smp;
+    if (!sampler_init(&smp, data, B, spec->seed)) {
+        sampler_fini(&smp);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for the exported batch");
+    }
+    const float *x, *y;
+    const int32_t *label;
+    sampler_next(&smp, &x, &y, &label);
+    char path[4200];
+    size_t xs[2] = {B, data->d_in};
+    snprintf(path, sizeof path, "%s/data.x.npy", dir);
+    GsStatus st = gs_npy_write_f32(path, x, xs, 2, err);
+    snprintf(path, sizeof path, "%s/data.y.npy", dir);
+    if (st == GS_OK && y) {
+        size_t ys[2] = {B, data->d_out};
+        st = gs_npy_write_f32(path, y, ys, 2, err);
+    } else if (st == GS_OK) {
+        /* class ids as float32 (exact below 2^24), one .npy type for every export */
+        float *lab = malloc(B * sizeof *lab);
+        if (!lab) {
+            st = gs_error(err, GS_ERR_NOMEM, "out of memory for the exported batch");
+        } else {
+            for (size_t i = 0; i < B; i++)
+                lab[i] = (float)label[i];
+            size_t ls[1] = {B};
+            st = gs_npy_write_f32(path, lab, ls, 1, err);
+            free(lab);
+        }
+    }
+    sampler_fini(&smp);
+    return st;
 }
 
 /* Summaries of n rows of d input features as the net sees them (after standardization and

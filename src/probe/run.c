@@ -5,6 +5,7 @@
 
 #include "gradscope/record.h"
 #include "gradscope/run.h"
+#include "probe/record_priv.h"
 #include "probe/run_rnn.h"
 #include "util/fs.h"
 
@@ -42,7 +43,8 @@ GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn p
                           strerror(errno));
             goto done;
         }
-        if ((st = gs_net_export_npy(net, export_dir, err)) != GS_OK)
+        if ((st = gs_net_export_npy(net, export_dir, err)) != GS_OK ||
+            (st = gs_record_export_batch(spec, data, export_dir, err)) != GS_OK)
             goto done;
     }
     if ((st = gs_record_create_trace(net, data, &trace)) != GS_OK) {
