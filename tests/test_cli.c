@@ -1,8 +1,8 @@
 /* CLI tests: run the real gradscope binary on real files. Success paths write what they
  * promise; every bad input exits 2 with one line naming the value and leaves no file. */
 #include <dirent.h>
-#include <math.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,16 +63,18 @@ START_TEST(test_recurrent_bad_input)
 {
     expect_usage("'transformer'", "run " SMALL " --arch %s --trace t.csv", "transformer");
     expect_usage("--arch rnn", "run " SMALL " --data %s --trace t.csv", "adding");
-    expect_usage("not a sequence task", "run --arch lstm --steps 2 --data %s --no-report "
-                                        "--trace t.csv",
+    expect_usage("not a sequence task",
+                 "run --arch lstm --steps 2 --data %s --no-report "
+                 "--trace t.csv",
                  "spiral");
     expect_usage("--seq-len", "run --arch rnn --steps 2 --seq-len %s --no-report --trace t.csv",
                  "0");
     expect_usage("--act relu", "run --arch gru --steps 2 --act %s --no-report --trace t.csv",
                  "relu");
     /* the copy task needs T >= 2L+1: the message names the options behind it */
-    expect_usage("--seq-len 2", "run --arch lstm --steps 2 --data copy --seq-len %s --no-report "
-                                "--trace t.csv",
+    expect_usage("--seq-len 2",
+                 "run --arch lstm --steps 2 --data copy --seq-len %s --no-report "
+                 "--trace t.csv",
                  "2");
     expect_usage("GiB", "run --arch lstm --width 40000 --seq-len %s --steps 2 --trace t.csv",
                  "5000");
@@ -106,9 +108,9 @@ START_TEST(test_recurrent_run_and_export)
     ck_assert_ptr_nonnull(gs_trace_meta_get(t, "rnn_sigma_max_l1"));
     ck_assert_str_eq(gs_trace_meta_get(t, "arch"), "lstm");
     gs_trace_destroy(t);
-    const char *files[] = {"rnn.weight_ih_l0.npy", "rnn.weight_hh_l1.npy", "rnn.bias_ih_l1.npy",
-                           "rnn.bias_hh_l0.npy",   "out.weight.npy",       "out.bias.npy",
-                           "data.x.npy",           "data.y.npy"};
+    const char *files[] = {
+        "rnn.weight_ih_l0.npy", "rnn.weight_hh_l1.npy", "rnn.bias_ih_l1.npy", "rnn.bias_hh_l0.npy",
+        "out.weight.npy",       "out.bias.npy",         "data.x.npy",         "data.y.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         struct stat sb;
         snprintf(path, sizeof path, "%s/w/%s", tmpdir, files[i]);
@@ -576,7 +578,6 @@ START_TEST(test_metadata_round_trip)
 }
 END_TEST
 
-
 /* FNV-1a of every regular file in the test directory, in name order, and their count. */
 static unsigned long long dir_digest(int *n_files)
 {
@@ -663,8 +664,7 @@ START_TEST(test_malformed_corpus)
         ck_assert_msg(strstr(out, cases[i].needle) != NULL, "'%s' does not name '%s': %.2000s",
                       cases[i].cmd, cases[i].needle, out);
         char *nl = strchr(out, '\n');
-        ck_assert_msg(nl && nl[1] == '\0', "'%s': more than one line: %.2000s", cases[i].cmd,
-                      out);
+        ck_assert_msg(nl && nl[1] == '\0', "'%s': more than one line: %.2000s", cases[i].cmd, out);
         ck_assert_msg(n0 == n1 && h0 == h1, "'%s' created or changed a file", cases[i].cmd);
     }
 }

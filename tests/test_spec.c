@@ -71,8 +71,9 @@ START_TEST(test_recurrent_keys)
     ck_assert_int_eq(s.depth, 8);
     ck_assert_int_eq(s.data.kind, GS_DATA_SPIRAL);
     /* values read back through the key table */
-    const char *d[] = {"arch",     "lstm", "init-hh", "orthogonal:1.5", "forget-bias", "3",
-                       "seq-len", "60",   "bptt",    "10",             NULL};
+    const char *d[] = {"arch",        "lstm", "init-hh", "orthogonal:1.5",
+                       "forget-bias", "3",    "seq-len", "60",
+                       "bptt",        "10",   NULL};
     s = spec_with(d);
     char buf[256];
     gs_spec_get(&s, "init-hh", buf, sizeof buf);

@@ -318,15 +318,15 @@ int cli_run(int argc, char **argv)
                     o.no_report ? "" : out, o.trace_path ? "; trace " : "",
                     o.trace_path ? o.trace_path : "");
         else
-        fprintf(txt,
-                "gradscope run: %ld steps, %zu layers, loss %s -> %s (mean of the last tenth), "
-                "act_grad_norm (dL/dz) ratio "
-                "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
-                spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
-                cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
-                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
-                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
-                o.trace_path ? o.trace_path : "");
+            fprintf(txt,
+                    "gradscope run: %ld steps, %zu layers, loss %s -> %s (mean of the last tenth), "
+                    "act_grad_norm (dL/dz) ratio "
+                    "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
+                    spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+                    cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
+                    gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
+                    o.no_report ? "" : out, o.trace_path ? "; trace " : "",
+                    o.trace_path ? o.trace_path : "");
     }
     if (o.rep.json && (rc = cli_write_json("run", o.rep.json, &fs, have_pred ? &pred : NULL)))
         goto done;

@@ -36,12 +36,12 @@ typedef struct {
     GsSeqDataset *data;
     size_t B, T, K, n_rows;
     Row *rows;
-    float *delta, *m, *v;   /* optimizer arenas, parameter layout */
-    float *x, *y;           /* batch buffers */
+    float *delta, *m, *v; /* optimizer arenas, parameter layout */
+    float *x, *y;         /* batch buffers */
     int32_t *label;
-    size_t *perm, pos;      /* epoch shuffle */
+    size_t *perm, pos; /* epoch shuffle */
     GsRng rng;
-    double *tbuf;           /* T doubles for derived series */
+    double *tbuf; /* T doubles for derived series */
 } Run;
 
 static void run_free(Run *r)
@@ -173,8 +173,8 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     }
     const GsRnnConfig *cfg = gs_rnn_config(r->net);
     const GsSeqDataset *d = r->data;
-    ok = ok && gs_trace_meta_set(t, "loss_used", cfg->loss == GS_RNN_LOSS_XENT ? "xent" : "mse") ==
-                   GS_OK;
+    ok = ok &&
+         gs_trace_meta_set(t, "loss_used", cfg->loss == GS_RNN_LOSS_XENT ? "xent" : "mse") == GS_OK;
     ok = ok && gs_trace_meta_set(t, "cell", gs_cell_name(cfg->cell)) == GS_OK;
     ok = ok && gs_trace_meta_set(t, "head", d->per_step ? "each_step" : "last_step") == GS_OK;
     ok = ok && set_meta_num(t, "data_rows", (double)d->n) == GS_OK;
@@ -251,8 +251,7 @@ static void gate_stats(const Run *r, size_t k, double *sat, double *dead)
             int is_tanh = G == 1 || gi == 2;
             const float *v = g + i * G * H + gi * H;
             for (size_t j = 0; j < H; j++)
-                n_sat += is_tanh ? v[j] * v[j] > TANH_SAT2
-                                 : v[j] * (1.0f - v[j]) < SIGM_SAT;
+                n_sat += is_tanh ? v[j] * v[j] > TANH_SAT2 : v[j] * (1.0f - v[j]) < SIGM_SAT;
         }
     *sat = (double)n_sat / (double)(rows * G * H);
 }
@@ -374,7 +373,8 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             for (size_t i = 0; i < r->n_rows; i++) {
                 double *c = row + i * GS_COL_COUNT;
                 const GsRnnTensor *w = r->rows[i].w;
-                c[GS_COL_UPDATE_RATIO] = gs_l2(r->delta + w->offset, w->size) / c[GS_COL_WEIGHT_NORM];
+                c[GS_COL_UPDATE_RATIO] =
+                    gs_l2(r->delta + w->offset, w->size) / c[GS_COL_WEIGHT_NORM];
                 c[GS_COL_LOSS] = loss;
                 c[GS_COL_LR] = lr;
                 c[GS_COL_GLOBAL_NORM] = before;
