@@ -1472,6 +1472,9 @@ START_TEST(vanishing_time_lstm_fix)
     ck_assert(strstr(v->message, "over the run") != NULL);
     ck_assert_int_eq(v->step_first, 100);
     assert_close(ev(v, "decay_per_step"), 0.5, 1e-9);
+    /* the init was fine (0.97^59 = 0.17 at step 0): the fix is the step size, not the init */
+    ck_assert(strstr(v->message, "training did this") != NULL);
+    ck_assert_str_eq(v->options, "--lr 0.001");
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 }

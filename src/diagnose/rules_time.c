@@ -462,7 +462,19 @@ void rule_vanishing_time(Ctx *c)
     dg_add_ev(f, "theory_step_gain", r.theory_gain);
 
     char why[256], b1[24], b2[24], b3[24], when[64];
-    vanish_time_fix(c, &r, f, why, sizeof why);
+    if (step0 || !isfinite(m.s0.ratio)) {
+        vanish_time_fix(c, &r, f, why, sizeof why);
+    } else {
+        /* healthy at step 0: the init was fine, training closed the path */
+        dg_set_text(why, sizeof why,
+                    "at step %ld the gradient still reached t = 1 (ratio %s), so training did "
+                    "this",
+                    gs_trace_step(c->t, 0), dg_fmt(b1, m.s0.ratio));
+        if (isfinite(c->su.lr)) {
+            dg_set_text(f->suggestion, sizeof f->suggestion, "Lower the learning rate tenfold.");
+            dg_lr_option(f->options, sizeof f->options, &c->su, 0.1);
+        }
+    }
     const char *nm = gs_trace_series_name(c->t, (size_t)k);
     char theory[96] = "";
     if (isfinite(r.theory_gain))
