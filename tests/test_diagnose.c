@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/rnn.h"
+#include "gradscope/theory.h"
 #include "runner.h"
 
 /* ---- synthetic traces ----------------------------------------------------------------- */
@@ -1365,8 +1367,8 @@ static GsTrace *build_rnn(const RnnSyn *r)
 }
 
 /* The recorder's metadata for a recurrent setup on the adding problem. */
-static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
-                     const char *clip)
+static void rnn_meta_full(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                          const char *clip, int with_theory)
 {
     char buf[32];
     meta(t, "tool", "gradscope test");
@@ -1389,7 +1391,14 @@ static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, co
     meta(t, "input_second_moment", buf);
     meta(t, "rnn_sigma_max_l0", "1.106");
     meta(t, "rnn_spectral_radius_l0", "0.621");
-    meta(t, "theory_step_gain_l0", "0.61");
+    if (with_theory)
+        meta(t, "theory_step_gain_l0", "0.61");
+}
+
+static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                     const char *clip)
+{
+    rnn_meta_full(t, arch, act, T, fb, clip, 1);
 }
 
 START_TEST(vanishing_time_tanh)
@@ -1459,6 +1468,26 @@ START_TEST(vanishing_time_lstm_fix)
     v = find(&f, GS_FIND_VANISHING_TIME);
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(v->options, "--init-hh identity");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* without the recorder's theory_step_gain_l0 the rule predicts it from the setup */
+    r.gain = 0.61;
+    t = build_rnn(&r);
+    rnn_meta_full(t, "lstm", "tanh", 60, "default", "0", 0);
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    GsRnnConfig cfg = gs_rnn_config_default();
+    cfg.cell = GS_CELL_LSTM;
+    cfg.d_in = 2;
+    cfg.hidden = 64;
+    cfg.d_out = 1;
+    cfg.seq_len = 60;
+    cfg.batch_max = 1;
+    double want = gs_theory_rnn_step_gain(&cfg, (1.0 / 3.0 + 2.0 / 60.0) / 2.0, 1.106, 0.621);
+    ck_assert(want > 0.55 && want < 0.7);
+    assert_close(ev(v, "theory_step_gain"), want, 1e-5);
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 

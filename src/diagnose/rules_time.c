@@ -114,6 +114,9 @@ static void read_rnn_setup(const GsTrace *t, RnnSetup *r)
     c.chrono_tmax = (double)c.seq_len > 2.0 ? (double)c.seq_len : 3.0;
     r->cfg = c;
     r->have_cfg = gs_rnn_config_validate(&c, NULL) == GS_OK;
+    /* a trace written before the recorder kept the prediction: make it from the setup */
+    if (r->have_cfg && !isfinite(r->theory_gain))
+        r->theory_gain = gs_theory_rnn_step_gain(&c, r->input_m2, r->sigma_max, r->rho);
 }
 
 /* The predicted ratio ||dL/dh_1|| / ||dL/dh_T|| with an option applied ("--init-hh orthogonal",
@@ -376,7 +379,7 @@ static void vanish_time_fix(const Ctx *c, const RnnSetup *r, GsFinding *f, char 
     if (is_lstm && !(r->forget_bias >= 1.0) && !r->chrono)
         dg_set_text(why, wsize,
                     "the forget gate starts near sigmoid(0) = 0.5 (no forget bias), so the cell "
-                    "state keeps about half of its gradient per step");
+                    "state keeps about half of its gradient per step on the cell path");
     else if (is_lstm)
         dg_set_text(why, wsize,
                     "even with the forget gate open (bias %s) the sequence is longer "
