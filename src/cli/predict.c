@@ -156,7 +156,10 @@ int cli_predict(int argc, char **argv)
                        "Predict, without training, how the backpropagated gradient's size "
                        "changes from layer to layer\nat initialization (mean-field signal "
                        "propagation; see docs/THEORY.md), and which regime\nthe setup is in: "
-                       "ordered (vanishing), critical, or chaotic (exploding).",
+                       "ordered (vanishing), critical, or chaotic (exploding).\nFor --arch "
+                       "rnn, lstm or gru: how ||dL/dh_t|| changes per time step going back, the "
+                       "memory horizon,\nand for plain rnn cells the Jacobian bound of Pascanu et "
+                       "al. 2013.",
                        argc, argv, &spec, pred_opts, 1, pred_opt, &o, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
