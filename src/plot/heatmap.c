@@ -1115,3 +1115,63 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
     }
     cairo_restore(cr);
 }
+
+/* Row filler of a through-time series: row li is t = li + 1 at every recorded step. */
+typedef struct {
+    const GsTrace *t;
+    size_t k;
+    int absolute;
+} SeriesRows;
+
+static void series_row(const void *ctx, size_t li, double *out)
+{
+    const SeriesRows *sr = ctx;
+    size_t ns = gs_trace_n_steps(sr->t), t = li + 1;
+    for (size_t i = 0; i < ns; i++) {
+        size_t len = gs_trace_series_len(sr->t, i, sr->k);
+        double v = gs_trace_series_get(sr->t, i, sr->k, GS_TCOL_H_GRAD_NORM, t);
+        if (!sr->absolute && !gs_trace_is_missing(v)) {
+            /* relative to the last time step of the same training step: the loss enters at T */
+            double ref = gs_trace_series_get(sr->t, i, sr->k, GS_TCOL_H_GRAD_NORM, len);
+            v = gs_trace_is_missing(ref) ? ref : v / ref;
+        }
+        out[i] = v;
+    }
+}
+
+GsStatus gs_heatmap_create_series(const GsTrace *t, size_t k, int absolute, GsBinMode bin,
+                                  size_t max_cols, GsHeatmap **out, GsError *err)
+{
+    assert(t && out && max_cols >= 1);
+    size_t ns = gs_trace_n_steps(t), T = 0;
+    if (k >= gs_trace_n_series(t) || !gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM))
+        return gs_error(err, GS_ERR_INVALID, "the trace has no through-time h_grad_norm to plot");
+    for (size_t i = 0; i < ns; i++) {
+        size_t len = gs_trace_series_len(t, i, k);
+        T = len > T ? len : T;
+    }
+    if (ns == 0 || T == 0)
+        return gs_error(err, GS_ERR_INVALID, "through-time series %zu holds no values to plot", k);
+    long *steps = malloc(ns * sizeof *steps);
+    if (!steps)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a %zu x %zu heatmap", T, ns);
+    for (size_t i = 0; i < ns; i++)
+        steps[i] = gs_trace_step(t, i);
+    SeriesRows sr = {t, k, absolute};
+    GsHeatmapMatrix m = {
+        .n_rows = T,
+        .n_steps = ns,
+        .steps = steps,
+        .fill = series_row,
+        .ctx = &sr,
+        .axis = "time step t (t = 1 at the bottom)",
+        .axis_short = "t (1 = bottom)",
+        .exponent_ticks = 1,
+        .scale = absolute ? GS_HM_LOG : GS_HM_RATIO,
+        .bin = bin,
+        .max_cols = max_cols,
+    };
+    GsStatus st = gs_heatmap_create_matrix(&m, out, err);
+    free(steps);
+    return st;
+}

@@ -74,6 +74,15 @@ const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
  * divides by the output layer's value at the same step. GS_ERR_INVALID for an empty trace,
  * GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
+/* The through-time heatmap of series k of trace t (another gs_heatmap_create_matrix caller):
+ * rows = time step t = 1..T (the longest T of any step; t = 1 at the bottom, t = T at the top),
+ * columns = recorded steps, values ||dL/dh_t|| (h_grad_norm) relative to t = T of the same
+ * step -- GS_HM_RATIO, so 1 at t = T, below 1 where the gradient vanished on its way back --
+ * or, absolute, h_grad_norm itself (GS_HM_LOG). Colour-bar ticks are log10 exponents. A step
+ * without values, or t beyond its T, is "no value". GS_ERR_INVALID when series k holds no
+ * h_grad_norm, GS_ERR_NOMEM. */
+GsStatus gs_heatmap_create_series(const GsTrace *t, size_t k, int absolute, GsBinMode bin,
+                                  size_t max_cols, GsHeatmap **out, GsError *err);
 /* Frees; NULL is a no-op. */
 void gs_heatmap_destroy(GsHeatmap *hm);
 
