@@ -5,6 +5,7 @@ gradient reaching each of them, dLoss/dh_t, can be read after backward()."""
 import math
 
 import torch
+from torch import _VF
 
 __all__ = ["unrolled_forward", "is_recurrent", "refusal", "SATURATION_ABS"]
 
@@ -82,33 +83,23 @@ def unrolled_forward(mod, input, hx=None, keep=None):
             _check_hx("hx[1]", c0, (L, B, H))
     h_n, c_n = [], []
     seq = x
+    cell = {"RNN_TANH": _VF.rnn_tanh_cell, "RNN_RELU": _VF.rnn_relu_cell,
+            "GRU": _VF.gru_cell}.get(mod.mode)
     for k in range(L):
         w_ih = getattr(mod, f"weight_ih_l{k}")
         w_hh = getattr(mod, f"weight_hh_l{k}")
         b_ih = getattr(mod, f"bias_ih_l{k}") if mod.bias else None
         b_hh = getattr(mod, f"bias_hh_l{k}") if mod.bias else None
-        # the input projection of every step at once: (T, B, gates)
-        xi = torch.nn.functional.linear(seq, w_ih, b_ih)
         h, c = h0[k], (c0[k] if lstm else None)
         hs, cs = [], ([] if lstm else None)
+        # the cell functions nn.RNNCell / LSTMCell / GRUCell call: the same formulas (LSTM
+        # gates i, f, g, o; GRU r, z, n) and kernels as the module's own cell step
         for t in range(T):
-            gh = torch.nn.functional.linear(h, w_hh, b_hh)
-            if mod.mode == "RNN_TANH":
-                h = torch.tanh(xi[t] + gh)
-            elif mod.mode == "RNN_RELU":
-                h = torch.relu(xi[t] + gh)
-            elif lstm:
-                i, f, g, o = (xi[t] + gh).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
+            if lstm:
+                h, c = _VF.lstm_cell(seq[t], (h, c), w_ih, w_hh, b_ih, b_hh)
                 cs.append(c)
-            else:  # GRU, gates r, z, n
-                ir, iz, in_ = xi[t].chunk(3, 1)
-                hr, hz, hn = gh.chunk(3, 1)
-                r = torch.sigmoid(ir + hr)
-                z = torch.sigmoid(iz + hz)
-                n = torch.tanh(in_ + r * hn)
-                h = (1 - z) * n + z * h
+            else:
+                h = cell(seq[t], h, w_ih, w_hh, b_ih, b_hh)
             hs.append(h)
         if keep is not None:
             for s in hs + (cs or []):

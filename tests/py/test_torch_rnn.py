@@ -105,49 +105,51 @@ def seq_loss(z, hn, y):
 
 
 def hand_norms(net, cell, x_bt, y):
-    """||dL/dh_t|| (and ||dL/dc_t||) per layer from an independent unroll with nn.RNNCell /
-    LSTMCell / GRUCell on copies of the weights, by torch.autograd.grad on the state list;
-    with the h_t themselves."""
+    """||dL/dh_t|| (and ||dL/dc_t||) per layer from an independent unroll in float64 written
+    out from PyTorch's documented formulas (LSTM gates i, f, g, o; GRU r, z, n) on copies of
+    the weights, by torch.autograd.grad on the list of states; with the h_t themselves."""
     rnn = net.rnn
     B, T, _ = x_bt.shape
-    cells = []
-    for k in range(rnn.num_layers):
-        n_in = rnn.input_size if k == 0 else rnn.hidden_size
-        if cell == "lstm":
-            c = nn.LSTMCell(n_in, rnn.hidden_size)
-        elif cell == "gru":
-            c = nn.GRUCell(n_in, rnn.hidden_size)
-        else:
-            c = nn.RNNCell(n_in, rnn.hidden_size, nonlinearity=cell[4:])
-        with torch.no_grad():
-            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(c, n).copy_(getattr(rnn, f"{n}_l{k}"))
-        cells.append(c)
-    hs = [[] for _ in cells]
-    cs = [[] for _ in cells]
-    state = [None] * len(cells)
+    H = rnn.hidden_size
+    sig, tanh = torch.sigmoid, torch.tanh
+    W = [{n: getattr(rnn, f"{n}_l{k}").detach().double()
+          for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+         for k in range(rnn.num_layers)]
+    head_w, head_b = net.head.weight.detach().double(), net.head.bias.detach().double()
+    hs = [[] for _ in W]
+    cs = [[] for _ in W]
+    # zero initial states that require a gradient: every later state is then in the graph
+    h = [torch.zeros(B, H, dtype=torch.float64, requires_grad=True) for _ in W]
+    c = [torch.zeros(B, H, dtype=torch.float64, requires_grad=True) for _ in W]
     for t in range(T):
-        inp = x_bt[:, t]
-        for k, c in enumerate(cells):
+        inp = x_bt[:, t].double()
+        for k, w in enumerate(W):
+            a_i = inp @ w["weight_ih"].t() + w["bias_ih"]
+            a_h = h[k] @ w["weight_hh"].t() + w["bias_hh"]
             if cell == "lstm":
-                h, cc = c(inp, state[k])
-                state[k] = (h, cc)
-                cs[k].append(cc)
+                i, f, g, o = (a_i + a_h).split(H, 1)
+                c[k] = sig(f) * c[k] + sig(i) * tanh(g)
+                h[k] = sig(o) * tanh(c[k])
+                cs[k].append(c[k])
+            elif cell == "gru":
+                r = sig(a_i[:, :H] + a_h[:, :H])
+                z = sig(a_i[:, H:2 * H] + a_h[:, H:2 * H])
+                n = tanh(a_i[:, 2 * H:] + r * a_h[:, 2 * H:])
+                h[k] = (1 - z) * n + z * h[k]
             else:
-                h = c(inp, state[k])
-                state[k] = h
-            hs[k].append(h)
-            inp = h
+                h[k] = tanh(a_i + a_h) if cell == "rnn_tanh" else torch.relu(a_i + a_h)
+            hs[k].append(h[k])
+            inp = h[k]
     top = torch.stack(hs[-1], 1)
-    hn = torch.stack([s[0] if cell == "lstm" else s for s in state])
-    L = seq_loss(net.head(top[:, -3:]).mean(1), hn, y)
-    flat_states = [h for layer in hs for h in layer] + [c for layer in cs for c in layer]
+    z = (top[:, -3:] @ head_w.t() + head_b).mean(1)
+    L = seq_loss(z, torch.stack(h), y.double())
+    flat_states = [s for layer in hs for s in layer] + [s for layer in cs for s in layer]
     grads = torch.autograd.grad(L, flat_states)
     norms = [g.norm().item() for g in grads]
-    n = len(cells) * T
-    hg = [norms[k * T:(k + 1) * T] for k in range(len(cells))]
-    cg = [norms[n + k * T:n + (k + 1) * T] for k in range(len(cells))] if cell == "lstm" else None
-    return hg, cg, [torch.stack(layer).detach().double() for layer in hs]
+    n = len(W) * T
+    hg = [norms[k * T:(k + 1) * T] for k in range(len(W))]
+    cg = [norms[n + k * T:n + (k + 1) * T] for k in range(len(W))] if cell == "lstm" else None
+    return hg, cg, [torch.stack(layer).detach() for layer in hs]
 
 
 def series_table(path):
