@@ -511,11 +511,15 @@ class _Recorder:
                     out.append((s, got["out"].numel(), {OUTPUT_COLUMN: scalars.add(got["out"])}))
                 continue
             layer = got[ser.k]
-            hs = torch.stack([h.detach() for h in layer["h"]]).double()  # (T, batch, hidden)
-            slots = {"h_mean": scalars.add(hs.mean((1, 2))),
-                     "h_std": scalars.add(hs.std((1, 2), unbiased=False)),
+            # (T, batch x hidden) in double; two passes (reductions along the contiguous
+            # last dim: ~10x faster than var_mean over dims (1, 2) on CPU in torch 1.13)
+            hs = torch.stack([h.detach() for h in layer["h"]]).reshape(len(layer["h"]), -1)
+            hs = hs.double()
+            mean = hs.mean(1)
+            slots = {"h_mean": scalars.add(mean),
+                     "h_std": scalars.add((hs - mean[:, None]).square_().mean(1).sqrt_()),
                      "h_saturation": scalars.add(
-                         (hs.abs() > SATURATION_ABS).double().mean((1, 2)))}
+                         (hs.abs_() > SATURATION_ABS).sum(1, dtype=torch.float64) / hs.shape[1])}
             for col, states in (("h_grad_norm", layer["h"]), ("c_grad_norm", layer["c"])):
                 if states is None or all(h.grad is None for h in states):
                     continue  # an RNN/GRU has no cell state; no backward reached the states
