@@ -156,6 +156,28 @@ def _fmt(v):
     return "" if v is None else str(v)
 
 
+def _recurrent_meta(mod):
+    """The keys gradscope's own recurrent traces carry for the theory, for the one recurrent
+    module of a model, from its weights now (the tracer is made before training): `cell`, and
+    per layer k `rnn_sigma_max_l{k}` (largest singular value of the whole weight_hh_l{k}) and
+    `rnn_spectral_radius_l{k}` (largest |eigenvalue| of the square block that carries the
+    state: the candidate g of an LSTM, n of a GRU, all of an RNN's)."""
+    cell = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm",
+            "GRU": "gru"}.get(mod.mode)
+    meta = {"cell": cell} if cell else {}
+    H = mod.hidden_size
+    block = {"LSTM": 2, "GRU": 2}.get(mod.mode, 0)
+    if mod.bidirectional or getattr(mod, "proj_size", 0) or cell is None:
+        return meta
+    with torch.no_grad():
+        for k in range(mod.num_layers):
+            w = getattr(mod, f"weight_hh_l{k}").detach().double().cpu()
+            meta[f"rnn_sigma_max_l{k}"] = float(torch.linalg.matrix_norm(w, 2))
+            sq = w[block * H:(block + 1) * H]
+            meta[f"rnn_spectral_radius_l{k}"] = float(torch.linalg.eigvals(sq).abs().max())
+    return meta
+
+
 class _Series:
     """A through-time series: layer k of a recurrent module (k None: the module's output)."""
 
@@ -342,6 +364,10 @@ class _Recorder:
                 self._act_hooks.append(mod.register_forward_hook(self._output_hook))
         for s, ser in enumerate(self._series):
             ser.layer = len(self._rows) + 1 + s
+        rnns = [mod for _, mod in modules if is_recurrent(mod)]
+        if len(rnns) == 1:
+            for key, v in _recurrent_meta(rnns[0]).items():
+                self._extra.setdefault(key, v)  # a key given in setup= wins
 
     def _patch(self, mod):
         """Replaces mod.forward (an instance attribute, removed at close) by one that runs the

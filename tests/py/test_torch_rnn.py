@@ -210,6 +210,7 @@ def test_rows_and_header(d):
     path = os.path.join(d, "gru.csv")
     x, y = torch.randn(4, 6, 3), torch.randn(4, 2)
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    w0 = [getattr(net.rnn, f"weight_hh_l{k}").detach().clone() for k in range(2)]
     with GradTrace(net, path, every=2, through_time=True) as tracer:
         assert "forward" in net.rnn.__dict__
         for _ in range(5):
@@ -243,6 +244,14 @@ def test_rows_and_header(d):
         assert all(float(r["h_grad_norm"]) > 0 and r["c_grad_norm"] == "" for r in ser)
     meta = read_meta(path)
     assert meta["through_time"] == 1 and meta["series"] == 2 and meta["layers"] == 5
+    # the recurrent weights at construction, for the theory: sigma_max of all of weight_hh,
+    # the spectral radius of the GRU's candidate (n) block
+    assert meta["cell"] == "gru"
+    for k in range(2):
+        w = w0[k].double()
+        assert rel_err(meta[f"rnn_sigma_max_l{k}"], torch.linalg.svdvals(w)[0]) < 1e-8
+        rho = torch.linalg.eigvals(w[12:18]).abs().max()
+        assert rel_err(meta[f"rnn_spectral_radius_l{k}"], rho) < 1e-8
     frame, _ = load_trace(path)
     assert len(frame[frame.t.isna()]) == 15 and len(frame[frame.t.notna()]) == 36
 
