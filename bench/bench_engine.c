@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gradscope/probe.h"
+#include "gradscope/record.h"
 #include "gradscope/rng.h"
 
 /* Measurement rounds per configuration (interleaved; the fastest of each kind counts). */

@@ -12,7 +12,7 @@
 
 #include "cli_util.h"
 #include "gradscope/diagnose.h"
-#include "gradscope/probe.h"
+#include "gradscope/run.h"
 #include "gradscope/theory.h"
 #include "runner.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gradscope/sweep.h"
+#include "gradscope/plot.h"
 #include "plot/draw.h"
 #include "runner.h"
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "gradscope/net.h"
+#include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
-#include "nn/optim.h"
 #include "runner.h"
 
 /* Relative error bound of a central difference against the analytic directional

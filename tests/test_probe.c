@@ -1,10 +1,14 @@
 /* Recorder tests: known activations and gradients in, exact statistics out (including
  * NaN/Inf, saturation and dead units); recording cadence, determinism, first non-finite. */
+#include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "gradscope/probe.h"
+#include "gradscope/record.h"
 #include "runner.h"
 
 static GsNet *tiny_net(const char *act, float w0, float w1, float w2)
@@ -256,6 +260,56 @@ START_TEST(test_global_norm_recorded)
 }
 END_TEST
 
+/* The recorder leaves the process-wide BLAS thread count alone (a sweep worker's single
+ * thread must survive a setup asking for more) and records the count in effect. */
+START_TEST(test_trace_keeps_blas_threads)
+{
+    GsDataset *d = toy_data(16, 1.0);
+    openblas_set_num_threads(1);
+    GsTrace *t = train("--depth 1 --width 4 --steps 2 --batch 8 --threads 3", d, NULL);
+    ck_assert_int_eq(openblas_get_num_threads(), 1);
+    ck_assert_str_eq(gs_trace_meta_get(t, "blas_threads"), "1");
+    ck_assert_str_eq(gs_trace_meta_get(t, "threads"), "3");
+    gs_trace_destroy(t);
+    free_data(d);
+}
+END_TEST
+
+/* Reads key `key` from the trace CSV at gs_tmpdir/name ("" when absent). */
+static void trace_meta(const char *name, const char *key, char *val, size_t size)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", gs_tmpdir, name);
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(path, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    const char *v = gs_trace_meta_get(t, key);
+    snprintf(val, size, "%s", v ? v : "");
+    gs_trace_destroy(t);
+}
+
+/* The CLI decides threads: run uses --threads; parallel sweep workers keep one each, a
+ * lone worker (-j 1) takes the setup's. */
+START_TEST(test_cli_decides_threads)
+{
+    const char *small = "--depth 2 --width 4 --steps 3 --samples 32 --threads 2 -q";
+    char v[64];
+    ck_assert_msg(gs_cli_run(1, "run %s --no-report --trace r.csv", small) == 0, "%.2000s", gs_out);
+    trace_meta("r.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "2");
+    ck_assert_msg(gs_cli_run(1, "sweep %s --vary act=tanh,relu -j 2 --out s", small) == 0,
+                  "%.2000s", gs_out);
+    trace_meta("s/act=tanh.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "1");
+    trace_meta("s/act=relu.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "1");
+    ck_assert_msg(gs_cli_run(1, "sweep %s --vary act=tanh,relu -j 1 --out s1", small) == 0,
+                  "%.2000s", gs_out);
+    trace_meta("s1/act=relu.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "2");
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("probe");
@@ -268,6 +322,12 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_nonfinite_is_data);
     tcase_add_test(tc, test_clip_columns);
     tcase_add_test(tc, test_global_norm_recorded);
+    tcase_add_test(tc, test_trace_keeps_blas_threads);
     suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("cli");
+    tcase_set_timeout(cli, 120);
+    tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);
+    tcase_add_test(cli, test_cli_decides_threads);
+    suite_add_tcase(s, cli);
     return s;
 }

@@ -16,7 +16,8 @@
 
 #include "cli_util.h"
 #include "gradscope/diagnose.h"
-#include "gradscope/probe.h"
+#include "gradscope/plot.h"
+#include "gradscope/run.h"
 #include "gradscope/sweep.h"
 #include "runner.h"
 

@@ -1,5 +1,6 @@
 /* Report rendering: turns a trace (plus optional findings, prediction and a second "after"
- * trace) into one PNG/SVG/PDF page. No cairo types here; drawing internals live in src/plot/. */
+ * trace) into one PNG/SVG/PDF page, and a set of runs (a sweep) into one grid figure. No
+ * cairo types here; drawing internals live in src/plot/. */
 #ifndef GRADSCOPE_PLOT_H
 #define GRADSCOPE_PLOT_H
 
@@ -76,5 +77,29 @@ GsStatus gs_plot_parse_preset(const char *text, GsReportPreset *out, GsError *er
 
 /* Name of a bin mode ("gmean", "max", "min"). */
 const char *gs_plot_bin_name(GsBinMode mode);
+
+/* What the grid figure (of a sweep or a set of traces) draws: n runs placed by index on rows x cols
+ * x pages. */
+typedef struct {
+    const GsTrace *const *traces;      /* n traces */
+    const GsFindings *const *findings; /* n findings lists (entries may be NULL) */
+    const int *row, *col, *page;       /* n cell coordinates (page may be NULL: all 0) */
+    const double *predicted;           /* n predicted ratios shown in the badge; NULL: none */
+    size_t n;
+    size_t n_rows, n_cols, n_pages;
+    const char *row_key, *col_key, *page_key; /* axis names; NULL: not shown */
+    const char *const *row_labels, *const *col_labels, *const *page_labels;
+    const char *title;    /* page title */
+    const char *subtitle; /* the fixed setup; may be NULL */
+    int width, height;    /* 0: chosen from the grid size */
+    int metric;           /* heatmap column (GsCol); 0 (step, never a metric): grad_norm */
+} GsGridOptions;
+
+/* Renders the grid to path (.png/.svg/.pdf), atomically: one shared log10 colour scale for
+ * grad_norm over every run (clamped like the report), one colour bar, each cell a heatmap
+ * (layer 1 bottom) with a badge of the most severe finding and the final loss. Fails with
+ * GS_ERR_INVALID (bad extension, size, empty grid, coordinates out of range), GS_ERR_IO
+ * naming the path, or GS_ERR_NOMEM. */
+GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* Sweeps: the cartesian product of varied setup keys (--vary KEY=V1,V2,...), run naming,
- * shard slices, resume checks, summary rows, lesson/scenario files, and the grid figure of
- * small-multiple heatmaps on one shared colour scale. No printing, no processes here. */
+ * shard slices, resume checks, summary rows and lesson/scenario files (the grid figure of a
+ * sweep is plot.h's gs_plot_grid). No printing, no processes here. */
 #ifndef GRADSCOPE_SWEEP_H
 #define GRADSCOPE_SWEEP_H
 
@@ -108,31 +108,9 @@ typedef struct {
 
 /* Parses scenario text (INI: [run] keys as the setup table, [lesson] keys title, caption
  * (repeatable), cure, cure_label, vary (repeatable), case (repeatable), expect,
- * expect_cured, primary (a finding kind), metric (a trace column), quick; '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown
- * sections/keys and bad values fail with GS_ERR_INVALID; *out untouched then. */
+ * expect_cured, primary (a finding kind), metric (a trace column), quick; '#'/';' comments). name
+ * labels errors ("NAME:LINE: ..."). Unknown sections/keys and bad values fail with GS_ERR_INVALID;
+ * *out untouched then. */
 GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsError *err);
-
-/* What the grid figure draws: n runs placed by index on rows x cols x pages. */
-typedef struct {
-    const GsTrace *const *traces;      /* n traces */
-    const GsFindings *const *findings; /* n findings lists (entries may be NULL) */
-    const int *row, *col, *page;       /* n cell coordinates (page may be NULL: all 0) */
-    const double *predicted;           /* n predicted ratios shown in the badge; NULL: none */
-    size_t n;
-    size_t n_rows, n_cols, n_pages;
-    const char *row_key, *col_key, *page_key; /* axis names; NULL: not shown */
-    const char *const *row_labels, *const *col_labels, *const *page_labels;
-    const char *title;    /* page title */
-    const char *subtitle; /* the fixed setup; may be NULL */
-    int width, height;    /* 0: chosen from the grid size */
-    int metric;           /* heatmap column (GsCol); 0 (step, never a metric): grad_norm */
-} GsGridOptions;
-
-/* Renders the grid to path (.png/.svg/.pdf), atomically: one shared log10 colour scale for
- * grad_norm over every run (clamped like the report), one colour bar, each cell a heatmap
- * (layer 1 bottom) with a badge of the most severe finding and the final loss. Fails with
- * GS_ERR_INVALID (bad extension, size, empty grid, coordinates out of range), GS_ERR_IO
- * naming the path, or GS_ERR_NOMEM. */
-GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
 
 #endif

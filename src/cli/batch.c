@@ -3,7 +3,6 @@
  * built from a set of traces, shared by sweep, demo and plot --grid. */
 #include "cli/batch.h"
 
-#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -18,7 +17,8 @@
 
 #include "cli/cli.h"
 #include "cli/report_opts.h"
-#include "gradscope/probe.h"
+#include "gradscope/plot.h"
+#include "gradscope/run.h"
 #include "gradscope/theory.h"
 
 int cli_batch_load(const char *cmd, const char *path, GsTrace **out)
@@ -48,14 +48,15 @@ static double now_s(void)
 
 /* The worker: one run, its trace written atomically; exit status carries the outcome. It
  * dies with its parent: a killed sweep must not leave workers running and writing. */
-static void child(const char *cmd, const CliJob *job, pid_t parent)
+static void child(const char *cmd, const CliJob *job, pid_t parent, int n_workers)
 {
     cli_signals_forget();
     /* SIGTERM, not SIGKILL, so that the worker's handler removes its temporary file */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) /* the parent died before prctl took effect */
         _exit(GS_EXIT_FAIL);
-    openblas_set_num_threads(1);
+    /* parallel workers share the cores: one BLAS thread each; a lone worker has them all */
+    cli_blas_threads(n_workers > 1 ? 1 : job->spec.threads);
     GsTrace *t = NULL;
     GsRunInfo info;
     GsError err = {{0}};
@@ -126,7 +127,7 @@ int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, 
                 break; /* wait for a slot */
             }
             if (p == 0)
-                child(cmd, &jobs[next], self);
+                child(cmd, &jobs[next], self, n_workers);
             for (int s = 0; s < n_workers; s++)
                 if (pid[s] == 0) {
                     pid[s] = p;

@@ -18,7 +18,8 @@ typedef struct {
     char label[256]; /* for progress lines: "act=relu init=he_normal" */
 } CliJob;
 
-/* Runs the jobs with up to n_workers processes at a time; progress on stderr (a bar on a
+/* Runs the jobs with up to n_workers processes at a time (one BLAS thread each when
+ * n_workers > 1, the job's `threads` when 1); progress on stderr (a bar on a
  * terminal, plain lines otherwise, nothing when quiet). Returns 0 when every run wrote its
  * trace, else an exit code after printing which runs failed. */
 int cli_batch_run(const char *cmd, const CliJob *jobs, size_t n, int n_workers, int quiet);

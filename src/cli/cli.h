@@ -78,6 +78,10 @@ const char *cli_config_path(void);
 
 /* Exit code for a library status: input problems 2, anything else 3. */
 int cli_status_exit(GsStatus st);
+/* Sets the process-wide BLAS thread count (at least 1). The CLI decides threads: run sets
+ * the setup's `threads` once before training; batch workers of a parallel sweep keep 1.
+ * The recorder only records the count it sees. Cannot fail. */
+void cli_blas_threads(int n);
 
 /* With loss auto and a CSV data set whose target holds only the integers 0..K-1
  * (2 <= K <= 100), sets spec->loss to xent and says so in one stderr line (unless quiet).

@@ -2,6 +2,7 @@
  * key table plus each command's own options. */
 #include "cli/cli.h"
 
+#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -536,4 +537,9 @@ done:
     free(argv1);
     free(lo);
     return rc;
+}
+
+void cli_blas_threads(int n)
+{
+    openblas_set_num_threads(n < 1 ? 1 : n);
 }

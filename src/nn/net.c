@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "gradscope/npy.h"
+#include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
-#include "nn/optim.h"
 
 #define NORM_EPS 1e-5f
 

@@ -1,6 +1,6 @@
 /* Optimizers as PyTorch implements them (torch.optim, default hyper-parameters),
  * learning-rate schedules and clipping. */
-#include "nn/optim.h"
+#include "gradscope/optim.h"
 
 #include <math.h>
 

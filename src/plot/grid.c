@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gradscope/sweep.h"
+#include "gradscope/plot.h"
 #include "plot/draw.h"
 #include "plot/heatmap.h"
 #include "plot/panels.h"

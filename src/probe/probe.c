@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "gradscope/act.h"
+#include "probe/record_priv.h"
 #include "util/reduce.h"
 #include "util/simd.h"
 
@@ -112,4 +113,16 @@ void gs_probe_update(const GsNet *net, double *row)
         Stats s = stats(gs_net_layer_delta_w(net, l), p.n_out * p.n_in);
         r[GS_COL_UPDATE_RATIO] = sqrt(s.sumsq) / r[GS_COL_WEIGHT_NORM];
     }
+}
+
+GsProbeStats gs_probe_stats(const float *x, size_t n)
+{
+    Stats s = stats(x, n);
+    GsProbeStats o = {s.sumsq, s.maxabs, s.nonfinite};
+    return o;
+}
+
+void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)
+{
+    mean_std(h, n, mean, std);
 }

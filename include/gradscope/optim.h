@@ -1,7 +1,7 @@
 /* Optimizer update rules (PyTorch's formulas and defaults), learning-rate schedules and
  * gradient clipping. Pure functions over flat arrays; the net owns the arrays. */
-#ifndef GS_NN_OPTIM_H
-#define GS_NN_OPTIM_H
+#ifndef GS_OPTIM_H
+#define GS_OPTIM_H
 
 #include <stddef.h>
 
