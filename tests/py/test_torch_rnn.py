@@ -297,6 +297,8 @@ def test_output_mode(d):
             header = [ln for ln in f if not ln.startswith("#")][0].strip().split(",")
         assert header == list(COLUMNS) + ["out_grad_norm"] + list(TIME_COLUMNS), header
         assert read_meta(path)["through_time"] == "output"
+        if os.path.exists(GS) and _reader_has_series():
+            gradscope_renders(path, d)  # the extra column and the rnn_output series are read
 
 
 def test_refusals(d):
