@@ -178,6 +178,72 @@ def _recurrent_meta(mod):
     return meta
 
 
+class _Inert:
+    """What a copy of a traced model (copy.deepcopy, pickle, torch.save) holds in place of the
+    tracer's module hooks: a hook that does nothing, so the copy is not traced and never
+    writes into the original's trace."""
+
+    __slots__ = ()
+
+    def __call__(self, *args):
+        return None
+
+
+class _Hook(_Inert):
+    """A module hook of the tracer (calls fn); its copies are _Inert."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __reduce__(self):  # pickle, and copy.deepcopy too
+        return (_Inert, ())
+
+
+class _OwnForward:
+    """A module's own class forward: what a copy of a traced module (copy.deepcopy, pickle,
+    torch.save) gets in place of _UnrolledForward, so the copy neither is traced nor runs the
+    original's weights."""
+
+    __slots__ = ("mod",)
+
+    def __init__(self, mod):
+        self.mod = mod
+
+    def __call__(self, *args, **kwargs):
+        return type(self.mod).forward(self.mod, *args, **kwargs)
+
+    def __reduce__(self):
+        # pickle and copy.deepcopy rebuild it around the copy of the module (the module being
+        # copied is memoized before its state, which holds this object)
+        return (_OwnForward, (self.mod,))
+
+
+class _UnrolledForward(_OwnForward):
+    """Instance forward of a traced recurrent module: the first call of a recorded step (with
+    gradients enabled) runs unrolled_forward and hands its states to the recorder; every
+    other call runs the module's own forward."""
+
+    __slots__ = ("rec",)
+
+    def __init__(self, mod, rec):
+        super().__init__(mod)
+        self.rec = weakref.ref(rec)  # the model must not keep a finished recorder alive
+
+    def __call__(self, input, hx=None):
+        r, mod = self.rec(), self.mod
+        if r is not None and r._time_now() and torch.is_grad_enabled() and id(mod) not in r._tt:
+            keep = []
+            out = unrolled_forward(mod, input, hx, keep)
+            r._tt[id(mod)] = keep
+            return out
+        return type(mod).forward(mod, input, hx)
+
+
 class _Series:
     """A through-time series: layer k of a recurrent module (k None: the module's output)."""
 
@@ -255,9 +321,9 @@ class _Recorder:
         self._run_index = {}
         self._run_count = {}
         self._input = None
-        self._order_hooks = [mod.register_forward_pre_hook(self._order_hook)
+        self._order_hooks = [mod.register_forward_pre_hook(_Hook(self._order_hook))
                              for _, mod in modules]
-        self._order_hooks.append(model.register_forward_pre_hook(self._input_hook))
+        self._order_hooks.append(model.register_forward_pre_hook(_Hook(self._input_hook)))
         self._parent = {}
         for mpath, mod in modules:
             for cname, child in mod.named_children():
@@ -272,7 +338,7 @@ class _Recorder:
         for r in self._rows:
             if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
                     and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
-                self._act_hooks.append(r.module.register_forward_hook(self._make_act_hook(r)))
+                self._act_hooks.append(r.module.register_forward_hook(_Hook(self._make_act_hook(r))))
 
         self._step = 0
         self._n_recorded = 0
@@ -361,7 +427,7 @@ class _Recorder:
             else:
                 name = f"{mpath}.output" if mpath else "output"
                 self._series.append(_Series(mod, None, name, "rnn_output"))
-                self._act_hooks.append(mod.register_forward_hook(self._output_hook))
+                self._act_hooks.append(mod.register_forward_hook(_Hook(self._output_hook)))
         for s, ser in enumerate(self._series):
             ser.layer = len(self._rows) + 1 + s
         rnns = [mod for _, mod in modules if is_recurrent(mod)]
@@ -372,20 +438,7 @@ class _Recorder:
     def _patch(self, mod):
         """Replaces mod.forward (an instance attribute, removed at close) by one that runs the
         unrolled forward on recorded steps and the module's own forward otherwise."""
-        original = type(mod).forward
-        rec = weakref.ref(self)  # the model must not keep a closed recorder alive
-
-        def forward(input, hx=None):
-            r = rec()
-            if (r is not None and r._time_now() and torch.is_grad_enabled()
-                    and id(mod) not in r._tt):
-                keep = []
-                out = unrolled_forward(mod, input, hx, keep)
-                r._tt[id(mod)] = keep
-                return out
-            return original(mod, input, hx)
-
-        mod.forward = forward
+        mod.forward = _UnrolledForward(mod, self)
         self._patched.append(mod)
 
     def _output_hook(self, module, inputs, output):
@@ -744,7 +797,8 @@ class _Recorder:
                 h.remove()
             self._act_hooks = self._order_hooks = []
             for mod in self._patched:
-                mod.__dict__.pop("forward", None)
+                if isinstance(mod.__dict__.get("forward"), _UnrolledForward):
+                    del mod.__dict__["forward"]
             self._patched = []
             self._tt = {}
         if self._header_len is None and not self._ready:

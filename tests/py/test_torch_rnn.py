@@ -271,6 +271,38 @@ def test_untraced_model_unchanged(d):
     assert "through_time" not in read_meta(path)
 
 
+def test_copies_of_a_traced_model(d):
+    """copy.deepcopy and torch.save of a model mid-trace: the copy runs its own weights with
+    the module's own forward (not the original's, not traced), and the trace goes on."""
+    import copy
+    import io
+
+    torch.manual_seed(6)
+    net = SeqNet(nn.LSTM, {}, 1, True)
+    x, y = torch.randn(3, 5, 3), torch.randn(3, 2)
+    path = os.path.join(d, "copy.csv")
+    with GradTrace(net, path, through_time=True, act_every=1) as tracer:
+        for step in range(3):
+            z, hn = net(x)
+            seq_loss(z, hn, y).backward()
+            tracer.step()
+            buf = io.BytesIO()
+            torch.save(net, buf)
+            buf.seek(0)
+            for twin in (copy.deepcopy(net), torch.load(buf)):
+                with torch.no_grad():
+                    assert torch.equal(twin(x)[0], net(x)[0])
+                    twin.rnn.weight_hh_l0.mul_(2.0)
+                    assert not torch.allclose(twin(x)[0], net(x)[0])  # its own weights
+                    want = type(twin.rnn).forward(twin.rnn, x)[0]
+                    assert torch.equal(twin.rnn(x)[0], want)
+                twin(x)[0].sum().backward()  # a forward with gradients: not recorded
+            # nothing of the copies' passes reached the recorder (states, head output gradient)
+            assert tracer._rec._tt == {} and tracer._rec._act == {}
+    table = series_table(path)
+    assert sorted(table) == [(0, "rnn.h_l0"), (1, "rnn.h_l0"), (2, "rnn.h_l0")]
+
+
 def test_output_mode(d):
     """through_time="output": ||dLoss/d output_t|| from a hook on the output sequence, written
     as out_grad_norm (never h_grad_norm); bidirectional modules are fine here."""
