@@ -314,6 +314,11 @@ class _Recorder:
         if not self._rows:
             raise ValueError("model has no weight tensor (a parameter of 2 or more dimensions, "
                              "or of a norm or embedding module)")
+        if through_time is True:  # refused before any hook is placed on the model
+            for mpath, mod in modules:
+                why = refusal(mod, mpath) if is_recurrent(mod) else None
+                if why:
+                    raise ValueError(why)
         self._model_name = type(model).__name__
         self._n_params = sum(p.numel() for p in model.parameters())
 
@@ -338,7 +343,8 @@ class _Recorder:
         for r in self._rows:
             if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
                     and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
-                self._act_hooks.append(r.module.register_forward_hook(_Hook(self._make_act_hook(r))))
+                hook = _Hook(self._make_act_hook(r))
+                self._act_hooks.append(r.module.register_forward_hook(hook))
 
         self._step = 0
         self._n_recorded = 0
@@ -417,9 +423,6 @@ class _Recorder:
             if not is_recurrent(mod):
                 continue
             if self._through_time is True:
-                why = refusal(mod, mpath)
-                if why:
-                    raise ValueError(why)
                 for k in range(mod.num_layers):
                     name = f"{mpath}.h_l{k}" if mpath else f"h_l{k}"
                     self._series.append(_Series(mod, k, name, "state"))

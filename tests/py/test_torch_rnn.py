@@ -345,6 +345,8 @@ def test_refusals(d):
             assert text in str(e), (text, str(e))
         else:
             raise AssertionError(f"accepted {text}")
+        assert all(not m._forward_hooks and not m._forward_pre_hooks and
+                   "forward" not in m.__dict__ for m in model.modules())  # left untouched
     rnn = nn.GRU(3, 4)
     packed = nn.utils.rnn.pack_padded_sequence(torch.randn(5, 2, 3), [5, 3])
     with GradTrace(rnn, path, through_time=True):
