@@ -107,7 +107,8 @@ def bench(name, build, cycles, directory, **trace_kw):
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {statistics.median(plain) * 1e3:7.2f} "
           f"ms/step  with {statistics.median(traced) * 1e3:7.2f} ms/step  overhead "
           f"{100 * overhead:+5.1f}%\n     (snapshot step {100 * med[0]:+.0f}%, update measured "
-          f"{100 * med[1]:+.0f}%, activation gradients {100 * med.get(act_every, med[0]):+.0f}%, other steps "
+          f"{100 * med[1]:+.0f}%, activation gradients "
+          f"{100 * med.get(act_every, med[0]):+.0f}%, other steps "
           f"{100 * med['other']:+.1f}%; {cycles * period} pairs, update_every {period}, "
           f"act_every {act_every})", flush=True)
 

@@ -198,7 +198,8 @@ def main():
     cases = []
     for cell in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
         for depth in (1, 2):
-            for head, loss in (("last", "mse"), ("each", "xent"), ("last", "xent"), ("each", "mse")):
+            for head, loss in (("last", "mse"), ("each", "xent"), ("last", "xent"),
+                               ("each", "mse")):
                 cases.append((cell, depth, head, loss, 0))
         for head in ("last", "each"):
             cases.append((cell, 2, head, "mse", 2))
