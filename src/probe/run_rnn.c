@@ -16,6 +16,7 @@
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "gradscope/seq.h"
+#include "gradscope/theory.h"
 #include "probe/record_priv.h"
 #include "util/fs.h"
 
@@ -184,7 +185,8 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     double sq = 0.0;
     for (size_t i = 0; i < nx; i++)
         sq += (double)d->x[i] * (double)d->x[i];
-    ok = ok && set_meta_num(t, "input_second_moment", nx ? sq / (double)nx : 0.0) == GS_OK;
+    double in_m2 = nx ? sq / (double)nx : 0.0;
+    ok = ok && set_meta_num(t, "input_second_moment", in_m2) == GS_OK;
     ok = ok && gs_record_input_stats(t, d->x, d->n * d->T, d->d_in);
     size_t ny = d->n * (d->per_step ? d->T : 1);
     ok = ok && gs_record_baseline(t, d->y, d->label, ny, d->d_out, d->n_classes);
@@ -213,6 +215,13 @@ static GsStatus create_trace(Run *r, GsTrace **out)
         ok = set_meta_num(t, buf, smax) == GS_OK;
         snprintf(buf, sizeof buf, "rnn_spectral_radius_l%zu", k);
         ok = ok && set_meta_num(t, buf, rho) == GS_OK;
+        /* the theory's per-step factor of ||dL/dh_t|| at init (bottom layer of a one-layer
+         * net only: THEORY.md) */
+        double gain = k == 0 ? gs_theory_rnn_step_gain(cfg, in_m2, smax, rho) : (double)NAN;
+        if (ok && isfinite(gain)) {
+            snprintf(buf, sizeof buf, "theory_step_gain_l%zu", k);
+            ok = set_meta_num(t, buf, gain) == GS_OK;
+        }
     }
     if (!ok) {
         gs_trace_destroy(t);
