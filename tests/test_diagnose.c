@@ -1561,6 +1561,26 @@ START_TEST(time_torch_trace)
 }
 END_TEST
 
+START_TEST(time_learned_anyway)
+{
+    /* the loss fell far below the baseline: vanishing through time is reported at info */
+    RnnSyn r = {.T = 60, .steps = 50, .gain = 0.58};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "tanh", 60, "default", "0");
+    meta(t, "baseline_loss", "5.0"); /* the synthetic loss ends near 0.2 */
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->severity, GS_SEV_INFO);
+    ck_assert(strstr(v->message, "may not need the early steps") != NULL);
+    size_t n = strlen(v->message);
+    ck_assert_msg(v->message[n - 1] == '.', "cut message: %s", v->message);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 START_TEST(time_healthy_silent)
 {
     /* a short sequence with a decent gain: 0.6^4 = 0.13 */
@@ -1728,6 +1748,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tt, vanishing_time_tanh);
     tcase_add_test(tt, vanishing_time_lstm_fix);
     tcase_add_test(tt, time_healthy_silent);
+    tcase_add_test(tt, time_learned_anyway);
     tcase_add_test(tt, time_torch_trace);
     tcase_add_test(tt, exploding_time_and_clipping);
     tcase_add_test(tt, time_primary_over_generic);

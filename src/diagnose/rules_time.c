@@ -230,14 +230,15 @@ static SeriesSummary summarize(Ctx *c, size_t k, double thr, int below)
     SeriesSummary m;
     memset(&m, 0, sizeof m);
     m.step_first_bad = m.step_last_bad = m.nonfinite_step = -1;
-    double *r = malloc(3 * c->S_all * sizeof *r);
+    /* c->S: for vanishing the steps before the first non-finite one (a shape rule) */
+    double *r = malloc(3 * (c->S + 1) * sizeof *r);
     if (!r) {
         c->oom = 1;
         return m;
     }
-    double *d = r + c->S_all, *h = d + c->S_all;
+    double *d = r + c->S, *h = d + c->S;
     size_t n = 0;
-    for (size_t i = 0; i < c->S_all; i++) {
+    for (size_t i = 0; i < c->S; i++) {
         TimeStat s = time_stat(c->t, i, k);
         if (s.T < 2)
             continue;
@@ -481,7 +482,7 @@ void rule_vanishing_time(Ctx *c)
     dg_add_ev(f, "sigma_max_hh", r.sigma_max);
     dg_add_ev(f, "theory_step_gain", r.theory_gain);
 
-    char why[256], b1[24], b2[24], b3[24], when[64];
+    char why[384], b1[24], b2[24], b3[24], when[64];
     if (step0 || !isfinite(m.s0.ratio)) {
         vanish_time_fix(c, &r, T, f, why, sizeof why);
     } else {
@@ -499,6 +500,18 @@ void rule_vanishing_time(Ctx *c)
     char theory[96] = "";
     if (isfinite(r.theory_gain))
         snprintf(theory, sizeof theory, " (theory at init: %s)", dg_fmt(b3, r.theory_gain));
+    /* a net that learned the task anyway (final loss under a tenth of the baseline) may not
+     * need the early steps: said, at info */
+    double fin = gs_diagnose_final_loss(c->t, NULL), base = c->su.ts.baseline_loss;
+    int learned = isfinite(fin) && isfinite(base) && base > 0.0 && fin < 0.1 * base;
+    if (learned) {
+        f->severity = GS_SEV_INFO;
+        size_t w = strlen(why);
+        snprintf(why + w, sizeof why - w,
+                 "; yet the loss fell to %s of the baseline: the task may not need the early "
+                 "steps",
+                 dg_fmt(b1, fin / base));
+    }
     dg_set_text(f->message, sizeof f->message,
                 "Gradients vanish through time in %s: ||dL/dh_1|| is %s of ||dL/dh_%zu|| %s, a "
                 "factor of %s per step back%s; they stay above 1e-3 of their value at t = %zu for "
