@@ -419,6 +419,27 @@ static char *slurp(const char *name, size_t *n)
     return buf;
 }
 
+/* A recurrent run is bit-identical run after run (truncated BPTT and clipping included). */
+START_TEST(test_recurrent_deterministic)
+{
+    const char *cmd = "run --arch gru --depth 2 --width 8 --seq-len 7 --bptt 3 --clip-norm 0.5 "
+                      "--data parity --steps 4 --samples 40 --batch 8 --no-report --trace %s";
+    int rc = gs(cmd, "a.csv");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    rc = gs(cmd, "b.csv");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    size_t na = 0, nb = 0;
+    char *a = slurp("a.csv", &na), *b = slurp("b.csv", &nb);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_gt(na, 1000);
+    ck_assert_msg(na == nb && memcmp(a, b, na) == 0, "two identical recurrent runs differ");
+    ck_assert_ptr_nonnull(strstr(a, "# bptt = 3"));
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* The command exits 2 with one line naming both needles, and file keeps its bytes. */
 static void expect_refused(const char *cmd, const char *n1, const char *n2, const char *file)
 {
@@ -680,6 +701,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_bad_data);
     tcase_add_test(tc, test_recurrent_bad_input);
     tcase_add_test(tc, test_recurrent_run_and_export);
+    tcase_add_test(tc, test_recurrent_deterministic);
     tcase_add_test(tc, test_run_writes_trace_and_weights);
     tcase_add_test(tc, test_config_and_override);
     tcase_add_test(tc, test_plot_bad_input);
