@@ -128,6 +128,11 @@ const char *gs_opt_name(GsOptKind kind);
 const char *gs_arch_name(GsArch arch);
 /* 1 for the recurrent archs (rnn, lstm, gru). */
 int gs_arch_is_recurrent(GsArch arch);
+/* 0 when key (a key-table name) has no effect on arch: the mlp-only keys (norm, residual,
+ * res-scale, bias-init, input-scale, standardize, target) on recurrent archs, act on lstm/gru,
+ * the recurrent-only keys (seq-len, bptt, init-hh, forget-bias) on mlp, forget-bias on rnn/gru;
+ * 1 otherwise (unknown keys included). For summaries that list a setup. */
+int gs_spec_key_applies(const char *key, GsArch arch);
 /* The recurrent config a setup describes for data with d_in input channels and d_out outputs
  * (classes for classification), per-step targets or not, batches of up to batch_max; the
  * parameter seed is derived from spec->seed. GS_ERR_INVALID for an mlp setup. */

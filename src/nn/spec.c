@@ -104,6 +104,23 @@ int gs_arch_is_recurrent(GsArch k)
     return k == GS_ARCH_RNN || k == GS_ARCH_LSTM || k == GS_ARCH_GRU;
 }
 
+int gs_spec_key_applies(const char *key, GsArch arch)
+{
+    static const char *const mlp_only[] = {"norm",        "residual",    "res-scale", "bias-init",
+                                           "input-scale", "standardize", "target"};
+    static const char *const rnn_only[] = {"seq-len", "bptt", "init-hh", "forget-bias"};
+    int rec = gs_arch_is_recurrent(arch);
+    for (size_t i = 0; i < sizeof mlp_only / sizeof mlp_only[0]; i++)
+        if (!strcmp(key, mlp_only[i]))
+            return !rec;
+    for (size_t i = 0; i < sizeof rnn_only / sizeof rnn_only[0]; i++)
+        if (!strcmp(key, rnn_only[i]))
+            return rec && (strcmp(key, "forget-bias") || arch == GS_ARCH_LSTM);
+    if (!strcmp(key, "act"))
+        return arch == GS_ARCH_MLP || arch == GS_ARCH_RNN;
+    return 1;
+}
+
 static int find_name(const char *const *names, int n, const char *v, size_t len)
 {
     for (int i = 0; i < n; i++)
