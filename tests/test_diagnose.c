@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/rnn.h"
+#include "gradscope/theory.h"
 #include "runner.h"
 
 /* ---- synthetic traces ----------------------------------------------------------------- */
@@ -1313,7 +1315,8 @@ typedef struct {
     size_t T, steps;
     double gain, gain_late;
     size_t i_late;
-    int clipped; /* the clipped column is 1 at every step */
+    int clipped;        /* the clipped column is 1 at every step */
+    const char *module; /* the recurrent module's name; NULL: "rnn" */
 } RnnSyn;
 
 static GsTrace *build_rnn(const RnnSyn *r)
@@ -1323,11 +1326,17 @@ static GsTrace *build_rnn(const RnnSyn *r)
     s.steps = r->steps;
     GsTrace *t = NULL;
     ck_assert_int_eq(gs_trace_create(3, s.cols, &t), GS_OK);
-    const char *names[] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "out"};
+    const char *mod = r->module ? r->module : "rnn";
+    char names[3][64];
+    snprintf(names[0], sizeof names[0], "%s.weight_ih_l0", mod);
+    snprintf(names[1], sizeof names[1], "%s.weight_hh_l0", mod);
+    snprintf(names[2], sizeof names[2], "out");
     for (size_t l = 0; l < 3; l++)
         ck_assert_int_eq(gs_trace_set_layer_name(t, l, names[l], "linear"), GS_OK);
     size_t k;
-    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l0", "state", &k), GS_OK);
+    char sname[64];
+    snprintf(sname, sizeof sname, "%s.h_l0", mod);
+    ck_assert_int_eq(gs_trace_add_series(t, sname, "state", &k), GS_OK);
     double *g = malloc(r->T * sizeof *g);
     for (size_t i = 0; i < r->steps; i++) {
         long step = (long)i * s.every;
@@ -1365,8 +1374,8 @@ static GsTrace *build_rnn(const RnnSyn *r)
 }
 
 /* The recorder's metadata for a recurrent setup on the adding problem. */
-static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
-                     const char *clip)
+static void rnn_meta_full(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                          const char *clip, int with_theory)
 {
     char buf[32];
     meta(t, "tool", "gradscope test");
@@ -1389,7 +1398,14 @@ static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, co
     meta(t, "input_second_moment", buf);
     meta(t, "rnn_sigma_max_l0", "1.106");
     meta(t, "rnn_spectral_radius_l0", "0.621");
-    meta(t, "theory_step_gain_l0", "0.61");
+    if (with_theory)
+        meta(t, "theory_step_gain_l0", "0.61");
+}
+
+static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                     const char *clip)
+{
+    rnn_meta_full(t, arch, act, T, fb, clip, 1);
 }
 
 START_TEST(vanishing_time_tanh)
@@ -1462,6 +1478,26 @@ START_TEST(vanishing_time_lstm_fix)
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 
+    /* without the recorder's theory_step_gain_l0 the rule predicts it from the setup */
+    r.gain = 0.61;
+    t = build_rnn(&r);
+    rnn_meta_full(t, "lstm", "tanh", 60, "default", "0", 0);
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    GsRnnConfig cfg = gs_rnn_config_default();
+    cfg.cell = GS_CELL_LSTM;
+    cfg.d_in = 2;
+    cfg.hidden = 64;
+    cfg.d_out = 1;
+    cfg.seq_len = 60;
+    cfg.batch_max = 1;
+    double want = gs_theory_rnn_step_gain(&cfg, (1.0 / 3.0 + 2.0 / 60.0) / 2.0, 1.106, 0.621);
+    ck_assert(want > 0.55 && want < 0.7);
+    assert_close(ev(v, "theory_step_gain"), want, 1e-5);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
     /* developed while training (healthy at step 0): reported over the run, not at init */
     RnnSyn late = {.T = 60, .steps = 40, .gain = 0.97, .gain_late = 0.5, .i_late = 10};
     t = build_rnn(&late);
@@ -1472,6 +1508,54 @@ START_TEST(vanishing_time_lstm_fix)
     ck_assert(strstr(v->message, "over the run") != NULL);
     ck_assert_int_eq(v->step_first, 100);
     assert_close(ev(v, "decay_per_step"), 0.5, 1e-9);
+    /* the init was fine (0.97^59 = 0.17 at step 0): the fix is the step size, not the init */
+    ck_assert(strstr(v->message, "training did this") != NULL);
+    ck_assert_str_eq(v->options, "--lr 0.001");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(time_torch_trace)
+{
+    /* the PyTorch tracer's trace: a module "enc", the cell but no arch, no width or input
+     * moment (so no theory): the fix by sequence length, in PyTorch's terms */
+    RnnSyn r = {.T = 60, .steps = 20, .gain = 0.64, .module = "enc"};
+    GsTrace *t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "lstm");
+    meta(t, "rnn_sigma_max_l0", "1.7");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->primary, 1);
+    ck_assert_int_eq(v->layer_first, 2); /* enc.weight_hh_l0 */
+    ck_assert(strstr(v->message, "enc.h_l0") != NULL);
+    ck_assert(strstr(v->message, "forget gate") != NULL);
+    ck_assert(strstr(v->options, "bias_ih_l0[H:2H] = 3") != NULL);
+    ck_assert(isnan(ev(v, "theory_step_gain")));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    /* a short one gets bias 1; a tanh RNN the orthogonal init, said for PyTorch */
+    r.T = 20;
+    r.gain = 0.6;
+    t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "lstm");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(strstr(v->options, "bias_ih_l0[H:2H] = 1") != NULL);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "rnn_tanh");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(strstr(v->options, "nn.init.orthogonal_") != NULL);
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 }
@@ -1644,6 +1728,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tt, vanishing_time_tanh);
     tcase_add_test(tt, vanishing_time_lstm_fix);
     tcase_add_test(tt, time_healthy_silent);
+    tcase_add_test(tt, time_torch_trace);
     tcase_add_test(tt, exploding_time_and_clipping);
     tcase_add_test(tt, time_primary_over_generic);
     suite_add_tcase(s, tt);

@@ -544,6 +544,13 @@ START_TEST(test_rnn_closed_forms)
     ck_assert_rel(p.local_gain, 1.2 / sqrt(2.0), 1e-9);
     ck_assert_rel(p.ratio, pow(1.2 / sqrt(2.0), 29), 1e-8);
     ck_assert_rel(p.horizon, log(1e-3) / log(1.2 / sqrt(2.0)), 1e-8);
+    /* beyond 2000 steps the prediction extrapolates with the settled local rate: exact here */
+    c.seq_len = 100000;
+    GsRnnPrediction pl = rnn_predict(&c, 0.4, NAN);
+    ck_assert_rel(pl.step_gain, 1.2 / sqrt(2.0), 1e-9);
+    ck_assert_rel(pl.log10_ratio, 99999.0 * log10(1.2 / sqrt(2.0)), 1e-9);
+    ck_assert_double_eq(pl.ratio, 0.0); /* 1e-7133 underflows; log10_ratio does not */
+    c.seq_len = 30;
     /* a given spectral radius replaces sqrt(H Var w) only for i.i.d. weights */
     GsRnnPrediction p2 = rnn_predict(&c, 0.4, 0.3);
     ck_assert_rel(p2.step_gain, p.step_gain, 1e-12);

@@ -94,16 +94,21 @@ GsStatus gs_theory_rnn_bound(GsCellKind cell, double sigma_max, size_t T, GsRnnB
 /* The mean-field prediction of ||dL/dh_t|| through time at initialization for recurrent layer
  * 0 of cfg (depth 1), backpropagated from t = T = cfg->seq_len with full BPTT. */
 typedef struct {
-    double ratio;      /* ||dL/dh_1|| / ||dL/dh_T||; NaN when the head reads every step (then
-                          each step gets a fresh gradient and there is no single ratio) */
-    double step_gain;  /* ratio^(1/(T-1)): the geometric mean of the per-step factor going back
-                          (1 when T = 1); for per-step heads the propagated path's factor */
-    double local_gain; /* the factor of one step at t = T, where the transient from h_0 = 0 has
-                          settled most: the rate for sequences much longer than T */
-    double horizon;    /* steps back until the gradient is below 1e-3 of its value at T:
-                          log(1e-3) / log(step_gain); +Inf when step_gain >= 1 */
-    double q_T;        /* second moment of the (candidate) pre-activation at t = T */
-    char model[320];   /* one sentence: which approximation was used and what it ignores */
+    double ratio;       /* ||dL/dh_1|| / ||dL/dh_T||; NaN when the head reads every step (then
+                           each step gets a fresh gradient and there is no single ratio) */
+    double log10_ratio; /* log10 of ratio, finite where ratio itself underflows (T 1000: 1e-250)
+                           for the many-to-one head; NaN like ratio for per-step heads, -Inf
+                           under truncation */
+    double step_gain;   /* ratio^(1/(T-1)): the geometric mean of the per-step factor going back
+                           (1 when T = 1); for per-step heads the propagated path's factor */
+    double local_gain;  /* the factor of one step at t = T, where the transient from h_0 = 0 has
+                           settled most: the rate for sequences much longer than T */
+    double horizon;     /* steps back until the gradient is below 1e-3 of its value at T:
+                           log(1e-3) / log(step_gain); +Inf when step_gain >= 1 */
+    double q_T;         /* second moment of the (candidate) pre-activation at t = T (at
+                           t = 2000 for longer sequences: beyond it the prediction extrapolates
+                           with local_gain, the statistics having settled) */
+    char model[320];    /* one sentence: which approximation was used and what it ignores */
 } GsRnnPrediction;
 
 /* The steps-back threshold of the memory horizon (1e-3 of the gradient at T). */

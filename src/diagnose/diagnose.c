@@ -467,6 +467,23 @@ static void torch_terms(const char *opts, char *out, size_t size)
             snprintf(clause, sizeof clause,
                      "torch.nn.utils.clip_grad_norm_(model.parameters(), %s) before opt.step()",
                      val);
+        } else if (!strcmp(k, "--init-hh")) {
+            if (!strncmp(val, "orthogonal", 10))
+                snprintf(clause, sizeof clause,
+                         "nn.init.orthogonal_ on each H x H gate block of weight_hh_l0");
+            else if (!strncmp(val, "identity", 8))
+                snprintf(clause, sizeof clause,
+                         "initialize weight_hh_l0 as the identity (IRNN: nn.init.eye_)");
+            else
+                snprintf(clause, sizeof clause, "initialize weight_hh_l0 as %s", val);
+        } else if (!strcmp(k, "--forget-bias")) {
+            snprintf(clause, sizeof clause,
+                     "open the forget gate: bias_ih_l0[H:2H] = %s and bias_hh_l0[H:2H] = 0", val);
+        } else if (!strcmp(k, "--arch")) {
+            snprintf(clause, sizeof clause, "%s",
+                     !strcmp(val, "lstm")  ? "use nn.LSTM"
+                     : !strcmp(val, "gru") ? "use nn.GRU"
+                                           : val);
         } else if (!strcmp(k, "--lr")) {
             snprintf(clause, sizeof clause, "set the optimizer's lr to %s", val);
         } else if (!strcmp(k, "--opt")) {
