@@ -200,8 +200,10 @@ GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsE
         }
         for (size_t li = 0; li < nl; li++) {
             const char *nm = m->row_names[li];
+            size_t cap = m->name_max && m->name_max < GS_LAYER_LABEL_MAX ? m->name_max + 1
+                                                                         : sizeof hm->names[li];
             if (nm)
-                gs_layer_name_short(nm, hm->names[li], sizeof hm->names[li]);
+                gs_layer_name_short(nm, hm->names[li], cap);
             else
                 snprintf(hm->names[li], sizeof hm->names[li], "%zu", li + 1);
         }
@@ -247,6 +249,12 @@ static void trace_row(const void *ctx, size_t li, double *out)
 
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
 {
+    return gs_heatmap_create_short(spec, 0, out, err);
+}
+
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, GsHeatmap **out,
+                                 GsError *err)
+{
     assert(spec && spec->trace && out && spec->max_cols >= 1);
     const GsTrace *t = spec->trace;
     size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
@@ -274,6 +282,7 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
         .fill = trace_row,
         .ctx = &tr,
         .row_names = named ? names : NULL,
+        .name_max = name_max,
         .top_label = "out",
         /* short panels: the "out" tick already says which end is which */
         .axis = "layer (1 = input side)",

@@ -1577,9 +1577,9 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, 1, (double)(T > 1 ? T : 2),
                          (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    const char *ylab =
-        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log scale)";
+    /* at least 3: a few over many decades would fall back to linear ticks */
+    scale_ticks(&ys, &yt, (int)fmax(3.0, p.h / (font * 2.2)));
+    const char *ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log scale)";
     GsTextStyle yls = gs_text_style(font * 0.9);
     if (gs_text_width(cr, &yls, ylab) > p.h)
         ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log)";
