@@ -44,6 +44,7 @@ struct GsHeatmap {
     const char *axis;       /* row axis title (static text), or NULL */
     const char *axis_short; /* the same when the long one does not fit */
     int exponent_ticks;     /* colour bar ticks as log10 exponents */
+    double zoom_min_fonts;  /* the zoom strip is drawn when the cells are wider than this */
 };
 
 static void classify(GsHeatmap *hm, double v)
@@ -152,6 +153,7 @@ GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsE
     hm->axis = m->axis;
     hm->axis_short = m->axis_short ? m->axis_short : m->axis;
     hm->exponent_ticks = m->exponent_ticks;
+    hm->zoom_min_fonts = 20.0;
     hm->steps = malloc(ns * sizeof *hm->steps);
     hm->val = malloc(nl * hm->n_cols * sizeof *hm->val);
     /* One row's raw values, and each row's first steps in case they get a zoom. */
@@ -679,6 +681,11 @@ void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
     hatch_missing(cr, hm, hm->val, hm->n_cols, r);
 }
 
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts)
+{
+    hm->zoom_min_fonts = fonts;
+}
+
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm)
 {
     return hm->n_zoom;
@@ -836,7 +843,7 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
 
     /* zoom strip on the left: the first steps one column each, up to just past the NaN */
     GsRect z = {0, 0, 0, 0};
-    if (hm->n_zoom && c.w > font * 20) {
+    if (hm->n_zoom && c.w > font * hm->zoom_min_fonts) {
         double zw = fmin(fmax(c.w * 0.2, font * 7), c.w * 0.3);
         z = (GsRect){c.x, c.y, zw, c.h};
         double gap = font * 1.2;

@@ -146,6 +146,9 @@ double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
  * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
  * when there is no zoom. */
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Draws the zoom strip only when the cells are wider than this many fonts (default 20; a
+ * narrow panel beside another lowers it). Cannot fail. */
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts);
 /* Index of the first recorded step with NaN/Inf in some layer; the step count when none. */
 size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
 

@@ -442,6 +442,8 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
                 continue;
             st = gs_heatmap_create_series(runs[k], m->tk[k], o->series_absolute, o->bin,
                                           (size_t)fmax(1.0, ceil(tt_w)), &m->tt[k], err);
+            if (st == GS_OK)
+                gs_heatmap_set_zoom_min(m->tt[k], 10.0); /* an early NaN is the story */
         }
         if (st == GS_OK && m->tt[0]) {
             /* before and after on one colour scale, as the per-tensor heatmaps */
@@ -457,6 +459,11 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
         st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
     if (st == GS_OK && o->after)
         st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
+    if (st == GS_OK && m->split) { /* the narrow tensors' panel keeps its zoom too */
+        gs_heatmap_set_zoom_min(m->main, 10.0);
+        if (m->after)
+            gs_heatmap_set_zoom_min(m->after, 10.0);
+    }
     if (st == GS_OK) {
         /* the comparison is only honest on one shared colour scale, and a robust one */
         GsHeatmap *both[2] = {m->main, m->after};
