@@ -251,11 +251,11 @@ static void trace_row(const void *ctx, size_t li, double *out)
 
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
 {
-    return gs_heatmap_create_short(spec, 0, out, err);
+    return gs_heatmap_create_short(spec, 0, NULL, out, err);
 }
 
-GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, GsHeatmap **out,
-                                 GsError *err)
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err)
 {
     assert(spec && spec->trace && out && spec->max_cols >= 1);
     const GsTrace *t = spec->trace;
@@ -287,8 +287,8 @@ GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, GsH
         .name_max = name_max,
         .top_label = "out",
         /* short panels: the "out" tick already says which end is which */
-        .axis = "layer (1 = input side)",
-        .axis_short = "layer",
+        .axis = row_axis ? row_axis : "layer (1 = input side)",
+        .axis_short = row_axis ? row_axis : "layer",
         .scale = spec->scale,
         .bin = spec->bin,
         .max_cols = spec->max_cols,

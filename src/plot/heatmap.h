@@ -76,9 +76,10 @@ const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
  * GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
 /* The same with layer names shortened to at most name_max characters (gs_layer_name_short;
- * 0: GS_LAYER_LABEL_MAX), for a narrow panel. */
-GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, GsHeatmap **out,
-                                 GsError *err);
+ * 0: GS_LAYER_LABEL_MAX), for a narrow panel, and the rows' axis titled row_axis (NULL:
+ * "layer"). */
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err);
 /* The through-time heatmap of series k of trace t (another gs_heatmap_create_matrix caller):
  * rows = time step t = 1..T (the longest T of any step; t = 1 at the bottom, t = T at the top),
  * columns = recorded steps, values ||dL/dh_t|| (h_grad_norm) relative to t = T of the same

@@ -224,7 +224,7 @@ static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBi
                       : sc == GS_HM_FRACTION                       ? 5
                                                                    : 12;
     GsHeatmapSpec spec = {t, col, sc, bin, (size_t)fmax(1.0, ceil(px_width))};
-    return gs_heatmap_create_short(&spec, name_max, out, err);
+    return gs_heatmap_create_short(&spec, name_max, name_max ? "weight tensor" : NULL, out, err);
 }
 
 static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
