@@ -755,6 +755,16 @@ START_TEST(through_time_view)
         ck_assert_msg(strstr(log.text, w) != NULL, "'%s' not drawn:\n%s", w, log.text);
     }
     gs_trace_destroy(t);
+    /* Two recorded steps: both get a line in the profile. */
+    t = make_rnn(1, 2, 8, 0.5);
+    o.trace = t;
+    o.series = NULL;
+    gs_draw_log_begin(&log);
+    st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_msg(strstr(log.text, "step 0\n") && strstr(log.text, "step 5\n"), "%s", log.text);
+    gs_trace_destroy(t);
 }
 END_TEST
 

@@ -1496,11 +1496,17 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     size_t ns = gs_trace_n_steps(t);
     const char *sname = gs_trace_series_name(t, k) ? gs_trace_series_name(t, k) : "hidden state";
     char title[256];
-    if (deep)
+    long layer = series_layer(t, k, -1);
+    if (deep && layer >= 0)
         snprintf(title, sizeof title,
                  "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
-                 "%s \xe2\x80\x94 layer %ld, the bottom one (the longest path)",
-                 sname, series_layer(t, k, (long)k));
+                 "%s \xe2\x80\x94 layer %ld%s",
+                 sname, layer, layer == 0 ? ", the bottom one (the longest path)" : "");
+    else if (deep)
+        snprintf(title, sizeof title,
+                 "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
+                 "%s (series %zu of %zu)",
+                 sname, k + 1, gs_trace_n_series(t));
     else
         snprintf(title, sizeof title,
                  "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
@@ -1511,9 +1517,10 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     if (b)
         T = series_T(b, kb) > T ? series_T(b, kb) : T;
 
+    /* the first, middle and last recorded steps, each once (a short run has fewer) */
     size_t idx[3] = {0, ns / 2, ns - 1};
-    int nsteps = ns >= 3 ? 3 : (int)ns;
     GsRgb col[3] = {oi_orange, oi_green, oi_blue};
+    int nsteps = ns >= 3 ? 3 : (int)ns;
     if (ns == 2) {
         idx[1] = 1;
         col[1] = col[2];
@@ -1535,8 +1542,6 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
         legend_add(&lg, grey, LINE_DOTTED, "last step");
     } else {
         for (int j = 0; j < nsteps; j++) {
-            if (j == 1 && ns == 2)
-                continue;
             tt_step_label(lab, sizeof lab, t, k, idx[j], NULL);
             legend_add(&lg, col[j], LINE_SOLID, lab);
         }
@@ -1600,8 +1605,6 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
         }
     } else {
         for (int j = 0; j < nsteps; j++) {
-            if (j == 1 && ns == 2)
-                continue;
             tt_line(cr, p, &ys, t, k, idx[j], Tax, col[j], LINE_SOLID, font);
         }
     }
