@@ -1553,7 +1553,8 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
             legend_add(&lg, grey, LINE_SOLID,
                        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (h_grad_norm)");
             legend_add(&lg, grey, LINE_DOTTED,
-                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82c_t\xe2\x80\x96 (c_grad_norm, "
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82"
+                       "c_t\xe2\x80\x96 (c_grad_norm, "
                        "the LSTM cell)");
         }
     }
