@@ -754,6 +754,16 @@ START_TEST(through_time_view)
         const char *w = pick ? "(rnn.h_l1)" : "of rnn.h_l0 \xe2\x80\x94 layer 0, the bottom one";
         ck_assert_msg(strstr(log.text, w) != NULL, "'%s' not drawn:\n%s", w, log.text);
     }
+    /* An LSTM's cell state: its own dotted lines in the profile. */
+    const double c[12] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-2};
+    for (size_t i = 0; i < 20; i++)
+        ck_assert_int_eq(gs_trace_series_set(t, i, 0, GS_TCOL_C_GRAD_NORM, c, 12), GS_OK);
+    o.series = NULL;
+    gs_draw_log_begin(&log);
+    st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_msg(strstr(log.text, "(c_grad_norm, the LSTM cell)") != NULL, "%s", log.text);
     gs_trace_destroy(t);
     /* Two recorded steps: both get a line in the profile. */
     t = make_rnn(1, 2, 8, 0.5);
