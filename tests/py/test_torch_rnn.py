@@ -445,7 +445,8 @@ def test_digits_lstm(d):
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     path = os.path.join(d, "digits_lstm.csv")
     steps, B = 300, 64
-    with GradTrace(net, path, every=10, through_time=True, classes=10, loss="xent") as tracer:
+    with GradTrace(net, path, every=10, update_every=3, through_time=True, classes=10,
+                   loss="xent") as tracer:
         for s in range(steps):
             idx = torch.randint(0, 1500, (B,))
             opt.zero_grad()
