@@ -9,8 +9,9 @@ and range. A measurement, not a test.
         [--batch 64] [--double] [--train STEPS [--lr 0.001]]
 
 --train STEPS then trains each setup (seed 0, Adam, a new batch every step) and prints, at
-the start, the middle and the end, the loss, the ratio and for an LSTM the mean forget gate
-sigma(f) over batch, units and time, to show whether the gradient's reach grows in training.
+the start, the middle and the end, the loss, the ratio and for an LSTM its forget gate
+sigma(f) (mean over batch, units and time; the fraction of units open above 0.9), to show
+whether the gradient's reach grows in training and whether the gates open.
 
 Adding problem in the two-channel form of Le, Jaitly & Hinton 2015 (after Hochreiter &
 Schmidhuber 1997), as gradscope's `adding` data: channel 0 holds values U[0,1], channel 1 a
@@ -81,7 +82,9 @@ def ratio(setup, seed, H, T, B, dtype, directory):
 
 
 def forget_gate_mean(rnn, x):
-    """Mean of the LSTM's forget gate over batch, units and time steps, for the batch x."""
+    """The LSTM's forget gate on the batch x: its mean over batch, units and time steps, and
+    the fraction of units whose mean over batch and time exceeds 0.9 (open: such a unit's
+    cell keeps 0.9^60 = 0.2% of itself over 60 steps, a closed one at 0.5 keeps 1e-18)."""
     from gradscope.rnn import unrolled_forward
 
     H = rnn.hidden_size
@@ -93,7 +96,8 @@ def forget_gate_mean(rnn, x):
         xt = x.transpose(0, 1)
         a = (xt @ rnn.weight_ih_l0[H:2 * H].t() + rnn.bias_ih_l0[H:2 * H]
              + prev @ rnn.weight_hh_l0[H:2 * H].t() + rnn.bias_hh_l0[H:2 * H])
-        return torch.sigmoid(a).mean().item()
+        f = torch.sigmoid(a)  # (T, B, H)
+        return f.mean().item(), (f.mean((0, 1)) > 0.9).double().mean().item()
 
 
 def train(setup, steps, lr, H, T, B, directory):
@@ -139,7 +143,14 @@ def main():
     ap.add_argument("--double", action="store_true", help="float64 nets and data")
     ap.add_argument("--train", type=int, default=0, help="then train each setup STEPS steps")
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (--train)")
+    ap.add_argument("--setups", default=",".join(str(i) for i in range(len(SETUPS))),
+                    help="comma list of setup numbers, 0.." + str(len(SETUPS) - 1) + ": " +
+                    "; ".join(f"{i} {n}" for i, n in enumerate(SETUPS)))
     a = ap.parse_args()
+    try:
+        chosen = [SETUPS[int(i)] for i in a.setups.split(",")]
+    except (ValueError, IndexError):
+        ap.error(f"--setups {a.setups!r}: expected numbers 0..{len(SETUPS) - 1}")
     torch.set_num_threads(1)
     dtype = torch.float64 if a.double else torch.float32
     print(f"||dL/dh_1|| / ||dL/dh_{a.T}|| at init, hidden {a.hidden}, T {a.T}, batch "
@@ -147,18 +158,21 @@ def main():
           f"torch {torch.__version__}")
     print(f"{'setup':<26} {'median':>9} {'min':>9} {'max':>9} {'seed 0':>9}")
     with tempfile.TemporaryDirectory() as d:
-        for setup in SETUPS:
+        for setup in chosen:
             r = [ratio(setup, s, a.hidden, a.T, a.batch, dtype, d) for s in range(a.seeds)]
             print(f"{setup:<26} {statistics.median(r):9.2g} {min(r):9.2g} {max(r):9.2g} "
                   f"{r[0]:9.2g}", flush=True)
         if a.train:
             print(f"\ntraining {a.train} steps, Adam lr {a.lr}, seed 0 (mean loss of the recorded "
                   f"steps over the last 5 records; constant prediction: 1/6 = 0.167)")
-            for setup in SETUPS:
+            for setup in chosen:
                 pts, gates = train(setup, a.train, a.lr, a.hidden, a.T, a.batch, d)
                 text = "  ".join(f"step {s}: loss {l:.3g} ratio {r:.2g}" for s, l, r in pts)
                 if gates:
-                    text += "  forget gate " + " -> ".join(f"{v:.3f}" for v in gates.values())
+                    text += "  forget gate mean " + " -> ".join(f"{v[0]:.3f}" for v in
+                                                                gates.values())
+                    text += ", units open (>0.9) " + " -> ".join(f"{v[1]:.2f}" for v in
+                                                                 gates.values())
                 print(f"{setup:<26} {text}", flush=True)
 
 
