@@ -260,6 +260,39 @@ START_TEST(test_global_norm_recorded)
 }
 END_TEST
 
+/* A classification set under mse (one-hot targets beside the labels) trains in minibatches:
+ * the sampler carries both. */
+START_TEST(test_mse_on_classes_minibatch)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_apply_args(&s,
+                                        "--depth 2 --width 8 --steps 5 --batch 16 --samples 60 "
+                                        "--data spiral:4 --loss mse",
+                                        &err),
+                     GS_OK);
+    GsDataOptions o = {(size_t)s.samples, s.noise, 1.0, 0, NULL, 0, s.seed};
+    GsDataset *d = NULL;
+    ck_assert_int_eq(gs_data_create(&s.data, &o, &d, &err), GS_OK);
+    ck_assert_ptr_nonnull(d->y);
+    ck_assert_ptr_nonnull(d->label);
+    ck_assert_uint_eq(d->d_out, 4);
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, d->d_in, d->d_out, 16, &net, &err), GS_OK);
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_record_create_trace(net, d, &t), GS_OK);
+    ck_assert_int_eq(gs_record_train(net, d, t, 1, NULL, NULL, &err), GS_OK);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 5);
+    double loss = gs_trace_get(t, 0, 0, GS_COL_LOSS);
+    /* one-hot mse at init: finite and well below the 1 of a prediction off by one everywhere */
+    ck_assert_msg(isfinite(loss) && loss > 0 && loss < 1, "loss %g", loss);
+    gs_trace_destroy(t);
+    gs_net_destroy(net);
+    gs_data_destroy(d);
+}
+END_TEST
+
 /* The recorder leaves the process-wide BLAS thread count alone (a sweep worker's single
  * thread must survive a setup asking for more) and records the count in effect. */
 START_TEST(test_trace_keeps_blas_threads)
@@ -323,6 +356,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_clip_columns);
     tcase_add_test(tc, test_global_norm_recorded);
     tcase_add_test(tc, test_trace_keeps_blas_threads);
+    tcase_add_test(tc, test_mse_on_classes_minibatch);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

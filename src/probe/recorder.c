@@ -42,11 +42,12 @@ static int sampler_init(Sampler *s, const GsDataset *data, size_t B, uint64_t se
         return 1; /* full batch: use the data set's arrays directly */
     s->perm = malloc(data->n * sizeof *s->perm);
     s->x = malloc(B * data->d_in * sizeof(float));
+    /* a classification set under mse has both: labels and their one-hot targets */
     if (data->label)
         s->label = malloc(B * sizeof(int32_t));
-    else
+    if (data->y)
         s->y = malloc(B * data->d_out * sizeof(float));
-    if (!s->perm || !s->x || (!s->label && !s->y))
+    if (!s->perm || !s->x || (data->label && !s->label) || (data->y && !s->y))
         return 0;
     for (size_t i = 0; i < data->n; i++)
         s->perm[i] = i;
@@ -77,7 +78,7 @@ static void sampler_next(Sampler *s, const float **x, const float **y, const int
         memcpy(s->x + i * d->d_in, d->x + r * d->d_in, d->d_in * sizeof(float));
         if (s->label)
             s->label[i] = d->label[r];
-        else
+        if (s->y)
             memcpy(s->y + i * d->d_out, d->y + r * d->d_out, d->d_out * sizeof(float));
     }
     s->pos += s->B;
