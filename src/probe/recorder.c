@@ -170,11 +170,16 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
         return GS_ERR_NOMEM;
     const GsSpec *spec = gs_net_spec(net);
     char buf[1100];
-    /* layer names as the exported weights are named (dense{l}.weight.npy; out) */
-    size_t nl = gs_net_n_layers(net);
-    for (size_t l = 1; l <= nl; l++) {
-        snprintf(buf, sizeof buf, "dense%zu", l);
-        if (gs_trace_set_layer_name(t, l - 1, l == nl ? "out" : buf, "linear") != GS_OK) {
+    /* layer names as the exported weights are named: the weight tensor's name without
+     * ".weight" (dense{l}, out) */
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    for (size_t i = 0; i < nt; i++) {
+        if (tab[i].role != GS_TENSOR_WEIGHT && tab[i].role != GS_TENSOR_OUT_WEIGHT)
+            continue;
+        const char *dot = strrchr(tab[i].name, '.');
+        snprintf(buf, sizeof buf, "%.*s", (int)(dot - tab[i].name), tab[i].name);
+        if (gs_trace_set_layer_name(t, tab[i].layer, buf, "linear") != GS_OK) {
             gs_trace_destroy(t);
             return GS_ERR_NOMEM;
         }
@@ -214,31 +219,47 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
 }
 
 /* Global L2 norm of all parameter gradients from the probe's per-layer weight and bias
- * gradient norms in row, plus the norm layers' scale/shift gradients. Equals
- * gs_net_grad_norm up to the order of the double additions. */
+ * gradient norms in row, plus the norm layers' scale/shift gradients, over the tensor table.
+ * Equals gs_net_grad_norm up to the order of the double additions. */
 static double global_norm_from_row(GsNet *net, const double *row)
 {
-    double sq = 0.0;
-    for (size_t l = 1; l <= gs_net_n_layers(net); l++) {
-        const double *r = row + (l - 1) * GS_COL_COUNT;
-        sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM];
-        sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM];
-        GsLayerParams p = gs_net_layer(net, l);
-        if (p.dgamma) {
-            double g = gs_l2(p.dgamma, p.n_out), b = gs_l2(p.dbeta, p.n_out);
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *G = gs_net_grads(net);
+    double sq = 0.0, g = 0.0;
+    for (size_t i = 0; i < nt; i++) {
+        const GsTensorInfo *t = &tab[i];
+        const double *r = row + t->layer * GS_COL_COUNT;
+        switch (t->role) {
+        case GS_TENSOR_WEIGHT:
+        case GS_TENSOR_OUT_WEIGHT: sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM]; break;
+        case GS_TENSOR_BIAS:
+        case GS_TENSOR_OUT_BIAS: sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM]; break;
+        case GS_TENSOR_NORM_WEIGHT: g = gs_l2(G + t->offset, t->size); break;
+        case GS_TENSOR_NORM_BIAS: {
+            /* a norm's scale comes right before its shift; their squares go in together */
+            double b = gs_l2(G + t->offset, t->size);
             sq += g * g + b * b;
+            break;
+        }
+        default: break;
         }
     }
     return sqrt(sq);
 }
 
-/* Layer of the first non-finite gradient in backward order (output side first). */
+/* Layer (1-based) of the first non-finite weight or bias gradient in backward order (output
+ * side first); 0 when none. */
 static size_t first_bad_layer(GsNet *net)
 {
-    for (size_t l = gs_net_n_layers(net); l >= 1; l--) {
-        GsLayerParams p = gs_net_layer(net, l);
-        if (!isfinite(gs_l2(p.dw, p.n_out * p.n_in)) || !isfinite(gs_l2(p.db, p.n_out)))
-            return l;
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *G = gs_net_grads(net);
+    for (size_t i = nt; i-- > 0;) {
+        const GsTensorInfo *t = &tab[i];
+        if (t->role != GS_TENSOR_NORM_WEIGHT && t->role != GS_TENSOR_NORM_BIAS &&
+            !isfinite(gs_l2(G + t->offset, t->size)))
+            return t->layer + 1;
     }
     return 0;
 }
