@@ -42,7 +42,6 @@ struct GsNet {
     float *opt_v;                    /* optimizer second moment (or NULL) */
     float *acts;                     /* arena: every activation buffer */
     float *g, *gskip, *dy, *scratch; /* backward scratch (B, max width) */
-    size_t a_scratch;                /* offset of g in acts; gskip, dy, scratch follow */
 };
 
 /* Residual roles: blocks of K layers over 2..depth; a trailing partial block has none. */
@@ -57,6 +56,13 @@ static void residual_roles(int depth, int K, int l, int *start, int *end)
         return;
     *start = (l - 2) % K == 0;
     *end = (l - 2) % K == K - 1;
+}
+
+/* Which optimizer moments the spec's optimizer keeps: m (momentum or first moment), v. */
+static void moments(const GsSpec *spec, int *m, int *v)
+{
+    *m = spec->opt != GS_OPT_SGD;
+    *v = spec->opt == GS_OPT_RMSPROP || spec->opt == GS_OPT_ADAM || spec->opt == GS_OPT_ADAMW;
 }
 
 /* Size arithmetic that clears *ok on overflow (the result is then meaningless). */
@@ -119,10 +125,11 @@ static size_t add_tensor(GsTensorInfo *tab, size_t *nt, GsTensorRole role, size_
 }
 
 /* The one layout pass: per layer its shapes, its parameter tensors (into tab) and its
- * activation buffers (offsets into layers[i]), then the sizes. gs_net_sizes runs it with
- * tab and layers NULL; gs_net_create runs it again to fill both. Returns 0 on overflow. */
+ * activation buffers (offsets into layers[i]), then the backward scratch (offset into
+ * *a_scratch) and the sizes. gs_net_sizes runs it with tab, layers and a_scratch NULL;
+ * gs_net_create runs it again to fill them. Returns 0 on overflow. */
 static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTensorInfo *tab,
-                Layer *layers, GsNetSizes *sz)
+                Layer *layers, size_t *a_scratch, GsNetSizes *sz)
 {
     int ok = 1;
     size_t W = (size_t)spec->width, nl = (size_t)spec->depth + 1;
@@ -155,11 +162,11 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
         if (L->block_end)
             L->a_out = take(&na, bn, &ok);
     }
-    size_t a_scratch = take(&na, mul(4, mul(B, maxw, &ok), &ok), &ok); /* g, gskip, dy, scratch */
-    (void)a_scratch;
-    int need_m = spec->opt != GS_OPT_SGD;
-    int need_v =
-        spec->opt == GS_OPT_RMSPROP || spec->opt == GS_OPT_ADAM || spec->opt == GS_OPT_ADAMW;
+    size_t scratch = take(&na, mul(4, mul(B, maxw, &ok), &ok), &ok); /* g, gskip, dy, scratch */
+    if (a_scratch)
+        *a_scratch = scratch;
+    int need_m, need_v;
+    moments(spec, &need_m, &need_v);
     /* params, grads, update and the optimizer's moments; activations; the table, the layers
      * and the handle */
     size_t floats = add(mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
@@ -182,7 +189,7 @@ GsStatus gs_net_sizes(const GsSpec *spec, size_t d_in, size_t d_out, size_t batc
     if (spec->depth < 1 || spec->width < 1 || d_in < 1 || d_out < 1 || batch_max < 1)
         return gs_error(err, GS_ERR_INVALID, "net: empty dimension");
     GsNetSizes s;
-    if (!plan(spec, d_in, d_out, batch_max, NULL, NULL, &s))
+    if (!plan(spec, d_in, d_out, batch_max, NULL, NULL, NULL, &s))
         return gs_error(err, GS_ERR_RANGE,
                         "net (depth %d, width %d, batch %zu) is too large to address", spec->depth,
                         spec->width, batch_max);
@@ -215,14 +222,14 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
         goto nomem;
     /* The same pass as gs_net_sizes, now filling the table and the layers. */
     GsNetSizes again;
-    int planned = plan(spec, d_in, d_out, batch_max, net->tensors, net->layers, &again);
+    size_t a_scratch = 0;
+    int planned = plan(spec, d_in, d_out, batch_max, net->tensors, net->layers, &a_scratch, &again);
     assert(planned && again.n_params == sz.n_params && again.n_acts == sz.n_acts);
     (void)planned;
 
-    const size_t np = sz.n_params, B = batch_max, maxw = net->width > d_out ? net->width : d_out;
-    int need_m = spec->opt != GS_OPT_SGD, need_v = spec->opt == GS_OPT_RMSPROP ||
-                                                   spec->opt == GS_OPT_ADAM ||
-                                                   spec->opt == GS_OPT_ADAMW;
+    const size_t np = sz.n_params;
+    int need_m, need_v;
+    moments(spec, &need_m, &need_v);
     net->params = calloc(np, sizeof(float));
     net->grads = calloc(np, sizeof(float));
     net->delta = calloc(np, sizeof(float));
@@ -251,10 +258,12 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
         if (!L->hidden)
             L->h = L->z; /* the output layer is linear: its output is z */
     }
-    float *s = a + sz.n_acts - 4 * B * maxw;
-    net->g = s, s += B * maxw;
-    net->gskip = s, s += B * maxw;
-    net->dy = s, s += B * maxw;
+    /* the backward scratch: four buffers of batch_max x max(width, d_out) at the end */
+    const size_t stride = (sz.n_acts - a_scratch) / 4;
+    float *s = a + a_scratch;
+    net->g = s, s += stride;
+    net->gskip = s, s += stride;
+    net->dy = s, s += stride;
     net->scratch = s;
 
     /* Initialization: one derived stream for all parameters, tensor by tensor in table order
