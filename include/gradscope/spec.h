@@ -99,8 +99,9 @@ GsStatus gs_spec_get(const GsSpec *spec, const char *key, char *buf, size_t size
 GsStatus gs_spec_validate(const GsSpec *spec, size_t d_in, size_t d_out, GsError *err);
 /* Loss actually used: spec->loss, or the data's natural loss for GS_LOSS_AUTO. */
 GsLossKind gs_spec_loss(const GsSpec *spec);
-/* Bytes the engine would allocate for this setup (parameters, gradients, optimizer
- * state, activations at the batch size, and the trace). */
+/* Bytes the engine would allocate for this setup: the net's own (gs_net_sizes at the batch
+ * size: parameters, gradients, update, optimizer state, activations), the trace and the data
+ * set. HUGE_VAL when the net's sizes overflow size_t; 0 for an empty dimension. */
 double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows);
 /* Reads a scenario file (INI: `key = value`, '#'/';' comments, an optional [run] or
  * [setup] section; a gallery lesson's [lesson] section is skipped) into spec. Unknown keys and bad
