@@ -185,7 +185,8 @@ START_TEST(test_run_writes_trace_and_weights)
         ck_assert_msg(stat(path, &sb) == 0 && sb.st_size > 64, "%s", path);
     }
     snprintf(path, sizeof path, "%s/w", tmpdir);
-    ck_assert_int_eq(gs_count_entries(path), 4 * 3 + 2); /* 3 x dense + norm, out */
+    /* 3 x dense + norm, out, and the step-0 batch (data.x.npy, data.y.npy) */
+    ck_assert_int_eq(gs_count_entries(path), 4 * 3 + 2 + 2);
 }
 END_TEST
 
