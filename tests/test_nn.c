@@ -9,6 +9,7 @@
 #include "gradscope/net.h"
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
+#include "gradscope/rnn.h"
 #include "nn/kernels.h"
 #include "runner.h"
 
@@ -73,11 +74,22 @@ static double dir_check(double (*loss)(void *), void *ctx, float *p, const float
 typedef struct {
     const GsSpec *spec;
     GsNet *net;
-    double **p; /* double copies of every tensor: [4 * (l - 1) + k], k = w, b, gamma, beta */
+    const GsTensorInfo *tab; /* the net's tensor table, nt entries */
+    size_t nt;
+    double **p; /* double copies of every tensor, in table order */
     const float *x, *y;
     const int32_t *label;
     size_t B, d_in, d_out;
 } Ref;
+
+/* The double copy of layer (0-based) and role's tensor; NULL when the net has none. */
+static const double *ref_tensor(const Ref *r, size_t layer, GsTensorRole role)
+{
+    for (size_t i = 0; i < r->nt; i++)
+        if (r->tab[i].layer == layer && r->tab[i].role == role)
+            return r->p[i];
+    return NULL;
+}
 
 static double ref_loss(const Ref *r)
 {
@@ -94,7 +106,8 @@ static double ref_loss(const Ref *r)
     double loss = 0;
     for (size_t l = 1; l <= L; l++) {
         size_t n_out = l < L ? W : r->d_out;
-        const double *w = r->p[4 * (l - 1)], *b = r->p[4 * (l - 1) + 1];
+        const double *w = ref_tensor(r, l - 1, l < L ? GS_TENSOR_WEIGHT : GS_TENSOR_OUT_WEIGHT);
+        const double *b = ref_tensor(r, l - 1, l < L ? GS_TENSOR_BIAS : GS_TENSOR_OUT_BIAS);
         for (size_t i = 0; i < B; i++)
             for (size_t o = 0; o < n_out; o++) {
                 double acc = b[o];
@@ -121,7 +134,8 @@ static double ref_loss(const Ref *r)
             break;
         }
         if (s->norm != GS_NORM_NONE) {
-            const double *g = r->p[4 * (l - 1) + 2], *be = r->p[4 * (l - 1) + 3];
+            const double *g = ref_tensor(r, l - 1, GS_TENSOR_NORM_WEIGHT);
+            const double *be = ref_tensor(r, l - 1, GS_TENSOR_NORM_BIAS);
             int batch = s->norm == GS_NORM_BATCH;
             size_t groups = batch ? n_out : B, len = batch ? B : n_out;
             for (size_t a = 0; a < groups; a++) {
@@ -169,19 +183,16 @@ static void check_net(GsSpec *spec, size_t d_in, size_t d_out, size_t B)
     fill_normal(y, B * d_out, 1.0, &r);
     for (size_t i = 0; i < B; i++)
         label[i] = (int32_t)gs_rng_below(&r, d_out);
-    size_t L = gs_net_n_layers(net);
-    double **p = calloc(4 * L, sizeof *p);
-    Ref ref = {spec, net, p, x, y, label, B, d_in, d_out};
-    for (size_t l = 1; l <= L; l++) {
-        GsLayerParams lp = gs_net_layer(net, l);
-        float *ps[4] = {lp.w, lp.b, lp.gamma, lp.beta};
-        size_t ns[4] = {lp.n_out * lp.n_in, lp.n_out, lp.n_out, lp.n_out};
-        for (int k = 0; k < 4; k++)
-            if (ps[k]) {
-                p[4 * (l - 1) + k] = malloc(ns[k] * sizeof(double));
-                for (size_t i = 0; i < ns[k]; i++)
-                    p[4 * (l - 1) + k][i] = (double)ps[k][i];
-            }
+    /* the reference reads the engine's initial parameters, tensor by tensor from the table */
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *P = gs_net_params(net), *G = gs_net_grads(net);
+    double **p = calloc(nt, sizeof *p);
+    Ref ref = {spec, net, tab, nt, p, x, y, label, B, d_in, d_out};
+    for (size_t t = 0; t < nt; t++) {
+        p[t] = malloc(tab[t].size * sizeof(double));
+        for (size_t i = 0; i < tab[t].size; i++)
+            p[t][i] = (double)P[tab[t].offset + i];
     }
     gs_net_zero_grad(net);
     gs_net_forward(net, x, B);
@@ -196,34 +207,27 @@ static void check_net(GsSpec *spec, size_t d_in, size_t d_out, size_t B)
     /* The floor scales with the largest gradient anywhere: a true zero (a bias before
      * batch norm) shows up in float32 as rounding noise of the other terms' size. */
     double gmax = 1e-3;
-    const float *all = gs_net_layer(net, 1).dw;
     for (size_t i = 0; i < gs_net_n_params(net); i++)
-        gmax = fmax(gmax, fabs((double)all[i]));
-    for (size_t l = 1; l <= L; l++) {
-        GsLayerParams lp = gs_net_layer(net, l);
-        float *gs[4] = {lp.dw, lp.db, lp.dgamma, lp.dbeta};
-        size_t ns[4] = {lp.n_out * lp.n_in, lp.n_out, lp.n_out, lp.n_out};
-        for (int k = 0; k < 4; k++) {
-            double *t = p[4 * (l - 1) + k];
-            if (!t)
-                continue;
-            for (size_t i = 0; i < ns[k]; i++) {
-                double keep = t[i], h = 1e-6 * fmax(1.0, fabs(keep));
-                t[i] = keep + h;
-                double lp_ = ref_loss(&ref);
-                t[i] = keep - h;
-                double lm = ref_loss(&ref);
-                t[i] = keep;
-                double num = (lp_ - lm) / (2 * h), an = (double)gs[k][i];
-                double tol = NET_TOL * fmax(fabs(num), fabs(an)) + NET_FLOOR * gmax;
-                if (fabs(num - an) > tol)
-                    ck_abort_msg("act %s norm %d residual %d loss %d layer %zu tensor %d entry "
-                                 "%zu: numeric %.9g analytic %.9g",
-                                 name, spec->norm, spec->residual, spec->loss, l, k, i, num, an);
-            }
+        gmax = fmax(gmax, fabs((double)G[i]));
+    for (size_t k = 0; k < nt; k++) {
+        double *t = p[k];
+        const float *an_g = G + tab[k].offset;
+        for (size_t i = 0; i < tab[k].size; i++) {
+            double keep = t[i], h = 1e-6 * fmax(1.0, fabs(keep));
+            t[i] = keep + h;
+            double lp_ = ref_loss(&ref);
+            t[i] = keep - h;
+            double lm = ref_loss(&ref);
+            t[i] = keep;
+            double num = (lp_ - lm) / (2 * h), an = (double)an_g[i];
+            double tol = NET_TOL * fmax(fabs(num), fabs(an)) + NET_FLOOR * gmax;
+            if (fabs(num - an) > tol)
+                ck_abort_msg("act %s norm %d residual %d loss %d tensor %s entry %zu: numeric "
+                             "%.9g analytic %.9g",
+                             name, spec->norm, spec->residual, spec->loss, tab[k].name, i, num, an);
         }
     }
-    for (size_t i = 0; i < 4 * L; i++)
+    for (size_t i = 0; i < nt; i++)
         free(p[i]);
     free(p);
     free(x);
@@ -535,13 +539,76 @@ START_TEST(test_net_layout_and_determinism)
     ck_assert_uint_eq(gs_net_n_layers(a), 4);
     /* 2*5+5+10 + 2*(25+5+10) + 5*3+3 */
     ck_assert_uint_eq(gs_net_n_params(a), 25 + 80 + 18);
-    GsLayerParams l1 = gs_net_layer(a, 1), l4 = gs_net_layer(a, 4), l1b = gs_net_layer(b, 1);
-    ck_assert_uint_eq(l1.n_in, 2);
-    ck_assert_uint_eq(l1.n_out, 5);
-    ck_assert_ptr_nonnull(l1.gamma);
-    ck_assert_ptr_null(l4.gamma);
-    ck_assert_float_eq(l1.gamma[0], 1.0f);
-    ck_assert_int_eq(memcmp(l1.w, l1b.w, 10 * sizeof(float)), 0);
+    /* the tensor table: names as exported, roles, owning layer, shapes, contiguous offsets */
+    static const struct {
+        const char *name;
+        GsTensorRole role;
+        GsLayerKind kind;
+        size_t layer, rows, cols;
+    } want[] = {
+        {"dense1.weight", GS_TENSOR_WEIGHT, GS_LAYER_DENSE, 0, 5, 2},
+        {"dense1.bias", GS_TENSOR_BIAS, GS_LAYER_DENSE, 0, 5, 0},
+        {"norm1.weight", GS_TENSOR_NORM_WEIGHT, GS_LAYER_NORM, 0, 5, 0},
+        {"norm1.bias", GS_TENSOR_NORM_BIAS, GS_LAYER_NORM, 0, 5, 0},
+        {"dense2.weight", GS_TENSOR_WEIGHT, GS_LAYER_DENSE, 1, 5, 5},
+        {"dense2.bias", GS_TENSOR_BIAS, GS_LAYER_DENSE, 1, 5, 0},
+        {"norm2.weight", GS_TENSOR_NORM_WEIGHT, GS_LAYER_NORM, 1, 5, 0},
+        {"norm2.bias", GS_TENSOR_NORM_BIAS, GS_LAYER_NORM, 1, 5, 0},
+        {"dense3.weight", GS_TENSOR_WEIGHT, GS_LAYER_DENSE, 2, 5, 5},
+        {"dense3.bias", GS_TENSOR_BIAS, GS_LAYER_DENSE, 2, 5, 0},
+        {"norm3.weight", GS_TENSOR_NORM_WEIGHT, GS_LAYER_NORM, 2, 5, 0},
+        {"norm3.bias", GS_TENSOR_NORM_BIAS, GS_LAYER_NORM, 2, 5, 0},
+        {"out.weight", GS_TENSOR_OUT_WEIGHT, GS_LAYER_DENSE, 3, 3, 5},
+        {"out.bias", GS_TENSOR_OUT_BIAS, GS_LAYER_DENSE, 3, 3, 0},
+    };
+    size_t nt, off = 0;
+    const GsTensorInfo *t = gs_net_tensors(a, &nt);
+    ck_assert_uint_eq(nt, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < nt; i++) {
+        ck_assert_str_eq(t[i].name, want[i].name);
+        ck_assert_int_eq(t[i].role, want[i].role);
+        ck_assert_int_eq(t[i].kind, want[i].kind);
+        ck_assert_uint_eq(t[i].layer, want[i].layer);
+        ck_assert_uint_eq(t[i].ndim, want[i].cols ? 2 : 1);
+        ck_assert_uint_eq(t[i].shape[0], want[i].rows);
+        ck_assert_uint_eq(t[i].shape[1], want[i].cols);
+        ck_assert_uint_eq(t[i].size, want[i].cols ? want[i].rows * want[i].cols : want[i].rows);
+        ck_assert_uint_eq(t[i].offset, off);
+        off += t[i].size;
+        ck_assert_ptr_eq(gs_net_tensor(a, t[i].layer, t[i].role), &t[i]);
+    }
+    ck_assert_uint_eq(off, gs_net_n_params(a));
+    ck_assert_ptr_null(gs_net_tensor(a, 3, GS_TENSOR_NORM_WEIGHT)); /* the head has no norm */
+    ck_assert_ptr_null(gs_net_tensor(a, 4, GS_TENSOR_WEIGHT));
+    /* the norm's scale starts at 1, its shift at 0; same seed, same weights */
+    float *pa = gs_net_params(a), *pb = gs_net_params(b);
+    ck_assert_float_eq(pa[t[2].offset], 1.0f);
+    ck_assert_float_eq(pa[t[3].offset + 4], 0.0f);
+    ck_assert_int_eq(memcmp(pa, pb, gs_net_n_params(a) * sizeof(float)), 0);
+    /* the pure size function agrees with the net it describes */
+    GsNetSizes sz;
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_net_sizes(&s, 2, 3, 4, &sz, &err), GS_OK);
+    ck_assert_uint_eq(sz.n_params, gs_net_n_params(a));
+    ck_assert_uint_eq(sz.n_tensors, nt);
+    /* activations: per hidden layer z, h, dz, y, xhat (4 x 5 each) and rstd (5); the head's
+     * z, h, dz (4 x 3); four scratch buffers of 4 x max(5, 3) */
+    ck_assert_uint_eq(sz.n_acts, 3 * (5 * 20 + 5) + 3 * 12 + 4 * 20);
+    ck_assert_uint_ge(sz.bytes, (3 * sz.n_params + sz.n_acts) * sizeof(float));
+    /* adam keeps two moments: exactly 2 x n_params floats more */
+    GsSpec s2 = s;
+    ck_assert_int_eq(gs_spec_set(&s2, "opt", "adam", NULL), GS_OK);
+    GsNetSizes sz2;
+    ck_assert_int_eq(gs_net_sizes(&s2, 2, 3, 4, &sz2, &err), GS_OK);
+    ck_assert_uint_eq(sz2.bytes - sz.bytes, 2 * sz.n_params * sizeof(float));
+    /* no layer to build; a net too large to address (the sizes untouched) */
+    GsNetSizes kept = sz2;
+    ck_assert_int_eq(gs_net_sizes(&s, 0, 3, 4, &sz2, &err), GS_ERR_INVALID);
+    GsSpec huge = s;
+    huge.width = 1 << 30;
+    ck_assert_int_eq(gs_net_sizes(&huge, 2, 3, (size_t)1 << 40, &sz2, &err), GS_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "too large"));
+    ck_assert_int_eq(memcmp(&kept, &sz2, sizeof kept), 0);
     gs_net_destroy(a);
     gs_net_destroy(b);
     gs_net_destroy(NULL);
@@ -565,13 +632,88 @@ START_TEST(test_residual_alpha_zero_is_identity_stream)
     fill_normal(x, 12, 1.0, &r);
     gs_net_forward(net, x, 3);
     /* Blocks (2,3) and (4,5): layer 5's output stream equals layer 1's output h. */
-    GsLayerParams out = gs_net_layer(net, 6);
+    const float *P = gs_net_params(net);
+    const GsTensorInfo *w = gs_net_tensor(net, 5, GS_TENSOR_OUT_WEIGHT);
+    const GsTensorInfo *b = gs_net_tensor(net, 5, GS_TENSOR_OUT_BIAS);
     const float *h1 = gs_net_layer_h(net, 1);
     float ref[6] = {0};
-    gs_dense_forward(ref, h1, out.w, out.b, 3, 4, 2);
+    gs_dense_forward(ref, h1, P + w->offset, P + b->offset, 3, 4, 2);
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq_tol(gs_net_output(net)[i], ref[i], 1e-6f);
     gs_net_destroy(net);
+}
+END_TEST
+
+/* One table shape for both nets: every tensor's kind describes it (its roles, in order, and
+ * the prefix of its name), the head is a dense out.* pair, and offsets tile the arena. */
+static void check_table(const GsTensorInfo *t, size_t nt, size_t n_params, size_t head_layer)
+{
+    size_t off = 0, i = 0;
+    while (i < nt) {
+        ck_assert_uint_eq(t[i].offset, off);
+        if (t[i].role == GS_TENSOR_OUT_WEIGHT) {
+            ck_assert_uint_eq(i + 2, nt); /* the head comes last: weight, bias */
+            ck_assert_int_eq(t[i + 1].role, GS_TENSOR_OUT_BIAS);
+            ck_assert_int_eq(t[i].kind, GS_LAYER_DENSE);
+            ck_assert_uint_eq(t[i].layer, head_layer);
+            ck_assert_str_eq(t[i].name, "out.weight");
+            ck_assert_str_eq(t[i + 1].name, "out.bias");
+            off += t[i].size + t[i + 1].size;
+            ck_assert_uint_eq(t[i + 1].offset + t[i + 1].size, off);
+            i += 2;
+            continue;
+        }
+        const GsLayerKindInfo *k = gs_layer_kind_info(t[i].kind);
+        ck_assert_ptr_nonnull(k);
+        for (size_t r = 0; r < k->n_roles; r++, i++) {
+            ck_assert_uint_lt(i, nt);
+            ck_assert_int_eq(t[i].role, k->roles[r]);
+            ck_assert_uint_eq(t[i].layer, t[i - r].layer);
+            ck_assert_int_eq(strncmp(t[i].name, k->prefix, strlen(k->prefix)), 0);
+            ck_assert_uint_eq(t[i].ndim, gs_tensor_role_is_matrix(t[i].role) ? 2 : 1);
+            ck_assert_uint_eq(t[i].size, t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1));
+            ck_assert_uint_eq(t[i].offset, off);
+            off += t[i].size;
+        }
+    }
+    ck_assert_uint_eq(off, n_params);
+}
+
+START_TEST(test_tensor_tables_share_shape)
+{
+    ck_assert_ptr_null(gs_layer_kind_info(GS_LAYER_KIND_COUNT));
+    GsSpec s;
+    gs_spec_default(&s);
+    s.depth = 2;
+    s.width = 3;
+    ck_assert_int_eq(gs_spec_set(&s, "norm", "layer", NULL), GS_OK);
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, 4, 2, 5, &net, NULL), GS_OK);
+    size_t nt;
+    const GsTensorInfo *t = gs_net_tensors(net, &nt);
+    ck_assert_uint_eq(nt, 2 * 4 + 2);
+    check_table(t, nt, gs_net_n_params(net), 2);
+    gs_net_destroy(net);
+
+    GsRnnConfig c = gs_rnn_config_default();
+    c.cell = GS_CELL_LSTM;
+    c.d_in = 3;
+    c.hidden = 4;
+    c.depth = 2;
+    c.d_out = 2;
+    c.seq_len = 5;
+    c.batch_max = 2;
+    GsRnn *rnn = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_rnn_create(&c, &rnn, &err) == GS_OK, "%s", err.msg);
+    const GsRnnTensor *rt = gs_rnn_tensors(rnn, &nt);
+    ck_assert_uint_eq(nt, 2 * 4 + 2);
+    for (size_t i = 0; i < 8; i++)
+        ck_assert_int_eq(rt[i].kind, GS_LAYER_RECURRENT);
+    ck_assert_str_eq(rt[5].name, "rnn.weight_hh_l1");
+    ck_assert_uint_eq(rt[5].shape[0], 4 * 4);
+    check_table(rt, nt, gs_rnn_n_params(rnn), 2);
+    gs_rnn_destroy(rnn);
 }
 END_TEST
 
@@ -592,6 +734,7 @@ Suite *gs_test_suite(void)
     tcase_add_loop_test(net, test_net_gradcheck, 0, (int)(sizeof acts / sizeof acts[0]));
     tcase_add_test(net, test_net_layout_and_determinism);
     tcase_add_test(net, test_residual_alpha_zero_is_identity_stream);
+    tcase_add_test(net, test_tensor_tables_share_shape);
     suite_add_tcase(s, net);
     return s;
 }

@@ -11,6 +11,22 @@
 #include "gradscope/record.h"
 #include "runner.h"
 
+/* A tensor of layer (0-based) and role in the net's parameter or gradient arena. */
+static float *in_arena(GsNet *net, float *arena, size_t layer, GsTensorRole role)
+{
+    const GsTensorInfo *t = gs_net_tensor(net, layer, role);
+    ck_assert_ptr_nonnull(t);
+    return arena + t->offset;
+}
+static float *param(GsNet *net, size_t layer, GsTensorRole role)
+{
+    return in_arena(net, gs_net_params(net), layer, role);
+}
+static float *grad(GsNet *net, size_t layer, GsTensorRole role)
+{
+    return in_arena(net, gs_net_grads(net), layer, role);
+}
+
 static GsNet *tiny_net(const char *act, float w0, float w1, float w2)
 {
     GsSpec s;
@@ -21,11 +37,11 @@ static GsNet *tiny_net(const char *act, float w0, float w1, float w2)
     ck_assert_int_eq(gs_spec_set(&s, "loss", "mse", NULL), GS_OK);
     GsNet *net = NULL;
     ck_assert_int_eq(gs_net_create(&s, 1, 1, 2, &net, NULL), GS_OK);
-    GsLayerParams l1 = gs_net_layer(net, 1), l2 = gs_net_layer(net, 2);
-    l1.w[0] = w0, l1.w[1] = w1, l1.w[2] = w2;
-    memset(l1.b, 0, 3 * sizeof(float));
-    l2.w[0] = 1, l2.w[1] = 1, l2.w[2] = 1;
-    l2.b[0] = 0;
+    float *w1_ = param(net, 0, GS_TENSOR_WEIGHT), *w2_ = param(net, 1, GS_TENSOR_OUT_WEIGHT);
+    w1_[0] = w0, w1_[1] = w1, w1_[2] = w2;
+    memset(param(net, 0, GS_TENSOR_BIAS), 0, 3 * sizeof(float));
+    w2_[0] = 1, w2_[1] = 1, w2_[2] = 1;
+    param(net, 1, GS_TENSOR_OUT_BIAS)[0] = 0;
     return net;
 }
 
@@ -38,9 +54,9 @@ START_TEST(test_known_statistics)
     gs_net_loss(net, y, NULL, 2);
     gs_net_backward(net, 2);
     /* Overwrite with known gradients; the probe only reads. */
-    GsLayerParams l1 = gs_net_layer(net, 1);
-    l1.dw[0] = 3, l1.dw[1] = -4, l1.dw[2] = 0;
-    l1.db[0] = NAN, l1.db[1] = 0, l1.db[2] = INFINITY;
+    float *dw = grad(net, 0, GS_TENSOR_WEIGHT), *db = grad(net, 0, GS_TENSOR_BIAS);
+    dw[0] = 3, dw[1] = -4, dw[2] = 0;
+    db[0] = NAN, db[1] = 0, db[2] = INFINITY;
     float *dz = (float *)gs_net_layer_dz(net, 1);
     for (int i = 0; i < 6; i++)
         dz[i] = i % 2 ? 2.0f : 0.0f; /* 3 entries of 2 -> norm sqrt(12) */
@@ -260,6 +276,39 @@ START_TEST(test_global_norm_recorded)
 }
 END_TEST
 
+/* A classification set under mse (one-hot targets beside the labels) trains in minibatches:
+ * the sampler carries both. */
+START_TEST(test_mse_on_classes_minibatch)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_apply_args(&s,
+                                        "--depth 2 --width 8 --steps 5 --batch 16 --samples 60 "
+                                        "--data spiral:4 --loss mse",
+                                        &err),
+                     GS_OK);
+    GsDataOptions o = {(size_t)s.samples, s.noise, 1.0, 0, NULL, 0, s.seed};
+    GsDataset *d = NULL;
+    ck_assert_int_eq(gs_data_create(&s.data, &o, &d, &err), GS_OK);
+    ck_assert_ptr_nonnull(d->y);
+    ck_assert_ptr_nonnull(d->label);
+    ck_assert_uint_eq(d->d_out, 4);
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, d->d_in, d->d_out, 16, &net, &err), GS_OK);
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_record_create_trace(net, d, &t), GS_OK);
+    ck_assert_int_eq(gs_record_train(net, d, t, 1, NULL, NULL, &err), GS_OK);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 5);
+    double loss = gs_trace_get(t, 0, 0, GS_COL_LOSS);
+    /* one-hot mse at init: finite and well below the 1 of a prediction off by one everywhere */
+    ck_assert_msg(isfinite(loss) && loss > 0 && loss < 1, "loss %g", loss);
+    gs_trace_destroy(t);
+    gs_net_destroy(net);
+    gs_data_destroy(d);
+}
+END_TEST
+
 /* The recorder leaves the process-wide BLAS thread count alone (a sweep worker's single
  * thread must survive a setup asking for more) and records the count in effect. */
 START_TEST(test_trace_keeps_blas_threads)
@@ -323,6 +372,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_clip_columns);
     tcase_add_test(tc, test_global_norm_recorded);
     tcase_add_test(tc, test_trace_keeps_blas_threads);
+    tcase_add_test(tc, test_mse_on_classes_minibatch);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

@@ -1,6 +1,7 @@
 /* The network: a dense MLP (input -> depth hidden layers -> linear output) with optional
  * normalization and residual blocks, float32 parameters in one arena, gradients in
- * another, per-layer views into both (DESIGN.md's numerical contract). */
+ * another, and a tensor table (tensor.h) of where each tensor sits in both (DESIGN.md's
+ * numerical contract). */
 #ifndef GRADSCOPE_NET_H
 #define GRADSCOPE_NET_H
 
@@ -9,17 +10,25 @@
 
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
+#include "gradscope/tensor.h"
 
 /* Opaque network with its parameters, gradients, optimizer state and activations. */
 typedef struct GsNet GsNet;
 
-/* Views of one dense layer's parameters and their gradients (gamma/beta and their
- * gradients are NULL when the layer has no norm). Valid while the net lives. */
+/* Arena sizes of a net, in floats (bytes: everything). Plain value. */
 typedef struct {
-    size_t n_in, n_out;
-    float *w, *b, *gamma, *beta;
-    float *dw, *db, *dgamma, *dbeta;
-} GsLayerParams;
+    size_t n_params;  /* parameters (== gradients == update entries) */
+    size_t n_acts;    /* activation buffers and the backward pass's scratch */
+    size_t n_tensors; /* entries of the tensor table: 2 per dense layer, 2 more per norm */
+    size_t bytes;     /* everything gs_net_create allocates, for memory estimates */
+} GsNetSizes;
+
+/* Sizes of the net gs_net_create would build for these arguments: a pure function, and the
+ * only computation of them (gs_net_create lays the net out with the same pass, and the
+ * memory estimate reads its bytes). GS_ERR_INVALID for an empty dimension, GS_ERR_RANGE when
+ * a size overflows size_t; *out untouched on failure. */
+GsStatus gs_net_sizes(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max,
+                      GsNetSizes *out, GsError *err);
 
 /* Creates a net for spec with d_in inputs, d_out outputs and batches of up to batch_max
  * rows, and initializes its parameters from the spec's init and seed. All memory is
@@ -33,8 +42,18 @@ void gs_net_destroy(GsNet *net);
 size_t gs_net_n_layers(const GsNet *net);
 /* Total number of trainable parameters. */
 size_t gs_net_n_params(const GsNet *net);
-/* Views of layer l (1-based: 1..depth hidden, depth+1 output). */
-GsLayerParams gs_net_layer(GsNet *net, size_t l);
+/* The parameter tensor table (tensor.h), in arena and export order: per layer l = 1..depth
+ * dense{l}.weight (width, n_in), dense{l}.bias, then with a norm norm{l}.weight (gamma) and
+ * norm{l}.bias (beta); last out.weight (d_out, width) and out.bias. Entry .layer is l - 1
+ * (the head: depth). *n receives the count. Valid while the net lives. */
+const GsTensorInfo *gs_net_tensors(const GsNet *net, size_t *n);
+/* The entry of layer (0-based, as GsTensorInfo.layer) with role; NULL when there is none. */
+const GsTensorInfo *gs_net_tensor(const GsNet *net, size_t layer, GsTensorRole role);
+/* The arenas the table's offsets index: parameters, gradients, and the last optimizer
+ * step's update (gs_net_n_params floats each). Valid while the net lives. */
+float *gs_net_params(GsNet *net);
+float *gs_net_grads(GsNet *net);
+const float *gs_net_update(const GsNet *net);
 /* The setup the net was built from. */
 const GsSpec *gs_net_spec(const GsNet *net);
 
@@ -58,12 +77,10 @@ int gs_net_clip(GsNet *net, double norm_before, double *norm_after);
 /* One optimizer step (the spec's optimizer at learning rate lr; t is the 1-based step
  * count): the update is written into the net's update arena and applied in one pass. */
 void gs_net_optim_step(GsNet *net, double lr, long t);
-/* The update arena's view of layer l's weights (n_out x n_in): the last step's change. */
-const float *gs_net_layer_delta_w(const GsNet *net, size_t l);
 
-/* Layer l's activation buffers from the last forward/backward pass (B rows): z the dense
- * output, y the activation's input (== z without norm), h = phi(y) (the output layer's h
- * is its z), dz = dLoss/dz. */
+/* Layer l's (1-based: 1..depth hidden, depth+1 output) activation buffers from the last
+ * forward/backward pass (B rows): z the dense output, y the activation's input (== z without norm),
+ * h = phi(y) (the output layer's h is its z), dz = dLoss/dz. */
 const float *gs_net_layer_z(const GsNet *net, size_t l);
 const float *gs_net_layer_y(const GsNet *net, size_t l);
 const float *gs_net_layer_h(const GsNet *net, size_t l);
@@ -71,9 +88,10 @@ const float *gs_net_layer_dz(const GsNet *net, size_t l);
 /* Scratch buffer of batch_max x max(width, d_out) floats for read-only probes. */
 float *gs_net_scratch(GsNet *net);
 
-/* Writes the current parameters as .npy files into dir (which must exist):
- * dense{l}.weight.npy (n_out, n_in), dense{l}.bias.npy, norm{l}.weight.npy,
- * norm{l}.bias.npy. GS_ERR_IO naming the file on failure. */
+/* Writes the current parameters as .npy files into dir (which must exist), one per tensor
+ * of the table, named DIR/<name>.npy: dense{l}.weight.npy (n_out, n_in), dense{l}.bias.npy,
+ * norm{l}.weight.npy, norm{l}.bias.npy, out.weight.npy, out.bias.npy (PyTorch's nn.Linear /
+ * BatchNorm1d / LayerNorm layouts). GS_ERR_IO naming the file on failure. */
 GsStatus gs_net_export_npy(const GsNet *net, const char *dir, GsError *err);
 
 #endif

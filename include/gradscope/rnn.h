@@ -9,6 +9,7 @@
 
 #include "gradscope/init.h"
 #include "gradscope/status.h"
+#include "gradscope/tensor.h"
 
 /* Cell kinds (PyTorch's modes). Gates per cell G: 1, 1, 4 (i, f, g, o), 3 (r, z, n). */
 typedef enum {
@@ -98,25 +99,22 @@ typedef struct {
  * overflows size_t. *out untouched on failure. */
 GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err);
 
-/* What a tensor of the table is. */
-typedef enum {
-    GS_RT_WEIGHT_IH = 0,
-    GS_RT_WEIGHT_HH,
-    GS_RT_BIAS_IH,
-    GS_RT_BIAS_HH,
-    GS_RT_OUT_WEIGHT,
-    GS_RT_OUT_BIAS
-} GsRnnTensorRole;
+/* The tensor table is tensor.h's, the same shape as the dense net's (net.h): these are its
+ * recurrent roles under their older names. */
+typedef GsTensorRole GsRnnTensorRole;
+#define GS_RT_WEIGHT_IH GS_TENSOR_WEIGHT_IH
+#define GS_RT_WEIGHT_HH GS_TENSOR_WEIGHT_HH
+#define GS_RT_BIAS_IH GS_TENSOR_BIAS_IH
+#define GS_RT_BIAS_HH GS_TENSOR_BIAS_HH
+#define GS_RT_OUT_WEIGHT GS_TENSOR_OUT_WEIGHT
+#define GS_RT_OUT_BIAS GS_TENSOR_OUT_BIAS
 
-/* One parameter tensor: its PyTorch state_dict key, shape and place in the arenas. */
-typedef struct {
-    char name[40]; /* "rnn.weight_ih_l0", "rnn.bias_hh_l1", "out.weight", "out.bias" */
-    GsRnnTensorRole role;
-    size_t layer;        /* recurrent layer 0..depth-1; depth for the head */
-    size_t ndim;         /* 2 for weights, 1 for biases */
-    size_t shape[2];     /* (G*H, n_in), (G*H, H), (G*H), (d_out, H), (d_out) */
-    size_t offset, size; /* in floats, into the parameter and gradient arenas */
-} GsRnnTensor;
+/* One parameter tensor (tensor.h): its PyTorch state_dict key ("rnn.weight_ih_l0",
+ * "rnn.bias_hh_l1", "out.weight", "out.bias"), role, kind (GS_LAYER_RECURRENT; the head
+ * GS_LAYER_DENSE), layer (recurrent layer 0..depth-1; depth for the head), shape ((G*H,
+ * n_in), (G*H, H), (G*H), (d_out, H), (d_out)) and offset into the parameter and gradient
+ * arenas. */
+typedef GsTensorInfo GsRnnTensor;
 
 /* Opaque recurrent net: parameters, gradients, activations and through-time statistics. */
 typedef struct GsRnn GsRnn;

@@ -99,8 +99,9 @@ GsStatus gs_spec_get(const GsSpec *spec, const char *key, char *buf, size_t size
 GsStatus gs_spec_validate(const GsSpec *spec, size_t d_in, size_t d_out, GsError *err);
 /* Loss actually used: spec->loss, or the data's natural loss for GS_LOSS_AUTO. */
 GsLossKind gs_spec_loss(const GsSpec *spec);
-/* Bytes the engine would allocate for this setup (parameters, gradients, optimizer
- * state, activations at the batch size, and the trace). */
+/* Bytes the engine would allocate for this setup: the net's own (gs_net_sizes at the batch
+ * size: parameters, gradients, update, optimizer state, activations), the trace and the data
+ * set. HUGE_VAL when the net's sizes overflow size_t; 0 for an empty dimension. */
 double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows);
 /* Reads a scenario file (INI: `key = value`, '#'/';' comments, an optional [run] or
  * [setup] section; a gallery lesson's [lesson] section is skipped) into spec. Unknown keys and bad
@@ -128,6 +129,11 @@ const char *gs_opt_name(GsOptKind kind);
 const char *gs_arch_name(GsArch arch);
 /* 1 for the recurrent archs (rnn, lstm, gru). */
 int gs_arch_is_recurrent(GsArch arch);
+/* 0 when key (a key-table name) has no effect on arch: the mlp-only keys (norm, residual,
+ * res-scale, bias-init, input-scale, standardize, target) on recurrent archs, act on lstm/gru,
+ * the recurrent-only keys (seq-len, bptt, init-hh, forget-bias) on mlp, forget-bias on rnn/gru;
+ * 1 otherwise (unknown keys included). For summaries that list a setup. */
+int gs_spec_key_applies(const char *key, GsArch arch);
 /* The recurrent config a setup describes for data with d_in input channels and d_out outputs
  * (classes for classification), per-step targets or not, batches of up to batch_max; the
  * parameter seed is derived from spec->seed. GS_ERR_INVALID for an mlp setup. */

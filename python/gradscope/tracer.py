@@ -285,7 +285,7 @@ class _Recorder:
                 raise ValueError(f"{opt} = {v!r}: expected an integer >= 1")
         if not (isinstance(flush_seconds, (int, float)) and flush_seconds > 0):
             raise ValueError(f"flush_seconds = {flush_seconds!r}: expected a number > 0")
-        if through_time not in (False, True, "output"):
+        if not (through_time is False or through_time is True or through_time == "output"):
             raise ValueError(f"through_time = {through_time!r}: expected False, True or "
                              "'output'")
         if loss is not None and loss not in ("xent", "mse"):
@@ -317,6 +317,9 @@ class _Recorder:
         if through_time is True:  # refused before any hook is placed on the model
             for mpath, mod in modules:
                 why = refusal(mod, mpath) if is_recurrent(mod) else None
+                if is_recurrent(mod) and "forward" in mod.__dict__:
+                    why = (f"{mpath or 'the model'}: its forward is already replaced (by another "
+                           "GradTrace through time?); one tracer through time per module")
                 if why:
                     raise ValueError(why)
         self._model_name = type(model).__name__
@@ -456,8 +459,8 @@ class _Recorder:
         self._tt[id(module)] = slot
 
         def grad_hook(grad):
-            norms = torch.linalg.vector_norm(grad.detach().double(), dim=dims)
-            slot["out"] = norms if "out" not in slot else slot["out"]
+            if "out" not in slot:  # a second backward through the same graph: not counted
+                slot["out"] = torch.linalg.vector_norm(grad.detach().double(), dim=dims)
 
         out.register_hook(grad_hook)
 

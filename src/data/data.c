@@ -1,5 +1,6 @@
-/* Data set front end: source names, option checks, one-hot targets, standardizing and
- * scaling shared by every source, and the data set's lifetime. */
+/* Data set front end: source names, option checks, the one allocator of data sets (the
+ * sources fill what it hands them or return a table it copies), one-hot targets,
+ * standardizing and scaling shared by every source, and the data set's lifetime. */
 #include "gradscope/data.h"
 
 #include <assert.h>
@@ -135,7 +136,9 @@ static size_t bytes(size_t count, size_t sz)
     return count > SIZE_MAX / sz ? 0 : count * sz;
 }
 
-GsDataset *gs_data_alloc(size_t n, size_t d_in, size_t d_out, int with_y, int with_label)
+/* The one allocator of data sets: a zeroed GsDataset with x (n x d_in), and y (n x d_out)
+ * when with_y, and label (n) when with_label. NULL when out of memory. */
+static GsDataset *alloc(size_t n, size_t d_in, size_t d_out, int with_y, int with_label)
 {
     if ((d_in && n > SIZE_MAX / d_in) || (d_out && n > SIZE_MAX / d_out))
         return NULL;
@@ -208,6 +211,37 @@ static GsStatus one_hot(GsDataset *ds, GsError *err)
     return GS_OK;
 }
 
+/* A CSV file's data set: inputs as read; class ids as labels (classes = the largest + 1)
+ * or the target as y. */
+static GsStatus from_csv(const char *path, const GsDataOptions *opts, GsDataset **out, GsError *err)
+{
+    GsCsvTable tab = {0};
+    GsStatus st = gs_data_csv_read(path, opts->target, opts->classify, &tab, err);
+    if (st != GS_OK)
+        return st;
+    GsDataset *ds = alloc(tab.rows, tab.d_in, 1, !opts->classify, opts->classify);
+    if (!ds) {
+        gs_data_csv_fini(&tab);
+        return gs_error(err, GS_ERR_NOMEM, "%s: out of memory for %zu rows", path, tab.rows);
+    }
+    memcpy(ds->x, tab.x, tab.rows * tab.d_in * sizeof *ds->x);
+    if (opts->classify) {
+        double top = 0;
+        for (size_t i = 0; i < tab.rows; i++) {
+            ds->label[i] = (int32_t)tab.t[i];
+            top = tab.t[i] > top ? tab.t[i] : top;
+        }
+        ds->n_classes = (size_t)top + 1;
+        ds->d_out = ds->n_classes;
+    } else {
+        for (size_t i = 0; i < tab.rows; i++)
+            ds->y[i] = (float)tab.t[i];
+    }
+    gs_data_csv_fini(&tab);
+    *out = ds;
+    return GS_OK;
+}
+
 GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDataset **out,
                         GsError *err)
 {
@@ -218,8 +252,7 @@ GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDa
     GsStatus st;
     char name[64];
     if (src->kind == GS_DATA_CSV) {
-        st = gs_data_load_csv(src->path, opts, &ds, err);
-        if (st != GS_OK)
+        if ((st = from_csv(src->path, opts, &ds, err)) != GS_OK)
             return st;
     } else {
         if (gs_data_kind_is_sequence(src->kind))
@@ -242,9 +275,14 @@ GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDa
                             name, opts->noise);
         if (kinds[src->kind].takes_k && src->k != 0 && (src->k < 2 || src->k > MAX_K))
             return gs_error(err, GS_ERR_INVALID, "data '%s': K must be from 2 to %d", name, MAX_K);
-        st = gs_data_synth(src, opts, &ds, err);
-        if (st != GS_OK)
-            return st;
+        GsDataShape shape;
+        gs_data_synth_shape(src, opts, &shape);
+        int classify = shape.n_classes > 0;
+        ds = alloc(shape.n, shape.d_in, classify ? shape.n_classes : 1, !classify, classify);
+        if (!ds)
+            return gs_error(err, GS_ERR_NOMEM, "out of memory for %zu samples", shape.n);
+        ds->n_classes = shape.n_classes;
+        gs_data_synth_fill(src, opts, ds);
         if (kinds[src->kind].classify && !opts->classify && (st = one_hot(ds, err)) != GS_OK) {
             gs_data_destroy(ds);
             return st;
@@ -315,16 +353,16 @@ GsStatus gs_data_csv_classes(const char *path, const char *target, int *n_classe
                              size_t name_size, GsError *err)
 {
     assert(path && n_classes);
-    GsDataOptions o = {0, 0, 1.0, 0, target && *target ? target : NULL, 0, 0};
-    GsDataset *ds = NULL;
-    GsStatus st = gs_data_load_csv(path, &o, &ds, err);
+    GsCsvTable tab = {0};
+    GsStatus st = gs_data_csv_read(path, target && *target ? target : NULL, 0, &tab, err);
     if (st != GS_OK)
         return st;
-    /* integers 0..K-1, every one present: class ids, not a measured quantity */
+    /* integers 0..K-1, every one present: class ids, not a measured quantity (judged on the
+     * float the target becomes, as training sees it) */
     int seen[MAX_K] = {0};
-    int top = -1, ok = ds->n > 0;
-    for (size_t i = 0; ok && i < ds->n; i++) {
-        float v = ds->y[i];
+    int top = -1, ok = tab.rows > 0;
+    for (size_t i = 0; ok && i < tab.rows; i++) {
+        float v = (float)tab.t[i];
         ok = v >= 0 && v < MAX_K && v == floorf(v);
         if (ok) {
             seen[(int)v] = 1;
@@ -333,7 +371,7 @@ GsStatus gs_data_csv_classes(const char *path, const char *target, int *n_classe
     }
     for (int k = 0; ok && k <= top; k++)
         ok = seen[k];
-    gs_data_destroy(ds);
+    gs_data_csv_fini(&tab);
     *n_classes = ok && top + 1 >= 2 ? top + 1 : 0;
     if (name && name_size)
         target_name(path, target, name, name_size);

@@ -1,6 +1,7 @@
 /* Numeric CSV data sets: a header row of names, then one sample per row. One column is
  * the target (by name, else 1-based index, default the last); the others are inputs.
- * Streams the file once, growing the arrays by doubling. */
+ * Streams the file once, growing the arrays by doubling; hands them over as a GsCsvTable
+ * (data.c builds the data set from it). */
 #include <assert.h>
 #include <float.h>
 #include <math.h>
@@ -10,7 +11,8 @@
 #include "data/data_priv.h"
 #include "util/csv.h"
 
-/* A class id beyond this is a mislabelled column rather than a real class count. */
+/* A class id beyond this is a mislabelled column rather than a real class count (the limit
+ * data_priv.h states). */
 #define MAX_CLASSES 10000
 
 typedef struct {
@@ -172,7 +174,7 @@ static GsStatus read_row(Loader *L, int classify, GsError *err)
     return GS_OK;
 }
 
-GsStatus gs_data_load_csv(const char *path, const GsDataOptions *opts, GsDataset **out,
+GsStatus gs_data_csv_read(const char *path, const char *target, int classify, GsCsvTable *out,
                           GsError *err)
 {
     Loader L;
@@ -190,13 +192,13 @@ GsStatus gs_data_load_csv(const char *path, const GsDataOptions *opts, GsDataset
             if (L.f.line[0] == '#')
                 continue;
             if ((st = read_header(&L, err)) != GS_OK ||
-                (st = pick_target(&L, opts->target, err)) != GS_OK)
+                (st = pick_target(&L, target, err)) != GS_OK)
                 break;
             have_header = 1;
             head_line = L.f.lineno;
             continue;
         }
-        if ((st = read_row(&L, opts->classify, err)) != GS_OK)
+        if ((st = read_row(&L, classify, err)) != GS_OK)
             break;
     }
     if (got == 0 && st == GS_OK) {
@@ -206,30 +208,22 @@ GsStatus gs_data_load_csv(const char *path, const GsDataOptions *opts, GsDataset
             st = gs_error(err, GS_ERR_FORMAT, "%s: no data rows after the header (line %zu)", path,
                           head_line);
     }
-    GsDataset *ds = NULL;
     if (st == GS_OK) {
-        ds = gs_data_alloc(L.rows, L.n_cols - 1, 1, !opts->classify, opts->classify);
-        if (!ds)
-            st = gs_error(err, GS_ERR_NOMEM, "%s: out of memory for %zu rows", path, L.rows);
-    }
-    if (st == GS_OK) {
-        memcpy(ds->x, L.x, L.rows * ds->d_in * sizeof *ds->x);
-        if (opts->classify) {
-            double top = 0;
-            for (size_t i = 0; i < L.rows; i++) {
-                ds->label[i] = (int32_t)L.t[i];
-                top = L.t[i] > top ? L.t[i] : top;
-            }
-            ds->n_classes = (size_t)top + 1;
-            ds->d_out = ds->n_classes;
-        } else {
-            for (size_t i = 0; i < L.rows; i++)
-                ds->y[i] = (float)L.t[i];
-        }
+        /* the arrays change hands: the table owns them from here */
+        out->rows = L.rows;
+        out->d_in = L.n_cols - 1;
+        out->x = L.x;
+        out->t = L.t;
+        L.x = NULL;
+        L.t = NULL;
     }
     loader_free(&L);
-    if (st != GS_OK)
-        return st;
-    *out = ds;
-    return GS_OK;
+    return st;
+}
+
+void gs_data_csv_fini(GsCsvTable *t)
+{
+    free(t->x);
+    free(t->t);
+    memset(t, 0, sizeof *t);
 }

@@ -22,6 +22,10 @@
 #define TEACHER_IN 8
 #define TEACHER_WIDTH 32
 #define TEACHER_HIDDEN 3
+/* its weights, layers back to back */
+#define TEACHER_NW                                                                                 \
+    (TEACHER_WIDTH * TEACHER_IN + (TEACHER_HIDDEN - 1) * TEACHER_WIDTH * TEACHER_WIDTH +           \
+     TEACHER_WIDTH)
 
 /* One 2-D classification point of class c (of k); i counts the rows of class c. */
 static void point2(GsDataKind kind, int c, int k, size_t i, GsRng *pts, double *x)
@@ -137,65 +141,68 @@ static void shuffle(GsDataset *ds, size_t dy, GsRng *rng)
     }
 }
 
-GsStatus gs_data_synth(const GsDataSource *src, const GsDataOptions *opts, GsDataset **out,
-                       GsError *err)
+/* Classes of a classification kind: K for spiral/blobs (default 3), else 2. */
+static size_t n_classes(const GsDataSource *src)
 {
-    size_t n = opts->samples;
+    if (src->kind == GS_DATA_SINE || src->kind == GS_DATA_TEACHER)
+        return 0;
+    return src->kind == GS_DATA_SPIRAL || src->kind == GS_DATA_BLOBS ? (size_t)(src->k ? src->k : 3)
+                                                                     : 2;
+}
+
+void gs_data_synth_shape(const GsDataSource *src, const GsDataOptions *opts, GsDataShape *shape)
+{
+    assert(src->kind != GS_DATA_CSV);
+    shape->n = opts->samples;
+    shape->n_classes = n_classes(src);
+    shape->d_in = src->kind == GS_DATA_SINE ? 1 : src->kind == GS_DATA_TEACHER ? TEACHER_IN : 2;
+}
+
+void gs_data_synth_fill(const GsDataSource *src, const GsDataOptions *opts, GsDataset *ds)
+{
+    size_t n = ds->n;
     GsRng pts, noise, shuf;
     gs_rng_seed(&pts, gs_rng_derive(opts->seed, STREAM_POINTS));
     gs_rng_seed(&noise, gs_rng_derive(opts->seed, STREAM_NOISE));
     gs_rng_seed(&shuf, gs_rng_derive(opts->seed, STREAM_SHUFFLE));
-    GsDataset *ds;
-    if (src->kind == GS_DATA_SINE || src->kind == GS_DATA_TEACHER) {
-        size_t d = src->kind == GS_DATA_SINE ? 1 : TEACHER_IN;
-        ds = gs_data_alloc(n, d, 1, 1, 0);
-        if (!ds)
-            return gs_error(err, GS_ERR_NOMEM, "out of memory for %zu samples", n);
-        if (src->kind == GS_DATA_SINE) {
-            /* x uniform on [-pi, pi]; y = sin(x) + noise. */
-            for (size_t i = 0; i < n; i++) {
-                double x = PI * (2.0 * gs_rng_uniform(&pts) - 1.0);
-                ds->x[i] = (float)x;
-                ds->y[i] = (float)(sin(x) + opts->noise * gs_rng_normal(&noise));
-            }
-        } else {
-            /* x ~ N(0, I_8); y = teacher(x) + noise, the teacher from its own stream. */
-            size_t nw = TEACHER_WIDTH * TEACHER_IN +
-                        (TEACHER_HIDDEN - 1) * TEACHER_WIDTH * TEACHER_WIDTH + TEACHER_WIDTH;
-            double *w = malloc(nw * sizeof *w);
-            if (!w) {
-                gs_data_destroy(ds);
-                return gs_error(err, GS_ERR_NOMEM, "out of memory for the teacher network");
-            }
-            GsRng tw;
-            gs_rng_seed(&tw, gs_rng_derive(opts->seed, STREAM_TEACHER));
-            size_t at = 0, fan_in = TEACHER_IN;
-            for (int l = 0; l <= TEACHER_HIDDEN; l++) {
-                size_t fan_out = l < TEACHER_HIDDEN ? TEACHER_WIDTH : 1;
-                double sd = 1.0 / sqrt((double)fan_in);
-                for (size_t q = 0; q < fan_out * fan_in; q++)
-                    w[at++] = sd * gs_rng_normal(&tw);
-                fan_in = fan_out;
-            }
-            assert(at == nw);
-            for (size_t i = 0; i < n; i++) {
-                float *xr = ds->x + i * TEACHER_IN;
-                for (size_t j = 0; j < TEACHER_IN; j++)
-                    xr[j] = (float)gs_rng_normal(&pts);
-                ds->y[i] = (float)(teacher_eval(w, xr) + opts->noise * gs_rng_normal(&noise));
-            }
-            free(w);
+    if (src->kind == GS_DATA_SINE) {
+        assert(ds->d_in == 1 && ds->y);
+        /* x uniform on [-pi, pi]; y = sin(x) + noise. */
+        for (size_t i = 0; i < n; i++) {
+            double x = PI * (2.0 * gs_rng_uniform(&pts) - 1.0);
+            ds->x[i] = (float)x;
+            ds->y[i] = (float)(sin(x) + opts->noise * gs_rng_normal(&noise));
         }
         shuffle(ds, 1, &shuf);
-        *out = ds;
-        return GS_OK;
+        return;
+    }
+    if (src->kind == GS_DATA_TEACHER) {
+        assert(ds->d_in == TEACHER_IN && ds->y);
+        /* x ~ N(0, I_8); y = teacher(x) + noise, the teacher from its own stream. */
+        double w[TEACHER_NW];
+        GsRng tw;
+        gs_rng_seed(&tw, gs_rng_derive(opts->seed, STREAM_TEACHER));
+        size_t at = 0, fan_in = TEACHER_IN;
+        for (int l = 0; l <= TEACHER_HIDDEN; l++) {
+            size_t fan_out = l < TEACHER_HIDDEN ? TEACHER_WIDTH : 1;
+            double sd = 1.0 / sqrt((double)fan_in);
+            for (size_t q = 0; q < fan_out * fan_in; q++)
+                w[at++] = sd * gs_rng_normal(&tw);
+            fan_in = fan_out;
+        }
+        assert(at == TEACHER_NW);
+        for (size_t i = 0; i < n; i++) {
+            float *xr = ds->x + i * TEACHER_IN;
+            for (size_t j = 0; j < TEACHER_IN; j++)
+                xr[j] = (float)gs_rng_normal(&pts);
+            ds->y[i] = (float)(teacher_eval(w, xr) + opts->noise * gs_rng_normal(&noise));
+        }
+        shuffle(ds, 1, &shuf);
+        return;
     }
 
-    int k = src->kind == GS_DATA_SPIRAL || src->kind == GS_DATA_BLOBS ? (src->k ? src->k : 3) : 2;
-    ds = gs_data_alloc(n, 2, (size_t)k, 0, 1);
-    if (!ds)
-        return gs_error(err, GS_ERR_NOMEM, "out of memory for %zu samples", n);
-    ds->n_classes = (size_t)k;
+    int k = (int)n_classes(src);
+    assert(ds->d_in == 2 && ds->label);
     for (size_t i = 0; i < n; i++) {
         int c = (int)(i % (size_t)k);
         double x[2];
@@ -205,6 +212,4 @@ GsStatus gs_data_synth(const GsDataSource *src, const GsDataOptions *opts, GsDat
         ds->label[i] = c;
     }
     shuffle(ds, 0, &shuf);
-    *out = ds;
-    return GS_OK;
 }

@@ -1,9 +1,11 @@
-/* The network: layout of the arenas, initialization, forward, loss, backward, clipping
- * and the optimizer step. Memory is allocated in gs_net_create only. */
+/* The network: the layout pass (tensor table, arenas), initialization, forward, loss,
+ * backward, clipping, the optimizer step and export. Memory is allocated in gs_net_create
+ * only. */
 #include "gradscope/net.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +17,23 @@
 
 #define NORM_EPS 1e-5f
 
-/* One dense layer: offsets into the parameter arenas and views of its activations. */
+/* One dense layer: where its tensors sit in the parameter arenas (from the table), where its
+ * activations sit in the activation arena, and views of those activations. */
 typedef struct {
     size_t n_in, n_out;
     size_t off_w, off_b, off_g, off_be; /* offsets into params/grads/delta (g, be: norm) */
-    int hidden, norm;                   /* norm: GsNormKind of this layer */
-    int block_start, block_end;         /* residual roles */
-    const float *x;                     /* input (B, n_in): the previous layer's out */
+    size_t a_z, a_h, a_dz, a_y, a_xhat, a_rstd, a_out; /* offsets into acts (y..out: if any) */
+    int hidden, norm;                                  /* norm: GsNormKind of this layer */
+    int block_start, block_end;                        /* residual roles */
+    const float *x;                                    /* input (B, n_in): the previous out */
     float *z, *y, *xhat, *rstd, *h, *out, *dz;
 } Layer;
 
 struct GsNet {
     GsSpec spec;
-    size_t d_in, d_out, width, batch_max, n_layers, n_params;
+    size_t d_in, d_out, width, batch_max, n_layers, n_params, n_tensors;
     GsLossKind loss;
+    GsTensorInfo *tensors;           /* n_tensors entries: the parameter tensor table */
     Layer *layers;                   /* n_layers entries, index l-1 for layer l */
     float *params;                   /* arena: parameters */
     float *grads;                    /* arena: gradients, same layout */
@@ -53,11 +58,152 @@ static void residual_roles(int depth, int K, int l, int *start, int *end)
     *end = (l - 2) % K == K - 1;
 }
 
+/* Which optimizer moments the spec's optimizer keeps: m (momentum or first moment), v. */
+static void moments(const GsSpec *spec, int *m, int *v)
+{
+    *m = spec->opt != GS_OPT_SGD;
+    *v = spec->opt == GS_OPT_RMSPROP || spec->opt == GS_OPT_ADAM || spec->opt == GS_OPT_ADAMW;
+}
+
+/* Size arithmetic that clears *ok on overflow (the result is then meaningless). */
+static size_t mul(size_t a, size_t b, int *ok)
+{
+    if (a && b > SIZE_MAX / a) {
+        *ok = 0;
+        return 0;
+    }
+    return a * b;
+}
+static size_t add(size_t a, size_t b, int *ok)
+{
+    if (b > SIZE_MAX - a) {
+        *ok = 0;
+        return 0;
+    }
+    return a + b;
+}
+
+/* Takes n floats from an arena whose fill is *used; returns their offset. */
+static size_t take(size_t *used, size_t n, int *ok)
+{
+    size_t at = *used;
+    *used = add(*used, n, ok);
+    return at;
+}
+
+/* Appends one entry to the tensor table (when tab is not NULL: the counting pass has none)
+ * and takes its floats from the parameter arena; returns its offset. */
+static size_t add_tensor(GsTensorInfo *tab, size_t *nt, GsTensorRole role, size_t layer,
+                         size_t rows, size_t cols, size_t *np, int *ok)
+{
+    size_t size = cols ? mul(rows, cols, ok) : rows, off = take(np, size, ok);
+    if (tab) {
+        GsTensorInfo *t = &tab[*nt];
+        int dense = role == GS_TENSOR_WEIGHT || role == GS_TENSOR_BIAS;
+        int head = role == GS_TENSOR_OUT_WEIGHT || role == GS_TENSOR_OUT_BIAS;
+        GsLayerKind kind = dense || head ? GS_LAYER_DENSE : GS_LAYER_NORM;
+        const char *suffix = role == GS_TENSOR_WEIGHT || role == GS_TENSOR_NORM_WEIGHT ||
+                                     role == GS_TENSOR_OUT_WEIGHT
+                                 ? "weight"
+                                 : "bias";
+        if (head)
+            snprintf(t->name, sizeof t->name, "out.%s", suffix);
+        else
+            snprintf(t->name, sizeof t->name, "%s%zu.%s", gs_layer_kind_info(kind)->prefix,
+                     layer + 1, suffix);
+        t->role = role;
+        t->kind = kind;
+        t->layer = layer;
+        t->ndim = cols ? 2 : 1;
+        t->shape[0] = rows;
+        t->shape[1] = cols;
+        t->offset = off;
+        t->size = size;
+    }
+    (*nt)++;
+    return off;
+}
+
+/* The one layout pass: per layer its shapes, its parameter tensors (into tab) and its
+ * activation buffers (offsets into layers[i]), then the backward scratch (offset into
+ * *a_scratch) and the sizes. gs_net_sizes runs it with tab, layers and a_scratch NULL;
+ * gs_net_create runs it again to fill them. Returns 0 on overflow. */
+static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTensorInfo *tab,
+                Layer *layers, size_t *a_scratch, GsNetSizes *sz)
+{
+    int ok = 1;
+    size_t W = (size_t)spec->width, nl = (size_t)spec->depth + 1;
+    size_t np = 0, na = 0, nt = 0, maxw = W > d_out ? W : d_out;
+    for (size_t i = 0; i < nl; i++) {
+        Layer tmp, *L = layers ? &layers[i] : &tmp;
+        memset(L, 0, sizeof *L);
+        L->hidden = i + 1 < nl;
+        L->n_in = i == 0 ? d_in : W;
+        L->n_out = L->hidden ? W : d_out;
+        L->norm = L->hidden ? (int)spec->norm : GS_NORM_NONE;
+        residual_roles(spec->depth, spec->residual, (int)i + 1, &L->block_start, &L->block_end);
+        L->off_w = add_tensor(tab, &nt, L->hidden ? GS_TENSOR_WEIGHT : GS_TENSOR_OUT_WEIGHT, i,
+                              L->n_out, L->n_in, &np, &ok);
+        L->off_b = add_tensor(tab, &nt, L->hidden ? GS_TENSOR_BIAS : GS_TENSOR_OUT_BIAS, i,
+                              L->n_out, 0, &np, &ok);
+        if (L->norm != GS_NORM_NONE) {
+            L->off_g = add_tensor(tab, &nt, GS_TENSOR_NORM_WEIGHT, i, L->n_out, 0, &np, &ok);
+            L->off_be = add_tensor(tab, &nt, GS_TENSOR_NORM_BIAS, i, L->n_out, 0, &np, &ok);
+        }
+        size_t bn = mul(B, L->n_out, &ok);
+        L->a_z = take(&na, bn, &ok);
+        L->a_h = take(&na, bn, &ok); /* unused by the linear output layer (its h is z) */
+        L->a_dz = take(&na, bn, &ok);
+        if (L->norm != GS_NORM_NONE) {
+            L->a_y = take(&na, bn, &ok);
+            L->a_xhat = take(&na, bn, &ok);
+            L->a_rstd = take(&na, L->norm == GS_NORM_BATCH ? L->n_out : B, &ok);
+        }
+        if (L->block_end)
+            L->a_out = take(&na, bn, &ok);
+    }
+    size_t scratch = take(&na, mul(4, mul(B, maxw, &ok), &ok), &ok); /* g, gskip, dy, scratch */
+    if (a_scratch)
+        *a_scratch = scratch;
+    int need_m, need_v;
+    moments(spec, &need_m, &need_v);
+    /* params, grads, update and the optimizer's moments; activations; the table, the layers
+     * and the handle */
+    size_t floats = add(mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
+    size_t bytes = mul(floats, sizeof(float), &ok);
+    bytes = add(bytes, mul(nt, sizeof(GsTensorInfo), &ok), &ok);
+    bytes = add(bytes, add(mul(nl, sizeof(Layer), &ok), sizeof(GsNet), &ok), &ok);
+    if (!ok)
+        return 0;
+    sz->n_params = np;
+    sz->n_acts = na;
+    sz->n_tensors = nt;
+    sz->bytes = bytes;
+    return 1;
+}
+
+GsStatus gs_net_sizes(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max,
+                      GsNetSizes *out, GsError *err)
+{
+    assert(spec && out);
+    if (spec->depth < 1 || spec->width < 1 || d_in < 1 || d_out < 1 || batch_max < 1)
+        return gs_error(err, GS_ERR_INVALID, "net: empty dimension");
+    GsNetSizes s;
+    if (!plan(spec, d_in, d_out, batch_max, NULL, NULL, NULL, &s))
+        return gs_error(err, GS_ERR_RANGE,
+                        "net (depth %d, width %d, batch %zu) is too large to address", spec->depth,
+                        spec->width, batch_max);
+    *out = s;
+    return GS_OK;
+}
+
 GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t batch_max, GsNet **out,
                        GsError *err)
 {
-    if (spec->depth < 1 || spec->width < 1 || d_in < 1 || d_out < 1 || batch_max < 1)
-        return gs_error(err, GS_ERR_INVALID, "net: empty dimension");
+    GsNetSizes sz;
+    GsStatus st = gs_net_sizes(spec, d_in, d_out, batch_max, &sz, err);
+    if (st != GS_OK)
+        return st;
     GsNet *net = calloc(1, sizeof *net);
     if (!net)
         return gs_error(err, GS_ERR_NOMEM, "out of memory creating the network");
@@ -67,49 +213,29 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     net->width = (size_t)spec->width;
     net->batch_max = batch_max;
     net->n_layers = (size_t)spec->depth + 1;
+    net->n_params = sz.n_params;
+    net->n_tensors = sz.n_tensors;
     net->loss = gs_spec_loss(spec);
+    net->tensors = calloc(sz.n_tensors, sizeof *net->tensors);
     net->layers = calloc(net->n_layers, sizeof *net->layers);
-    if (!net->layers)
+    if (!net->tensors || !net->layers)
         goto nomem;
+    /* The same pass as gs_net_sizes, now filling the table and the layers. */
+    GsNetSizes again;
+    size_t a_scratch = 0;
+    int planned = plan(spec, d_in, d_out, batch_max, net->tensors, net->layers, &a_scratch, &again);
+    assert(planned && again.n_params == sz.n_params && again.n_acts == sz.n_acts);
+    (void)planned;
 
-    /* Sizes first (a pure pass), then one allocation per arena. */
-    size_t np = 0, na = 0, B = batch_max, maxw = net->width > d_out ? net->width : d_out;
-    for (size_t i = 0; i < net->n_layers; i++) {
-        Layer *L = &net->layers[i];
-        L->hidden = i + 1 < net->n_layers;
-        L->n_in = i == 0 ? d_in : net->width;
-        L->n_out = L->hidden ? net->width : d_out;
-        L->norm = L->hidden ? (int)spec->norm : GS_NORM_NONE;
-        residual_roles(spec->depth, spec->residual, (int)i + 1, &L->block_start, &L->block_end);
-        L->off_w = np;
-        np += L->n_out * L->n_in;
-        L->off_b = np;
-        np += L->n_out;
-        if (L->norm != GS_NORM_NONE) {
-            L->off_g = np;
-            np += L->n_out;
-            L->off_be = np;
-            np += L->n_out;
-        }
-        size_t bn = B * L->n_out;
-        na += 3 * bn; /* z, h, dz */
-        if (L->norm != GS_NORM_NONE)
-            na += 2 * bn + (L->norm == GS_NORM_BATCH ? L->n_out : B); /* y, xhat, rstd */
-        if (L->block_end)
-            na += bn; /* out */
-    }
-    na += 4 * B * maxw; /* g, gskip, dy, scratch */
-    net->n_params = np;
-
-    int need_m = spec->opt != GS_OPT_SGD, need_v = spec->opt == GS_OPT_RMSPROP ||
-                                                   spec->opt == GS_OPT_ADAM ||
-                                                   spec->opt == GS_OPT_ADAMW;
+    const size_t np = sz.n_params;
+    int need_m, need_v;
+    moments(spec, &need_m, &need_v);
     net->params = calloc(np, sizeof(float));
     net->grads = calloc(np, sizeof(float));
     net->delta = calloc(np, sizeof(float));
     net->opt_m = need_m ? calloc(np, sizeof(float)) : NULL;
     net->opt_v = need_v ? calloc(np, sizeof(float)) : NULL;
-    net->acts = calloc(na, sizeof(float));
+    net->acts = calloc(sz.n_acts, sizeof(float));
     if (!net->params || !net->grads || !net->delta || (need_m && !net->opt_m) ||
         (need_v && !net->opt_v) || !net->acts)
         goto nomem;
@@ -117,54 +243,67 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     float *a = net->acts;
     for (size_t i = 0; i < net->n_layers; i++) {
         Layer *L = &net->layers[i];
-        size_t bn = B * L->n_out;
-        L->z = a, a += bn;
-        L->h = a, a += bn;
-        L->dz = a, a += bn;
+        L->z = a + L->a_z;
+        L->h = a + L->a_h;
+        L->dz = a + L->a_dz;
         L->y = L->z;
         L->out = L->h;
         if (L->norm != GS_NORM_NONE) {
-            L->y = a, a += bn;
-            L->xhat = a, a += bn;
-            L->rstd = a, a += L->norm == GS_NORM_BATCH ? L->n_out : B;
+            L->y = a + L->a_y;
+            L->xhat = a + L->a_xhat;
+            L->rstd = a + L->a_rstd;
         }
         if (L->block_end)
-            L->out = a, a += bn;
+            L->out = a + L->a_out;
         if (!L->hidden)
             L->h = L->z; /* the output layer is linear: its output is z */
     }
-    net->g = a, a += B * maxw;
-    net->gskip = a, a += B * maxw;
-    net->dy = a, a += B * maxw;
-    net->scratch = a, a += B * maxw;
-    assert((size_t)(a - net->acts) == na);
+    /* the backward scratch: four buffers of batch_max x max(width, d_out) at the end */
+    const size_t stride = (sz.n_acts - a_scratch) / 4;
+    float *s = a + a_scratch;
+    net->g = s, s += stride;
+    net->gskip = s, s += stride;
+    net->dy = s, s += stride;
+    net->scratch = s;
 
-    /* Initialization: one derived stream for all parameters, layer by layer. */
+    /* Initialization: one derived stream for all parameters, tensor by tensor in table order
+     * (per layer: weight, bias, then the norm's scale 1 and shift 0). */
     GsRng rng;
     gs_rng_seed(&rng, gs_rng_derive(spec->seed, 1));
-    for (size_t i = 0; i < net->n_layers; i++) {
-        Layer *L = &net->layers[i];
-        GsStatus st = gs_init_fill(&spec->init, net->params + L->off_w, L->n_out, L->n_in, &rng);
-        if (st != GS_OK)
-            goto nomem;
-        gs_bias_init_fill(&spec->bias_init, net->params + L->off_b, L->n_out, &rng);
-        if (L->norm != GS_NORM_NONE)
-            for (size_t j = 0; j < L->n_out; j++) {
-                net->params[L->off_g + j] = 1.0f;
-                net->params[L->off_be + j] = 0.0f;
-            }
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const GsTensorInfo *T = &net->tensors[t];
+        float *p = net->params + T->offset;
+        switch (T->role) {
+        case GS_TENSOR_WEIGHT:
+        case GS_TENSOR_OUT_WEIGHT:
+            if (gs_init_fill(&spec->init, p, T->shape[0], T->shape[1], &rng) != GS_OK)
+                goto nomem;
+            break;
+        case GS_TENSOR_BIAS:
+        case GS_TENSOR_OUT_BIAS: gs_bias_init_fill(&spec->bias_init, p, T->size, &rng); break;
+        case GS_TENSOR_NORM_WEIGHT:
+            for (size_t j = 0; j < T->size; j++)
+                p[j] = 1.0f;
+            break;
+        case GS_TENSOR_NORM_BIAS:
+            for (size_t j = 0; j < T->size; j++)
+                p[j] = 0.0f;
+            break;
+        default: assert(!"no such tensor in a dense net");
+        }
     }
     *out = net;
     return GS_OK;
 nomem:
     gs_net_destroy(net);
-    return gs_error(err, GS_ERR_NOMEM, "out of memory creating the network");
+    return gs_error(err, GS_ERR_NOMEM, "out of memory creating the network (%zu bytes)", sz.bytes);
 }
 
 void gs_net_destroy(GsNet *net)
 {
     if (!net)
         return;
+    free(net->tensors);
     free(net->layers);
     free(net->params);
     free(net->grads);
@@ -188,20 +327,31 @@ const GsSpec *gs_net_spec(const GsNet *net)
     return &net->spec;
 }
 
-GsLayerParams gs_net_layer(GsNet *net, size_t l)
+const GsTensorInfo *gs_net_tensors(const GsNet *net, size_t *n)
 {
-    assert(l >= 1 && l <= net->n_layers);
-    const Layer *L = &net->layers[l - 1];
-    GsLayerParams p = {L->n_in, L->n_out, net->params + L->off_w, net->params + L->off_b,
-                       NULL,    NULL,     net->grads + L->off_w,  net->grads + L->off_b,
-                       NULL,    NULL};
-    if (L->norm != GS_NORM_NONE) {
-        p.gamma = net->params + L->off_g;
-        p.beta = net->params + L->off_be;
-        p.dgamma = net->grads + L->off_g;
-        p.dbeta = net->grads + L->off_be;
-    }
-    return p;
+    *n = net->n_tensors;
+    return net->tensors;
+}
+
+const GsTensorInfo *gs_net_tensor(const GsNet *net, size_t layer, GsTensorRole role)
+{
+    for (size_t t = 0; t < net->n_tensors; t++)
+        if (net->tensors[t].layer == layer && net->tensors[t].role == role)
+            return &net->tensors[t];
+    return NULL;
+}
+
+float *gs_net_params(GsNet *net)
+{
+    return net->params;
+}
+float *gs_net_grads(GsNet *net)
+{
+    return net->grads;
+}
+const float *gs_net_update(const GsNet *net)
+{
+    return net->delta;
 }
 
 void gs_net_zero_grad(GsNet *net)
@@ -311,11 +461,6 @@ void gs_net_optim_step(GsNet *net, double lr, long t)
     gs_optim_step(net->delta, net->params, net->grads, net->opt_m, net->opt_v, net->n_params, &o);
 }
 
-const float *gs_net_layer_delta_w(const GsNet *net, size_t l)
-{
-    return net->delta + net->layers[l - 1].off_w;
-}
-
 const float *gs_net_layer_z(const GsNet *net, size_t l)
 {
     return net->layers[l - 1].z;
@@ -340,26 +485,14 @@ float *gs_net_scratch(GsNet *net)
 GsStatus gs_net_export_npy(const GsNet *net, const char *dir, GsError *err)
 {
     char path[4096];
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const Layer *L = &net->layers[i];
-        size_t shape_w[2] = {L->n_out, L->n_in}, shape_b[1] = {L->n_out};
-        struct {
-            const char *fmt;
-            size_t off;
-            const size_t *shape;
-            size_t ndim;
-        } files[4] = {{"%s/dense%zu.weight.npy", L->off_w, shape_w, 2},
-                      {"%s/dense%zu.bias.npy", L->off_b, shape_b, 1},
-                      {"%s/norm%zu.weight.npy", L->off_g, shape_b, 1},
-                      {"%s/norm%zu.bias.npy", L->off_be, shape_b, 1}};
-        size_t nfiles = L->norm != GS_NORM_NONE ? 4 : 2;
-        for (size_t f = 0; f < nfiles; f++) {
-            snprintf(path, sizeof path, files[f].fmt, dir, i + 1);
-            GsStatus st = gs_npy_write_f32(path, net->params + files[f].off, files[f].shape,
-                                           files[f].ndim, err);
-            if (st != GS_OK)
-                return st;
-        }
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        const GsTensorInfo *t = &net->tensors[i];
+        int n = snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            return gs_error(err, GS_ERR_IO, "export directory name too long: %s", dir);
+        GsStatus st = gs_npy_write_f32(path, net->params + t->offset, t->shape, t->ndim, err);
+        if (st != GS_OK)
+            return st;
     }
     return GS_OK;
 }

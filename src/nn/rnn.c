@@ -293,6 +293,8 @@ static void set_tensor(GsRnnTensor *t, const char *name, GsRnnTensorRole role, s
 {
     snprintf(t->name, sizeof t->name, "%s", name);
     t->role = role;
+    t->kind =
+        role == GS_RT_OUT_WEIGHT || role == GS_RT_OUT_BIAS ? GS_LAYER_DENSE : GS_LAYER_RECURRENT;
     t->layer = layer;
     t->ndim = d1 ? 2 : 1;
     t->shape[0] = d0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gradscope/net.h"
 #include "gradscope/rng.h"
 #include "util/text.h"
 
@@ -102,6 +103,23 @@ const char *gs_arch_name(GsArch k)
 int gs_arch_is_recurrent(GsArch k)
 {
     return k == GS_ARCH_RNN || k == GS_ARCH_LSTM || k == GS_ARCH_GRU;
+}
+
+int gs_spec_key_applies(const char *key, GsArch arch)
+{
+    static const char *const mlp_only[] = {"norm",        "residual",    "res-scale", "bias-init",
+                                           "input-scale", "standardize", "target"};
+    static const char *const rnn_only[] = {"seq-len", "bptt", "init-hh", "forget-bias"};
+    int rec = gs_arch_is_recurrent(arch);
+    for (size_t i = 0; i < sizeof mlp_only / sizeof mlp_only[0]; i++)
+        if (!strcmp(key, mlp_only[i]))
+            return !rec;
+    for (size_t i = 0; i < sizeof rnn_only / sizeof rnn_only[0]; i++)
+        if (!strcmp(key, rnn_only[i]))
+            return rec && (strcmp(key, "forget-bias") || arch == GS_ARCH_LSTM);
+    if (!strcmp(key, "act"))
+        return arch == GS_ARCH_MLP || arch == GS_ARCH_RNN;
+    return 1;
 }
 
 static int find_name(const char *const *names, int n, const char *v, size_t len)
@@ -735,16 +753,19 @@ double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, si
 {
     if (gs_arch_is_recurrent(spec->arch))
         return rnn_memory_estimate(spec, d_in, d_out, n_rows);
-    double w = spec->width, L = spec->depth;
-    double params = d_in * w + (L - 1) * w * w + w * d_out + L * w * 3 + d_out;
-    double B = spec->batch <= 0 || (double)spec->batch > (double)n_rows ? (double)n_rows
-                                                                        : (double)spec->batch;
-    double per_layer = 3 + (spec->norm != GS_NORM_NONE ? 3 : 0) + (spec->residual ? 1 : 0);
-    double acts = B * w * L * per_layer + B * (w > d_out ? w : d_out) * 4 + B * d_out * 3;
+    size_t B = spec->batch <= 0 || (size_t)spec->batch > n_rows ? n_rows : (size_t)spec->batch;
+    /* the net's own bytes, from the one size computation gs_net_create uses */
+    GsNetSizes sz;
+    GsStatus st = gs_net_sizes(spec, d_in, d_out, B ? B : 1, &sz, NULL);
+    if (st == GS_ERR_RANGE)
+        return HUGE_VAL; /* beyond size_t: beyond any bound */
+    if (st != GS_OK)
+        return 0.0; /* an empty dimension: gs_net_create names it */
+    double L = spec->depth;
     double recorded = (double)spec->steps / (double)spec->record_every + 2;
     double trace = recorded * (L + 1) * 18 * 8.0;
     double data = (double)n_rows * (double)(d_in + d_out) * 4.0 * 2;
-    return params * 4.0 * 5 + acts * 4.0 + trace + data;
+    return (double)sz.bytes + trace + data;
 }
 
 /* Keys that apply to one family of archs only, refused with a message naming the key. */

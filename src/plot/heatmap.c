@@ -44,6 +44,7 @@ struct GsHeatmap {
     const char *axis;       /* row axis title (static text), or NULL */
     const char *axis_short; /* the same when the long one does not fit */
     int exponent_ticks;     /* colour bar ticks as log10 exponents */
+    double zoom_min_fonts;  /* the zoom strip is drawn when the cells are wider than this */
 };
 
 static void classify(GsHeatmap *hm, double v)
@@ -152,6 +153,7 @@ GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsE
     hm->axis = m->axis;
     hm->axis_short = m->axis_short ? m->axis_short : m->axis;
     hm->exponent_ticks = m->exponent_ticks;
+    hm->zoom_min_fonts = 20.0;
     hm->steps = malloc(ns * sizeof *hm->steps);
     hm->val = malloc(nl * hm->n_cols * sizeof *hm->val);
     /* One row's raw values, and each row's first steps in case they get a zoom. */
@@ -200,8 +202,10 @@ GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsE
         }
         for (size_t li = 0; li < nl; li++) {
             const char *nm = m->row_names[li];
+            size_t cap = m->name_max && m->name_max < GS_LAYER_LABEL_MAX ? m->name_max + 1
+                                                                         : sizeof hm->names[li];
             if (nm)
-                gs_layer_name_short(nm, hm->names[li], sizeof hm->names[li]);
+                gs_layer_name_short(nm, hm->names[li], cap);
             else
                 snprintf(hm->names[li], sizeof hm->names[li], "%zu", li + 1);
         }
@@ -247,6 +251,12 @@ static void trace_row(const void *ctx, size_t li, double *out)
 
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
 {
+    return gs_heatmap_create_short(spec, 0, NULL, out, err);
+}
+
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err)
+{
     assert(spec && spec->trace && out && spec->max_cols >= 1);
     const GsTrace *t = spec->trace;
     size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
@@ -274,10 +284,11 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
         .fill = trace_row,
         .ctx = &tr,
         .row_names = named ? names : NULL,
+        .name_max = name_max,
         .top_label = "out",
         /* short panels: the "out" tick already says which end is which */
-        .axis = "layer (1 = input side)",
-        .axis_short = "layer",
+        .axis = row_axis ? row_axis : "layer (1 = input side)",
+        .axis_short = row_axis ? row_axis : "layer",
         .scale = spec->scale,
         .bin = spec->bin,
         .max_cols = spec->max_cols,
@@ -670,6 +681,11 @@ void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
     hatch_missing(cr, hm, hm->val, hm->n_cols, r);
 }
 
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts)
+{
+    hm->zoom_min_fonts = fonts;
+}
+
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm)
 {
     return hm->n_zoom;
@@ -827,7 +843,7 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
 
     /* zoom strip on the left: the first steps one column each, up to just past the NaN */
     GsRect z = {0, 0, 0, 0};
-    if (hm->n_zoom && c.w > font * 20) {
+    if (hm->n_zoom && c.w > font * hm->zoom_min_fonts) {
         double zw = fmin(fmax(c.w * 0.2, font * 7), c.w * 0.3);
         z = (GsRect){c.x, c.y, zw, c.h};
         double gap = font * 1.2;

@@ -38,14 +38,15 @@ typedef void (*GsHeatmapRowFn)(const void *ctx, size_t row, double *out);
 /* Any matrix to draw: rows (row 0 at the bottom) x recorded training steps. Values as in a
  * trace: the missing marker is "no value", NaN/Inf are data. */
 typedef struct {
-    size_t n_rows, n_steps;        /* both >= 1 */
-    const long *steps;             /* n_steps recorded training steps, increasing (copied) */
-    const double *val;             /* n_rows x n_steps, row-major by row; NULL: use fill */
-    GsHeatmapRowFn fill;           /* row filler when val is NULL, called once per row */
-    const void *ctx;               /* its context */
-    const char *const *row_names;  /* n_rows names (copied, shortened; a NULL entry is its
-                                      number) drawn beside the rows, or NULL: numbered ticks */
-    const char *top_label;         /* tick of the top row instead of its number ("out"), or NULL */
+    size_t n_rows, n_steps;       /* both >= 1 */
+    const long *steps;            /* n_steps recorded training steps, increasing (copied) */
+    const double *val;            /* n_rows x n_steps, row-major by row; NULL: use fill */
+    GsHeatmapRowFn fill;          /* row filler when val is NULL, called once per row */
+    const void *ctx;              /* its context */
+    const char *const *row_names; /* n_rows names (copied, shortened; a NULL entry is its
+                                     number) drawn beside the rows, or NULL: numbered ticks */
+    size_t name_max;       /* longest row name shown (gs_layer_name_short); 0: GS_LAYER_LABEL_MAX */
+    const char *top_label; /* tick of the top row instead of its number ("out"), or NULL */
     const char *axis, *axis_short; /* row axis title, and a shorter one for short panels (either
                                       may be NULL); static strings, kept by pointer */
     int exponent_ticks;            /* colour bar ticks as log10 exponents ("-3", "0") rather
@@ -74,6 +75,11 @@ const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
  * divides by the output layer's value at the same step. GS_ERR_INVALID for an empty trace,
  * GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
+/* The same with layer names shortened to at most name_max characters (gs_layer_name_short;
+ * 0: GS_LAYER_LABEL_MAX), for a narrow panel, and the rows' axis titled row_axis (NULL:
+ * "layer"). */
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err);
 /* The through-time heatmap of series k of trace t (another gs_heatmap_create_matrix caller):
  * rows = time step t = 1..T (the longest T of any step; t = 1 at the bottom, t = T at the top),
  * columns = recorded steps, values ||dL/dh_t|| (h_grad_norm) relative to t = T of the same
@@ -141,6 +147,9 @@ double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
  * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
  * when there is no zoom. */
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Draws the zoom strip only when the cells are wider than this many fonts (default 20; a
+ * narrow panel beside another lowers it). Cannot fail. */
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts);
 /* Index of the first recorded step with NaN/Inf in some layer; the step count when none. */
 size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
 

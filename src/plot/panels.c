@@ -1430,9 +1430,10 @@ static double series_gain(const GsTrace *t, size_t k)
     return end != v && *end == '\0' && isfinite(g) && g > 0 ? g : (double)NAN;
 }
 
-/* ||dL/dh_t|| of series k at step index i against t, x mapped 1..T_axis over p. */
+/* Column col (h_grad_norm, c_grad_norm) of series k at step index i against t, x mapped
+ * 1..T_axis over p. */
 static void tt_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, size_t k, size_t i,
-                    size_t T_axis, GsRgb c, LineStyle style, double font)
+                    GsTimeCol col, size_t T_axis, GsRgb c, LineStyle style, double font)
 {
     size_t T = gs_trace_series_len(t, i, k);
     double span = T_axis > 1 ? (double)(T_axis - 1) : 1.0;
@@ -1453,7 +1454,7 @@ static void tt_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, si
         size_t m = 0;
         for (size_t u = start; u <= T && m < 64; u++, m++) {
             xs[m] = T_axis > 1 ? p.x + (double)(u - 1) / span * p.w : p.x + p.w / 2;
-            yv[m] = ymap(ys, p, gs_trace_series_get(t, i, k, GS_TCOL_H_GRAD_NORM, u));
+            yv[m] = ymap(ys, p, gs_trace_series_get(t, i, k, col, u));
         }
         polyline(cr, xs, yv, m, lw);
         if (start + 63 > T)
@@ -1462,12 +1463,12 @@ static void tt_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, si
     cairo_restore(cr);
 }
 
-/* Extent of the positive finite h_grad_norm of series k at step index i. */
-static void tt_extent(const GsTrace *t, size_t k, size_t i, double *mn, double *mx)
+/* Extent of the positive finite values of column col of series k at step index i. */
+static void tt_extent(const GsTrace *t, size_t k, size_t i, GsTimeCol col, double *mn, double *mx)
 {
     size_t T = gs_trace_series_len(t, i, k);
     for (size_t u = 1; u <= T; u++) {
-        double v = gs_trace_series_get(t, i, k, GS_TCOL_H_GRAD_NORM, u);
+        double v = gs_trace_series_get(t, i, k, col, u);
         if (isfinite(v) && v > 0) {
             *mn = fmin(*mn, v);
             *mx = fmax(*mx, v);
@@ -1480,7 +1481,7 @@ static void tt_step_label(char *lab, size_t n, const GsTrace *t, size_t k, size_
                           const char *prefix)
 {
     double mn = INFINITY, mx = -INFINITY;
-    tt_extent(t, k, i, &mn, &mx);
+    tt_extent(t, k, i, GS_TCOL_H_GRAD_NORM, &mn, &mx);
     snprintf(lab, n, "%s%sstep %ld%s", prefix ? prefix : "", prefix ? ", " : "",
              gs_trace_step(t, i),
              gs_trace_series_len(t, i, k) == 0 ? " (no values)"
@@ -1496,11 +1497,17 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     size_t ns = gs_trace_n_steps(t);
     const char *sname = gs_trace_series_name(t, k) ? gs_trace_series_name(t, k) : "hidden state";
     char title[256];
-    if (deep)
+    long layer = series_layer(t, k, -1);
+    if (deep && layer >= 0)
         snprintf(title, sizeof title,
                  "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
-                 "%s \xe2\x80\x94 layer %ld, the bottom one (the longest path)",
-                 sname, series_layer(t, k, (long)k));
+                 "%s \xe2\x80\x94 layer %ld%s",
+                 sname, layer, layer == 0 ? ", the bottom one (the longest path)" : "");
+    else if (deep)
+        snprintf(title, sizeof title,
+                 "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
+                 "%s (series %zu of %zu)",
+                 sname, k + 1, gs_trace_n_series(t));
     else
         snprintf(title, sizeof title,
                  "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
@@ -1511,9 +1518,10 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     if (b)
         T = series_T(b, kb) > T ? series_T(b, kb) : T;
 
+    /* the first, middle and last recorded steps, each once (a short run has fewer) */
     size_t idx[3] = {0, ns / 2, ns - 1};
-    int nsteps = ns >= 3 ? 3 : (int)ns;
     GsRgb col[3] = {oi_orange, oi_green, oi_blue};
+    int nsteps = ns >= 3 ? 3 : (int)ns;
     if (ns == 2) {
         idx[1] = 1;
         col[1] = col[2];
@@ -1523,6 +1531,7 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     size_t T0 = gs_trace_series_len(t, 0, k);
     double hT = T0 ? gs_trace_series_get(t, 0, k, GS_TCOL_H_GRAD_NORM, T0) : (double)NAN;
     int theory = isfinite(gain) && isfinite(hT) && hT > 0 && T0 >= 2;
+    int cell = !b && gs_trace_series_has(t, GS_TCOL_C_GRAD_NORM);
 
     Legend lg = {0};
     char lab[192];
@@ -1535,10 +1544,18 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
         legend_add(&lg, grey, LINE_DOTTED, "last step");
     } else {
         for (int j = 0; j < nsteps; j++) {
-            if (j == 1 && ns == 2)
-                continue;
             tt_step_label(lab, sizeof lab, t, k, idx[j], NULL);
             legend_add(&lg, col[j], LINE_SOLID, lab);
+        }
+        if (cell) {
+            /* an LSTM's cell state carries its own path back through time */
+            legend_break(&lg);
+            legend_add(&lg, grey, LINE_SOLID,
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (h_grad_norm)");
+            legend_add(&lg, grey, LINE_DOTTED,
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82"
+                       "c_t\xe2\x80\x96 (c_grad_norm, "
+                       "the LSTM cell)");
         }
     }
     if (theory) {
@@ -1562,7 +1579,10 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
         size_t n = gs_trace_n_steps(runs[q]);
         size_t ix[3] = {0, n / 2, n - 1};
         for (int j = 0; j < 3; j++)
-            tt_extent(runs[q], ks[q], ix[j], &mn, &mx);
+            tt_extent(runs[q], ks[q], ix[j], GS_TCOL_H_GRAD_NORM, &mn, &mx);
+        if (cell)
+            for (int j = 0; j < nsteps; j++)
+                tt_extent(t, k, idx[j], GS_TCOL_C_GRAD_NORM, &mn, &mx);
     }
     int empty = !isfinite(mn);
     if (theory && !empty) {
@@ -1577,9 +1597,9 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     GsAxisTicks xt, yt;
     gs_axis_ticks_linear(&xt, 1, (double)(T > 1 ? T : 2),
                          (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
-    scale_ticks(&ys, &yt, (int)(p.h / (font * 2.2)));
-    const char *ylab =
-        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log scale)";
+    /* at least 3: a few over many decades would fall back to linear ticks */
+    scale_ticks(&ys, &yt, (int)fmax(3.0, p.h / (font * 2.2)));
+    const char *ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log scale)";
     GsTextStyle yls = gs_text_style(font * 0.9);
     if (gs_text_width(cr, &yls, ylab) > p.h)
         ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log)";
@@ -1594,15 +1614,18 @@ void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t,
     if (b) {
         for (int q = 0; q < 2; q++) {
             size_t n = gs_trace_n_steps(runs[q]);
-            tt_line(cr, p, &ys, runs[q], ks[q], 0, Tax, run_col[q], LINE_SOLID, font);
+            tt_line(cr, p, &ys, runs[q], ks[q], 0, GS_TCOL_H_GRAD_NORM, Tax, run_col[q], LINE_SOLID,
+                    font);
             if (n > 1)
-                tt_line(cr, p, &ys, runs[q], ks[q], n - 1, Tax, run_col[q], LINE_DOTTED, font);
+                tt_line(cr, p, &ys, runs[q], ks[q], n - 1, GS_TCOL_H_GRAD_NORM, Tax, run_col[q],
+                        LINE_DOTTED, font);
         }
     } else {
         for (int j = 0; j < nsteps; j++) {
-            if (j == 1 && ns == 2)
-                continue;
-            tt_line(cr, p, &ys, t, k, idx[j], Tax, col[j], LINE_SOLID, font);
+            tt_line(cr, p, &ys, t, k, idx[j], GS_TCOL_H_GRAD_NORM, Tax, col[j], LINE_SOLID, font);
+            if (cell)
+                tt_line(cr, p, &ys, t, k, idx[j], GS_TCOL_C_GRAD_NORM, Tax, col[j], LINE_DOTTED,
+                        font);
         }
     }
     if (theory && !empty) {

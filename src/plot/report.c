@@ -160,6 +160,8 @@ typedef struct {
     GsHeatmap *tt[2]; /* per run: the through-time heatmap */
     size_t tk[2];     /* per run: the series shown */
     int deep;         /* the report's run has more than one recurrent layer */
+    int tt_only;      /* the paper page: the through-time heatmaps alone, no tensors */
+    int split;        /* the full page: each heatmap box split, through time | tensors */
 } Model;
 
 static void model_fini(Model *m)
@@ -216,8 +218,13 @@ void gs_report_through_time_rects(const GsLayout *L, int after, GsRect *tt, GsRe
 static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBinMode bin,
                             double px_width, GsHeatmap **out, GsError *err)
 {
+    /* beside the through-time view the tensors' panel is narrow: "weight_hh_l0", not
+     * "rnn.weight_hh_l0", and in the small health heatmaps "hh_l0" */
+    size_t name_max = !gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM) ? 0
+                      : sc == GS_HM_FRACTION                       ? 5
+                                                                   : 12;
     GsHeatmapSpec spec = {t, col, sc, bin, (size_t)fmax(1.0, ceil(px_width))};
-    return gs_heatmap_create(&spec, out, err);
+    return gs_heatmap_create_short(&spec, name_max, name_max ? "weight tensor" : NULL, out, err);
 }
 
 static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
@@ -266,7 +273,30 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         verdict_a = va;
     }
     GsRect heat[2] = {L->r[GS_PANEL_HEATMAP], L->r[GS_PANEL_HEATMAP_AFTER]};
-    if (m->through_time)
+    const char *tt_bar = o->series_absolute
+                             ? "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96"
+                             : "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 / "
+                               "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_T\xe2\x80\x96";
+    if (m->tt_only) {
+        /* the compact page: each run's through-time heatmap in its heatmap box, one bar */
+        for (int k = 0; k < (o->after ? 2 : 1); k++) {
+            snprintf(title, sizeof title,
+                     "%s%s\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 through time",
+                     o->after ? (k ? "after" : "before") : "", o->after ? ": " : "");
+            GsRect r = L->r[k ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP];
+            gs_draw_log_bounds(cr, &r);
+            gs_heatmap_draw(cr, m->tt[k], r, f, title, NULL);
+        }
+        const GsHeatmap *tts[2] = {m->tt[0], m->tt[1]};
+        size_t n_tt = m->tt[1] ? 2 : 1;
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
+        /* the compact bar is short: the title names the norm */
+        gs_colorbar_draw(cr, tts, n_tt, L->r[GS_PANEL_CBAR], f,
+                         o->series_absolute ? tt_bar : "log10 ratio to t = T");
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
+        gs_legend_draw(cr, tts, n_tt, L->r[GS_PANEL_LEGEND], f, 0);
+    }
+    if (m->split)
         for (int k = 0; k < (o->after ? 2 : 1); k++) {
             GsRect tt, bar;
             tt_split(L->r[k ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP], f, &tt, &bar, &heat[k]);
@@ -288,13 +318,11 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
             gs_heatmap_draw(cr, m->tt[k], tt, f, title, NULL);
             const GsHeatmap *one[1] = {m->tt[k]};
             gs_draw_log_bounds(cr, &bar);
-            gs_colorbar_draw(cr, one, 1, bar, f,
-                             o->series_absolute
-                                 ? "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96"
-                                 : "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 / "
-                                   "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_T\xe2\x80\x96");
+            gs_colorbar_draw(cr, one, 1, bar, f, tt_bar);
         }
-    if (o->after) {
+    if (m->tt_only) {
+        /* drawn above */
+    } else if (o->after) {
         heat_title(title, sizeof title, o,
                    o->before_label && o->preset != GS_PRESET_PAPER ? o->before_label : "before",
                    verdict_b);
@@ -317,10 +345,12 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
     const GsHeatmap *shared[2] = {m->main, m->after};
     size_t n_shared = m->after ? 2 : 1;
-    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
-    gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
-    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
-    gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    if (!m->tt_only) {
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
+        gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
+        gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    }
     gs_draw_log_bounds(cr, &L->r[GS_PANEL_LOSS]);
     if (L->on[GS_PANEL_LOSS])
         gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
@@ -388,7 +418,15 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
     m->through_time = pick_series(o->trace, o->series, &m->tk[0]);
     if (m->through_time) {
         GsRect tt, bar;
-        tt_split(L->r[GS_PANEL_HEATMAP], f, &tt, &bar, &heat);
+        size_t kb;
+        /* the paper page has room for one heatmap per run: through time, when every run shown
+         * has it */
+        m->tt_only =
+            o->preset == GS_PRESET_PAPER && (!o->after || pick_series(o->after, NULL, &kb));
+        m->split = o->preset != GS_PRESET_PAPER;
+        tt = L->r[GS_PANEL_HEATMAP];
+        if (m->split)
+            tt_split(L->r[GS_PANEL_HEATMAP], f, &tt, &bar, &heat);
         double tt_w = (tt.w - gs_axes_left_margin(f) - f * 0.6) * s;
         size_t n_state = 0;
         for (size_t j = 0; j < gs_trace_n_series(o->trace); j++)
@@ -396,7 +434,7 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
                        gs_trace_series_len(o->trace, gs_trace_n_steps(o->trace) - 1, j) > 0;
         m->deep = n_state > 1;
         const GsTrace *runs[2] = {o->trace, o->after};
-        for (int k = 0; k < 2 && st == GS_OK; k++) {
+        for (int k = 0; k < 2 && st == GS_OK && (m->split || m->tt_only); k++) {
             /* the comparison shows the same series when it has one of that name */
             const char *want = k ? gs_trace_series_name(o->trace, m->tk[0]) : o->series;
             if (!runs[k] || !(pick_series(runs[k], want, &m->tk[k]) ||
@@ -404,8 +442,10 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
                 continue;
             st = gs_heatmap_create_series(runs[k], m->tk[k], o->series_absolute, o->bin,
                                           (size_t)fmax(1.0, ceil(tt_w)), &m->tt[k], err);
+            if (st == GS_OK)
+                gs_heatmap_set_zoom_min(m->tt[k], 10.0); /* an early NaN is the story */
         }
-        if (st == GS_OK) {
+        if (st == GS_OK && m->tt[0]) {
             /* before and after on one colour scale, as the per-tensor heatmaps */
             GsHeatmap *both[2] = {m->tt[0], m->tt[1]};
             const int healthy[2] = {gs_heatmap_gradients_healthy(o->findings),
@@ -419,6 +459,11 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
         st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
     if (st == GS_OK && o->after)
         st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
+    if (st == GS_OK && m->split) { /* the narrow tensors' panel keeps its zoom too */
+        gs_heatmap_set_zoom_min(m->main, 10.0);
+        if (m->after)
+            gs_heatmap_set_zoom_min(m->after, 10.0);
+    }
     if (st == GS_OK) {
         /* the comparison is only honest on one shared colour scale, and a robust one */
         GsHeatmap *both[2] = {m->main, m->after};

@@ -2,6 +2,7 @@
  * optimizer has computed its update. The math kernels know nothing of this. */
 #include "gradscope/probe.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -52,6 +53,15 @@ static void mean_std(const float *h, size_t n, double *mean, double *std)
     *std = sqrt(v > 0 ? v : 0.0);
 }
 
+/* The weight matrix of layer l (1-based): dense{l}.weight, or out.weight for the head. */
+static const GsTensorInfo *layer_weight(const GsNet *net, size_t l)
+{
+    GsTensorRole role = l == gs_net_n_layers(net) ? GS_TENSOR_OUT_WEIGHT : GS_TENSOR_WEIGHT;
+    const GsTensorInfo *t = gs_net_tensor(net, l - 1, role);
+    assert(t);
+    return t;
+}
+
 GS_SIMD_CLONES
 void gs_probe_grads(GsNet *net, size_t B, double *row)
 {
@@ -59,23 +69,40 @@ void gs_probe_grads(GsNet *net, size_t B, double *row)
     const GsAct *act = &spec->act;
     const int can_sat = gs_act_can_saturate(act);
     const float sat_level = (float)(0.05 * gs_act_max_deriv(act));
-    size_t L = gs_net_n_layers(net);
+    size_t L = gs_net_n_layers(net), nt;
     float *d = gs_net_scratch(net);
+    const float *P = gs_net_params(net), *G = gs_net_grads(net);
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+
+    /* The tensors, from the table: a layer's weight matrix gives its gradient and weight
+     * columns, its bias the bias gradient; both count non-finite gradient entries. The norm's
+     * scale and shift have no column of their own. */
+    for (size_t l = 0; l < L; l++)
+        row[l * GS_COL_COUNT + GS_COL_NONFINITE] = 0.0;
+    for (size_t i = 0; i < nt; i++) {
+        const GsTensorInfo *t = &tab[i];
+        double *r = row + t->layer * GS_COL_COUNT;
+        if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT) {
+            Stats sw = stats(G + t->offset, t->size), w = stats(P + t->offset, t->size);
+            r[GS_COL_GRAD_NORM] = sqrt(sw.sumsq);
+            /* per entry: a 2-input or 3-output layer does not look small by its shape alone */
+            r[GS_COL_GRAD_RMS] = sqrt(sw.sumsq / (double)t->size);
+            r[GS_COL_GRAD_MAX_ABS] = sw.maxabs;
+            r[GS_COL_WEIGHT_NORM] = sqrt(w.sumsq);
+            r[GS_COL_NONFINITE] += (double)sw.nonfinite;
+        } else if (t->role == GS_TENSOR_BIAS || t->role == GS_TENSOR_OUT_BIAS) {
+            Stats sb = stats(G + t->offset, t->size);
+            r[GS_COL_BIAS_GRAD_NORM] = sqrt(sb.sumsq);
+            r[GS_COL_NONFINITE] += (double)sb.nonfinite;
+        }
+    }
+
+    /* The activations, layer by layer (B rows of the layer's n_out units). */
     for (size_t l = 1; l <= L; l++) {
         double *r = row + (l - 1) * GS_COL_COUNT;
-        GsLayerParams p = gs_net_layer(net, l);
-        size_t nw = p.n_out * p.n_in, bn = B * p.n_out;
-        Stats sw = stats(p.dw, nw), sb = stats(p.db, p.n_out);
+        size_t n_out = layer_weight(net, l)->shape[0], bn = B * n_out;
         Stats sz = stats(gs_net_layer_dz(net, l), bn);
-        Stats w = stats(p.w, nw);
-        r[GS_COL_GRAD_NORM] = sqrt(sw.sumsq);
-        /* per entry: a 2-input or 3-output layer does not look small by its shape alone */
-        r[GS_COL_GRAD_RMS] = sqrt(sw.sumsq / (double)nw);
-        r[GS_COL_BIAS_GRAD_NORM] = sqrt(sb.sumsq);
         r[GS_COL_ACT_GRAD_NORM] = sqrt(sz.sumsq);
-        r[GS_COL_GRAD_MAX_ABS] = sw.maxabs;
-        r[GS_COL_WEIGHT_NORM] = sqrt(w.sumsq);
-        r[GS_COL_NONFINITE] = (double)(sw.nonfinite + sb.nonfinite);
 
         /* Output statistics of h (the activation output; the output layer's logits). */
         const float *h = gs_net_layer_h(net, l);
@@ -94,23 +121,27 @@ void gs_probe_grads(GsNet *net, size_t B, double *row)
         /* A unit is dead when its derivative is exactly 0 on every sample of the batch:
          * OR the rows into row 0 (row by row, so the loop runs along memory). */
         for (size_t i = 1; i < B; i++)
-            for (size_t j = 0; j < p.n_out; j++)
-                d[j] = (d[j] != 0.0f) | (d[i * p.n_out + j] != 0.0f) ? 1.0f : 0.0f;
+            for (size_t j = 0; j < n_out; j++)
+                d[j] = (d[j] != 0.0f) | (d[i * n_out + j] != 0.0f) ? 1.0f : 0.0f;
         size_t dead = 0;
-        for (size_t j = 0; j < p.n_out; j++)
+        for (size_t j = 0; j < n_out; j++)
             dead += d[j] == 0.0f;
         r[GS_COL_SATURATION] = (double)sat / (double)bn;
-        r[GS_COL_DEAD_FRAC] = (double)dead / (double)p.n_out;
+        r[GS_COL_DEAD_FRAC] = (double)dead / (double)n_out;
     }
 }
 
 void gs_probe_update(const GsNet *net, double *row)
 {
-    size_t L = gs_net_n_layers(net);
-    for (size_t l = 1; l <= L; l++) {
-        double *r = row + (l - 1) * GS_COL_COUNT;
-        GsLayerParams p = gs_net_layer((GsNet *)net, l);
-        Stats s = stats(gs_net_layer_delta_w(net, l), p.n_out * p.n_in);
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *U = gs_net_update(net);
+    for (size_t i = 0; i < nt; i++) {
+        const GsTensorInfo *t = &tab[i];
+        if (t->role != GS_TENSOR_WEIGHT && t->role != GS_TENSOR_OUT_WEIGHT)
+            continue;
+        double *r = row + t->layer * GS_COL_COUNT;
+        Stats s = stats(U + t->offset, t->size);
         r[GS_COL_UPDATE_RATIO] = sqrt(s.sumsq) / r[GS_COL_WEIGHT_NORM];
     }
 }

@@ -44,11 +44,12 @@ static int sampler_init(Sampler *s, const GsDataset *data, size_t B, uint64_t se
         return 1; /* full batch: use the data set's arrays directly */
     s->perm = malloc(data->n * sizeof *s->perm);
     s->x = malloc(B * data->d_in * sizeof(float));
+    /* a classification set under mse has both: labels and their one-hot targets */
     if (data->label)
         s->label = malloc(B * sizeof(int32_t));
-    else
+    if (data->y)
         s->y = malloc(B * data->d_out * sizeof(float));
-    if (!s->perm || !s->x || (!s->label && !s->y))
+    if (!s->perm || !s->x || (data->label && !s->label) || (data->y && !s->y))
         return 0;
     for (size_t i = 0; i < data->n; i++)
         s->perm[i] = i;
@@ -79,7 +80,7 @@ static void sampler_next(Sampler *s, const float **x, const float **y, const int
         memcpy(s->x + i * d->d_in, d->x + r * d->d_in, d->d_in * sizeof(float));
         if (s->label)
             s->label[i] = d->label[r];
-        else
+        if (s->y)
             memcpy(s->y + i * d->d_out, d->y + r * d->d_out, d->d_out * sizeof(float));
     }
     s->pos += s->B;
@@ -217,11 +218,16 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
         return GS_ERR_NOMEM;
     const GsSpec *spec = gs_net_spec(net);
     char buf[1100];
-    /* layer names as the exported weights are named (dense{l}.weight.npy; out) */
-    size_t nl = gs_net_n_layers(net);
-    for (size_t l = 1; l <= nl; l++) {
-        snprintf(buf, sizeof buf, "dense%zu", l);
-        if (gs_trace_set_layer_name(t, l - 1, l == nl ? "out" : buf, "linear") != GS_OK) {
+    /* layer names as the exported weights are named: the weight tensor's name without
+     * ".weight" (dense{l}, out) */
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    for (size_t i = 0; i < nt; i++) {
+        if (tab[i].role != GS_TENSOR_WEIGHT && tab[i].role != GS_TENSOR_OUT_WEIGHT)
+            continue;
+        const char *dot = strrchr(tab[i].name, '.');
+        snprintf(buf, sizeof buf, "%.*s", (int)(dot - tab[i].name), tab[i].name);
+        if (gs_trace_set_layer_name(t, tab[i].layer, buf, "linear") != GS_OK) {
             gs_trace_destroy(t);
             return GS_ERR_NOMEM;
         }
@@ -262,31 +268,47 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
 }
 
 /* Global L2 norm of all parameter gradients from the probe's per-layer weight and bias
- * gradient norms in row, plus the norm layers' scale/shift gradients. Equals
- * gs_net_grad_norm up to the order of the double additions. */
+ * gradient norms in row, plus the norm layers' scale/shift gradients, over the tensor table.
+ * Equals gs_net_grad_norm up to the order of the double additions. */
 static double global_norm_from_row(GsNet *net, const double *row)
 {
-    double sq = 0.0;
-    for (size_t l = 1; l <= gs_net_n_layers(net); l++) {
-        const double *r = row + (l - 1) * GS_COL_COUNT;
-        sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM];
-        sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM];
-        GsLayerParams p = gs_net_layer(net, l);
-        if (p.dgamma) {
-            double g = gs_l2(p.dgamma, p.n_out), b = gs_l2(p.dbeta, p.n_out);
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *G = gs_net_grads(net);
+    double sq = 0.0, g = 0.0;
+    for (size_t i = 0; i < nt; i++) {
+        const GsTensorInfo *t = &tab[i];
+        const double *r = row + t->layer * GS_COL_COUNT;
+        switch (t->role) {
+        case GS_TENSOR_WEIGHT:
+        case GS_TENSOR_OUT_WEIGHT: sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM]; break;
+        case GS_TENSOR_BIAS:
+        case GS_TENSOR_OUT_BIAS: sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM]; break;
+        case GS_TENSOR_NORM_WEIGHT: g = gs_l2(G + t->offset, t->size); break;
+        case GS_TENSOR_NORM_BIAS: {
+            /* a norm's scale comes right before its shift; their squares go in together */
+            double b = gs_l2(G + t->offset, t->size);
             sq += g * g + b * b;
+            break;
+        }
+        default: break;
         }
     }
     return sqrt(sq);
 }
 
-/* Layer of the first non-finite gradient in backward order (output side first). */
+/* Layer (1-based) of the first non-finite weight or bias gradient in backward order (output
+ * side first); 0 when none. */
 static size_t first_bad_layer(GsNet *net)
 {
-    for (size_t l = gs_net_n_layers(net); l >= 1; l--) {
-        GsLayerParams p = gs_net_layer(net, l);
-        if (!isfinite(gs_l2(p.dw, p.n_out * p.n_in)) || !isfinite(gs_l2(p.db, p.n_out)))
-            return l;
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *G = gs_net_grads(net);
+    for (size_t i = nt; i-- > 0;) {
+        const GsTensorInfo *t = &tab[i];
+        if (t->role != GS_TENSOR_NORM_WEIGHT && t->role != GS_TENSOR_NORM_BIAS &&
+            !isfinite(gs_l2(G + t->offset, t->size)))
+            return t->layer + 1;
     }
     return 0;
 }

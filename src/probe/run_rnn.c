@@ -113,6 +113,7 @@ static int build_rows(Run *r)
         case GS_RT_BIAS_HH: r->rows[2 * k + 1].b = &t[i]; break;
         case GS_RT_OUT_WEIGHT: r->rows[2 * r->K].w = &t[i]; break;
         case GS_RT_OUT_BIAS: r->rows[2 * r->K].b = &t[i]; break;
+        default: break; /* the MLP's roles: not in a recurrent table */
         }
     }
     for (size_t i = 0; i < r->n_rows; i++) {

@@ -30,8 +30,10 @@ def act(name, z):
 def reference(wdir, x, y, depth, a, norm, K, alpha, lr):
     """Forward/backward in float64; returns per-layer rows like the trace's."""
     L = depth + 1
-    W = [np.load(f"{wdir}/dense{l}.weight.npy").astype(np.float64) for l in range(1, L + 1)]
-    b = [np.load(f"{wdir}/dense{l}.bias.npy").astype(np.float64) for l in range(1, L + 1)]
+    # the hidden layers are dense1..dense{depth}, the linear head is out (as the trace names it)
+    names = [f"dense{l}" for l in range(1, L)] + ["out"]
+    W = [np.load(f"{wdir}/{n}.weight.npy").astype(np.float64) for n in names]
+    b = [np.load(f"{wdir}/{n}.bias.npy").astype(np.float64) for n in names]
     g = [np.load(f"{wdir}/norm{l}.weight.npy").astype(np.float64) if norm else None
          for l in range(1, L)]
     be = [np.load(f"{wdir}/norm{l}.bias.npy").astype(np.float64) if norm else None

@@ -337,7 +337,8 @@ def test_refusals(d):
     path = os.path.join(d, "x.csv")
     cases = [(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)), True, "0: bidirectional"),
              (nn.Sequential(nn.LSTM(3, 4, proj_size=2)), True, "0: proj_size = 2"),
-             (nn.GRU(3, 4), "exact", "through_time = 'exact'")]
+             (nn.GRU(3, 4), "exact", "through_time = 'exact'"),
+             (nn.GRU(3, 4), 1, "through_time = 1")]
     for model, tt, text in cases:
         try:
             GradTrace(model, path, through_time=tt)
@@ -347,6 +348,14 @@ def test_refusals(d):
             raise AssertionError(f"accepted {text}")
         assert all(not m._forward_hooks and not m._forward_pre_hooks and
                    "forward" not in m.__dict__ for m in model.modules())  # left untouched
+    twice = nn.Sequential(nn.GRU(3, 4))
+    with GradTrace(twice, path, through_time=True):
+        try:
+            GradTrace(twice, path + "2", through_time=True)
+        except ValueError as e:
+            assert "0: its forward is already replaced" in str(e), str(e)
+        else:
+            raise AssertionError("two tracers through time on one module")
     rnn = nn.GRU(3, 4)
     packed = nn.utils.rnn.pack_padded_sequence(torch.randn(5, 2, 3), [5, 3])
     with GradTrace(rnn, path, through_time=True):
@@ -445,7 +454,8 @@ def test_digits_lstm(d):
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     path = os.path.join(d, "digits_lstm.csv")
     steps, B = 300, 64
-    with GradTrace(net, path, every=10, through_time=True, classes=10, loss="xent") as tracer:
+    with GradTrace(net, path, every=10, update_every=3, through_time=True, classes=10,
+                   loss="xent") as tracer:
         for s in range(steps):
             idx = torch.randint(0, 1500, (B,))
             opt.zero_grad()
