@@ -221,6 +221,9 @@ typedef struct {
     double med_decay;
     double med_horizon;
     long step_first_bad, step_last_bad; /* steps where the ratio is past thr (dir) */
+    size_t n_bad;                       /* recorded steps past thr */
+    TimeStat peak;                      /* the step furthest past thr (dir) */
+    long peak_step;
     int any_nonfinite;
     long nonfinite_step;
 } SeriesSummary;
@@ -229,7 +232,7 @@ static SeriesSummary summarize(Ctx *c, size_t k, double thr, int below)
 {
     SeriesSummary m;
     memset(&m, 0, sizeof m);
-    m.step_first_bad = m.step_last_bad = m.nonfinite_step = -1;
+    m.step_first_bad = m.step_last_bad = m.nonfinite_step = m.peak_step = -1;
     /* c->S: for vanishing the steps before the first non-finite one (a shape rule) */
     double *r = malloc(3 * (c->S + 1) * sizeof *r);
     if (!r) {
@@ -258,6 +261,11 @@ static SeriesSummary summarize(Ctx *c, size_t k, double thr, int below)
             if (m.step_first_bad < 0)
                 m.step_first_bad = gs_trace_step(c->t, i);
             m.step_last_bad = gs_trace_step(c->t, i);
+            m.n_bad++;
+            if (m.peak_step < 0 || (below ? s.ratio < m.peak.ratio : s.ratio > m.peak.ratio)) {
+                m.peak = s;
+                m.peak_step = gs_trace_step(c->t, i);
+            }
         }
     }
     m.med_ratio = dg_median_finite(r, n);
@@ -534,7 +542,10 @@ void rule_exploding_time(Ctx *c)
         return;
     int step0 = isfinite(m.s0.ratio) && m.s0.ratio > thr;
     int run = isfinite(m.med_ratio) && m.med_ratio > thr;
-    if (!step0 && !run && !m.any_nonfinite)
+    /* a burst: past the threshold at two or more recorded steps, e.g. when training pushed
+     * W_hh past spectral radius 1 for a while (one step alone could be noise) */
+    int burst = !step0 && !run && m.n_bad >= 2;
+    if (!step0 && !run && !burst && !m.any_nonfinite)
         return;
     RnnSetup r;
     read_rnn_setup(c->t, &r);
@@ -545,9 +556,9 @@ void rule_exploding_time(Ctx *c)
         return;
     c->onset_init[GS_FIND_EXPLODING_TIME] =
         step0 || (m.any_nonfinite && m.nonfinite_step == gs_trace_step(c->t, 0));
-    double ratio = step0 || !run ? m.s0.ratio : m.med_ratio;
-    double decay = step0 || !run ? m.s0.decay : m.med_decay;
-    size_t T = m.s0.T;
+    double ratio = burst ? m.peak.ratio : step0 || !run ? m.s0.ratio : m.med_ratio;
+    double decay = burst ? m.peak.decay : step0 || !run ? m.s0.decay : m.med_decay;
+    size_t T = burst ? m.peak.T : m.s0.T;
     if (!clipped && (m.any_nonfinite || ratio > thr * thr))
         f->severity = GS_SEV_ERROR;
     series_layers(c, (size_t)k, f);
@@ -563,9 +574,15 @@ void rule_exploding_time(Ctx *c)
     dg_add_ev(f, "theory_step_gain", r.theory_gain);
     dg_add_ev(f, "clip_norm", r.clip_norm);
 
-    char b1[24], b2[24], b3[24], when[64], what[200];
+    char b1[24], b2[24], b3[24], when[64], what[256];
     const char *nm = gs_trace_series_name(c->t, (size_t)k);
-    if (isfinite(ratio) && (step0 || run))
+    if (burst)
+        snprintf(what, sizeof what,
+                 "||dL/dh_1|| reached %s times ||dL/dh_%zu|| at step %ld (threshold %s; past it "
+                 "at %zu recorded steps from step %ld), a factor of %s per step back",
+                 dg_fmt(b1, ratio), T, m.peak_step, dg_fmt(b3, thr), m.n_bad, m.step_first_bad,
+                 dg_fmt(b2, decay));
+    else if (isfinite(ratio) && (step0 || run))
         snprintf(what, sizeof what,
                  "||dL/dh_1|| is %s times ||dL/dh_%zu|| %s, a factor of %s "
                  "per step back",
