@@ -712,12 +712,21 @@ START_TEST(test_rnn_against_engine)
         GsCellKind cell;
         const char *hh;
         double fb;
-        double tol_seed, tol_mean;
+        double tol_seed, tol_mean, tol_hz; /* decades per seed, on average; horizon steps */
     } cases[] = {
-        {GS_CELL_RNN_TANH, "default", 0, 1.8, 0.8}, {GS_CELL_RNN_TANH, "orthogonal", 0, 1.2, 0.7},
-        {GS_CELL_RNN_RELU, "default", 0, 3.5, 1.6}, {GS_CELL_RNN_RELU, "identity", 0, 0.3, 0.15},
-        {GS_CELL_LSTM, "default", 0, 1.2, 0.6},     {GS_CELL_LSTM, "default", 1, 1.0, 0.5},
-        {GS_CELL_LSTM, "default", 3, 0.7, 0.35},    {GS_CELL_GRU, "default", 0, 1.6, 0.7},
+        {GS_CELL_RNN_TANH, "default", 0, 1.8, 0.8, 8},
+        {GS_CELL_RNN_TANH, "orthogonal", 0, 1.2, 0.7, 8},
+        {GS_CELL_RNN_RELU, "default", 0, 3.5, 1.6, 8},
+        {GS_CELL_RNN_RELU, "identity", 0, 0.3, 0.15, 8},
+        {GS_CELL_LSTM, "default", 0, 1.2, 0.6, 8},
+        {GS_CELL_LSTM, "default", 1, 1.0, 0.5, 8},
+        {GS_CELL_LSTM, "default", 3, 0.7, 0.35, 8},
+        {GS_CELL_GRU, "default", 0, 1.6, 0.7, 8},
+        /* known weak cases (THEORY.md): relu with orthogonal W_hh keeps its active units from
+         * step to step, so the product grows at the spectral radius of the masked matrix, above
+         * the mean-field 1/sqrt(2); chaotic tanh (normal:0.2, H Var w = 2.56) spreads by seed */
+        {GS_CELL_RNN_RELU, "orthogonal", 0, 3.5, 1.6, 14},
+        {GS_CELL_RNN_TANH, "normal:0.2", 0, 3.2, 1.2, 8},
     };
     double prof[60], pred[60];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -736,7 +745,7 @@ START_TEST(test_rnn_against_engine)
             if (isinf(hz))
                 ck_assert_msg(p.horizon > (double)(T - 1), "horizon %g predicted", p.horizon);
             else
-                ck_assert_msg(fabs(hz - p.horizon) <= 8.0,
+                ck_assert_msg(fabs(hz - p.horizon) <= cases[i].tol_hz,
                               "%s %s fb %g seed %d: horizon %g, predicted %g", gs_cell_name(c.cell),
                               cases[i].hh, cases[i].fb, (int)seed, hz, p.horizon);
             /* the whole profile, not only its end */

@@ -414,7 +414,12 @@ static GsStatus predict_core(const GsRnnConfig *cfg, double input_second_moment,
                  "N(0, bias + input variance), input fluctuations over time ignored",
                  cell, v.g_id);
     } else if (is_plain(cfg->cell)) {
-        int use_rho = iid && isfinite(spectral_radius) && spectral_radius > 0.0;
+        /* rho sets the rate where the Jacobians are nearly one fixed matrix: in the ordered
+         * regime (s_hh <= 1) the state settles and phi' barely changes over time. In the
+         * chaotic regime phi'(u_t) changes every step, the products decorrelate, and the
+         * mean-field s_hh is the better rate (tanh normal:0.2 at H 64: 339 vs measured
+         * 0.5..650, where rho gave up to 1e5). */
+        int use_rho = iid && v.s_hh <= 1.0 && isfinite(spectral_radius) && spectral_radius > 0.0;
         double s_bw = use_rho ? spectral_radius * spectral_radius : v.s_hh;
         predict_plain(cfg, &v, s_bw, prof, &p.local_gain, &p.q_T);
         if (use_rho)
