@@ -667,6 +667,10 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
                 check_primary(l->L.primary, &fb, why, sizeof why);
         if (after && !check_expect(l->L.expect_cured, &fa, why2, sizeof why2))
             l->ok = 0;
+        /* claims that need the whole run (learning) are checked at full length only */
+        if (after && !o->quick && l->L.expect_cured_full[0] &&
+            !check_expect(l->L.expect_cured_full, &fa, why2, sizeof why2))
+            l->ok = 0;
         margins(l->margin, sizeof l->margin, "before", l->L.expect, &fb, before);
         if (after)
             margins(l->margin, sizeof l->margin, "after", l->L.expect_cured, &fa, after);
