@@ -12,26 +12,16 @@
 
 #include "gradscope/init.h"
 #include "gradscope/rnn.h"
+#include "gradscope/spec.h"
 #include "gradscope/theory.h"
 
-/* ---- the recurrent setup from metadata ------------------------------------------------ */
+/* ---- the recurrent setup ------------------------------------------------------------- */
 
-/* Metadata value of key spelled with '_' or '-'; NULL when absent. */
-static const char *meta(const GsTrace *t, const char *key)
-{
-    const char *v = gs_trace_meta_get(t, key);
-    if (v)
-        return v;
-    char alt[64];
-    snprintf(alt, sizeof alt, "%s", key);
-    for (char *p = alt; *p; p++)
-        *p = *p == '_' ? '-' : *p == '-' ? '_' : *p;
-    return gs_trace_meta_get(t, alt);
-}
-
+/* A number the recorder wrote (rnn_sigma_max_l0, ...); NaN when absent or not a number. The
+ * setup's own keys come from the one setup reader (c->su.ts). */
 static double meta_num(const GsTrace *t, const char *key)
 {
-    const char *s = meta(t, key);
+    const char *s = gs_trace_meta_get(t, key);
     if (!s)
         return DNAN;
     char *end = NULL;
@@ -48,84 +38,55 @@ static double meta_num(const GsTrace *t, const char *key)
 typedef struct {
     char arch[16];      /* "rnn", "lstm", "gru"; "" unknown */
     char act[16];       /* rnn: "tanh" or "relu" */
-    double forget_bias; /* NaN: none recorded or "none"; */
-    int chrono;         /* forget_bias = "chrono" */
+    double forget_bias; /* NaN: no constant forget bias (PyTorch's default, or chrono) */
+    int chrono;         /* chrono init of the forget biases */
     double sigma_max;   /* rnn_sigma_max_l0 */
     double rho;         /* rnn_spectral_radius_l0 */
-    double theory_gain; /* theory_step_gain_l0 */
+    double theory_gain; /* theory_step_gain_l0, else predicted here from cfg */
     double clip_norm;   /* NaN when off or unknown */
     int have_cfg;       /* cfg is complete enough for the theory */
     GsRnnConfig cfg;    /* the setup as a config (layer 0) */
     double input_m2;    /* input_second_moment */
 } RnnSetup;
 
-static void copy_meta(const GsTrace *t, const char *key, char *dst, size_t size)
+static void read_rnn_setup(const Ctx *c, RnnSetup *r)
 {
-    const char *v = meta(t, key);
-    snprintf(dst, size, "%s", v ? v : "");
-}
-
-static void read_rnn_setup(const GsTrace *t, RnnSetup *r)
-{
+    const GsTrace *t = c->t;
+    const GsTraceSetup *ts = &c->su.ts;
     memset(r, 0, sizeof *r);
-    copy_meta(t, "arch", r->arch, sizeof r->arch);
-    copy_meta(t, "act", r->act, sizeof r->act);
-    const char *fb = meta(t, "forget_bias");
-    r->chrono = fb && !strcmp(fb, "chrono");
-    r->forget_bias = meta_num(t, "forget_bias");
+    r->forget_bias = DNAN;
     r->sigma_max = meta_num(t, "rnn_sigma_max_l0");
     r->rho = meta_num(t, "rnn_spectral_radius_l0");
     r->theory_gain = meta_num(t, "theory_step_gain_l0");
-    r->clip_norm = meta_num(t, "clip_norm");
-    if (!(r->clip_norm > 0.0))
-        r->clip_norm = DNAN;
-    r->input_m2 = meta_num(t, "input_second_moment");
-
-    GsRnnConfig c = gs_rnn_config_default();
-    /* the PyTorch tracer writes the cell ("rnn_tanh", "lstm"), not arch and act */
-    char cellk[16];
-    copy_meta(t, "cell", cellk, sizeof cellk);
-    if (!r->arch[0] && cellk[0]) {
-        int plain = !strncmp(cellk, "rnn_", 4);
-        snprintf(r->arch, sizeof r->arch, "%s", plain ? "rnn" : cellk);
-        if (plain)
-            snprintf(r->act, sizeof r->act, "%s", cellk + 4);
+    r->clip_norm = c->su.clip_norm > 0.0 ? c->su.clip_norm : DNAN;
+    r->input_m2 = ts->input_second_moment;
+    const GsSpec *sp = &ts->spec;
+    if (gs_setup_has(ts, "arch") && gs_arch_is_recurrent(sp->arch)) {
+        snprintf(r->arch, sizeof r->arch, "%s", gs_arch_name(sp->arch));
+        if (sp->arch == GS_ARCH_RNN)
+            snprintf(r->act, sizeof r->act, "%s", sp->act.kind == GS_ACT_RELU ? "relu" : "tanh");
+        r->chrono = sp->arch == GS_ARCH_LSTM && sp->forget_mode == GS_FORGET_CHRONO;
+        if (sp->arch == GS_ARCH_LSTM && sp->forget_mode == GS_FORGET_CONST)
+            r->forget_bias = sp->forget_bias;
+        const char *head = gs_trace_meta_get(t, "head");
+        int per_step = head && !strcmp(head, "each_step");
+        /* the head's width does not enter the theory: 2 outputs suit mse and xent alike */
+        r->have_cfg = gs_setup_has(ts, "width") && gs_setup_has(ts, "seq-len") && ts->d_in >= 1 &&
+                      isfinite(r->input_m2) &&
+                      gs_spec_rnn_config(sp, ts->d_in, 2, per_step, 1, &r->cfg, NULL) == GS_OK;
+    } else {
+        /* the PyTorch tracer writes the cell ("rnn_tanh", "lstm") and no setup keys */
+        const char *cell = gs_trace_meta_get(t, "cell");
+        if (cell && !strncmp(cell, "rnn_", 4)) {
+            snprintf(r->arch, sizeof r->arch, "rnn");
+            snprintf(r->act, sizeof r->act, "%s", cell + 4);
+        } else if (cell && (!strcmp(cell, "lstm") || !strcmp(cell, "gru"))) {
+            snprintf(r->arch, sizeof r->arch, "%s", cell);
+        }
     }
-    const char *cell = !strcmp(r->arch, "lstm")  ? "lstm"
-                       : !strcmp(r->arch, "gru") ? "gru"
-                       : !strcmp(r->arch, "rnn")
-                           ? (!strcmp(r->act, "relu") ? "rnn_relu" : "rnn_tanh")
-                           : NULL;
-    double H = meta_num(t, "width"), T = meta_num(t, "seq_len"), D = meta_num(t, "data_inputs");
-    double depth = meta_num(t, "depth"), bptt = meta_num(t, "bptt");
-    const char *hh = meta(t, "init_hh");
-    int ok = cell && gs_cell_parse(cell, &c.cell, NULL) == GS_OK && H >= 1 && T >= 1 && D >= 1 &&
-             isfinite(r->input_m2);
-    if (ok && hh && gs_hh_init_parse(hh, &c.init_hh, NULL) != GS_OK)
-        ok = 0;
-    if (!ok)
-        return;
-    c.hidden = (size_t)H;
-    c.seq_len = (size_t)T;
-    c.d_in = (size_t)D;
-    c.d_out = 1;
-    c.batch_max = 1;
-    c.depth = isfinite(depth) && depth >= 1 ? (size_t)depth : 1;
-    c.bptt = isfinite(bptt) && bptt >= 1 ? (size_t)bptt : 0;
-    if (c.cell == GS_CELL_LSTM && isfinite(r->forget_bias)) {
-        c.has_forget_bias = 1;
-        c.forget_bias = r->forget_bias;
-    }
-    c.chrono = r->chrono;
-    const char *ih = meta(t, "init");
-    if (ih && strcmp(ih, "default") != 0 && gs_init_parse(ih, &c.init_ih, NULL) == GS_OK)
-        c.init_ih_default = 0;
-    c.chrono_tmax = (double)c.seq_len > 2.0 ? (double)c.seq_len : 3.0;
-    r->cfg = c;
-    r->have_cfg = gs_rnn_config_validate(&c, NULL) == GS_OK;
     /* a trace written before the recorder kept the prediction: make it from the setup */
     if (r->have_cfg && !isfinite(r->theory_gain))
-        r->theory_gain = gs_theory_rnn_step_gain(&c, r->input_m2, r->sigma_max, r->rho);
+        r->theory_gain = gs_theory_rnn_step_gain(&r->cfg, r->input_m2, r->sigma_max, r->rho);
 }
 
 /* The predicted ratio ||dL/dh_1|| / ||dL/dh_T|| with an option applied ("--init-hh orthogonal",
@@ -468,7 +429,7 @@ void rule_vanishing_time(Ctx *c)
     if (!step0 && !run)
         return;
     RnnSetup r;
-    read_rnn_setup(c->t, &r);
+    read_rnn_setup(c, &r);
     GsFinding *f = dg_new_finding(c, GS_FIND_VANISHING_TIME, GS_SEV_WARNING);
     if (!f)
         return;
@@ -548,7 +509,7 @@ void rule_exploding_time(Ctx *c)
     if (!step0 && !run && !burst && !m.any_nonfinite)
         return;
     RnnSetup r;
-    read_rnn_setup(c->t, &r);
+    read_rnn_setup(c, &r);
     int clipped = isfinite(r.clip_norm) && gs_trace_clipping_acted(c->t);
     GsFinding *f =
         dg_new_finding(c, GS_FIND_EXPLODING_TIME, clipped ? GS_SEV_INFO : GS_SEV_WARNING);
