@@ -755,7 +755,7 @@ static void draw_edge(cairo_t *cr, const GsHeatmap *hm, GsRect c, double font)
     GsTextStyle st = gs_text_style(font * 0.72);
     double tw = fmin(gs_text_width(cr, &st, hm->edge_label), c.w - font * 0.6);
     double y = c.y + c.h * (1.0 - hm->edge[last] / (double)nl);
-    double ty = fmax(c.y + font * 0.2, y - font * 1.15);
+    double ty = fmax(c.y + font * 0.2, y - font * 1.6); /* clear of the line's small steps */
     double tx = c.x + c.w - font * 0.3 - tw;
     cairo_save(cr);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
