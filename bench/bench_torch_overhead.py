@@ -1,5 +1,6 @@
 """What GradTrace costs a PyTorch training step: the same model trained with and without the
-tracer in interleaved steps of one run (1 CPU thread), on an MLP and a small CNN.
+tracer in interleaved steps of one run (1 CPU thread), on an MLP, a small CNN and an LSTM
+(the LSTM also with through_time=True and through_time="output").
 
 usage: /usr/bin/python3 bench/bench_torch_overhead.py [--cycles N]
 Prints, per model, the median CPU time per step without and with the tracer and the overhead
@@ -39,6 +40,21 @@ def cnn():
     return net, torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 
 
+class SeqClassifier(torch.nn.Module):
+    def __init__(self, n_in, hidden, classes):
+        super().__init__()
+        self.rnn = torch.nn.LSTM(n_in, hidden, batch_first=True)
+        self.out = torch.nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        return self.out(self.rnn(x)[0][:, -1])
+
+
+def lstm():
+    # hidden 64, T 60, batch 64, 8 inputs, many-to-one over 10 classes
+    return SeqClassifier(8, 64, 10), torch.randn(64, 60, 8), torch.randint(0, 10, (64,))
+
+
 def one_step(net, opt, x, y, tracer):
     """CPU time of one training step (this process is single-threaded: other processes on a
     shared machine stretch wall time by far more than the few percent being measured)."""
@@ -52,7 +68,7 @@ def one_step(net, opt, x, y, tracer):
     return time.process_time() - t0
 
 
-def bench(name, build, cycles, directory):
+def bench(name, build, cycles, directory, **trace_kw):
     """Two copies of one model, one traced for the whole run, stepped alternately (a plain
     step and a traced step form a pair, the order alternating). The tracer's cost depends on
     where a step falls in its cycle of update_every recorded steps (a snapshot at the first,
@@ -63,7 +79,7 @@ def bench(name, build, cycles, directory):
     plain_net = copy.deepcopy(net)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     plain_opt = torch.optim.SGD(plain_net.parameters(), lr=0.01, momentum=0.9)
-    tracer = GradTrace(net, os.path.join(directory, f"{name}.csv"))
+    tracer = GradTrace(net, os.path.join(directory, "trace.csv"), **trace_kw)
     period = tracer.update_every
     for _ in range(period):  # warm up, and start the measured steps at a cycle's beginning
         one_step(plain_net, plain_opt, x, y, None)
@@ -91,7 +107,8 @@ def bench(name, build, cycles, directory):
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {statistics.median(plain) * 1e3:7.2f} "
           f"ms/step  with {statistics.median(traced) * 1e3:7.2f} ms/step  overhead "
           f"{100 * overhead:+5.1f}%\n     (snapshot step {100 * med[0]:+.0f}%, update measured "
-          f"{100 * med[1]:+.0f}%, activation gradients {100 * med.get(act_every, med[0]):+.0f}%, other steps "
+          f"{100 * med[1]:+.0f}%, activation gradients "
+          f"{100 * med.get(act_every, med[0]):+.0f}%, other steps "
           f"{100 * med['other']:+.1f}%; {cycles * period} pairs, update_every {period}, "
           f"act_every {act_every})", flush=True)
 
@@ -100,12 +117,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cycles", type=int, default=6,
                     help="measured cycles of update_every steps per model")
+    ap.add_argument("--models", default="mlp,cnn,lstm",
+                    help="comma list of mlp, cnn, lstm")
     args = ap.parse_args()
+    models = args.models.split(",")
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, every step recorded")
     with tempfile.TemporaryDirectory() as d:
-        bench("mlp", mlp, args.cycles, d)
-        bench("cnn", cnn, args.cycles, d)
+        if "mlp" in models:
+            bench("mlp", mlp, args.cycles, d)
+        if "cnn" in models:
+            bench("cnn", cnn, args.cycles, d)
+        if "lstm" in models:
+            bench("lstm", lstm, args.cycles, d)
+            bench("lstm through_time='output'", lstm, args.cycles, d, through_time="output")
+            bench("lstm through_time=True", lstm, args.cycles, d, through_time=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
  * promise; every bad input exits 2 with one line naming the value and leaves no file. */
 #include <dirent.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,73 @@ START_TEST(test_bad_setup_values)
     expect_usage("--residual 5", "run " SMALL " --residual %s --trace t.csv", "5");
     expect_usage("GiB", "run --depth 200 --width %s --steps 2 --trace t.csv", "60000");
     expect_usage("--bogus", "run " SMALL " %s --trace t.csv", "--bogus");
+}
+END_TEST
+
+START_TEST(test_recurrent_bad_input)
+{
+    expect_usage("'transformer'", "run " SMALL " --arch %s --trace t.csv", "transformer");
+    expect_usage("--arch rnn", "run " SMALL " --data %s --trace t.csv", "adding");
+    expect_usage("not a sequence task",
+                 "run --arch lstm --steps 2 --data %s --no-report "
+                 "--trace t.csv",
+                 "spiral");
+    expect_usage("--seq-len", "run --arch rnn --steps 2 --seq-len %s --no-report --trace t.csv",
+                 "0");
+    expect_usage("--act relu", "run --arch gru --steps 2 --act %s --no-report --trace t.csv",
+                 "relu");
+    /* the copy task needs T >= 2L+1: the message names the options behind it */
+    expect_usage("--seq-len 2",
+                 "run --arch lstm --steps 2 --data copy --seq-len %s --no-report "
+                 "--trace t.csv",
+                 "2");
+    expect_usage("GiB", "run --arch lstm --width 40000 --seq-len %s --steps 2 --trace t.csv",
+                 "5000");
+}
+END_TEST
+
+START_TEST(test_recurrent_run_and_export)
+{
+    int rc = gs("run --arch lstm --depth 2 --width 8 --seq-len 6 --steps 3 --samples 32 --batch 8 "
+                "--no-report --trace t.csv --export-weights w");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_read_csv(path, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_int_eq(gs_trace_n_steps(t), 3);
+    ck_assert_int_eq(gs_trace_n_layers(t), 5); /* ih, hh per layer, and the head */
+    ck_assert_str_eq(gs_trace_layer_name(t, 0), "rnn.weight_ih_l0");
+    ck_assert_str_eq(gs_trace_layer_kind(t, 3), "rnn_hh");
+    ck_assert_str_eq(gs_trace_layer_name(t, 4), "out");
+    ck_assert_int_eq(gs_trace_n_series(t), 2);
+    ck_assert_str_eq(gs_trace_series_name(t, 1), "rnn.h_l1");
+    ck_assert_int_eq(gs_trace_series_len(t, 2, 0), 6);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t tt = 1; tt <= 6; tt++) {
+            double h = gs_trace_series_get(t, 0, k, GS_TCOL_H_GRAD_NORM, tt);
+            double c = gs_trace_series_get(t, 0, k, GS_TCOL_C_GRAD_NORM, tt);
+            ck_assert_msg(h > 0 && isfinite(h) && c > 0 && isfinite(c), "k %zu t %zu", k, tt);
+        }
+    ck_assert_ptr_nonnull(gs_trace_meta_get(t, "rnn_sigma_max_l1"));
+    ck_assert_str_eq(gs_trace_meta_get(t, "arch"), "lstm");
+    gs_trace_destroy(t);
+    const char *files[] = {
+        "rnn.weight_ih_l0.npy", "rnn.weight_hh_l1.npy", "rnn.bias_ih_l1.npy", "rnn.bias_hh_l0.npy",
+        "out.weight.npy",       "out.bias.npy",         "data.x.npy",         "data.y.npy"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/w/%s", tmpdir, files[i]);
+        ck_assert_msg(stat(path, &sb) == 0 && sb.st_size >= 128, "%s", path);
+    }
+    /* an mlp exports its step-0 batch too */
+    rc = gs("run " SMALL " --export-weights w2");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    snprintf(path, sizeof path, "%s/w2/data.x.npy", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/w2/data.y.npy", tmpdir);
+    ck_assert_int_eq(access(path, F_OK), 0);
 }
 END_TEST
 
@@ -117,7 +185,8 @@ START_TEST(test_run_writes_trace_and_weights)
         ck_assert_msg(stat(path, &sb) == 0 && sb.st_size > 64, "%s", path);
     }
     snprintf(path, sizeof path, "%s/w", tmpdir);
-    ck_assert_int_eq(gs_count_entries(path), 4 * 3 + 2); /* 3 x dense + norm, out */
+    /* 3 x dense + norm, out, and the step-0 batch (data.x.npy, data.y.npy) */
+    ck_assert_int_eq(gs_count_entries(path), 4 * 3 + 2 + 2);
 }
 END_TEST
 
@@ -353,6 +422,27 @@ static char *slurp(const char *name, size_t *n)
     return buf;
 }
 
+/* A recurrent run is bit-identical run after run (truncated BPTT and clipping included). */
+START_TEST(test_recurrent_deterministic)
+{
+    const char *cmd = "run --arch gru --depth 2 --width 8 --seq-len 7 --bptt 3 --clip-norm 0.5 "
+                      "--data parity --steps 4 --samples 40 --batch 8 --no-report --trace %s";
+    int rc = gs(cmd, "a.csv");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    rc = gs(cmd, "b.csv");
+    ck_assert_msg(rc == 0, "%.3000s", out);
+    size_t na = 0, nb = 0;
+    char *a = slurp("a.csv", &na), *b = slurp("b.csv", &nb);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_gt(na, 1000);
+    ck_assert_msg(na == nb && memcmp(a, b, na) == 0, "two identical recurrent runs differ");
+    ck_assert_ptr_nonnull(strstr(a, "# bptt = 3"));
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* The command exits 2 with one line naming both needles, and file keeps its bytes. */
 static void expect_refused(const char *cmd, const char *n1, const char *n2, const char *file)
 {
@@ -512,7 +602,6 @@ START_TEST(test_metadata_round_trip)
 }
 END_TEST
 
-
 /* FNV-1a of every regular file in the test directory, in name order, and their count. */
 static unsigned long long dir_digest(int *n_files)
 {
@@ -599,8 +688,7 @@ START_TEST(test_malformed_corpus)
         ck_assert_msg(strstr(out, cases[i].needle) != NULL, "'%s' does not name '%s': %.2000s",
                       cases[i].cmd, cases[i].needle, out);
         char *nl = strchr(out, '\n');
-        ck_assert_msg(nl && nl[1] == '\0', "'%s': more than one line: %.2000s", cases[i].cmd,
-                      out);
+        ck_assert_msg(nl && nl[1] == '\0', "'%s': more than one line: %.2000s", cases[i].cmd, out);
         ck_assert_msg(n0 == n1 && h0 == h1, "'%s' created or changed a file", cases[i].cmd);
     }
 }
@@ -614,6 +702,9 @@ Suite *gs_test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_bad_setup_values);
     tcase_add_test(tc, test_bad_data);
+    tcase_add_test(tc, test_recurrent_bad_input);
+    tcase_add_test(tc, test_recurrent_run_and_export);
+    tcase_add_test(tc, test_recurrent_deterministic);
     tcase_add_test(tc, test_run_writes_trace_and_weights);
     tcase_add_test(tc, test_config_and_override);
     tcase_add_test(tc, test_plot_bad_input);

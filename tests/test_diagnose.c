@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/rnn.h"
+#include "gradscope/theory.h"
 #include "runner.h"
 
 /* ---- synthetic traces ----------------------------------------------------------------- */
@@ -177,10 +179,11 @@ static void assert_close(double got, double want, double rel)
 static int causal_rank(GsFindingKind k)
 {
     static const GsFindingKind order[] = {
-        GS_FIND_NONFINITE,        GS_FIND_INPUTS_UNSCALED,  GS_FIND_EXPLODING,
-        GS_FIND_VANISHING,        GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,
-        GS_FIND_UPDATE_TOO_LARGE, GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,
-        GS_FIND_LOSS_STALLED,     GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN};
+        GS_FIND_NONFINITE,        GS_FIND_INPUTS_UNSCALED, GS_FIND_EXPLODING_TIME,
+        GS_FIND_VANISHING_TIME,   GS_FIND_EXPLODING,       GS_FIND_VANISHING,
+        GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,      GS_FIND_UPDATE_TOO_LARGE,
+        GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,  GS_FIND_LOSS_STALLED,
+        GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN};
     for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++)
         if (order[i] == k)
             return i;
@@ -1176,7 +1179,6 @@ START_TEST(json_skipped_and_empty)
 }
 END_TEST
 
-
 /* not_learning: a loss that sits at the class-prior baseline fires; one that falls below it
  * by more than the margin does not; without a baseline the rule is skipped, not guessed. */
 START_TEST(not_learning_synthetic)
@@ -1286,7 +1288,6 @@ START_TEST(inputs_unscaled_needs_layer1)
 }
 END_TEST
 
-
 /* PyTorch traces get their fixes in PyTorch's terms. */
 START_TEST(torch_fixes_in_torch_terms)
 {
@@ -1305,11 +1306,383 @@ START_TEST(torch_fixes_in_torch_terms)
 }
 END_TEST
 
+/* ---- through time (recurrent traces with series) -------------------------------------- */
+
+/* A recurrent run: rows rnn.weight_ih_l0, rnn.weight_hh_l0, out with healthy flat values, and
+ * the series rnn.h_l0 whose ||dL/dh_t|| is g_T * gain^(T - t) at every recorded step (gain
+ * going back; < 1 vanishes), optionally changing to gain_late from recorded step i_late. */
+typedef struct {
+    size_t T, steps;
+    double gain, gain_late;
+    size_t i_late;
+    int clipped;        /* the clipped column is 1 at every step */
+    const char *module; /* the recurrent module's name; NULL: "rnn" */
+} RnnSyn;
+
+static GsTrace *build_rnn(const RnnSyn *r)
+{
+    Syn s = syn_default();
+    s.depth = 2;
+    s.steps = r->steps;
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(3, s.cols, &t), GS_OK);
+    const char *mod = r->module ? r->module : "rnn";
+    char names[3][64];
+    snprintf(names[0], sizeof names[0], "%s.weight_ih_l0", mod);
+    snprintf(names[1], sizeof names[1], "%s.weight_hh_l0", mod);
+    snprintf(names[2], sizeof names[2], "out");
+    for (size_t l = 0; l < 3; l++)
+        ck_assert_int_eq(gs_trace_set_layer_name(t, l, names[l], "linear"), GS_OK);
+    size_t k;
+    char sname[64];
+    snprintf(sname, sizeof sname, "%s.h_l0", mod);
+    ck_assert_int_eq(gs_trace_add_series(t, sname, "state", &k), GS_OK);
+    double *g = malloc(r->T * sizeof *g);
+    for (size_t i = 0; i < r->steps; i++) {
+        long step = (long)i * s.every;
+        double *row = NULL;
+        ck_assert_int_eq(gs_trace_add_step(t, step, &row), GS_OK);
+        double loss = 0.2 + 1.8 * exp(-(double)i / 20.0);
+        for (size_t l = 0; l < 3; l++) {
+            double *c = row + l * GS_COL_COUNT;
+            for (int col = 0; col < GS_COL_COUNT; col++)
+                c[col] = 0.0;
+            c[GS_COL_LOSS] = loss;
+            c[GS_COL_LR] = 0.01;
+            c[GS_COL_GRAD_NORM] = 0.1;
+            c[GS_COL_BIAS_GRAD_NORM] = 0.03;
+            c[GS_COL_ACT_GRAD_NORM] = 0.1;
+            c[GS_COL_GRAD_MAX_ABS] = 0.005;
+            c[GS_COL_WEIGHT_NORM] = 5.0;
+            c[GS_COL_UPDATE_RATIO] = 1e-3;
+            c[GS_COL_ACT_STD] = 0.5;
+            c[GS_COL_SATURATION] = 0.02;
+            c[GS_COL_GLOBAL_NORM] = 0.2;
+            c[GS_COL_GLOBAL_NORM_POST] = r->clipped ? 0.1 : 0.2;
+            c[GS_COL_CLIPPED] = r->clipped;
+        }
+        gs_trace_commit_step(t);
+        double gain = r->i_late && i >= r->i_late ? r->gain_late : r->gain;
+        for (size_t u = 1; u <= r->T; u++)
+            g[u - 1] = 0.05 * pow(gain, (double)(r->T - u));
+        ck_assert_int_eq(gs_trace_series_set(t, i, k, GS_TCOL_H_GRAD_NORM, g, r->T), GS_OK);
+    }
+    free(g);
+    for (int col = 0; col < GS_COL_COUNT; col++)
+        gs_trace_set_has(t, (GsCol)col, 1);
+    return t;
+}
+
+/* The recorder's metadata for a recurrent setup on the adding problem. */
+static void rnn_meta_full(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                          const char *clip, int with_theory)
+{
+    char buf[32];
+    meta(t, "tool", "gradscope test");
+    meta(t, "arch", arch);
+    meta(t, "act", act);
+    meta(t, "depth", "1");
+    meta(t, "width", "64");
+    snprintf(buf, sizeof buf, "%zu", T);
+    meta(t, "seq-len", buf);
+    meta(t, "bptt", "0");
+    meta(t, "init", "default");
+    meta(t, "init-hh", "default");
+    meta(t, "forget-bias", fb);
+    meta(t, "opt", "sgd");
+    meta(t, "lr", "0.01");
+    meta(t, "clip-norm", clip);
+    meta(t, "data", "adding");
+    meta(t, "data_inputs", "2");
+    snprintf(buf, sizeof buf, "%.6f", (1.0 / 3.0 + 2.0 / (double)T) / 2.0);
+    meta(t, "input_second_moment", buf);
+    meta(t, "rnn_sigma_max_l0", "1.106");
+    meta(t, "rnn_spectral_radius_l0", "0.621");
+    if (with_theory)
+        meta(t, "theory_step_gain_l0", "0.61");
+}
+
+static void rnn_meta(GsTrace *t, const char *arch, const char *act, size_t T, const char *fb,
+                     const char *clip)
+{
+    rnn_meta_full(t, arch, act, T, fb, clip, 1);
+}
+
+START_TEST(vanishing_time_tanh)
+{
+    RnnSyn r = {.T = 60, .steps = 50, .gain = 0.58};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "tanh", 60, "default", "0");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    ck_assert_uint_ge(f.n, 1);
+    const GsFinding *v = &f.items[0];
+    ck_assert_int_eq(v->kind, GS_FIND_VANISHING_TIME);
+    ck_assert_int_eq(v->severity, GS_SEV_ERROR); /* 0.58^59 ~ 1e-14 < 1e-6 */
+    assert_close(ev(v, "ratio_h1_hT"), pow(0.58, 59), 1e-6);
+    assert_close(ev(v, "decay_per_step"), 0.58, 1e-9);
+    /* 0.58^k < 1e-3 from k = 13 steps back: 12 steps stay above */
+    ck_assert_double_eq(ev(v, "memory_horizon"), 12.0);
+    ck_assert_double_eq(ev(v, "seq_len"), 60.0);
+    assert_close(ev(v, "sigma_max_hh"), 1.106, 1e-12);
+    /* at T 60 the theory's orthogonal W_hh reaches t = 1 (1.7e-2), the smallest change */
+    ck_assert_str_eq(v->options, "--init-hh orthogonal");
+    ck_assert(ev(v, "fix_predicted_ratio") > 1e-3);
+    ck_assert_int_eq(v->layer_first, 2); /* rnn.weight_hh_l0 */
+    ck_assert_int_eq(v->layer_last, 2);
+    ck_assert(strstr(v->message, "rnn.h_l0") != NULL);
+    ck_assert(strstr(v->message, "at step 0") != NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING_TIME));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* at T 200 orthogonal is predicted to fade too (7e-7): the open-gate LSTM is the cure */
+    r.T = 200;
+    t = build_rnn(&r);
+    rnn_meta(t, "rnn", "tanh", 200, "default", "0");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(v->options, "--arch lstm --forget-bias 3");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(vanishing_time_lstm_fix)
+{
+    /* a default LSTM at T 60 vanishes (0.61 per step): open the forget gate, and since the
+     * theory puts bias 1 at 1e-5, bias 3; never "use an LSTM" */
+    RnnSyn r = {.T = 60, .steps = 30, .gain = 0.61};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "lstm", "tanh", 60, "default", "0");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->primary, 1);
+    ck_assert_str_eq(v->options, "--forget-bias 3");
+    ck_assert(strstr(v->message, "forget gate starts near") != NULL);
+    ck_assert(strstr(v->options, "--arch") == NULL);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* relu RNN: the IRNN init */
+    r.gain = 0.42;
+    t = build_rnn(&r);
+    rnn_meta(t, "rnn", "relu", 60, "default", "0");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(v->options, "--init-hh identity");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* without the recorder's theory_step_gain_l0 the rule predicts it from the setup */
+    r.gain = 0.61;
+    t = build_rnn(&r);
+    rnn_meta_full(t, "lstm", "tanh", 60, "default", "0", 0);
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    GsRnnConfig cfg = gs_rnn_config_default();
+    cfg.cell = GS_CELL_LSTM;
+    cfg.d_in = 2;
+    cfg.hidden = 64;
+    cfg.d_out = 1;
+    cfg.seq_len = 60;
+    cfg.batch_max = 1;
+    double want = gs_theory_rnn_step_gain(&cfg, (1.0 / 3.0 + 2.0 / 60.0) / 2.0, 1.106, 0.621);
+    ck_assert(want > 0.55 && want < 0.7);
+    assert_close(ev(v, "theory_step_gain"), want, 1e-5);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* developed while training (healthy at step 0): reported over the run, not at init */
+    RnnSyn late = {.T = 60, .steps = 40, .gain = 0.97, .gain_late = 0.5, .i_late = 10};
+    t = build_rnn(&late);
+    rnn_meta(t, "rnn", "tanh", 60, "default", "0");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(strstr(v->message, "over the run") != NULL);
+    ck_assert_int_eq(v->step_first, 100);
+    assert_close(ev(v, "decay_per_step"), 0.5, 1e-9);
+    /* the init was fine (0.97^59 = 0.17 at step 0): the fix is the step size, not the init */
+    ck_assert(strstr(v->message, "training did this") != NULL);
+    ck_assert_str_eq(v->options, "--lr 0.001");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(time_torch_trace)
+{
+    /* the PyTorch tracer's trace: a module "enc", the cell but no arch, no width or input
+     * moment (so no theory): the fix by sequence length, in PyTorch's terms */
+    RnnSyn r = {.T = 60, .steps = 20, .gain = 0.64, .module = "enc"};
+    GsTrace *t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "lstm");
+    meta(t, "rnn_sigma_max_l0", "1.7");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->primary, 1);
+    ck_assert_int_eq(v->layer_first, 2); /* enc.weight_hh_l0 */
+    ck_assert(strstr(v->message, "enc.h_l0") != NULL);
+    ck_assert(strstr(v->message, "forget gate") != NULL);
+    ck_assert(strstr(v->options, "bias_ih_l0[H:2H] = 3") != NULL);
+    ck_assert(isnan(ev(v, "theory_step_gain")));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    /* a short one gets bias 1; a tanh RNN the orthogonal init, said for PyTorch */
+    r.T = 20;
+    r.gain = 0.6;
+    t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "lstm");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(strstr(v->options, "bias_ih_l0[H:2H] = 1") != NULL);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    t = build_rnn(&r);
+    meta(t, "writer", "gradscope.torch");
+    meta(t, "cell", "rnn_tanh");
+    f = run(t, NULL);
+    v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(strstr(v->options, "nn.init.orthogonal_") != NULL);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(time_healthy_silent)
+{
+    /* a short sequence with a decent gain: 0.6^4 = 0.13 */
+    RnnSyn r = {.T = 5, .steps = 30, .gain = 0.6};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "tanh", 5, "default", "0");
+    assert_silent(t);
+    gs_trace_destroy(t);
+    /* an LSTM with forget bias 3 at T 60: 0.975 per step, 0.22 end to end */
+    r.T = 60;
+    r.gain = 0.975;
+    t = build_rnn(&r);
+    rnn_meta(t, "lstm", "tanh", 60, "3", "0");
+    assert_silent(t);
+    gs_trace_destroy(t);
+    /* an MLP trace has no series: the time rules say nothing, not even "skipped" */
+    Syn s = syn_default();
+    t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    ck_assert_uint_eq(f.n, 0);
+    ck_assert(strstr(f.skipped, "_time") == NULL);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(exploding_time_and_clipping)
+{
+    /* relu RNN growing 1.2x per step back: 1.2^59 = 4.7e4 > 70 */
+    RnnSyn r = {.T = 60, .steps = 30, .gain = 1.2};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "relu", 60, "default", "0");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *e = &f.items[0];
+    ck_assert_int_eq(e->kind, GS_FIND_EXPLODING_TIME);
+    ck_assert_int_eq(e->severity, GS_SEV_ERROR); /* past 70^2 */
+    assert_close(ev(e, "ratio_h1_hT"), pow(1.2, 59), 1e-6);
+    assert_close(ev(e, "growth_per_step"), 1.2, 1e-9);
+    ck_assert_str_eq(e->options, "--clip-norm 1");
+    ck_assert(strstr(e->message, "sigma_max 1.11 > 1") != NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_VANISHING_TIME));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+
+    /* the same run clipped: clipping acted, said as such, at info with no fix */
+    r.clipped = 1;
+    t = build_rnn(&r);
+    rnn_meta(t, "rnn", "relu", 60, "default", "1");
+    f = run(t, NULL);
+    e = find(&f, GS_FIND_EXPLODING_TIME);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->severity, GS_SEV_INFO);
+    ck_assert(strstr(e->message, "clipping (--clip-norm 1) acted") != NULL);
+    ck_assert_str_eq(e->options, "");
+    ck_assert_double_eq(ev(e, "clip_norm"), 1.0);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* Per-tensor rows that vanish too (weight_ih 1e-4 of out): the through-time finding is the
+ * cause and the generic one its consequence. */
+static void rows_vanish(size_t i, long step, int layer, double *c, const void *arg)
+{
+    (void)i;
+    (void)step;
+    (void)arg;
+    if (layer == 1)
+        c[GS_COL_GRAD_NORM] = c[GS_COL_ACT_GRAD_NORM] = 1e-5;
+}
+
+START_TEST(time_primary_over_generic)
+{
+    Syn s = syn_default();
+    s.depth = 2;
+    s.steps = 30;
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(3, s.cols, &t), GS_OK);
+    size_t k;
+    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l0", "state", &k), GS_OK);
+    double g[60];
+    for (size_t i = 0; i < s.steps; i++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, (long)i * 10, &row), GS_OK);
+        for (int l = 1; l <= 3; l++) {
+            double *c = row + (size_t)(l - 1) * GS_COL_COUNT;
+            for (int col = 0; col < GS_COL_COUNT; col++)
+                c[col] = 0.0;
+            c[GS_COL_LOSS] = 1.0 - 0.01 * (double)i;
+            c[GS_COL_GRAD_NORM] = c[GS_COL_ACT_GRAD_NORM] = 0.1;
+            c[GS_COL_WEIGHT_NORM] = 5.0;
+            c[GS_COL_UPDATE_RATIO] = 1e-3;
+            rows_vanish(i, (long)i * 10, l, c, NULL);
+        }
+        gs_trace_commit_step(t);
+        for (size_t u = 1; u <= 60; u++)
+            g[u - 1] = pow(0.58, 60.0 - (double)u);
+        ck_assert_int_eq(gs_trace_series_set(t, i, k, GS_TCOL_H_GRAD_NORM, g, 60), GS_OK);
+    }
+    for (int col = 0; col < GS_COL_COUNT; col++)
+        gs_trace_set_has(t, (GsCol)col, 1);
+    rnn_meta(t, "rnn", "tanh", 60, "default", "0");
+    meta(t, "depth", "2");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    ck_assert_int_eq(f.items[0].kind, GS_FIND_VANISHING_TIME);
+    const GsFinding *gen = find(&f, GS_FIND_VANISHING);
+    ck_assert_ptr_nonnull(gen);
+    ck_assert_int_eq(gen->explained_by, 0);
+    ck_assert_str_eq(gen->options, f.items[0].options);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
     TCase *h = tcase_create("healthy");
-tcase_add_test(h, healthy_flat);
+    tcase_add_test(h, healthy_flat);
     tcase_add_test(h, healthy_mild_decay);
     tcase_add_test(h, healthy_noisy);
     tcase_add_test(h, healthy_adam);
@@ -1351,5 +1724,13 @@ tcase_add_test(h, healthy_flat);
     tcase_add_test(o, json_round_trip);
     tcase_add_test(o, json_skipped_and_empty);
     suite_add_tcase(s, o);
+    TCase *tt = tcase_create("through_time");
+    tcase_add_test(tt, vanishing_time_tanh);
+    tcase_add_test(tt, vanishing_time_lstm_fix);
+    tcase_add_test(tt, time_healthy_silent);
+    tcase_add_test(tt, time_torch_trace);
+    tcase_add_test(tt, exploding_time_and_clipping);
+    tcase_add_test(tt, time_primary_over_generic);
+    suite_add_tcase(s, tt);
     return s;
 }

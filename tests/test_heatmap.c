@@ -481,6 +481,183 @@ START_TEST(layer_names_shortened)
 }
 END_TEST
 
+/* Row filler over a 2 x 3 row-major array. */
+static void fill_rows(const void *ctx, size_t row, double *out)
+{
+    memcpy(out, (const double *)ctx + row * 3, 3 * sizeof *out);
+}
+
+START_TEST(matrix_cells_and_axes)
+{
+    /* Any matrix: 2 rows x 3 steps, row 0 at the bottom, one cell without a value. */
+    const double miss = gs_trace_missing();
+    const double val[6] = {1e-3, 1e-2, 1e-1, 1.0, 10.0, miss};
+    const long steps[3] = {0, 5, 10};
+    const char *names[2] = {"first", NULL};
+    GsHeatmapMatrix m = {.n_rows = 2,
+                         .n_steps = 3,
+                         .steps = steps,
+                         .val = val,
+                         .row_names = names,
+                         .axis = "rows of the matrix",
+                         .axis_short = "rows",
+                         .scale = GS_HM_LOG,
+                         .bin = GS_BIN_GMEAN,
+                         .max_cols = 100};
+    GsHeatmap *hm = NULL;
+    ck_assert_int_eq(gs_heatmap_create_matrix(&m, &hm, NULL), GS_OK);
+    ck_assert_uint_eq(gs_heatmap_n_cols(hm), 3);
+    ck_assert_uint_eq(gs_heatmap_n_layers(hm), 2);
+    ck_assert_str_eq(gs_heatmap_layer_label(hm, 0), "first");
+    ck_assert_str_eq(gs_heatmap_layer_label(hm, 1), "2"); /* a NULL name is its number */
+    ck_assert(gs_trace_is_missing(gs_heatmap_value(hm, 2, 1)));
+    ck_assert_int_eq(gs_heatmap_step_last(hm), 10);
+    double lo, hi;
+    int cl;
+    gs_heatmap_range(hm, &lo, &hi, &cl);
+    ck_assert_double_eq(lo, -3.0);
+    ck_assert_double_eq(hi, 1.0);
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 30, 20);
+    cairo_t *cr = cairo_create(s);
+    gs_heatmap_draw_cells(cr, hm, (GsRect){0, 0, 30, 20});
+    for (int c = 0; c < 3; c++)
+        for (int r = 0; r < 2; r++) {
+            if (c == 2 && r == 1)
+                continue;
+            double lv = log10(val[r * 3 + c]);
+            assert_px(pixel(s, c * 10 + 5, (1 - r) * 10 + 5), gs_cmap_seq((lv + 3.0) / 4.0),
+                      "matrix cell");
+        }
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    /* The panel names its rows and axis; no "out" without a top label. */
+    s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 500, 300);
+    cr = cairo_create(s);
+    static GsDrawLog log;
+    gs_draw_log_begin(&log);
+    gs_heatmap_draw(cr, hm, (GsRect){0, 0, 500, 300}, 12, "a matrix", NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(cairo_status(cr), CAIRO_STATUS_SUCCESS);
+    ck_assert_msg(strstr(log.text, "first\n") && strstr(log.text, "rows\n"), "%s", log.text);
+    ck_assert_ptr_null(strstr(log.text, "out\n"));
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    gs_heatmap_destroy(hm);
+    /* A row filler gives the same model as the dense values. */
+    GsHeatmap *hf = NULL;
+    ck_assert_int_eq(gs_heatmap_create_matrix(&m, &hm, NULL), GS_OK);
+    m.val = NULL;
+    m.fill = fill_rows;
+    m.ctx = val;
+    ck_assert_int_eq(gs_heatmap_create_matrix(&m, &hf, NULL), GS_OK);
+    for (size_t c = 0; c < 3; c++)
+        for (size_t r = 0; r < 2; r++) {
+            double a = gs_heatmap_value(hm, c, r), b = gs_heatmap_value(hf, c, r);
+            ck_assert(gs_trace_is_missing(a) ? gs_trace_is_missing(b) : a == b);
+        }
+    gs_heatmap_destroy(hf);
+    gs_heatmap_destroy(hm);
+    m.n_steps = 0;
+    ck_assert_int_eq(gs_heatmap_create_matrix(&m, &hm, NULL), GS_ERR_INVALID);
+}
+END_TEST
+
+/* A recurrent trace: 2 weight tensors, one series; at steps 0..3 T = 20 with
+ * ||dL/dh_t|| = scale * 0.5^(T - t), at step 4 T = 10 (shorter sequences). */
+static GsTrace *through_time_trace(double scale, int with_grad)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    size_t k;
+    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l0", "state", &k), GS_OK);
+    for (size_t i = 0; i < 5; i++) {
+        double *row, h[20];
+        ck_assert_int_eq(gs_trace_add_step(t, (long)i * 100, &row), GS_OK);
+        row[GS_COL_GRAD_NORM] = 0.1;
+        row[GS_COL_COUNT + GS_COL_GRAD_NORM] = 0.2;
+        gs_trace_commit_step(t);
+        size_t T = i < 4 ? 20 : 10;
+        for (size_t u = 1; u <= T; u++)
+            h[u - 1] = scale * pow(0.5, (double)(T - u));
+        GsTimeCol col = with_grad ? GS_TCOL_H_GRAD_NORM : GS_TCOL_H_MEAN;
+        ck_assert_int_eq(gs_trace_series_set(t, i, k, col, h, T), GS_OK);
+    }
+    return t;
+}
+
+START_TEST(through_time_cells)
+{
+    const double l2 = log10(0.5);
+    for (int absolute = 0; absolute < 2; absolute++) {
+        GsTrace *t = through_time_trace(0.02, 1);
+        GsHeatmap *hm = NULL;
+        ck_assert_int_eq(gs_heatmap_create_series(t, 0, absolute, GS_BIN_GMEAN, 100, &hm, NULL),
+                         GS_OK);
+        ck_assert_uint_eq(gs_heatmap_n_layers(hm), 20); /* rows = t, the longest T */
+        ck_assert_uint_eq(gs_heatmap_n_cols(hm), 5);
+        double lo, hi;
+        int cl;
+        gs_heatmap_range(hm, &lo, &hi, &cl);
+        /* relative: log10 0.5^19 = -5.72, a symmetric range of 6 decades; absolute: 0.02 x that
+         * spans 10^-7.4 .. 10^-1.7 */
+        ck_assert_double_eq(hi, absolute ? -1.0 : 6.0);
+        ck_assert_double_eq(lo, absolute ? -8.0 : -6.0);
+        cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 50, 200);
+        cairo_t *cr = cairo_create(s);
+        gs_heatmap_draw_cells(cr, hm, (GsRect){0, 0, 50, 200});
+        for (int c = 0; c < 5; c++) {
+            int T = c < 4 ? 20 : 10;
+            for (int u = 1; u <= 20; u++) {
+                if (u > T) { /* beyond this step's T: no value */
+                    ck_assert(gs_trace_is_missing(gs_heatmap_value(hm, (size_t)c, (size_t)u - 1)));
+                    continue;
+                }
+                double lr = (double)(T - u) * l2; /* log10 of the ratio to t = T */
+                GsRgb want =
+                    absolute ? gs_cmap_seq((lr + log10(0.02) + 8.0) / 7.0) : gs_cmap_div(lr / 6.0);
+                /* t = 1 is the bottom row, t = 20 the top */
+                assert_px(pixel(s, c * 10 + 5, (20 - u) * 10 + 5), want, "through-time cell");
+            }
+        }
+        if (!absolute) { /* t = T is 1: the centre of the diverging map, at every step */
+            assert_px(pixel(s, 5, 5), gs_cmap_div(0.0), "t = T");
+            assert_px(pixel(s, 45, 105), gs_cmap_div(0.0), "t = T of the short step");
+        }
+        cairo_destroy(cr);
+        cairo_surface_destroy(s);
+        /* The panel says which end is t = 1 and numbers the rows (no "out"). */
+        s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 500, 400);
+        cr = cairo_create(s);
+        static GsDrawLog log;
+        gs_draw_log_begin(&log);
+        gs_heatmap_draw(cr, hm, (GsRect){0, 0, 500, 400}, 12, "through time", NULL);
+        const GsHeatmap *one[1] = {hm};
+        gs_colorbar_draw(cr, one, 1, (GsRect){0, 0, 80, 400}, 12, "log10 ratio");
+        gs_draw_log_end();
+        ck_assert_msg(strstr(log.text, "time step t (t = 1 at the bottom)\n") != NULL, "%s",
+                      log.text);
+        ck_assert_ptr_null(strstr(log.text, "out\n"));
+        /* colour-bar ticks are the exponents the "log10" title promises */
+        ck_assert_msg(strstr(log.text, absolute ? "\n-4\n" : "\n-6\n") != NULL, "%s", log.text);
+        ck_assert_ptr_null(strstr(log.text, "10\xe2\x81\xbb"));
+        cairo_destroy(cr);
+        cairo_surface_destroy(s);
+        gs_heatmap_destroy(hm);
+        gs_trace_destroy(t);
+    }
+    /* A series without h_grad_norm, or none at all, cannot be drawn through time. */
+    GsTrace *t = through_time_trace(1.0, 0);
+    GsHeatmap *hm = NULL;
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_heatmap_create_series(t, 0, 0, GS_BIN_GMEAN, 100, &hm, &err),
+                     GS_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "h_grad_norm") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(hm);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("heatmap");
@@ -495,6 +672,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, zoom_shows_steps_before_nan);
     tcase_add_test(tc, missing_cells_hatched_grey);
     tcase_add_test(tc, layer_names_shortened);
+    tcase_add_test(tc, matrix_cells_and_axes);
+    tcase_add_test(tc, through_time_cells);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -617,6 +617,218 @@ START_TEST(cli_preset_option)
 }
 END_TEST
 
+/* A recurrent run as the recorder writes it: tensors rnn.weight_ih_l{k}, rnn.weight_hh_l{k},
+ * out (every column), and per recurrent layer k a series rnn.h_l{k} with T time steps and
+ * ||dL/dh_t|| = 0.01 * gain^(T - t), the theory's gain in the metadata. */
+static GsTrace *make_rnn(int depth, int steps, int T, double gain)
+{
+    int nl = 2 * depth + 1;
+    GsTrace *t = make_trace(nl, steps, GS_COL_ALL, 0);
+    char name[32];
+    for (int k = 0; k < depth; k++) {
+        snprintf(name, sizeof name, "rnn.weight_ih_l%d", k);
+        ck_assert_int_eq(gs_trace_set_layer_name(t, (size_t)(2 * k), name, "rnn_ih"), GS_OK);
+        snprintf(name, sizeof name, "rnn.weight_hh_l%d", k);
+        ck_assert_int_eq(gs_trace_set_layer_name(t, (size_t)(2 * k + 1), name, "rnn_hh"), GS_OK);
+        snprintf(name, sizeof name, "rnn.h_l%d", k);
+        size_t sk;
+        ck_assert_int_eq(gs_trace_add_series(t, name, "state", &sk), GS_OK);
+        char key[40], val[32];
+        snprintf(key, sizeof key, "theory_step_gain_l%d", k);
+        snprintf(val, sizeof val, "%g", gain);
+        ck_assert_int_eq(gs_trace_meta_set(t, key, val), GS_OK);
+    }
+    ck_assert_int_eq(gs_trace_set_layer_name(t, (size_t)(nl - 1), "out", "linear"), GS_OK);
+    double h[512];
+    for (int i = 0; i < steps; i++)
+        for (int k = 0; k < depth; k++) {
+            for (int u = 1; u <= T; u++)
+                h[u - 1] = 0.01 * pow(gain, (double)(T - u));
+            ck_assert_int_eq(
+                gs_trace_series_set(t, (size_t)i, (size_t)k, GS_TCOL_H_GRAD_NORM, h, (size_t)T),
+                GS_OK);
+        }
+    gs_trace_meta_set(t, "arch", "rnn");
+    return t;
+}
+
+START_TEST(through_time_view)
+{
+    const int T = 30;
+    GsTrace *t = make_rnn(1, 40, T, 0.5);
+    GsFindings none = {0};
+    static GsDrawLog log;
+    char p[512];
+    snprintf(p, sizeof p, "%s/rnn.png", dir);
+    GsReportOptions o;
+    gs_report_options_default(&o);
+    o.trace = t;
+    o.findings = &none;
+    gs_draw_log_begin(&log);
+    GsStatus st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_msg(log.elided == 0, "elided: '%s'", log.first_elided);
+    ck_assert_msg(log.outside == 0, "outside: %s", log.first_outside);
+    static const char *const want[] = {
+        "through time, relative to t = T (rnn.h_l0)",
+        "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 / "
+        "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_T\xe2\x80\x96",
+        "time step t (t = 1 at the bottom)",
+        "per weight tensor and",
+        "weight_hh_l0\n",
+        "theory (init): \xc3\x97"
+        "0.5 per step back from T",
+        "time step t (1 = first input, T = last)",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(log.text, want[i]) != NULL, "'%s' not drawn:\n%s", want[i], log.text);
+    ck_assert_ptr_null(strstr(log.text, "Depth profile"));    /* replaced by the through-time one */
+    ck_assert_ptr_null(strstr(log.text, "the longest path")); /* one recurrent layer */
+
+    /* Layout: the three boxes of the split heatmap panel and the other panels do not overlap
+     * and stay on the page. */
+    GsLayout L;
+    gs_report_layout(&o, &L);
+    GsRect box[3];
+    gs_report_through_time_rects(&L, 0, &box[0], &box[1], &box[2]);
+    GsRect page = {0, 0, 1600, 1000};
+    for (int a = 0; a < 3; a++) {
+        ck_assert(box[a].w > 50 && box[a].h > 50);
+        ck_assert(gs_rect_inside(box[a], page));
+        ck_assert(gs_rect_inside(box[a], L.r[GS_PANEL_HEATMAP]));
+        for (int b = a + 1; b < 3; b++)
+            ck_assert_msg(!gs_rect_overlap(box[a], box[b]), "boxes %d and %d overlap", a, b);
+        for (int q = 0; q < GS_PANEL_COUNT; q++)
+            if (L.on[q] && q != GS_PANEL_HEATMAP)
+                ck_assert_msg(!gs_rect_overlap(box[a], L.r[q]), "box %d overlaps panel %d", a, q);
+    }
+
+    /* Pixels: with ||dL/dh_t|| / ||dL/dh_T|| = 0.5^(T - t) the bottom row (t = 1) has the
+     * colour of log10 0.5^29 = -8.73 on a symmetric range of 9 decades; it fills the bottom
+     * of the through-time cells and appears nowhere in their upper half, whose rows
+     * (t > 15, ratio above 10^-4.3) are much lighter; t = T is the map's centre. */
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    GsRgb c1 = gs_cmap_div((double)(T - 1) * log10(0.5) / 9.0), cT = gs_cmap_div(0.0);
+    GsRect tt = box[0];
+    GsRect low = {tt.x, tt.y + tt.h * 0.6, tt.w, tt.h * 0.4};
+    GsRect high = {tt.x, tt.y, tt.w, tt.h * 0.5};
+    int n1_low = count_colour(s, low, c1.r, c1.g, c1.b);
+    int n1_high = count_colour(s, high, c1.r, c1.g, c1.b);
+    int nT_high = count_colour(s, high, cT.r, cT.g, cT.b);
+    ck_assert_msg(n1_low > 500, "t = 1 colour at the bottom: %d px", n1_low);
+    ck_assert_msg(n1_high == 0, "t = 1 colour in the upper half: %d px", n1_high);
+    ck_assert_msg(nT_high > 500, "t = T colour at the top: %d px", nT_high);
+    cairo_surface_destroy(s);
+
+    /* Absolute colour: the bar says log10 of the norm itself. */
+    o.series_absolute = 1;
+    gs_draw_log_begin(&log);
+    st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_ptr_nonnull(strstr(log.text, "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t"
+                                           "\xe2\x80\x96\n"));
+    ck_assert_ptr_null(strstr(log.text, "relative to t = T"));
+    o.series_absolute = 0;
+    /* A series that is not there is refused, naming it. */
+    GsError err = {{0}};
+    o.series = "rnn.h_l7";
+    ck_assert_int_eq(gs_plot_report(&o, p, &err), GS_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "'rnn.h_l7'") != NULL, "%s", err.msg);
+    gs_trace_destroy(t);
+
+    /* Two recurrent layers: layer 0 by default, said so; another on request. */
+    t = make_rnn(2, 20, 12, 0.7);
+    o.trace = t;
+    o.series = NULL;
+    for (int pick = 0; pick < 2; pick++) {
+        o.series = pick ? "rnn.h_l1" : NULL;
+        gs_draw_log_begin(&log);
+        st = gs_plot_report(&o, p, NULL);
+        gs_draw_log_end();
+        ck_assert_int_eq(st, GS_OK);
+        ck_assert_msg(log.elided == 0 && log.outside == 0, "%s %s", log.first_elided,
+                      log.first_outside);
+        const char *w = pick ? "(rnn.h_l1)" : "of rnn.h_l0 \xe2\x80\x94 layer 0, the bottom one";
+        ck_assert_msg(strstr(log.text, w) != NULL, "'%s' not drawn:\n%s", w, log.text);
+    }
+    /* An LSTM's cell state: its own dotted lines in the profile. */
+    const double c[12] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-2};
+    for (size_t i = 0; i < 20; i++)
+        ck_assert_int_eq(gs_trace_series_set(t, i, 0, GS_TCOL_C_GRAD_NORM, c, 12), GS_OK);
+    o.series = NULL;
+    gs_draw_log_begin(&log);
+    st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_msg(strstr(log.text, "(c_grad_norm, the LSTM cell)") != NULL, "%s", log.text);
+    gs_trace_destroy(t);
+    /* Two recorded steps: both get a line in the profile. */
+    t = make_rnn(1, 2, 8, 0.5);
+    o.trace = t;
+    o.series = NULL;
+    gs_draw_log_begin(&log);
+    st = gs_plot_report(&o, p, NULL);
+    gs_draw_log_end();
+    ck_assert_int_eq(st, GS_OK);
+    ck_assert_msg(strstr(log.text, "step 0\n") && strstr(log.text, "step 5\n"), "%s", log.text);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(through_time_fits)
+{
+    /* before/after (a recurrent run beside another, and beside an MLP), every page size and
+     * the paper preset: nothing elided or outside its panel */
+    static const int sizes[][2] = {{800, 500}, {1600, 1000}, {3000, 2000}};
+    GsTrace *a = make_rnn(1, 30, 60, 0.55), *b = make_rnn(1, 30, 60, 0.95);
+    GsTrace *mlp = make_after(3, 30);
+    GsFindings none = {0};
+    static GsDrawLog log;
+    char p[512];
+    snprintf(p, sizeof p, "%s/fit.png", dir);
+    for (size_t i = 0; i < 4; i++)
+        for (int cmp = 0; cmp < 3; cmp++) {
+            GsReportOptions o;
+            gs_report_options_default(&o);
+            o.trace = a;
+            o.findings = &none;
+            if (i == 3)
+                o.preset = GS_PRESET_PAPER;
+            else {
+                o.width = sizes[i][0];
+                o.height = sizes[i][1];
+            }
+            if (cmp) {
+                o.after = cmp == 1 ? b : mlp;
+                o.after_findings = &none;
+                o.before_label = "tanh RNN";
+                o.after_label = cmp == 1 ? "LSTM, forget bias 3" : "an MLP";
+            }
+            gs_draw_log_begin(&log);
+            GsStatus st = gs_plot_report(&o, p, NULL);
+            gs_draw_log_end();
+            if (getenv("GS_KEEP_PNG")) {
+                char q[512];
+                snprintf(q, sizeof q, "%s/fit_%zu_%d.png", getenv("GS_KEEP_PNG"), i, cmp);
+                gs_plot_report(&o, q, NULL);
+            }
+            ck_assert_int_eq(st, GS_OK);
+            ck_assert_msg(log.elided == 0, "size %zu cmp %d: elided '%s'", i, cmp,
+                          log.first_elided);
+            ck_assert_msg(log.outside == 0, "size %zu cmp %d: outside %s", i, cmp,
+                          log.first_outside);
+            if (cmp == 1)
+                ck_assert_ptr_nonnull(strstr(log.text, "LSTM, forget bias 3"));
+        }
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+    gs_trace_destroy(mlp);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("report");
@@ -635,6 +847,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, profile_notes_dw_dz_disagreement);
     tcase_add_test(tc, paper_preset);
     tcase_add_test(tc, verdict_plain_words);
+    tcase_add_test(tc, through_time_view);
+    tcase_add_test(tc, through_time_fits);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);

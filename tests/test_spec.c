@@ -32,6 +32,119 @@ static void expect_bad(const char *key, const char *value, const char *needle)
     ck_assert(spec_equal(&s, &before)); /* untouched on failure */
 }
 
+/* Sets key=value pairs (NULL-terminated) on a default spec; fails the test on error. */
+static GsSpec spec_with(const char *const *kv)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err = {{0}};
+    for (; kv[0]; kv += 2)
+        ck_assert_msg(gs_spec_set(&s, kv[0], kv[1], &err) == GS_OK, "%s=%s: %s", kv[0], kv[1],
+                      err.msg);
+    return s;
+}
+
+static void expect_invalid(const GsSpec *s, const char *needle)
+{
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_validate(s, 0, 0, &err), GS_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+}
+
+START_TEST(test_recurrent_keys)
+{
+    GsError err = {{0}};
+    /* an arch brings its depth and data set until they are given, in either order */
+    const char *a[] = {"arch", "lstm", NULL};
+    GsSpec s = spec_with(a);
+    ck_assert_int_eq(s.depth, 1);
+    ck_assert_int_eq(s.data.kind, GS_DATA_ADDING);
+    ck_assert_int_eq(gs_spec_loss(&s), GS_LOSS_MSE);
+    ck_assert_int_eq(gs_spec_validate(&s, 0, 0, &err), GS_OK);
+    const char *b[] = {"depth", "3", "data", "parity", "arch", "gru", NULL};
+    s = spec_with(b);
+    ck_assert_int_eq(s.depth, 3);
+    ck_assert_int_eq(s.data.kind, GS_DATA_PARITY);
+    ck_assert_int_eq(gs_spec_loss(&s), GS_LOSS_XENT);
+    const char *c[] = {"arch", "rnn", "arch", "mlp", NULL};
+    s = spec_with(c);
+    ck_assert_int_eq(s.depth, 8);
+    ck_assert_int_eq(s.data.kind, GS_DATA_SPIRAL);
+    /* values read back through the key table */
+    const char *d[] = {"arch",        "lstm", "init-hh", "orthogonal:1.5",
+                       "forget-bias", "3",    "seq-len", "60",
+                       "bptt",        "10",   NULL};
+    s = spec_with(d);
+    char buf[256];
+    gs_spec_get(&s, "init-hh", buf, sizeof buf);
+    ck_assert_str_eq(buf, "orthogonal:1.5");
+    gs_spec_get(&s, "forget-bias", buf, sizeof buf);
+    ck_assert_str_eq(buf, "3");
+    gs_spec_get(&s, "init", buf, sizeof buf);
+    ck_assert_str_eq(buf, "default");
+    GsRnnConfig cfg;
+    ck_assert_int_eq(gs_spec_rnn_config(&s, 2, 1, 0, 16, &cfg, &err), GS_OK);
+    ck_assert_int_eq(cfg.cell, GS_CELL_LSTM);
+    ck_assert_int_eq(cfg.has_forget_bias, 1);
+    ck_assert(cfg.forget_bias == 3.0);
+    ck_assert_int_eq((int)cfg.seq_len, 60);
+    ck_assert_int_eq((int)cfg.bptt, 10);
+    ck_assert_int_eq(cfg.init_ih_default, 1);
+    ck_assert_int_eq(cfg.init_hh.kind, GS_HH_SCHEME);
+    const char *e[] = {"arch", "rnn", "init-hh", "identity", "act", "relu", NULL};
+    s = spec_with(e);
+    gs_spec_get(&s, "init-hh", buf, sizeof buf);
+    ck_assert_str_eq(buf, "identity:1");
+    ck_assert_int_eq(gs_spec_rnn_config(&s, 2, 1, 0, 16, &cfg, &err), GS_OK);
+    ck_assert_int_eq(cfg.cell, GS_CELL_RNN_RELU);
+    const char *f[] = {"arch", "lstm", "forget-bias", "chrono", NULL};
+    s = spec_with(f);
+    ck_assert_int_eq(gs_spec_rnn_config(&s, 2, 1, 0, 16, &cfg, &err), GS_OK);
+    ck_assert_int_eq(cfg.chrono, 1);
+    /* an mlp keeps its defaults, with xavier_normal as its default init */
+    GsSpec m;
+    gs_spec_default(&m);
+    gs_spec_get(&m, "init", buf, sizeof buf);
+    ck_assert_str_eq(buf, "xavier_normal");
+    ck_assert_int_eq(m.arch, GS_ARCH_MLP);
+    ck_assert_int_eq(gs_spec_rnn_config(&m, 2, 1, 0, 16, &cfg, &err), GS_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_recurrent_refusals)
+{
+    expect_bad("arch", "transformer", "'transformer'");
+    expect_bad("forget-bias", "open", "'open'");
+    expect_bad("seq-len", "0", "0");
+    expect_bad("bptt", "-1", "-1");
+    expect_bad("init-hh", "identity:-1", "identity");
+    const char *a[] = {"data", "adding", NULL};
+    expect_invalid((GsSpec[]){spec_with(a)}, "--arch rnn");
+    const char *b[] = {"arch", "rnn", "data", "spiral", NULL};
+    expect_invalid((GsSpec[]){spec_with(b)}, "not a sequence task");
+    const char *c[] = {"arch", "lstm", "act", "relu", NULL};
+    expect_invalid((GsSpec[]){spec_with(c)}, "--act relu");
+    const char *d[] = {"arch", "rnn", "act", "sigmoid", NULL};
+    expect_invalid((GsSpec[]){spec_with(d)}, "tanh or relu");
+    const char *e[] = {"arch", "gru", "forget-bias", "1", NULL};
+    expect_invalid((GsSpec[]){spec_with(e)}, "--forget-bias applies to --arch lstm");
+    const char *f[] = {"init-hh", "orthogonal", NULL};
+    expect_invalid((GsSpec[]){spec_with(f)}, "--init-hh applies to recurrent");
+    const char *g[] = {"arch", "rnn", "norm", "batch", NULL};
+    expect_invalid((GsSpec[]){spec_with(g)}, "--norm applies to --arch mlp");
+    const char *h[] = {"arch", "rnn", "seq-len", "10", "bptt", "20", NULL};
+    expect_invalid((GsSpec[]){spec_with(h)}, "--bptt 20");
+    const char *i[] = {"arch", "rnn", "data", "copy", "loss", "mse", NULL};
+    expect_invalid((GsSpec[]){spec_with(i)}, "--loss mse");
+    /* the memory bound holds for recurrent nets too */
+    const char *j[] = {"arch", "lstm", "width", "65536", "seq-len", "100000", NULL};
+    GsSpec big = spec_with(j);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_validate(&big, 2, 1, &err), GS_ERR_RANGE);
+    ck_assert_msg(strstr(err.msg, "GiB") != NULL, "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_bad_values)
 {
     expect_bad("lr", "abc", "'abc'");
@@ -325,6 +438,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_round_trip_exact);
     tcase_add_test(tc, test_suggestions_and_aliases);
     tcase_add_test(tc, test_ini_strict);
+    tcase_add_test(tc, test_recurrent_keys);
+    tcase_add_test(tc, test_recurrent_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

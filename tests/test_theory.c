@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "gradscope/rnn.h"
+#include "gradscope/seq.h"
 #include "gradscope/theory.h"
 #include "runner.h"
 
@@ -471,6 +473,249 @@ START_TEST(test_invalid_and_fini)
 }
 END_TEST
 
+/* ---- recurrent layers through time ---------------------------------------------------- */
+
+/* A depth-1 recurrent config on the adding problem's shape (2 channels, one output). */
+static GsRnnConfig rnn_cfg(GsCellKind cell, size_t H, size_t T, const char *hh)
+{
+    GsRnnConfig c = gs_rnn_config_default();
+    GsError err;
+    c.cell = cell;
+    c.d_in = 2;
+    c.hidden = H;
+    c.d_out = 1;
+    c.seq_len = T;
+    c.batch_max = 64;
+    ck_assert(gs_hh_init_parse(hh, &c.init_hh, &err) == GS_OK);
+    return c;
+}
+
+static GsRnnPrediction rnn_predict(const GsRnnConfig *c, double m, double rho)
+{
+    GsRnnPrediction p;
+    GsError err;
+    err.msg[0] = '\0';
+    GsStatus st = gs_theory_rnn_predict(c, m, rho, &p, &err);
+    ck_assert_msg(st == GS_OK, "rnn predict failed: %s", err.msg);
+    return p;
+}
+
+static double binom(size_t n, size_t k)
+{
+    return exp(lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0));
+}
+
+START_TEST(test_rnn_bound_and_horizon)
+{
+    GsRnnBound b;
+    GsError err;
+    ck_assert(gs_theory_rnn_bound(GS_CELL_RNN_TANH, 0.9, 11, &b, &err) == GS_OK);
+    ck_assert_double_eq(b.gamma, 1.0);
+    ck_assert_rel(b.per_step, 0.9, 1e-15);
+    ck_assert_rel(b.over_steps, pow(0.9, 10), 1e-14);
+    ck_assert_int_eq(b.vanish_sufficient, 1);
+    /* the default init's sigma_max ~ 2 sqrt(1/3) = 1.15 > 1: the bound cannot certify */
+    ck_assert(gs_theory_rnn_bound(GS_CELL_RNN_RELU, 1.15, 60, &b, &err) == GS_OK);
+    ck_assert_double_eq(b.gamma, 1.0);
+    ck_assert_int_eq(b.vanish_sufficient, 0);
+    GsRnnBound untouched = {7, 7, 7, 7};
+    ck_assert_int_eq(gs_theory_rnn_bound(GS_CELL_LSTM, 0.5, 10, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "lstm") != NULL);
+    ck_assert_int_eq(gs_theory_rnn_bound(GS_CELL_RNN_TANH, -1.0, 10, &untouched, &err),
+                     GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "sigma_max -1") != NULL);
+    ck_assert_int_eq(gs_theory_rnn_bound(GS_CELL_RNN_TANH, 1.0, 0, &untouched, &err),
+                     GS_ERR_INVALID);
+    ck_assert_double_eq(untouched.gamma, 7);
+
+    ck_assert_rel(gs_theory_horizon(0.5), log(1e-3) / log(0.5), 1e-15);
+    ck_assert(isinf(gs_theory_horizon(1.0)) && isinf(gs_theory_horizon(1.3)));
+    ck_assert(isnan(gs_theory_horizon(0.0)) && isnan(gs_theory_horizon(NAN)));
+}
+END_TEST
+
+START_TEST(test_rnn_closed_forms)
+{
+    /* relu with orthogonal W_hh of gain g: zero-mean pre-activations, E[relu'^2] = 1/2, so
+     * every step multiplies the norm by g / sqrt(2) exactly. */
+    GsRnnConfig c = rnn_cfg(GS_CELL_RNN_RELU, 64, 30, "orthogonal:1.2");
+    GsRnnPrediction p = rnn_predict(&c, 0.4, NAN);
+    ck_assert_rel(p.step_gain, 1.2 / sqrt(2.0), 1e-9);
+    ck_assert_rel(p.local_gain, 1.2 / sqrt(2.0), 1e-9);
+    ck_assert_rel(p.ratio, pow(1.2 / sqrt(2.0), 29), 1e-8);
+    ck_assert_rel(p.horizon, log(1e-3) / log(1.2 / sqrt(2.0)), 1e-8);
+    /* beyond 2000 steps the prediction extrapolates with the settled local rate: exact here */
+    c.seq_len = 100000;
+    GsRnnPrediction pl = rnn_predict(&c, 0.4, NAN);
+    ck_assert_rel(pl.step_gain, 1.2 / sqrt(2.0), 1e-9);
+    ck_assert_rel(pl.log10_ratio, 99999.0 * log10(1.2 / sqrt(2.0)), 1e-9);
+    ck_assert_double_eq(pl.ratio, 0.0); /* 1e-7133 underflows; log10_ratio does not */
+    c.seq_len = 30;
+    /* a given spectral radius replaces sqrt(H Var w) only for i.i.d. weights */
+    GsRnnPrediction p2 = rnn_predict(&c, 0.4, 0.3);
+    ck_assert_rel(p2.step_gain, p.step_gain, 1e-12);
+
+    /* relu IRNN of gain g: units with a negative static drive are off from t = 1, the others
+     * pass the gradient with factor g: ratio = sqrt(1/2) g^(T-1), the long-run factor g. */
+    c = rnn_cfg(GS_CELL_RNN_RELU, 64, 40, "identity:0.97");
+    p = rnn_predict(&c, 0.2, NAN);
+    ck_assert_rel(p.ratio, sqrt(0.5) * pow(0.97, 39), 1e-9);
+    ck_assert_rel(p.local_gain, 0.97, 1e-9);
+
+    /* Default tanh at large width: q -> 0, phi' -> 1, so the factor is sqrt(1/3) per step,
+     * or rho when the measured spectral radius is given. */
+    c = rnn_cfg(GS_CELL_RNN_TANH, 1000000, 50, "default");
+    p = rnn_predict(&c, 1e-6, NAN);
+    ck_assert_rel(p.step_gain, sqrt(1.0 / 3.0), 1e-5);
+    p = rnn_predict(&c, 1e-6, 0.62);
+    ck_assert_rel(p.step_gain, 0.62, 1e-5);
+
+    /* Gated cells at large width: every gate at 1/2, g' = tanh'(c) = 1. The LSTM backward is
+     * dc_{t-1} = (1/2 + W'/4) dc_t with W' of variance s/H: ratio^2 = s/4 * 1/4 * sum_j
+     * C(n,j)^2 (1/2)^(2(n-j)) (1/4)^(2j) s^j over n = T-2 steps; the GRU: (1/2 + W'/4) over
+     * T-1 steps. */
+    const size_t T = 40;
+    const double s = 1.0 / 3.0;
+    for (int cell = GS_CELL_LSTM; cell <= GS_CELL_GRU; cell++) {
+        c = rnn_cfg((GsCellKind)cell, 1000000, T, "default");
+        p = rnn_predict(&c, 1e-6, NAN);
+        size_t n = cell == GS_CELL_LSTM ? T - 2 : T - 1;
+        double sum = 0.0;
+        for (size_t j = 0; j <= n; j++)
+            sum += pow(binom(n, j), 2) * pow(0.5, 2.0 * (n - j)) * pow(0.25, 2.0 * j) * pow(s, j);
+        double want = sqrt(sum * (cell == GS_CELL_LSTM ? s / 16.0 : 1.0));
+        ck_assert_rel(p.ratio, want, 1e-3);
+        ck_assert_rel(p.local_gain, 0.5 + 0.25 * sqrt(s), 1e-4);
+    }
+
+    /* An open forget gate slows the LSTM's decay monotonically. */
+    double prev = 0.0;
+    for (double fb = 0.0; fb <= 3.0; fb += 1.0) {
+        c = rnn_cfg(GS_CELL_LSTM, 64, 60, "default");
+        c.has_forget_bias = fb > 0.0;
+        c.forget_bias = fb;
+        p = rnn_predict(&c, 0.18, NAN);
+        ck_assert(p.ratio > prev);
+        prev = p.ratio;
+    }
+
+    /* T = 1: nothing to propagate. Per-step heads: no single ratio; truncation: exactly 0. */
+    c = rnn_cfg(GS_CELL_GRU, 16, 1, "default");
+    p = rnn_predict(&c, 0.3, NAN);
+    ck_assert_double_eq(p.ratio, 1.0);
+    ck_assert_double_eq(p.step_gain, 1.0);
+    c = rnn_cfg(GS_CELL_RNN_TANH, 16, 20, "default");
+    c.head = GS_RNN_HEAD_EACH;
+    p = rnn_predict(&c, 0.3, NAN);
+    ck_assert(isnan(p.ratio) && p.step_gain > 0.0 && p.step_gain < 1.0);
+    c.head = GS_RNN_HEAD_LAST;
+    c.bptt = 5;
+    p = rnn_predict(&c, 0.3, NAN);
+    ck_assert_double_eq(p.ratio, 0.0);
+    ck_assert(p.step_gain > 0.0 && p.step_gain < 1.0);
+}
+END_TEST
+
+START_TEST(test_rnn_no_prediction)
+{
+    GsError err;
+    GsRnnPrediction untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    GsRnnPrediction before = untouched;
+    GsRnnConfig c = rnn_cfg(GS_CELL_RNN_TANH, 32, 20, "default");
+    c.depth = 2;
+    ck_assert_int_eq(gs_theory_rnn_predict(&c, 0.3, NAN, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "depth 2") != NULL);
+    ck_assert(isnan(gs_theory_rnn_step_gain(&c, 0.3, 1.1, 0.6)));
+    c = rnn_cfg(GS_CELL_LSTM, 32, 20, "identity");
+    ck_assert_int_eq(gs_theory_rnn_predict(&c, 0.3, NAN, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "identity") != NULL);
+    c = rnn_cfg(GS_CELL_LSTM, 32, 20, "default");
+    c.chrono = 1;
+    c.chrono_tmax = 20;
+    ck_assert_int_eq(gs_theory_rnn_predict(&c, 0.3, NAN, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "chrono") != NULL);
+    c.chrono = 0;
+    ck_assert_int_eq(gs_theory_rnn_predict(&c, -0.5, NAN, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(strstr(err.msg, "-0.5") != NULL);
+    c.hidden = 0;
+    ck_assert_int_eq(gs_theory_rnn_predict(&c, 0.3, NAN, &untouched, &err), GS_ERR_INVALID);
+    ck_assert(memcmp(&untouched, &before, sizeof before) == 0);
+    /* the recorder's entry point agrees with the full prediction */
+    c = rnn_cfg(GS_CELL_GRU, 32, 20, "default");
+    GsRnnPrediction p = rnn_predict(&c, 0.3, NAN);
+    ck_assert_double_eq(gs_theory_rnn_step_gain(&c, 0.3, 1.5, NAN), p.step_gain);
+}
+END_TEST
+
+/* ||dL/dh_1|| / ||dL/dh_T|| of the engine at init on the adding problem (B 64). */
+static double measured_ratio(const GsRnnConfig *c, const GsSeqDataset *ds, double *rho)
+{
+    GsRnn *net;
+    GsError err;
+    ck_assert(gs_rnn_create(c, &net, &err) == GS_OK);
+    size_t n;
+    const GsRnnTensor *tt = gs_rnn_tensors(net, &n);
+    ck_assert(gs_rnn_spectral_radius(gs_rnn_params(net) + tt[1].offset, c->hidden, rho) == GS_OK);
+    gs_rnn_zero_grad(net);
+    gs_rnn_forward(net, ds->x, 64, c->seq_len);
+    gs_rnn_loss(net, ds->y, NULL);
+    gs_rnn_backward(net);
+    const double *h = gs_rnn_h_grad_norm(net, 0);
+    double r = h[0] / h[c->seq_len - 1];
+    gs_rnn_destroy(net);
+    return r;
+}
+
+/* Prediction against the engine at hidden 64, T 60, five seeds: per seed and on average
+ * (in decades of the ratio, which spans 0.1 to 1e-22 here). The tolerances are about 1.5x
+ * the largest deviation seen (THEORY.md lists the numbers). */
+START_TEST(test_rnn_against_engine)
+{
+    const size_t T = 60;
+    GsSeqOptions o = {.kind = GS_SEQ_ADDING, .samples = 64, .seq_len = T, .seed = 1};
+    GsSeqDataset *ds;
+    GsError err;
+    ck_assert(gs_seq_create(&o, &ds, &err) == GS_OK);
+    double m = 0.0; /* mean square input entry, measured on the batch */
+    for (size_t k = 0; k < 64 * T * 2; k++)
+        m += (double)ds->x[k] * ds->x[k];
+    m /= 64.0 * T * 2.0;
+    const struct {
+        GsCellKind cell;
+        const char *hh;
+        double fb;
+        double tol_seed, tol_mean;
+    } cases[] = {
+        {GS_CELL_RNN_TANH, "default", 0, 1.8, 0.8}, {GS_CELL_RNN_TANH, "orthogonal", 0, 1.2, 0.7},
+        {GS_CELL_RNN_RELU, "default", 0, 3.5, 1.6}, {GS_CELL_RNN_RELU, "identity", 0, 0.3, 0.15},
+        {GS_CELL_LSTM, "default", 0, 1.2, 0.6},     {GS_CELL_LSTM, "default", 1, 1.0, 0.5},
+        {GS_CELL_LSTM, "default", 3, 0.7, 0.35},    {GS_CELL_GRU, "default", 0, 1.6, 0.7},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double sum = 0.0;
+        for (uint64_t seed = 1; seed <= 5; seed++) {
+            GsRnnConfig c = rnn_cfg(cases[i].cell, 64, T, cases[i].hh);
+            c.seed = seed;
+            c.has_forget_bias = cases[i].fb != 0.0;
+            c.forget_bias = cases[i].fb;
+            double rho;
+            double meas = measured_ratio(&c, ds, &rho);
+            GsRnnPrediction p = rnn_predict(&c, m, rho);
+            double d = log10(meas / p.ratio);
+            ck_assert_msg(fabs(d) <= cases[i].tol_seed,
+                          "%s %s fb %g seed %d: measured %g, predicted %g", gs_cell_name(c.cell),
+                          cases[i].hh, cases[i].fb, (int)seed, meas, p.ratio);
+            sum += d;
+        }
+        ck_assert_msg(fabs(sum / 5.0) <= cases[i].tol_mean,
+                      "%s %s fb %g: mean deviation %g decades", gs_cell_name(cases[i].cell),
+                      cases[i].hh, cases[i].fb, sum / 5.0);
+    }
+    gs_seq_destroy(ds);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("theory");
@@ -486,6 +731,10 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_bias);
     tcase_add_test(tc, test_regime_and_caveats);
     tcase_add_test(tc, test_invalid_and_fini);
+    tcase_add_test(tc, test_rnn_bound_and_horizon);
+    tcase_add_test(tc, test_rnn_closed_forms);
+    tcase_add_test(tc, test_rnn_no_prediction);
+    tcase_add_test(tc, test_rnn_against_engine);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1203,6 +1203,383 @@ START_TEST(test_npy)
 }
 END_TEST
 
+/* ---- Through-time series (the trace's third index) ---- */
+
+/* A known value of column c of series k at step index i, time t (1-based). */
+static double series_value(size_t i, size_t k, int c, size_t t)
+{
+    return pow(0.5, (double)(10 - t)) * (1.0 + 0.1 * (double)i) + (double)k * 1e-3 +
+           (double)c * 1e-5;
+}
+
+/* n_layers layers (grad_norm, loss) and two series, "rnn.h_l0" (h_grad_norm, c_grad_norm,
+ * h_mean) and "rnn.h_l1" (h_grad_norm only), T = 3 + i at step index i. */
+static GsTrace *series_trace(uint64_t flags, size_t n_layers, size_t n_steps)
+{
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(n_layers,
+                                     GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LOSS) | flags,
+                                     &t),
+                     GS_OK);
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    gs_trace_set_has(t, GS_COL_LOSS, 1);
+    size_t k0 = 9, k1 = 9;
+    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l0", "state", &k0), GS_OK);
+    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l1", "state", &k1), GS_OK);
+    ck_assert_uint_eq(k0, 0);
+    ck_assert_uint_eq(k1, 1);
+    for (size_t i = 0; i < n_steps; i++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, (long)(i * 5), &row), GS_OK);
+        for (size_t l = 0; l < n_layers; l++) {
+            row[l * GS_COL_COUNT + GS_COL_GRAD_NORM] = cell_value((long)i, l, GS_COL_GRAD_NORM);
+            row[l * GS_COL_COUNT + GS_COL_LOSS] = 2.0 - 0.1 * (double)i;
+        }
+        size_t T = 3 + i;
+        double v[16];
+        static const GsTimeCol cols0[] = {GS_TCOL_H_MEAN, GS_TCOL_H_GRAD_NORM, GS_TCOL_C_GRAD_NORM};
+        /* Columns set out of order, one before the commit and the others after. */
+        for (size_t j = 0; j < 3; j++) {
+            for (size_t u = 1; u <= T; u++)
+                v[u - 1] = series_value(i, 0, cols0[j], u);
+            if (j == 1)
+                gs_trace_commit_step(t);
+            ck_assert_int_eq(gs_trace_series_set(t, i, 0, cols0[j], v, T), GS_OK);
+        }
+        for (size_t u = 1; u <= T; u++)
+            v[u - 1] = series_value(i, 1, GS_TCOL_H_GRAD_NORM, u);
+        if (i == 1) {
+            v[0] = (double)NAN;
+            v[1] = (double)INFINITY;
+            v[2] = gs_trace_missing();
+        }
+        ck_assert_int_eq(gs_trace_series_set(t, i, 1, GS_TCOL_H_GRAD_NORM, v, T), GS_OK);
+    }
+    return t;
+}
+
+/* Same series (names, kinds, lengths, every value with same_value; compact: float-exact). */
+static void assert_same_series(const GsTrace *a, const GsTrace *b, int compact)
+{
+    ck_assert_uint_eq(gs_trace_n_series(a), gs_trace_n_series(b));
+    for (int c = 0; c < GS_TCOL_COUNT; c++)
+        ck_assert_int_eq(gs_trace_series_has(a, (GsTimeCol)c),
+                         gs_trace_series_has(b, (GsTimeCol)c));
+    for (size_t k = 0; k < gs_trace_n_series(a); k++) {
+        ck_assert_str_eq(gs_trace_series_name(a, k), gs_trace_series_name(b, k));
+        ck_assert_str_eq(gs_trace_series_kind(a, k), gs_trace_series_kind(b, k));
+        for (size_t i = 0; i < gs_trace_n_steps(a); i++) {
+            size_t T = gs_trace_series_len(a, i, k);
+            ck_assert_uint_eq(T, gs_trace_series_len(b, i, k));
+            for (int c = 0; c < GS_TCOL_COUNT; c++)
+                for (size_t u = 1; u <= T; u++) {
+                    double x = gs_trace_series_get(a, i, k, (GsTimeCol)c, u);
+                    double y = gs_trace_series_get(b, i, k, (GsTimeCol)c, u);
+                    /* Compact: rounded to float (after the writer's 9 digits, maybe twice). */
+                    int ok =
+                        compact && isfinite(x) ? fabs(x - y) <= 1.2e-7 * fabs(x) : same_value(x, y);
+                    ck_assert_msg(ok, "series %zu step %zu col %d t %zu: %.17g %.17g", k, i, c, u,
+                                  x, y);
+                }
+        }
+    }
+}
+
+START_TEST(test_series_api)
+{
+    ck_assert_str_eq(gs_trace_tcol_name(GS_TCOL_H_GRAD_NORM), "h_grad_norm");
+    ck_assert_str_eq(gs_trace_tcol_name(GS_TCOL_H_SATURATION), "h_saturation");
+    ck_assert_ptr_null(gs_trace_tcol_name(GS_TCOL_COUNT));
+    ck_assert_ptr_null(gs_trace_tcol_name((GsTimeCol)-1));
+    for (int c = 0; c < GS_TCOL_COUNT; c++)
+        ck_assert_int_eq(gs_trace_tcol_from_name(gs_trace_tcol_name((GsTimeCol)c)), c);
+    ck_assert_int_eq(gs_trace_tcol_from_name("grad_norm"), -1);
+    ck_assert_int_eq(gs_trace_tcol_from_name("t"), -1);
+
+    const uint64_t modes[] = {0, GS_TRACE_COMPACT};
+    for (int m = 0; m < 2; m++) {
+        GsTrace *t = NULL;
+        ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM) | modes[m], &t), GS_OK);
+        ck_assert_uint_eq(gs_trace_n_series(t), 0);
+        size_t k = 7;
+        /* Texts CSV could not carry are refused and change nothing. */
+        ck_assert_int_eq(gs_trace_add_series(t, "a\"b", "state", &k), GS_ERR_INVALID);
+        ck_assert_int_eq(gs_trace_add_series(t, "ok", " lead", &k), GS_ERR_INVALID);
+        ck_assert_uint_eq(k, 7);
+        ck_assert_uint_eq(gs_trace_n_series(t), 0);
+        char name[16] = "rnn.h_l0";
+        ck_assert_int_eq(gs_trace_add_series(t, name, "state", &k), GS_OK);
+        name[0] = 'X'; /* copied */
+        ck_assert_uint_eq(k, 0);
+        ck_assert_int_eq(gs_trace_add_series(t, "", NULL, &k), GS_OK);
+        ck_assert_uint_eq(k, 1);
+        ck_assert_str_eq(gs_trace_series_name(t, 0), "rnn.h_l0");
+        ck_assert_str_eq(gs_trace_series_kind(t, 0), "state");
+        ck_assert_ptr_null(gs_trace_series_name(t, 1));
+        ck_assert_ptr_null(gs_trace_series_kind(t, 1));
+        ck_assert_uint_eq(gs_trace_n_layers(t), 2); /* series are not layers */
+
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, 0, &row), GS_OK);
+        ck_assert_uint_eq(gs_trace_series_len(t, 0, 0), 0); /* nothing stored yet */
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 1)));
+        double h[5] = {1.0 / 16, 1.0 / 8, 0.25, 0.5, 1.0};
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_GRAD_NORM, h, 5), GS_OK);
+        gs_trace_commit_step(t);
+        h[0] = 99; /* copied */
+        ck_assert_uint_eq(gs_trace_series_len(t, 0, 0), 5);
+        ck_assert_uint_eq(gs_trace_series_len(t, 0, 1), 0);
+        for (size_t u = 1; u <= 5; u++)
+            ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, u),
+                                ldexp(1.0, (int)u - 5));
+        /* Out of range and columns never set read as missing. */
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 0)));
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 6)));
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 2)));
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_COUNT, 2)));
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 3, 0, GS_TCOL_H_GRAD_NORM, 2)));
+        ck_assert_int_eq(gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM), 1);
+        ck_assert_int_eq(gs_trace_series_has(t, GS_TCOL_H_MEAN), 0);
+        ck_assert_int_eq(gs_trace_series_has(t, GS_TCOL_COUNT), 0);
+        /* One T per (step, series). */
+        double mv[6] = {0.125, 0.25, (double)NAN, (double)INFINITY, 0, 0};
+        mv[4] = gs_trace_missing();
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_MEAN, mv, 4), GS_ERR_INVALID);
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_MEAN, mv, 6), GS_ERR_INVALID);
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 1, GS_TCOL_H_MEAN, mv, 0), GS_ERR_INVALID);
+        ck_assert_int_eq(
+            gs_trace_series_set(t, 0, 1, GS_TCOL_H_MEAN, mv, (size_t)GS_TRACE_MAX_T + 1),
+            GS_ERR_INVALID);
+        ck_assert_int_eq(gs_trace_series_has(t, GS_TCOL_H_MEAN), 0);
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_MEAN, mv, 5), GS_OK);
+        /* The first column keeps its values when a second one is inserted before... */
+        ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 4), 0.5);
+        ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 2), 0.25);
+        /* ... NaN and Inf are data, the missing marker stays no value (compact too). */
+        double nan_v = gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 3);
+        ck_assert(isnan(nan_v) && !gs_trace_is_missing(nan_v));
+        ck_assert(isinf(gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 4)));
+        ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 5)));
+        /* Overwriting a column and a second series with its own T. */
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_GRAD_NORM, mv, 5), GS_OK);
+        ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 1), 0.125);
+        ck_assert_int_eq(gs_trace_series_set(t, 0, 1, GS_TCOL_H_STD, mv, 2), GS_OK);
+        ck_assert_uint_eq(gs_trace_series_len(t, 0, 1), 2);
+        ck_assert_double_eq(gs_trace_series_get(t, 0, 1, GS_TCOL_H_STD, 2), 0.25);
+        /* Compact keeps floats. */
+        double third = 1.0 / 3.0;
+        ck_assert_int_eq(gs_trace_add_step(t, 4, &row), GS_OK);
+        gs_trace_commit_step(t);
+        ck_assert_int_eq(gs_trace_series_set(t, 1, 1, GS_TCOL_H_STD, &third, 1), GS_OK);
+        ck_assert_double_eq(gs_trace_series_get(t, 1, 1, GS_TCOL_H_STD, 1),
+                            modes[m] ? (double)(float)third : third);
+        ck_assert_uint_eq(gs_trace_series_len(t, 1, 0), 0);
+        /* A series added after steps exist holds nothing at them; the others keep theirs. */
+        ck_assert_int_eq(gs_trace_add_series(t, "late", "state", &k), GS_OK);
+        ck_assert_uint_eq(k, 2);
+        ck_assert_uint_eq(gs_trace_series_len(t, 0, 2), 0);
+        ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_MEAN, 2), 0.25);
+        ck_assert_double_eq(gs_trace_series_get(t, 1, 1, GS_TCOL_H_STD, 1),
+                            modes[m] ? (double)(float)third : third);
+        ck_assert_int_eq(gs_trace_series_set(t, 1, 2, GS_TCOL_H_GRAD_NORM, &third, 1), GS_OK);
+        ck_assert_uint_eq(gs_trace_n_layers(t), 2);
+        gs_trace_destroy(t);
+    }
+}
+END_TEST
+
+START_TEST(test_series_csv)
+{
+    make_tmp_dir();
+    GsError err = {{0}};
+    /* The exact file: layer rows get an empty t and time cells, series rows empty regular
+     * cells, at layer ids n_layers + 1 + k. */
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM) | GS_COL_BIT(GS_COL_LOSS), &t),
+                     GS_OK);
+    gs_trace_set_has(t, GS_COL_GRAD_NORM, 1);
+    gs_trace_set_has(t, GS_COL_LOSS, 1);
+    size_t k;
+    ck_assert_int_eq(gs_trace_add_series(t, "rnn.h_l0", "state", &k), GS_OK);
+    double *row;
+    ck_assert_int_eq(gs_trace_add_step(t, 0, &row), GS_OK);
+    row[GS_COL_GRAD_NORM] = 1;
+    row[GS_COL_LOSS] = 2;
+    row[GS_COL_COUNT + GS_COL_GRAD_NORM] = 3;
+    row[GS_COL_COUNT + GS_COL_LOSS] = 2;
+    gs_trace_commit_step(t);
+    const double h[3] = {0.25, 0.5, 1}, s[3] = {0.1, (double)NAN, 0.3};
+    ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_STD, s, 3), GS_OK);
+    ck_assert_int_eq(gs_trace_series_set(t, 0, 0, GS_TCOL_H_GRAD_NORM, h, 3), GS_OK);
+    const char *p = tmp_path("s.csv");
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    char text[4096];
+    slurp(p, text, sizeof text);
+    ck_assert_str_eq(text, "step,layer,name,kind,loss,grad_norm,t,h_grad_norm,h_std\n"
+                           "0,1,,,2,1,,,\n0,2,,,2,3,,,\n"
+                           "0,3,rnn.h_l0,state,,,1,0.25,0.1\n"
+                           "0,3,rnn.h_l0,state,,,2,0.5,nan\n"
+                           "0,3,rnn.h_l0,state,,,3,1,0.3\n");
+    gs_trace_destroy(t);
+
+    /* Round trips, double and compact, written from either. */
+    const uint64_t modes[] = {0, GS_TRACE_COMPACT};
+    for (int m = 0; m < 2; m++) {
+        t = series_trace(modes[m], 3, 4);
+        ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+        slurp(p, text, sizeof text);
+        const char *head = "step,layer,name,kind,loss,grad_norm,t,h_grad_norm,c_grad_norm,"
+                           "h_mean\n0,1,,,";
+        ck_assert_msg(strncmp(text, head, strlen(head)) == 0, "%s", text);
+        ck_assert_msg(strstr(text, "\n0,4,rnn.h_l0,state,,,1,") != NULL, "%s", text);
+        for (int r = 0; r < 2; r++) {
+            GsTrace *b = NULL;
+            ck_assert_msg(gs_trace_read_csv(p, GS_COL_ALL | modes[r], &b, &err) == GS_OK, "%s",
+                          err.msg);
+            ck_assert_uint_eq(gs_trace_dropped_rows(b), 0);
+            if (r == m)
+                assert_same_trace(t,
+                                  b); /* (the layers' cells across modes: test_missing_storage) */
+            assert_same_series(t, b, r && !m);
+            ck_assert_uint_eq(gs_trace_series_len(b, 3, 0), 6);
+            gs_trace_destroy(b);
+        }
+        gs_trace_destroy(t);
+    }
+    /* Reading foreign files: series rows first, interleaved, ids out of order (series sorted
+     * by id), a gap in t (missing there), regular cells of a series row ignored, any column
+     * order, a series only at the second step. */
+    const char *q = write_text("f.csv", "t,layer,step,grad_norm,h_grad_norm,name\n"
+                                        "2,9,0,,0.5,b\n1,9,0,,0.25,b\n,1,0,1,,\n"
+                                        "1,7,0,77,0.125,a\n,1,1,2,,\n4,7,1,,4,\n");
+    ck_assert_int_eq(gs_trace_read_csv(q, GS_COL_ALL, &t, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "f.csv:3:1: t 1 after t 2 for step 0 layer 9"), "%s", err.msg);
+    q = write_text("f.csv", "t,layer,step,grad_norm,h_grad_norm,name\n"
+                            "1,9,0,,0.25,b\n2,9,0,,0.5,\n,1,0,1,,\n"
+                            "1,7,0,77,0.125,a\n,1,1,2,,\n4,7,1,,4,\n,2,1,3,,\n");
+    ck_assert_msg(gs_trace_read_csv(q, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 2);
+    ck_assert_uint_eq(gs_trace_n_series(t), 2);
+    ck_assert_str_eq(gs_trace_series_name(t, 0), "a");
+    ck_assert_str_eq(gs_trace_series_name(t, 1), "b");
+    ck_assert_ptr_null(gs_trace_series_kind(t, 1));
+    ck_assert_uint_eq(gs_trace_series_len(t, 0, 0), 1);
+    ck_assert_uint_eq(gs_trace_series_len(t, 0, 1), 2);
+    ck_assert_uint_eq(gs_trace_series_len(t, 1, 0), 4);
+    ck_assert_uint_eq(gs_trace_series_len(t, 1, 1), 0);
+    ck_assert_double_eq(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 1), 0.125);
+    ck_assert_double_eq(gs_trace_series_get(t, 0, 1, GS_TCOL_H_GRAD_NORM, 2), 0.5);
+    ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 1, 0, GS_TCOL_H_GRAD_NORM, 2)));
+    ck_assert_double_eq(gs_trace_series_get(t, 1, 0, GS_TCOL_H_GRAD_NORM, 4), 4);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_GRAD_NORM), 1);
+    ck_assert(gs_trace_is_missing(gs_trace_get(t, 0, 1, GS_COL_GRAD_NORM)));
+    ck_assert_double_eq(gs_trace_get(t, 1, 1, GS_COL_GRAD_NORM), 3);
+    ck_assert(gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM) &&
+              !gs_trace_series_has(t, GS_TCOL_H_STD));
+    /* Written back, the series follow the layers at ids 3 and 4. */
+    ck_assert_int_eq(gs_trace_write_csv(t, p, &err), GS_OK);
+    slurp(p, text, sizeof text);
+    ck_assert_str_eq(text, "step,layer,name,kind,grad_norm,t,h_grad_norm\n"
+                           "0,1,,,1,,\n0,2,,,,,\n0,3,a,,,1,0.125\n0,4,b,,,1,0.25\n0,4,b,,,2,0.5\n"
+                           "1,1,,,2,,\n1,2,,,3,,\n1,3,a,,,1,\n1,3,a,,,2,\n1,3,a,,,3,\n"
+                           "1,3,a,,,4,4\n");
+    gs_trace_destroy(t);
+    /* A `t` column without time columns still gives the series their lengths. */
+    q = write_text("g.csv", "step,layer,grad_norm,t\n0,1,1,\n0,2,,1\n0,2,,2\n");
+    ck_assert_msg(gs_trace_read_csv(q, GS_COL_ALL, &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_series(t), 1);
+    ck_assert_uint_eq(gs_trace_series_len(t, 0, 0), 2);
+    ck_assert(gs_trace_is_missing(gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 1)));
+    gs_trace_destroy(t);
+    const char *names[] = {"s.csv", "f.csv", "g.csv"};
+    remove_tmp_dir(names, 3);
+}
+END_TEST
+
+START_TEST(test_series_read_errors)
+{
+    make_tmp_dir();
+    const char *names[] = {"t0.csv", "tf.csv", "tx.csv", "tb.csv", "cl.csv",
+                           "lo.csv", "hi.csv", "de.csv", "eq.csv", "nt.csv",
+                           "tt.csv", "tn.csv", "hv.csv", "dn.csv", "big.csv"};
+    const char *h = "step,layer,grad_norm,t,h_grad_norm\n0,1,1,,\n";
+    char text[256];
+#define SERIES_ERR(file, rows, n1)                                                                 \
+    do {                                                                                           \
+        snprintf(text, sizeof text, "%s%s", h, rows);                                              \
+        expect_read_error(write_text(file, text), GS_ERR_FORMAT, n1, NULL);                        \
+    } while (0)
+    SERIES_ERR("t0.csv", "0,2,,0,1\n", ":3:4: t '0' is not an integer in [1, 1000000]");
+    SERIES_ERR("tf.csv", "0,2,,1.5,1\n", ":3:4: t '1.5' is not an integer");
+    SERIES_ERR("tx.csv", "0,2,,x,1\n", ":3:4: non-numeric value 'x' in column 't'");
+    SERIES_ERR("tb.csv", "0,2,,1000001,1\n", ":3:4: t '1000001' is not an integer");
+    /* A layer id with both kinds of rows, either way round. */
+    SERIES_ERR("cl.csv", "0,1,,1,1\n", ":3:2: layer 1 has both per-layer rows and through-time");
+    SERIES_ERR("lo.csv", "0,3,1,,\n0,2,,1,1\n",
+               ":4:2: through-time row (t = 1) at layer 2, not above the per-layer rows' layers "
+               "(up to 3)");
+    SERIES_ERR("hi.csv", "0,3,,1,1\n0,3,,2,1\n0,4,1,,\n",
+               ":5:2: per-layer row at layer 4, above the through-time series at layer 3");
+    SERIES_ERR("eq.csv", "0,3,,1,1\n0,3,1,,\n",
+               ":4:2: layer 3 has both through-time rows and a "
+               "per-layer row");
+    /* t must increase within one (step, series). */
+    SERIES_ERR("de.csv", "0,2,,1,1\n0,2,,3,1\n0,2,,2,1\n",
+               ":5:4: t 2 after t 3 for step 0 layer 2");
+    SERIES_ERR("tt.csv", "0,2,,1,1\n0,2,,1,1\n", ":4:4: t 1 after t 1 for step 0 layer 2");
+    SERIES_ERR("hv.csv", "0,2,,1,abc\n", ":3:5: non-numeric value 'abc' in column 'h_grad_norm'");
+    /* A corrupt t cannot claim gigabytes. */
+    SERIES_ERR("big.csv", "0,2,,999999,1\n0,3,,999999,1\n",
+               ":4:4: t 999999 would make the through-time values");
+#undef SERIES_ERR
+    expect_read_error(write_text("nt.csv", "step,layer,grad_norm,h_grad_norm\n0,1,1,2\n"),
+                      GS_ERR_FORMAT, "column 'h_grad_norm' in header (line 1) needs a column 't'",
+                      NULL);
+    expect_read_error(write_text("tn.csv", "step,layer,t,grad_norm,t\n0,1,,1,\n"), GS_ERR_FORMAT,
+                      ":1:5: column 't' appears twice", NULL);
+    expect_read_error(write_text("dn.csv", "step,layer,name,grad_norm,t\n0,1,,1,\n0,2,a,,1\n"
+                                           "0,2,b,,2\n"),
+                      GS_ERR_FORMAT, ":4:3: layer 2 name 'b' differs from 'a'", NULL);
+    remove_tmp_dir(names, sizeof names / sizeof names[0]);
+}
+END_TEST
+
+START_TEST(test_series_cut_off)
+{
+    make_tmp_dir();
+    const char *h = "step,layer,grad_norm,t,h_grad_norm\n";
+    const char *whole = "0,1,1,,\n0,2,,1,0.5\n0,2,,2,1\n1,1,1,,\n1,2,,1,0.25\n1,2,,2,1\n";
+    char text[512];
+    GsTrace *t = NULL;
+    GsError err = {{0}};
+    /* Cut in the last series row of step 2: that row and its step go (3 rows dropped). */
+    snprintf(text, sizeof text, "%s%s2,1,1,,\n2,2,,1,0.25\n2,2,,2,1", h, whole);
+    ck_assert_msg(read_bytes("c.csv", text, strlen(text), &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 2);
+    ck_assert_int_eq(gs_trace_step(t, 1), 1);
+    ck_assert_uint_eq(gs_trace_dropped_rows(t), 3);
+    ck_assert_uint_eq(gs_trace_series_len(t, 1, 0), 2);
+    ck_assert_double_eq(gs_trace_series_get(t, 1, 0, GS_TCOL_H_GRAD_NORM, 1), 0.25);
+    ck_assert_uint_eq(gs_trace_n_series(t), 1);
+    gs_trace_destroy(t);
+    /* Cut after the step's layer rows but before all its series rows. */
+    snprintf(text, sizeof text, "%s%s2,1,1,,\n2,2,,1,0.2", h, whole);
+    ck_assert_msg(read_bytes("c.csv", text, strlen(text), &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 2);
+    ck_assert_uint_eq(gs_trace_dropped_rows(t), 2);
+    gs_trace_destroy(t);
+    /* A complete last step stays: the cut row is the only one dropped. */
+    snprintf(text, sizeof text, "%s%s2,1,1,,\n2,2,,1,0.25\n2,2,,2,1\n2,2,,3,", h, whole);
+    ck_assert_msg(read_bytes("c.csv", text, strlen(text), &t, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 3);
+    ck_assert_uint_eq(gs_trace_dropped_rows(t), 1);
+    ck_assert_uint_eq(gs_trace_series_len(t, 2, 0), 2);
+    gs_trace_destroy(t);
+    const char *names[] = {"c.csv"};
+    remove_tmp_dir(names, 1);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -1214,6 +1591,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_missing_marker);
     tcase_add_test(tc, test_missing_storage);
     tcase_add_test(tc, test_layer_names);
+    tcase_add_test(tc, test_series_api);
     suite_add_tcase(s, tc);
     TCase *io = tcase_create("csv");
     tcase_set_timeout(io, 60);
@@ -1235,6 +1613,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(io, test_show_bytes);
     tcase_add_test(io, test_read_wide_ascending);
     tcase_add_test(io, test_read_bounds);
+    tcase_add_test(io, test_series_csv);
+    tcase_add_test(io, test_series_read_errors);
+    tcase_add_test(io, test_series_cut_off);
     suite_add_tcase(s, io);
     TCase *cli = tcase_create("cli");
     tcase_add_checked_fixture(cli, gs_cli_setup, gs_cli_teardown);

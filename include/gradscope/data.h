@@ -18,6 +18,11 @@ typedef enum {
     GS_DATA_SINE,         /* y = sin(x), x in [-pi, pi], 1 input, 1 output (regression) */
     GS_DATA_TEACHER,      /* y = random deep tanh network of x, 8 inputs, 1 output (regression) */
     GS_DATA_CSV,          /* a CSV file: header row, numeric columns */
+    /* sequence tasks for recurrent archs (include/gradscope/seq.h), in GsSeqKind order */
+    GS_DATA_ADDING,   /* adding problem, many-to-one regression */
+    GS_DATA_COPY,     /* copy task, per-step classification */
+    GS_DATA_PARITY,   /* parity of a bit sequence, many-to-one classification */
+    GS_DATA_SINE_SEQ, /* next-step sine prediction, per-step regression */
     GS_DATA_COUNT
 } GsDataKind;
 
@@ -35,6 +40,10 @@ GsStatus gs_data_source_parse(const char *text, GsDataSource *out, GsError *err)
 char *gs_data_source_format(const GsDataSource *src, char *buf, size_t size);
 /* 1 when the built-in kind is a classification task (CSV: 0, decided by the loss). */
 int gs_data_kind_is_classification(GsDataKind kind);
+/* 1 for the sequence tasks (adding, copy, parity, sine_seq), which recurrent archs take. */
+int gs_data_kind_is_sequence(GsDataKind kind);
+/* The sequence task of a sequence kind (GS_DATA_ADDING + s is GsSeqKind s); -1 otherwise. */
+int gs_data_seq_kind(GsDataKind kind);
 
 /* How to build the data set. */
 typedef struct {

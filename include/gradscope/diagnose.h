@@ -26,6 +26,8 @@ typedef enum {
     GS_FIND_INPUTS_UNSCALED, /* input features far from unit scale, seen in layer 1 */
     GS_FIND_NOT_LEARNING,    /* the loss stays at the trivial baseline (chance) */
     GS_FIND_FROZEN,          /* a layer without a gradient (info) */
+    GS_FIND_VANISHING_TIME,  /* ||dL/dh_t|| of a recurrent layer vanishes going back in time */
+    GS_FIND_EXPLODING_TIME,  /* ... or grows going back in time */
     GS_FIND_COUNT
 } GsFindingKind;
 

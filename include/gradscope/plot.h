@@ -40,6 +40,10 @@ typedef struct {
     const GsFindings *after_findings;           /* the after run's findings (NULL: none known) */
     const char *before_label, *after_label;     /* NULL: "before" / "after" */
     const char *before_verdict, *after_verdict; /* NULL: gs_plot_verdict of the findings */
+    /* Recurrent nets (a trace with through-time h_grad_norm): the through-time view. */
+    const char *series;  /* series shown, e.g. "rnn.h_l1"; NULL: layer 0's (the bottom layer: the
+                            longest path), i.e. the one named "...h_l0", else the first */
+    int series_absolute; /* 1: colour log10 ||dL/dh_t|| itself, not relative to t = T */
 } GsReportOptions;
 
 /* Fills the defaults above (trace NULL). Cannot fail. */

@@ -9,7 +9,19 @@
 #include "gradscope/act.h"
 #include "gradscope/data.h"
 #include "gradscope/init.h"
+#include "gradscope/rnn.h"
 #include "gradscope/status.h"
+
+/* Architecture: a dense MLP, or stacked recurrent layers (PyTorch's nn.RNN / nn.LSTM /
+ * nn.GRU, include/gradscope/rnn.h) with a linear head `out`, trained on sequence data. */
+typedef enum { GS_ARCH_MLP = 0, GS_ARCH_RNN, GS_ARCH_LSTM, GS_ARCH_GRU } GsArch;
+
+/* How an LSTM's forget-gate biases start. */
+typedef enum {
+    GS_FORGET_DEFAULT = 0, /* PyTorch's default (both bias vectors U(-1/sqrt(H), 1/sqrt(H))) */
+    GS_FORGET_CONST,       /* forget slice of bias_ih = forget_bias, of bias_hh = 0 */
+    GS_FORGET_CHRONO       /* chrono init (Tallec & Ollivier 2018) with T_max = seq_len */
+} GsForgetBias;
 
 /* Normalization after each hidden dense layer. */
 typedef enum { GS_NORM_NONE = 0, GS_NORM_BATCH, GS_NORM_LAYER } GsNormKind;
@@ -29,14 +41,23 @@ typedef enum { GS_SCHED_CONSTANT = 0, GS_SCHED_STEP, GS_SCHED_EXP, GS_SCHED_COSI
 
 /* The whole setup. Plain value; gs_spec_default fills it. */
 typedef struct {
-    int depth;            /* hidden layers, >= 1 */
-    int width;            /* units per hidden layer, >= 1 */
-    GsAct act;            /* hidden activation */
-    GsInit init;          /* weight initialization of every dense layer */
-    GsBiasInit bias_init; /* bias initialization of every dense layer */
-    GsNormKind norm;      /* normalization in hidden layers */
-    int residual;         /* block length K of residual blocks; 0 = plain net */
-    double res_scale;     /* alpha in x + alpha*F(x) */
+    GsArch arch;      /* mlp (default) or a recurrent cell */
+    int depth;        /* hidden layers, >= 1 (recurrent: stacked layers, default 1) */
+    int depth_given;  /* 1 once depth was set explicitly (else it follows the arch) */
+    int width;        /* units per hidden layer, >= 1 */
+    GsAct act;        /* hidden activation */
+    GsInit init;      /* weight initialization of every dense layer (recurrent: weight_ih) */
+    int init_default; /* 1: --init default, the arch's own (mlp: xavier_normal, held in init;
+                       * recurrent: PyTorch's U(-1/sqrt(H), 1/sqrt(H))) */
+    GsHhInit init_hh; /* recurrent weights weight_hh_l{k} */
+    GsForgetBias forget_mode; /* LSTM forget-gate biases */
+    double forget_bias;       /* GS_FORGET_CONST: the value */
+    long seq_len;             /* T of sequence data, >= 1 */
+    long bptt;                /* truncated BPTT window (0 = full backpropagation through time) */
+    GsBiasInit bias_init;     /* bias initialization of every dense layer */
+    GsNormKind norm;          /* normalization in hidden layers */
+    int residual;             /* block length K of residual blocks; 0 = plain net */
+    double res_scale;         /* alpha in x + alpha*F(x) */
     GsLossKind loss;
     GsOptKind opt;
     double opt_param;    /* momentum beta for momentum/nesterov */
@@ -49,6 +70,7 @@ typedef struct {
     double clip_norm;   /* global-norm clipping threshold; 0 = off */
     double clip_value;  /* elementwise clipping threshold; 0 = off */
     GsDataSource data;
+    int data_given;   /* 1 once data was set explicitly (else it follows the arch) */
     char target[256]; /* CSV target column (name or 1-based index); "" = last */
     int standardize;
     double input_scale;
@@ -104,5 +126,18 @@ int gs_spec_key_index(const char *name);
 const char *gs_norm_name(GsNormKind kind);
 const char *gs_loss_name(GsLossKind kind);
 const char *gs_opt_name(GsOptKind kind);
+const char *gs_arch_name(GsArch arch);
+/* 1 for the recurrent archs (rnn, lstm, gru). */
+int gs_arch_is_recurrent(GsArch arch);
+/* 0 when key (a key-table name) has no effect on arch: the mlp-only keys (norm, residual,
+ * res-scale, bias-init, input-scale, standardize, target) on recurrent archs, act on lstm/gru,
+ * the recurrent-only keys (seq-len, bptt, init-hh, forget-bias) on mlp, forget-bias on rnn/gru;
+ * 1 otherwise (unknown keys included). For summaries that list a setup. */
+int gs_spec_key_applies(const char *key, GsArch arch);
+/* The recurrent config a setup describes for data with d_in input channels and d_out outputs
+ * (classes for classification), per-step targets or not, batches of up to batch_max; the
+ * parameter seed is derived from spec->seed. GS_ERR_INVALID for an mlp setup. */
+GsStatus gs_spec_rnn_config(const GsSpec *spec, size_t d_in, size_t d_out, int per_step,
+                            size_t batch_max, GsRnnConfig *out, GsError *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "gradscope/act.h"
+#include "gradscope/rnn.h"
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
 
@@ -70,5 +71,67 @@ double gs_theory_gauss_expect(double (*f)(double z, const void *ctx), const void
  * and batch: E[phi'(eps)^2] / Var[phi(eps)] (relu pi/(pi-1), linear 1, tanh ~1.18). Cannot
  * fail; +Inf for an activation that is constant on N(0,1) (none of the built-in ones). */
 double gs_theory_bn_factor(const GsAct *act);
+
+/* ---- recurrent layers through time (THEORY.md, "Recurrent nets") ----------------------- */
+
+/* The Jacobian bound of Pascanu, Mikolov & Bengio 2013 for h_t = phi(W_ih x_t + W_hh h_{t-1}
+ * + b): ||dh_t/dh_{t-1}|| <= sigma_max(W_hh) * gamma, gamma = max |phi'| (1 for tanh and relu,
+ * 1/4 for sigmoid). */
+typedef struct {
+    double gamma;          /* largest derivative of the cell's activation */
+    double per_step;       /* sigma_max * gamma: bound on the per-step Jacobian norm */
+    double over_steps;     /* per_step^(T-1): bound on ||dh_T/dh_1|| */
+    int vanish_sufficient; /* 1 when per_step < 1 (sigma_max < 1/gamma): vanishing is certain */
+} GsRnnBound;
+
+/* The bound for a plain RNN cell (GS_CELL_RNN_TANH, GS_CELL_RNN_RELU) with recurrent weight of
+ * largest singular value sigma_max over T steps. GS_ERR_INVALID for a gated cell (LSTM and GRU
+ * have no such bound on h alone: their Jacobian has the gates' own terms), a sigma_max that is
+ * negative or not finite, or T = 0, naming the value. *out untouched on failure. */
+GsStatus gs_theory_rnn_bound(GsCellKind cell, double sigma_max, size_t T, GsRnnBound *out,
+                             GsError *err);
+
+/* The mean-field prediction of ||dL/dh_t|| through time at initialization for recurrent layer
+ * 0 of cfg (depth 1), backpropagated from t = T = cfg->seq_len with full BPTT. */
+typedef struct {
+    double ratio;       /* ||dL/dh_1|| / ||dL/dh_T||; NaN when the head reads every step (then
+                           each step gets a fresh gradient and there is no single ratio) */
+    double log10_ratio; /* log10 of ratio, finite where ratio itself underflows (T 1000: 1e-250)
+                           for the many-to-one head; NaN like ratio for per-step heads, -Inf
+                           under truncation */
+    double step_gain;   /* ratio^(1/(T-1)): the geometric mean of the per-step factor going back
+                           (1 when T = 1); for per-step heads the propagated path's factor */
+    double local_gain;  /* the factor of one step at t = T, where the transient from h_0 = 0 has
+                           settled most: the rate for sequences much longer than T */
+    double horizon;     /* steps back until the gradient is below 1e-3 of its value at T:
+                           log(1e-3) / log(step_gain); +Inf when step_gain >= 1 */
+    double q_T;         /* second moment of the (candidate) pre-activation at t = T (at
+                           t = 2000 for longer sequences: beyond it the prediction extrapolates
+                           with local_gain, the statistics having settled) */
+    char model[320];    /* one sentence: which approximation was used and what it ignores */
+} GsRnnPrediction;
+
+/* The steps-back threshold of the memory horizon (1e-3 of the gradient at T). */
+#define GS_THEORY_HORIZON_LEVEL 1e-3
+
+/* Predicts for cfg (any cell; depth 1; LSTM without chrono init) on inputs whose mean square
+ * entry, over channels and steps, is input_second_moment. spectral_radius: the measured
+ * spectral radius of weight_hh_l0 for a plain RNN with i.i.d. recurrent weights, which sets the
+ * long-run rate at finite width better than the infinite-width sqrt(H Var w); NaN (or any
+ * value for other cells and inits) to use the init's variance. Fails with GS_ERR_INVALID when
+ * there is no prediction (depth > 1, chrono init, identity init of a gated cell, an invalid
+ * cfg or input moment), the message saying why; GS_ERR_NOMEM. *out untouched on failure. */
+GsStatus gs_theory_rnn_predict(const GsRnnConfig *cfg, double input_second_moment,
+                               double spectral_radius, GsRnnPrediction *out, GsError *err);
+
+/* The per-step gain the recorder writes as theory_step_gain_l0: step_gain of
+ * gs_theory_rnn_predict for cfg, or NaN when there is no prediction. sigma_max is accepted for
+ * the record (the prediction does not need it: the bound does). Cannot fail. */
+double gs_theory_rnn_step_gain(const GsRnnConfig *cfg, double input_second_moment, double sigma_max,
+                               double spectral_radius);
+
+/* Memory horizon of a per-step gain: log(GS_THEORY_HORIZON_LEVEL) / log(gain) steps, +Inf for
+ * gain >= 1, NaN for a gain that is not positive and finite. Cannot fail. */
+double gs_theory_horizon(double step_gain);
 
 #endif

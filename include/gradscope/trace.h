@@ -96,6 +96,49 @@ const char *gs_trace_layer_kind(const GsTrace *trace, size_t li);
  * unchanged on failure. */
 GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, const char *kind);
 
+/* Through-time quantities of recurrent nets: per recorded step and per series
+ * (one recurrent layer's hidden state, named "rnn.h_l0", kind "state"), one
+ * value per time step t = 1..T. */
+/* Time columns in CSV order (header names in parentheses). */
+typedef enum {
+    GS_TCOL_H_GRAD_NORM = 0, /* h_grad_norm: ||dL/dh_t||_F over batch x hidden (total gradient) */
+    GS_TCOL_C_GRAD_NORM,     /* c_grad_norm: the same for an LSTM's cell state c_t */
+    GS_TCOL_H_MEAN,          /* h_mean */
+    GS_TCOL_H_STD,           /* h_std (population) */
+    GS_TCOL_H_SATURATION,    /* h_saturation: fraction of entries with |h| > sqrt(0.95) */
+    GS_TCOL_COUNT
+} GsTimeCol;
+/* Largest T a series holds at one step (what the CSV reader accepts for `t`). */
+#define GS_TRACE_MAX_T 1000000
+/* Time column name as in the CSV header ("h_grad_norm"); NULL when out of range. */
+const char *gs_trace_tcol_name(GsTimeCol col);
+/* Time column for a header name; -1 when the name is not a known time column. */
+int gs_trace_tcol_from_name(const char *name);
+/* Adds a series (name, kind copied; same text rules as gs_trace_set_layer_name); its index
+ * 0.. is returned in *k. Call before the first gs_trace_add_step (a series added later holds
+ * nothing at the steps recorded before it). Series are not layers: n_layers, gs_trace_get and
+ * everything that loops over layers never see them. GS_ERR_NOMEM when growing fails,
+ * GS_ERR_INVALID for a text CSV could not carry; the trace is unchanged on failure. */
+GsStatus gs_trace_add_series(GsTrace *trace, const char *name, const char *kind, size_t *k);
+/* Number of series (0 for a trace without through-time data). Cannot fail. */
+size_t gs_trace_n_series(const GsTrace *trace);
+/* Name and kind of series k (< n_series); NULL when it has none. Strings owned by the trace. */
+const char *gs_trace_series_name(const GsTrace *trace, size_t k);
+const char *gs_trace_series_kind(const GsTrace *trace, size_t k);
+/* Stores the T values of column col of series k at recorded step index i (usually the step
+ * just added by gs_trace_add_step, before or after its commit). All columns of one (i, k)
+ * share one T: the first set fixes it, another T later is GS_ERR_INVALID, as is T = 0 or
+ * T > GS_TRACE_MAX_T. Copies v (NaN/Inf are data; the missing marker means no value; compact
+ * traces keep floats). GS_ERR_NOMEM when growing fails (the trace is unchanged). */
+GsStatus gs_trace_series_set(GsTrace *trace, size_t i, size_t k, GsTimeCol col, const double *v,
+                             size_t T);
+/* T of series k at recorded step i; 0 when nothing was stored there. Cannot fail. */
+size_t gs_trace_series_len(const GsTrace *trace, size_t i, size_t k);
+/* Value at time t (1-based, 1..len); the missing marker when absent/out of range/not stored. */
+double gs_trace_series_get(const GsTrace *trace, size_t i, size_t k, GsTimeCol col, size_t t);
+/* 1 when column col holds data in some series (0 out of range). Cannot fail. */
+int gs_trace_series_has(const GsTrace *trace, GsTimeCol col);
+
 /* 1 when clipping changed the gradient at some recorded step (the `clipped` column), else 0;
  * NULL is 0. Cannot fail. */
 int gs_trace_clipping_acted(const GsTrace *trace);

@@ -12,13 +12,19 @@ import weakref
 import torch
 
 from gradscope._meta import format_value
+from gradscope.rnn import SATURATION_ABS, is_recurrent, refusal, unrolled_forward
 
-__all__ = ["GradTrace", "COLUMNS", "KINDS"]
+__all__ = ["GradTrace", "COLUMNS", "KINDS", "TIME_COLUMNS"]
 
 COLUMNS = ("step", "layer", "name", "kind", "loss", "lr", "grad_norm", "bias_grad_norm",
            "act_grad_norm", "grad_max_abs", "weight_norm", "update_ratio", "nonfinite",
            "global_grad_norm")
 KINDS = ("linear", "conv", "rnn_ih", "rnn_hh", "attention", "norm", "embedding", "other")
+# Through-time series (recurrent modules): the columns a series row fills, after every other
+# column. out_grad_norm (through_time="output" only) sits before t: it is not the total
+# gradient at h_t, and no reader may take it for h_grad_norm.
+TIME_COLUMNS = ("t", "h_grad_norm", "c_grad_norm", "h_mean", "h_std", "h_saturation")
+OUTPUT_COLUMN = "out_grad_norm"
 
 # Measured with bench/bench_torch_overhead.py (1 thread): the weight snapshot and, a step
 # later, the difference to it cost ~8% of the MLP's step each, and the norms of the module
@@ -150,6 +156,104 @@ def _fmt(v):
     return "" if v is None else str(v)
 
 
+def _recurrent_meta(mod):
+    """The keys gradscope's own recurrent traces carry for the theory, for the one recurrent
+    module of a model, from its weights now (the tracer is made before training): `cell`, and
+    per layer k `rnn_sigma_max_l{k}` (largest singular value of the whole weight_hh_l{k}) and
+    `rnn_spectral_radius_l{k}` (largest |eigenvalue| of the square block that carries the
+    state: the candidate g of an LSTM, n of a GRU, all of an RNN's)."""
+    cell = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm",
+            "GRU": "gru"}.get(mod.mode)
+    meta = {"cell": cell} if cell else {}
+    H = mod.hidden_size
+    block = {"LSTM": 2, "GRU": 2}.get(mod.mode, 0)
+    if mod.bidirectional or getattr(mod, "proj_size", 0) or cell is None:
+        return meta
+    with torch.no_grad():
+        for k in range(mod.num_layers):
+            w = getattr(mod, f"weight_hh_l{k}").detach().double().cpu()
+            meta[f"rnn_sigma_max_l{k}"] = float(torch.linalg.matrix_norm(w, 2))
+            sq = w[block * H:(block + 1) * H]
+            meta[f"rnn_spectral_radius_l{k}"] = float(torch.linalg.eigvals(sq).abs().max())
+    return meta
+
+
+class _Inert:
+    """What a copy of a traced model (copy.deepcopy, pickle, torch.save) holds in place of the
+    tracer's module hooks: a hook that does nothing, so the copy is not traced and never
+    writes into the original's trace."""
+
+    __slots__ = ()
+
+    def __call__(self, *args):
+        return None
+
+
+class _Hook(_Inert):
+    """A module hook of the tracer (calls fn); its copies are _Inert."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __reduce__(self):  # pickle, and copy.deepcopy too
+        return (_Inert, ())
+
+
+class _OwnForward:
+    """A module's own class forward: what a copy of a traced module (copy.deepcopy, pickle,
+    torch.save) gets in place of _UnrolledForward, so the copy neither is traced nor runs the
+    original's weights."""
+
+    __slots__ = ("mod",)
+
+    def __init__(self, mod):
+        self.mod = mod
+
+    def __call__(self, *args, **kwargs):
+        return type(self.mod).forward(self.mod, *args, **kwargs)
+
+    def __reduce__(self):
+        # pickle and copy.deepcopy rebuild it around the copy of the module (the module being
+        # copied is memoized before its state, which holds this object)
+        return (_OwnForward, (self.mod,))
+
+
+class _UnrolledForward(_OwnForward):
+    """Instance forward of a traced recurrent module: the first call of a recorded step (with
+    gradients enabled) runs unrolled_forward and hands its states to the recorder; every
+    other call runs the module's own forward."""
+
+    __slots__ = ("rec",)
+
+    def __init__(self, mod, rec):
+        super().__init__(mod)
+        self.rec = weakref.ref(rec)  # the model must not keep a finished recorder alive
+
+    def __call__(self, input, hx=None):
+        r, mod = self.rec(), self.mod
+        if r is not None and r._time_now() and torch.is_grad_enabled() and id(mod) not in r._tt:
+            keep = []
+            out = unrolled_forward(mod, input, hx, keep)
+            r._tt[id(mod)] = keep
+            return out
+        return type(mod).forward(mod, input, hx)
+
+
+class _Series:
+    """A through-time series: layer k of a recurrent module (k None: the module's output)."""
+
+    __slots__ = ("module", "k", "name", "kind", "layer")
+
+    def __init__(self, module, k, name, kind):
+        self.module, self.k, self.name, self.kind = module, k, name, kind
+        self.layer = 0
+
+
 class _Pending:
     """A recorded step whose rows wait for the optimizer's update to be measured."""
 
@@ -172,7 +276,7 @@ class _Recorder:
     the user's GradTrace, so dropping the GradTrace finishes the file."""
 
     def __init__(self, model, path, every, update_every, act_every, flush_every, flush_seconds,
-                 classes, loss, setup):
+                 classes, loss, setup, through_time=False):
         if not isinstance(model, torch.nn.Module):
             raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         for opt, v in (("every", every), ("update_every", update_every),
@@ -181,6 +285,9 @@ class _Recorder:
                 raise ValueError(f"{opt} = {v!r}: expected an integer >= 1")
         if not (isinstance(flush_seconds, (int, float)) and flush_seconds > 0):
             raise ValueError(f"flush_seconds = {flush_seconds!r}: expected a number > 0")
+        if not (through_time is False or through_time is True or through_time == "output"):
+            raise ValueError(f"through_time = {through_time!r}: expected False, True or "
+                             "'output'")
         if loss is not None and loss not in ("xent", "mse"):
             raise ValueError(f"loss = {loss!r}: expected 'xent' or 'mse'")
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
@@ -207,6 +314,14 @@ class _Recorder:
         if not self._rows:
             raise ValueError("model has no weight tensor (a parameter of 2 or more dimensions, "
                              "or of a norm or embedding module)")
+        if through_time is True:  # refused before any hook is placed on the model
+            for mpath, mod in modules:
+                why = refusal(mod, mpath) if is_recurrent(mod) else None
+                if is_recurrent(mod) and "forward" in mod.__dict__:
+                    why = (f"{mpath or 'the model'}: its forward is already replaced (by another "
+                           "GradTrace through time?); one tracer through time per module")
+                if why:
+                    raise ValueError(why)
         self._model_name = type(model).__name__
         self._n_params = sum(p.numel() for p in model.parameters())
 
@@ -214,9 +329,9 @@ class _Recorder:
         self._run_index = {}
         self._run_count = {}
         self._input = None
-        self._order_hooks = [mod.register_forward_pre_hook(self._order_hook)
+        self._order_hooks = [mod.register_forward_pre_hook(_Hook(self._order_hook))
                              for _, mod in modules]
-        self._order_hooks.append(model.register_forward_pre_hook(self._input_hook))
+        self._order_hooks.append(model.register_forward_pre_hook(_Hook(self._input_hook)))
         self._parent = {}
         for mpath, mod in modules:
             for cname, child in mod.named_children():
@@ -231,7 +346,8 @@ class _Recorder:
         for r in self._rows:
             if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
                     and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
-                self._act_hooks.append(r.module.register_forward_hook(self._make_act_hook(r)))
+                hook = _Hook(self._make_act_hook(r))
+                self._act_hooks.append(r.module.register_forward_hook(hook))
 
         self._step = 0
         self._n_recorded = 0
@@ -245,6 +361,12 @@ class _Recorder:
         self._closed = False
         self._frozen = None  # names of rows without a gradient at the first recorded step
         self._unused = self._reused = []
+        self._through_time = through_time
+        self._series = []  # _Series, in trace order (layer ids above every weight row)
+        self._patched = []  # modules whose forward the tracer replaced (restored at close)
+        self._tt = {}  # id(module) -> this recorded step's states or output gradient norms
+        if through_time:
+            self._setup_series(modules)
 
     # ---- hooks -------------------------------------------------------------------------
     def _order_hook(self, module, inputs):
@@ -296,6 +418,56 @@ class _Recorder:
             self._act.setdefault(id(row), []).append(torch.linalg.vector_norm(grad.detach()))
 
         return grad_hook
+
+    def _setup_series(self, modules):
+        """One series per recurrent layer (through_time=True: the unrolled forward keeps the
+        states) or per recurrent module (through_time="output": a hook on its output)."""
+        for mpath, mod in modules:
+            if not is_recurrent(mod):
+                continue
+            if self._through_time is True:
+                for k in range(mod.num_layers):
+                    name = f"{mpath}.h_l{k}" if mpath else f"h_l{k}"
+                    self._series.append(_Series(mod, k, name, "state"))
+                self._patch(mod)
+            else:
+                name = f"{mpath}.output" if mpath else "output"
+                self._series.append(_Series(mod, None, name, "rnn_output"))
+                self._act_hooks.append(mod.register_forward_hook(_Hook(self._output_hook)))
+        for s, ser in enumerate(self._series):
+            ser.layer = len(self._rows) + 1 + s
+        rnns = [mod for _, mod in modules if is_recurrent(mod)]
+        if len(rnns) == 1:
+            for key, v in _recurrent_meta(rnns[0]).items():
+                self._extra.setdefault(key, v)  # a key given in setup= wins
+
+    def _patch(self, mod):
+        """Replaces mod.forward (an instance attribute, removed at close) by one that runs the
+        unrolled forward on recorded steps and the module's own forward otherwise."""
+        mod.forward = _UnrolledForward(mod, self)
+        self._patched.append(mod)
+
+    def _output_hook(self, module, inputs, output):
+        if not self._time_now() or id(module) in self._tt:
+            return
+        out = output[0] if isinstance(output, tuple) else output
+        if not (torch.is_tensor(out) and out.requires_grad):
+            return  # a PackedSequence, or no gradient will come
+        time_dim = 1 if (out.dim() == 3 and module.batch_first) else 0
+        dims = tuple(d for d in range(out.dim()) if d != time_dim)
+        slot = {}
+        self._tt[id(module)] = slot
+
+        def grad_hook(grad):
+            if "out" not in slot:  # a second backward through the same graph: not counted
+                slot["out"] = torch.linalg.vector_norm(grad.detach().double(), dim=dims)
+
+        out.register_hook(grad_hook)
+
+    def _time_now(self):
+        """True during a recorded step's forward pass (through-time series are recorded on
+        every recorded step)."""
+        return not self._closed and self._step % self.every == 0
 
     def _recording_now(self):
         """True when the forward pass under way belongs to a step whose activation gradients are
@@ -390,6 +562,7 @@ class _Recorder:
                 acts[i] = scalars.add(lst)
         self._act = {}
         cur["act"] = acts
+        cur["series"] = self._measure_series(scalars)
         if torch.is_tensor(loss):
             cur["loss"] = scalars.add(loss.detach())
         if self._input is not None and "_mean" in self._input:
@@ -408,6 +581,61 @@ class _Recorder:
             cur["wn"] = scalars.add(torch._foreach_norm(self._snap))
             cur["versions"] = [r.param._version for r in rows]
         return cur
+
+    def _measure_series(self, scalars):
+        """Queues, per series that ran this step, its per-t values; returns
+        [(series index, T, {column: slot})]."""
+        out = []
+        tt, self._tt = self._tt, {}
+        for s, ser in enumerate(self._series):
+            got = tt.get(id(ser.module))
+            if got is None:
+                continue
+            if ser.k is None:  # through_time="output"
+                if "out" in got:
+                    out.append((s, got["out"].numel(), {OUTPUT_COLUMN: scalars.add(got["out"])}))
+                continue
+            layer = got[ser.k]
+            # (T, batch x hidden) in double; two passes (reductions along the contiguous
+            # last dim: ~10x faster than var_mean over dims (1, 2) on CPU in torch 1.13)
+            hs = torch.stack([h.detach() for h in layer["h"]]).reshape(len(layer["h"]), -1)
+            hs = hs.double()
+            mean = hs.mean(1)
+            slots = {"h_mean": scalars.add(mean),
+                     "h_std": scalars.add((hs - mean[:, None]).square_().mean(1).sqrt_()),
+                     "h_saturation": scalars.add(
+                         (hs.abs_() > SATURATION_ABS).sum(1, dtype=torch.float64) / hs.shape[1])}
+            for col, states in (("h_grad_norm", layer["h"]), ("c_grad_norm", layer["c"])):
+                if states is None or all(h.grad is None for h in states):
+                    continue  # an RNN/GRU has no cell state; no backward reached the states
+                # a state whose gradient is None did not reach the loss: dLoss/dh_t = 0
+                g = [h.grad.detach() if h.grad is not None else torch.zeros_like(h)
+                     for h in states]
+                slots[col] = scalars.add(torch.stack(torch._foreach_norm(g)))
+            out.append((s, len(layer["h"]), slots))
+        return out
+
+    def _series_rows(self, found, values):
+        rows = []
+        cols = self._columns()
+        width = len(cols)
+        at = {c: cols.index(c) for c in cols}
+        for s, T, slots in found:
+            ser = self._series[s]
+            for t in range(T):
+                row = [None] * width
+                row[0], row[1], row[2], row[3] = self._step, ser.layer, ser.name, ser.kind
+                row[at["t"]] = t + 1
+                for col, (lo, _) in slots.items():
+                    row[at[col]] = values[lo + t]
+                rows.append(row)
+        return rows
+
+    def _columns(self):
+        if not self._series:
+            return COLUMNS
+        extra = (OUTPUT_COLUMN,) if self._through_time == "output" else ()
+        return COLUMNS + extra + TIME_COLUMNS
 
     def _finish_current(self, cur, values, loss, lr):
         rows = self._rows
@@ -447,9 +675,13 @@ class _Recorder:
         if self._frozen is None:
             self._frozen = [r.name for i, r in enumerate(rows) if g[i] is None]
         data = []
+        pad = [None] * (len(self._columns()) - len(COLUMNS))
         for i, r in enumerate(rows):
             data.append([self._step, r.layer, r.name, r.kind, loss_v, lr_v, g[i], b[i], act[i],
-                         gmax[i], None, None, nonfinite[i], global_norm])
+                         gmax[i], None, None, nonfinite[i], global_norm] + pad)
+        # the through-time rows follow the step's weight rows (the update measured later
+        # fills only those)
+        data += self._series_rows(cur["series"], values)
         if "wn" in cur:
             p = _Pending()
             p.rows = data
@@ -514,6 +746,9 @@ class _Recorder:
                 ("parameters", self._n_params), ("layers", len(self._rows)),
                 ("every", self.every), ("update_every", self.update_every),
                 ("act_every", self.act_every)]
+        if self._series:
+            meta += [("through_time", "output" if self._through_time == "output" else 1),
+                     ("series", len(self._series))]
         meta += [("frozen", ",".join(self._frozen or [])),
                  ("unused", ",".join(self._unused)),
                  ("tied", ",".join(f"{r.name}={_row_name(k)}" for r in self._rows
@@ -526,7 +761,7 @@ class _Recorder:
         if end is not None:
             meta += [("end", end), ("steps", self._step)]
         lines = [f"# {k} = {format_value(v)}\n" for k, v in meta]
-        return "".join(lines) + ",".join(COLUMNS) + "\n"
+        return "".join(lines) + ",".join(self._columns()) + "\n"
 
     def _maybe_flush(self, force=False):
         if not self._ready:
@@ -567,6 +802,11 @@ class _Recorder:
             for h in self._act_hooks + self._order_hooks:
                 h.remove()
             self._act_hooks = self._order_hooks = []
+            for mod in self._patched:
+                if isinstance(mod.__dict__.get("forward"), _UnrolledForward):
+                    del mod.__dict__["forward"]
+            self._patched = []
+            self._tt = {}
         if self._header_len is None and not self._ready:
             return  # never recorded a step: no file
         # The whole file once more, atomically, with the final metadata in front.
@@ -606,16 +846,31 @@ class GradTrace:
     flush_seconds  ... or once this many seconds have passed since the last write.
     classes, loss  optional facts for the diagnosis (number of classes; "xent" or "mse").
     setup          optional dict of further metadata (`# key = value` lines).
+    through_time   recurrent modules (nn.RNN, nn.LSTM, nn.GRU) through time, on every recorded
+                   step, as series rows (one per time step t = 1..T):
+                   True      exact: on recorded steps the module runs unrolled, one step at a
+                             time on its own weights (same results to float rounding), keeping
+                             every h_t (and LSTM c_t); series `<module>.h_l{k}` (kind state)
+                             per layer k with h_grad_norm = ||dLoss/dh_t|| (the total gradient
+                             at h_t: from the output at t, from step t+1 and from the layer
+                             above), c_grad_norm (LSTM), h_mean, h_std, h_saturation.
+                             Bidirectional modules and proj_size are refused (ValueError).
+                   "output"  cheap: a hook on the output sequence; series `<module>.output`
+                             (kind rnn_output) with out_grad_norm = ||dLoss/d output_t||, the
+                             gradient entering from outside at t only (no recurrence, and only
+                             the top layer), never written as h_grad_norm.
+                   False     (default) no series.
 
-    Raises ValueError for a model without a weight tensor or a bad option, OSError when the
+    Raises ValueError for a model without a weight tensor or a bad option (or a recurrent
+    module through_time=True cannot unroll), OSError when the
     trace cannot be written (at the first flush).
     """
 
     def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY,
                  act_every=DEFAULT_ACT_EVERY, flush_every=50, flush_seconds=2.0, classes=None,
-                 loss=None, setup=None):
+                 loss=None, setup=None, through_time=False):
         self._rec = _Recorder(model, path, every, update_every, act_every, flush_every,
-                              flush_seconds, classes, loss, setup)
+                              flush_seconds, classes, loss, setup, through_time)
         global _prev_excepthook
         if _prev_excepthook is None and sys.excepthook is not _excepthook:
             _prev_excepthook = sys.excepthook
@@ -635,6 +890,11 @@ class GradTrace:
     def layers(self):
         """[(layer, name, kind)] in trace order (execution order after the first step)."""
         return [(r.layer, r.name, r.kind) for r in self._rec._rows]
+
+    @property
+    def series(self):
+        """[(layer, name, kind)] of the through-time series (empty unless through_time)."""
+        return [(s.layer, s.name, s.kind) for s in self._rec._series]
 
     def step(self, loss=None, lr=None):
         """Records this training step (if it is one of every `every`): call after

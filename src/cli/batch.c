@@ -417,12 +417,21 @@ static size_t value_index(const CliRunSet *rs, size_t k, const char *v)
 static void fixed_setup(const CliRunSet *rs, char *buf, size_t size)
 {
     static const char *const show[] = {
-        "data",        "depth",       "width", "act",   "init",     "bias-init",
-        "norm",        "residual",    "opt",   "lr",    "schedule", "clip-norm",
-        "input-scale", "standardize", "batch", "steps", "seed"};
+        "arch",        "data",        "seq-len",     "depth", "width",    "act", "init", "init-hh",
+        "forget-bias", "bptt",        "bias-init",   "norm",  "residual", "opt", "lr",   "schedule",
+        "clip-norm",   "input-scale", "standardize", "batch", "steps",    "seed"};
+    /* the keys that apply to the first run's arch (an lstm has no --act, an mlp no --seq-len) */
+    GsArch arch = GS_ARCH_MLP;
+    const char *a = gs_trace_meta_get(rs->traces[0], "arch");
+    for (int k = 0; a && k <= GS_ARCH_GRU; k++)
+        if (!strcmp(a, gs_arch_name((GsArch)k)))
+            arch = (GsArch)k;
     size_t w = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof show / sizeof show[0] && w < size; i++) {
+        if (!gs_spec_key_applies(show[i], arch) ||
+            (!strcmp(show[i], "arch") && arch == GS_ARCH_MLP))
+            continue;
         const char *v = gs_trace_meta_get(rs->traces[0], show[i]);
         int varied = 0;
         for (size_t j = 1; v && j < rs->n_runs; j++) {

@@ -1,4 +1,5 @@
 /* `gradscope predict`: the theory's per-layer gradient gain at initialization. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,8 @@
 #include "cli/cli.h"
 #include "cli/report_opts.h"
 #include "gradscope/diagnose.h"
+#include "gradscope/rnn.h"
+#include "gradscope/seq.h"
 #include "gradscope/theory.h"
 
 typedef struct {
@@ -23,6 +26,126 @@ static int pred_opt(void *ctx, int i, const char *arg)
     return 0;
 }
 
+/* A number as JSON: finite values as numbers, others as null (JSON has no NaN/Inf). */
+static void json_num(FILE *f, const char *key, double v, int last)
+{
+    if (isfinite(v))
+        fprintf(f, "  \"%s\": %.17g%s\n", key, v, last ? "" : ",");
+    else
+        fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+}
+
+/* Recurrent setups: the net at init (for the recurrent weights' sigma_max and spectral
+ * radius), the Pascanu bound for plain cells, and the mean-field prediction through time. */
+static int predict_rnn(const GsSpec *spec, const char *json_path)
+{
+    GsError err = {{0}};
+    GsSeqOptions so = {(GsSeqKind)gs_data_seq_kind(spec->data.kind),
+                       (size_t)spec->samples,
+                       (size_t)spec->seq_len,
+                       0,
+                       0,
+                       spec->seed};
+    GsSeqDataset *d = NULL;
+    GsStatus st = gs_seq_create(&so, &d, &err);
+    if (st != GS_OK)
+        return cli_fail_status("predict", st, err.msg);
+    size_t nx = d->n * d->T * d->d_in;
+    double m2 = 0.0;
+    for (size_t i = 0; i < nx; i++)
+        m2 += (double)d->x[i] * (double)d->x[i];
+    m2 = nx ? m2 / (double)nx : 0.0;
+    size_t B = spec->batch <= 0 || (size_t)spec->batch >= d->n ? d->n : (size_t)spec->batch;
+    GsRnnConfig cfg;
+    GsRnn *net = NULL;
+    st = gs_spec_rnn_config(spec, d->d_in, d->d_out, d->per_step, B, &cfg, &err);
+    if (st == GS_OK)
+        st = gs_rnn_create(&cfg, &net, &err);
+    gs_seq_destroy(d);
+    if (st != GS_OK)
+        return cli_fail_status("predict", st, err.msg);
+    size_t nt;
+    const GsRnnTensor *tab = gs_rnn_tensors(net, &nt);
+    const GsRnnTensor *whh = NULL;
+    for (size_t i = 0; i < nt && !whh; i++)
+        if (tab[i].role == GS_RT_WEIGHT_HH && tab[i].layer == 0)
+            whh = &tab[i];
+    size_t H = cfg.hidden, G = gs_cell_gates(cfg.cell), blk = G > 1 ? 2 : 0;
+    double smax = NAN, rho = NAN;
+    const float *p = gs_rnn_params(net);
+    if (gs_rnn_sigma_max(p + whh->offset, G * H, H, &smax) != GS_OK ||
+        gs_rnn_spectral_radius(p + whh->offset + blk * H * H, H, &rho) != GS_OK) {
+        gs_rnn_destroy(net);
+        fprintf(stderr, "gradscope predict: out of memory\n");
+        return GS_EXIT_FAIL;
+    }
+    gs_rnn_destroy(net);
+    GsRnnBound bound;
+    int have_bound = gs_theory_rnn_bound(cfg.cell, smax, cfg.seq_len, &bound, NULL) == GS_OK;
+    GsRnnPrediction pr;
+    GsError perr = {{0}};
+    int have_pred = gs_theory_rnn_predict(&cfg, m2, rho, &pr, &perr) == GS_OK;
+    int to_stdout = json_path && !strcmp(json_path, "-");
+    if (json_path) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+            fprintf(stderr, "gradscope predict: out of memory writing JSON\n");
+            return GS_EXIT_FAIL;
+        }
+        fprintf(f, "{\n  \"arch\": \"%s\",\n  \"cell\": \"%s\",\n  \"seq_len\": %zu,\n",
+                gs_arch_name(spec->arch), gs_cell_name(cfg.cell), cfg.seq_len);
+        json_num(f, "input_second_moment", m2, 0);
+        json_num(f, "sigma_max_hh_l0", smax, 0);
+        json_num(f, "spectral_radius_hh_l0", rho, 0);
+        json_num(f, "bound_per_step", have_bound ? bound.per_step : (double)NAN, 0);
+        json_num(f, "bound_over_steps", have_bound ? bound.over_steps : (double)NAN, 0);
+        json_num(f, "ratio_first_last", have_pred ? pr.ratio : (double)NAN, 0);
+        json_num(f, "step_gain", have_pred ? pr.step_gain : (double)NAN, 0);
+        json_num(f, "horizon", have_pred ? pr.horizon : (double)NAN, 1);
+        fprintf(f, "}\n");
+        fclose(f);
+        int rc = 0;
+        GsError werr = {{0}};
+        if (to_stdout)
+            fputs(buf, stdout);
+        else if (cli_write_file_atomic(json_path, buf, &werr) != 0)
+            rc = cli_fail("predict", "--json: cannot write %s", werr.msg);
+        free(buf);
+        if (rc || to_stdout)
+            return rc;
+    }
+    printf("%s (%s cell), %d layer%s x %d hidden, T = %zu, inputs' mean square %.4g\n",
+           gs_arch_name(spec->arch), gs_cell_name(cfg.cell), spec->depth,
+           spec->depth == 1 ? "" : "s", spec->width, cfg.seq_len, m2);
+    printf("recurrent weight weight_hh_l0 at init: sigma_max %.4g, spectral radius %.4g\n", smax,
+           rho);
+    if (have_bound)
+        printf("Pascanu et al. 2013 bound: ||dh_t/dh_t-1|| <= sigma_max x %.3g = %.4g per step, "
+               "%.3g over %zu steps: %s\n",
+               bound.gamma, bound.per_step, bound.over_steps, cfg.seq_len - 1,
+               bound.vanish_sufficient ? "vanishing is certain" : "vanishing not guaranteed");
+    else
+        printf("Pascanu et al. 2013 bound: applies to plain rnn cells (gated cells have the "
+               "gates' own terms)\n");
+    if (have_pred) {
+        printf("predicted per-step factor of ||dL/dh_t|| going back: %.4g; ||dL/dh_1|| / "
+               "||dL/dh_T||: %.3g\n",
+               pr.step_gain, pr.ratio);
+        if (isfinite(pr.horizon))
+            printf("memory horizon (steps back until the gradient is below 1e-3 of its value at "
+                   "T): %.1f steps\n",
+                   pr.horizon);
+        else
+            printf("memory horizon: unbounded (the gradient does not shrink going back)\n");
+        printf("model: %s\n", pr.model);
+    } else {
+        printf("no mean-field prediction: %s\n", perr.msg);
+    }
+    return 0;
+}
+
 int cli_predict(int argc, char **argv)
 {
     PredOpts o = {NULL};
@@ -33,7 +156,10 @@ int cli_predict(int argc, char **argv)
                        "Predict, without training, how the backpropagated gradient's size "
                        "changes from layer to layer\nat initialization (mean-field signal "
                        "propagation; see docs/THEORY.md), and which regime\nthe setup is in: "
-                       "ordered (vanishing), critical, or chaotic (exploding).",
+                       "ordered (vanishing), critical, or chaotic (exploding).\nFor --arch "
+                       "rnn, lstm or gru: how ||dL/dh_t|| changes per time step going back, the "
+                       "memory horizon,\nand for plain rnn cells the Jacobian bound of Pascanu et "
+                       "al. 2013.",
                        argc, argv, &spec, pred_opts, 1, pred_opt, &o, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -50,6 +176,8 @@ int cli_predict(int argc, char **argv)
     GsStatus st = gs_spec_validate(&spec, 0, 0, &err);
     if (st != GS_OK)
         return cli_fail("predict", "%s", err.msg);
+    if (gs_arch_is_recurrent(spec.arch))
+        return predict_rnn(&spec, o.json);
     cli_resolve_loss("predict", &spec, 0);
     /* The recursion starts from the actual inputs' second moment. */
     GsDataOptions dopt = {(size_t)spec.samples,

@@ -110,6 +110,18 @@ static double measured_ratio(const GsTrace *t)
            gs_trace_get(t, 0, L - 2, GS_COL_ACT_GRAD_NORM);
 }
 
+/* ||dL/dh_1|| / ||dL/dh_T|| of the bottom recurrent layer at step 0 (NaN without series). */
+static double measured_time_ratio(const GsTrace *t)
+{
+    if (gs_trace_n_series(t) == 0 || gs_trace_n_steps(t) == 0)
+        return NAN;
+    size_t T = gs_trace_series_len(t, 0, 0);
+    if (T == 0)
+        return NAN;
+    return gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, 1) /
+           gs_trace_series_get(t, 0, 0, GS_TCOL_H_GRAD_NORM, T);
+}
+
 static int has_kind(const GsFindings *fs, GsFindingKind k)
 {
     for (size_t i = 0; i < fs->n; i++)
@@ -252,7 +264,9 @@ int cli_run(int argc, char **argv)
         rc = cli_fail("run", "%s", err.msg);
         goto done;
     }
-    have_pred = gs_theory_predict(&spec, info.d_in, info.input_second_moment, &pred, &err) == GS_OK;
+    int recurrent = gs_arch_is_recurrent(spec.arch);
+    have_pred = !recurrent &&
+                gs_theory_predict(&spec, info.d_in, info.input_second_moment, &pred, &err) == GS_OK;
 
     /* with --json -, stdout carries the JSON alone: every readable line goes to stderr */
     FILE *txt = o.rep.json && !strcmp(o.rep.json, "-") ? stderr : stdout;
@@ -292,15 +306,27 @@ int cli_run(int argc, char **argv)
         double loss1 = gs_diagnose_final_loss(trace, NULL);
         cli_print_findings(txt, &fs, o.rep.verbose);
         char l0[32], l1[32], ms[32];
-        fprintf(txt,
-                "gradscope run: %ld steps, %zu layers, loss %s -> %s (mean of the last tenth), "
-                "act_grad_norm (dL/dz) ratio "
-                "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
-                spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
-                cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
-                gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
-                o.no_report ? "" : out, o.trace_path ? "; trace " : "",
-                o.trace_path ? o.trace_path : "");
+        if (recurrent)
+            fprintf(txt,
+                    "gradscope run: %ld steps, %s, %zu weight tensors, loss %s -> %s (mean of the "
+                    "last tenth), ||dL/dh_1|| / ||dL/dh_T|| (layer 0) %s at step 0; first "
+                    "non-finite: %s%s%s%s%s\n",
+                    spec.steps, gs_arch_name(spec.arch), L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+                    cli_fmt_g(l1, sizeof l1, loss1, 4),
+                    cli_fmt_g(ms, sizeof ms, measured_time_ratio(trace), 3),
+                    gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
+                    o.no_report ? "" : out, o.trace_path ? "; trace " : "",
+                    o.trace_path ? o.trace_path : "");
+        else
+            fprintf(txt,
+                    "gradscope run: %ld steps, %zu layers, loss %s -> %s (mean of the last tenth), "
+                    "act_grad_norm (dL/dz) ratio "
+                    "layer 1/%zu %s at step 0; first non-finite: %s%s%s%s%s\n",
+                    spec.steps, L, cli_fmt_g(l0, sizeof l0, loss0, 4),
+                    cli_fmt_g(l1, sizeof l1, loss1, 4), L - 1, cli_fmt_g(ms, sizeof ms, meas, 3),
+                    gs_trace_meta_get(trace, "first_nonfinite"), o.no_report ? "" : "; report ",
+                    o.no_report ? "" : out, o.trace_path ? "; trace " : "",
+                    o.trace_path ? o.trace_path : "");
     }
     if (o.rep.json && (rc = cli_write_json("run", o.rep.json, &fs, have_pred ? &pred : NULL)))
         goto done;

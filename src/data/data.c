@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data/data_priv.h"
+#include "gradscope/seq.h"
 #include "util/csv.h"
 
 /* Built-in names in GsDataKind order; K marks kinds taking ":K". */
@@ -27,7 +28,7 @@ static const struct {
 
 #define VALID_NAMES                                                                                \
     "spiral[:K], moons, circles, xor, blobs[:K], checkerboard, sine, teacher, "                    \
-    "or a path to a .csv file"
+    "a path to a .csv file, or for recurrent archs adding, copy, parity, sine_seq"
 #define DEFAULT_K 3
 #define MAX_K 100
 /* Largest synthetic data set; beyond it the request is surely a typo. */
@@ -48,6 +49,12 @@ GsStatus gs_data_source_parse(const char *text, GsDataSource *out, GsError *err)
         *out = src;
         return GS_OK;
     }
+    for (int k = 0; k < GS_SEQ_COUNT; k++)
+        if (!strcmp(text, gs_seq_name((GsSeqKind)k))) {
+            src.kind = (GsDataKind)(GS_DATA_ADDING + k);
+            *out = src;
+            return GS_OK;
+        }
     const char *colon = strchr(text, ':');
     size_t nlen = colon ? (size_t)(colon - text) : len;
     for (int k = 0; k < GS_DATA_CSV; k++) {
@@ -95,6 +102,8 @@ char *gs_data_source_format(const GsDataSource *src, char *buf, size_t size)
         snprintf(buf, size, "%s:%d", kinds[src->kind].name, src->k ? src->k : DEFAULT_K);
     } else if ((int)src->kind >= 0 && src->kind < GS_DATA_CSV) {
         snprintf(buf, size, "%s", kinds[src->kind].name);
+    } else if (gs_data_seq_kind(src->kind) >= 0) {
+        snprintf(buf, size, "%s", gs_seq_name((GsSeqKind)gs_data_seq_kind(src->kind)));
     } else {
         snprintf(buf, size, "?");
     }
@@ -103,7 +112,20 @@ char *gs_data_source_format(const GsDataSource *src, char *buf, size_t size)
 
 int gs_data_kind_is_classification(GsDataKind kind)
 {
+    if (gs_data_seq_kind(kind) >= 0)
+        return gs_seq_is_classification((GsSeqKind)gs_data_seq_kind(kind));
     return (int)kind >= 0 && kind < GS_DATA_CSV && kinds[kind].classify;
+}
+
+int gs_data_kind_is_sequence(GsDataKind kind)
+{
+    return gs_data_seq_kind(kind) >= 0;
+}
+
+int gs_data_seq_kind(GsDataKind kind)
+{
+    int s = (int)kind - (int)GS_DATA_ADDING;
+    return s >= 0 && s < GS_SEQ_COUNT ? s : -1;
 }
 
 /* malloc size for count elements of size sz: at least 1 byte, 0 on overflow. */
@@ -233,6 +255,11 @@ GsStatus gs_data_create(const GsDataSource *src, const GsDataOptions *opts, GsDa
         if ((st = from_csv(src->path, opts, &ds, err)) != GS_OK)
             return st;
     } else {
+        if (gs_data_kind_is_sequence(src->kind))
+            return gs_error(err, GS_ERR_INVALID,
+                            "data '%s' is a sequence task for recurrent nets: use --arch rnn, "
+                            "lstm or gru (or an MLP data set such as spiral)",
+                            gs_data_source_format(src, name, sizeof name));
         if ((int)src->kind < 0 || src->kind > GS_DATA_CSV)
             return gs_error(err, GS_ERR_INVALID, "data kind %d is not a known kind",
                             (int)src->kind);

@@ -121,15 +121,26 @@ GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value,
 }
 
 static const char *const kind_names[GS_FIND_COUNT] = {
-    "vanishing",    "exploding",        "nonfinite",        "saturation",
-    "dead_units",   "update_too_large", "update_too_small", "loss_diverging",
-    "loss_stalled", "inputs_unscaled",  "not_learning",     "frozen",
+    "vanishing",        "exploding",        "nonfinite",      "saturation",     "dead_units",
+    "update_too_large", "update_too_small", "loss_diverging", "loss_stalled",   "inputs_unscaled",
+    "not_learning",     "frozen",           "vanishing_time", "exploding_time",
 };
 
 static const char *const kind_titles[GS_FIND_COUNT] = {
-    "vanishing gradient", "exploding gradient", "NaN/Inf in gradients", "saturated units",
-    "dead units",         "update too large",   "update too small",     "loss diverging",
-    "loss stalled",       "unscaled inputs",    "not learning",         "frozen layer",
+    "vanishing gradient",
+    "exploding gradient",
+    "NaN/Inf in gradients",
+    "saturated units",
+    "dead units",
+    "update too large",
+    "update too small",
+    "loss diverging",
+    "loss stalled",
+    "unscaled inputs",
+    "not learning",
+    "frozen layer",
+    "vanishing gradient through time",
+    "exploding gradient through time",
 };
 
 const char *gs_finding_kind_title(GsFindingKind kind)
@@ -233,6 +244,8 @@ static const Rule rules[] = {
     {GS_FIND_INPUTS_UNSCALED, 0, 1, rule_inputs_unscaled},
     {GS_FIND_DEAD_UNITS, B(DEAD_FRAC), 1, rule_dead},
     {GS_FIND_SATURATION, B(SATURATION), 1, rule_saturation},
+    {GS_FIND_VANISHING_TIME, 0, 1, rule_vanishing_time},
+    {GS_FIND_EXPLODING_TIME, 0, 0, rule_exploding_time},
     {GS_FIND_VANISHING, B(GRAD_NORM), 1, rule_vanishing},
     {GS_FIND_EXPLODING, B(GRAD_NORM), 0, rule_exploding},
     {GS_FIND_NONFINITE, B(GRAD_NORM), 0, rule_nonfinite},
@@ -244,10 +257,11 @@ static const Rule rules[] = {
 
 /* The causal order: a cause listed earlier explains symptoms listed later. */
 static const GsFindingKind causal[] = {
-    GS_FIND_NONFINITE,        GS_FIND_INPUTS_UNSCALED,  GS_FIND_EXPLODING,
-    GS_FIND_VANISHING,        GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,
-    GS_FIND_UPDATE_TOO_LARGE, GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,
-    GS_FIND_LOSS_STALLED,     GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN,
+    GS_FIND_NONFINITE,        GS_FIND_INPUTS_UNSCALED, GS_FIND_EXPLODING_TIME,
+    GS_FIND_VANISHING_TIME,   GS_FIND_EXPLODING,       GS_FIND_VANISHING,
+    GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,      GS_FIND_UPDATE_TOO_LARGE,
+    GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,  GS_FIND_LOSS_STALLED,
+    GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN,
 };
 #define N_CAUSAL (sizeof causal / sizeof causal[0])
 
@@ -279,20 +293,31 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
          va = idx[GS_FIND_VANISHING], de = idx[GS_FIND_DEAD_UNITS], sa = idx[GS_FIND_SATURATION],
          ul = idx[GS_FIND_UPDATE_TOO_LARGE], us = idx[GS_FIND_UPDATE_TOO_SMALL],
          nf = idx[GS_FIND_NONFINITE], ld = idx[GS_FIND_LOSS_DIVERGING],
-         ls = idx[GS_FIND_LOSS_STALLED];
+         ls = idx[GS_FIND_LOSS_STALLED], vt = idx[GS_FIND_VANISHING_TIME],
+         et = idx[GS_FIND_EXPLODING_TIME];
     int ex_init = ex >= 0 && c->onset_init[GS_FIND_EXPLODING];
     int va_init = va >= 0 && c->onset_init[GS_FIND_VANISHING];
-    int developed = (k == GS_FIND_EXPLODING || k == GS_FIND_VANISHING || k == GS_FIND_DEAD_UNITS ||
-                     k == GS_FIND_SATURATION) &&
-                    !c->onset_init[k];
+    int et_init = et >= 0 && c->onset_init[GS_FIND_EXPLODING_TIME];
+    int developed =
+        (k == GS_FIND_EXPLODING || k == GS_FIND_VANISHING || k == GS_FIND_DEAD_UNITS ||
+         k == GS_FIND_SATURATION || k == GS_FIND_VANISHING_TIME || k == GS_FIND_EXPLODING_TIME) &&
+        !c->onset_init[k];
     /* the training dynamics: large updates, or else the diverging loss that shows them */
     long dyn = ul >= 0 ? ul : ld;
     if (in >= 0 && k != GS_FIND_INPUTS_UNSCALED)
         return in;
     switch (k) {
-    case GS_FIND_NONFINITE: return ex_init ? ex : ul;
+    case GS_FIND_NONFINITE: return ex_init ? ex : et_init ? et : ul;
+    case GS_FIND_VANISHING_TIME:
+    case GS_FIND_EXPLODING_TIME: return developed ? dyn : -1;
     case GS_FIND_EXPLODING:
     case GS_FIND_VANISHING:
+        /* a recurrent net's per-tensor profile is a symptom of what happens through time */
+        if (k == GS_FIND_VANISHING && vt >= 0)
+            return vt;
+        if (k == GS_FIND_EXPLODING && et >= 0)
+            return et;
+        /* fall through */
     case GS_FIND_DEAD_UNITS:
     case GS_FIND_SATURATION:
         if (k == GS_FIND_VANISHING && c->vanish_from_dead && de >= 0)
@@ -308,13 +333,20 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
         if (k == GS_FIND_DEAD_UNITS && va_init && !c->vanish_from_dead && !c->su.bias_negative)
             return va;
         return -1;
-    case GS_FIND_UPDATE_TOO_LARGE: return ex_init ? ex : -1;
-    case GS_FIND_UPDATE_TOO_SMALL: return va >= 0 ? va : de >= 0 ? de : sa >= 0 ? sa : -1;
-    case GS_FIND_LOSS_DIVERGING: return ex_init ? ex : ul >= 0 ? ul : nf;
+    case GS_FIND_UPDATE_TOO_LARGE: return ex_init ? ex : et_init ? et : -1;
+    case GS_FIND_UPDATE_TOO_SMALL:
+        return va >= 0 ? va : vt >= 0 ? vt : de >= 0 ? de : sa >= 0 ? sa : -1;
+    case GS_FIND_LOSS_DIVERGING: return ex_init ? ex : et_init ? et : ul >= 0 ? ul : nf;
     case GS_FIND_LOSS_STALLED:
-        return ex >= 0 ? ex : va >= 0 ? va : de >= 0 ? de : sa >= 0 ? sa : us;
+        return ex >= 0   ? ex
+               : et >= 0 ? et
+               : va >= 0 ? va
+               : vt >= 0 ? vt
+               : de >= 0 ? de
+               : sa >= 0 ? sa
+                         : us;
     case GS_FIND_NOT_LEARNING: {
-        const long any[] = {nf, ex, va, de, sa, ul, us, ld, ls};
+        const long any[] = {nf, et, ex, vt, va, de, sa, ul, us, ld, ls};
         for (size_t j = 0; j < sizeof any / sizeof any[0]; j++)
             if (any[j] >= 0 && fs->items[any[j]].severity >= GS_SEV_WARNING)
                 return any[j];
@@ -435,6 +467,23 @@ static void torch_terms(const char *opts, char *out, size_t size)
             snprintf(clause, sizeof clause,
                      "torch.nn.utils.clip_grad_norm_(model.parameters(), %s) before opt.step()",
                      val);
+        } else if (!strcmp(k, "--init-hh")) {
+            if (!strncmp(val, "orthogonal", 10))
+                snprintf(clause, sizeof clause,
+                         "nn.init.orthogonal_ on each H x H gate block of weight_hh_l0");
+            else if (!strncmp(val, "identity", 8))
+                snprintf(clause, sizeof clause,
+                         "initialize weight_hh_l0 as the identity (IRNN: nn.init.eye_)");
+            else
+                snprintf(clause, sizeof clause, "initialize weight_hh_l0 as %s", val);
+        } else if (!strcmp(k, "--forget-bias")) {
+            snprintf(clause, sizeof clause,
+                     "open the forget gate: bias_ih_l0[H:2H] = %s and bias_hh_l0[H:2H] = 0", val);
+        } else if (!strcmp(k, "--arch")) {
+            snprintf(clause, sizeof clause, "%s",
+                     !strcmp(val, "lstm")  ? "use nn.LSTM"
+                     : !strcmp(val, "gru") ? "use nn.GRU"
+                                           : val);
         } else if (!strcmp(k, "--lr")) {
             snprintf(clause, sizeof clause, "set the optimizer's lr to %s", val);
         } else if (!strcmp(k, "--opt")) {

@@ -112,6 +112,9 @@ void rule_loss_stalled(Ctx *c);
 void rule_inputs_unscaled(Ctx *c);
 void rule_not_learning(Ctx *c);
 void rule_frozen(Ctx *c);
+/* Through time (rules_time.c): silent on traces without ||dL/dh_t|| series. */
+void rule_vanishing_time(Ctx *c);
+void rule_exploding_time(Ctx *c);
 /* 1 when v is a real NaN/Inf (data), not the trace's "no value" marker. */
 int dg_nonfinite(double v);
 

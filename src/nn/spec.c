@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "gradscope/net.h"
+#include "gradscope/rng.h"
 #include "util/text.h"
 
 #define MEMORY_LIMIT (4.0 * 1024 * 1024 * 1024) /* bytes a single run may use */
@@ -78,6 +79,10 @@ static const char *const norm_names[] = {"none", "batch", "layer"};
 static const char *const loss_names[] = {"auto", "mse", "xent"};
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"};
 static const char *const sched_names[] = {"constant", "step", "exp", "cosine"};
+static const char *const arch_names[] = {"mlp", "rnn", "lstm", "gru"};
+/* The depth an arch starts with until --depth is given (the key table's default is mlp's). */
+#define MLP_DEPTH_DEFAULT 8
+#define RNN_DEPTH_DEFAULT 1
 
 const char *gs_norm_name(GsNormKind k)
 {
@@ -90,6 +95,31 @@ const char *gs_loss_name(GsLossKind k)
 const char *gs_opt_name(GsOptKind k)
 {
     return (unsigned)k < 6 ? opt_names[k] : NULL;
+}
+const char *gs_arch_name(GsArch k)
+{
+    return (unsigned)k < 4 ? arch_names[k] : NULL;
+}
+int gs_arch_is_recurrent(GsArch k)
+{
+    return k == GS_ARCH_RNN || k == GS_ARCH_LSTM || k == GS_ARCH_GRU;
+}
+
+int gs_spec_key_applies(const char *key, GsArch arch)
+{
+    static const char *const mlp_only[] = {"norm",        "residual",    "res-scale", "bias-init",
+                                           "input-scale", "standardize", "target"};
+    static const char *const rnn_only[] = {"seq-len", "bptt", "init-hh", "forget-bias"};
+    int rec = gs_arch_is_recurrent(arch);
+    for (size_t i = 0; i < sizeof mlp_only / sizeof mlp_only[0]; i++)
+        if (!strcmp(key, mlp_only[i]))
+            return !rec;
+    for (size_t i = 0; i < sizeof rnn_only / sizeof rnn_only[0]; i++)
+        if (!strcmp(key, rnn_only[i]))
+            return rec && (strcmp(key, "forget-bias") || arch == GS_ARCH_LSTM);
+    if (!strcmp(key, "act"))
+        return arch == GS_ARCH_MLP || arch == GS_ARCH_RNN;
+    return 1;
 }
 
 static int find_name(const char *const *names, int n, const char *v, size_t len)
@@ -177,7 +207,6 @@ typedef struct {
         format_double(b, n, s->field);                                                             \
     }
 
-INT_KEY(depth, 1, MAX_DEPTH)
 INT_KEY(width, 1, MAX_WIDTH)
 INT_KEY(residual, 0, MAX_DEPTH)
 INT_KEY(warmup, 0, LONG_MAX / 2)
@@ -186,6 +215,8 @@ INT_KEY(batch, 0, 100000000)
 INT_KEY(steps, 1, 1000000000)
 INT_KEY(record_every, 1, 1000000000)
 INT_KEY(threads, 1, 256)
+INT_KEY(seq_len, 1, 1000000)
+INT_KEY(bptt, 0, 1000000)
 DBL_KEY(res_scale, -1e6, 1e6)
 DBL_KEY(lr, 1e-300, 1e6)
 DBL_KEY(weight_decay, 0, 1e6)
@@ -221,6 +252,97 @@ static GsStatus prefix_error(GsStatus st, const char *k, GsError *e)
     return st;
 }
 
+/* depth: stacked layers; until it is given it follows the arch (8 for mlp, 1 recurrent) */
+static GsStatus set_depth(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    long x;
+    GsStatus st = parse_long(k, v, 1, MAX_DEPTH, &x, e);
+    if (st == GS_OK) {
+        s->depth = (int)x;
+        s->depth_given = 1;
+    }
+    return st;
+}
+static void get_depth(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%d", s->depth);
+}
+
+/* The default data set of an arch, until --data is given. */
+static void arch_data_default(GsSpec *s)
+{
+    if (s->data_given)
+        return;
+    GsStatus st =
+        gs_data_source_parse(gs_arch_is_recurrent(s->arch) ? "adding" : "spiral", &s->data, NULL);
+    (void)st;
+}
+
+static GsStatus set_arch(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    int i;
+    GsStatus st = lookup_name(arch_names, 4, k, v, strlen(v), &i, e);
+    if (st != GS_OK)
+        return st;
+    s->arch = (GsArch)i;
+    if (!s->depth_given)
+        s->depth = gs_arch_is_recurrent(s->arch) ? RNN_DEPTH_DEFAULT : MLP_DEPTH_DEFAULT;
+    arch_data_default(s);
+    return GS_OK;
+}
+static void get_arch(const GsSpec *s, char *b, size_t n)
+{
+    snprintf(b, n, "%s", arch_names[s->arch]);
+}
+
+static GsStatus set_init_hh(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    return prefix_error(gs_hh_init_parse(v, &s->init_hh, e), k, e);
+}
+static void get_init_hh(const GsSpec *s, char *b, size_t n)
+{
+    char num[32];
+    switch (s->init_hh.kind) {
+    case GS_HH_IDENTITY:
+        format_double(num, sizeof num, s->init_hh.gain);
+        snprintf(b, n, "identity:%s", num);
+        break;
+    case GS_HH_SCHEME: gs_init_format(&s->init_hh.init, b, n); break;
+    default: snprintf(b, n, "default");
+    }
+}
+
+static GsStatus set_forget_bias(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    if (!strcmp(v, "default") || !strcmp(v, "none")) {
+        s->forget_mode = GS_FORGET_DEFAULT;
+        return GS_OK;
+    }
+    if (!strcmp(v, "chrono")) {
+        s->forget_mode = GS_FORGET_CHRONO;
+        return GS_OK;
+    }
+    double x;
+    GsStatus st = parse_double(k, v, -1e3, 1e3, &x, e);
+    if (st != GS_OK) {
+        if (e) {
+            size_t used = strlen(e->msg);
+            snprintf(e->msg + used, sizeof e->msg - used, " (or 'default', 'chrono')");
+        }
+        return st;
+    }
+    s->forget_mode = GS_FORGET_CONST;
+    s->forget_bias = x;
+    return GS_OK;
+}
+static void get_forget_bias(const GsSpec *s, char *b, size_t n)
+{
+    if (s->forget_mode == GS_FORGET_CONST)
+        format_double(b, n, s->forget_bias);
+    else
+        snprintf(b, n, "%s", s->forget_mode == GS_FORGET_CHRONO ? "chrono" : "default");
+}
+
 static GsStatus set_act(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     GsStatus st = prefix_error(gs_act_parse(v, &s->act, e), k, e);
@@ -244,6 +366,13 @@ static const char *const init_aliases[][2] = {{"kaiming_normal", "he_normal"},
 static GsStatus set_init(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     char buf[256];
+    if (!strcmp(v, "default")) {
+        /* the arch's own: mlp's is xavier_normal, kept in init; recurrent nets use PyTorch's */
+        GsStatus st = gs_init_parse("xavier_normal", &s->init, e);
+        s->init_default = st == GS_OK;
+        return st;
+    }
+    s->init_default = 0;
     for (size_t i = 0; i < sizeof init_aliases / sizeof init_aliases[0]; i++) {
         size_t n = strlen(init_aliases[i][0]);
         if (!strncmp(v, init_aliases[i][0], n) && strchr(":*", v[n]) &&
@@ -272,7 +401,10 @@ static GsStatus set_init(GsSpec *s, const char *k, const char *v, GsError *e)
 }
 static void get_init(const GsSpec *s, char *b, size_t n)
 {
-    gs_init_format(&s->init, b, n);
+    if (s->init_default && gs_arch_is_recurrent(s->arch))
+        snprintf(b, n, "default");
+    else
+        gs_init_format(&s->init, b, n);
 }
 
 static GsStatus set_bias_init(GsSpec *s, const char *k, const char *v, GsError *e)
@@ -299,6 +431,8 @@ static void get_bias_init(const GsSpec *s, char *b, size_t n)
 static GsStatus set_data(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     GsStatus st = prefix_error(gs_data_source_parse(v, &s->data, e), k, e);
+    if (st == GS_OK)
+        s->data_given = 1;
     if (st != GS_OK) {
         char names_buf[GS_DATA_CSV][32];
         const char *names[GS_DATA_CSV];
@@ -445,17 +579,33 @@ static void get_standardize(const GsSpec *s, char *b, size_t n)
 }
 
 static const Key keys[] = {
-    {"depth", "8", "hidden layers", set_depth, get_depth},
+    {"arch", "mlp", "architecture: mlp, or the recurrent rnn lstm gru (PyTorch's cells)", set_arch,
+     get_arch},
+    {"depth", "8", "hidden layers (recurrent archs: stacked layers, default 1)", set_depth,
+     get_depth},
     {"width", "64", "units per hidden layer", set_width, get_width},
     {"act", "tanh",
      "activation: sigmoid tanh relu leaky_relu[:SLOPE] elu[:ALPHA] gelu selu softsign linear",
      set_act, get_act},
-    {"init", "xavier_normal",
-     "weights: normal:STD uniform:A standard xavier_uniform xavier_normal he_uniform he_normal "
+    {"init", "default",
+     "weights (recurrent: weight_ih): default (mlp: xavier_normal; rnn/lstm/gru: PyTorch's "
+     "U(-1/sqrt(H), 1/sqrt(H))) normal:STD uniform:A standard xavier_uniform xavier_normal "
+     "he_uniform he_normal "
      "lecun_uniform lecun_normal orthogonal[:GAIN] (kaiming_normal/kaiming_uniform: PyTorch's "
      "names for he_*); append *GAIN to scale a named scheme",
      set_init, get_init},
-    {"bias-init", "zero", "biases: zero const:C normal:STD", set_bias_init, get_bias_init},
+    {"bias-init", "zero", "biases (mlp): zero const:C normal:STD", set_bias_init, get_bias_init},
+    {"init-hh", "default",
+     "recurrent weights weight_hh: default (PyTorch's) orthogonal[:GAIN] identity[:GAIN] or any "
+     "--init scheme",
+     set_init_hh, get_init_hh},
+    {"forget-bias", "default",
+     "LSTM forget-gate bias: default (PyTorch's), C (bias_ih's forget slice = C, bias_hh's = 0), "
+     "or chrono (Tallec & Ollivier 2018, T_max = seq-len)",
+     set_forget_bias, get_forget_bias},
+    {"seq-len", "20", "time steps T of a sequence data set", set_seq_len, get_seq_len},
+    {"bptt", "0", "truncated backpropagation through time over K steps (0 = full BPTT)", set_bptt,
+     get_bptt},
     {"norm", "none", "normalization after each hidden dense layer: none batch layer", set_norm,
      get_norm},
     {"residual", "0", "residual blocks of K hidden layers (layers 2..depth); 0 = plain",
@@ -478,7 +628,8 @@ static const Key keys[] = {
     {"clip-value", "0", "clip every gradient entry to [-X, X] (0 = off)", set_clip_value,
      get_clip_value},
     {"data", "spiral",
-     "data: spiral[:K] moons circles xor blobs[:K] checkerboard sine teacher, or FILE.csv",
+     "data: spiral[:K] moons circles xor blobs[:K] checkerboard sine teacher, or FILE.csv; for "
+     "recurrent archs adding copy parity sine_seq (default adding)",
      set_data, get_data},
     {"target", "", "CSV target column: name or 1-based index (default: last column)", set_target,
      get_target},
@@ -569,6 +720,8 @@ void gs_spec_default(GsSpec *spec)
         GsStatus st = keys[i].set(spec, keys[i].name, keys[i].def, NULL);
         (void)st;
     }
+    spec->depth_given = 0; /* defaults are not given: depth and data follow a later --arch */
+    spec->data_given = 0;
 }
 
 GsLossKind gs_spec_loss(const GsSpec *spec)
@@ -578,8 +731,28 @@ GsLossKind gs_spec_loss(const GsSpec *spec)
     return gs_data_kind_is_classification(spec->data.kind) ? GS_LOSS_XENT : GS_LOSS_MSE;
 }
 
+/* Recurrent setups: the engine's own arena sizes (gs_rnn_sizes, per-step head as the upper
+ * bound), the trace (per-tensor rows and through-time rows) and the data set. */
+static double rnn_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows)
+{
+    size_t B = spec->batch <= 0 || (size_t)spec->batch > n_rows ? n_rows : (size_t)spec->batch;
+    GsRnnConfig c;
+    GsRnnSizes z;
+    if (gs_spec_rnn_config(spec, d_in, d_out, 1, B ? B : 1, &c, NULL) != GS_OK ||
+        gs_rnn_sizes(&c, &z, NULL) != GS_OK)
+        return INFINITY;
+    double K = spec->depth, T = (double)spec->seq_len;
+    double optim = (double)z.n_params * 4.0 * 3; /* update and two moment buffers */
+    double recorded = (double)spec->steps / (double)spec->record_every + 2;
+    double trace = recorded * ((2 * K + 1) * 19 + K * T * 5) * 8.0;
+    double data = (double)n_rows * T * (double)(d_in + d_out) * 4.0 * 2;
+    return (double)z.bytes + optim + trace + data;
+}
+
 double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows)
 {
+    if (gs_arch_is_recurrent(spec->arch))
+        return rnn_memory_estimate(spec, d_in, d_out, n_rows);
     size_t B = spec->batch <= 0 || (size_t)spec->batch > n_rows ? n_rows : (size_t)spec->batch;
     /* the net's own bytes, from the one size computation gs_net_create uses */
     GsNetSizes sz;
@@ -595,8 +768,104 @@ double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, si
     return (double)sz.bytes + trace + data;
 }
 
+/* Keys that apply to one family of archs only, refused with a message naming the key. */
+static GsStatus validate_arch(const GsSpec *spec, GsError *err)
+{
+    char v[256];
+    const char *arch = arch_names[spec->arch];
+    if (!gs_arch_is_recurrent(spec->arch)) {
+        if (gs_data_kind_is_sequence(spec->data.kind))
+            return gs_error(err, GS_ERR_INVALID,
+                            "--data %s is a sequence task for recurrent nets: use --arch rnn, lstm "
+                            "or gru, or an MLP data set (spiral, moons, ..., FILE.csv)",
+                            gs_data_source_format(&spec->data, v, sizeof v));
+        if (spec->init_hh.kind != GS_HH_DEFAULT || spec->forget_mode != GS_FORGET_DEFAULT ||
+            spec->bptt != 0)
+            return gs_error(err, GS_ERR_INVALID,
+                            "--%s applies to recurrent archs (--arch rnn, "
+                            "lstm or gru), not to --arch mlp",
+                            spec->init_hh.kind != GS_HH_DEFAULT ? "init-hh"
+                            : spec->bptt != 0                   ? "bptt"
+                                                                : "forget-bias");
+        return GS_OK;
+    }
+    if (!gs_data_kind_is_sequence(spec->data.kind))
+        return gs_error(err, GS_ERR_INVALID,
+                        "--data %s is not a sequence task: --arch %s takes adding, copy, parity "
+                        "or sine_seq",
+                        gs_data_source_format(&spec->data, v, sizeof v), arch);
+    gs_act_format(&spec->act, v, sizeof v);
+    if (spec->arch == GS_ARCH_RNN && spec->act.kind != GS_ACT_TANH && spec->act.kind != GS_ACT_RELU)
+        return gs_error(err, GS_ERR_INVALID,
+                        "--act %s: an rnn cell is tanh or relu (PyTorch's nn.RNN nonlinearity)", v);
+    if (spec->arch != GS_ARCH_RNN && spec->act.kind != GS_ACT_TANH)
+        return gs_error(err, GS_ERR_INVALID,
+                        "--act %s: %s cells have fixed nonlinearities (sigmoid gates, tanh); --act "
+                        "applies to --arch rnn and mlp",
+                        v, arch);
+    const char *mlp_only = spec->norm != GS_NORM_NONE             ? "norm"
+                           : spec->residual != 0                  ? "residual"
+                           : spec->bias_init.kind != GS_BIAS_ZERO ? "bias-init"
+                                                                  : NULL;
+    if (mlp_only)
+        return gs_error(err, GS_ERR_INVALID,
+                        "--%s applies to --arch mlp; recurrent layers follow PyTorch's cells "
+                        "(biases: PyTorch's default, or --forget-bias for an lstm)",
+                        mlp_only);
+    if (spec->forget_mode != GS_FORGET_DEFAULT && spec->arch != GS_ARCH_LSTM)
+        return gs_error(err, GS_ERR_INVALID, "--forget-bias applies to --arch lstm, not %s", arch);
+    if (spec->loss == GS_LOSS_MSE && gs_data_kind_is_classification(spec->data.kind))
+        return gs_error(err, GS_ERR_INVALID,
+                        "--loss mse: data '%s' has class labels; recurrent heads use xent for it",
+                        gs_data_source_format(&spec->data, v, sizeof v));
+    if (spec->loss == GS_LOSS_XENT && !gs_data_kind_is_classification(spec->data.kind))
+        return gs_error(err, GS_ERR_INVALID, "--loss xent: data '%s' is a regression task; use mse",
+                        gs_data_source_format(&spec->data, v, sizeof v));
+    if (spec->bptt > spec->seq_len)
+        return gs_error(err, GS_ERR_INVALID,
+                        "--bptt %ld is longer than --seq-len %ld (use 0 for full BPTT)", spec->bptt,
+                        spec->seq_len);
+    return GS_OK;
+}
+
+GsStatus gs_spec_rnn_config(const GsSpec *spec, size_t d_in, size_t d_out, int per_step,
+                            size_t batch_max, GsRnnConfig *out, GsError *err)
+{
+    if (!gs_arch_is_recurrent(spec->arch))
+        return gs_error(err, GS_ERR_INVALID, "--arch %s is not recurrent", arch_names[spec->arch]);
+    GsRnnConfig c = gs_rnn_config_default();
+    c.cell = spec->arch == GS_ARCH_LSTM      ? GS_CELL_LSTM
+             : spec->arch == GS_ARCH_GRU     ? GS_CELL_GRU
+             : spec->act.kind == GS_ACT_RELU ? GS_CELL_RNN_RELU
+                                             : GS_CELL_RNN_TANH;
+    c.d_in = d_in;
+    c.hidden = (size_t)spec->width;
+    c.depth = (size_t)spec->depth;
+    c.d_out = d_out;
+    c.seq_len = (size_t)spec->seq_len;
+    c.batch_max = batch_max;
+    c.head = per_step ? GS_RNN_HEAD_EACH : GS_RNN_HEAD_LAST;
+    c.loss = gs_spec_loss(spec) == GS_LOSS_XENT ? GS_RNN_LOSS_XENT : GS_RNN_LOSS_MSE;
+    c.bptt = (size_t)spec->bptt;
+    c.init_ih_default = spec->init_default;
+    c.init_ih = spec->init;
+    c.init_hh = spec->init_hh;
+    c.has_forget_bias = spec->forget_mode == GS_FORGET_CONST;
+    c.forget_bias = spec->forget_bias;
+    c.chrono = spec->forget_mode == GS_FORGET_CHRONO;
+    c.chrono_tmax = (double)spec->seq_len;
+    c.seed = gs_rng_derive(spec->seed, 2);
+    GsStatus st = gs_rnn_config_validate(&c, err);
+    if (st == GS_OK)
+        *out = c;
+    return st;
+}
+
 GsStatus gs_spec_validate(const GsSpec *spec, size_t d_in, size_t d_out, GsError *err)
 {
+    GsStatus ast = validate_arch(spec, err);
+    if (ast != GS_OK)
+        return ast;
     if (spec->residual > 0 && spec->residual > spec->depth - 1)
         return gs_error(err, GS_ERR_INVALID,
                         "--residual %d cannot apply: blocks cover hidden layers 2..depth, so a "

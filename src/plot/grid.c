@@ -29,7 +29,28 @@ typedef struct {
     int sub_lines;          /* lines of the subtitle (0..2) */
     double panel_w;         /* one page panel: row labels + columns */
     double cbar_x, cbar_w;
+    int through_time; /* 1: every run is recurrent: cells show ||dL/dh_t|| through time */
 } Geo;
+
+/* 1 when every run carries through-time gradient norms (recurrent nets): the grid then shows
+ * each run's bottom recurrent layer through time, the view the recurrent lessons are about. */
+static int grid_through_time(const GsGridOptions *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (!gs_trace_series_has(o->traces[i], GS_TCOL_H_GRAD_NORM))
+            return 0;
+    return o->n > 0;
+}
+
+/* ||dL/dh_1|| / ||dL/dh_T|| of series 0 at recorded step i (NaN when absent). */
+static double time_ratio(const GsTrace *t, size_t i)
+{
+    size_t T = gs_trace_series_len(t, i, 0);
+    if (T == 0)
+        return NAN;
+    return gs_trace_series_get(t, i, 0, GS_TCOL_H_GRAD_NORM, 1) /
+           gs_trace_series_get(t, i, 0, GS_TCOL_H_GRAD_NORM, T);
+}
 
 /* The column the cells show: the options' metric, grad_norm by default. */
 static GsCol grid_metric(const GsGridOptions *o)
@@ -67,7 +88,8 @@ static void geometry(const GsGridOptions *o, Geo *g)
     g->col_head_h = f * (o->page_key ? 2.8 : 1.6);
     g->row_lab_w = f * 10;
     g->badge_h = f * 1.5;
-    g->foot_h = o->predicted ? f * 1.3 : f * 0.4;
+    g->through_time = grid_through_time(o);
+    g->foot_h = o->predicted || g->through_time ? f * 1.3 : f * 0.4;
     g->cbar_w = f * 9;
     double gap = f * 2;
     double avail = W - 2 * g->m - g->cbar_w - (np - 1) * gap;
@@ -145,7 +167,24 @@ static void draw_cell(cairo_t *cr, const GsGridOptions *o, const Geo *g, const G
     cairo_rectangle(cr, h.x, h.y, h.w, h.h);
     cairo_stroke(cr);
 
-    if (o->predicted) {
+    if (g->through_time && ns) {
+        /* the story of a recurrent cell: how much of the gradient at T reaches t = 1, at the
+         * start and at the end of training (and the theory's value at init when known) */
+        char a[32], b[32], th[32], line[160];
+        fmt_num(a, sizeof a, time_ratio(t, 0));
+        fmt_num(b, sizeof b, time_ratio(t, ns - 1));
+        const char *gm = gs_trace_meta_get(t, "theory_step_gain_l0");
+        size_t T = gs_trace_series_len(t, 0, 0);
+        th[0] = '\0';
+        if (gm && T > 1)
+            fmt_num(th, sizeof th, pow(strtod(gm, NULL), (double)(T - 1)));
+        snprintf(line, sizeof line, "dL/dh_1 / dL/dh_T: step 0 %s%s%s%s, last %s", a,
+                 th[0] ? " (theory " : "", th, th[0] ? ")" : "", b);
+        GsTextStyle ps = gs_text_style(f * 0.72);
+        if (gs_text_width(cr, &ps, line) * GS_TEXT_MIN_SHRINK > c.w)
+            snprintf(line, sizeof line, "h_1/h_T: start %s, end %s", a, b);
+        gs_text_draw(cr, &ps, c.x, h.y + h.h + f * 0.15, 0, 0, 0, c.w, line);
+    } else if (o->predicted) {
         size_t L = gs_trace_n_layers(t);
         double meas = L >= 2 && ns ? gs_trace_get(t, 0, 0, GS_COL_ACT_GRAD_NORM) /
                                          gs_trace_get(t, 0, L - 2, GS_COL_ACT_GRAD_NORM)
@@ -240,8 +279,10 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
             GsTextStyle ax = gs_text_style(f * 0.7);
             ax.color = (GsRgb){0.35, 0.35, 0.35};
             double hy0 = ry + g->badge_h, hy1 = ry + g->cell_h - f * 0.5 - g->foot_h;
-            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy0, 1, 0, 0, 0, "out");
-            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy1, 1, 1, 0, 0, "layer 1");
+            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy0, 1, 0, 0, 0,
+                         g->through_time ? "t = T" : "out");
+            gs_text_draw(cr, &ax, px + g->row_lab_w - f * 0.3, hy1, 1, 1, 0, 0,
+                         g->through_time ? "t = 1" : "layer 1");
         }
     }
     for (size_t i = 0; i < o->n; i++) {
@@ -256,18 +297,33 @@ static void draw_page(cairo_t *cr, const GsGridOptions *o, const Geo *g, GsHeatm
     double cb_h = fmin(g->H - cb_y - m - f * 6, fmax(f * 10, (g->H - cb_y) * 0.62));
     GsRect cb = {g->cbar_x, cb_y, g->cbar_w, cb_h};
     char cb_label[96], key[400];
-    snprintf(cb_label, sizeof cb_label, "%s (log, shared)", gs_plot_metric_label(grid_metric(o)));
+    if (g->through_time)
+        snprintf(cb_label, sizeof cb_label,
+                 "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 / "
+                 "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_T\xe2\x80\x96 (shared)");
+    else
+        snprintf(cb_label, sizeof cb_label, "%s (log, shared)",
+                 gs_plot_metric_label(grid_metric(o)));
     gs_colorbar_draw(cr, (const GsHeatmap *const *)hms, o->n, cb, f, cb_label);
     GsRect lg = {g->cbar_x, cb_y + cb_h + f * 0.5, g->cbar_w, g->H - (cb_y + cb_h + f) - m * 0.3};
     gs_legend_draw(cr, (const GsHeatmap *const *)hms, o->n, lg, f, 0);
     GsTextStyle fs = gs_text_style(f * 0.75);
     fs.color = (GsRgb){0.35, 0.35, 0.35};
-    snprintf(key, sizeof key,
-             "cells: %s per layer (layer 1 at the bottom) over steps; badge: the primary finding, "
-             "coloured by the run's worst severity (red error, orange warning, blue info, green "
-             "healthy); final loss = mean of last "
-             "10%% of steps",
-             gs_plot_metric_label(grid_metric(o)));
+    if (g->through_time)
+        snprintf(key, sizeof key,
+                 "cells: the gradient reaching the hidden state of the bottom recurrent layer at "
+                 "time step t (t = 1 at the bottom), relative to t = T, over training steps; "
+                 "badge: the primary finding, coloured by the run's worst severity (red error, "
+                 "orange warning, blue info, green healthy); final loss = mean of last 10%% of "
+                 "steps");
+    else
+        snprintf(
+            key, sizeof key,
+            "cells: %s per layer (layer 1 at the bottom) over steps; badge: the primary finding, "
+            "coloured by the run's worst severity (red error, orange warning, blue info, green "
+            "healthy); final loss = mean of last "
+            "10%% of steps",
+            gs_plot_metric_label(grid_metric(o)));
     /* wrapped upward from the bottom edge: two lines on a narrow page, never cut */
     double kh = gs_text_wrap(cr, &fs, m, 0, g->W - 2 * m, 2, 1, key);
     gs_text_wrap(cr, &fs, m, g->H - m * 0.3 - kh, g->W - 2 * m, 2, 0, key);
@@ -344,7 +400,11 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err)
     for (size_t i = 0; i < o->n && st == GS_OK; i++) {
         GsHeatmapSpec hs = {o->traces[i], grid_metric(o), GS_HM_LOG, GS_BIN_GMEAN,
                             (size_t)fmax(1.0, ceil(g.cell_w))};
-        st = gs_heatmap_create(&hs, &hms[i], err);
+        if (g.through_time)
+            st = gs_heatmap_create_series(o->traces[i], 0, 0, GS_BIN_GMEAN, hs.max_cols, &hms[i],
+                                          err);
+        else
+            st = gs_heatmap_create(&hs, &hms[i], err);
     }
     int *healthy = NULL;
     if (st == GS_OK && !(healthy = calloc(o->n, sizeof *healthy)))

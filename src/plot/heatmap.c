@@ -23,10 +23,9 @@
 
 struct GsHeatmap {
     GsHeatmapScale scale;
-    GsCol metric;
-    size_t n_layers, n_cols, n_steps;
-    long *steps;       /* n_steps recorded training steps */
-    double *val;       /* n_layers x n_cols, row-major by layer index */
+    size_t n_layers, n_cols, n_steps; /* n_layers: the matrix rows (a trace's layers) */
+    long *steps;                      /* n_steps recorded training steps */
+    double *val;                      /* n_layers x n_cols, row-major by layer index */
     double dmin, dmax; /* log10 of finite positive extremes (RATIO: |log10| max in dmax) */
     int any_finite;
     int special[GS_SPECIAL_COUNT];
@@ -41,6 +40,11 @@ struct GsHeatmap {
     double *zval;     /* n_layers x n_zoom raw (unbinned) values */
     char (*names)[GS_LAYER_LABEL_MAX + 1]; /* short layer names; NULL when the trace has none */
     cairo_surface_t *zimg;
+    const char *top_label;  /* tick label of the top row instead of its number, or NULL */
+    const char *axis;       /* row axis title (static text), or NULL */
+    const char *axis_short; /* the same when the long one does not fit */
+    int exponent_ticks;     /* colour bar ticks as log10 exponents */
+    double zoom_min_fonts;  /* the zoom strip is drawn when the cells are wider than this */
 };
 
 static void classify(GsHeatmap *hm, double v)
@@ -116,39 +120,65 @@ const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li)
     return hm->names && li < hm->n_layers ? hm->names[li] : NULL;
 }
 
-GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
+/* Row filler of a dense matrix (GsHeatmapMatrix.val). */
+typedef struct {
+    const double *val;
+    size_t n_steps;
+} Dense;
+
+static void dense_row(const void *ctx, size_t row, double *out)
 {
-    assert(spec && spec->trace && out && spec->max_cols >= 1);
-    const GsTrace *t = spec->trace;
-    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    const Dense *d = ctx;
+    memcpy(out, d->val + row * d->n_steps, d->n_steps * sizeof *out);
+}
+
+GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsError *err)
+{
+    assert(m && out && m->max_cols >= 1 && (m->val || m->fill));
+    size_t ns = m->n_steps, nl = m->n_rows;
     if (ns == 0 || nl == 0)
         return gs_error(err, GS_ERR_INVALID, "trace has no recorded steps to plot");
+    assert(m->steps);
+    Dense dense = {m->val, ns};
+    GsHeatmapRowFn fill = m->val ? dense_row : m->fill;
+    const void *ctx = m->val ? (const void *)&dense : m->ctx;
     GsHeatmap *hm = calloc(1, sizeof *hm);
     if (!hm)
         return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
-    hm->scale = spec->scale;
-    hm->metric = spec->metric;
+    hm->scale = m->scale;
     hm->n_layers = nl;
     hm->n_steps = ns;
-    hm->n_cols = gs_bin_count(ns, spec->max_cols);
+    hm->n_cols = gs_bin_count(ns, m->max_cols);
+    hm->top_label = m->top_label;
+    hm->axis = m->axis;
+    hm->axis_short = m->axis_short ? m->axis_short : m->axis;
+    hm->exponent_ticks = m->exponent_ticks;
+    hm->zoom_min_fonts = 20.0;
     hm->steps = malloc(ns * sizeof *hm->steps);
     hm->val = malloc(nl * hm->n_cols * sizeof *hm->val);
-    double *row = malloc(2 * ns * sizeof *row); /* one layer's raw values + output layer's */
-    if (!hm->steps || !hm->val || !row) {
+    /* One row's raw values, and each row's first steps in case they get a zoom. */
+    size_t nz_max = ns < ZOOM_MAX ? ns : ZOOM_MAX;
+    double *row = malloc(ns * sizeof *row);
+    double *zraw = malloc(nl * nz_max * sizeof *zraw);
+    if (!hm->steps || !hm->val || !row || !zraw) {
         free(row);
+        free(zraw);
         gs_heatmap_destroy(hm);
         return gs_error(err, GS_ERR_NOMEM, "out of memory for a %zu x %zu heatmap", nl, ns);
     }
-    for (size_t i = 0; i < ns; i++)
-        hm->steps[i] = gs_trace_step(t, i);
+    memcpy(hm->steps, m->steps, ns * sizeof *hm->steps);
     hm->first_bad = ns;
-    for (size_t i = 0; i < ns && hm->first_bad == ns; i++)
-        for (size_t li = 0; li < nl; li++)
-            if (!isfinite(gs_trace_get(t, i, li, spec->metric)) &&
-                !gs_trace_is_missing(gs_trace_get(t, i, li, spec->metric))) {
-                hm->first_bad = i;
+    for (size_t li = 0; li < nl; li++) {
+        fill(ctx, li, row);
+        for (size_t i = 0; i < hm->first_bad; i++)
+            if (!isfinite(row[i]) && !gs_trace_is_missing(row[i])) {
+                hm->first_bad = i; /* the earliest step with a NaN/Inf in some row */
                 break;
             }
+        gs_bin_row(row, ns, hm->n_cols, m->bin, hm->val + li * hm->n_cols);
+        memcpy(zraw + li * nz_max, row, nz_max * sizeof *row);
+    }
+    free(row);
     /* Binned into a few hundred columns, the finite steps before an early NaN are a sliver:
      * keep them unbinned for a zoom, so the cause stays visible. */
     if (hm->first_bad >= 1 && hm->first_bad < ns && hm->first_bad + ZOOM_PAST <= ZOOM_MAX &&
@@ -156,40 +186,26 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
         hm->n_zoom = hm->first_bad + ZOOM_PAST < ns ? hm->first_bad + ZOOM_PAST : ns;
         hm->zval = malloc(nl * hm->n_zoom * sizeof *hm->zval);
         if (!hm->zval) {
-            free(row);
+            free(zraw);
             gs_heatmap_destroy(hm);
             return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
         }
+        for (size_t li = 0; li < nl; li++)
+            memcpy(hm->zval + li * hm->n_zoom, zraw + li * nz_max, hm->n_zoom * sizeof *zraw);
     }
-    double *outrow = row + ns;
-    if (hm->scale == GS_HM_RATIO)
-        for (size_t i = 0; i < ns; i++)
-            outrow[i] = gs_trace_get(t, i, nl - 1, spec->metric);
-    for (size_t li = 0; li < nl; li++) {
-        for (size_t i = 0; i < ns; i++) {
-            double v = gs_trace_get(t, i, li, spec->metric);
-            if (hm->scale == GS_HM_RATIO)
-                v = gs_trace_is_missing(v) || gs_trace_is_missing(outrow[i]) ? v : v / outrow[i];
-            row[i] = v;
-        }
-        gs_bin_row(row, ns, hm->n_cols, spec->bin, hm->val + li * hm->n_cols);
-        if (hm->n_zoom)
-            memcpy(hm->zval + li * hm->n_zoom, row, hm->n_zoom * sizeof *row);
-    }
-    free(row);
-    int named = 0;
-    for (size_t li = 0; li < nl; li++)
-        named |= gs_trace_layer_name(t, li) != NULL;
-    if (named) {
+    free(zraw);
+    if (m->row_names) {
         hm->names = calloc(nl, sizeof *hm->names);
         if (!hm->names) {
             gs_heatmap_destroy(hm);
             return gs_error(err, GS_ERR_NOMEM, "out of memory for the heatmap");
         }
         for (size_t li = 0; li < nl; li++) {
-            const char *nm = gs_trace_layer_name(t, li);
+            const char *nm = m->row_names[li];
+            size_t cap = m->name_max && m->name_max < GS_LAYER_LABEL_MAX ? m->name_max + 1
+                                                                         : sizeof hm->names[li];
             if (nm)
-                gs_layer_name_short(nm, hm->names[li], sizeof hm->names[li]);
+                gs_layer_name_short(nm, hm->names[li], cap);
             else
                 snprintf(hm->names[li], sizeof hm->names[li], "%zu", li + 1);
         }
@@ -210,6 +226,77 @@ GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *
     gs_heatmap_set_range(hm, lo, hi);
     *out = hm;
     return GS_OK;
+}
+
+/* Row filler of a trace column: layer `row`'s values (RATIO: over the output layer's). */
+typedef struct {
+    const GsTrace *t;
+    GsCol col;
+    int ratio;
+} TraceRows;
+
+static void trace_row(const void *ctx, size_t li, double *out)
+{
+    const TraceRows *tr = ctx;
+    size_t ns = gs_trace_n_steps(tr->t), nl = gs_trace_n_layers(tr->t);
+    for (size_t i = 0; i < ns; i++) {
+        double v = gs_trace_get(tr->t, i, li, tr->col);
+        if (tr->ratio) {
+            double o = gs_trace_get(tr->t, i, nl - 1, tr->col);
+            v = gs_trace_is_missing(v) || gs_trace_is_missing(o) ? v : v / o;
+        }
+        out[i] = v;
+    }
+}
+
+GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err)
+{
+    return gs_heatmap_create_short(spec, 0, NULL, out, err);
+}
+
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err)
+{
+    assert(spec && spec->trace && out && spec->max_cols >= 1);
+    const GsTrace *t = spec->trace;
+    size_t ns = gs_trace_n_steps(t), nl = gs_trace_n_layers(t);
+    if (ns == 0 || nl == 0)
+        return gs_error(err, GS_ERR_INVALID, "trace has no recorded steps to plot");
+    long *steps = malloc(ns * sizeof *steps);
+    const char **names = malloc(nl * sizeof *names);
+    if (!steps || !names) {
+        free(steps);
+        free(names);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a %zu x %zu heatmap", nl, ns);
+    }
+    for (size_t i = 0; i < ns; i++)
+        steps[i] = gs_trace_step(t, i);
+    int named = 0;
+    for (size_t li = 0; li < nl; li++) {
+        names[li] = gs_trace_layer_name(t, li);
+        named |= names[li] != NULL;
+    }
+    TraceRows tr = {t, spec->metric, spec->scale == GS_HM_RATIO};
+    GsHeatmapMatrix m = {
+        .n_rows = nl,
+        .n_steps = ns,
+        .steps = steps,
+        .fill = trace_row,
+        .ctx = &tr,
+        .row_names = named ? names : NULL,
+        .name_max = name_max,
+        .top_label = "out",
+        /* short panels: the "out" tick already says which end is which */
+        .axis = row_axis ? row_axis : "layer (1 = input side)",
+        .axis_short = row_axis ? row_axis : "layer",
+        .scale = spec->scale,
+        .bin = spec->bin,
+        .max_cols = spec->max_cols,
+    };
+    GsStatus st = gs_heatmap_create_matrix(&m, out, err);
+    free(steps);
+    free(names);
+    return st;
 }
 
 void gs_heatmap_destroy(GsHeatmap *hm)
@@ -594,6 +681,11 @@ void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
     hatch_missing(cr, hm, hm->val, hm->n_cols, r);
 }
 
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts)
+{
+    hm->zoom_min_fonts = fonts;
+}
+
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm)
 {
     return hm->n_zoom;
@@ -604,8 +696,9 @@ size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm)
     return hm->first_bad;
 }
 
-/* Layer ticks at row centres: integers, the output layer labelled "out". */
-static void layer_ticks(GsAxisTicks *t, size_t nl, double row_h, double font)
+/* Row ticks at row centres: integers 1..nl, the top row labelled top (the output layer's
+ * "out") when top is not NULL. */
+static void layer_ticks(GsAxisTicks *t, size_t nl, double row_h, double font, const char *top)
 {
     int max_n = (int)(row_h * (double)nl / (font * 1.5));
     if (max_n < 2)
@@ -618,19 +711,19 @@ static void layer_ticks(GsAxisTicks *t, size_t nl, double row_h, double font)
     for (size_t i = 0; i < t->n; i++) {
         if (t->v[i] < 1 || t->v[i] > (double)nl)
             continue;
-        if (t->v[i] == (double)nl)
+        if (top && t->v[i] == (double)nl)
             continue; /* re-added as "out" below */
-        if (((double)nl - t->v[i]) * row_h < min_gap)
+        if (top && ((double)nl - t->v[i]) * row_h < min_gap)
             continue;
         t->v[k] = t->v[i];
         memcpy(t->label[k], t->label[i], sizeof t->label[k]);
         k++;
     }
-    if (k < 32 && nl > 1) {
+    if (top && k < 32 && nl > 1) {
         t->v[k] = (double)nl;
-        snprintf(t->label[k], sizeof t->label[k], "out");
+        snprintf(t->label[k], sizeof t->label[k], "%s", top);
         k++;
-    } else if (nl == 1 && k < 32) {
+    } else if (top && nl == 1 && k < 32) {
         t->v[k] = 1;
         snprintf(t->label[k], sizeof t->label[k], "1");
         k++;
@@ -715,8 +808,9 @@ static void draw_names(cairo_t *cr, const GsHeatmap *hm, GsRect p, GsRect r, dou
         gs_text_draw(cr, &st, p.x - font * 0.55, y, 1, 0.5, 0, lm - font * 2.0, hm->names[li]);
     }
     GsTextStyle ls = gs_text_style(font * 0.9);
-    gs_text_draw(cr, &ls, r.x + font * 0.55, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
-                 "layer");
+    if (hm->axis_short)
+        gs_text_draw(cr, &ls, r.x + font * 0.55, p.y + p.h / 2, 0.5, 0.5, -1.5707963267948966, p.h,
+                     hm->axis_short);
 }
 
 void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, const char *title,
@@ -740,16 +834,16 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
     }
     size_t nl = hm->n_layers, ns = hm->n_steps;
     GsAxisTicks yt, xt;
-    layer_ticks(&yt, nl, c.h / (double)nl, font);
+    layer_ticks(&yt, nl, c.h / (double)nl, font, hm->top_label);
     const GsAxisTicks *ytp = hm->names ? NULL : &yt; /* names are drawn below instead */
-    const char *ylab = "layer (1 = input side)";
+    const char *ylab = hm->axis;
     GsTextStyle ys = gs_text_style(font * 0.9);
-    if (gs_text_width(cr, &ys, ylab) > c.h)
-        ylab = "layer"; /* short panels: the "out" tick already says which end is which */
+    if (ylab && gs_text_width(cr, &ys, ylab) > c.h)
+        ylab = hm->axis_short;
 
     /* zoom strip on the left: the first steps one column each, up to just past the NaN */
     GsRect z = {0, 0, 0, 0};
-    if (hm->n_zoom && c.w > font * 20) {
+    if (hm->n_zoom && c.w > font * hm->zoom_min_fonts) {
         double zw = fmin(fmax(c.w * 0.2, font * 7), c.w * 0.3);
         z = (GsRect){c.x, c.y, zw, c.h};
         double gap = font * 1.2;
@@ -882,7 +976,9 @@ void gs_colorbar_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect
         cairo_line_to(cr, b.x + b.w + font * 0.3, y);
         cairo_stroke(cr);
         char lab[64];
-        if (hm->scale == GS_HM_RATIO && t.v[i] == 0.0)
+        if (hm->exponent_ticks && hm->scale != GS_HM_FRACTION)
+            snprintf(lab, sizeof lab, "%.0f", t.v[i] == 0.0 ? 0.0 : t.v[i]); /* no "-0" */
+        else if (hm->scale == GS_HM_RATIO && t.v[i] == 0.0)
             snprintf(lab, sizeof lab, "1");
         else
             snprintf(lab, sizeof lab, "%.31s", t.label[i]);
@@ -1034,4 +1130,64 @@ void gs_legend_draw(cairo_t *cr, const GsHeatmap *const *hms, size_t n, GsRect r
                      r.x + r.w - (x + s * 1.3 + f * 0.4), e[i].text);
     }
     cairo_restore(cr);
+}
+
+/* Row filler of a through-time series: row li is t = li + 1 at every recorded step. */
+typedef struct {
+    const GsTrace *t;
+    size_t k;
+    int absolute;
+} SeriesRows;
+
+static void series_row(const void *ctx, size_t li, double *out)
+{
+    const SeriesRows *sr = ctx;
+    size_t ns = gs_trace_n_steps(sr->t), t = li + 1;
+    for (size_t i = 0; i < ns; i++) {
+        size_t len = gs_trace_series_len(sr->t, i, sr->k);
+        double v = gs_trace_series_get(sr->t, i, sr->k, GS_TCOL_H_GRAD_NORM, t);
+        if (!sr->absolute && !gs_trace_is_missing(v)) {
+            /* relative to the last time step of the same training step: the loss enters at T */
+            double ref = gs_trace_series_get(sr->t, i, sr->k, GS_TCOL_H_GRAD_NORM, len);
+            v = gs_trace_is_missing(ref) ? ref : v / ref;
+        }
+        out[i] = v;
+    }
+}
+
+GsStatus gs_heatmap_create_series(const GsTrace *t, size_t k, int absolute, GsBinMode bin,
+                                  size_t max_cols, GsHeatmap **out, GsError *err)
+{
+    assert(t && out && max_cols >= 1);
+    size_t ns = gs_trace_n_steps(t), T = 0;
+    if (k >= gs_trace_n_series(t) || !gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM))
+        return gs_error(err, GS_ERR_INVALID, "the trace has no through-time h_grad_norm to plot");
+    for (size_t i = 0; i < ns; i++) {
+        size_t len = gs_trace_series_len(t, i, k);
+        T = len > T ? len : T;
+    }
+    if (ns == 0 || T == 0)
+        return gs_error(err, GS_ERR_INVALID, "through-time series %zu holds no values to plot", k);
+    long *steps = malloc(ns * sizeof *steps);
+    if (!steps)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a %zu x %zu heatmap", T, ns);
+    for (size_t i = 0; i < ns; i++)
+        steps[i] = gs_trace_step(t, i);
+    SeriesRows sr = {t, k, absolute};
+    GsHeatmapMatrix m = {
+        .n_rows = T,
+        .n_steps = ns,
+        .steps = steps,
+        .fill = series_row,
+        .ctx = &sr,
+        .axis = "time step t (t = 1 at the bottom)",
+        .axis_short = "t (1 = bottom)",
+        .exponent_ticks = 1,
+        .scale = absolute ? GS_HM_LOG : GS_HM_RATIO,
+        .bin = bin,
+        .max_cols = max_cols,
+    };
+    GsStatus st = gs_heatmap_create_matrix(&m, out, err);
+    free(steps);
+    return st;
 }

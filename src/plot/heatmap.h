@@ -1,6 +1,7 @@
-/* Heatmap of one trace column (rows = layers, layer 1 at the bottom; columns = recorded
- * steps, binned to at most a pixel width): a model built once, then drawn into any rectangle
- * of a borrowed cairo_t. Private to the plot module; tests and the sweep grid use it. */
+/* Heatmap of a (rows x recorded steps) matrix -- a trace column (rows = layers, layer 1 at the
+ * bottom) or any other, such as a through-time series (rows = t) -- with columns binned to at
+ * most a pixel width: a model built once, then drawn into any rectangle of a borrowed cairo_t.
+ * Private to the plot module; tests and the sweep grid use it. */
 #ifndef GS_PLOT_HEATMAP_H
 #define GS_PLOT_HEATMAP_H
 
@@ -31,6 +32,34 @@ typedef struct {
 
 typedef struct GsHeatmap GsHeatmap;
 
+/* Fills out[0..n_steps) with row `row`'s value at every recorded step. */
+typedef void (*GsHeatmapRowFn)(const void *ctx, size_t row, double *out);
+
+/* Any matrix to draw: rows (row 0 at the bottom) x recorded training steps. Values as in a
+ * trace: the missing marker is "no value", NaN/Inf are data. */
+typedef struct {
+    size_t n_rows, n_steps;       /* both >= 1 */
+    const long *steps;            /* n_steps recorded training steps, increasing (copied) */
+    const double *val;            /* n_rows x n_steps, row-major by row; NULL: use fill */
+    GsHeatmapRowFn fill;          /* row filler when val is NULL, called once per row */
+    const void *ctx;              /* its context */
+    const char *const *row_names; /* n_rows names (copied, shortened; a NULL entry is its
+                                     number) drawn beside the rows, or NULL: numbered ticks */
+    size_t name_max;       /* longest row name shown (gs_layer_name_short); 0: GS_LAYER_LABEL_MAX */
+    const char *top_label; /* tick of the top row instead of its number ("out"), or NULL */
+    const char *axis, *axis_short; /* row axis title, and a shorter one for short panels (either
+                                      may be NULL); static strings, kept by pointer */
+    int exponent_ticks;            /* colour bar ticks as log10 exponents ("-3", "0") rather
+                                      than powers ("10⁻³", "1"), for a bar titled "log10 ..." */
+    GsHeatmapScale scale;          /* GS_HM_RATIO: the values are already ratios */
+    GsBinMode bin;
+    size_t max_cols; /* at most this many columns (>= 1): usually the pixel width */
+} GsHeatmapMatrix;
+
+/* Bins the matrix into at most max_cols columns and paints the cell image with the automatic
+ * colour range. GS_ERR_INVALID for an empty matrix, GS_ERR_NOMEM. */
+GsStatus gs_heatmap_create_matrix(const GsHeatmapMatrix *m, GsHeatmap **out, GsError *err);
+
 /* Longest layer name shown on a heatmap axis (characters). */
 #define GS_LAYER_LABEL_MAX 24
 /* A layer name shortened for an axis into out (n bytes, at most n-1 characters kept): the
@@ -41,9 +70,25 @@ void gs_layer_name_short(const char *name, char *out, size_t n);
 /* Short name of layer li (0-based) when the trace has layer names, else NULL. */
 const char *gs_heatmap_layer_label(const GsHeatmap *hm, size_t li);
 
-/* Bins the trace column into at most max_cols columns and paints the cell image with the
- * automatic colour range. GS_ERR_INVALID for an empty trace, GS_ERR_NOMEM. */
+/* The heatmap of a trace column (a gs_heatmap_create_matrix caller): rows = layers, named
+ * when the trace names them, the top row "out", axis "layer (1 = input side)"; GS_HM_RATIO
+ * divides by the output layer's value at the same step. GS_ERR_INVALID for an empty trace,
+ * GS_ERR_NOMEM. */
 GsStatus gs_heatmap_create(const GsHeatmapSpec *spec, GsHeatmap **out, GsError *err);
+/* The same with layer names shortened to at most name_max characters (gs_layer_name_short;
+ * 0: GS_LAYER_LABEL_MAX), for a narrow panel, and the rows' axis titled row_axis (NULL:
+ * "layer"). */
+GsStatus gs_heatmap_create_short(const GsHeatmapSpec *spec, size_t name_max, const char *row_axis,
+                                 GsHeatmap **out, GsError *err);
+/* The through-time heatmap of series k of trace t (another gs_heatmap_create_matrix caller):
+ * rows = time step t = 1..T (the longest T of any step; t = 1 at the bottom, t = T at the top),
+ * columns = recorded steps, values ||dL/dh_t|| (h_grad_norm) relative to t = T of the same
+ * step -- GS_HM_RATIO, so 1 at t = T, below 1 where the gradient vanished on its way back --
+ * or, absolute, h_grad_norm itself (GS_HM_LOG). Colour-bar ticks are log10 exponents. A step
+ * without values, or t beyond its T, is "no value". GS_ERR_INVALID when series k holds no
+ * h_grad_norm, GS_ERR_NOMEM. */
+GsStatus gs_heatmap_create_series(const GsTrace *t, size_t k, int absolute, GsBinMode bin,
+                                  size_t max_cols, GsHeatmap **out, GsError *err);
 /* Frees; NULL is a no-op. */
 void gs_heatmap_destroy(GsHeatmap *hm);
 
@@ -102,6 +147,9 @@ double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
  * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
  * when there is no zoom. */
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Draws the zoom strip only when the cells are wider than this many fonts (default 20; a
+ * narrow panel beside another lowers it). Cannot fail. */
+void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts);
 /* Index of the first recorded step with NaN/Inf in some layer; the step count when none. */
 size_t gs_heatmap_first_nonfinite(const GsHeatmap *hm);
 

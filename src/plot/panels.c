@@ -1390,3 +1390,263 @@ void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *f,
     findings_list(cr, r, y, bottom, font, fb, after_ok, 0);
     cairo_restore(cr);
 }
+
+/* ---- through-time profile ------------------------------------------------------------ */
+
+/* Longest T of series k over the recorded steps. */
+static size_t series_T(const GsTrace *t, size_t k)
+{
+    size_t T = 0;
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++) {
+        size_t n = gs_trace_series_len(t, i, k);
+        T = n > T ? n : T;
+    }
+    return T;
+}
+
+/* Recurrent layer number of a series named "...h_l{N}" (N), else fallback. */
+static long series_layer(const GsTrace *t, size_t k, long fallback)
+{
+    const char *nm = gs_trace_series_name(t, k);
+    const char *p = nm ? strstr(nm, "h_l") : NULL;
+    if (!p || !p[3])
+        return fallback;
+    char *end;
+    long v = strtol(p + 3, &end, 10);
+    return *end == '\0' && v >= 0 ? v : fallback;
+}
+
+/* Predicted per-step gain of ||dL/dh_t|| at init for series k (metadata
+ * theory_step_gain_l{N}); NAN when absent or not a positive number. */
+static double series_gain(const GsTrace *t, size_t k)
+{
+    char key[64];
+    snprintf(key, sizeof key, "theory_step_gain_l%ld", series_layer(t, k, (long)k));
+    const char *v = gs_trace_meta_get(t, key);
+    if (!v)
+        return NAN;
+    char *end;
+    double g = strtod(v, &end);
+    return end != v && *end == '\0' && isfinite(g) && g > 0 ? g : (double)NAN;
+}
+
+/* Column col (h_grad_norm, c_grad_norm) of series k at step index i against t, x mapped
+ * 1..T_axis over p. */
+static void tt_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, size_t k, size_t i,
+                    GsTimeCol col, size_t T_axis, GsRgb c, LineStyle style, double font)
+{
+    size_t T = gs_trace_series_len(t, i, k);
+    double span = T_axis > 1 ? (double)(T_axis - 1) : 1.0;
+    double xs[64], yv[64];
+    double lw = fmax(1.0, font * (style == LINE_SOLID ? 0.16 : 0.14));
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+    cairo_clip(cr);
+    gs_set_rgb(cr, c);
+    cairo_set_line_width(cr, lw);
+    if (style == LINE_DOTTED) {
+        double d[2] = {0.0, lw * 2.2};
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        cairo_set_dash(cr, d, 2, 0);
+    }
+    /* chunks of 64 points overlapping by one, so the line is continuous */
+    for (size_t start = 1; start <= T; start += 63) {
+        size_t m = 0;
+        for (size_t u = start; u <= T && m < 64; u++, m++) {
+            xs[m] = T_axis > 1 ? p.x + (double)(u - 1) / span * p.w : p.x + p.w / 2;
+            yv[m] = ymap(ys, p, gs_trace_series_get(t, i, k, col, u));
+        }
+        polyline(cr, xs, yv, m, lw);
+        if (start + 63 > T)
+            break;
+    }
+    cairo_restore(cr);
+}
+
+/* Extent of the positive finite values of column col of series k at step index i. */
+static void tt_extent(const GsTrace *t, size_t k, size_t i, GsTimeCol col, double *mn, double *mx)
+{
+    size_t T = gs_trace_series_len(t, i, k);
+    for (size_t u = 1; u <= T; u++) {
+        double v = gs_trace_series_get(t, i, k, col, u);
+        if (isfinite(v) && v > 0) {
+            *mn = fmin(*mn, v);
+            *mx = fmax(*mx, v);
+        }
+    }
+}
+
+/* Legend text of one step's line ("step 500", or why it has no line). */
+static void tt_step_label(char *lab, size_t n, const GsTrace *t, size_t k, size_t i,
+                          const char *prefix)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    tt_extent(t, k, i, GS_TCOL_H_GRAD_NORM, &mn, &mx);
+    snprintf(lab, n, "%s%sstep %ld%s", prefix ? prefix : "", prefix ? ", " : "",
+             gs_trace_step(t, i),
+             gs_trace_series_len(t, i, k) == 0 ? " (no values)"
+             : isfinite(mn)                    ? ""
+                                               : " (zero or NaN/Inf)");
+}
+
+void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t, size_t k, int deep,
+                           const GsTrace *b, size_t kb, const char *la, const char *lb)
+{
+    static const GsRgb run_col[2] = {{0.0, 0.447, 0.698}, {0.835, 0.369, 0.0}};
+    cairo_save(cr);
+    size_t ns = gs_trace_n_steps(t);
+    const char *sname = gs_trace_series_name(t, k) ? gs_trace_series_name(t, k) : "hidden state";
+    char title[256];
+    long layer = series_layer(t, k, -1);
+    if (deep && layer >= 0)
+        snprintf(title, sizeof title,
+                 "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
+                 "%s \xe2\x80\x94 layer %ld%s",
+                 sname, layer, layer == 0 ? ", the bottom one (the longest path)" : "");
+    else if (deep)
+        snprintf(title, sizeof title,
+                 "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
+                 "%s (series %zu of %zu)",
+                 sname, k + 1, gs_trace_n_series(t));
+    else
+        snprintf(title, sizeof title,
+                 "Through time: \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 of "
+                 "%s against time step t",
+                 sname);
+    double th = gs_panel_title(cr, r, font, title);
+    size_t T = series_T(t, k);
+    if (b)
+        T = series_T(b, kb) > T ? series_T(b, kb) : T;
+
+    /* the first, middle and last recorded steps, each once (a short run has fewer) */
+    size_t idx[3] = {0, ns / 2, ns - 1};
+    GsRgb col[3] = {oi_orange, oi_green, oi_blue};
+    int nsteps = ns >= 3 ? 3 : (int)ns;
+    if (ns == 2) {
+        idx[1] = 1;
+        col[1] = col[2];
+    }
+    /* theory at init: h(T) of the first recorded step times gain^(T - t) */
+    double gain = series_gain(t, k);
+    size_t T0 = gs_trace_series_len(t, 0, k);
+    double hT = T0 ? gs_trace_series_get(t, 0, k, GS_TCOL_H_GRAD_NORM, T0) : (double)NAN;
+    int theory = isfinite(gain) && isfinite(hT) && hT > 0 && T0 >= 2;
+    int cell = !b && gs_trace_series_has(t, GS_TCOL_C_GRAD_NORM);
+
+    Legend lg = {0};
+    char lab[192];
+    GsRgb grey = {0.3, 0.3, 0.3};
+    if (b) {
+        legend_add(&lg, run_col[0], LINE_SOLID, la ? la : "before");
+        legend_add(&lg, run_col[1], LINE_SOLID, lb ? lb : "after");
+        legend_break(&lg);
+        legend_add(&lg, grey, LINE_SOLID, "first step");
+        legend_add(&lg, grey, LINE_DOTTED, "last step");
+    } else {
+        for (int j = 0; j < nsteps; j++) {
+            tt_step_label(lab, sizeof lab, t, k, idx[j], NULL);
+            legend_add(&lg, col[j], LINE_SOLID, lab);
+        }
+        if (cell) {
+            /* an LSTM's cell state carries its own path back through time */
+            legend_break(&lg);
+            legend_add(&lg, grey, LINE_SOLID,
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (h_grad_norm)");
+            legend_add(&lg, grey, LINE_DOTTED,
+                       "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82"
+                       "c_t\xe2\x80\x96 (c_grad_norm, "
+                       "the LSTM cell)");
+        }
+    }
+    if (theory) {
+        legend_break(&lg);
+        snprintf(lab, sizeof lab, "theory (init): \xc3\x97%.3g per step back from T%s", gain,
+                 b ? " (before)" : "");
+        legend_add(&lg, (GsRgb){0.1, 0.1, 0.1}, LINE_DASHED, lab);
+    }
+    double lx = r.x + font * 0.5, lw_avail = r.w - font * 0.5;
+    int rows = legend_flow(cr, &lg, lx, 0, lw_avail, font, 0);
+    double top = th + font * (0.45 + LEGEND_ROW * rows);
+    GsRect p = plot_rect(r, font, top);
+    if (p.w < font * 3 || p.h < font * 2) {
+        cairo_restore(cr);
+        return;
+    }
+    double mn = INFINITY, mx = -INFINITY;
+    const GsTrace *runs[2] = {t, b};
+    size_t ks[2] = {k, kb};
+    for (int q = 0; q < (b ? 2 : 1); q++) {
+        size_t n = gs_trace_n_steps(runs[q]);
+        size_t ix[3] = {0, n / 2, n - 1};
+        for (int j = 0; j < 3; j++)
+            tt_extent(runs[q], ks[q], ix[j], GS_TCOL_H_GRAD_NORM, &mn, &mx);
+        if (cell)
+            for (int j = 0; j < nsteps; j++)
+                tt_extent(t, k, idx[j], GS_TCOL_C_GRAD_NORM, &mn, &mx);
+    }
+    int empty = !isfinite(mn);
+    if (theory && !empty) {
+        /* the prediction widens the axis, but by at most 4 decades past the data */
+        double lo = log10(hT) + (double)(T0 - 1) * log10(gain);
+        double hi = log10(hT);
+        mn = fmin(mn, pow(10.0, fmax(fmin(lo, hi), log10(mn) - 4.0)));
+        mx = fmax(mx, pow(10.0, fmin(fmax(lo, hi), log10(mx) + 4.0)));
+    }
+    Scale ys;
+    scale_fit(&ys, empty ? 0.1 : mn, empty ? 1.0 : mx, 1);
+    GsAxisTicks xt, yt;
+    gs_axis_ticks_linear(&xt, 1, (double)(T > 1 ? T : 2),
+                         (int)fmax(2, fmin(12, p.w / (font * 2.5))), 1);
+    /* at least 3: a few over many decades would fall back to linear ticks */
+    scale_ticks(&ys, &yt, (int)fmax(3.0, p.h / (font * 2.2)));
+    const char *ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log scale)";
+    GsTextStyle yls = gs_text_style(font * 0.9);
+    if (gs_text_width(cr, &yls, ylab) > p.h)
+        ylab = "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 (log)";
+    double T_axis = (double)(T > 1 ? T : 2);
+    gs_axes_draw(cr, p, font, &xt, 1, T_axis, empty ? NULL : &yt, ys.lo, ys.hi,
+                 "time step t (1 = first input, T = last)", ylab);
+    if (empty)
+        message(cr, p, font,
+                "no positive finite \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t"
+                "\xe2\x80\x96 to draw");
+    size_t Tax = (size_t)T_axis;
+    if (b) {
+        for (int q = 0; q < 2; q++) {
+            size_t n = gs_trace_n_steps(runs[q]);
+            tt_line(cr, p, &ys, runs[q], ks[q], 0, GS_TCOL_H_GRAD_NORM, Tax, run_col[q], LINE_SOLID,
+                    font);
+            if (n > 1)
+                tt_line(cr, p, &ys, runs[q], ks[q], n - 1, GS_TCOL_H_GRAD_NORM, Tax, run_col[q],
+                        LINE_DOTTED, font);
+        }
+    } else {
+        for (int j = 0; j < nsteps; j++) {
+            tt_line(cr, p, &ys, t, k, idx[j], GS_TCOL_H_GRAD_NORM, Tax, col[j], LINE_SOLID, font);
+            if (cell)
+                tt_line(cr, p, &ys, t, k, idx[j], GS_TCOL_C_GRAD_NORM, Tax, col[j], LINE_DOTTED,
+                        font);
+        }
+    }
+    if (theory && !empty) {
+        double xs[2], yv[2];
+        /* a straight line on the log axis: its two ends suffice (clipped to the plot) */
+        double span = Tax > 1 ? (double)(Tax - 1) : 1.0;
+        xs[0] = p.x;
+        xs[1] = p.x + (double)(T0 - 1) / span * p.w;
+        double l1 = log10(hT) + (double)(T0 - 1) * log10(gain); /* t = 1 */
+        yv[0] = p.y + p.h - (l1 - ys.lo) / (ys.hi - ys.lo) * p.h;
+        yv[1] = ymap(&ys, p, hT);
+        cairo_save(cr);
+        cairo_rectangle(cr, p.x, p.y, p.w, p.h);
+        cairo_clip(cr);
+        double lw = fmax(1.0, font * 0.16), d[2] = {lw * 4, lw * 2.5};
+        cairo_set_dash(cr, d, 2, 0);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_set_line_width(cr, lw);
+        polyline(cr, xs, yv, 2, lw);
+        cairo_restore(cr);
+    }
+    legend_flow(cr, &lg, lx, r.y + th + font * 0.5, lw_avail, font, 1);
+    cairo_restore(cr);
+}

@@ -41,6 +41,15 @@ void gs_panel_losses(cairo_t *cr, GsRect r, double font, const GsTrace *const *t
  * colours labelled la / lb. */
 void gs_panel_profile(cairo_t *cr, GsRect r, double font, const GsTrace *t, GsCol metric,
                       const GsPrediction *pred, const GsTrace *b, const char *la, const char *lb);
+/* Through-time profile of series k of t: ||dL/dh_t|| (h_grad_norm) against t = 1..T on a
+ * log y axis at the first, middle and last recorded step, with the theory's line dashed
+ * ("theory (init)": h_T of the first step times gain^(T - t), gain from the metadata key
+ * theory_step_gain_l{N} of the series' layer N) when the trace has it. deep: the net has
+ * several recurrent layers and this is the bottom one (the title says so). With b (not NULL)
+ * a comparison: the first (solid) and last (dotted) step of t and of b's series kb, labelled
+ * la / lb. */
+void gs_panel_through_time(cairo_t *cr, GsRect r, double font, const GsTrace *t, size_t k, int deep,
+                           const GsTrace *b, size_t kb, const char *la, const char *lb);
 /* 1 when the step-0 ratio layer 1 / output layer of grad_norm and of act_grad_norm differ by
  * more than 10x (both present and positive). */
 int gs_profile_metrics_disagree(const GsTrace *t);
@@ -66,5 +75,10 @@ void gs_panel_findings(cairo_t *cr, GsRect r, double font, const GsFindings *f,
 
 /* The page layout gs_plot_report uses for o (panels present per the traces' columns). */
 void gs_report_layout(const GsReportOptions *o, GsLayout *out);
+/* Where a through-time report (a trace with through-time h_grad_norm) splits the heatmap panel
+ * of layout L (after: the comparison's): the through-time heatmap, its colour bar and the
+ * per-tensor heatmap, side by side. */
+void gs_report_through_time_rects(const GsLayout *L, int after, GsRect *tt, GsRect *bar,
+                                  GsRect *tensors);
 
 #endif

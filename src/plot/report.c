@@ -155,10 +155,19 @@ typedef struct {
     GsHeatmap *main, *after;
     GsHeatmap *sat[2], *dead[2]; /* per run: before, after */
     double *work;
+    /* recurrent nets: the through-time view (tt[k] NULL when run k has none) */
+    int through_time; /* 1: the report's main view is through time */
+    GsHeatmap *tt[2]; /* per run: the through-time heatmap */
+    size_t tk[2];     /* per run: the series shown */
+    int deep;         /* the report's run has more than one recurrent layer */
+    int tt_only;      /* the paper page: the through-time heatmaps alone, no tensors */
+    int split;        /* the full page: each heatmap box split, through time | tensors */
 } Model;
 
 static void model_fini(Model *m)
 {
+    gs_heatmap_destroy(m->tt[0]);
+    gs_heatmap_destroy(m->tt[1]);
     gs_heatmap_destroy(m->main);
     gs_heatmap_destroy(m->after);
     for (int k = 0; k < 2; k++) {
@@ -168,11 +177,54 @@ static void model_fini(Model *m)
     free(m->work);
 }
 
+/* The through-time series of t to show: the one named want, else layer 0's (named
+ * "...h_l0"), else the first; 0 when t has no through-time h_grad_norm (or no series want). */
+static int pick_series(const GsTrace *t, const char *want, size_t *k)
+{
+    if (!t || !gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM))
+        return 0;
+    size_t n = gs_trace_n_series(t);
+    for (size_t j = 0; j < n; j++) {
+        const char *nm = gs_trace_series_name(t, j);
+        size_t len = nm ? strlen(nm) : 0;
+        if (want ? nm && strcmp(nm, want) == 0 : len >= 4 && strcmp(nm + len - 4, "h_l0") == 0) {
+            *k = j;
+            return 1;
+        }
+    }
+    if (want)
+        return 0;
+    *k = 0;
+    return 1;
+}
+
+/* A heatmap rectangle of the through-time report: the through-time heatmap on the left with
+ * its own colour bar, the per-tensor heatmap on the right. */
+static void tt_split(GsRect r, double f, GsRect *tt, GsRect *bar, GsRect *tensors)
+{
+    double gap = f * 1.2, bar_w = f * 5.2, pad = f * 1.2; /* pad: the last step's tick label */
+    double left = (r.w - gap) * 0.56;
+    *tt = (GsRect){r.x, r.y, left - bar_w - pad, r.h};
+    *bar = (GsRect){r.x + left - bar_w, r.y, bar_w, r.h};
+    *tensors = (GsRect){r.x + left + gap, r.y, r.w - left - gap, r.h};
+}
+
+void gs_report_through_time_rects(const GsLayout *L, int after, GsRect *tt, GsRect *bar,
+                                  GsRect *tensors)
+{
+    tt_split(L->r[after ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP], L->font, tt, bar, tensors);
+}
+
 static GsStatus heatmap_for(const GsTrace *t, GsCol col, GsHeatmapScale sc, GsBinMode bin,
                             double px_width, GsHeatmap **out, GsError *err)
 {
+    /* beside the through-time view the tensors' panel is narrow: "weight_hh_l0", not
+     * "rnn.weight_hh_l0", and in the small health heatmaps "hh_l0" */
+    size_t name_max = !gs_trace_series_has(t, GS_TCOL_H_GRAD_NORM) ? 0
+                      : sc == GS_HM_FRACTION                       ? 5
+                                                                   : 12;
     GsHeatmapSpec spec = {t, col, sc, bin, (size_t)fmax(1.0, ceil(px_width))};
-    return gs_heatmap_create(&spec, out, err);
+    return gs_heatmap_create_short(&spec, name_max, name_max ? "weight tensor" : NULL, out, err);
 }
 
 static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char *label,
@@ -185,7 +237,9 @@ static void heat_title(char *buf, size_t n, const GsReportOptions *o, const char
         return;
     }
     const char *m = gs_plot_metric_label((int)o->metric);
+    int tensors = o->trace && gs_trace_series_has(o->trace, GS_TCOL_H_GRAD_NORM);
     const char *what = o->relative ? "relative to the output layer, per layer and step"
+                       : tensors   ? "per weight tensor and training step"
                                    : "per layer and training step";
     if (label)
         snprintf(buf, n, "%s: %s %s%s%s", label, m, what, verdict ? " \xe2\x80\x94 " : "",
@@ -218,21 +272,71 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         gs_plot_verdict(o->after_findings, o->after, va, sizeof va);
         verdict_a = va;
     }
-    if (o->after) {
+    GsRect heat[2] = {L->r[GS_PANEL_HEATMAP], L->r[GS_PANEL_HEATMAP_AFTER]};
+    const char *tt_bar = o->series_absolute
+                             ? "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96"
+                             : "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 / "
+                               "\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_T\xe2\x80\x96";
+    if (m->tt_only) {
+        /* the compact page: each run's through-time heatmap in its heatmap box, one bar */
+        for (int k = 0; k < (o->after ? 2 : 1); k++) {
+            snprintf(title, sizeof title,
+                     "%s%s\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 through time",
+                     o->after ? (k ? "after" : "before") : "", o->after ? ": " : "");
+            GsRect r = L->r[k ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP];
+            gs_draw_log_bounds(cr, &r);
+            gs_heatmap_draw(cr, m->tt[k], r, f, title, NULL);
+        }
+        const GsHeatmap *tts[2] = {m->tt[0], m->tt[1]};
+        size_t n_tt = m->tt[1] ? 2 : 1;
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
+        /* the compact bar is short: the title names the norm */
+        gs_colorbar_draw(cr, tts, n_tt, L->r[GS_PANEL_CBAR], f,
+                         o->series_absolute ? tt_bar : "log10 ratio to t = T");
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
+        gs_legend_draw(cr, tts, n_tt, L->r[GS_PANEL_LEGEND], f, 0);
+    }
+    if (m->split)
+        for (int k = 0; k < (o->after ? 2 : 1); k++) {
+            GsRect tt, bar;
+            tt_split(L->r[k ? GS_PANEL_HEATMAP_AFTER : GS_PANEL_HEATMAP], f, &tt, &bar, &heat[k]);
+            const char *who = k ? (o->after_label ? o->after_label : "after")
+                                : (o->before_label ? o->before_label : "before");
+            if (o->preset == GS_PRESET_PAPER)
+                who = k ? "after" : "before";
+            if (!m->tt[k])
+                continue; /* the comparison run is not recurrent: its tensors only */
+            const GsTrace *run = k ? o->after : o->trace;
+            const char *sn = gs_trace_series_name(run, m->tk[k]);
+            snprintf(
+                title, sizeof title,
+                "%s%s\xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t\xe2\x80\x96 through time%s%s%s%s",
+                o->after ? who : "", o->after ? ": " : "",
+                o->series_absolute ? "" : ", relative to t = T", sn ? " (" : "", sn ? sn : "",
+                sn ? ")" : "");
+            gs_draw_log_bounds(cr, &tt);
+            gs_heatmap_draw(cr, m->tt[k], tt, f, title, NULL);
+            const GsHeatmap *one[1] = {m->tt[k]};
+            gs_draw_log_bounds(cr, &bar);
+            gs_colorbar_draw(cr, one, 1, bar, f, tt_bar);
+        }
+    if (m->tt_only) {
+        /* drawn above */
+    } else if (o->after) {
         heat_title(title, sizeof title, o,
                    o->before_label && o->preset != GS_PRESET_PAPER ? o->before_label : "before",
                    verdict_b);
-        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
-        gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
+        gs_draw_log_bounds(cr, &heat[0]);
+        gs_heatmap_draw(cr, m->main, heat[0], f, title, outline);
         heat_title(title, sizeof title, o,
                    o->after_label && o->preset != GS_PRESET_PAPER ? o->after_label : "after",
                    verdict_a);
-        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP_AFTER]);
-        gs_heatmap_draw(cr, m->after, L->r[GS_PANEL_HEATMAP_AFTER], f, title, NULL);
+        gs_draw_log_bounds(cr, &heat[1]);
+        gs_heatmap_draw(cr, m->after, heat[1], f, title, NULL);
     } else {
         heat_title(title, sizeof title, o, NULL, NULL);
-        gs_draw_log_bounds(cr, &L->r[GS_PANEL_HEATMAP]);
-        gs_heatmap_draw(cr, m->main, L->r[GS_PANEL_HEATMAP], f, title, outline);
+        gs_draw_log_bounds(cr, &heat[0]);
+        gs_heatmap_draw(cr, m->main, heat[0], f, title, outline);
     }
     char cbl[160];
     if (o->relative)
@@ -241,10 +345,12 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
         snprintf(cbl, sizeof cbl, "%s (log scale)", gs_plot_metric_label((int)o->metric));
     const GsHeatmap *shared[2] = {m->main, m->after};
     size_t n_shared = m->after ? 2 : 1;
-    gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
-    gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
-    gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
-    gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    if (!m->tt_only) {
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_CBAR]);
+        gs_colorbar_draw(cr, shared, n_shared, L->r[GS_PANEL_CBAR], f, cbl);
+        gs_draw_log_bounds(cr, &L->r[GS_PANEL_LEGEND]);
+        gs_legend_draw(cr, shared, n_shared, L->r[GS_PANEL_LEGEND], f, outline != NULL);
+    }
     gs_draw_log_bounds(cr, &L->r[GS_PANEL_LOSS]);
     if (L->on[GS_PANEL_LOSS])
         gs_panel_loss(cr, L->r[GS_PANEL_LOSS], f, o->trace,
@@ -252,7 +358,12 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                       o->after && gs_trace_has(o->after, GS_COL_LOSS) ? o->after : NULL,
                       o->after_label ? o->after_label : "after", m->work);
     gs_draw_log_bounds(cr, &L->r[GS_PANEL_PROFILE]);
-    if (L->on[GS_PANEL_PROFILE])
+    if (L->on[GS_PANEL_PROFILE] && m->through_time)
+        gs_panel_through_time(cr, L->r[GS_PANEL_PROFILE], f, o->trace, m->tk[0], m->deep,
+                              m->tt[1] ? o->after : NULL, m->tk[1],
+                              o->before_label ? o->before_label : "before",
+                              o->after_label ? o->after_label : "after");
+    else if (L->on[GS_PANEL_PROFILE])
         gs_panel_profile(cr, L->r[GS_PANEL_PROFILE], f, o->trace, o->metric, o->prediction,
                          o->after, o->before_label ? o->before_label : "before",
                          o->after_label ? o->after_label : "after");
@@ -302,11 +413,57 @@ static void draw_cb(cairo_t *cr, void *ctx)
 static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsError *err)
 {
     double f = L->font, s = o->preset == GS_PRESET_PAPER ? PAPER_DPI / 72.0 : o->scale;
-    double cells_w = (L->r[GS_PANEL_HEATMAP].w - gs_axes_left_margin(f) - f * 0.6) * s;
+    GsRect heat = L->r[GS_PANEL_HEATMAP];
+    GsStatus st = GS_OK;
+    m->through_time = pick_series(o->trace, o->series, &m->tk[0]);
+    if (m->through_time) {
+        GsRect tt, bar;
+        size_t kb;
+        /* the paper page has room for one heatmap per run: through time, when every run shown
+         * has it */
+        m->tt_only =
+            o->preset == GS_PRESET_PAPER && (!o->after || pick_series(o->after, NULL, &kb));
+        m->split = o->preset != GS_PRESET_PAPER;
+        tt = L->r[GS_PANEL_HEATMAP];
+        if (m->split)
+            tt_split(L->r[GS_PANEL_HEATMAP], f, &tt, &bar, &heat);
+        double tt_w = (tt.w - gs_axes_left_margin(f) - f * 0.6) * s;
+        size_t n_state = 0;
+        for (size_t j = 0; j < gs_trace_n_series(o->trace); j++)
+            n_state += gs_trace_series_len(o->trace, 0, j) > 0 ||
+                       gs_trace_series_len(o->trace, gs_trace_n_steps(o->trace) - 1, j) > 0;
+        m->deep = n_state > 1;
+        const GsTrace *runs[2] = {o->trace, o->after};
+        for (int k = 0; k < 2 && st == GS_OK && (m->split || m->tt_only); k++) {
+            /* the comparison shows the same series when it has one of that name */
+            const char *want = k ? gs_trace_series_name(o->trace, m->tk[0]) : o->series;
+            if (!runs[k] || !(pick_series(runs[k], want, &m->tk[k]) ||
+                              (k && pick_series(runs[k], NULL, &m->tk[k]))))
+                continue;
+            st = gs_heatmap_create_series(runs[k], m->tk[k], o->series_absolute, o->bin,
+                                          (size_t)fmax(1.0, ceil(tt_w)), &m->tt[k], err);
+            if (st == GS_OK)
+                gs_heatmap_set_zoom_min(m->tt[k], 10.0); /* an early NaN is the story */
+        }
+        if (st == GS_OK && m->tt[0]) {
+            /* before and after on one colour scale, as the per-tensor heatmaps */
+            GsHeatmap *both[2] = {m->tt[0], m->tt[1]};
+            const int healthy[2] = {gs_heatmap_gradients_healthy(o->findings),
+                                    gs_heatmap_gradients_healthy(o->after_findings)};
+            st = gs_heatmap_share_range(both, m->tt[1] ? 2 : 1, healthy, err);
+        }
+    }
+    double cells_w = (heat.w - gs_axes_left_margin(f) - f * 0.6) * s;
     GsHeatmapScale sc = o->relative ? GS_HM_RATIO : GS_HM_LOG;
-    GsStatus st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
+    if (st == GS_OK)
+        st = heatmap_for(o->trace, o->metric, sc, o->bin, cells_w, &m->main, err);
     if (st == GS_OK && o->after)
         st = heatmap_for(o->after, o->metric, sc, o->bin, cells_w, &m->after, err);
+    if (st == GS_OK && m->split) { /* the narrow tensors' panel keeps its zoom too */
+        gs_heatmap_set_zoom_min(m->main, 10.0);
+        if (m->after)
+            gs_heatmap_set_zoom_min(m->after, 10.0);
+    }
     if (st == GS_OK) {
         /* the comparison is only honest on one shared colour scale, and a robust one */
         GsHeatmap *both[2] = {m->main, m->after};
@@ -395,6 +552,11 @@ GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err
     if (o->after && gs_trace_n_steps(o->after) == 0)
         return gs_error(err, GS_ERR_INVALID, "%s: the 'after' trace has no recorded steps", path);
 
+    size_t k_want;
+    if (o->series && !pick_series(o->trace, o->series, &k_want))
+        return gs_error(err, GS_ERR_INVALID,
+                        "%s: the trace has no through-time series '%s' with h_grad_norm", path,
+                        o->series);
     if ((int)o->metric < GS_COL_LOSS || o->metric >= GS_COL_COUNT ||
         !gs_trace_has(o->trace, o->metric))
         return gs_error(err, GS_ERR_INVALID, "%s: the trace has no column '%s' to plot", path,

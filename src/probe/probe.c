@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "gradscope/act.h"
+#include "probe/record_priv.h"
 #include "util/reduce.h"
 #include "util/simd.h"
 
@@ -143,4 +144,16 @@ void gs_probe_update(const GsNet *net, double *row)
         Stats s = stats(U + t->offset, t->size);
         r[GS_COL_UPDATE_RATIO] = sqrt(s.sumsq) / r[GS_COL_WEIGHT_NORM];
     }
+}
+
+GsProbeStats gs_probe_stats(const float *x, size_t n)
+{
+    Stats s = stats(x, n);
+    GsProbeStats o = {s.sumsq, s.maxabs, s.nonfinite};
+    return o;
+}
+
+void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)
+{
+    mean_std(h, n, mean, std);
 }

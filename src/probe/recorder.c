@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/npy.h"
 #include "gradscope/optim.h"
 #include "gradscope/probe.h"
 #include "gradscope/record.h"
 #include "gradscope/rng.h"
+#include "probe/record_priv.h"
 
 /* Minibatch sampler: a seeded shuffle per epoch; the whole set in file order when the
  * batch covers it. Incomplete tail batches are dropped so every step has B rows. */
@@ -86,79 +88,125 @@ static void sampler_next(Sampler *s, const float **x, const float **y, const int
     *x = s->x, *y = s->y, *label = s->label;
 }
 
-/* Input statistics as the net sees them (after standardization and input scale), and the
- * trivial baseline loss, for the inputs_unscaled and not_learning rules (DESIGN.md). Summaries
- * over features: the smallest and largest per-feature std, the largest |mean|, the largest |x|. */
-static int record_data_stats(GsTrace *t, const GsDataset *data)
+GsStatus gs_record_export_batch(const GsSpec *spec, const GsDataset *data, const char *dir,
+                                GsError *err)
+{
+    size_t B = spec->batch <= 0 || (size_t)spec->batch >= data->n ? data->n : (size_t)spec->batch;
+    Sampler smp;
+    if (!sampler_init(&smp, data, B, spec->seed)) {
+        sampler_fini(&smp);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for the exported batch");
+    }
+    const float *x, *y;
+    const int32_t *label;
+    sampler_next(&smp, &x, &y, &label);
+    char path[4200];
+    size_t xs[2] = {B, data->d_in};
+    snprintf(path, sizeof path, "%s/data.x.npy", dir);
+    GsStatus st = gs_npy_write_f32(path, x, xs, 2, err);
+    snprintf(path, sizeof path, "%s/data.y.npy", dir);
+    if (st == GS_OK && y) {
+        size_t ys[2] = {B, data->d_out};
+        st = gs_npy_write_f32(path, y, ys, 2, err);
+    } else if (st == GS_OK) {
+        /* class ids as float32 (exact below 2^24), one .npy type for every export */
+        float *lab = malloc(B * sizeof *lab);
+        if (!lab) {
+            st = gs_error(err, GS_ERR_NOMEM, "out of memory for the exported batch");
+        } else {
+            for (size_t i = 0; i < B; i++)
+                lab[i] = (float)label[i];
+            size_t ls[1] = {B};
+            st = gs_npy_write_f32(path, lab, ls, 1, err);
+            free(lab);
+        }
+    }
+    sampler_fini(&smp);
+    return st;
+}
+
+/* Summaries of n rows of d input features as the net sees them (after standardization and
+ * input scale), for the inputs_unscaled rule (DESIGN.md): the smallest and largest
+ * per-feature std, the largest |mean|, the largest |x|. */
+int gs_record_input_stats(GsTrace *t, const float *x, size_t n, size_t d)
 {
     double sd_min = INFINITY, sd_max = 0.0, mean_max = 0.0, max_abs = 0.0;
-    for (size_t j = 0; j < data->d_in; j++) {
+    for (size_t j = 0; j < d; j++) {
         double s = 0.0, s2 = 0.0;
-        for (size_t i = 0; i < data->n; i++) {
-            double v = (double)data->x[i * data->d_in + j];
+        for (size_t i = 0; i < n; i++) {
+            double v = (double)x[i * d + j];
             s += v;
             if (fabs(v) > max_abs)
                 max_abs = fabs(v);
         }
-        double mean = data->n ? s / (double)data->n : 0.0;
-        for (size_t i = 0; i < data->n; i++) {
-            double d = (double)data->x[i * data->d_in + j] - mean;
-            s2 += d * d;
+        double mean = n ? s / (double)n : 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double dv = (double)x[i * d + j] - mean;
+            s2 += dv * dv;
         }
-        double sd = data->n ? sqrt(s2 / (double)data->n) : 0.0;
+        double sd = n ? sqrt(s2 / (double)n) : 0.0;
         sd_min = sd < sd_min ? sd : sd_min;
         sd_max = sd > sd_max ? sd : sd_max;
         mean_max = fabs(mean) > mean_max ? fabs(mean) : mean_max;
     }
-    if (data->d_in == 0)
+    if (d == 0)
         sd_min = 0.0;
-    /* Baseline: the loss of the best constant prediction. Classification: the entropy of the
-     * class prior (predicting the prior); mse (regression, or one-hot targets): the mean
-     * target variance (predicting the mean), as mse averages over all target columns. */
-    double base = 0.0;
-    if (!data->y && data->label && data->n_classes > 0) {
-        size_t k = data->n_classes;
-        double *cnt = calloc(k, sizeof *cnt);
-        if (!cnt)
-            return 0;
-        for (size_t i = 0; i < data->n; i++)
-            cnt[data->label[i]] += 1.0;
-        for (size_t c = 0; c < k; c++)
-            if (cnt[c] > 0) {
-                double p = cnt[c] / (double)data->n;
-                base -= p * log(p);
-            }
-        free(cnt);
-    } else if (data->y && data->n > 0) {
-        for (size_t j = 0; j < data->d_out; j++) {
-            double s = 0.0, s2 = 0.0;
-            for (size_t i = 0; i < data->n; i++)
-                s += (double)data->y[i * data->d_out + j];
-            double mean = s / (double)data->n;
-            for (size_t i = 0; i < data->n; i++) {
-                double d = (double)data->y[i * data->d_out + j] - mean;
-                s2 += d * d;
-            }
-            base += s2 / (double)data->n;
-        }
-        base /= data->d_out ? (double)data->d_out : 1.0;
-    }
     const struct {
         const char *key;
         double v;
     } kv[] = {{"input_feature_std_min", sd_min},
               {"input_feature_std_max", sd_max},
               {"input_mean_abs_max", mean_max},
-              {"input_max_abs", max_abs},
-              {"baseline_loss", base}};
+              {"input_max_abs", max_abs}};
     char buf[40];
     int ok = 1;
     for (size_t i = 0; ok && i < sizeof kv / sizeof kv[0]; i++) {
         snprintf(buf, sizeof buf, "%.17g", kv[i].v);
         ok = gs_trace_meta_set(t, kv[i].key, buf) == GS_OK;
     }
-    if (ok && data->n_classes > 0) {
-        snprintf(buf, sizeof buf, "%zu", data->n_classes);
+    return ok;
+}
+
+/* The trivial baseline loss over n targets, for the not_learning rule: the loss of the best
+ * constant prediction. Classification (label, n_classes > 0, no y): the entropy of the class
+ * prior (predicting the prior); mse (regression, or one-hot targets y of d_out columns): the
+ * mean target variance (predicting the mean), as mse averages over all target columns. Also
+ * writes classes = K for classification. */
+int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t n, size_t d_out,
+                       size_t n_classes)
+{
+    double base = 0.0;
+    if (!y && label && n_classes > 0) {
+        double *cnt = calloc(n_classes, sizeof *cnt);
+        if (!cnt)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            cnt[label[i]] += 1.0;
+        for (size_t c = 0; c < n_classes; c++)
+            if (cnt[c] > 0) {
+                double p = cnt[c] / (double)n;
+                base -= p * log(p);
+            }
+        free(cnt);
+    } else if (y && n > 0) {
+        for (size_t j = 0; j < d_out; j++) {
+            double s = 0.0, s2 = 0.0;
+            for (size_t i = 0; i < n; i++)
+                s += (double)y[i * d_out + j];
+            double mean = s / (double)n;
+            for (size_t i = 0; i < n; i++) {
+                double dv = (double)y[i * d_out + j] - mean;
+                s2 += dv * dv;
+            }
+            base += s2 / (double)n;
+        }
+        base /= d_out ? (double)d_out : 1.0;
+    }
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", base);
+    int ok = gs_trace_meta_set(t, "baseline_loss", buf) == GS_OK;
+    if (ok && n_classes > 0) {
+        snprintf(buf, sizeof buf, "%zu", n_classes);
         ok = gs_trace_meta_set(t, "classes", buf) == GS_OK;
     }
     return ok;
@@ -202,7 +250,8 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     ok = ok && gs_trace_meta_set(t, "data_outputs", buf) == GS_OK;
     snprintf(buf, sizeof buf, "%.17g", gs_data_input_second_moment(data));
     ok = ok && gs_trace_meta_set(t, "input_second_moment", buf) == GS_OK;
-    ok = ok && record_data_stats(t, data);
+    ok = ok && gs_record_input_stats(t, data->x, data->n, data->d_in);
+    ok = ok && gs_record_baseline(t, data->y, data->label, data->n, data->d_out, data->n_classes);
     snprintf(buf, sizeof buf, "%zu", gs_net_n_params(net));
     ok = ok && gs_trace_meta_set(t, "params", buf) == GS_OK;
     const char *core = openblas_get_corename();

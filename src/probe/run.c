@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gradscope/record.h"
 #include "gradscope/run.h"
+#include "probe/record_priv.h"
+#include "probe/run_rnn.h"
 #include "util/fs.h"
 
 GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
@@ -12,6 +15,8 @@ GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn p
     GsStatus st = gs_spec_validate(spec, 0, 0, err);
     if (st != GS_OK)
         return st;
+    if (gs_arch_is_recurrent(spec->arch))
+        return gs_run_rnn(spec, export_dir, progress, ctx, out, info, err);
     GsLossKind loss = gs_spec_loss(spec);
     GsDataOptions dopt = {(size_t)spec->samples,
                           spec->noise,
@@ -38,7 +43,8 @@ GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn p
                           strerror(errno));
             goto done;
         }
-        if ((st = gs_net_export_npy(net, export_dir, err)) != GS_OK)
+        if ((st = gs_net_export_npy(net, export_dir, err)) != GS_OK ||
+            (st = gs_record_export_batch(spec, data, export_dir, err)) != GS_OK)
             goto done;
     }
     if ((st = gs_record_create_trace(net, data, &trace)) != GS_OK) {

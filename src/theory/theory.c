@@ -11,6 +11,7 @@
 
 #include "gradscope/act.h"
 #include "gradscope/init.h"
+#include "theory/quad.h"
 
 #define GL_N 20         /* Gauss-Legendre nodes per panel */
 #define T_MAX 12.0      /* integrate eps over [-T_MAX, T_MAX]: the tail is below 1e-32 */
@@ -52,6 +53,21 @@ static void gl_rule(GlRule *r)
         r->x[n - 1 - i] = x;
         r->w[i] = w;
         r->w[n - 1 - i] = w;
+    }
+}
+
+void gs_theory_eps_grid(double *eps, double *w)
+{
+    GlRule r;
+    gl_rule(&r);
+    const double norm = 1.0 / sqrt(2.0 * PI), hw = 0.25;
+    size_t k = 0;
+    for (int p = 0; p < GS_EPS_NODES / GL_N; p++) {
+        double c = -8.0 + hw * (2 * p + 1);
+        for (int i = 0; i < GL_N; i++, k++) {
+            eps[k] = c + hw * r.x[i];
+            w[k] = hw * r.w[i] * norm * exp(-0.5 * eps[k] * eps[k]);
+        }
     }
 }
 

@@ -102,6 +102,7 @@ void gs_trace_destroy(GsTrace *trace)
     free(trace->layer_kind);
     free(trace->meta_key);
     free(trace->meta_val);
+    gs_trace_series_fini(trace);
     free(trace->steps);
     free(trace->scratch);
     free(trace);
@@ -333,7 +334,7 @@ void gs_trace_set_has(GsTrace *trace, GsCol col, int has)
         trace->has &= ~GS_COL_BIT(col);
 }
 
-static char *dup_str(const char *s)
+char *gs_trace_dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
@@ -355,7 +356,7 @@ const char *gs_trace_layer_kind(const GsTrace *trace, size_t li)
 /* 1 when s survives a CSV round trip as one cell: no double quote (the tokenizer knows no
  * escaped quotes), no control byte (a newline would end the row; others are invisible in
  * messages), no leading or trailing blank (the reader trims cells). */
-static int storable_text(const char *s)
+int gs_trace_storable_text(const char *s)
 {
     size_t n = strlen(s);
     if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -396,12 +397,12 @@ GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, co
         name = NULL;
     if (kind && !*kind)
         kind = NULL;
-    if ((name && !storable_text(name)) || (kind && !storable_text(kind)))
+    if ((name && !gs_trace_storable_text(name)) || (kind && !gs_trace_storable_text(kind)))
         return GS_ERR_INVALID;
     if (gs_trace_reserve_names(trace, li + 1) != GS_OK)
         return GS_ERR_NOMEM;
-    char *n = name ? dup_str(name) : NULL;
-    char *k = kind ? dup_str(kind) : NULL;
+    char *n = name ? gs_trace_dup_str(name) : NULL;
+    char *k = kind ? gs_trace_dup_str(kind) : NULL;
     if ((name && !n) || (kind && !k)) {
         free(n);
         free(k);
@@ -417,7 +418,7 @@ GsStatus gs_trace_set_layer_name(GsTrace *trace, size_t li, const char *name, co
 GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value)
 {
     assert(trace && key && value);
-    char *v = dup_str(value);
+    char *v = gs_trace_dup_str(value);
     if (!v)
         return GS_ERR_NOMEM;
     for (size_t i = 0; i < trace->n_meta; i++) {
@@ -427,7 +428,7 @@ GsStatus gs_trace_meta_set(GsTrace *trace, const char *key, const char *value)
             return GS_OK;
         }
     }
-    char *k = dup_str(key);
+    char *k = gs_trace_dup_str(key);
     if (!k) {
         free(v);
         return GS_ERR_NOMEM;

@@ -9,6 +9,15 @@
 
 #include "gradscope/trace.h"
 
+/* The values of one (recorded step, series): len time steps of each stored time column,
+ * column-major in GsTimeCol order of the set bits of mask (slot j at v[j * len]), double or
+ * float like the trace's columns. len 0 means nothing stored (v NULL, mask 0). */
+typedef struct {
+    void *v;
+    uint32_t len;
+    uint32_t mask; /* bit c: time column c stored */
+} GsSeriesBlock;
+
 struct GsTrace {
     size_t n_layers;         /* layers per step */
     size_t stride;           /* cells per step in every column array (>= n_layers; larger only
@@ -31,8 +40,14 @@ struct GsTrace {
     char **layer_name;       /* per layer index: malloc'd name or NULL */
     char **layer_kind;       /* per layer index: malloc'd kind or NULL */
     size_t n_meta, cap_meta;
-    char **meta_key; /* n_meta keys, insertion order, each malloc'd */
-    char **meta_val; /* matching values */
+    char **meta_key;        /* n_meta keys, insertion order, each malloc'd */
+    char **meta_val;        /* matching values */
+    size_t n_series;        /* through-time series (not layers) */
+    char **series_name;     /* per series: malloc'd name or NULL */
+    char **series_kind;     /* per series: malloc'd kind or NULL */
+    GsSeriesBlock *blocks;  /* [step_index * n_series + k]; NULL until a value is stored */
+    size_t cap_block_steps; /* steps blocks[] has room for */
+    uint32_t tmask;         /* union of every block's mask (gs_trace_series_has) */
 };
 
 /* The missing marker: a quiet NaN with the two top mantissa bits set (the plain quiet NaN
@@ -55,14 +70,14 @@ static inline int gs_trace_missing_bits(double v)
     return (b & ~(UINT64_C(1) << 63)) == GS_MISSING_BITS;
 }
 
-/* Cell access independent of the storage type. The marker's float image is mapped by hand
- * rather than trusting that every platform's conversion keeps NaN payloads; ordinary
+/* Value at index at of a double (or, compact, float) array. The marker's float image is mapped
+ * by hand rather than trusting that every platform's conversion keeps NaN payloads; ordinary
  * values pay only the NaN test. */
-static inline double gs_trace_cell(const GsTrace *t, int c, size_t at)
+static inline double gs_trace_load(const void *a, int compact, size_t at)
 {
-    if (!t->compact)
-        return ((const double *)t->col[c])[at];
-    float f = ((const float *)t->col[c])[at];
+    if (!compact)
+        return ((const double *)a)[at];
+    float f = ((const float *)a)[at];
     if (f != f) {
         uint32_t b;
         memcpy(&b, &f, sizeof b);
@@ -71,10 +86,10 @@ static inline double gs_trace_cell(const GsTrace *t, int c, size_t at)
     }
     return (double)f;
 }
-static inline void gs_trace_set_cell(GsTrace *t, int c, size_t at, double v)
+static inline void gs_trace_store(void *a, int compact, size_t at, double v)
 {
-    if (!t->compact) {
-        ((double *)t->col[c])[at] = v;
+    if (!compact) {
+        ((double *)a)[at] = v;
         return;
     }
     float f = (float)v;
@@ -89,7 +104,17 @@ static inline void gs_trace_set_cell(GsTrace *t, int c, size_t at, double v)
         }
         memcpy(&f, &b, sizeof f);
     }
-    ((float *)t->col[c])[at] = f;
+    ((float *)a)[at] = f;
+}
+
+/* Cell access independent of the storage type. */
+static inline double gs_trace_cell(const GsTrace *t, int c, size_t at)
+{
+    return gs_trace_load(t->col[c], t->compact, at);
+}
+static inline void gs_trace_set_cell(GsTrace *t, int c, size_t at, double v)
+{
+    gs_trace_store(t->col[c], t->compact, at, v);
 }
 /* Bytes of one stored cell. */
 static inline size_t gs_trace_cell_size(const GsTrace *t)
@@ -116,5 +141,22 @@ GsStatus gs_trace_widen(GsTrace *trace, size_t n);
 /* Makes layer_name[] and layer_kind[] hold at least n entries (new ones NULL).
  * GS_ERR_NOMEM on failure (arrays stay valid). */
 GsStatus gs_trace_reserve_names(GsTrace *trace, size_t n);
+
+/* 1 when s survives a CSV round trip as one cell (gs_trace_set_layer_name's rule). */
+int gs_trace_storable_text(const char *s);
+/* malloc'd copy of s; NULL when out of memory. */
+char *gs_trace_dup_str(const char *s);
+/* Frees the series names and blocks (gs_trace_destroy). */
+void gs_trace_series_fini(GsTrace *trace);
+
+/* Makes the block of (i, k) hold len time steps (fixing len when it held none) with no column
+ * stored yet. GS_ERR_INVALID when it already holds another len or len is 0 or above
+ * GS_TRACE_MAX_T, GS_ERR_NOMEM when growing fails. */
+GsStatus gs_trace_series_fix_len(GsTrace *trace, size_t i, size_t k, size_t len);
+/* Frees every series block of recorded step i (the reader drops a cut-off last step). */
+void gs_trace_series_clear_step(GsTrace *trace, size_t i);
+/* Reorders the series: new series j is old series order[j] (a permutation of 0..n_series-1).
+ * GS_ERR_NOMEM when the scratch copy fails (trace unchanged). */
+GsStatus gs_trace_series_permute(GsTrace *trace, const size_t *order);
 
 #endif

@@ -1,8 +1,8 @@
 /* libFuzzer harness: trace CSV -> reader -> diagnosis -> JSON -> writer -> reader again.
  * Any crash, leak or sanitizer report is a bug; so is a trace that does not survive its own
- * writer (same steps, layers, columns, names, metadata, every cell to the writer's 9 digits,
- * "no value" and NaN kept apart). Each input is read in both storage modes, and the compact
- * (float) table must hold the double table's values rounded to float. */
+ * writer (same steps, layers, columns, names, metadata, through-time series, every cell to the
+ * writer's 9 digits, "no value" and NaN kept apart). Each input is read in both storage modes, and
+ * the compact (float) table must hold the double table's values rounded to float. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +44,31 @@ static int same_cell(double a, double b)
     return fabs(a - b) <= 6e-9 * fabs(a) + 1e-300;
 }
 
+/* Same series: names, kinds, time columns, T per step, every value. */
+static void compare_series(const GsTrace *a, const GsTrace *b)
+{
+    if (gs_trace_n_series(a) != gs_trace_n_series(b))
+        fail("n_series", 0, 0, -1);
+    for (int c = 0; c < GS_TCOL_COUNT; c++)
+        if (gs_trace_series_has(a, (GsTimeCol)c) != gs_trace_series_has(b, (GsTimeCol)c))
+            fail("series has", 0, 0, c);
+    for (size_t k = 0; k < gs_trace_n_series(a); k++) {
+        if (!same_text(gs_trace_series_name(a, k), gs_trace_series_name(b, k)) ||
+            !same_text(gs_trace_series_kind(a, k), gs_trace_series_kind(b, k)))
+            fail("series name", 0, k, -1);
+        for (size_t i = 0; i < gs_trace_n_steps(a); i++) {
+            size_t T = gs_trace_series_len(a, i, k);
+            if (T != gs_trace_series_len(b, i, k))
+                fail("series len", i, k, -1);
+            for (int c = 0; c < GS_TCOL_COUNT; c++)
+                for (size_t t = 1; t <= T; t++)
+                    if (!same_cell(gs_trace_series_get(a, i, k, (GsTimeCol)c, t),
+                                   gs_trace_series_get(b, i, k, (GsTimeCol)c, t)))
+                        fail("series cell", i, k, c);
+        }
+    }
+}
+
 static void compare(const GsTrace *a, const GsTrace *b)
 {
     if (gs_trace_n_steps(a) != gs_trace_n_steps(b))
@@ -75,6 +100,7 @@ static void compare(const GsTrace *a, const GsTrace *b)
                     !same_cell(gs_trace_get(a, i, l, (GsCol)c), gs_trace_get(b, i, l, (GsCol)c)))
                     fail("cell", i, l, c);
     }
+    compare_series(a, b);
 }
 
 /* Compact storage keeps each double rounded to float; "no value" and NaN survive as such. */
@@ -95,6 +121,24 @@ static void compare_compact(const GsTrace *full, const GsTrace *compact)
                 if (!ok)
                     fail("compact cell", i, l, c);
             }
+    if (gs_trace_n_series(full) != gs_trace_n_series(compact))
+        fail("compact n_series", 0, 0, -1);
+    for (size_t k = 0; k < gs_trace_n_series(full); k++)
+        for (size_t i = 0; i < gs_trace_n_steps(full); i++) {
+            size_t T = gs_trace_series_len(full, i, k);
+            if (T != gs_trace_series_len(compact, i, k))
+                fail("compact series len", i, k, -1);
+            for (int c = 0; c < GS_TCOL_COUNT; c++)
+                for (size_t t = 1; t <= T; t++) {
+                    double a = gs_trace_series_get(full, i, k, (GsTimeCol)c, t);
+                    double b = gs_trace_series_get(compact, i, k, (GsTimeCol)c, t);
+                    int ok = gs_trace_is_missing(a) ? gs_trace_is_missing(b)
+                             : isnan(a)             ? isnan(b) && !gs_trace_is_missing(b)
+                                                    : b == (double)(float)a;
+                    if (!ok)
+                        fail("compact series cell", i, k, c);
+                }
+        }
 }
 
 /* Diagnoses t, serializes the findings, and checks that t survives its writer. */
@@ -114,6 +158,9 @@ static void exercise(const GsTrace *t, uint64_t cols)
     gs_findings_fini(&fs);
 
     double cells = (double)gs_trace_n_steps(t) * (double)gs_trace_n_layers(t);
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++)
+        for (size_t k = 0; k < gs_trace_n_series(t); k++)
+            cells += (double)gs_trace_series_len(t, i, k);
     if (cells > MAX_ROUND_TRIP_CELLS)
         return;
     const char *out = gs_fuzz_path(1, ".csv");

@@ -3,12 +3,15 @@ tests/rnn_dump writes are loaded into nn.RNN/LSTM/GRU(batch_first=True) + nn.Lin
 state_dict names; the loss, every parameter gradient and the through-time norms ||dL/dh_t||
 (and ||dL/dc_t|| for LSTM) must agree to float32 tolerance. The norms come from the same
 net unrolled step by step with nn.RNNCell/LSTMCell/GRUCell on the same weights, retaining
-the gradient of every state (the total gradient reaching it). Truncated BPTT is rebuilt in
+the gradient of every state (the total gradient reaching it), and once more as gradscope's
+PyTorch tracer records them (GradTrace(through_time=True) on the nn.RNN/LSTM/GRU module: the
+h_grad_norm and c_grad_norm columns of its trace). Truncated BPTT is rebuilt in
 PyTorch by running the steps before each window under no_grad and starting the window from
 the detached states. Exit 77 (skip) without torch.
 
     GS_RNN_DUMP=build/tests/rnn_dump /usr/bin/python3 tests/py/rnn_torch.py
 """
+import copy
 import os
 import shutil
 import subprocess
@@ -25,6 +28,9 @@ except ImportError:
     sys.exit(77)
 
 torch.set_num_threads(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from gradscope import GradTrace, load_trace  # noqa: E402
+
 DUMP = os.environ.get("GS_RNN_DUMP") or (sys.argv[1] if len(sys.argv) > 1 else None)
 if not DUMP:
     sys.exit("rnn_torch: set GS_RNN_DUMP to the rnn_dump test program")
@@ -73,9 +79,9 @@ def check(cell, depth, head, loss, bptt, seed):
         x, y = ld("data.x"), ld("data.y")
         K = bptt if 0 < bptt < T else 0
         if K == 0:
-            seq, _ = rnn(x)
-            L = (term(out(seq[:, -1]), y, T - 1, head, loss, O) if head == "last"
-                 else sum(term(out(seq[:, s]), y, s, head, loss, O) for s in range(T)))
+            # (copies before any gradient, for the tracer's run)
+            traced = torch.nn.ModuleDict({"rnn": copy.deepcopy(rnn), "out": copy.deepcopy(out)})
+            L = full_loss(rnn, out, x, y, head, loss, O)
         else:
             L = 0
             for s in ([T - 1] if head == "last" else range(T)):
@@ -101,12 +107,49 @@ def check(cell, depth, head, loss, bptt, seed):
             err = (g - p.grad).abs().max().item() / max(scale, 1e-12)
             worst = max(worst, err)
             assert err < GRAD_TOL, f"{what}: {name} differs by {err:.3g} of its largest entry"
-        worst_norm = 0.0
+        worst_norm = worst_traced = 0.0
         if K == 0:
             worst_norm = check_norms(cell, depth, head, loss, rnn, out, x, y, O, ld, what)
-        return worst, worst_norm, abs(L.item() - want_loss) / abs(L.item())
+            worst_traced = check_traced(cell, depth, head, loss, traced, x, y, O, ld, what, d)
+        return worst, worst_norm, worst_traced, abs(L.item() - want_loss) / abs(L.item())
     finally:
         shutil.rmtree(d)
+
+
+def full_loss(rnn, out, x, y, head, loss, O):
+    seq, _ = rnn(x)
+    if head == "last":
+        return term(out(seq[:, -1]), y, T - 1, head, loss, O)
+    return sum(term(out(seq[:, s]), y, s, head, loss, O) for s in range(T))
+
+
+def rel_diff(got, want):
+    return float(np.max(np.abs(got - want) / np.maximum(want, 1e-6 * want.max())))
+
+
+def check_traced(cell, depth, head, loss, model, x, y, O, ld, what, d):
+    """The engine's through-time norms against the h_grad_norm / c_grad_norm series that
+    GradTrace(through_time=True) writes for the same weights and batch."""
+    path = os.path.join(d, "traced.csv")
+    with GradTrace(model, path, through_time=True) as tracer:
+        L = full_loss(model["rnn"], model["out"], x, y, head, loss, O)
+        L.backward()
+        tracer.step(L)
+    frame, _ = load_trace(path)
+    worst = 0.0
+    for k in range(depth):
+        ser = frame[frame.name == f"rnn.h_l{k}"].sort_values("t")
+        assert list(ser.t) == list(range(1, T + 1)), f"{what}: t of rnn.h_l{k}: {list(ser.t)}"
+        for kind, col in (("h", "h_grad_norm"), ("c", "c_grad_norm")):
+            if kind == "c" and cell != "lstm":
+                assert ser[col].isna().all(), f"{what}: {col} written for {cell}"
+                continue
+            want = ser[col].to_numpy()
+            got = ld(f"{kind}norm_l{k}").numpy()
+            err = rel_diff(got, want)
+            worst = max(worst, err)
+            assert err < NORM_TOL, f"{what}: ||dL/d{kind}_t|| layer {k}: {got} vs traced {want}"
+    return worst
 
 
 def check_norms(cell, depth, head, loss, rnn, out, x, y, O, ld, what):
@@ -145,7 +188,7 @@ def check_norms(cell, depth, head, loss, rnn, out, x, y, O, ld, what):
                 continue
             want = np.array([s.grad.norm().item() for s in states])
             got = ld(f"{kind}norm_l{k}").numpy()
-            err = np.max(np.abs(got - want) / np.maximum(want, 1e-6 * want.max()))
+            err = rel_diff(got, want)
             worst = max(worst, err)
             assert err < NORM_TOL, f"{what}: ||dL/d{kind}_t|| layer {k}: {got} vs torch {want}"
     return worst
@@ -155,17 +198,20 @@ def main():
     cases = []
     for cell in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
         for depth in (1, 2):
-            for head, loss in (("last", "mse"), ("each", "xent"), ("last", "xent"), ("each", "mse")):
+            for head, loss in (("last", "mse"), ("each", "xent"), ("last", "xent"),
+                               ("each", "mse")):
                 cases.append((cell, depth, head, loss, 0))
         for head in ("last", "each"):
             cases.append((cell, 2, head, "mse", 2))
-    wg = wn = wl = 0.0
+    wg = wn = wt = wl = 0.0
     for i, c in enumerate(cases):
-        g, n, l = check(*c, seed=i + 1)
-        wg, wn, wl = max(wg, g), max(wn, n), max(wl, l)
+        g, n, t, l = check(*c, seed=i + 1)
+        wg, wn, wt, wl = max(wg, g), max(wn, n), max(wt, t), max(wl, l)
     print(f"{len(cases)} setups agree with PyTorch {torch.__version__}: worst gradient "
-          f"difference {wg:.2g} of the tensor's largest entry, worst ||dL/dh_t|| relative "
-          f"difference {wn:.2g}, worst loss relative difference {wl:.2g}")
+          f"difference {wg:.2g} of the tensor's largest entry, worst ||dL/dh_t|| (and "
+          f"||dL/dc_t||) relative difference {wn:.2g} against the nn.*Cell unroll and {wt:.2g} "
+          f"against GradTrace(through_time=True)'s trace, worst loss relative difference "
+          f"{wl:.2g}")
 
 
 if __name__ == "__main__":

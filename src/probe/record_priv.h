@@ -1,0 +1,36 @@
+/* Private interface of the recorder shared by the MLP and the recurrent run paths. */
+#ifndef GS_PROBE_RECORD_PRIV_H
+#define GS_PROBE_RECORD_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gradscope/data.h"
+#include "gradscope/spec.h"
+#include "gradscope/status.h"
+#include "gradscope/trace.h"
+
+/* Writes the batch the MLP trains on at step 0 (the sampler's first draw) into dir as
+ * data.x.npy (B, d_in) and data.y.npy: targets (B, d_out), or class ids as float32 (B).
+ * GS_ERR_IO naming the file, GS_ERR_NOMEM. */
+GsStatus gs_record_export_batch(const GsSpec *spec, const GsDataset *data, const char *dir,
+                                GsError *err);
+
+/* Writes the input metadata (input_feature_std_min/max, input_mean_abs_max, input_max_abs)
+ * of n rows of d features x. Returns 0 when out of memory, else 1. */
+int gs_record_input_stats(GsTrace *t, const float *x, size_t n, size_t d);
+/* Writes baseline_loss (and classes for classification) of n targets. 0 when out of memory. */
+int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t n, size_t d_out,
+                       size_t n_classes);
+
+/* Sum of squares (double), largest |x| (NaN when any entry is NaN) and count of NaN/Inf of
+ * n floats: the probe's one statistics kernel. */
+typedef struct {
+    double sumsq, maxabs;
+    size_t nonfinite;
+} GsProbeStats;
+GsProbeStats gs_probe_stats(const float *x, size_t n);
+/* Mean and population std of n floats, sums in double. */
+void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std);
+
+#endif
