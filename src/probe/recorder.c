@@ -1,6 +1,7 @@
 /* The recorder: the training loop as one straight line per step (zero grads, forward,
  * loss, backward, probe, clip, optimizer step, probe the update), filling the
  * trace on recorded steps. */
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -226,6 +227,7 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
         if (tab[i].role != GS_TENSOR_WEIGHT && tab[i].role != GS_TENSOR_OUT_WEIGHT)
             continue;
         const char *dot = strrchr(tab[i].name, '.');
+        assert(dot); /* every weight is named LAYER.weight */
         snprintf(buf, sizeof buf, "%.*s", (int)(dot - tab[i].name), tab[i].name);
         if (gs_trace_set_layer_name(t, tab[i].layer, buf, "linear") != GS_OK) {
             gs_trace_destroy(t);
