@@ -34,18 +34,21 @@ T, B, D = 50, 64, 2
 torch.set_num_threads(1)
 
 
-def torch_steps_per_s(cell, hidden):
+def torch_steps_per_s(cell, hidden, train=False):
+    """Forward + backward steps/s; with train, the SGD update too (a whole training step)."""
     rnn = (torch.nn.LSTM(D, hidden, batch_first=True) if cell == "lstm"
            else torch.nn.RNN(D, hidden, nonlinearity=cell[4:], batch_first=True))
     out = torch.nn.Linear(hidden, 1)
     params = list(rnn.parameters()) + list(out.parameters())
+    opt = torch.optim.SGD(params, lr=0.01)
     x, y = torch.rand(B, T, D), torch.rand(B, 1)
 
     def step():
-        for p in params:
-            p.grad = None
+        opt.zero_grad(set_to_none=True)
         seq, _ = rnn(x)
         torch.nn.functional.mse_loss(out(seq[:, -1]), y).backward()
+        if train:
+            opt.step()
 
     for _ in range(3):
         step()
@@ -73,26 +76,7 @@ for cell in ("rnn_tanh", "lstm"):
 
 def torch_train_steps_per_s(cell, hidden):
     """PyTorch's whole training step (forward, backward, SGD update), nothing recorded."""
-    rnn = (torch.nn.LSTM(D, hidden, batch_first=True) if cell == "lstm"
-           else torch.nn.RNN(D, hidden, nonlinearity=cell[4:], batch_first=True))
-    out = torch.nn.Linear(hidden, 1)
-    params = list(rnn.parameters()) + list(out.parameters())
-    opt = torch.optim.SGD(params, lr=0.01)
-    x, y = torch.rand(B, T, D), torch.rand(B, 1)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        seq, _ = rnn(x)
-        torch.nn.functional.mse_loss(out(seq[:, -1]), y).backward()
-        opt.step()
-
-    for _ in range(3):
-        step()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < SECONDS:
-        step()
-        n += 1
-    return n / (time.perf_counter() - t0)
+    return torch_steps_per_s(cell, hidden, train=True)
 
 
 def gs_run_steps_per_s(cell, hidden, steps):
