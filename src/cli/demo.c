@@ -471,27 +471,48 @@ static int check_primary(const char *want, const GsFindings *fs, char *why, size
 }
 
 /* Clipping lessons: how often and how hard clipping acted (pre- vs post-clip global norm). */
-static void clip_note(const GsTrace *t, char *buf, size_t n)
+/* How often clipping acted in t and the largest global norm before and after it; 0 when t
+ * does not clip. */
+static int clip_stats(const GsTrace *t, size_t *clipped, size_t *ns, double *pre_max,
+                      double *post_max)
 {
     const char *cn = gs_trace_meta_get(t, "clip-norm"), *cv = gs_trace_meta_get(t, "clip-value");
     int clipping = (cn && strtod(cn, NULL) > 0) || (cv && strtod(cv, NULL) > 0);
     if (!clipping || !gs_trace_has(t, GS_COL_GLOBAL_NORM) || !gs_trace_has(t, GS_COL_CLIPPED))
-        return;
-    size_t ns = gs_trace_n_steps(t), clipped = 0;
-    double pre_max = 0, post_max = 0;
-    for (size_t i = 0; i < ns; i++) {
+        return 0;
+    *ns = gs_trace_n_steps(t);
+    *clipped = 0;
+    *pre_max = *post_max = 0;
+    for (size_t i = 0; i < *ns; i++) {
         double pre = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM);
         double post = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM_POST);
-        clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5;
+        *clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5;
         if (isfinite(pre))
-            pre_max = fmax(pre_max, pre);
+            *pre_max = fmax(*pre_max, pre);
         if (isfinite(post))
-            post_max = fmax(post_max, post);
+            *post_max = fmax(*post_max, post);
     }
-    snprintf(buf, n,
-             "clipping acted on %zu of %zu recorded steps: global gradient norm up to %.3g "
-             "before clipping, at most %.3g after",
-             clipped, ns, pre_max, post_max);
+    return 1;
+}
+
+/* The line under a lesson's title on clipping: of the run that clips, or of both (naming
+ * which is which) when both do. */
+static void clip_note(const GsTrace *before, const GsTrace *after, char *buf, size_t n)
+{
+    size_t c0 = 0, n0 = 0, c1 = 0, n1 = 0;
+    double pre0 = 0, post0 = 0, pre1 = 0, post1 = 0;
+    int b = before && clip_stats(before, &c0, &n0, &pre0, &post0);
+    int a = after && clip_stats(after, &c1, &n1, &pre1, &post1);
+    if (a && b)
+        snprintf(buf, n,
+                 "clipping acted on %zu of %zu recorded steps before (global gradient norm up to "
+                 "%.3g) and on %zu of %zu after (up to %.3g); at most %.3g after clipping",
+                 c0, n0, pre0, c1, n1, pre1, fmax(post0, post1));
+    else if (a || b)
+        snprintf(buf, n,
+                 "clipping acted on %zu of %zu recorded steps: global gradient norm up to %.3g "
+                 "before clipping, at most %.3g after",
+                 a ? c1 : c0, a ? n1 : n0, a ? pre1 : pre0, a ? post1 : post0);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -732,9 +753,7 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
                     : why2[0]         ? "cured run "
                                       : "",
                     why2);
-        clip_note(after ? after : before, l->note, sizeof l->note);
-        if (!l->note[0] && before)
-            clip_note(before, l->note, sizeof l->note);
+        clip_note(before, after, l->note, sizeof l->note);
         GsReportOptions ro;
         gs_report_options_default(&ro);
         ro.width = o->width;

@@ -1358,18 +1358,22 @@ static double finding_block(cairo_t *cr, const GsFindings *fs, size_t i, double 
         }
         return gs_text_wrap(cr, &gst, tx, y, tw, 2, dry, head) + font * 0.3;
     }
-    snprintf(head, sizeof head,
-             "%s%s \xe2\x80\x94 layers %d\xe2\x80\x93%d, steps %ld\xe2\x80\x93%ld",
-             f->primary ? "Cause: " : "", title, f->layer_first, f->layer_last, f->step_first,
-             f->step_last);
+    char lay[48];
+    if (f->layer_first == f->layer_last)
+        snprintf(lay, sizeof lay, "layer %d", f->layer_first);
+    else
+        snprintf(lay, sizeof lay, "layers %d\xe2\x80\x93%d", f->layer_first, f->layer_last);
+    snprintf(head, sizeof head, "%s%s \xe2\x80\x94 %s, steps %ld\xe2\x80\x93%ld",
+             f->primary ? "Cause: " : "", title, lay, f->step_first, f->step_last);
     if (!dry) {
         gs_set_rgb(cr, sev_color(f->severity));
         cairo_rectangle(cr, x, y + font * 0.15, chip, chip);
         cairo_fill(cr);
     }
     double h = gs_text_wrap(cr, &hs, tx, y, tw, 2, dry, head);
-    int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1);
-    h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > 4 ? 4 : lines, dry, f->message);
+    /* the cause's evidence in full where the panel has room (a through-time finding's is long) */
+    int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1), cap = f->primary ? 7 : 4;
+    h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > cap ? cap : lines, dry, f->message);
     if (f->suggestion[0]) {
         char sug[300];
         snprintf(sug, sizeof sug, "\xe2\x86\x92 %s", f->suggestion);
