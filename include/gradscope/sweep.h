@@ -91,7 +91,7 @@ typedef struct {
     char name[64]; /* file name without directory and .ini: "02-vanishing" */
     char title[160];
     size_t n_caption; /* caption lines, in order (what you see / notice / why / fix) */
-    char caption[GS_LESSON_MAX_CAPTION][512];
+    char caption[GS_LESSON_MAX_CAPTION][1024]; /* a few sentences each */
     GsSpec spec;    /* defaults + the [run] keys */
     char cure[256]; /* options of the cured run ("--act relu"); "" when none */
     char cure_label[128];
@@ -99,18 +99,20 @@ typedef struct {
     size_t n_cases; /* case = LABEL: OPTIONS lines (a row of named variants) */
     char case_label[GS_LESSON_MAX_CASES][64];
     char case_opts[GS_LESSON_MAX_CASES][192];
-    char expect[128];       /* finding kinds the run must report, comma list; "none" */
-    char expect_cured[128]; /* kinds the cured run must not report / "none" = no warnings */
-    char primary[32];       /* the root cause the run's diagnosis must name first; "" any */
-    int metric;             /* heatmap column (GsCol) the caption talks about; grad_norm default */
-    char quick[256];        /* options applied by --quick (smaller runs) */
+    char expect[128];            /* finding kinds the run must report, comma list; "none" */
+    char expect_cured[128];      /* kinds the cured run must not report / "none" = no warnings */
+    char expect_cured_full[128]; /* as expect_cured, checked only at full length (not --quick):
+                                    claims that need the whole run, such as learning */
+    char primary[32];            /* the root cause the run's diagnosis must name first; "" any */
+    int metric;      /* heatmap column (GsCol) the caption talks about; grad_norm default */
+    char quick[256]; /* options applied by --quick (smaller runs) */
 } GsLesson;
 
 /* Parses scenario text (INI: [run] keys as the setup table, [lesson] keys title, caption
  * (repeatable), cure, cure_label, vary (repeatable), case (repeatable), expect,
- * expect_cured, primary (a finding kind), metric (a trace column), quick; '#'/';' comments). name
- * labels errors ("NAME:LINE: ..."). Unknown sections/keys and bad values fail with GS_ERR_INVALID;
- * *out untouched then. */
+ * expect_cured, expect_cured_full, primary (a finding kind), metric (a trace column), quick;
+ * '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown sections/keys and bad values
+ * fail with GS_ERR_INVALID; *out untouched then. */
 GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsError *err);
 
 #endif

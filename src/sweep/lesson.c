@@ -1,8 +1,8 @@
 /* Lesson and sweep scenario files: an INI text with a [run] section of setup keys and a
  * [lesson] section (title, captions, cure, vary, cases, expectations). Parsed from memory so
  * the scenarios embedded in the binary and files on disk go through the same code. */
-#include "gradscope/sweep.h"
 #include "gradscope/diagnose.h"
+#include "gradscope/sweep.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -79,6 +79,9 @@ static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const ch
     }
     if (!strcmp(key, "expect"))
         return copy_field(L->expect, sizeof L->expect, v, name, line, key, err);
+    if (!strcmp(key, "expect_cured_full"))
+        return copy_field(L->expect_cured_full, sizeof L->expect_cured_full, v, name, line, key,
+                          err);
     if (!strcmp(key, "expect_cured"))
         return copy_field(L->expect_cured, sizeof L->expect_cured, v, name, line, key, err);
     if (!strcmp(key, "metric")) {
