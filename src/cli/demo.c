@@ -570,7 +570,11 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
           "gradient of every layer at every step, and shows it as a heatmap: layers from the "
           "input (layer 1, bottom) to the output (top), training steps from left to right, "
           "colour = gradient size on a log scale (dark = tiny, yellow = large; magenta = NaN). "
-          "Then the same network is trained again with one thing changed.</p>\n<nav><ul>\n",
+          "Then the same network is trained again with one thing changed. The recurrent "
+          "lessons (12 to 14) add a heatmap through time: time steps t of the sequence from "
+          "the first (t = 1, bottom) to the last (t = T, top), colour = how much of the "
+          "gradient at the last step reaches step t (white = all of it, blue = less, orange = "
+          "more).</p>\n<nav><ul>\n",
           f);
     for (size_t i = 0; i < n; i++) {
         if (!sel[i])
