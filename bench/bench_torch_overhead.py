@@ -89,8 +89,9 @@ def bench(name, build, cycles, directory, **trace_kw):
     # positions in the cycle whose cost differs: the snapshot (0), the update measured (1),
     # activation gradients (multiples of act_every); all others cost alike and are pooled
     act_every = tracer._rec.act_every
-    special = sorted({0, 1 % period} | set(range(0, period, act_every))
-                     | set(range(0, period, tracer._rec.hist_every)))
+    # (with histograms, every hist_every-th step counts them)
+    hist_steps = range(0, period, tracer._rec.hist_every) if tracer._rec._hkinds else ()
+    special = sorted({0, 1 % period} | set(range(0, period, act_every)) | set(hist_steps))
     ratios = {p: [] for p in special + ["other"]}
     plain, traced = [], []
     for k in range(cycles * period):
