@@ -76,9 +76,10 @@ _MANT_BITS = 4
 
 def _tables(width):
     """(tbl, thr) over the blocks of `width`-bit floats (sign, exponent and the top
-    _MANT_BITS mantissa bits; 2^13 blocks for float32, 2^16 for float64): tbl[h] = raw index of the block's first value, thr[h] = the largest
-    signed bit pattern with that index when the block holds the next index too (its one edge),
-    else the largest integer (so index = tbl[h] + (bits > thr[h]))."""
+    _MANT_BITS mantissa bits; 2^13 blocks for float32, 2^16 for float64): tbl[h] = raw index
+    of the block's first value, thr[h] = the largest signed bit pattern with that index when
+    the block holds the next index too (its one edge), else the largest integer (so index =
+    tbl[h] + (bits > thr[h]))."""
     itype, utype, ftype, mant = ((np.int32, np.uint32, np.float32, 23) if width == 32
                                  else (np.int64, np.uint64, np.float64, 52))
     shift = mant - _MANT_BITS

@@ -536,8 +536,9 @@ class _Recorder:
         return [("hist", ",".join(self._hkinds)),
                 ("hist_file", os.path.basename(self._hside)),
                 ("hist_bins", _hist.NB), ("hist_act_range", self._hrange),
-                ("hist_log_edges", "-30:10:0.25"), ("hist_every", self.hist_every),
-                ("hist_act", ",".join(self._hsrc.get(id(r), "") for r in self._rows))]
+                ("hist_log_edges", "-30:10:0.25"), ("hist_every", self.hist_every)] + (
+                    [("hist_act", ",".join(self._hsrc.get(id(r), "") for r in self._rows))]
+                    if "act" in self._hkinds else [])
 
     def _hist_write(self):
         """The side file with the recorded steps whose rows are in the CSV."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 try:
     import numpy as np
-    import pandas  # noqa: F401
+    import pandas  # noqa: F401  (load_trace needs it)
     import sklearn.datasets
     import torch
 except ImportError as e:
