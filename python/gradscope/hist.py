@@ -37,7 +37,7 @@ ACT_MODULES = ("relu", "relu6", "leakyrelu", "prelu", "rrelu", "elu", "celu", "s
 # raw bincount layout (device side): 0 zero, 1..160 log bins, 161 +Inf, 162 NaN (sign bit
 # clear), 163 -Inf, 164 NaN (sign bit set)
 _NRAW = 165
-_NLINRAW = NLIN + 1  # the last: NaN/Inf (not counted)
+_NLINRAW = NLIN
 
 
 def exact_edge(j):
@@ -161,18 +161,20 @@ class Counter:
         return torch.bincount(i, minlength=_NRAW)
 
     def lin(self, x):
-        """Counts (int64, 65) of the signed linear bins over [-A, A] (the last: NaN/Inf)."""
+        """Counts (int64, 64) of the signed linear bins over [-A, A] of the entries of x with
+        NaN in bin 32, +Inf in bin 63 and -Inf in bin 0: from_raw takes them out again (four
+        passes fewer than masking them here)."""
         torch = self.torch
         x = x.detach().reshape(-1)
-        if x.dtype != torch.float64:
+        if x.dtype not in (torch.float32, torch.float64):
             x = x.float()
-        k = (x.clamp(-self.A, self.A) * self.scale).floor_().clamp_(-32, 31).add_(32)
-        k = torch.where(torch.isfinite(x), k, torch.full_like(k, NLIN))
-        return torch.bincount(k.to(torch.int32), minlength=_NLINRAW)
+        # floor before adding 32: x * 32/A is exact, x * 32/A + 32 would round (-1e-9 + 32)
+        k = (x * self.scale).nan_to_num_(0.0).floor_().clamp_(-32, 31).add_(32)
+        return torch.bincount(k.to(torch.int32), minlength=NLIN)
 
 
 def from_raw(raw, lin=None, negate=False):
-    """The NB counts (float32) from raw counts (numpy, 165) and linear counts (65 or None);
+    """The NB counts (float32) from raw counts (165) and Counter.lin's counts (64) or None;
     negate swaps +Inf and -Inf (the tensor held -x)."""
     out = np.zeros(NB, dtype=np.float32)
     out[ZERO] = raw[0]
@@ -181,6 +183,9 @@ def from_raw(raw, lin=None, negate=False):
     out[LOG0:LOG0 + NLOG] = raw[1:161]
     if lin is not None:
         out[LIN0:LIN0 + NLIN] = lin[:NLIN]
+        out[LIN0 + NLIN // 2] -= out[NAN]  # see Counter.lin
+        out[LIN0 + NLIN - 1] -= out[PINF]
+        out[LIN0] -= out[NINF]
     return out
 
 
