@@ -190,9 +190,9 @@ def from_raw(raw, lin=None, negate=False):
 
 
 def side_path(csv_path):
-    """run.csv -> run.hist.npy (the extension replaced; a name without one gets .hist.npy)."""
-    root, ext = os.path.splitext(csv_path)
-    return (root if ext else csv_path) + ".hist.npy"
+    """run.csv -> run.hist.npy; any other name gets .hist.npy appended (as the C writer)."""
+    root = csv_path[:-4] if csv_path.endswith(".csv") else csv_path
+    return root + ".hist.npy"
 
 
 def write_side(path, steps, layers, tmp_suffix):

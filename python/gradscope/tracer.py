@@ -37,10 +37,6 @@ DEFAULT_UPDATE_EVERY = 32
 DEFAULT_ACT_EVERY = 16
 # Input statistics are written per feature up to this many features, as summaries always.
 _MAX_LISTED_FEATURES = 64
-# A live trace's histogram side file is rewritten (whole, atomically) at a flush once this many
-# recorded steps were added since its last version: rewriting it at every flush would cost
-# O(steps^2) bytes. The finished trace always gets the complete file.
-HIST_LIVE_EVERY = 500
 
 
 def _is_bias_name(pname):
@@ -297,7 +293,8 @@ class _Recorder:
     the user's GradTrace, so dropping the GradTrace finishes the file."""
 
     def __init__(self, model, path, every, update_every, act_every, flush_every, flush_seconds,
-                 classes, loss, setup, through_time=False, hist=None, hist_every=1):
+                 classes, loss, setup, through_time=False, hist=None, hist_every=1,
+                 hist_live_every=None):
         if not isinstance(model, torch.nn.Module):
             raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         for opt, v in (("every", every), ("update_every", update_every),
@@ -311,6 +308,11 @@ class _Recorder:
             raise ValueError(f"through_time = {through_time!r}: expected False, True or "
                              "'output'")
         self._hkinds = _parse_hist(hist)
+        if hist_live_every is not None and (isinstance(hist_live_every, bool) or not isinstance(
+                hist_live_every, int) or hist_live_every < 1):
+            raise ValueError(f"hist_live_every = {hist_live_every!r}: expected None or an "
+                             "integer >= 1")
+        self.hist_live_every = hist_live_every
         if loss is not None and loss not in ("xent", "mse"):
             raise ValueError(f"loss = {loss!r}: expected 'xent' or 'mse'")
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
@@ -952,7 +954,8 @@ class _Recorder:
         self._ready = []
         self._ready_steps = 0
         self._last_flush = now
-        if self._hkinds and self._n_emitted - (self._hside_steps or 0) >= HIST_LIVE_EVERY:
+        if (self._hkinds and self.hist_live_every is not None
+                and self._n_emitted - (self._hside_steps or 0) >= self.hist_live_every):
             self._hist_write()
 
     def _finish(self, end):
@@ -1041,6 +1044,11 @@ class GradTrace:
                    none. Counted on the device, read back with the step's other values.
     hist_every     histograms on every N-th recorded step only (default 1: all); the others
                    hold NaN in the side file.
+    hist_live_every  None (default): the side file is written when the trace is finished;
+                   N: also rewritten while training runs, at a flush once N recorded steps were
+                   added since its last version, with the steps then in the CSV. It lags the
+                   growing CSV: load_hist/numpy read it, but the C reader requires equal step
+                   counts and refuses the live trace while they differ.
 
     Raises ValueError for a model without a weight tensor or a bad option (or a recurrent
     module through_time=True cannot unroll), OSError when the
@@ -1049,10 +1057,11 @@ class GradTrace:
 
     def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY,
                  act_every=DEFAULT_ACT_EVERY, flush_every=50, flush_seconds=2.0, classes=None,
-                 loss=None, setup=None, through_time=False, hist=None, hist_every=1):
+                 loss=None, setup=None, through_time=False, hist=None, hist_every=1,
+                 hist_live_every=None):
         self._rec = _Recorder(model, path, every, update_every, act_every, flush_every,
                               flush_seconds, classes, loss, setup, through_time, hist,
-                              hist_every)
+                              hist_every, hist_live_every)
         global _prev_excepthook
         if _prev_excepthook is None and sys.excepthook is not _excepthook:
             _prev_excepthook = sys.excepthook

@@ -24,8 +24,6 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
-import gradscope  # noqa: E402
-import gradscope.tracer  # noqa: E402
 from gradscope import GradTrace, hist, load_hist, load_trace, read_meta  # noqa: E402
 
 torch.set_num_threads(1)
@@ -300,39 +298,48 @@ def test_options(d):
 
 
 def test_live(d):
-    """A live trace's side file: a stale one is removed at the first flush; rewritten with
-    exactly the steps in the CSV once HIST_LIVE_EVERY steps were added; complete at close."""
+    """A live trace's side file: a stale one is removed at the first flush; by default none
+    until close; with hist_live_every=4 rewritten with exactly the steps in the CSV once 4
+    steps were added; complete at close either way."""
     net, X, y = digits_mlp()
-    path = os.path.join(d, "live.csv")
-    side = os.path.join(d, "live.hist.npy")
-    np.save(side, np.zeros((1, 1, 3, NB), np.float32))  # from an earlier run
-    old = gradscope.tracer.HIST_LIVE_EVERY
-    gradscope.tracer.HIST_LIVE_EVERY = 4
-    opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    try:
-        tr = GradTrace(net, path, hist="grad,update", flush_every=1, update_every=1)
+    for live in (None, 4):
+        path = os.path.join(d, f"live{live}.csv")
+        side = os.path.join(d, f"live{live}.hist.npy")
+        np.save(side, np.zeros((1, 1, 3, NB), np.float32))  # from an earlier run
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        tr = GradTrace(net, path, hist="grad,update", flush_every=1, update_every=1,
+                       hist_live_every=live)
         seen = []
-        for s in range(10):
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(X[:40]), y[:40])
-            loss.backward()
-            tr.step(loss)
-            opt.step()
-            rows = len(load_trace(path)[0]) // 3 if os.path.exists(path) else 0
-            n = np.load(side).shape[0] if os.path.exists(side) else None
-            seen.append((rows, n))
-        tr.close()
-    finally:
-        gradscope.tracer.HIST_LIVE_EVERY = old
-    # update_every 1: a step's rows wait for its update, written at the next step(); the
-    # stale file goes with the first write of the CSV
-    assert seen[0] == (0, 1) and seen[1] == (1, None), seen
-    assert all(n is None or n <= rows for rows, n in seen[1:]), seen
-    assert (4, 4) in seen and (8, 8) in seen, seen
-    got = np.load(side)
-    assert got.shape == (10, 3, 3, NB) and not np.isnan(got[:, :, 2]).any()
-    assert read_meta(path)["complete"] == 1
-    print(f"live: (CSV steps, side-file steps) per step {seen}")
+        try:
+            for s in range(10):
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(X[:40]), y[:40])
+                loss.backward()
+                tr.step(loss)
+                opt.step()
+                rows = len(load_trace(path)[0]) // 3 if os.path.exists(path) else 0
+                n = np.load(side).shape[0] if os.path.exists(side) else None
+                seen.append((rows, n))
+        finally:
+            tr.close()
+        # update_every 1: a step's rows wait for its update, written at the next step(); the
+        # stale file goes with the first write of the CSV
+        assert seen[0] == (0, 1) and seen[1] == (1, None), seen
+        if live is None:
+            assert all(n is None for _, n in seen[1:]), seen
+        else:
+            assert all(n is None or n <= rows for rows, n in seen[1:]), seen
+            assert (4, 4) in seen and (8, 8) in seen, seen
+        got = np.load(side)
+        assert got.shape == (10, 3, 3, NB) and not np.isnan(got[:, :, 2]).any()
+        assert read_meta(path)["complete"] == 1
+        print(f"live (hist_live_every={live}): (CSV steps, side-file steps) per step {seen}")
+    try:
+        GradTrace(net, os.path.join(d, "x.csv"), hist="grad", hist_live_every=0)
+    except ValueError as e:
+        assert "hist_live_every" in str(e)
+    else:
+        raise AssertionError("hist_live_every=0 accepted")
 
 
 def main():
