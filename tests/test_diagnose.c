@@ -1561,6 +1561,26 @@ START_TEST(time_torch_trace)
 }
 END_TEST
 
+START_TEST(time_learned_anyway)
+{
+    /* the loss fell far below the baseline: vanishing through time is reported at info */
+    RnnSyn r = {.T = 60, .steps = 50, .gain = 0.58};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "tanh", 60, "default", "0");
+    meta(t, "baseline_loss", "5.0"); /* the synthetic loss ends near 0.2 */
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *v = find(&f, GS_FIND_VANISHING_TIME);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->severity, GS_SEV_INFO);
+    ck_assert(strstr(v->message, "may not need the early steps") != NULL);
+    size_t n = strlen(v->message);
+    ck_assert_msg(v->message[n - 1] == '.', "cut message: %s", v->message);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 START_TEST(time_healthy_silent)
 {
     /* a short sequence with a decent gain: 0.6^4 = 0.13 */
@@ -1618,6 +1638,36 @@ START_TEST(exploding_time_and_clipping)
     ck_assert(strstr(e->message, "clipping (--clip-norm 1) acted") != NULL);
     ck_assert_str_eq(e->options, "");
     ck_assert_double_eq(ev(e, "clip_norm"), 1.0);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(exploding_time_burst)
+{
+    /* healthy at step 0 and most of the run, then 10 recorded steps growing 1.2x per step back
+     * (training pushed W_hh past 1): a burst, fixed by clipping, and the finding says when */
+    RnnSyn r = {.T = 60, .steps = 40, .gain = 0.97, .gain_late = 1.2, .i_late = 30};
+    GsTrace *t = build_rnn(&r);
+    rnn_meta(t, "rnn", "relu", 60, "default", "0");
+    GsFindings f = run(t, NULL);
+    assert_well_formed(&f);
+    const GsFinding *e = find(&f, GS_FIND_EXPLODING_TIME);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->primary, 1);
+    ck_assert_int_eq(e->step_first, 300);
+    ck_assert_int_eq(e->step_last, 390);
+    assert_close(ev(e, "ratio_h1_hT"), pow(1.2, 59), 1e-6);
+    ck_assert(strstr(e->message, "past it at 10 recorded steps from step 300") != NULL);
+    ck_assert_str_eq(e->options, "--clip-norm 1");
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+    /* one step past the threshold is not enough */
+    r.steps = 31;
+    t = build_rnn(&r);
+    rnn_meta(t, "rnn", "relu", 60, "default", "0");
+    f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_EXPLODING_TIME));
     gs_findings_fini(&f);
     gs_trace_destroy(t);
 }
@@ -1728,8 +1778,10 @@ Suite *gs_test_suite(void)
     tcase_add_test(tt, vanishing_time_tanh);
     tcase_add_test(tt, vanishing_time_lstm_fix);
     tcase_add_test(tt, time_healthy_silent);
+    tcase_add_test(tt, time_learned_anyway);
     tcase_add_test(tt, time_torch_trace);
     tcase_add_test(tt, exploding_time_and_clipping);
+    tcase_add_test(tt, exploding_time_burst);
     tcase_add_test(tt, time_primary_over_generic);
     suite_add_tcase(s, tt);
     return s;

@@ -620,6 +620,18 @@ START_TEST(through_time_cells)
                 assert_px(pixel(s, c * 10 + 5, (20 - u) * 10 + 5), want, "through-time cell");
             }
         }
+        if (!absolute) {
+            /* the memory horizon: 0.5^(T - t) < 1e-3 from T - t = 10 back, i.e. up to the top
+             * edge of row t = 10; the short step (T = 10) never gets that low */
+            ck_assert(isnan(gs_heatmap_edge(hm, 0)));
+            ck_assert_int_eq(gs_heatmap_mark_below(hm, 1e-3, "horizon"), GS_OK);
+            for (size_t c = 0; c < 4; c++)
+                ck_assert_double_eq(gs_heatmap_edge(hm, c), 10.0);
+            ck_assert(isnan(gs_heatmap_edge(hm, 4)));
+            ck_assert_int_eq(gs_heatmap_mark_below(hm, 0.3, NULL), GS_OK); /* 0.25 at t = T-2 */
+            ck_assert_double_eq(gs_heatmap_edge(hm, 0), 18.0);
+            ck_assert_double_eq(gs_heatmap_edge(hm, 4), 8.0);
+        }
         if (!absolute) { /* t = T is 1: the centre of the diverging map, at every step */
             assert_px(pixel(s, 5, 5), gs_cmap_div(0.0), "t = T");
             assert_px(pixel(s, 45, 105), gs_cmap_div(0.0), "t = T of the short step");

@@ -680,6 +680,7 @@ START_TEST(through_time_view)
         "theory (init): \xc3\x97"
         "0.5 per step back from T",
         "time step t (1 = first input, T = last)",
+        "memory horizon (10\xe2\x81\xbb\xc2\xb3)",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(log.text, want[i]) != NULL, "'%s' not drawn:\n%s", want[i], log.text);
@@ -731,6 +732,7 @@ START_TEST(through_time_view)
     ck_assert_ptr_nonnull(strstr(log.text, "log10 \xe2\x80\x96\xe2\x88\x82L/\xe2\x88\x82h_t"
                                            "\xe2\x80\x96\n"));
     ck_assert_ptr_null(strstr(log.text, "relative to t = T"));
+    ck_assert_ptr_null(strstr(log.text, "memory horizon")); /* a relative measure */
     o.series_absolute = 0;
     /* A series that is not there is refused, naming it. */
     GsError err = {{0}};

@@ -57,9 +57,12 @@ void gs_report_options_default(GsReportOptions *o);
  * at most 16; its top fitted so that a run whose findings show healthy gradients sits in the
  * upper half); cells outside take the end colours, counted in the legend. Colours: NaN
  * magenta, +Inf red, -Inf cyan, 0/underflow black, missing (gs_trace_is_missing) hatched grey.
+ * A trace with through-time h_grad_norm (a recurrent net) gets the through-time view: the
+ * through-time heatmap of `series` beside the per-tensor heatmap, and the through-time profile
+ * instead of the depth profile (DESIGN.md "Report figures").
  * GS_ERR_INVALID for an unknown extension, a bad size/scale, a trace with no steps or without
- * the metric column (message names the value); GS_ERR_IO naming the path when it cannot be
- * written; GS_ERR_NOMEM. */
+ * the metric column, a `series` the trace does not have (message names the value); GS_ERR_IO naming
+ * the path when it cannot be written; GS_ERR_NOMEM. */
 GsStatus gs_plot_report(const GsReportOptions *o, const char *path, GsError *err);
 
 /* Parses "gmean", "max" or "min" into *out; GS_ERR_INVALID naming the text otherwise (*out

@@ -91,7 +91,7 @@ typedef struct {
     char name[64]; /* file name without directory and .ini: "02-vanishing" */
     char title[160];
     size_t n_caption; /* caption lines, in order (what you see / notice / why / fix) */
-    char caption[GS_LESSON_MAX_CAPTION][512];
+    char caption[GS_LESSON_MAX_CAPTION][1024]; /* a few sentences each */
     GsSpec spec;    /* defaults + the [run] keys */
     char cure[256]; /* options of the cured run ("--act relu"); "" when none */
     char cure_label[128];

@@ -103,8 +103,10 @@ typedef struct {
                            (1 when T = 1); for per-step heads the propagated path's factor */
     double local_gain;  /* the factor of one step at t = T, where the transient from h_0 = 0 has
                            settled most: the rate for sequences much longer than T */
-    double horizon;     /* steps back until the gradient is below 1e-3 of its value at T:
-                           log(1e-3) / log(step_gain); +Inf when step_gain >= 1 */
+    double horizon;     /* steps back from T that the predicted gradient stays above 1e-3 of
+                           its value at T (the diagnosis' memory_horizon, predicted), continued
+                           past t = 1 at local_gain for short sequences; +Inf when it never
+                           falls below (local_gain >= 1) */
     double q_T;         /* second moment of the (candidate) pre-activation at t = T (at
                            t = 2000 for longer sequences: beyond it the prediction extrapolates
                            with local_gain, the statistics having settled) */
@@ -123,6 +125,13 @@ typedef struct {
  * cfg or input moment), the message saying why; GS_ERR_NOMEM. *out untouched on failure. */
 GsStatus gs_theory_rnn_predict(const GsRnnConfig *cfg, double input_second_moment,
                                double spectral_radius, GsRnnPrediction *out, GsError *err);
+
+/* The predicted profile through time: log10_rel[t-1] = log10(||dL/dh_t|| / ||dL/dh_T||) for
+ * t = 1..cfg->seq_len (0 at t = T), the gradient from T propagated back (for per-step heads,
+ * the part that came from step T). log10_rel holds seq_len entries. Fails as
+ * gs_theory_rnn_predict; log10_rel untouched on failure. */
+GsStatus gs_theory_rnn_profile(const GsRnnConfig *cfg, double input_second_moment,
+                               double spectral_radius, double *log10_rel, GsError *err);
 
 /* The per-step gain the recorder writes as theory_step_gain_l0: step_gain of
  * gs_theory_rnn_predict for cfg, or NaN when there is no prediction. sigma_max is accepted for

@@ -553,8 +553,12 @@ int cli_runset_render(const char *cmd, const CliRunSet *rs, const char *summary_
         char sub[1024], ttl[256];
         fixed_setup(rs, sub, sizeof sub);
         if (!title) {
-            snprintf(ttl, sizeof ttl, "gradscope sweep: %zu runs, gradient norm per layer and step",
-                     n);
+            int tt = 1; /* the grid shows recurrent runs through time (gs_plot_grid) */
+            for (size_t i = 0; i < n; i++)
+                tt &= gs_trace_series_has(rs->traces[i], GS_TCOL_H_GRAD_NORM);
+            snprintf(ttl, sizeof ttl, "gradscope sweep: %zu runs, %s", n,
+                     tt ? "the gradient through time, relative to t = T"
+                        : "gradient norm per layer and step");
             title = ttl;
         }
         GsGridOptions go = {0};

@@ -313,6 +313,15 @@ static void margin_present(char *buf, size_t n, const GsFinding *f, const GsTrac
         else
             append(buf, n, "%s: Inf/NaN at step %.0f; ", k, evid(f, "first_nonfinite_step"));
         break;
+    case GS_FIND_VANISHING_TIME:
+    case GS_FIND_EXPLODING_TIME:
+        r = evid(f, "ratio_h1_hT");
+        if (isfinite(r) && r > 0)
+            append(buf, n, "%s: dL/dh_1 / dL/dh_T %.2g, threshold %g, %.1f decades beyond; ", k, r,
+                   thr, fabs(log10(r / thr)));
+        else
+            append(buf, n, "%s: present; ", k);
+        break;
     case GS_FIND_NONFINITE:
     case GS_FIND_LOSS_DIVERGING:
         append(buf, n, "%s: from step %ld of %ld; ", k, f->step_first, last);
@@ -338,9 +347,54 @@ static void margin_present(char *buf, size_t n, const GsFinding *f, const GsTrac
 
 /* Why an absent kind is absent, for the profile kinds: the run's step-0 and median ratios
  * against the thresholds. */
+/* Sorts v[0..m) ascending (insertion sort: recorded steps are few). */
+static void sort_small(double *v, size_t m)
+{
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+}
+
+/* The through-time margin of an absent vanishing_time/exploding_time: ||dL/dh_1|| / ||dL/dh_T||
+ * of the first series at step 0 and its median over the run. */
+static void margin_absent_time(char *buf, size_t n, const char *kind, const GsTrace *t)
+{
+    size_t S = gs_trace_n_steps(t), m = 0;
+    double *r = malloc((S ? S : 1) * sizeof *r), r0 = NAN;
+    if (!r || gs_trace_n_series(t) == 0) {
+        append(buf, n, "no %s; ", kind);
+        free(r);
+        return;
+    }
+    for (size_t i = 0; i < S; i++) {
+        size_t T = gs_trace_series_len(t, i, 0);
+        double v = T ? gs_trace_series_get(t, i, 0, GS_TCOL_H_GRAD_NORM, 1) /
+                           gs_trace_series_get(t, i, 0, GS_TCOL_H_GRAD_NORM, T)
+                     : (double)NAN;
+        if (i == 0)
+            r0 = v;
+        if (isfinite(v) && v > 0)
+            r[m++] = v;
+    }
+    sort_small(r, m);
+    if (m)
+        append(buf, n, "no %s: dL/dh_1 / dL/dh_T %.2g at step 0, median %.2g; ", kind, r0,
+               r[m / 2]);
+    else
+        append(buf, n, "no %s; ", kind);
+    free(r);
+}
+
 static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *t)
 {
     size_t L = gs_trace_n_layers(t), S = gs_trace_n_steps(t);
+    if (!strcmp(kind, "vanishing_time") || !strcmp(kind, "exploding_time")) {
+        margin_absent_time(buf, n, kind, t);
+        return;
+    }
     if (strcmp(kind, "vanishing") && strcmp(kind, "exploding")) {
         append(buf, n, "no %s; ", kind);
         return;
@@ -365,12 +419,7 @@ static void margin_absent(char *buf, size_t n, const char *kind, const GsTrace *
             r[m++] = v;
     }
     double r0 = gs_trace_get(t, 0, 0, col) / gs_trace_get(t, 0, L - 2, col);
-    for (size_t i = 1; i < m; i++) /* insertion sort: S is small */
-        for (size_t j = i; j > 0 && r[j - 1] > r[j]; j--) {
-            double x = r[j];
-            r[j] = r[j - 1];
-            r[j - 1] = x;
-        }
+    sort_small(r, m);
     if (m)
         append(buf, n,
                "no %s: layer-1/last %s ratio %.2g at step 0, median %.2g (thresholds "
@@ -402,7 +451,9 @@ static void margins(char *buf, size_t n, const char *who, const char *expect, co
         const GsFinding *f = find_kind(fs, k);
         if (!neg && f)
             margin_present(buf, n, f, t);
-        else if (neg && (!f || f->severity < GS_SEV_WARNING))
+        else if (neg && f && f->severity < GS_SEV_WARNING)
+            append(buf, n, "%s: info only, not a warning (e.g. clipping acted); ", k);
+        else if (neg && !f)
             margin_absent(buf, n, k, t);
     }
 }
@@ -420,27 +471,48 @@ static int check_primary(const char *want, const GsFindings *fs, char *why, size
 }
 
 /* Clipping lessons: how often and how hard clipping acted (pre- vs post-clip global norm). */
-static void clip_note(const GsTrace *t, char *buf, size_t n)
+/* How often clipping acted in t and the largest global norm before and after it; 0 when t
+ * does not clip. */
+static int clip_stats(const GsTrace *t, size_t *clipped, size_t *ns, double *pre_max,
+                      double *post_max)
 {
     const char *cn = gs_trace_meta_get(t, "clip-norm"), *cv = gs_trace_meta_get(t, "clip-value");
     int clipping = (cn && strtod(cn, NULL) > 0) || (cv && strtod(cv, NULL) > 0);
     if (!clipping || !gs_trace_has(t, GS_COL_GLOBAL_NORM) || !gs_trace_has(t, GS_COL_CLIPPED))
-        return;
-    size_t ns = gs_trace_n_steps(t), clipped = 0;
-    double pre_max = 0, post_max = 0;
-    for (size_t i = 0; i < ns; i++) {
+        return 0;
+    *ns = gs_trace_n_steps(t);
+    *clipped = 0;
+    *pre_max = *post_max = 0;
+    for (size_t i = 0; i < *ns; i++) {
         double pre = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM);
         double post = gs_trace_get(t, i, 0, GS_COL_GLOBAL_NORM_POST);
-        clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5;
+        *clipped += gs_trace_get(t, i, 0, GS_COL_CLIPPED) > 0.5;
         if (isfinite(pre))
-            pre_max = fmax(pre_max, pre);
+            *pre_max = fmax(*pre_max, pre);
         if (isfinite(post))
-            post_max = fmax(post_max, post);
+            *post_max = fmax(*post_max, post);
     }
-    snprintf(buf, n,
-             "clipping acted on %zu of %zu recorded steps: global gradient norm up to %.3g "
-             "before clipping, at most %.3g after",
-             clipped, ns, pre_max, post_max);
+    return 1;
+}
+
+/* The line under a lesson's title on clipping: of the run that clips, or of both (naming
+ * which is which) when both do. */
+static void clip_note(const GsTrace *before, const GsTrace *after, char *buf, size_t n)
+{
+    size_t c0 = 0, n0 = 0, c1 = 0, n1 = 0;
+    double pre0 = 0, post0 = 0, pre1 = 0, post1 = 0;
+    int b = before && clip_stats(before, &c0, &n0, &pre0, &post0);
+    int a = after && clip_stats(after, &c1, &n1, &pre1, &post1);
+    if (a && b)
+        snprintf(buf, n,
+                 "clipping acted on %zu of %zu recorded steps before (global gradient norm up to "
+                 "%.3g) and on %zu of %zu after (up to %.3g); at most %.3g after clipping",
+                 c0, n0, pre0, c1, n1, pre1, fmax(post0, post1));
+    else if (a || b)
+        snprintf(buf, n,
+                 "clipping acted on %zu of %zu recorded steps: global gradient norm up to %.3g "
+                 "before clipping, at most %.3g after",
+                 a ? c1 : c0, a ? n1 : n0, a ? pre1 : pre0, a ? post1 : post0);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -681,9 +753,7 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
                     : why2[0]         ? "cured run "
                                       : "",
                     why2);
-        clip_note(after ? after : before, l->note, sizeof l->note);
-        if (!l->note[0] && before)
-            clip_note(before, l->note, sizeof l->note);
+        clip_note(before, after, l->note, sizeof l->note);
         GsReportOptions ro;
         gs_report_options_default(&ro);
         ro.width = o->width;

@@ -54,6 +54,10 @@ int cli_report_option(CliReport *r, const char *cmd, const char *name, const cha
         r->report.metric = (GsCol)c;
     } else if (!strcmp(name, "relative")) {
         r->report.relative = 1;
+    } else if (!strcmp(name, "series")) {
+        r->report.series = arg;
+    } else if (!strcmp(name, "time-absolute")) {
+        r->report.series_absolute = 1;
     } else if (!strcmp(name, "bin")) {
         if (gs_plot_parse_bin(arg, &r->report.bin, &err) != GS_OK)
             return cli_fail(cmd, "--bin: %s", err.msg);

@@ -61,6 +61,10 @@ int cli_judge_trace(const char *cmd, const GsTrace *trace, const GsThresholds *t
          "heatmap metric: any numeric trace column "                                               \
          "[default: grad_norm]"},                                                                  \
         {"relative", 0, no_argument, NULL, "colour by ratio to the output layer (diverging map)"}, \
+        {"series", 0, required_argument, "NAME",                                                   \
+         "recurrent nets: the through-time series shown (e.g. rnn.h_l1) [default: layer 0's]"},    \
+        {"time-absolute", 0, no_argument, NULL,                                                    \
+         "recurrent nets: colour log10 ||dL/dh_t|| itself, not relative to t = T"},                \
         {"bin", 0, required_argument, "MODE",                                                      \
          "reduce steps per pixel column: gmean max min "                                           \
          "[default: gmean]"},                                                                      \

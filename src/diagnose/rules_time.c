@@ -12,26 +12,16 @@
 
 #include "gradscope/init.h"
 #include "gradscope/rnn.h"
+#include "gradscope/spec.h"
 #include "gradscope/theory.h"
 
-/* ---- the recurrent setup from metadata ------------------------------------------------ */
+/* ---- the recurrent setup ------------------------------------------------------------- */
 
-/* Metadata value of key spelled with '_' or '-'; NULL when absent. */
-static const char *meta(const GsTrace *t, const char *key)
-{
-    const char *v = gs_trace_meta_get(t, key);
-    if (v)
-        return v;
-    char alt[64];
-    snprintf(alt, sizeof alt, "%s", key);
-    for (char *p = alt; *p; p++)
-        *p = *p == '_' ? '-' : *p == '-' ? '_' : *p;
-    return gs_trace_meta_get(t, alt);
-}
-
+/* A number the recorder wrote (rnn_sigma_max_l0, ...); NaN when absent or not a number. The
+ * setup's own keys come from the one setup reader (c->su.ts). */
 static double meta_num(const GsTrace *t, const char *key)
 {
-    const char *s = meta(t, key);
+    const char *s = gs_trace_meta_get(t, key);
     if (!s)
         return DNAN;
     char *end = NULL;
@@ -48,84 +38,55 @@ static double meta_num(const GsTrace *t, const char *key)
 typedef struct {
     char arch[16];      /* "rnn", "lstm", "gru"; "" unknown */
     char act[16];       /* rnn: "tanh" or "relu" */
-    double forget_bias; /* NaN: none recorded or "none"; */
-    int chrono;         /* forget_bias = "chrono" */
+    double forget_bias; /* NaN: no constant forget bias (PyTorch's default, or chrono) */
+    int chrono;         /* chrono init of the forget biases */
     double sigma_max;   /* rnn_sigma_max_l0 */
     double rho;         /* rnn_spectral_radius_l0 */
-    double theory_gain; /* theory_step_gain_l0 */
+    double theory_gain; /* theory_step_gain_l0, else predicted here from cfg */
     double clip_norm;   /* NaN when off or unknown */
     int have_cfg;       /* cfg is complete enough for the theory */
     GsRnnConfig cfg;    /* the setup as a config (layer 0) */
     double input_m2;    /* input_second_moment */
 } RnnSetup;
 
-static void copy_meta(const GsTrace *t, const char *key, char *dst, size_t size)
+static void read_rnn_setup(const Ctx *c, RnnSetup *r)
 {
-    const char *v = meta(t, key);
-    snprintf(dst, size, "%s", v ? v : "");
-}
-
-static void read_rnn_setup(const GsTrace *t, RnnSetup *r)
-{
+    const GsTrace *t = c->t;
+    const GsTraceSetup *ts = &c->su.ts;
     memset(r, 0, sizeof *r);
-    copy_meta(t, "arch", r->arch, sizeof r->arch);
-    copy_meta(t, "act", r->act, sizeof r->act);
-    const char *fb = meta(t, "forget_bias");
-    r->chrono = fb && !strcmp(fb, "chrono");
-    r->forget_bias = meta_num(t, "forget_bias");
+    r->forget_bias = DNAN;
     r->sigma_max = meta_num(t, "rnn_sigma_max_l0");
     r->rho = meta_num(t, "rnn_spectral_radius_l0");
     r->theory_gain = meta_num(t, "theory_step_gain_l0");
-    r->clip_norm = meta_num(t, "clip_norm");
-    if (!(r->clip_norm > 0.0))
-        r->clip_norm = DNAN;
-    r->input_m2 = meta_num(t, "input_second_moment");
-
-    GsRnnConfig c = gs_rnn_config_default();
-    /* the PyTorch tracer writes the cell ("rnn_tanh", "lstm"), not arch and act */
-    char cellk[16];
-    copy_meta(t, "cell", cellk, sizeof cellk);
-    if (!r->arch[0] && cellk[0]) {
-        int plain = !strncmp(cellk, "rnn_", 4);
-        snprintf(r->arch, sizeof r->arch, "%s", plain ? "rnn" : cellk);
-        if (plain)
-            snprintf(r->act, sizeof r->act, "%s", cellk + 4);
+    r->clip_norm = c->su.clip_norm > 0.0 ? c->su.clip_norm : DNAN;
+    r->input_m2 = ts->input_second_moment;
+    const GsSpec *sp = &ts->spec;
+    if (gs_setup_has(ts, "arch") && gs_arch_is_recurrent(sp->arch)) {
+        snprintf(r->arch, sizeof r->arch, "%s", gs_arch_name(sp->arch));
+        if (sp->arch == GS_ARCH_RNN)
+            snprintf(r->act, sizeof r->act, "%s", sp->act.kind == GS_ACT_RELU ? "relu" : "tanh");
+        r->chrono = sp->arch == GS_ARCH_LSTM && sp->forget_mode == GS_FORGET_CHRONO;
+        if (sp->arch == GS_ARCH_LSTM && sp->forget_mode == GS_FORGET_CONST)
+            r->forget_bias = sp->forget_bias;
+        const char *head = gs_trace_meta_get(t, "head");
+        int per_step = head && !strcmp(head, "each_step");
+        /* the head's width does not enter the theory: 2 outputs suit mse and xent alike */
+        r->have_cfg = gs_setup_has(ts, "width") && gs_setup_has(ts, "seq-len") && ts->d_in >= 1 &&
+                      isfinite(r->input_m2) &&
+                      gs_spec_rnn_config(sp, ts->d_in, 2, per_step, 1, &r->cfg, NULL) == GS_OK;
+    } else {
+        /* the PyTorch tracer writes the cell ("rnn_tanh", "lstm") and no setup keys */
+        const char *cell = gs_trace_meta_get(t, "cell");
+        if (cell && !strncmp(cell, "rnn_", 4)) {
+            snprintf(r->arch, sizeof r->arch, "rnn");
+            snprintf(r->act, sizeof r->act, "%s", cell + 4);
+        } else if (cell && (!strcmp(cell, "lstm") || !strcmp(cell, "gru"))) {
+            snprintf(r->arch, sizeof r->arch, "%s", cell);
+        }
     }
-    const char *cell = !strcmp(r->arch, "lstm")  ? "lstm"
-                       : !strcmp(r->arch, "gru") ? "gru"
-                       : !strcmp(r->arch, "rnn")
-                           ? (!strcmp(r->act, "relu") ? "rnn_relu" : "rnn_tanh")
-                           : NULL;
-    double H = meta_num(t, "width"), T = meta_num(t, "seq_len"), D = meta_num(t, "data_inputs");
-    double depth = meta_num(t, "depth"), bptt = meta_num(t, "bptt");
-    const char *hh = meta(t, "init_hh");
-    int ok = cell && gs_cell_parse(cell, &c.cell, NULL) == GS_OK && H >= 1 && T >= 1 && D >= 1 &&
-             isfinite(r->input_m2);
-    if (ok && hh && gs_hh_init_parse(hh, &c.init_hh, NULL) != GS_OK)
-        ok = 0;
-    if (!ok)
-        return;
-    c.hidden = (size_t)H;
-    c.seq_len = (size_t)T;
-    c.d_in = (size_t)D;
-    c.d_out = 1;
-    c.batch_max = 1;
-    c.depth = isfinite(depth) && depth >= 1 ? (size_t)depth : 1;
-    c.bptt = isfinite(bptt) && bptt >= 1 ? (size_t)bptt : 0;
-    if (c.cell == GS_CELL_LSTM && isfinite(r->forget_bias)) {
-        c.has_forget_bias = 1;
-        c.forget_bias = r->forget_bias;
-    }
-    c.chrono = r->chrono;
-    const char *ih = meta(t, "init");
-    if (ih && strcmp(ih, "default") != 0 && gs_init_parse(ih, &c.init_ih, NULL) == GS_OK)
-        c.init_ih_default = 0;
-    c.chrono_tmax = (double)c.seq_len > 2.0 ? (double)c.seq_len : 3.0;
-    r->cfg = c;
-    r->have_cfg = gs_rnn_config_validate(&c, NULL) == GS_OK;
     /* a trace written before the recorder kept the prediction: make it from the setup */
     if (r->have_cfg && !isfinite(r->theory_gain))
-        r->theory_gain = gs_theory_rnn_step_gain(&c, r->input_m2, r->sigma_max, r->rho);
+        r->theory_gain = gs_theory_rnn_step_gain(&r->cfg, r->input_m2, r->sigma_max, r->rho);
 }
 
 /* The predicted ratio ||dL/dh_1|| / ||dL/dh_T|| with an option applied ("--init-hh orthogonal",
@@ -221,6 +182,9 @@ typedef struct {
     double med_decay;
     double med_horizon;
     long step_first_bad, step_last_bad; /* steps where the ratio is past thr (dir) */
+    size_t n_bad;                       /* recorded steps past thr */
+    TimeStat peak;                      /* the step furthest past thr (dir) */
+    long peak_step;
     int any_nonfinite;
     long nonfinite_step;
 } SeriesSummary;
@@ -229,15 +193,16 @@ static SeriesSummary summarize(Ctx *c, size_t k, double thr, int below)
 {
     SeriesSummary m;
     memset(&m, 0, sizeof m);
-    m.step_first_bad = m.step_last_bad = m.nonfinite_step = -1;
-    double *r = malloc(3 * c->S_all * sizeof *r);
+    m.step_first_bad = m.step_last_bad = m.nonfinite_step = m.peak_step = -1;
+    /* c->S: for vanishing the steps before the first non-finite one (a shape rule) */
+    double *r = malloc(3 * (c->S + 1) * sizeof *r);
     if (!r) {
         c->oom = 1;
         return m;
     }
-    double *d = r + c->S_all, *h = d + c->S_all;
+    double *d = r + c->S, *h = d + c->S;
     size_t n = 0;
-    for (size_t i = 0; i < c->S_all; i++) {
+    for (size_t i = 0; i < c->S; i++) {
         TimeStat s = time_stat(c->t, i, k);
         if (s.T < 2)
             continue;
@@ -257,6 +222,11 @@ static SeriesSummary summarize(Ctx *c, size_t k, double thr, int below)
             if (m.step_first_bad < 0)
                 m.step_first_bad = gs_trace_step(c->t, i);
             m.step_last_bad = gs_trace_step(c->t, i);
+            m.n_bad++;
+            if (m.peak_step < 0 || (below ? s.ratio < m.peak.ratio : s.ratio > m.peak.ratio)) {
+                m.peak = s;
+                m.peak_step = gs_trace_step(c->t, i);
+            }
         }
     }
     m.med_ratio = dg_median_finite(r, n);
@@ -459,7 +429,7 @@ void rule_vanishing_time(Ctx *c)
     if (!step0 && !run)
         return;
     RnnSetup r;
-    read_rnn_setup(c->t, &r);
+    read_rnn_setup(c, &r);
     GsFinding *f = dg_new_finding(c, GS_FIND_VANISHING_TIME, GS_SEV_WARNING);
     if (!f)
         return;
@@ -481,7 +451,7 @@ void rule_vanishing_time(Ctx *c)
     dg_add_ev(f, "sigma_max_hh", r.sigma_max);
     dg_add_ev(f, "theory_step_gain", r.theory_gain);
 
-    char why[256], b1[24], b2[24], b3[24], when[64];
+    char why[384], b1[24], b2[24], b3[24], when[64];
     if (step0 || !isfinite(m.s0.ratio)) {
         vanish_time_fix(c, &r, T, f, why, sizeof why);
     } else {
@@ -499,6 +469,18 @@ void rule_vanishing_time(Ctx *c)
     char theory[96] = "";
     if (isfinite(r.theory_gain))
         snprintf(theory, sizeof theory, " (theory at init: %s)", dg_fmt(b3, r.theory_gain));
+    /* a net that learned the task anyway (final loss under a tenth of the baseline) may not
+     * need the early steps: said, at info */
+    double fin = gs_diagnose_final_loss(c->t, NULL), base = c->su.ts.baseline_loss;
+    int learned = isfinite(fin) && isfinite(base) && base > 0.0 && fin < 0.1 * base;
+    if (learned) {
+        f->severity = GS_SEV_INFO;
+        size_t w = strlen(why);
+        snprintf(why + w, sizeof why - w,
+                 "; yet the loss fell to %s of the baseline: the task may not need the early "
+                 "steps",
+                 dg_fmt(b1, fin / base));
+    }
     dg_set_text(f->message, sizeof f->message,
                 "Gradients vanish through time in %s: ||dL/dh_1|| is %s of ||dL/dh_%zu|| %s, a "
                 "factor of %s per step back%s; they stay above 1e-3 of their value at t = %zu for "
@@ -521,10 +503,13 @@ void rule_exploding_time(Ctx *c)
         return;
     int step0 = isfinite(m.s0.ratio) && m.s0.ratio > thr;
     int run = isfinite(m.med_ratio) && m.med_ratio > thr;
-    if (!step0 && !run && !m.any_nonfinite)
+    /* a burst: past the threshold at two or more recorded steps, e.g. when training pushed
+     * W_hh past spectral radius 1 for a while (one step alone could be noise) */
+    int burst = !step0 && !run && m.n_bad >= 2;
+    if (!step0 && !run && !burst && !m.any_nonfinite)
         return;
     RnnSetup r;
-    read_rnn_setup(c->t, &r);
+    read_rnn_setup(c, &r);
     int clipped = isfinite(r.clip_norm) && gs_trace_clipping_acted(c->t);
     GsFinding *f =
         dg_new_finding(c, GS_FIND_EXPLODING_TIME, clipped ? GS_SEV_INFO : GS_SEV_WARNING);
@@ -532,9 +517,9 @@ void rule_exploding_time(Ctx *c)
         return;
     c->onset_init[GS_FIND_EXPLODING_TIME] =
         step0 || (m.any_nonfinite && m.nonfinite_step == gs_trace_step(c->t, 0));
-    double ratio = step0 || !run ? m.s0.ratio : m.med_ratio;
-    double decay = step0 || !run ? m.s0.decay : m.med_decay;
-    size_t T = m.s0.T;
+    double ratio = burst ? m.peak.ratio : step0 || !run ? m.s0.ratio : m.med_ratio;
+    double decay = burst ? m.peak.decay : step0 || !run ? m.s0.decay : m.med_decay;
+    size_t T = burst ? m.peak.T : m.s0.T;
     if (!clipped && (m.any_nonfinite || ratio > thr * thr))
         f->severity = GS_SEV_ERROR;
     series_layers(c, (size_t)k, f);
@@ -550,9 +535,15 @@ void rule_exploding_time(Ctx *c)
     dg_add_ev(f, "theory_step_gain", r.theory_gain);
     dg_add_ev(f, "clip_norm", r.clip_norm);
 
-    char b1[24], b2[24], b3[24], when[64], what[200];
+    char b1[24], b2[24], b3[24], when[64], what[256];
     const char *nm = gs_trace_series_name(c->t, (size_t)k);
-    if (isfinite(ratio) && (step0 || run))
+    if (burst)
+        snprintf(what, sizeof what,
+                 "||dL/dh_1|| reached %s times ||dL/dh_%zu|| at step %ld (threshold %s; past it "
+                 "at %zu recorded steps from step %ld), a factor of %s per step back",
+                 dg_fmt(b1, ratio), T, m.peak_step, dg_fmt(b3, thr), m.n_bad, m.step_first_bad,
+                 dg_fmt(b2, decay));
+    else if (isfinite(ratio) && (step0 || run))
         snprintf(what, sizeof what,
                  "||dL/dh_1|| is %s times ||dL/dh_%zu|| %s, a factor of %s "
                  "per step back",

@@ -45,6 +45,8 @@ struct GsHeatmap {
     const char *axis_short; /* the same when the long one does not fit */
     int exponent_ticks;     /* colour bar ticks as log10 exponents */
     double zoom_min_fonts;  /* the zoom strip is drawn when the cells are wider than this */
+    double *edge;           /* n_cols row boundaries marked over the cells (NaN: none), or NULL */
+    const char *edge_label; /* its label (static text), or NULL */
 };
 
 static void classify(GsHeatmap *hm, double v)
@@ -308,6 +310,7 @@ void gs_heatmap_destroy(GsHeatmap *hm)
     if (hm->zimg)
         cairo_surface_destroy(hm->zimg);
     free(hm->zval);
+    free(hm->edge);
     free(hm->names);
     free(hm->steps);
     free(hm->val);
@@ -681,6 +684,87 @@ void gs_heatmap_draw_cells(cairo_t *cr, const GsHeatmap *hm, GsRect r)
     hatch_missing(cr, hm, hm->val, hm->n_cols, r);
 }
 
+GsStatus gs_heatmap_mark_below(GsHeatmap *hm, double threshold, const char *label)
+{
+    size_t nc = hm->n_cols, nl = hm->n_layers;
+    double *e = hm->edge ? hm->edge : malloc(nc * sizeof *e);
+    if (!e)
+        return GS_ERR_NOMEM;
+    for (size_t c = 0; c < nc; c++) {
+        e[c] = NAN;
+        for (size_t r = nl; r-- > 0;) {
+            double v = hm->val[r * nc + c];
+            if (gs_trace_is_missing(v))
+                continue; /* beyond this step's T */
+            if (isnan(v))
+                break; /* no size to compare */
+            if (v < threshold) {
+                e[c] = (double)(r + 1);
+                break;
+            }
+        }
+    }
+    hm->edge = e;
+    hm->edge_label = label;
+    return GS_OK;
+}
+
+double gs_heatmap_edge(const GsHeatmap *hm, size_t c)
+{
+    return hm->edge && c < hm->n_cols ? hm->edge[c] : (double)NAN;
+}
+
+/* The marked boundary over cells rect c: a dashed step line (white under dark, as the finding
+ * outlines), labelled at its right end. */
+static void draw_edge(cairo_t *cr, const GsHeatmap *hm, GsRect c, double font)
+{
+    size_t nc = hm->n_cols, nl = hm->n_layers;
+    double cw = c.w / (double)nc, lw = fmax(1.0, font * 0.12);
+    cairo_save(cr);
+    cairo_rectangle(cr, c.x, c.y, c.w, c.h);
+    cairo_clip(cr);
+    int pen = 0;
+    size_t last = nc;
+    for (size_t k = 0; k < nc; k++) {
+        double e = hm->edge[k];
+        if (isnan(e)) {
+            pen = 0;
+            continue;
+        }
+        double y = c.y + c.h * (1.0 - e / (double)nl), x0 = c.x + cw * (double)k;
+        if (pen)
+            cairo_line_to(cr, x0, y);
+        else
+            cairo_move_to(cr, x0, y);
+        cairo_line_to(cr, x0 + cw, y);
+        pen = 1;
+        last = k;
+    }
+    cairo_set_line_width(cr, lw * 2.6);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_stroke_preserve(cr);
+    double dash[2] = {lw * 5, lw * 3};
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, lw * 1.3);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    if (!hm->edge_label || last == nc)
+        return;
+    /* the label on a light box above the line's right end, inside the cells */
+    GsTextStyle st = gs_text_style(font * 0.72);
+    double tw = fmin(gs_text_width(cr, &st, hm->edge_label), c.w - font * 0.6);
+    double y = c.y + c.h * (1.0 - hm->edge[last] / (double)nl);
+    double ty = fmax(c.y + font * 0.2, y - font * 1.6); /* clear of the line's small steps */
+    double tx = c.x + c.w - font * 0.3 - tw;
+    cairo_save(cr);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
+    cairo_rectangle(cr, tx - font * 0.15, ty - font * 0.05, tw + font * 0.3, font * 0.95);
+    cairo_fill(cr);
+    cairo_restore(cr);
+    gs_text_draw(cr, &st, tx, ty, 0, 0, 0, c.w - font * 0.6, hm->edge_label);
+}
+
 void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts)
 {
     hm->zoom_min_fonts = fonts;
@@ -851,6 +935,8 @@ void gs_heatmap_draw(cairo_t *cr, const GsHeatmap *hm, GsRect r, double font, co
         c.w -= zw + gap;
     }
     gs_heatmap_draw_cells(cr, hm, c);
+    if (hm->edge)
+        draw_edge(cr, hm, c, font);
     double s0 = (double)hm->steps[0], s1 = (double)hm->steps[ns - 1];
     double ds = ns > 1 ? (s1 - s0) / (double)(ns - 1) : 1.0;
     double xlo = s0 - 0.5 * ds, xhi = s1 + 0.5 * ds;

@@ -147,6 +147,15 @@ double gs_heatmap_step_x(const GsHeatmap *hm, GsRect r, double s);
  * past the first NaN/Inf, when that comes within the first 5% of the run (at most 64); 0
  * when there is no zoom. */
 size_t gs_heatmap_zoom_steps(const GsHeatmap *hm);
+/* Marks in every column the row boundary below which values fall under threshold: scanning
+ * down from the top row (the missing rows above a shorter T skipped), the top edge of the
+ * first row whose value is below threshold (rows from the bottom: 0 = its bottom edge);
+ * none when no row is, or a NaN comes first. gs_heatmap_draw draws it dashed over the cells
+ * with label (static text, may be NULL) at its right end. For the through-time heatmap at
+ * 1e-3: the memory horizon. GS_ERR_NOMEM (nothing marked). */
+GsStatus gs_heatmap_mark_below(GsHeatmap *hm, double threshold, const char *label);
+/* The marked boundary of column c (NaN: none, or nothing marked). */
+double gs_heatmap_edge(const GsHeatmap *hm, size_t c);
 /* Draws the zoom strip only when the cells are wider than this many fonts (default 20; a
  * narrow panel beside another lowers it). Cannot fail. */
 void gs_heatmap_set_zoom_min(GsHeatmap *hm, double fonts);

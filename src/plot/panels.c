@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/spec.h"
 #include "plot/bin.h"
 #include "plot/draw.h"
 #include "plot/ticks.h"
@@ -340,14 +341,61 @@ static void add_item(char *buf, size_t size, int *n, const char *item)
 /* The setup headline of t ("depth 20 × width 64 · sigmoid · init standard"); with ref, only
  * what differs from ref, the training keys included ("relu · init he_normal · lr 0.005").
  * Empty when nothing is known. */
+/* The recurrent headline: "lstm · 2 layers × 32 hidden · T 30 · forget bias 3"; with ref, only
+ * what differs. Returns the length written at *n. */
+static void rnn_summary(const GsTrace *t, const GsTrace *ref, char *buf, size_t size, int *n)
+{
+    const char *arch = gs_trace_meta_get(t, "arch"), *act = gs_trace_meta_get(t, "act");
+    const char *depth = gs_trace_meta_get(t, "depth"), *width = gs_trace_meta_get(t, "width");
+    char item[160];
+    if (!ref || !same_meta(t, ref, "arch") || (!strcmp(arch, "rnn") && !same_meta(t, ref, "act"))) {
+        snprintf(item, sizeof item, "%s%s%s%s", arch, !strcmp(arch, "rnn") && act ? " (" : "",
+                 !strcmp(arch, "rnn") && act ? act : "", !strcmp(arch, "rnn") && act ? ")" : "");
+        add_item(buf, size, n, item);
+    }
+    if (depth && width && (!ref || !same_meta(t, ref, "depth") || !same_meta(t, ref, "width"))) {
+        snprintf(item, sizeof item, "%s layer%s \xc3\x97 %s hidden", depth,
+                 strcmp(depth, "1") ? "s" : "", width);
+        add_item(buf, size, n, item);
+    }
+    static const struct {
+        const char *key, *label, *hide;
+    } rk[] = {{"seq-len", "T", NULL},
+              {"init", "init", "default"},
+              {"init-hh", "W_hh init", "default"},
+              {"forget-bias", "forget bias", "default"},
+              {"bptt", "BPTT window", "0"}};
+    for (size_t i = 0; i < sizeof rk / sizeof rk[0]; i++) {
+        const char *v = gs_trace_meta_get(t, rk[i].key);
+        if (!v || (ref ? same_meta(t, ref, rk[i].key) : rk[i].hide && !strcmp(v, rk[i].hide)))
+            continue;
+        snprintf(item, sizeof item, "%s %s", rk[i].label, v);
+        add_item(buf, size, n, item);
+    }
+}
+
 static void setup_summary(const GsTrace *t, const GsTrace *ref, char *buf, size_t size)
 {
     const char *depth = gs_trace_meta_get(t, "depth"), *width = gs_trace_meta_get(t, "width");
     const char *act = gs_trace_meta_get(t, "act"), *init = gs_trace_meta_get(t, "init");
     const char *norm = gs_trace_meta_get(t, "norm"), *res = gs_trace_meta_get(t, "residual");
+    const char *arch = gs_trace_meta_get(t, "arch");
     char item[160];
     int n = 0;
     buf[0] = '\0';
+    if (arch && strcmp(arch, "mlp") != 0) {
+        rnn_summary(t, ref, buf, size, &n);
+        for (size_t i = 0; ref && i < sizeof setup_keys / sizeof setup_keys[0]; i++) {
+            const char *v = gs_trace_meta_get(t, setup_keys[i].key);
+            if (!v || same_meta(t, ref, setup_keys[i].key))
+                continue;
+            snprintf(item, sizeof item, "%s %s", setup_keys[i].label, v);
+            add_item(buf, size, &n, item);
+        }
+        if (n >= 4 && n < (int)size)
+            buf[n - 4] = '\0';
+        return;
+    }
     if (depth && (!ref || !same_meta(t, ref, "depth") || !same_meta(t, ref, "width"))) {
         snprintf(item, sizeof item, "depth %s%s%s", depth, width ? " \xc3\x97 width " : "",
                  width ? width : "");
@@ -402,7 +450,8 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, 
 {
     cairo_save(cr);
     char line1[1024], line2[2048], head[480];
-    const char *depth = gs_trace_meta_get(t, "depth");
+    const char *depth = gs_trace_meta_get(t, "depth"), *arch = gs_trace_meta_get(t, "arch");
+    int arch_rec = arch && strcmp(arch, "mlp") != 0;
     setup_summary(t, NULL, head, sizeof head);
     if (title) {
         snprintf(line1, sizeof line1, "%s", title);
@@ -429,6 +478,8 @@ void gs_panel_title_block(cairo_t *cr, GsRect r, double font, const GsTrace *t, 
             const char *v = gs_trace_meta_get(t, setup_keys[i].key);
             if (!v || (setup_keys[i].hide && strcmp(v, setup_keys[i].hide) == 0))
                 continue;
+            if (arch_rec && !gs_spec_key_applies(setup_keys[i].key, GS_ARCH_LSTM))
+                continue; /* an mlp-only key on a recurrent net's trace */
             int w = snprintf(line2 + n2, sizeof line2 - n2, "%s%s %s", n2 ? " \xc2\xb7 " : "",
                              setup_keys[i].label, v);
             if (w < 0 || (size_t)w >= sizeof line2 - n2)
@@ -1307,18 +1358,22 @@ static double finding_block(cairo_t *cr, const GsFindings *fs, size_t i, double 
         }
         return gs_text_wrap(cr, &gst, tx, y, tw, 2, dry, head) + font * 0.3;
     }
-    snprintf(head, sizeof head,
-             "%s%s \xe2\x80\x94 layers %d\xe2\x80\x93%d, steps %ld\xe2\x80\x93%ld",
-             f->primary ? "Cause: " : "", title, f->layer_first, f->layer_last, f->step_first,
-             f->step_last);
+    char lay[48];
+    if (f->layer_first == f->layer_last)
+        snprintf(lay, sizeof lay, "layer %d", f->layer_first);
+    else
+        snprintf(lay, sizeof lay, "layers %d\xe2\x80\x93%d", f->layer_first, f->layer_last);
+    snprintf(head, sizeof head, "%s%s \xe2\x80\x94 %s, steps %ld\xe2\x80\x93%ld",
+             f->primary ? "Cause: " : "", title, lay, f->step_first, f->step_last);
     if (!dry) {
         gs_set_rgb(cr, sev_color(f->severity));
         cairo_rectangle(cr, x, y + font * 0.15, chip, chip);
         cairo_fill(cr);
     }
     double h = gs_text_wrap(cr, &hs, tx, y, tw, 2, dry, head);
-    int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1);
-    h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > 4 ? 4 : lines, dry, f->message);
+    /* the cause's evidence in full where the panel has room (a through-time finding's is long) */
+    int lines = (int)fmax(1, (max_h - h) / (font * 1.0) - 1), cap = f->primary ? 7 : 4;
+    h += gs_text_wrap(cr, &ms, tx, y + h, tw, lines > cap ? cap : lines, dry, f->message);
     if (f->suggestion[0]) {
         char sug[300];
         snprintf(sug, sizeof sug, "\xe2\x86\x92 %s", f->suggestion);

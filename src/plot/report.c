@@ -444,6 +444,11 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
                                           (size_t)fmax(1.0, ceil(tt_w)), &m->tt[k], err);
             if (st == GS_OK)
                 gs_heatmap_set_zoom_min(m->tt[k], 10.0); /* an early NaN is the story */
+            /* the memory horizon as the diagnosis counts it: 1e-3 of the gradient at T */
+            if (st == GS_OK && !o->series_absolute &&
+                gs_heatmap_mark_below(m->tt[k], 1e-3, "memory horizon (10\xe2\x81\xbb\xc2\xb3)") !=
+                    GS_OK)
+                st = gs_error(err, GS_ERR_NOMEM, "out of memory for the report");
         }
         if (st == GS_OK && m->tt[0]) {
             /* before and after on one colour scale, as the per-tensor heatmaps */

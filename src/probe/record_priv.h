@@ -23,6 +23,11 @@ int gs_record_input_stats(GsTrace *t, const float *x, size_t n, size_t d);
 int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t n, size_t d_out,
                        size_t n_classes);
 
+/* Fills the columns every row of a recorded step shares (loss, lr, the global gradient norm
+ * before and after clipping, clipped) into the n_rows rows of block row. */
+void gs_record_fill_step(double *row, size_t n_rows, double loss, double lr, double before,
+                         double after, int clipped);
+
 /* Sum of squares (double), largest |x| (NaN when any entry is NaN) and count of NaN/Inf of
  * n floats: the probe's one statistics kernel. */
 typedef struct {

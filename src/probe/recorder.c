@@ -1,6 +1,7 @@
 /* The recorder: the training loop as one straight line per step (zero grads, forward,
  * loss, backward, probe, clip, optimizer step, probe the update), filling the
  * trace on recorded steps. */
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +86,19 @@ static void sampler_next(Sampler *s, const float **x, const float **y, const int
     }
     s->pos += s->B;
     *x = s->x, *y = s->y, *label = s->label;
+}
+
+void gs_record_fill_step(double *row, size_t n_rows, double loss, double lr, double before,
+                         double after, int clipped)
+{
+    for (size_t l = 0; l < n_rows; l++) {
+        double *r = row + l * GS_COL_COUNT;
+        r[GS_COL_LOSS] = loss;
+        r[GS_COL_LR] = lr;
+        r[GS_COL_GLOBAL_NORM] = before;
+        r[GS_COL_GLOBAL_NORM_POST] = after;
+        r[GS_COL_CLIPPED] = clipped;
+    }
 }
 
 GsStatus gs_record_export_batch(const GsSpec *spec, const GsDataset *data, const char *dir,
@@ -226,6 +240,7 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
         if (tab[i].role != GS_TENSOR_WEIGHT && tab[i].role != GS_TENSOR_OUT_WEIGHT)
             continue;
         const char *dot = strrchr(tab[i].name, '.');
+        assert(dot); /* every weight is named LAYER.weight */
         snprintf(buf, sizeof buf, "%.*s", (int)(dot - tab[i].name), tab[i].name);
         if (gs_trace_set_layer_name(t, tab[i].layer, buf, "linear") != GS_OK) {
             gs_trace_destroy(t);
@@ -362,14 +377,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         gs_net_optim_step(net, lr, step + 1);
         if (rec) {
             gs_probe_update(net, row);
-            for (size_t l = 0; l < L; l++) {
-                double *r = row + l * GS_COL_COUNT;
-                r[GS_COL_LOSS] = loss;
-                r[GS_COL_LR] = lr;
-                r[GS_COL_GLOBAL_NORM] = before;
-                r[GS_COL_GLOBAL_NORM_POST] = after;
-                r[GS_COL_CLIPPED] = clipped;
-            }
+            gs_record_fill_step(row, L, loss, lr, before, after, clipped);
             gs_trace_commit_step(trace);
         }
         if (progress)

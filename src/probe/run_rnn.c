@@ -385,12 +385,8 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
                 const GsRnnTensor *w = r->rows[i].w;
                 c[GS_COL_UPDATE_RATIO] =
                     gs_l2(r->delta + w->offset, w->size) / c[GS_COL_WEIGHT_NORM];
-                c[GS_COL_LOSS] = loss;
-                c[GS_COL_LR] = lr;
-                c[GS_COL_GLOBAL_NORM] = before;
-                c[GS_COL_GLOBAL_NORM_POST] = after;
-                c[GS_COL_CLIPPED] = clipped;
             }
+            gs_record_fill_step(row, r->n_rows, loss, lr, before, after, clipped);
             gs_trace_commit_step(trace);
         }
         if (progress)
