@@ -9,6 +9,7 @@ reference on tensors the test captured itself. Exit 77 (skipped) without torch o
 """
 import math
 import os
+import subprocess
 import sys
 import tempfile
 from decimal import Decimal
@@ -28,6 +29,7 @@ from gradscope import GradTrace, hist, load_hist, load_trace, read_meta  # noqa:
 
 torch.set_num_threads(1)
 NB = 228
+GS = os.environ.get("GS_BIN", os.path.join(HERE, "..", "..", "build", "gradscope"))
 
 
 EDGES = [hist.exact_edge(j) for j in range(161)]
@@ -237,6 +239,12 @@ def test_digits(d):
     assert meta["hist"] == "grad,act,update" and meta["hist_file"] == "digits.hist.npy"
     assert meta["hist_bins"] == 228 and meta["hist_act_range"] == 1
     assert meta["hist_log_edges"] == "-30:10:0.25" and meta["hist_act"] == "tanh,tanh,output"
+    # the gradscope binary reads the trace with its side file (a reader that loads side files
+    # checks their shape against the trace)
+    if os.path.exists(GS):
+        for cmd in (["diagnose", path], ["plot", path, "-o", os.path.join(d, "digits.png")]):
+            r = subprocess.run([GS] + cmd, capture_output=True, text=True)
+            assert r.returncode == 0, (cmd, r.stdout, r.stderr)
     frame, _ = load_trace(path)
     assert len(frame) == 3 * steps and losses[-1] < losses[0] * 0.5, (losses[0], losses[-1])
     print(f"digits: {steps} steps x 3 layers x 3 kinds equal the reference; loss "
