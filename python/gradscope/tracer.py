@@ -439,8 +439,12 @@ class _Recorder:
         has run or at step()."""
         acts = [type(m).__name__.lower() for _, m in modules
                 if type(m).__name__.lower() in _hist.ACT_MODULES]
+        if self._through_time is True:  # the states of recurrent layers are histogrammed too
+            acts += ["relu" if getattr(m, "mode", "") == "RNN_RELU" else "tanh"
+                     for _, m in modules if is_recurrent(m)]
         # one range per trace (the side file's hist_act_range): [-1, 1] when every activation
-        # module of the model is tanh, sigmoid or softsign, else [-4, 4]
+        # module of the model is tanh, sigmoid or softsign (and every recurrent cell traced
+        # through time has tanh-bounded states), else [-4, 4]
         self._hrange = 1.0 if acts and all(a in _hist.UNIT_RANGE for a in acts) else 4.0
         self._hcount = _hist.Counter(torch, self._hrange)
         self._hsteps = []  # per recorded step: (layers, 3, NB) float32 array, or None
@@ -506,6 +510,8 @@ class _Recorder:
     def _hist_measure(self, g_list, have, scalars):
         """Queues this step's grad and act counts; returns their slots."""
         self._hist_resolve()
+        if "act" in self._hkinds and self._through_time is True:
+            self._hist_states()
         out = {}
         if "grad" in self._hkinds and g_list:
             out["grad"] = (have, scalars.add(torch.stack([self._hcount.raw(g) for g in g_list])))
@@ -516,6 +522,19 @@ class _Recorder:
                                                          for i in idx])),
                           scalars.add(torch.stack([acts[id(self._rows[i])][1] for i in idx])))
         return out
+
+    def _hist_states(self):
+        """act of recurrent weight rows (through_time=True): the layer's hidden states h_t over
+        all t and the batch, the same on weight_ih_l{k} and weight_hh_l{k}."""
+        for r in self._rows:
+            got = self._tt.get(id(r.module)) if r.kind in ("rnn_ih", "rnn_hh") else None
+            if not isinstance(got, list):
+                continue
+            k = r.key.rsplit("_l", 1)[-1]
+            if not k.isdigit() or int(k) >= len(got) or not got[int(k)]["h"]:
+                continue
+            h = torch.stack([t.detach() for t in got[int(k)]["h"]])
+            self._hist_add_act(r, h, "state")
 
     def _hist_finish(self, slots, values):
         """The recorded step's (layers, 3, NB) array from the counts read back."""
@@ -1038,7 +1057,8 @@ class GradTrace:
     hist           histograms per layer and recorded step into TRACE.hist.npy beside the CSV
                    (docs/DESIGN.md "Histograms"): any of "grad" (entries of dL/dW), "act"
                    (the layer's output over the batch: the output of the activation module
-                   that takes the layer's output, else the layer's output itself) and
+                   that takes the layer's output, else the layer's output itself; with
+                   through_time=True a recurrent layer's states h_t over all t) and
                    "update" (entries of dW, on the steps whose update is measured: every
                    update_every-th recorded step), as a tuple or comma string; None (default):
                    none. Counted on the device, read back with the step's other values.

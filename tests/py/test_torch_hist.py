@@ -305,6 +305,42 @@ def test_options(d):
     print("options: default off, hist_every, refusals, ReLU zeros, eval passes excluded")
 
 
+def test_recurrent(d):
+    """through_time=True: the act of an LSTM's two weight rows is its hidden states over all t
+    and the batch (the module's own output sequence, counted once per row); A = 1."""
+    torch.manual_seed(6)
+
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(5, 12, batch_first=True)
+            self.out = torch.nn.Linear(12, 3)
+
+        def forward(self, x):
+            return self.out(self.rnn(x)[0][:, -1])
+
+    net = Seq()
+    x, y = torch.randn(6, 9, 5), torch.randint(0, 3, (6,))
+    with torch.no_grad():
+        states = net.rnn(x)[0].numpy()  # (6, 9, 12): h_t for every t, weights of step 0
+    path = os.path.join(d, "lstm.csv")
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with GradTrace(net, path, through_time=True, hist="act") as tr:
+        for s in range(2):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            tr.step(loss)
+            opt.step()
+    got = load_hist(path)
+    want = reference(states, 1.0)
+    assert np.array_equal(got[0, 0, 1], want) and np.array_equal(got[0, 1, 1], want)
+    assert got[0, 0, 1, :164].sum() == 6 * 9 * 12
+    meta = read_meta(path)
+    assert meta["hist_act"] == "state,state,output" and meta["hist_act_range"] == 1
+    print("recurrent: LSTM states over all t on both weight rows, equal the reference")
+
+
 def test_live(d):
     """A live trace's side file: a stale one is removed at the first flush; by default none
     until close; with hist_live_every=4 rewritten with exactly the steps in the CSV once 4
@@ -357,6 +393,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         test_digits(d)
         test_options(d)
+        test_recurrent(d)
         test_live(d)
     print("ok")
 
