@@ -1,8 +1,10 @@
 """What GradTrace costs a PyTorch training step: the same model trained with and without the
 tracer in interleaved steps of one run (1 CPU thread), on an MLP, a small CNN and an LSTM
-(the LSTM also with through_time=True and through_time="output").
+(the LSTM also with through_time=True and through_time="output"); with --hist also with the
+histograms of grad, act and update (GradTrace(hist=...)): every recorded step, every 16th
+(hist_every=16), and with update_every=1 (update histograms on every step too).
 
-usage: /usr/bin/python3 bench/bench_torch_overhead.py [--cycles N]
+usage: /usr/bin/python3 bench/bench_torch_overhead.py [--cycles N] [--models mlp,...] [--hist]
 Prints, per model, the median CPU time per step without and with the tracer and the overhead
 (from pairs of steps run back to back, see bench())."""
 
@@ -87,7 +89,9 @@ def bench(name, build, cycles, directory, **trace_kw):
     # positions in the cycle whose cost differs: the snapshot (0), the update measured (1),
     # activation gradients (multiples of act_every); all others cost alike and are pooled
     act_every = tracer._rec.act_every
-    special = sorted({0, 1} | set(range(0, period, act_every)))
+    # (with histograms, every hist_every-th step counts them)
+    hist_steps = range(0, period, tracer._rec.hist_every) if tracer._rec._hkinds else ()
+    special = sorted({0, 1 % period} | set(range(0, period, act_every)) | set(hist_steps))
     ratios = {p: [] for p in special + ["other"]}
     plain, traced = [], []
     for k in range(cycles * period):
@@ -101,13 +105,14 @@ def bench(name, build, cycles, directory, **trace_kw):
         traced.append(b)
         ratios[k % period if k % period in special else "other"].append(b / a)
     tracer.close()
-    med = {p: statistics.median(r) - 1 for p, r in ratios.items()}
+    med = {p: statistics.median(r) - 1 for p, r in ratios.items() if r}
+    med.setdefault("other", 0.0)  # every position is special (update_every 1)
     overhead = (sum(med[p] for p in special) + (period - len(special)) * med["other"]) / period
     params = sum(q.numel() for q in net.parameters())
     print(f"{name:4s} {params / 1e6:5.2f}M params  without {statistics.median(plain) * 1e3:7.2f} "
           f"ms/step  with {statistics.median(traced) * 1e3:7.2f} ms/step  overhead "
           f"{100 * overhead:+5.1f}%\n     (snapshot step {100 * med[0]:+.0f}%, update measured "
-          f"{100 * med[1]:+.0f}%, activation gradients "
+          f"{100 * med[1 % period]:+.0f}%, activation gradients "
           f"{100 * med.get(act_every, med[0]):+.0f}%, other steps "
           f"{100 * med['other']:+.1f}%; {cycles * period} pairs, update_every {period}, "
           f"act_every {act_every})", flush=True)
@@ -119,15 +124,25 @@ def main():
                     help="measured cycles of update_every steps per model")
     ap.add_argument("--models", default="mlp,cnn,lstm",
                     help="comma list of mlp, cnn, lstm")
+    ap.add_argument("--hist", action="store_true",
+                    help="also with hist=(grad, act, update), at hist_every 1 and 16, and at "
+                    "update_every=1")
     args = ap.parse_args()
     models = args.models.split(",")
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, every step recorded")
+    kinds = ("grad", "act", "update")
     with tempfile.TemporaryDirectory() as d:
-        if "mlp" in models:
-            bench("mlp", mlp, args.cycles, d)
-        if "cnn" in models:
-            bench("cnn", cnn, args.cycles, d)
+        for name, build in (("mlp", mlp), ("cnn", cnn)):
+            if name not in models:
+                continue
+            bench(name, build, args.cycles, d)
+            if args.hist:
+                bench(f"{name} hist", build, args.cycles, d, hist=kinds)
+                bench(f"{name} hist hist_every=16", build, args.cycles, d, hist=kinds,
+                      hist_every=16)
+                bench(f"{name} hist update_every=1", build, 32 * args.cycles, d,
+                      hist=kinds, update_every=1)
         if "lstm" in models:
             bench("lstm", lstm, args.cycles, d)
             bench("lstm through_time='output'", lstm, args.cycles, d, through_time="output")

@@ -5,9 +5,9 @@ judge them.
 GradTrace needs torch; load_trace needs pandas; importing this package needs neither."""
 
 __version__ = "0.1.0"
-__all__ = ["GradTrace", "load_trace", "read_meta", "__version__"]
+__all__ = ["GradTrace", "load_trace", "load_hist", "read_meta", "__version__"]
 
-from gradscope._load import load_trace, read_meta  # noqa: E402  (pandas imported on use)
+from gradscope._load import load_hist, load_trace, read_meta  # noqa: E402  (pandas imported on use)
 
 
 def __getattr__(name):

@@ -48,3 +48,29 @@ def load_trace(path):
     frame = pd.read_csv(io.StringIO(text[pos:]), dtype={"name": str, "kind": str},
                         keep_default_na=False, na_values=[""])
     return frame, meta
+
+
+def load_hist(path):
+    """The histogram side file of the trace at `path` (its `hist_file` metadata, beside it) as
+    a numpy float32 array (steps, layers, 3, 228), or None when the trace has none or the file
+    is not there (yet). Raises OSError when the trace cannot be read and ValueError when the
+    side file's shape is not (S, layers, 3, 228). Needs numpy."""
+    import os
+
+    import numpy as np
+
+    meta = read_meta(path)
+    name = meta.get("hist_file")
+    if not name:
+        return None
+    side = os.path.join(os.path.dirname(os.path.abspath(path)), str(name))
+    try:
+        arr = np.load(side)
+    except FileNotFoundError:
+        return None
+    bins = meta.get("hist_bins", 228)
+    if arr.ndim != 4 or arr.shape[2] != 3 or arr.shape[3] != bins or (
+            "layers" in meta and arr.shape[1] != meta["layers"]):
+        raise ValueError(f"{side}: shape {arr.shape}, expected (steps, {meta.get('layers')}, "
+                         f"3, {bins})")
+    return arr

@@ -4,7 +4,7 @@ _TRUE = ("true", "yes", "on")
 # Lists of layer names or numbers: kept as text even when one entry looks like a number
 # (a Sequential's layers are named "0", "2", ...).
 TEXT_KEYS = frozenset(("frozen", "unused", "tied", "reused", "input_mean", "input_std",
-                       "input_shape", "first_nonfinite"))
+                       "input_shape", "first_nonfinite", "hist", "hist_act", "hist_log_edges"))
 _FALSE = ("false", "no", "off")
 
 

@@ -9,8 +9,10 @@ import time
 import warnings
 import weakref
 
+import numpy as np
 import torch
 
+from gradscope import hist as _hist
 from gradscope._meta import format_value
 from gradscope.rnn import SATURATION_ABS, is_recurrent, refusal, unrolled_forward
 
@@ -149,6 +151,21 @@ def _discover(model):
     return rows, rest, modules
 
 
+def _parse_hist(hist):
+    """The recorded histogram kinds, in the side file's order, from None/False (none), a comma
+    string or an iterable of kind names."""
+    if hist is None or hist is False:
+        return ()
+    names = hist.split(",") if isinstance(hist, str) else list(hist)
+    kinds = set()
+    for n in names:
+        if not isinstance(n, str) or n.strip() not in _hist.KINDS:
+            raise ValueError(f"hist: unknown kind {n!r}: expected any of "
+                             f"{', '.join(_hist.KINDS)}")
+        kinds.add(n.strip())
+    return tuple(k for k in _hist.KINDS if k in kinds)
+
+
 def _fmt(v):
     # 9 significant digits, as the C writer; "nan", "inf", "-inf" for non-finite values
     if v.__class__ is float:
@@ -257,7 +274,7 @@ class _Series:
 class _Pending:
     """A recorded step whose rows wait for the optimizer's update to be measured."""
 
-    __slots__ = ("rows", "versions", "weight_norms")
+    __slots__ = ("rows", "versions", "weight_norms", "hist", "hslot")
 
 
 _exception_seen = False
@@ -276,11 +293,13 @@ class _Recorder:
     the user's GradTrace, so dropping the GradTrace finishes the file."""
 
     def __init__(self, model, path, every, update_every, act_every, flush_every, flush_seconds,
-                 classes, loss, setup, through_time=False):
+                 classes, loss, setup, through_time=False, hist=None, hist_every=1,
+                 hist_live_every=None):
         if not isinstance(model, torch.nn.Module):
             raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         for opt, v in (("every", every), ("update_every", update_every),
-                       ("act_every", act_every), ("flush_every", flush_every)):
+                       ("act_every", act_every), ("flush_every", flush_every),
+                       ("hist_every", hist_every)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{opt} = {v!r}: expected an integer >= 1")
         if not (isinstance(flush_seconds, (int, float)) and flush_seconds > 0):
@@ -288,6 +307,12 @@ class _Recorder:
         if not (through_time is False or through_time is True or through_time == "output"):
             raise ValueError(f"through_time = {through_time!r}: expected False, True or "
                              "'output'")
+        self._hkinds = _parse_hist(hist)
+        if hist_live_every is not None and (isinstance(hist_live_every, bool) or not isinstance(
+                hist_live_every, int) or hist_live_every < 1):
+            raise ValueError(f"hist_live_every = {hist_live_every!r}: expected None or an "
+                             "integer >= 1")
+        self.hist_live_every = hist_live_every
         if loss is not None and loss not in ("xent", "mse"):
             raise ValueError(f"loss = {loss!r}: expected 'xent' or 'mse'")
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
@@ -367,6 +392,9 @@ class _Recorder:
         self._tt = {}  # id(module) -> this recorded step's states or output gradient norms
         if through_time:
             self._setup_series(modules)
+        self.hist_every = hist_every
+        if self._hkinds:
+            self._setup_hist(modules, per_module)
 
     # ---- hooks -------------------------------------------------------------------------
     def _order_hook(self, module, inputs):
@@ -402,6 +430,142 @@ class _Recorder:
         info["_std"] = flat.std(0, unbiased=False)
         info["_maxabs"] = flat.abs().max()
         return info
+
+    # ---- histograms (TRACE.hist.npy) ----------------------------------------------------
+    def _setup_hist(self, modules, per_module):
+        """Counters, and for `act` the hooks: a row module's output waits (_hpend) for an
+        activation module that takes it as input; that module's output is the layer's h_l.
+        An output no activation module took is histogrammed itself, when the next row module
+        has run or at step()."""
+        acts = [type(m).__name__.lower() for _, m in modules
+                if type(m).__name__.lower() in _hist.ACT_MODULES]
+        if self._through_time is True:  # the states of recurrent layers are histogrammed too
+            acts += ["relu" if getattr(m, "mode", "") == "RNN_RELU" else "tanh"
+                     for _, m in modules if is_recurrent(m)]
+        # one range per trace (the side file's hist_act_range): [-1, 1] when every activation
+        # module of the model is tanh, sigmoid or softsign (and every recurrent cell traced
+        # through time has tanh-bounded states), else [-4, 4]
+        self._hrange = 1.0 if acts and all(a in _hist.UNIT_RANGE for a in acts) else 4.0
+        self._hcount = _hist.Counter(torch, self._hrange)
+        self._hsteps = []  # per recorded step: (layers, 3, NB) float32 array, or None
+        self._hside = _hist.side_path(self._abspath)
+        self._hside_steps = None  # recorded steps in the side file on disk (None: not yet)
+        self._n_emitted = 0
+        self._hpend = {}  # id(output) -> (row, output) awaiting an activation module
+        self._hact = {}  # id(row) -> [raw counts, linear counts] of this step (device)
+        self._hsrc = {}  # id(row) -> what its act histogram is of: an activation or "output"
+        if "act" not in self._hkinds:
+            return
+        for r in self._rows:
+            if (len(per_module[id(r.module)]) == 1 and len(r.owners) == 1
+                    and r.kind not in ("rnn_ih", "rnn_hh", "attention")):
+                hook = _Hook(self._make_hist_row_hook(r))
+                self._act_hooks.append(r.module.register_forward_hook(hook))
+        seen = set()
+        for _, m in modules:
+            if type(m).__name__.lower() in _hist.ACT_MODULES and id(m) not in seen:
+                seen.add(id(m))
+                self._act_hooks.append(m.register_forward_hook(_Hook(self._hist_act_hook)))
+
+    def _hist_now(self):
+        """True while a step whose histograms are recorded is under way."""
+        return (not self._closed and self._step % self.every == 0
+                and self._n_recorded % self.hist_every == 0)
+
+    def _make_hist_row_hook(self, row):
+        def forward_hook(module, inputs, output):
+            if not (torch.is_tensor(output) and torch.is_grad_enabled() and self._hist_now()):
+                return  # evaluation passes (no_grad) are not training steps
+            self._hist_resolve()
+            self._hpend[id(output)] = (row, output)
+
+        return forward_hook
+
+    def _hist_act_hook(self, module, inputs, output):
+        if not self._hpend or not inputs or not torch.is_tensor(output):
+            return
+        got = self._hpend.pop(id(inputs[0]), None)
+        if got is None:
+            return
+        if got[1] is not inputs[0]:  # cannot happen while got[1] is alive; be safe
+            self._hpend[id(got[1])] = got
+            return
+        self._hist_add_act(got[0], output, type(module).__name__.lower())
+
+    def _hist_resolve(self):
+        pend, self._hpend = self._hpend, {}
+        for row, t in pend.values():
+            self._hist_add_act(row, t, "output")
+
+    def _hist_add_act(self, row, t, src):
+        raw, lin = self._hcount.raw(t), self._hcount.lin(t)
+        acc = self._hact.get(id(row))
+        if acc is None:
+            self._hact[id(row)] = [raw, lin]
+        else:  # a module run twice in a step (a reused layer, gradient accumulation)
+            acc[0] = acc[0] + raw
+            acc[1] = acc[1] + lin
+        self._hsrc.setdefault(id(row), src)
+
+    def _hist_measure(self, g_list, have, scalars):
+        """Queues this step's grad and act counts; returns their slots."""
+        self._hist_resolve()
+        if "act" in self._hkinds and self._through_time is True:
+            self._hist_states()
+        out = {}
+        if "grad" in self._hkinds and g_list:
+            out["grad"] = (have, scalars.add(torch.stack([self._hcount.raw(g) for g in g_list])))
+        acts, self._hact = self._hact, {}
+        if "act" in self._hkinds and acts:
+            idx = [i for i, r in enumerate(self._rows) if id(r) in acts]
+            out["act"] = (idx, scalars.add(torch.stack([acts[id(self._rows[i])][0]
+                                                         for i in idx])),
+                          scalars.add(torch.stack([acts[id(self._rows[i])][1] for i in idx])))
+        return out
+
+    def _hist_states(self):
+        """act of recurrent weight rows (through_time=True): the layer's hidden states h_t over
+        all t and the batch, the same on weight_ih_l{k} and weight_hh_l{k}."""
+        for r in self._rows:
+            got = self._tt.get(id(r.module)) if r.kind in ("rnn_ih", "rnn_hh") else None
+            if not isinstance(got, list):
+                continue
+            k = r.key.rsplit("_l", 1)[-1]
+            if not k.isdigit() or int(k) >= len(got) or not got[int(k)]["h"]:
+                continue
+            h = torch.stack([t.detach() for t in got[int(k)]["h"]])
+            self._hist_add_act(r, h, "state")
+
+    def _hist_finish(self, slots, values):
+        """The recorded step's (layers, 3, NB) array from the counts read back."""
+        arr = np.full((len(self._rows), len(_hist.KINDS), _hist.NB), np.nan, dtype=np.float32)
+        nraw, nlin = _hist._NRAW, _hist._NLINRAW
+        if "grad" in slots:
+            rows, (lo, _) = slots["grad"]
+            for j, i in enumerate(rows):
+                arr[i, 0] = _hist.from_raw(values[lo + j * nraw: lo + (j + 1) * nraw])
+        if "act" in slots:
+            rows, (lo, _), (llo, _) = slots["act"]
+            for j, i in enumerate(rows):
+                arr[i, 1] = _hist.from_raw(values[lo + j * nraw: lo + (j + 1) * nraw],
+                                           values[llo + j * nlin: llo + (j + 1) * nlin])
+        return arr
+
+    def _hist_meta(self):
+        if not self._hkinds:
+            return []
+        return [("hist", ",".join(self._hkinds)),
+                ("hist_file", os.path.basename(self._hside)),
+                ("hist_bins", _hist.NB), ("hist_act_range", self._hrange),
+                ("hist_log_edges", "-30:10:0.25"), ("hist_every", self.hist_every)] + (
+                    [("hist_act", ",".join(self._hsrc.get(id(r), "") for r in self._rows))]
+                    if "act" in self._hkinds else [])
+
+    def _hist_write(self):
+        """The side file with the recorded steps whose rows are in the CSV."""
+        _hist.write_side(self._hside, self._hsteps[:self._n_emitted], len(self._rows),
+                         os.getpid())
+        self._hside_steps = self._n_emitted
 
     def _make_act_hook(self, row):
         def forward_hook(module, inputs, output):
@@ -549,6 +713,9 @@ class _Recorder:
         b_list = [_dense(rows[i].bias.grad) for i in b_have]
         rest = [_dense(p.grad) for p in self._rest if p.grad is not None]
         cur = {"have": have, "b_have": b_have}
+        hist_now = bool(self._hkinds) and self._n_recorded % self.hist_every == 0
+        if hist_now:
+            cur["hist"] = self._hist_measure(g_list, have, scalars)
         cur["g"] = scalars.add(torch._foreach_norm(g_list) if g_list else [])
         # max |g| from aminmax (a vectorized pass; _foreach_norm with ord=inf is ~10x slower
         # on CPU in torch 1.13)
@@ -580,6 +747,7 @@ class _Recorder:
                     s.copy_(t)
             cur["wn"] = scalars.add(torch._foreach_norm(self._snap))
             cur["versions"] = [r.param._version for r in rows]
+            cur["hupd"] = hist_now and "update" in self._hkinds
         return cur
 
     def _measure_series(self, scalars):
@@ -682,11 +850,16 @@ class _Recorder:
         # the through-time rows follow the step's weight rows (the update measured later
         # fills only those)
         data += self._series_rows(cur["series"], values)
+        if self._hkinds:
+            self._hsteps.append(self._hist_finish(cur["hist"], values) if "hist" in cur
+                                else None)
         if "wn" in cur:
             p = _Pending()
             p.rows = data
             p.versions = cur["versions"]
             p.weight_norms = values[cur["wn"][0]:cur["wn"][1]]
+            p.hist = len(self._hsteps) - 1 if cur.get("hupd") else None
+            p.hslot = None
             self._pending = p
         else:
             self._emit(data)
@@ -703,6 +876,9 @@ class _Recorder:
         """Queues ||W_after - W_before|| of the pending step (the snapshot is overwritten)."""
         w = [r.param.detach() for r in self._rows]
         torch._foreach_sub_(self._snap, w)
+        if self._pending.hist is not None:  # the entries of -dW (before - after)
+            self._pending.hslot = scalars.add(
+                torch.stack([self._hcount.raw(s) for s in self._snap]))
         return scalars.add(torch._foreach_norm(self._snap))
 
     def _finish_pending(self, slot, values):
@@ -718,6 +894,9 @@ class _Recorder:
             if d == 0.0 and r.param._version == p.versions[i]:
                 continue  # the optimizer has not stepped (yet): not measured
             row[11] = d / wn if wn > 0 else (math.nan if d == 0 else math.inf)
+            if p.hslot is not None:
+                lo, n = p.hslot[0] + i * _hist._NRAW, _hist._NRAW
+                self._hsteps[p.hist][i, 2] = _hist.from_raw(values[lo:lo + n], negate=True)
         self._emit(p.rows)
 
     def _set_input_meta(self, values, mean, std, maxabs):
@@ -739,6 +918,8 @@ class _Recorder:
         for row in data:
             self._ready.append(",".join(_fmt(v) for v in row) + "\n")
         self._ready_steps += 1
+        if self._hkinds:
+            self._n_emitted += 1
 
     def _metadata(self, complete, end=None):
         meta = [("complete", 1 if complete else 0), ("writer", "gradscope.torch"),
@@ -757,6 +938,7 @@ class _Recorder:
         for k, v in (self._input or {}).items():
             if not k.startswith("_"):
                 meta.append((k, v))
+        meta += self._hist_meta()
         meta += list(self._extra.items())
         if end is not None:
             meta += [("end", end), ("steps", self._step)]
@@ -772,6 +954,11 @@ class _Recorder:
             return
         chunk = "".join(self._ready).encode()
         if self._header_len is None:
+            if self._hkinds:  # a side file left by an earlier run would not match this one
+                try:
+                    os.unlink(self._hside)
+                except FileNotFoundError:
+                    pass
             head = self._metadata(complete=False).encode()
             _write_atomic(self._abspath, [head, chunk])
             self._header_len = len(head)
@@ -786,6 +973,9 @@ class _Recorder:
         self._ready = []
         self._ready_steps = 0
         self._last_flush = now
+        if (self._hkinds and self.hist_live_every is not None
+                and self._n_emitted - (self._hside_steps or 0) >= self.hist_live_every):
+            self._hist_write()
 
     def _finish(self, end):
         if self._closed:
@@ -802,6 +992,7 @@ class _Recorder:
             for h in self._act_hooks + self._order_hooks:
                 h.remove()
             self._act_hooks = self._order_hooks = []
+            self._hpend = {}
             for mod in self._patched:
                 if isinstance(mod.__dict__.get("forward"), _UnrolledForward):
                     del mod.__dict__["forward"]
@@ -809,6 +1000,9 @@ class _Recorder:
             self._tt = {}
         if self._header_len is None and not self._ready:
             return  # never recorded a step: no file
+        if self._hkinds:
+            # before the CSV: once the finished CSV is seen, its side file is complete
+            self._hist_write()
         # The whole file once more, atomically, with the final metadata in front.
         head = self._metadata(complete=True, end=end).encode()
         parts = [head]
@@ -860,6 +1054,21 @@ class GradTrace:
                              gradient entering from outside at t only (no recurrence, and only
                              the top layer), never written as h_grad_norm.
                    False     (default) no series.
+    hist           histograms per layer and recorded step into TRACE.hist.npy beside the CSV
+                   (docs/DESIGN.md "Histograms"): any of "grad" (entries of dL/dW), "act"
+                   (the layer's output over the batch: the output of the activation module
+                   that takes the layer's output, else the layer's output itself; with
+                   through_time=True a recurrent layer's states h_t over all t) and
+                   "update" (entries of dW, on the steps whose update is measured: every
+                   update_every-th recorded step), as a tuple or comma string; None (default):
+                   none. Counted on the device, read back with the step's other values.
+    hist_every     histograms on every N-th recorded step only (default 1: all); the others
+                   hold NaN in the side file.
+    hist_live_every  None (default): the side file is written when the trace is finished;
+                   N: also rewritten while training runs, at a flush once N recorded steps were
+                   added since its last version, with the steps then in the CSV. It lags the
+                   growing CSV: load_hist/numpy read it, but the C reader requires equal step
+                   counts and refuses the live trace while they differ.
 
     Raises ValueError for a model without a weight tensor or a bad option (or a recurrent
     module through_time=True cannot unroll), OSError when the
@@ -868,9 +1077,11 @@ class GradTrace:
 
     def __init__(self, model, path, every=1, update_every=DEFAULT_UPDATE_EVERY,
                  act_every=DEFAULT_ACT_EVERY, flush_every=50, flush_seconds=2.0, classes=None,
-                 loss=None, setup=None, through_time=False):
+                 loss=None, setup=None, through_time=False, hist=None, hist_every=1,
+                 hist_live_every=None):
         self._rec = _Recorder(model, path, every, update_every, act_every, flush_every,
-                              flush_seconds, classes, loss, setup, through_time)
+                              flush_seconds, classes, loss, setup, through_time, hist,
+                              hist_every, hist_live_every)
         global _prev_excepthook
         if _prev_excepthook is None and sys.excepthook is not _excepthook:
             _prev_excepthook = sys.excepthook
