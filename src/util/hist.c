@@ -181,11 +181,16 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
             uint32_t u;
             memcpy(&u, xa + k, sizeof u);
             float t = xa[k] * scale;
-            t = t < -32.0f ? -32.0f : t;
-            t = t >= 32.0f ? 31.5f : t;
-            int q = (int)t; /* toward zero, then down for negatives: floor without libm */
-            q -= (float)q > t;
-            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)(q + 32);
+            /* floor(t) from |t| (truncation is floor there): branch-free, exact at every edge,
+             * a tiny negative t included (it is below 0, so in bin 31) */
+            float mg = fabsf(t);
+            mg = mg < 40.0f ? mg : 40.0f; /* NaN too: masked below */
+            int mag = (int)mg;
+            int frac = (float)mag < mg;
+            int q = (u >> 31) ? 32 - mag - frac : 32 + mag;
+            q = q < 0 ? 0 : q;
+            q = q > 63 ? 63 : q;
+            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)q;
         }
         size_t k = 0;
         for (; k + 4 <= m; k += 4) {
