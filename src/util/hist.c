@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/simd.h"
+
 #define NEVER UINT32_C(0xFFFFFFFF)
 #define INF_BITS UINT32_C(0x7F800000)
 
@@ -124,6 +126,7 @@ static void build_tables(void)
     }
 }
 
+GS_SIMD_CLONES
 void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
 {
     assert(bins && (x || n == 0));
