@@ -126,6 +126,28 @@ static void build_tables(void)
     }
 }
 
+/* Linear bin (0..63, or 64 for NaN/Inf) of m values given as bits ub and as |x| clamped to 2A
+ * fb. floor(t) comes from |t| (truncation is floor there): exact at every edge, a tiny negative
+ * t included (it is below 0, so in bin 31). Compiled without trapping math so that the compare
+ * and the conversion may be vectorized (no result changes: nothing here reads FP flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))
+#endif
+static void
+lin_index(int32_t *idx, const uint32_t *ub, const float *fb, float scale, size_t m)
+{
+    for (size_t k = 0; k < m; k++) {
+        float mg = fb[k] * scale;
+        int32_t mag = (int32_t)mg;
+        int32_t frac = (float)mag < mg;
+        int32_t neg = (int32_t)(ub[k] >> 31);
+        int32_t q = 32 + mag - neg * (2 * mag + frac);
+        q = q < 0 ? 0 : q;
+        q = q > 63 ? 63 : q;
+        idx[k] = (ub[k] & INF_BITS) == INF_BITS ? GS_HIST_NLIN : q;
+    }
+}
+
 GS_SIMD_CLONES
 void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
 {
@@ -176,25 +198,23 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
      * second pass counts them into four interleaved arrays */
     uint32_t lc4[4][GS_HIST_NLIN + 1];
     memset(lc4, 0, sizeof lc4);
-    uint8_t idx[256];
+    /* |x| is clamped to 2A in the bit domain (positive floats order like their bits), so the
+     * float loop needs no compare; NaN/Inf are masked by their bits at the end */
+    float lim_f = (float)(2.0 * lin_range);
+    uint32_t lim;
+    memcpy(&lim, &lim_f, sizeof lim);
+    int32_t idx[256];
+    uint32_t ub[256], ab[256];
+    float fb[256];
     for (size_t at = 0; at < n; at += 256) {
         size_t m = n - at < 256 ? n - at : 256;
-        const float *xa = x + at;
+        memcpy(ub, x + at, m * sizeof *ub);
         for (size_t k = 0; k < m; k++) {
-            uint32_t u;
-            memcpy(&u, xa + k, sizeof u);
-            float t = xa[k] * scale;
-            /* floor(t) from |t| (truncation is floor there): branch-free, exact at every edge,
-             * a tiny negative t included (it is below 0, so in bin 31) */
-            float mg = fabsf(t);
-            mg = mg < 40.0f ? mg : 40.0f; /* NaN too: masked below */
-            int mag = (int)mg;
-            int frac = (float)mag < mg;
-            int q = (u >> 31) ? 32 - mag - frac : 32 + mag;
-            q = q < 0 ? 0 : q;
-            q = q > 63 ? 63 : q;
-            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)q;
+            uint32_t v = ub[k] & UINT32_C(0x7FFFFFFF);
+            ab[k] = v < lim ? v : lim;
         }
+        memcpy(fb, ab, m * sizeof *fb);
+        lin_index(idx, ub, fb, scale, m);
         size_t k = 0;
         for (; k + 4 <= m; k += 4) {
             lc4[0][idx[k]]++;
