@@ -447,6 +447,18 @@ static void make_tmp_dir(void)
     ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
 }
 
+/* Removes the named files of the scratch directory, then the directory: rmdir fails when a
+ * stray temporary file of an atomic write was left behind. */
+static void remove_tmp_dir(const char *const *names, size_t n)
+{
+    char path[600];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp_dir, names[i]);
+        ck_assert_msg(unlink(path) == 0, "%s", path);
+    }
+    ck_assert_int_eq(rmdir(tmp_dir), 0);
+}
+
 /* Cuts a file to len bytes. */
 static void truncate_to(const char *path, long len)
 {
@@ -527,6 +539,8 @@ START_TEST(test_side_file_round_trip)
     ck_assert_int_ne(access(side3, F_OK), 0);
     gs_trace_destroy(plain);
     gs_trace_destroy(t);
+    static const char *const names[] = {"run.csv", "again", "again.hist.npy", "plain.csv"};
+    remove_tmp_dir(names, 4);
 }
 END_TEST
 
@@ -561,6 +575,8 @@ START_TEST(test_side_file_errors)
     ck_assert_msg(strstr(err.msg, side) != NULL, "%s", err.msg);
     gs_trace_destroy(t);
     gs_trace_destroy(u);
+    static const char *const names[] = {"a.csv", "a.hist.npy", "b.csv"};
+    remove_tmp_dir(names, 3);
 }
 END_TEST
 
