@@ -272,6 +272,7 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     snprintf(buf, sizeof buf, "%d", openblas_get_num_threads());
     ok = ok && gs_trace_meta_set(t, "blas_threads", buf) == GS_OK;
     ok = ok && gs_trace_meta_set(t, "first_nonfinite", "none") == GS_OK;
+    ok = ok && gs_trace_hist_enable(t, spec->hist, gs_hist_act_range(&spec->act)) == GS_OK;
     if (!ok) {
         gs_trace_destroy(t);
         return GS_ERR_NOMEM;
@@ -360,6 +361,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
                 break;
             }
             gs_probe_grads(net, B, row);
+            gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }
         /* On recorded steps the probe has just measured every weight and bias gradient:
          * the global norm needs only the (small) norm-layer gradients on top. */
@@ -377,6 +379,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         gs_net_optim_step(net, lr, step + 1);
         if (rec) {
             gs_probe_update(net, row);
+            gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
             gs_record_fill_step(row, L, loss, lr, before, after, clipped);
             gs_trace_commit_step(trace);
         }
