@@ -249,7 +249,8 @@ static cairo_surface_t *render(const GsDistOptions *o, const char *name, GsDrawL
 static void cell_xy(const GsDistPanelBoxes *b, size_t i, double v, double lo, double hi, double *x,
                     double *y)
 {
-    *x = b->cells.x + b->cells.w * ((double)i + 0.5) / NS;
+    /* a quarter column right of the centre: the step-axis grid lines pass through centres */
+    *x = b->cells.x + b->cells.w * ((double)i + 0.75) / NS;
     *y = b->cells.y + b->cells.h * (hi - v) / (hi - lo);
 }
 
@@ -289,18 +290,18 @@ START_TEST(heatmap_pixels)
         assert_px(pixel(s, x, y), gs_dist_color_empty(), "layer 1, 1.5e-2 row");
         /* layer 2: the NaN strip shows a quarter at step 2, nothing elsewhere */
         GsRect ns = b[1].strip[GS_DIST_STRIP_NAN];
-        x = ns.x + ns.w * ((double)i + 0.5) / NS;
+        x = ns.x + ns.w * ((double)i + 0.75) / NS;
         y = ns.y + ns.h / 2;
         assert_px(pixel(s, x, y), i == 2 ? gs_dist_color(0.25) : gs_dist_color_empty(),
                   "layer 2 NaN strip");
         cell_xy(&b[1], i, bin97, lo, hi, &x, &y);
         assert_px(pixel(s, x, y), gs_dist_color(i == 2 ? 0.75 : 1.0), "layer 2, 2e-6 row");
         GsRect is = b[1].strip[GS_DIST_STRIP_INF];
-        assert_px(pixel(s, is.x + is.w * ((double)i + 0.5) / NS, is.y + is.h / 2),
+        assert_px(pixel(s, is.x + is.w * ((double)i + 0.75) / NS, is.y + is.h / 2),
                   gs_dist_color_empty(), "layer 2 Inf strip");
         /* output layer: half zeros in the 0 strip, half in the 100 row */
         GsRect zs = b[2].strip[GS_DIST_STRIP_ZERO];
-        assert_px(pixel(s, zs.x + zs.w * ((double)i + 0.5) / NS, zs.y + zs.h / 2),
+        assert_px(pixel(s, zs.x + zs.w * ((double)i + 0.75) / NS, zs.y + zs.h / 2),
                   gs_dist_color(0.5), "out zero strip");
         cell_xy(&b[2], i, bin128, lo, hi, &x, &y);
         assert_px(pixel(s, x, y), gs_dist_color(0.5), "out, 100 row");
@@ -329,7 +330,7 @@ START_TEST(profile_renders_unclipped)
     ck_assert_ptr_nonnull(strstr(log->text, "sat 0.0%"));
     ck_assert_ptr_nonnull(strstr(log->text, "at step 0"));
     ck_assert_ptr_nonnull(strstr(log->text, "at step 50"));
-    ck_assert_ptr_nonnull(strstr(log->text, "1 fc1"));
+    ck_assert_ptr_nonnull(strstr(log->text, "layer 1 \xc2\xb7 fc1"));
     ck_assert_ptr_nonnull(strstr(log->text, "zeros 50%")); /* the output layer's gradient */
     cairo_surface_destroy(s);
     /* with only gradients the activation panels say what is missing */

@@ -31,11 +31,11 @@ const char *gs_dist_strip_label(GsDistStrip s)
 
 double gs_dist_total(const float *bins)
 {
-    if (!bins || isnan(bins[GS_HIST_ZERO]))
+    if (!bins || isnan((double)bins[GS_HIST_ZERO]))
         return NAN;
     double s = 0;
     for (size_t j = 0; j < GS_HIST_LIN0; j++)
-        s += bins[j];
+        s += (double)bins[j];
     return s;
 }
 
@@ -106,10 +106,10 @@ GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max
             if (!(tot > 0) || !isfinite(tot))
                 continue; /* not recorded (NaN) or an empty tensor */
             for (size_t j = 0; j < GS_HIST_NLOG; j++)
-                f[j] += b[GS_HIST_LOG0 + j] / tot;
-            st[GS_DIST_STRIP_ZERO] += b[GS_HIST_ZERO] / tot;
-            st[GS_DIST_STRIP_NAN] += b[GS_HIST_NAN] / tot;
-            st[GS_DIST_STRIP_INF] += ((double)b[GS_HIST_PINF] + b[GS_HIST_NINF]) / tot;
+                f[j] += (double)b[GS_HIST_LOG0 + j] / tot;
+            st[GS_DIST_STRIP_ZERO] += (double)b[GS_HIST_ZERO] / tot;
+            st[GS_DIST_STRIP_NAN] += (double)b[GS_HIST_NAN] / tot;
+            st[GS_DIST_STRIP_INF] += ((double)b[GS_HIST_PINF] + (double)b[GS_HIST_NINF]) / tot;
             used++;
         }
         if (!used) {
@@ -164,10 +164,10 @@ void gs_dist_log_range_bins(const float *const *bins, size_t n, double *lo, doub
 {
     long jmin = GS_HIST_NLOG, jmax = -1;
     for (size_t k = 0; k < n; k++) {
-        if (!bins[k] || isnan(bins[k][0]))
+        if (!bins[k] || isnan((double)bins[k][0]))
             continue;
         for (long j = 0; j < GS_HIST_NLOG; j++)
-            if (bins[k][GS_HIST_LOG0 + j] > 0) {
+            if ((double)bins[k][GS_HIST_LOG0 + j] > 0) {
                 jmin = j < jmin ? j : jmin;
                 jmax = j > jmax ? j : jmax;
             }
@@ -198,40 +198,40 @@ GsRgb gs_dist_color(double frac)
 void gs_dist_act_stats(const float *bins, double range, double *sat, double *std, double *zero)
 {
     *sat = *std = *zero = NAN;
-    if (!bins || isnan(bins[0]))
+    if (!bins || isnan((double)bins[0]))
         return;
     double tot = gs_dist_total(bins);
     if (tot > 0)
-        *zero = bins[GS_HIST_ZERO] / tot;
+        *zero = (double)bins[GS_HIST_ZERO] / tot;
     const float *lin = bins + GS_HIST_LIN0;
     double n = 0, s1 = 0;
     double w = 2.0 * range / GS_HIST_NLIN;
     for (size_t j = 0; j < GS_HIST_NLIN; j++) {
-        n += lin[j];
-        s1 += lin[j] * (-range + ((double)j + 0.5) * w);
+        n += (double)lin[j];
+        s1 += (double)lin[j] * (-range + ((double)j + 0.5) * w);
     }
     if (!(n > 0) || !(range > 0))
         return;
     double mean = s1 / n, s2 = 0;
     for (size_t j = 0; j < GS_HIST_NLIN; j++) {
         double d = -range + ((double)j + 0.5) * w - mean;
-        s2 += lin[j] * d * d;
+        s2 += (double)lin[j] * d * d;
     }
     *std = sqrt(s2 / n);
-    *sat = ((double)lin[0] + lin[GS_HIST_NLIN - 1]) / n;
+    *sat = ((double)lin[0] + (double)lin[GS_HIST_NLIN - 1]) / n;
 }
 
 double gs_dist_log_rms(const float *bins)
 {
-    if (!bins || isnan(bins[0]))
+    if (!bins || isnan((double)bins[0]))
         return NAN;
-    double n = bins[GS_HIST_ZERO], s = 0;
+    double n = (double)bins[GS_HIST_ZERO], s = 0;
     for (size_t j = 0; j < GS_HIST_NLOG; j++) {
         double c = GS_HIST_LOG_LO + ((double)j + 0.5) * GS_HIST_LOG_STEP;
-        n += bins[GS_HIST_LOG0 + j];
-        s += bins[GS_HIST_LOG0 + j] * pow(10.0, 2.0 * c);
+        n += (double)bins[GS_HIST_LOG0 + j];
+        s += (double)bins[GS_HIST_LOG0 + j] * pow(10.0, 2.0 * c);
     }
-    return n > 0 ? sqrt(s / n) : NAN;
+    return n > 0 ? sqrt(s / n) : (double)NAN;
 }
 
 /* ---- layout ------------------------------------------------------------------------ */
@@ -479,7 +479,7 @@ static GsRgb layer_color(size_t i)
     return pal[i % 7];
 }
 
-/* "layer 3", "layer 3 (fc3)" when named, "out" marks the output layer. */
+/* "layer 3", "layer 3 · fc3" when named, "out" marks the output layer. */
 static void layer_label(const GsTrace *t, size_t li, char *buf, size_t n)
 {
     const char *name = gs_trace_layer_name(t, li);
@@ -487,7 +487,7 @@ static void layer_label(const GsTrace *t, size_t li, char *buf, size_t n)
     if (name && *name) {
         char sh[GS_LAYER_LABEL_MAX + 1];
         gs_layer_name_short(name, sh, sizeof sh);
-        snprintf(buf, n, "%zu %s%s", li + 1, sh, out ? " (out)" : "");
+        snprintf(buf, n, "layer %zu \xc2\xb7 %s%s", li + 1, sh, out ? " (out)" : "");
     } else {
         snprintf(buf, n, "layer %zu%s", li + 1, out ? " (out)" : "");
     }
@@ -515,7 +515,7 @@ static void message(cairo_t *cr, GsRect r, double font, const char *text)
     gs_text_draw(cr, &st, r.x + r.w / 2, r.y + r.h / 2, 0.5, 0.5, 0, r.w, text);
 }
 
-/* Fraction per bin of bins[off .. off+nb) (denominator: the linear bins' sum for the
+/* Fraction per bin of (double)bins[off .. off+nb) (denominator: the linear bins' sum for the
  * signed histogram, all counted entries for the log one) at x positions x0 + (j+0.5) dx. */
 static void curve(cairo_t *cr, GsRect p, const float *b, size_t off, size_t nb, double denom,
                   double x0, double dx, double xlo, double xhi, double ymax)
@@ -525,7 +525,7 @@ static void curve(cairo_t *cr, GsRect p, const float *b, size_t off, size_t nb, 
         double x = x0 + ((double)j + 0.5) * dx;
         if (x < xlo || x > xhi)
             continue;
-        double y = b[off + j] / denom;
+        double y = (double)b[off + j] / denom;
         double px = p.x + (x - xlo) / (xhi - xlo) * p.w;
         double py = p.y + p.h - y / ymax * p.h;
         if (!open)
@@ -582,14 +582,14 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
         double d = 0;
         if (act)
             for (size_t j = 0; j < GS_HIST_NLIN; j++)
-                d += b[GS_HIST_LIN0 + j];
+                d += (double)b[GS_HIST_LIN0 + j];
         else
             d = gs_dist_total(b);
         if (!(d > 0))
             continue;
         denom[a] = d;
         for (size_t j = 0; j < nb; j++)
-            ymax = fmax(ymax, b[off + j] / d);
+            ymax = fmax(ymax, (double)b[off + j] / d);
     }
     if (!(ymax > 0))
         ymax = 1;
@@ -646,7 +646,7 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
             double rms = gs_dist_log_rms(b);
             double trms = gs_trace_get(t, i, layers[a], GS_COL_GRAD_RMS);
             int exact = k == GS_HIST_GRAD && !gs_trace_is_missing(trms) && isfinite(trms);
-            double z = b[GS_HIST_ZERO] / denom[a];
+            double z = (double)b[GS_HIST_ZERO] / denom[a];
             if (z > 0)
                 snprintf(stats, sizeof stats, "rms %s%.2g  zeros %.0f%%",
                          exact ? "" : "\xe2\x89\x88", exact ? trms : rms, 100.0 * z);
