@@ -437,6 +437,11 @@ START_TEST(cli_dist)
     ck_assert_ptr_nonnull(strstr(gs_out, "'weights'"));
     ck_assert_int_eq(gs_cli_run(1, "plot run.csv --dist --dist-layers 1,9 -o u.png"), 2);
     ck_assert_ptr_nonnull(strstr(gs_out, "'9' is not a layer"));
+    ck_assert_int_eq(gs_cli_run(1, "plot run.csv --dist --preset paper -o u.png"), 2);
+    ck_assert_ptr_nonnull(strstr(gs_out, "--preset"));
+    ck_assert_int_eq(gs_cli_run(1, "plot run.csv --dist-profile --dist-kind act -o u.png"), 2);
+    ck_assert_int_eq(gs_cli_run(1, "plot run.csv --dist-layers 1 -o u.png"), 2);
+    ck_assert_ptr_nonnull(strstr(gs_out, "need --dist"));
     ck_assert(!gs_file_nonempty(gs_tmpdir, "u.png"));
     /* without the side file: a clear message */
     snprintf(path, sizeof path, "%s/run.hist.npy", gs_tmpdir);

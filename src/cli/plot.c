@@ -92,7 +92,6 @@ static int plot_dist(const PlotOpts *po, const char *path, const char *out)
         o.height = ro->height;
     }
     o.scale = ro->scale;
-    o.title = ro->title;
     o.source_name = path;
     int rc = 0;
     if (po->dist_layers && gs_plot_parse_layers(po->dist_layers, gs_trace_n_layers(trace), o.layers,
@@ -180,6 +179,11 @@ int cli_plot(int argc, char **argv)
     if (po.dist_profile && po.dist_kind >= 0)
         return cli_fail("plot", "--dist-kind chooses the --dist heatmap's histogram; the profile "
                                 "shows act and grad");
+    if ((po.dist || po.dist_profile) && po.r.report.preset != GS_PRESET_NONE)
+        return cli_fail("plot", "--preset is a report page; the distribution figures take --size");
+    if ((po.dist || po.dist_profile) && po.r.json)
+        return cli_fail("plot",
+                        "--json writes the report's findings; not with --dist/--dist-profile");
     if (po.dist && po.dist_profile)
         return cli_fail("plot", "choose one of --dist and --dist-profile");
     if (!po.dist && !po.dist_profile && (po.dist_layers || po.dist_kind >= 0))
