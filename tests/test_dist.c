@@ -196,6 +196,97 @@ START_TEST(map_and_range)
 }
 END_TEST
 
+START_TEST(range_edges)
+{
+    float a[GS_HIST_NB] = {0}, b[GS_HIST_NB] = {0}, none[GS_HIST_NB];
+    for (size_t j = 0; j < GS_HIST_NB; j++)
+        none[j] = NAN;
+    double lo, hi;
+    /* nonzero |x| < 1e-30 (denormals) sit in the first log bin: the range stops at 1e-30 */
+    a[GS_HIST_LOG0] = 5;
+    const float *one[2] = {a, none};
+    gs_dist_log_range_bins(one, 2, &lo, &hi);
+    ck_assert_double_eq(lo, -30.0);
+    ck_assert_double_eq(hi, -26.0);
+    /* |x| >= 1e10 in the last: the range stops at 1e10 */
+    b[GS_HIST_LOG0 + GS_HIST_NLOG - 1] = 1;
+    one[0] = b;
+    gs_dist_log_range_bins(one, 2, &lo, &hi);
+    ck_assert_double_eq(lo, 6.0);
+    ck_assert_double_eq(hi, 10.0);
+    /* both: the whole axis */
+    const float *two[3] = {a, b, NULL};
+    gs_dist_log_range_bins(two, 3, &lo, &hi);
+    ck_assert_double_eq(lo, -30.0);
+    ck_assert_double_eq(hi, 10.0);
+    /* no data at all (only zeros, or unfilled) */
+    float z[GS_HIST_NB] = {0};
+    z[GS_HIST_ZERO] = 10;
+    const float *zz[2] = {z, none};
+    gs_dist_log_range_bins(zz, 2, &lo, &hi);
+    ck_assert_double_eq(lo, -8.0);
+    ck_assert_double_eq(hi, 0.0);
+}
+END_TEST
+
+START_TEST(wide_trace_svg_pdf)
+{
+    /* more recorded steps than pixel columns, vector output, a small page */
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    ck_assert_int_eq(gs_trace_hist_enable(t, 1u << GS_HIST_UPDATE, 4.0), GS_OK);
+    float x[64];
+    for (size_t s = 0; s < 3000; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, (long)s, &row), GS_OK);
+        for (size_t li = 0; li < 2; li++) {
+            float *b = gs_trace_hist_slot(t, s, li, GS_HIST_UPDATE);
+            for (size_t j = 0; j < GS_HIST_NB; j++)
+                b[j] = 0;
+            for (size_t e = 0; e < 64; e++)
+                x[e] = (float)(1e-4 * (1.0 + (double)e) * (1.0 + (double)s / 100.0));
+            if (s == 1500 && li == 1)
+                x[3] = INFINITY;
+            gs_hist_add(b, x, 64, 0.0);
+        }
+        gs_trace_commit_step(t);
+    }
+    GsDistOptions o;
+    gs_dist_options_default(&o);
+    o.trace = t;
+    o.kind = GS_HIST_UPDATE;
+    o.width = 640;
+    o.height = 400;
+    const char *names[] = {"w.svg", "w.pdf", "w.png"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", gs_tmpdir, names[i]);
+        GsError err = {{0}};
+        GsDrawLog *log = malloc(sizeof *log);
+        ck_assert_ptr_nonnull(log);
+        gs_draw_log_begin(log);
+        GsStatus st = gs_plot_distributions(&o, path, &err);
+        gs_draw_log_end();
+        ck_assert_msg(st == GS_OK, "%s", err.msg);
+        ck_assert(gs_file_nonempty(gs_tmpdir, names[i]));
+        ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
+        ck_assert_msg(log->elided == 0, "elided: %s", log->first_elided);
+        ck_assert_ptr_nonnull(strstr(log->text, "update entries"));
+        free(log);
+    }
+    /* the +Inf at step 1500 survives binning 3000 steps into the columns */
+    GsDistMap m;
+    ck_assert_int_eq(gs_dist_map_build(t, 1, GS_HIST_UPDATE, 500, &m, NULL), GS_OK);
+    ck_assert_uint_eq(m.n_cols, 500);
+    double inf = 0;
+    for (size_t c = 0; c < m.n_cols; c++)
+        inf += m.strip[c * GS_DIST_NSTRIPS + GS_DIST_STRIP_INF];
+    ck_assert_double_eq_tol(inf, 1.0 / 64 / 6, 1e-12); /* one step of six in its column */
+    gs_dist_map_fini(&m);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 START_TEST(page_layout_inside)
 {
     const double sizes[][2] = {{1600, 900}, {800, 600}, {3000, 1200}, {400, 300}};
@@ -460,6 +551,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, stats_of_known_bins);
     tcase_add_test(tc, colour_scale);
     tcase_add_test(tc, map_and_range);
+    tcase_add_test(tc, range_edges);
+    tcase_add_test(tc, wide_trace_svg_pdf);
     tcase_add_test(tc, page_layout_inside);
     tcase_add_test(tc, heatmap_pixels);
     tcase_add_test(tc, profile_renders_unclipped);
