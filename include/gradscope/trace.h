@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/status.h"
 
 /* Trace columns in CSV order. The first 15 are DESIGN.md's schema; the rest are
@@ -139,6 +140,25 @@ double gs_trace_series_get(const GsTrace *trace, size_t i, size_t k, GsTimeCol c
 /* 1 when column col holds data in some series (0 out of range). Cannot fail. */
 int gs_trace_series_has(const GsTrace *trace, GsTimeCol col);
 
+/* Histograms (hist.h, DESIGN.md "Histograms"): per recorded step, layer and stored kind,
+ * GS_HIST_NB float counts. Enables the kinds in mask `kinds` (bits 1 << GsHistKind; 0 = none)
+ * with act_range = A of the activations' linear bins (> 0 when act is stored), and writes the
+ * metadata hist, hist_bins, hist_act_range, hist_log_edges. Call before the first
+ * gs_trace_add_step (asserted). GS_ERR_INVALID for unknown kind bits or a bad range,
+ * GS_ERR_NOMEM. */
+GsStatus gs_trace_hist_enable(GsTrace *t, unsigned kinds, double act_range);
+/* Mask of the stored kinds; 0: no histograms. Cannot fail. */
+unsigned gs_trace_hist_kinds(const GsTrace *t);
+/* A of the activations' linear bins (0 without histograms). */
+double gs_trace_hist_act_range(const GsTrace *t);
+/* The GS_HIST_NB floats of recorded step i, layer index li, kind k for the recorder to add
+ * counts to: NaN (nothing recorded) from gs_trace_add_step until the first call, which zeroes
+ * them. NULL when kind k is not stored. i < n_steps, li < n_layers (asserted). */
+float *gs_trace_hist_slot(GsTrace *t, size_t i, size_t li, GsHistKind k);
+/* The same read-only, as stored (NaN in every entry when never recorded); NULL when kind k is
+ * not stored. */
+const float *gs_trace_hist(const GsTrace *t, size_t i, size_t li, GsHistKind k);
+
 /* 1 when clipping changed the gradient at some recorded step (the `clipped` column), else 0;
  * NULL is 0. Cannot fail. */
 int gs_trace_clipping_acted(const GsTrace *trace);
@@ -158,6 +178,11 @@ const char *gs_trace_meta_value(const GsTrace *trace, size_t i);
  * a temporary file in the same directory and renames it, so no partial file is left. GS_ERR_IO with
  * the path in err on failure. */
 GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err);
+/* (With histograms, gs_trace_write_csv first writes the side file PATH-without-.csv + ".hist.npy",
+ * float32 (S, L, 3, GS_HIST_NB) with NaN for kinds not stored, atomically, and adds the metadata
+ * line hist_file = its basename; gs_trace_read_csv loads it back when the metadata names one that
+ * exists beside the CSV: a shape that does not match the trace is GS_ERR_FORMAT naming the file
+ * and both shapes; a missing side file means no histograms.) */
 /* Reads a trace CSV in one streaming pass, keeping only the columns in `columns` (plus
  * step and layer). Accepts '#' metadata lines, extra unknown columns (ignored), any
  * column order, missing optional columns. Requires step, layer and grad_norm; steps

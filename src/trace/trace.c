@@ -103,6 +103,7 @@ void gs_trace_destroy(GsTrace *trace)
     free(trace->meta_key);
     free(trace->meta_val);
     gs_trace_series_fini(trace);
+    free(trace->hist);
     free(trace->steps);
     free(trace->scratch);
     free(trace);
@@ -245,6 +246,8 @@ GsStatus gs_trace_add_step(GsTrace *trace, long step, double **row)
     assert(trace && row && !trace->pending && step >= 0);
     assert(trace->n_steps == 0 || step > trace->steps[trace->n_steps - 1]);
     GsStatus st = reserve_steps(trace, trace->n_steps + 1);
+    if (st == GS_OK)
+        st = gs_trace_hist_add_step(trace, trace->n_steps);
     if (st != GS_OK)
         return st;
     double *b = trace->scratch;

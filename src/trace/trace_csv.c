@@ -99,16 +99,35 @@ static int has_layer_names(const GsTrace *t)
 GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err)
 {
     assert(trace && path && !trace->pending);
+    /* The histogram side file first: a CSV that names it never exists without it. */
+    char side[4200];
+    const char *side_name = NULL;
+    if (trace->hist_kinds) {
+        if (!gs_trace_hist_side_path(path, side, sizeof side))
+            return gs_error(err, GS_ERR_IO, "%s: path too long for the histogram side file", path);
+        GsStatus sst = gs_trace_hist_write_side(trace, side, err);
+        if (sst != GS_OK)
+            return sst;
+        const char *slash = strrchr(side, '/');
+        side_name = slash ? slash + 1 : side;
+    }
     GsAtomicFile af;
     GsStatus st = gs_atomic_open(&af, path, err);
     if (st != GS_OK)
         return st;
     FILE *fp = af.fp;
     for (size_t i = 0; i < trace->n_meta; i++) {
+        if (!strcmp(trace->meta_key[i], "hist_file"))
+            continue; /* names the file of this write, below */
         fputs("# ", fp);
         put_meta_text(fp, trace->meta_key[i]);
         fputs(" = ", fp);
         put_meta_text(fp, trace->meta_val[i]);
+        fputc('\n', fp);
+    }
+    if (side_name) {
+        fputs("# hist_file = ", fp);
+        put_meta_text(fp, side_name);
         fputc('\n', fp);
     }
     int cols[GS_COL_COUNT];
@@ -873,6 +892,8 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
         free(r.rs[s].buf);
     free(r.rs);
     free(r.col);
+    if (st == GS_OK)
+        st = gs_trace_hist_read_side(r.t, path, err);
     if (st != GS_OK) {
         gs_trace_destroy(r.t);
         return st;

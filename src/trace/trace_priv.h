@@ -48,6 +48,10 @@ struct GsTrace {
     GsSeriesBlock *blocks;  /* [step_index * n_series + k]; NULL until a value is stored */
     size_t cap_block_steps; /* steps blocks[] has room for */
     uint32_t tmask;         /* union of every block's mask (gs_trace_series_has) */
+    unsigned hist_kinds;    /* GS_HIST_* kinds stored (bit 1 << kind); 0: no histograms */
+    double hist_range;      /* A of the activations' linear bins */
+    float *hist;            /* [step][layer][kind rank][GS_HIST_NB], only the stored kinds */
+    size_t hist_cap;        /* steps hist[] has room for */
 };
 
 /* The missing marker: a quiet NaN with the two top mantissa bits set (the plain quiet NaN
@@ -148,6 +152,19 @@ int gs_trace_storable_text(const char *s);
 char *gs_trace_dup_str(const char *s);
 /* Frees the series names and blocks (gs_trace_destroy). */
 void gs_trace_series_fini(GsTrace *trace);
+/* Makes room in the histogram store for step index i and fills its block with NaN (nothing
+ * recorded). GS_OK at once for a trace without histograms; GS_ERR_NOMEM when growing fails. */
+GsStatus gs_trace_hist_add_step(GsTrace *trace, size_t i);
+/* Reads the side file named by the metadata key hist_file beside the CSV at csv_path into the
+ * trace (no-op when the key is absent or the file does not exist). GS_ERR_FORMAT naming the
+ * file and both shapes on a mismatch, GS_ERR_FORMAT/IO/NOMEM from the .npy reader. */
+GsStatus gs_trace_hist_read_side(GsTrace *trace, const char *csv_path, GsError *err);
+/* Writes the side file of a trace with histograms to side_path (atomically); *written = 1 then.
+ * GS_ERR_IO naming the file. */
+GsStatus gs_trace_hist_write_side(const GsTrace *trace, const char *side_path, GsError *err);
+/* The side file's path for a CSV path: "DIR/run.csv" -> "DIR/run.hist.npy" (a name without
+ * ".csv" gets ".hist.npy" appended). 0 when it does not fit in n bytes. */
+int gs_trace_hist_side_path(const char *csv_path, char *buf, size_t n);
 
 /* Makes the block of (i, k) hold len time steps (fixing len when it held none) with no column
  * stored yet. GS_ERR_INVALID when it already holds another len or len is 0 or above

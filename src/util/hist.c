@@ -1,0 +1,207 @@
+/* Fixed-bin histograms (DESIGN.md "Histograms"). The log bin of a float is found from its
+ * bits: positive floats order like their bit patterns, so the edges become integer
+ * thresholds. A table indexed by the top 16 bits of |x| (exponent and 8 mantissa bits) gives
+ * the bin of the smallest value of that cell; a cell is far narrower than a quarter decade,
+ * so it holds at most one edge, and one integer compare with that bin's upper threshold
+ * settles the rest. Zeros, NaN and +Inf fall out of the same table; the sign of an Inf is
+ * looked at only when some Inf was seen. */
+#include "gradscope/hist.h"
+
+#include <assert.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NEVER UINT32_C(0xFFFFFFFF)
+#define INF_BITS UINT32_C(0x7F800000)
+
+static const char *const kind_names[GS_HIST_NKINDS] = {"grad", "act", "update"};
+
+const char *gs_hist_kind_name(GsHistKind k)
+{
+    return (int)k >= 0 && k < GS_HIST_NKINDS ? kind_names[k] : NULL;
+}
+
+double gs_hist_log_edge(size_t j)
+{
+    assert(j <= GS_HIST_NLOG);
+    int q = (int)j - 120; /* edge = 10^(q/4) */
+    if (q % 4 == 0) {
+        /* whole decades: the correctly rounded literal */
+        char buf[16];
+        snprintf(buf, sizeof buf, "1e%d", q / 4);
+        return strtod(buf, NULL);
+    }
+    return (double)powl(10.0L, (long double)q / 4.0L);
+}
+
+double gs_hist_lin_edge(size_t j, double range)
+{
+    assert(j <= GS_HIST_NLIN && range > 0);
+    return -range + (double)j * (range / 32.0);
+}
+
+/* Bin tables, built once. */
+static uint8_t cell_bin[1u << 16];     /* bin of the smallest |x| of cell (bits >> 15) */
+static uint32_t up_bits[GS_HIST_LIN0]; /* |x| bits at or above this leave bin b ... */
+static uint8_t up_bin[GS_HIST_LIN0];   /* ... for this bin */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Bits of the smallest float >= the double edge (edges are normal positive floats). */
+static uint32_t edge_bits(size_t j)
+{
+    double e = gs_hist_log_edge(j);
+    float f = (float)e;
+    if ((double)f < e)
+        f = nextafterf(f, INFINITY);
+    return bits_of(f);
+}
+
+/* The exact bin of |x| bits u (sign cleared), by the thresholds. */
+static unsigned slow_bin(uint32_t u, const uint32_t *eb)
+{
+    if (u == 0)
+        return GS_HIST_ZERO;
+    if (u > INF_BITS)
+        return GS_HIST_NAN;
+    if (u == INF_BITS)
+        return GS_HIST_PINF;
+    unsigned b = GS_HIST_LOG0;
+    for (size_t j = 1; j < GS_HIST_NLOG; j++)
+        b += u >= eb[j];
+    return b;
+}
+
+static void build_tables(void)
+{
+    uint32_t eb[GS_HIST_NLOG + 1];
+    for (size_t j = 0; j <= GS_HIST_NLOG; j++)
+        eb[j] = edge_bits(j);
+    for (size_t b = 0; b < GS_HIST_LIN0; b++) {
+        up_bits[b] = NEVER;
+        up_bin[b] = (uint8_t)b;
+    }
+    up_bits[GS_HIST_ZERO] = 1; /* cell 0 starts at zero; the rest of it is denormal */
+    up_bin[GS_HIST_ZERO] = GS_HIST_LOG0;
+    up_bits[GS_HIST_PINF] = INF_BITS + 1; /* cell of Inf: the rest of it is NaN */
+    up_bin[GS_HIST_PINF] = GS_HIST_NAN;
+    for (size_t j = 0; j + 1 < GS_HIST_NLOG; j++) {
+        up_bits[GS_HIST_LOG0 + j] = eb[j + 1];
+        up_bin[GS_HIST_LOG0 + j] = (uint8_t)(GS_HIST_LOG0 + j + 1);
+    }
+    for (uint32_t c = 0; c < (1u << 16); c++) {
+        cell_bin[c] = (uint8_t)slow_bin(c << 15, eb);
+        /* at most one threshold inside a cell (the table's premise) */
+        assert(slow_bin((c << 15) | 0x7FFFu, eb) ==
+               (((c << 15) | 0x7FFFu) >= up_bits[cell_bin[c]] ? up_bin[cell_bin[c]] : cell_bin[c]));
+    }
+}
+
+void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
+{
+    assert(bins && (x || n == 0));
+    pthread_once(&tables_once, build_tables);
+    /* four interleaved count arrays, so runs of one bin do not serialize on one counter */
+    uint32_t cnt[4][GS_HIST_LIN0];
+    memset(cnt, 0, sizeof cnt);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int k = 0; k < 4; k++) {
+            uint32_t u;
+            memcpy(&u, x + i + (size_t)k, sizeof u);
+            u &= UINT32_C(0x7FFFFFFF);
+            unsigned b = cell_bin[u >> 15];
+            b = u >= up_bits[b] ? up_bin[b] : b;
+            cnt[k][b]++;
+        }
+    }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        u &= UINT32_C(0x7FFFFFFF);
+        unsigned b = cell_bin[u >> 15];
+        b = u >= up_bits[b] ? up_bin[b] : b;
+        cnt[0][b]++;
+    }
+    for (size_t b = 0; b < GS_HIST_LIN0; b++)
+        cnt[0][b] += cnt[1][b] + cnt[2][b] + cnt[3][b];
+    if (cnt[0][GS_HIST_PINF]) { /* rare: split the infinities by sign */
+        uint32_t neg = 0;
+        for (size_t k = 0; k < n; k++)
+            neg += bits_of(x[k]) == UINT32_C(0xFF800000);
+        cnt[0][GS_HIST_PINF] -= neg;
+        cnt[0][GS_HIST_NINF] += neg;
+    }
+    for (size_t b = 0; b < GS_HIST_LIN0; b++)
+        bins[b] += (float)cnt[0][b];
+    if (!(lin_range > 0))
+        return;
+    /* x * (32 / A) is exact for a power-of-two A (the activation ranges 1 and 4) */
+    const double scale = (double)(GS_HIST_NLIN / 2) / lin_range;
+    uint32_t lc[GS_HIST_NLIN];
+    memset(lc, 0, sizeof lc);
+    for (size_t k = 0; k < n; k++) {
+        double t = (double)x[k] * scale;
+        if (!(t - t == 0.0))
+            continue; /* NaN or Inf: counted above only */
+        long b = t >= 32.0 ? 63 : t < -32.0 ? 0 : (long)floor(t) + 32;
+        lc[b > 63 ? 63 : b]++;
+    }
+    for (size_t b = 0; b < GS_HIST_NLIN; b++)
+        bins[GS_HIST_LIN0 + b] += (float)lc[b];
+}
+
+int gs_hist_parse_kinds(const char *s, const char **bad)
+{
+    unsigned mask = 0;
+    const char *p = s;
+    if (!strcmp(s, "") || !strcmp(s, "none") || !strcmp(s, "off"))
+        return 0;
+    if (!strcmp(s, "all"))
+        return (int)GS_HIST_ALL;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int k = -1;
+        for (int j = 0; j < GS_HIST_NKINDS; j++)
+            if (strlen(kind_names[j]) == len && !strncmp(p, kind_names[j], len))
+                k = j;
+        if (k < 0 || (mask & (1u << k))) {
+            if (bad)
+                *bad = p;
+            return -1;
+        }
+        mask |= 1u << k;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return (int)mask;
+}
+
+void gs_hist_format_kinds(unsigned kinds, char *buf, size_t n)
+{
+    assert(n > 0);
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < GS_HIST_NKINDS; k++) {
+        if (!(kinds & (1u << k)))
+            continue;
+        int w = snprintf(buf + at, n - at, "%s%s", at ? "," : "", kind_names[k]);
+        if (w < 0 || (size_t)w >= n - at)
+            return;
+        at += (size_t)w;
+    }
+    if (!at)
+        snprintf(buf, n, "none");
+}

@@ -1,0 +1,300 @@
+/* Tests of the fixed-bin histograms (hist.h), the trace's histogram store and its side file. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gradscope/hist.h"
+#include "gradscope/npy.h"
+#include "gradscope/trace.h"
+#include "runner.h"
+
+/* The bin of one value, through gs_hist_add. */
+static int bin_of(float v, double range, int lin)
+{
+    float b[GS_HIST_NB] = {0};
+    gs_hist_add(b, &v, 1, range);
+    int found = -1, n = 0;
+    int lo = lin ? GS_HIST_LIN0 : 0, hi = lin ? GS_HIST_NB : GS_HIST_LIN0;
+    for (int k = lo; k < hi; k++) {
+        if (b[k] != 0.0f) {
+            ck_assert_float_eq(b[k], 1.0f);
+            found = k;
+            n++;
+        }
+    }
+    ck_assert_int_le(n, 1);
+    return found;
+}
+
+/* Reference bin by double comparisons with the published edges. */
+static double edges[GS_HIST_NLOG + 1];
+static int ref_bin(float v)
+{
+    if (edges[1] == 0.0)
+        for (size_t j = 0; j <= GS_HIST_NLOG; j++)
+            edges[j] = gs_hist_log_edge(j);
+    if (v == 0.0f)
+        return GS_HIST_ZERO;
+    if (isnan(v))
+        return GS_HIST_NAN;
+    if (isinf(v))
+        return v > 0 ? GS_HIST_PINF : GS_HIST_NINF;
+    double a = fabs((double)v);
+    int j = 0;
+    while (j + 1 < GS_HIST_NLOG && a >= edges[j + 1])
+        j++;
+    return GS_HIST_LOG0 + j;
+}
+
+START_TEST(test_log_edges)
+{
+    for (int d = -30; d <= 10; d++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "1e%d", d);
+        ck_assert(gs_hist_log_edge((size_t)(4 * (d + 30))) == strtod(buf, NULL));
+    }
+    for (size_t j = 0; j <= GS_HIST_NLOG; j++) {
+        double want = pow(10.0, -30.0 + 0.25 * (double)j);
+        ck_assert_double_le(fabs(gs_hist_log_edge(j) - want), 4e-16 * want);
+        if (j)
+            ck_assert_double_lt(gs_hist_log_edge(j - 1), gs_hist_log_edge(j));
+    }
+    ck_assert_double_eq(gs_hist_lin_edge(0, 4.0), -4.0);
+    ck_assert_double_eq(gs_hist_lin_edge(32, 4.0), 0.0);
+    ck_assert_double_eq(gs_hist_lin_edge(64, 1.0), 1.0);
+    ck_assert_double_eq(gs_hist_lin_edge(33, 1.0), 1.0 / 32.0);
+}
+END_TEST
+
+/* Exactly at every edge: the smallest float at or above 10^(-30 + j/4) opens bin j, the float
+ * just below it is in bin j - 1, for either sign. */
+START_TEST(test_log_bins_at_edges)
+{
+    for (size_t j = 1; j < GS_HIST_NLOG; j++) {
+        double e = gs_hist_log_edge(j);
+        float f = (float)e;
+        if ((double)f < e)
+            f = nextafterf(f, INFINITY);
+        float below = nextafterf(f, 0.0f);
+        ck_assert((double)f >= e && (double)below < e);
+        ck_assert_int_eq(bin_of(f, 0, 0), GS_HIST_LOG0 + (int)j);
+        ck_assert_int_eq(bin_of(-f, 0, 0), GS_HIST_LOG0 + (int)j);
+        ck_assert_int_eq(bin_of(below, 0, 0), GS_HIST_LOG0 + (int)j - 1);
+        ck_assert_int_eq(bin_of(-below, 0, 0), GS_HIST_LOG0 + (int)j - 1);
+    }
+    ck_assert_int_eq(bin_of(1.0f, 0, 0), GS_HIST_LOG0 + 120);
+    ck_assert_int_eq(bin_of(0.99999994f, 0, 0), GS_HIST_LOG0 + 119);
+    ck_assert_int_eq(bin_of(1.7782794f, 0, 0), GS_HIST_LOG0 + 121); /* 10^0.25 = 1.77827941.. */
+    ck_assert_int_eq(bin_of(1.7782793f, 0, 0), GS_HIST_LOG0 + 120);
+}
+END_TEST
+
+START_TEST(test_special_values)
+{
+    ck_assert_int_eq(bin_of(0.0f, 0, 0), GS_HIST_ZERO);
+    ck_assert_int_eq(bin_of(-0.0f, 0, 0), GS_HIST_ZERO);
+    ck_assert_int_eq(bin_of(NAN, 0, 0), GS_HIST_NAN);
+    ck_assert_int_eq(bin_of(-NAN, 0, 0), GS_HIST_NAN);
+    uint32_t snan = UINT32_C(0x7F800001), nan_max = UINT32_C(0xFFFFFFFF);
+    float f;
+    memcpy(&f, &snan, sizeof f);
+    ck_assert_int_eq(bin_of(f, 0, 0), GS_HIST_NAN);
+    memcpy(&f, &nan_max, sizeof f);
+    ck_assert_int_eq(bin_of(f, 0, 0), GS_HIST_NAN);
+    ck_assert_int_eq(bin_of(INFINITY, 0, 0), GS_HIST_PINF);
+    ck_assert_int_eq(bin_of(-INFINITY, 0, 0), GS_HIST_NINF);
+    /* denormals and everything nonzero below 1e-30: the first log bin */
+    ck_assert_int_eq(bin_of(FLT_TRUE_MIN, 0, 0), GS_HIST_LOG0);
+    ck_assert_int_eq(bin_of(-1e-40f, 0, 0), GS_HIST_LOG0);
+    ck_assert_int_eq(bin_of(FLT_MIN, 0, 0), GS_HIST_LOG0);
+    ck_assert_int_eq(bin_of(9e-31f, 0, 0), GS_HIST_LOG0);
+    ck_assert_int_eq(bin_of(1e-30f, 0, 0), GS_HIST_LOG0);
+    ck_assert_int_eq(bin_of(1.8e-30f, 0, 0), GS_HIST_LOG0 + 1);
+    /* finite values at or beyond 1e10: the last log bin */
+    ck_assert_int_eq(bin_of(9.9e9f, 0, 0), GS_HIST_LOG0 + GS_HIST_NLOG - 1);
+    ck_assert_int_eq(bin_of(1e10f, 0, 0), GS_HIST_LOG0 + GS_HIST_NLOG - 1);
+    ck_assert_int_eq(bin_of(-FLT_MAX, 0, 0), GS_HIST_LOG0 + GS_HIST_NLOG - 1);
+    ck_assert_int_eq(bin_of(5e9f, 0, 0), GS_HIST_LOG0 + GS_HIST_NLOG - 2);
+    /* a mixed tensor, with the counts of each bin */
+    float x[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, -INFINITY, 1e-45f, 3.0f, -3.0f, 1e30f};
+    float b[GS_HIST_NB] = {0};
+    gs_hist_add(b, x, sizeof x / sizeof x[0], 0.0);
+    ck_assert_float_eq(b[GS_HIST_ZERO], 2.0f);
+    ck_assert_float_eq(b[GS_HIST_NAN], 1.0f);
+    ck_assert_float_eq(b[GS_HIST_PINF], 1.0f);
+    ck_assert_float_eq(b[GS_HIST_NINF], 2.0f);
+    ck_assert_float_eq(b[GS_HIST_LOG0], 1.0f);
+    ck_assert_float_eq(b[GS_HIST_LOG0 + 121], 2.0f); /* 10^0.25 <= 3 < 10^0.5 */
+    ck_assert_float_eq(b[GS_HIST_LOG0 + GS_HIST_NLOG - 1], 1.0f);
+    for (int k = GS_HIST_LIN0; k < GS_HIST_NB; k++)
+        ck_assert_float_eq(b[k], 0.0f); /* no range: no linear counts */
+}
+END_TEST
+
+/* Random bit patterns (every exponent, NaN and Inf included) against the double reference;
+ * counts add up across calls, in one call of many values. */
+START_TEST(test_random_against_reference)
+{
+    enum { N = 200003 };
+    float *x = malloc(N * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    uint64_t s = 0x9E3779B97F4A7C15u;
+    float want[GS_HIST_NB] = {0};
+    for (size_t i = 0; i < N; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        uint32_t u = (uint32_t)(s >> 32);
+        memcpy(&x[i], &u, sizeof u);
+        want[ref_bin(x[i])] += 1.0f;
+    }
+    float b[GS_HIST_NB] = {0};
+    gs_hist_add(b, x, N / 2, 0.0);
+    gs_hist_add(b, x + N / 2, N - N / 2, 0.0);
+    for (int k = 0; k < GS_HIST_LIN0; k++)
+        ck_assert_msg(b[k] == want[k], "bin %d: %g, want %g", k, (double)b[k], (double)want[k]);
+    /* and one bin per value */
+    for (size_t i = 0; i < 2000; i++)
+        ck_assert_int_eq(bin_of(x[i], 0, 0), ref_bin(x[i]));
+    free(x);
+}
+END_TEST
+
+START_TEST(test_linear_bins)
+{
+    const double A = 1.0;
+    ck_assert_int_eq(bin_of(-1.0f, A, 1), GS_HIST_LIN0);
+    ck_assert_int_eq(bin_of(-7.0f, A, 1), GS_HIST_LIN0);     /* clamped */
+    ck_assert_int_eq(bin_of(1.0f, A, 1), GS_HIST_NB - 1);    /* the top edge: last bin */
+    ck_assert_int_eq(bin_of(FLT_MAX, A, 1), GS_HIST_NB - 1); /* clamped */
+    ck_assert_int_eq(bin_of(0.0f, A, 1), GS_HIST_LIN0 + 32);
+    ck_assert_int_eq(bin_of(-0.0f, A, 1), GS_HIST_LIN0 + 32);
+    ck_assert_int_eq(bin_of(-1e-30f, A, 1), GS_HIST_LIN0 + 31);
+    ck_assert_int_eq(bin_of(-FLT_TRUE_MIN, A, 1), GS_HIST_LIN0 + 31);
+    ck_assert_int_eq(bin_of(1.0f / 32, A, 1), GS_HIST_LIN0 + 33);
+    ck_assert_int_eq(bin_of(nextafterf(1.0f / 32, 0), A, 1), GS_HIST_LIN0 + 32);
+    ck_assert_int_eq(bin_of(-0.96875f, A, 1), GS_HIST_LIN0 + 1); /* -1 + 1/32 */
+    ck_assert_int_eq(bin_of(0.99f, A, 1), GS_HIST_NB - 1);
+    ck_assert_int_eq(bin_of(0.125f, 4.0, 1), GS_HIST_LIN0 + 33);
+    ck_assert_int_eq(bin_of(3.9f, 4.0, 1), GS_HIST_NB - 1);
+    ck_assert_int_eq(bin_of(-2.0f, 4.0, 1), GS_HIST_LIN0 + 16);
+    /* every edge j of range 4 opens bin j */
+    for (size_t j = 0; j < GS_HIST_NLIN; j++)
+        ck_assert_int_eq(bin_of((float)gs_hist_lin_edge(j, 4.0), 4.0, 1), GS_HIST_LIN0 + (int)j);
+    /* NaN and Inf are not in the linear part; everything finite is */
+    ck_assert_int_eq(bin_of(NAN, A, 1), -1);
+    ck_assert_int_eq(bin_of(INFINITY, A, 1), -1);
+    ck_assert_int_eq(bin_of(-INFINITY, A, 1), -1);
+    float x[] = {0.5f, -0.5f, NAN, 2.0f, -INFINITY, 0.0f, 1e-40f};
+    float b[GS_HIST_NB] = {0};
+    gs_hist_add(b, x, 7, A);
+    float lin = 0, all = 0;
+    for (int k = GS_HIST_LIN0; k < GS_HIST_NB; k++)
+        lin += b[k];
+    for (int k = 0; k < GS_HIST_LIN0; k++)
+        all += b[k];
+    ck_assert_float_eq(lin, 5.0f);
+    ck_assert_float_eq(all, 7.0f);
+    ck_assert_float_eq(b[GS_HIST_LIN0 + 48], 1.0f); /* 0.5 */
+    ck_assert_float_eq(b[GS_HIST_LIN0 + 16], 1.0f); /* -0.5 */
+    ck_assert_float_eq(b[GS_HIST_LIN0 + 32], 2.0f); /* 0 and the denormal */
+}
+END_TEST
+
+START_TEST(test_kinds_text)
+{
+    ck_assert_str_eq(gs_hist_kind_name(GS_HIST_GRAD), "grad");
+    ck_assert_str_eq(gs_hist_kind_name(GS_HIST_ACT), "act");
+    ck_assert_str_eq(gs_hist_kind_name(GS_HIST_UPDATE), "update");
+    ck_assert_ptr_null(gs_hist_kind_name(GS_HIST_NKINDS));
+    ck_assert_int_eq(gs_hist_parse_kinds("grad,act,update", NULL), 7);
+    ck_assert_int_eq(gs_hist_parse_kinds("update,grad", NULL), 5);
+    ck_assert_int_eq(gs_hist_parse_kinds("act", NULL), 2);
+    ck_assert_int_eq(gs_hist_parse_kinds("all", NULL), 7);
+    ck_assert_int_eq(gs_hist_parse_kinds("none", NULL), 0);
+    ck_assert_int_eq(gs_hist_parse_kinds("", NULL), 0);
+    const char *bad = NULL;
+    ck_assert_int_eq(gs_hist_parse_kinds("grad,weights", &bad), -1);
+    ck_assert_str_eq(bad, "weights");
+    ck_assert_int_eq(gs_hist_parse_kinds("grad,grad", &bad), -1);
+    ck_assert_int_eq(gs_hist_parse_kinds("grad,", &bad), -1);
+    char buf[64];
+    gs_hist_format_kinds(5, buf, sizeof buf);
+    ck_assert_str_eq(buf, "grad,update");
+    gs_hist_format_kinds(0, buf, sizeof buf);
+    ck_assert_str_eq(buf, "none");
+}
+END_TEST
+
+START_TEST(test_store)
+{
+    GsTrace *t;
+    ck_assert_int_eq(gs_trace_create(3, GS_COL_ALL, &t), GS_OK);
+    ck_assert_uint_eq(gs_trace_hist_kinds(t), 0);
+    ck_assert_int_eq(gs_trace_hist_enable(t, 8, 1.0), GS_ERR_INVALID);
+    ck_assert_int_eq(gs_trace_hist_enable(t, 1u << GS_HIST_ACT, 0.0), GS_ERR_INVALID);
+    ck_assert_int_eq(gs_trace_hist_enable(t, 1u << GS_HIST_ACT, NAN), GS_ERR_INVALID);
+    unsigned kinds = (1u << GS_HIST_GRAD) | (1u << GS_HIST_ACT);
+    ck_assert_int_eq(gs_trace_hist_enable(t, kinds, 4.0), GS_OK);
+    ck_assert_uint_eq(gs_trace_hist_kinds(t), kinds);
+    ck_assert_double_eq(gs_trace_hist_act_range(t), 4.0);
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist"), "grad,act");
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist_bins"), "228");
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist_act_range"), "4");
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist_log_edges"), "-30:10:0.25");
+    for (long s = 0; s < 40; s++) { /* past the first growth */
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, s * 10, &row), GS_OK);
+        for (size_t l = 0; l < 3; l++) {
+            const float *h = gs_trace_hist(t, (size_t)s, l, GS_HIST_GRAD);
+            ck_assert_ptr_nonnull(h);
+            for (size_t b = 0; b < GS_HIST_NB; b++)
+                ck_assert(isnan(h[b]));
+            ck_assert_ptr_null(gs_trace_hist(t, (size_t)s, l, GS_HIST_UPDATE));
+            ck_assert_ptr_null(gs_trace_hist_slot(t, (size_t)s, l, GS_HIST_UPDATE));
+        }
+        /* fill layer 1's gradient and act (not layer 0, nor layer 2's act) */
+        float *g = gs_trace_hist_slot(t, (size_t)s, 1, GS_HIST_GRAD);
+        for (size_t b = 0; b < GS_HIST_NB; b++)
+            ck_assert_float_eq(g[b], 0.0f);
+        float v[2] = {(float)s, -1.0f};
+        gs_hist_add(g, v, 2, 0.0);
+        ck_assert_ptr_eq(gs_trace_hist_slot(t, (size_t)s, 1, GS_HIST_GRAD), g); /* no re-zero */
+        gs_hist_add(gs_trace_hist_slot(t, (size_t)s, 1, GS_HIST_ACT), v, 1, 4.0);
+        gs_hist_add(gs_trace_hist_slot(t, (size_t)s, 2, GS_HIST_GRAD), v + 1, 1, 0.0);
+        gs_trace_commit_step(t);
+    }
+    for (size_t s = 0; s < 40; s++) {
+        const float *g = gs_trace_hist(t, s, 1, GS_HIST_GRAD);
+        ck_assert_float_eq(g[ref_bin((float)s)], s == 1 ? 2.0f : 1.0f);
+        ck_assert_float_eq(g[GS_HIST_LOG0 + 120], s == 1 ? 2.0f : 1.0f);
+        float sum = 0;
+        for (size_t b = 0; b < GS_HIST_LIN0; b++)
+            sum += g[b];
+        ck_assert_float_eq(sum, 2.0f);
+        ck_assert(isnan(gs_trace_hist(t, s, 0, GS_HIST_GRAD)[5]));
+        ck_assert(isnan(gs_trace_hist(t, s, 2, GS_HIST_ACT)[0]));
+        ck_assert_float_eq(gs_trace_hist(t, s, 2, GS_HIST_GRAD)[GS_HIST_LOG0 + 120], 1.0f);
+        const float *a = gs_trace_hist(t, s, 1, GS_HIST_ACT);
+        ck_assert_float_eq(a[GS_HIST_NB - 1], s >= 4 ? 1.0f : 0.0f); /* s clamped at 4 */
+    }
+    gs_trace_destroy(t);
+}
+END_TEST
+
+Suite *gs_test_suite(void)
+{
+    Suite *s = suite_create("hist");
+    TCase *tc = tcase_create("bins");
+    tcase_add_test(tc, test_log_edges);
+    tcase_add_test(tc, test_log_bins_at_edges);
+    tcase_add_test(tc, test_special_values);
+    tcase_add_test(tc, test_random_against_reference);
+    tcase_add_test(tc, test_linear_bins);
+    tcase_add_test(tc, test_kinds_text);
+    tcase_add_test(tc, test_store);
+    suite_add_tcase(s, tc);
+    return s;
+}
