@@ -48,23 +48,6 @@ void gs_dist_map_fini(GsDistMap *m)
     memset(m, 0, sizeof *m);
 }
 
-/* "grad,act" for the kinds in mask into buf ("none" when empty). */
-static void kinds_list(unsigned mask, char *buf, size_t n)
-{
-    size_t w = 0;
-    buf[0] = '\0';
-    for (int k = 0; k < GS_HIST_NKINDS; k++)
-        if (mask & (1u << k)) {
-            int r =
-                snprintf(buf + w, n - w, "%s%s", w ? "," : "", gs_hist_kind_name((GsHistKind)k));
-            if (r < 0 || (size_t)r >= n - w)
-                break;
-            w += (size_t)r;
-        }
-    if (!w)
-        snprintf(buf, n, "none");
-}
-
 GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max_cols, GsDistMap *m,
                            GsError *err)
 {
@@ -72,7 +55,7 @@ GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max
     unsigned kinds = gs_trace_hist_kinds(t);
     if ((unsigned)k >= GS_HIST_NKINDS || !(kinds & (1u << k))) {
         char list[64];
-        kinds_list(kinds, list, sizeof list);
+        gs_hist_format_kinds(kinds, list, sizeof list);
         return gs_error(err, GS_ERR_INVALID, "the trace holds no '%s' histograms (recorded: %s)",
                         (unsigned)k < GS_HIST_NKINDS ? gs_hist_kind_name(k) : "?", list);
     }
