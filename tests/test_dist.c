@@ -423,6 +423,13 @@ START_TEST(profile_renders_unclipped)
     ck_assert_ptr_nonnull(strstr(log->text, "at step 50"));
     ck_assert_ptr_nonnull(strstr(log->text, "layer 1 \xc2\xb7 fc1"));
     ck_assert_ptr_nonnull(strstr(log->text, "zeros 50%")); /* the output layer's gradient */
+    ck_assert_ptr_null(strstr(log->text, "NaN/Inf")); /* step 2's NaN is neither first nor last */
+    cairo_surface_destroy(s);
+    /* NaN at the last step: the legend says how much (50 NaN among 250 entries) */
+    float *last = gs_trace_hist_slot(t, NS - 1, 1, GS_HIST_GRAD);
+    last[GS_HIST_NAN] += 50;
+    s = render(&o, "profile_nan.png", log);
+    ck_assert_ptr_nonnull(strstr(log->text, "NaN/Inf 20%"));
     cairo_surface_destroy(s);
     /* with only gradients the activation panels say what is missing */
     GsTrace *g = hist_trace(1u << GS_HIST_GRAD);

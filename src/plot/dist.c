@@ -637,6 +637,15 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
                 snprintf(stats, sizeof stats, "rms %s%.2g", exact ? "" : "\xe2\x89\x88",
                          exact ? trms : rms);
         }
+        double tot = gs_dist_total(b);
+        double nf =
+            tot > 0
+                ? ((double)b[GS_HIST_NAN] + (double)b[GS_HIST_PINF] + (double)b[GS_HIST_NINF]) / tot
+                : 0.0;
+        if (nf > 0) {
+            size_t used = strlen(stats);
+            snprintf(stats + used, sizeof stats - used, "  NaN/Inf %.2g%%", 100.0 * nf);
+        }
         gs_set_rgb(cr, layer_color(a));
         cairo_set_line_width(cr, fmax(1.2, font * 0.14));
         cairo_move_to(cr, lx, ly + row * 0.5);
