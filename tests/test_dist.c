@@ -12,6 +12,7 @@
 #include "gradscope/plot.h"
 #include "plot/dist.h"
 #include "plot/draw.h"
+#include "plot/panels.h"
 #include "runner.h"
 
 /* Under LeakSanitizer only: fontconfig's process-lifetime caches (see test_heatmap.c). */
@@ -444,6 +445,62 @@ START_TEST(profile_renders_unclipped)
 }
 END_TEST
 
+START_TEST(report_panel)
+{
+    /* a report of a trace with gradient histograms gets layer 1's distribution panel */
+    GsTrace *t = hist_trace(1u << GS_HIST_GRAD);
+    GsReportOptions ro;
+    gs_report_options_default(&ro);
+    ro.trace = t;
+    GsLayout L;
+    gs_report_layout(&ro, &L);
+    ck_assert(L.on[GS_PANEL_DIST]);
+    char path[512];
+    snprintf(path, sizeof path, "%s/r.png", gs_tmpdir);
+    GsError err = {{0}};
+    GsDrawLog *log = malloc(sizeof *log);
+    ck_assert_ptr_nonnull(log);
+    gs_draw_log_begin(log);
+    GsStatus st = gs_plot_report(&ro, path, &err);
+    gs_draw_log_end();
+    ck_assert_msg(st == GS_OK, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(log->text, "Layer 1: |\xe2\x88\x82L/\xe2\x88\x82W| distribution"));
+    ck_assert_ptr_nonnull(strstr(log->text, "share"));
+    ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
+    ck_assert_msg(log->elided == 0, "elided: %s", log->first_elided);
+    /* its cells: layer 1's 1.5e-3 row in the top colour, over the range of layer 1 alone */
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    GsDistPanelBoxes b;
+    gs_dist_panel_boxes(L.r[GS_PANEL_DIST], L.font, &b);
+    GsDistMap m;
+    ck_assert_int_eq(gs_dist_map_build(t, 0, GS_HIST_GRAD, 100, &m, NULL), GS_OK);
+    const GsDistMap *mp = &m;
+    double lo, hi;
+    gs_dist_log_range(&mp, 1, &lo, &hi);
+    gs_dist_map_fini(&m);
+    double x, y;
+    cell_xy(&b, 1, -30 + 108.5 / 4, lo, hi, &x, &y);
+    assert_px(pixel(s, x, y), gs_cmap_seq(1.0), "report panel, 1.5e-3 row");
+    cell_xy(&b, 1, -30 + 108.5 / 4 - 0.75, lo, hi, &x, &y);
+    assert_px(pixel(s, x, y), gs_dist_color_empty(), "report panel, 3 bins lower");
+    cairo_surface_destroy(s);
+    /* no panel without histograms, nor in a comparison */
+    ro.after = t;
+    gs_report_layout(&ro, &L);
+    ck_assert(!L.on[GS_PANEL_DIST]);
+    GsTrace *plain = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &plain), GS_OK);
+    ro.after = NULL;
+    ro.trace = plain;
+    gs_report_layout(&ro, &L);
+    ck_assert(!L.on[GS_PANEL_DIST]);
+    free(log);
+    gs_trace_destroy(plain);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 START_TEST(options_errors)
 {
     GsTrace *t = hist_trace(1u << GS_HIST_GRAD);
@@ -563,6 +620,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, page_layout_inside);
     tcase_add_test(tc, heatmap_pixels);
     tcase_add_test(tc, profile_renders_unclipped);
+    tcase_add_test(tc, report_panel);
     tcase_add_test(tc, options_errors);
     tcase_add_test(tc, parse_layers);
     tcase_add_test(tc, cli_dist);

@@ -338,8 +338,41 @@ static void decade_ticks(GsAxisTicks *yt, double lo, double hi, double h, double
             snprintf(yt->label[i], sizeof yt->label[i], "1");
 }
 
+/* The small colour key of gs_dist_draw, right-aligned at x1 on the line at y (middle). */
+static void mini_key(cairo_t *cr, double x1, double y, double font)
+{
+    GsTextStyle st = gs_text_style(font * 0.75);
+    char lo[32];
+    gs_ticks_format_pow10((int)GS_DIST_FRAC_LOG_LO, lo, sizeof lo);
+    double w_one = gs_text_width(cr, &st, "1"), bar = font * 3.2, gap = font * 0.3;
+    double x = x1 - w_one;
+    gs_text_draw(cr, &st, x, y, 0, 0.5, 0, 0, "1");
+    x -= gap + bar;
+    size_t n = 32;
+    for (size_t i = 0; i < n; i++) {
+        gs_set_rgb(cr, gs_cmap_seq(((double)i + 0.5) / (double)n));
+        cairo_rectangle(cr, x + bar * (double)i / (double)n, y - font * 0.3, bar / (double)n + 0.5,
+                        font * 0.6);
+        cairo_fill(cr);
+    }
+    x -= gap;
+    gs_text_draw(cr, &st, x, y, 1, 0.5, 0, 0, lo);
+    x -= gs_text_width(cr, &st, lo) + gap;
+    gs_text_draw(cr, &st, x, y, 1, 0.5, 0, 0, "share");
+}
+
+/* Width mini_key needs. */
+static double mini_key_width(cairo_t *cr, double font)
+{
+    GsTextStyle st = gs_text_style(font * 0.75);
+    char lo[32];
+    gs_ticks_format_pow10((int)GS_DIST_FRAC_LOG_LO, lo, sizeof lo);
+    return gs_text_width(cr, &st, "share") + gs_text_width(cr, &st, lo) +
+           gs_text_width(cr, &st, "1") + font * (3.2 + 0.9);
+}
+
 void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double lo, double hi,
-                  const char *title, const char *ylabel)
+                  const char *title, const char *ylabel, int key)
 {
     cairo_save(cr);
     gs_draw_log_bounds(cr, &r);
@@ -375,6 +408,12 @@ void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double
     step_axis(m->steps, m->n_steps, b.cells.w, font, &xt, &xlo, &xhi);
     decade_ticks(&yt, lo, hi, b.cells.h, font);
     gs_axes_draw(cr, b.cells, font, &xt, xlo, xhi, &yt, lo, hi, "training step", ylabel);
+    if (key) {
+        GsTextStyle lab = gs_text_style(font * 0.9);
+        double free_w = b.cells.w / 2 - gs_text_width(cr, &lab, "training step") / 2;
+        if (mini_key_width(cr, font) + font <= free_w)
+            mini_key(cr, b.cells.x + b.cells.w, b.cells.y + b.cells.h + font * 2.05, font);
+    }
     cairo_restore(cr);
 }
 
@@ -849,7 +888,7 @@ static void draw_cb(cairo_t *cr, void *ctx)
             char pt[160];
             layer_label(t, pg->layers[a], pt, sizeof pt);
             gs_dist_draw(cr, &pg->maps[a], pg->pg.panel[a], f, pg->lo, pg->hi, pt,
-                         kind_axis(o->kind));
+                         kind_axis(o->kind), 0);
         }
         gs_dist_colorbar_draw(cr, pg->pg.cbar, f);
     } else {

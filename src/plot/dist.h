@@ -100,9 +100,11 @@ typedef struct {
 void gs_dist_page_layout(double w, double h, size_t n, GsDistPage *pg);
 
 /* Draws map m into r: title, cells over log10 range [lo, hi] (decade ticks "10ⁿ"),
- * training-step axis, the three labelled strips above. */
+ * training-step axis, the three labelled strips above. With key, a small horizontal key of the
+ * colour scale ("share 10⁻⁴ ▬ 1") right of the step axis title, for a panel without the
+ * figure's colour bar (the report's), when it fits. */
 void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double lo, double hi,
-                  const char *title, const char *ylabel);
+                  const char *title, const char *ylabel, int key);
 /* Vertical colour bar of the fraction scale (log, 10⁻⁴ .. 1) with swatches for "empty" and
  * "not recorded" below it, into r. */
 void gs_dist_colorbar_draw(cairo_t *cr, GsRect r, double font);
