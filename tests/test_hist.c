@@ -9,6 +9,8 @@
 
 #include "gradscope/hist.h"
 #include "gradscope/npy.h"
+#include "gradscope/run.h"
+#include "gradscope/spec.h"
 #include "gradscope/trace.h"
 #include "runner.h"
 
@@ -284,6 +286,157 @@ START_TEST(test_store)
 }
 END_TEST
 
+/* Trains a setup given as options, recording histograms; info gets the data's shape. */
+static GsTrace *record(const char *opts, GsRunInfo *info)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err = {{0}};
+    ck_assert_msg(gs_spec_apply_args(&s, opts, &err) == GS_OK, "%s", err.msg);
+    GsTrace *t = NULL;
+    ck_assert_msg(gs_run_setup(&s, NULL, NULL, NULL, &t, info, &err) == GS_OK, "%s", err.msg);
+    return t;
+}
+
+static double sum_bins(const float *h, int lo, int hi)
+{
+    double s = 0;
+    for (int k = lo; k < hi; k++)
+        s += h[k];
+    return s;
+}
+
+/* Entries of layer li's weight: n_out x n_in. */
+static double weight_entries(size_t li, size_t L, size_t d_in, size_t width, size_t d_out)
+{
+    size_t n_in = li == 0 ? d_in : width, n_out = li + 1 == L ? d_out : width;
+    return (double)(n_in * n_out);
+}
+
+/* Every recorded step holds one count per entry: weight entries for grad and update, batch x
+ * units for act (all of them in the linear bins too, as nothing is NaN here); the largest
+ * gradient entry lies in the highest nonempty log bin; the mean from the linear bins of a tanh
+ * net is the act_mean column to within half a bin; with sgd at lr 1 the update is -grad, so its
+ * magnitudes fill exactly the same bins. */
+START_TEST(test_record_mlp)
+{
+    GsRunInfo info;
+    GsTrace *t = record("--act tanh --depth 3 --width 16 --steps 12 --record-every 5 --batch 32 "
+                        "--opt sgd --lr 1 --hist grad,act,update",
+                        &info);
+    ck_assert_uint_eq(gs_trace_hist_kinds(t), GS_HIST_ALL);
+    ck_assert_double_eq(gs_trace_hist_act_range(t), 1.0);
+    ck_assert_uint_eq(gs_trace_n_steps(t), 4); /* 0, 5, 10, 11 */
+    size_t L = gs_trace_n_layers(t);
+    ck_assert_uint_eq(L, 4);
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++) {
+        for (size_t l = 0; l < L; l++) {
+            const float *g = gs_trace_hist(t, i, l, GS_HIST_GRAD);
+            const float *a = gs_trace_hist(t, i, l, GS_HIST_ACT);
+            const float *u = gs_trace_hist(t, i, l, GS_HIST_UPDATE);
+            double n = weight_entries(l, L, info.d_in, 16, info.d_out);
+            double bn = 32.0 * (l + 1 == L ? (double)info.d_out : 16.0);
+            ck_assert_double_eq(sum_bins(g, 0, GS_HIST_LIN0), n);
+            ck_assert_double_eq(sum_bins(g, GS_HIST_LIN0, GS_HIST_NB), 0.0);
+            ck_assert_double_eq(sum_bins(u, 0, GS_HIST_LIN0), n);
+            ck_assert_double_eq(sum_bins(a, 0, GS_HIST_LIN0), bn);
+            ck_assert_double_eq(sum_bins(a, GS_HIST_LIN0, GS_HIST_NB), bn);
+            for (int k = 0; k < GS_HIST_LIN0; k++)
+                ck_assert_msg(g[k] == u[k], "step %zu layer %zu bin %d: grad %g update %g", i, l, k,
+                              (double)g[k], (double)u[k]);
+            int top = GS_HIST_LIN0 - 1;
+            while (top >= GS_HIST_LOG0 && g[top] == 0.0f)
+                top--;
+            double mx = gs_trace_get(t, i, l, GS_COL_GRAD_MAX_ABS);
+            ck_assert_int_ge(top, GS_HIST_LOG0);
+            ck_assert_double_ge(mx, gs_hist_log_edge((size_t)(top - GS_HIST_LOG0)));
+            ck_assert_double_lt(mx, gs_hist_log_edge((size_t)(top - GS_HIST_LOG0 + 1)));
+            if (l + 1 < L) { /* tanh outputs lie in [-1, 1]: no clamping */
+                double m = 0;
+                for (int k = 0; k < GS_HIST_NLIN; k++)
+                    m += a[GS_HIST_LIN0 + k] * (gs_hist_lin_edge((size_t)k, 1.0) + 1.0 / 64);
+                m /= bn;
+                ck_assert_double_le(fabs(m - gs_trace_get(t, i, l, GS_COL_ACT_MEAN)), 1.0 / 64);
+            }
+        }
+    }
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* A run that diverges: NaN and Inf gradients are counted, every count still adds up. ReLU
+ * outputs show their exact zeros; the logits have none. */
+START_TEST(test_record_nan_safe)
+{
+    GsRunInfo info;
+    GsTrace *t = record("--act relu --depth 6 --width 16 --lr 100 --steps 30 --batch 32 "
+                        "--hist all",
+                        &info);
+    ck_assert_double_eq(gs_trace_hist_act_range(t), 4.0);
+    size_t L = gs_trace_n_layers(t), S = gs_trace_n_steps(t);
+    double bad = 0;
+    for (size_t l = 0; l < L; l++) {
+        const float *g = gs_trace_hist(t, S - 1, l, GS_HIST_GRAD);
+        bad += g[GS_HIST_NAN] + g[GS_HIST_PINF] + g[GS_HIST_NINF];
+        ck_assert_double_eq(sum_bins(g, 0, GS_HIST_LIN0),
+                            weight_entries(l, L, info.d_in, 16, info.d_out));
+        const float *a = gs_trace_hist(t, S - 1, l, GS_HIST_ACT);
+        double bn = 32.0 * (l + 1 == L ? (double)info.d_out : 16.0);
+        ck_assert_double_eq(sum_bins(a, 0, GS_HIST_LIN0), bn);
+        ck_assert_double_eq(sum_bins(a, GS_HIST_LIN0, GS_HIST_NB),
+                            bn - a[GS_HIST_NAN] - a[GS_HIST_PINF] - a[GS_HIST_NINF]);
+    }
+    ck_assert_double_gt(bad, 0.0);
+    ck_assert_str_ne(gs_trace_meta_get(t, "first_nonfinite"), "none");
+    /* step 0 is finite: relu zeros in hidden layers, none in the logits */
+    ck_assert_float_gt(gs_trace_hist(t, 0, 0, GS_HIST_ACT)[GS_HIST_ZERO], 0.0f);
+    ck_assert_float_eq(gs_trace_hist(t, 0, L - 1, GS_HIST_ACT)[GS_HIST_ZERO], 0.0f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* Off by default: no store, no metadata; a subset stores only its kinds. */
+START_TEST(test_record_subset)
+{
+    GsTrace *t = record("--depth 2 --width 8 --steps 3", NULL);
+    ck_assert_uint_eq(gs_trace_hist_kinds(t), 0);
+    ck_assert_ptr_null(gs_trace_meta_get(t, "hist"));
+    ck_assert_ptr_null(gs_trace_hist(t, 0, 0, GS_HIST_GRAD));
+    gs_trace_destroy(t);
+    t = record("--depth 2 --width 8 --steps 3 --hist update", NULL);
+    ck_assert_uint_eq(gs_trace_hist_kinds(t), 1u << GS_HIST_UPDATE);
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist"), "update");
+    ck_assert_ptr_null(gs_trace_hist(t, 0, 0, GS_HIST_GRAD));
+    ck_assert_ptr_null(gs_trace_hist(t, 0, 0, GS_HIST_ACT));
+    ck_assert_float_eq(gs_trace_hist(t, 2, 1, GS_HIST_UPDATE)[GS_HIST_NAN], 0.0f);
+    gs_trace_destroy(t);
+    /* sgd at lr 0.01: the update's log-magnitudes sit 8 quarter decades below the gradient's */
+    t = record("--depth 2 --width 8 --steps 3 --opt sgd --lr 0.01 --hist grad,update", NULL);
+    for (size_t l = 0; l < 3; l++) {
+        const float *g = gs_trace_hist(t, 1, l, GS_HIST_GRAD);
+        const float *u = gs_trace_hist(t, 1, l, GS_HIST_UPDATE);
+        double mg = 0, mu = 0, ng = 0, nu = 0;
+        for (int k = GS_HIST_LOG0; k < GS_HIST_LIN0; k++) {
+            mg += k * (double)g[k], ng += g[k];
+            mu += k * (double)u[k], nu += u[k];
+        }
+        ck_assert_double_gt(ng, 0.0);
+        ck_assert_double_eq(ng, nu);
+        ck_assert_double_lt(fabs(mg / ng - mu / nu - 8.0), 0.2);
+    }
+    gs_trace_destroy(t);
+    GsSpec s;
+    gs_spec_default(&s);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_spec_set(&s, "hist", "grad,weights", &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'weights'"));
+    ck_assert_int_eq(gs_spec_set(&s, "hist", "act,grad", &err), GS_OK);
+    char buf[64];
+    ck_assert_int_eq(gs_spec_get(&s, "hist", buf, sizeof buf), GS_OK);
+    ck_assert_str_eq(buf, "grad,act");
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("hist");
@@ -296,5 +449,11 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_kinds_text);
     tcase_add_test(tc, test_store);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("record");
+    tcase_set_timeout(tr, 60);
+    tcase_add_test(tr, test_record_mlp);
+    tcase_add_test(tr, test_record_nan_safe);
+    tcase_add_test(tr, test_record_subset);
+    suite_add_tcase(s, tr);
     return s;
 }

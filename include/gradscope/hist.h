@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "gradscope/act.h"
+
 #define GS_HIST_NB 228   /* floats per histogram */
 #define GS_HIST_ZERO 0   /* exact zeros (either sign) */
 #define GS_HIST_NAN 1    /* NaN */
@@ -37,6 +39,9 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range);
 double gs_hist_log_edge(size_t j);
 /* Edge j (0..GS_HIST_NLIN) of the linear bins over [-range, range]: -range + j * range / 32. */
 double gs_hist_lin_edge(size_t j, double range);
+/* A of an activation's linear bins: its natural output range, 1 for tanh, softsign and sigmoid,
+ * 4 for the others (relu, elu, gelu, selu, leaky_relu, linear). */
+double gs_hist_act_range(const GsAct *act);
 /* Parses a kind list ("grad,act,update", any subset in any order; "none" or "" = 0; "all")
  * into a mask. Returns -1 (and the offending word's start in *bad when bad is not NULL) for an
  * unknown or repeated word. */

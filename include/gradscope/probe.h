@@ -17,4 +17,13 @@ void gs_probe_grads(GsNet *net, size_t B, double *row);
  * and the weight_norm already in row (taken before the step). Call after gs_net_optim_step. */
 void gs_probe_update(const GsNet *net, double *row);
 
+/* Histograms (hist.h) of recorded step i of trace, for the kinds the trace stores: grad adds the
+ * entries of every layer's weight gradient dL/dW_l, act its output h_l over the B rows of the
+ * last forward pass (the output layer's logits), with the trace's linear range. Call after
+ * gs_probe_grads, before clipping. NaN/Inf are counted. Cannot fail. */
+void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i);
+/* Adds the entries of every layer's weight update Delta W_l (when the trace stores update
+ * histograms) at recorded step i. Call after gs_net_optim_step. Cannot fail. */
+void gs_probe_hist_update(const GsNet *net, GsTrace *trace, size_t i);
+
 #endif

@@ -80,6 +80,7 @@ typedef struct {
     long steps; /* training steps, >= 1 */
     uint64_t seed;
     long record_every; /* record every N steps (step 0 and the last are always kept) */
+    unsigned hist;     /* histogram kinds to record, bits 1 << GsHistKind (hist.h); 0 = none */
     int threads;       /* BLAS threads */
 } GsSpec;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/net.h"
 #include "gradscope/rng.h"
 #include "util/text.h"
@@ -569,6 +570,25 @@ static void get_target(const GsSpec *s, char *b, size_t n)
     snprintf(b, n, "%s", s->target);
 }
 
+static GsStatus set_hist(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    const char *bad = NULL;
+    int m = gs_hist_parse_kinds(v, &bad);
+    if (m < 0) {
+        size_t len = strcspn(bad, ",");
+        return gs_error(e, GS_ERR_INVALID,
+                        "--%s: '%.*s' in '%s' is not a histogram kind (expected a comma-separated "
+                        "subset of grad,act,update each at most once, or all, none)",
+                        k, (int)(len > 40 ? 40 : len), bad, v);
+    }
+    s->hist = (unsigned)m;
+    return GS_OK;
+}
+static void get_hist(const GsSpec *s, char *b, size_t n)
+{
+    gs_hist_format_kinds(s->hist, b, n);
+}
+
 static GsStatus set_standardize(GsSpec *s, const char *k, const char *v, GsError *e)
 {
     return parse_bool(k, v, &s->standardize, e);
@@ -644,6 +664,9 @@ static const Key keys[] = {
     {"seed", "1", "random seed (data, weights, batches)", set_seed, get_seed},
     {"record-every", "1", "record statistics every N steps (step 0 and the last always)",
      set_record_every, get_record_every},
+    {"hist", "none",
+     "histograms to record at every recorded step: a subset of grad,act,update (or all, none)",
+     set_hist, get_hist},
     {"threads", "1", "BLAS threads", set_threads, get_threads},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -733,6 +756,16 @@ GsLossKind gs_spec_loss(const GsSpec *spec)
 
 /* Recurrent setups: the engine's own arena sizes (gs_rnn_sizes, per-step head as the upper
  * bound), the trace (per-tensor rows and through-time rows) and the data set. */
+/* Histogram bytes per recorded step and layer: the store's kinds, plus the side file's
+ * all-kind copy while it is written. 0 without histograms. */
+static double hist_bytes(unsigned m)
+{
+    if (!m)
+        return 0.0;
+    double kinds = (double)((m & 1u) + ((m >> 1) & 1u) + ((m >> 2) & 1u));
+    return (kinds + GS_HIST_NKINDS) * GS_HIST_NB * 4.0;
+}
+
 static double rnn_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, size_t n_rows)
 {
     size_t B = spec->batch <= 0 || (size_t)spec->batch > n_rows ? n_rows : (size_t)spec->batch;
@@ -745,6 +778,7 @@ static double rnn_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out,
     double optim = (double)z.n_params * 4.0 * 3; /* update and two moment buffers */
     double recorded = (double)spec->steps / (double)spec->record_every + 2;
     double trace = recorded * ((2 * K + 1) * 19 + K * T * 5) * 8.0;
+    trace += recorded * (2 * K + 1) * hist_bytes(spec->hist);
     double data = (double)n_rows * T * (double)(d_in + d_out) * 4.0 * 2;
     return (double)z.bytes + optim + trace + data;
 }
@@ -764,6 +798,7 @@ double gs_spec_memory_estimate(const GsSpec *spec, size_t d_in, size_t d_out, si
     double L = spec->depth;
     double recorded = (double)spec->steps / (double)spec->record_every + 2;
     double trace = recorded * (L + 1) * 18 * 8.0;
+    trace += recorded * (L + 1) * hist_bytes(spec->hist);
     double data = (double)n_rows * (double)(d_in + d_out) * 4.0 * 2;
     return (double)sz.bytes + trace + data;
 }

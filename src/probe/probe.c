@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "gradscope/act.h"
+#include "gradscope/hist.h"
 #include "probe/record_priv.h"
 #include "util/reduce.h"
 #include "util/simd.h"
@@ -156,4 +157,45 @@ GsProbeStats gs_probe_stats(const float *x, size_t n)
 void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)
 {
     mean_std(h, n, mean, std);
+}
+
+void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i)
+{
+    unsigned kinds = gs_trace_hist_kinds(trace);
+    if (!(kinds & ((1u << GS_HIST_GRAD) | (1u << GS_HIST_ACT))))
+        return;
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *G = gs_net_grads(net);
+    if (kinds & (1u << GS_HIST_GRAD)) {
+        for (size_t k = 0; k < nt; k++) {
+            const GsTensorInfo *t = &tab[k];
+            if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
+                gs_hist_add(gs_trace_hist_slot(trace, i, t->layer, GS_HIST_GRAD), G + t->offset,
+                            t->size, 0.0);
+        }
+    }
+    if (kinds & (1u << GS_HIST_ACT)) {
+        double range = gs_trace_hist_act_range(trace);
+        for (size_t l = 1; l <= gs_net_n_layers(net); l++) {
+            size_t bn = B * layer_weight(net, l)->shape[0];
+            gs_hist_add(gs_trace_hist_slot(trace, i, l - 1, GS_HIST_ACT), gs_net_layer_h(net, l),
+                        bn, range);
+        }
+    }
+}
+
+void gs_probe_hist_update(const GsNet *net, GsTrace *trace, size_t i)
+{
+    if (!(gs_trace_hist_kinds(trace) & (1u << GS_HIST_UPDATE)))
+        return;
+    size_t nt;
+    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+    const float *U = gs_net_update(net);
+    for (size_t k = 0; k < nt; k++) {
+        const GsTensorInfo *t = &tab[k];
+        if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
+            gs_hist_add(gs_trace_hist_slot(trace, i, t->layer, GS_HIST_UPDATE), U + t->offset,
+                        t->size, 0.0);
+    }
 }

@@ -234,6 +234,9 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     }
     int ok = gs_trace_meta_set(t, "tool", "gradscope " GS_VERSION) == GS_OK;
     for (size_t i = 0; ok && i < gs_spec_key_count(); i++) {
+        /* hist: written by gs_trace_hist_enable when on; absent when off */
+        if (!strcmp(gs_spec_key_name(i), "hist"))
+            continue;
         if (gs_spec_get(spec, gs_spec_key_name(i), buf, sizeof buf) != GS_OK)
             continue;
         ok = gs_trace_meta_set(t, gs_spec_key_name(i), buf) == GS_OK;
@@ -257,6 +260,7 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     snprintf(buf, sizeof buf, "%d", openblas_get_num_threads());
     ok = ok && gs_trace_meta_set(t, "blas_threads", buf) == GS_OK;
     ok = ok && gs_trace_meta_set(t, "first_nonfinite", "none") == GS_OK;
+    ok = ok && gs_trace_hist_enable(t, spec->hist, gs_hist_act_range(&spec->act)) == GS_OK;
     if (!ok) {
         gs_trace_destroy(t);
         return GS_ERR_NOMEM;
@@ -345,6 +349,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
                 break;
             }
             gs_probe_grads(net, B, row);
+            gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }
         /* On recorded steps the probe has just measured every weight and bias gradient:
          * the global norm needs only the (small) norm-layer gradients on top. */
@@ -362,6 +367,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         gs_net_optim_step(net, lr, step + 1);
         if (rec) {
             gs_probe_update(net, row);
+            gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
             for (size_t l = 0; l < L; l++) {
                 double *r = row + l * GS_COL_COUNT;
                 r[GS_COL_LOSS] = loss;

@@ -38,6 +38,16 @@ double gs_hist_log_edge(size_t j)
     return (double)powl(10.0L, (long double)q / 4.0L);
 }
 
+double gs_hist_act_range(const GsAct *act)
+{
+    switch (act->kind) {
+    case GS_ACT_TANH:
+    case GS_ACT_SOFTSIGN:
+    case GS_ACT_SIGMOID: return 1.0;
+    default: return 4.0;
+    }
+}
+
 double gs_hist_lin_edge(size_t j, double range)
 {
     assert(j <= GS_HIST_NLIN && range > 0);
