@@ -420,6 +420,7 @@ START_TEST(profile_renders_unclipped)
     /* layer 1: half the entries at |h| = 0.99 -> sat 50.0%; others 0% */
     ck_assert_ptr_nonnull(strstr(log->text, "sat 50.0%"));
     ck_assert_ptr_nonnull(strstr(log->text, "sat 0.0%"));
+    ck_assert_ptr_nonnull(strstr(log->text, "clamped 0.0%")); /* the output layer: logits */
     ck_assert_ptr_nonnull(strstr(log->text, "at step 0"));
     ck_assert_ptr_nonnull(strstr(log->text, "at step 50"));
     ck_assert_ptr_nonnull(strstr(log->text, "layer 1 \xc2\xb7 fc1"));

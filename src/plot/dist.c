@@ -492,13 +492,14 @@ void gs_dist_colorbar_draw(cairo_t *cr, GsRect r, double font)
 
 /* ---- profile figure ---------------------------------------------------------------- */
 
-/* Line colours by layer: Okabe-Ito without its yellow (hard to see on white). */
+/* Line colours by layer, one each for the GS_DIST_MAX_LAYERS curves: Okabe-Ito without its
+ * yellow (hard to see on white), plus a dark red. */
 static GsRgb layer_color(size_t i)
 {
-    static const GsRgb pal[7] = {{0.0, 0.447, 0.698},   {0.835, 0.369, 0.0},   {0.0, 0.620, 0.451},
-                                 {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914}, {0.902, 0.624, 0.0},
-                                 {0.0, 0.0, 0.0}};
-    return pal[i % 7];
+    static const GsRgb pal[GS_DIST_MAX_LAYERS] = {
+        {0.0, 0.447, 0.698},   {0.835, 0.369, 0.0}, {0.0, 0.620, 0.451}, {0.800, 0.475, 0.655},
+        {0.337, 0.706, 0.914}, {0.902, 0.624, 0.0}, {0.0, 0.0, 0.0},     {0.55, 0.10, 0.20}};
+    return pal[i % GS_DIST_MAX_LAYERS];
 }
 
 /* "layer 3", "layer 3 · fc3" when named, "out" marks the output layer. */
@@ -509,7 +510,8 @@ static void layer_label(const GsTrace *t, size_t li, char *buf, size_t n)
     if (name && *name) {
         char sh[GS_LAYER_LABEL_MAX + 1];
         gs_layer_name_short(name, sh, sizeof sh);
-        snprintf(buf, n, "layer %zu \xc2\xb7 %s%s", li + 1, sh, out ? " (out)" : "");
+        snprintf(buf, n, "layer %zu \xc2\xb7 %s%s", li + 1, sh,
+                 out && strcmp(sh, "out") ? " (out)" : "");
     } else {
         snprintf(buf, n, "layer %zu%s", li + 1, out ? " (out)" : "");
     }
@@ -658,9 +660,12 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
             gs_dist_act_stats(b, A, &sat, &sd, &zero);
             double tsd = gs_trace_get(t, i, layers[a], GS_COL_ACT_STD);
             int exact = !gs_trace_is_missing(tsd) && isfinite(tsd);
+            /* the output layer has no activation (logits): its values beyond A are clamped,
+             * not saturated */
+            int linear = layers[a] + 1 == gs_trace_n_layers(t);
             if (A <= 1.0)
-                snprintf(stats, sizeof stats, "sat %.1f%%  std %s%.3g", 100.0 * sat,
-                         exact ? "" : "\xe2\x89\x88", exact ? tsd : sd);
+                snprintf(stats, sizeof stats, "%s %.1f%%  std %s%.3g", linear ? "clamped" : "sat",
+                         100.0 * sat, exact ? "" : "\xe2\x89\x88", exact ? tsd : sd);
             else
                 snprintf(stats, sizeof stats, "zeros %.1f%%  std %s%.3g", 100.0 * zero,
                          exact ? "" : "\xe2\x89\x88", exact ? tsd : sd);
@@ -877,7 +882,8 @@ static void draw_cb(cairo_t *cr, void *ctx)
                  o->title ? o->title : "Layer profile of distributions: first and last step");
         snprintf(sub, sizeof sub,
                  "One curve per layer. Activations on a linear axis over the activation's range "
-                 "(\xc2\xb1%g; sat = share with |h| > 31/32 of it); gradients on a log axis. "
+                 "(\xc2\xb1%g; sat = share with |h| > 31/32 of it; the output layer's values "
+                 "beyond it are clamped to the ends); gradients on a log axis. "
                  "\xe2\x89\x88: estimated from the bins.",
                  gs_trace_hist_act_range(t));
     }
