@@ -305,7 +305,7 @@ START_TEST(page_layout_inside)
                 for (size_t j = 0; j < i; j++)
                     ck_assert(!gs_rect_overlap(pg.panel[i], pg.panel[j]));
                 GsDistPanelBoxes b;
-                gs_dist_panel_boxes(pg.panel[i], pg.font, &b);
+                gs_dist_panel_boxes(pg.panel[i], pg.font, 0, &b);
                 ck_assert(gs_rect_inside(b.cells, pg.panel[i]));
                 for (size_t k = 0; k < GS_DIST_NSTRIPS; k++) {
                     ck_assert(gs_rect_inside(b.strip[k], pg.panel[i]));
@@ -368,7 +368,7 @@ START_TEST(heatmap_pixels)
     gs_dist_page_layout(1600, 900, 3, &pg); /* default layers 1, 2 (middle), 3 */
     GsDistPanelBoxes b[3];
     for (size_t p = 0; p < 3; p++)
-        gs_dist_panel_boxes(pg.panel[p], pg.font, &b[p]);
+        gs_dist_panel_boxes(pg.panel[p], pg.font, 0, &b[p]);
     const double lo = -7, hi = 4; /* map_and_range */
     double bin108 = -30 + 108.5 / 4, bin97 = -30 + 97.5 / 4, bin128 = -30 + 128.5 / 4;
     for (size_t i = 0; i < NS; i++) {
@@ -466,14 +466,14 @@ START_TEST(report_panel)
     gs_draw_log_end();
     ck_assert_msg(st == GS_OK, "%s", err.msg);
     ck_assert_ptr_nonnull(strstr(log->text, "Layer 1: |\xe2\x88\x82L/\xe2\x88\x82W| distribution"));
-    ck_assert_ptr_nonnull(strstr(log->text, "share"));
+    ck_assert_ptr_nonnull(strstr(log->text, "share of entries"));
     ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
     ck_assert_msg(log->elided == 0, "elided: %s", log->first_elided);
     /* its cells: layer 1's 1.5e-3 row in the top colour, over the range of layer 1 alone */
     cairo_surface_t *s = cairo_image_surface_create_from_png(path);
     ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
     GsDistPanelBoxes b;
-    gs_dist_panel_boxes(L.r[GS_PANEL_DIST], L.font, &b);
+    gs_dist_panel_boxes(L.r[GS_PANEL_DIST], L.font, 1, &b);
     GsDistMap m;
     ck_assert_int_eq(gs_dist_map_build(t, 0, GS_HIST_GRAD, 100, &m, NULL), GS_OK);
     const GsDistMap *mp = &m;

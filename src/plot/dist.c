@@ -224,9 +224,13 @@ double gs_dist_log_rms(const float *bins)
 #define STRIP_F 0.85
 #define STRIP_GAP_F 0.45
 
-void gs_dist_panel_boxes(GsRect r, double font, GsDistPanelBoxes *b)
+/* Height (in fonts) of the key line below the step axis. */
+#define KEY_F 1.4
+
+void gs_dist_panel_boxes(GsRect r, double font, int key, GsDistPanelBoxes *b)
 {
-    double lm = gs_axes_left_margin(font), bm = gs_axes_bottom_margin(font);
+    double lm = gs_axes_left_margin(font),
+           bm = gs_axes_bottom_margin(font) + (key ? font * KEY_F : 0);
     double top = r.y + font * PANEL_TITLE_F, sh = font * STRIP_F;
     double x = r.x + lm, w = fmax(r.w - lm - font * 0.6, 1.0);
     for (size_t s = 0; s < GS_DIST_NSTRIPS; s++)
@@ -358,7 +362,7 @@ static void mini_key(cairo_t *cr, double x1, double y, double font)
     x -= gap;
     gs_text_draw(cr, &st, x, y, 1, 0.5, 0, 0, lo);
     x -= gs_text_width(cr, &st, lo) + gap;
-    gs_text_draw(cr, &st, x, y, 1, 0.5, 0, 0, "share");
+    gs_text_draw(cr, &st, x, y, 1, 0.5, 0, 0, "share of entries");
 }
 
 /* Width mini_key needs. */
@@ -367,7 +371,7 @@ static double mini_key_width(cairo_t *cr, double font)
     GsTextStyle st = gs_text_style(font * 0.75);
     char lo[32];
     gs_ticks_format_pow10((int)GS_DIST_FRAC_LOG_LO, lo, sizeof lo);
-    return gs_text_width(cr, &st, "share") + gs_text_width(cr, &st, lo) +
+    return gs_text_width(cr, &st, "share of entries") + gs_text_width(cr, &st, lo) +
            gs_text_width(cr, &st, "1") + font * (3.2 + 0.9);
 }
 
@@ -379,7 +383,7 @@ void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double
     if (title)
         gs_panel_title(cr, r, font, title);
     GsDistPanelBoxes b;
-    gs_dist_panel_boxes(r, font, &b);
+    gs_dist_panel_boxes(r, font, key, &b);
     if (b.cells.w < 4 || b.cells.h < 4) {
         cairo_restore(cr);
         return;
@@ -409,10 +413,10 @@ void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double
     decade_ticks(&yt, lo, hi, b.cells.h, font);
     gs_axes_draw(cr, b.cells, font, &xt, xlo, xhi, &yt, lo, hi, "training step", ylabel);
     if (key) {
-        GsTextStyle lab = gs_text_style(font * 0.9);
-        double free_w = b.cells.w / 2 - gs_text_width(cr, &lab, "training step") / 2;
-        if (mini_key_width(cr, font) + font <= free_w)
-            mini_key(cr, b.cells.x + b.cells.w, b.cells.y + b.cells.h + font * 2.05, font);
+        /* centred under the step axis title, within the panel */
+        double kw = mini_key_width(cr, font);
+        double x1 = fmin(b.cells.x + b.cells.w / 2 + kw / 2, r.x + r.w);
+        mini_key(cr, x1, b.cells.y + b.cells.h + gs_axes_bottom_margin(font) + font * 0.55, font);
     }
     cairo_restore(cr);
 }
@@ -955,7 +959,7 @@ GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError
         gs_dist_page_layout(o->width, o->height, pg.n, &pg.pg);
         for (size_t a = 0; a < pg.n; a++) {
             GsDistPanelBoxes b;
-            gs_dist_panel_boxes(pg.pg.panel[a], pg.pg.font, &b);
+            gs_dist_panel_boxes(pg.pg.panel[a], pg.pg.font, 0, &b);
             size_t cols = (size_t)fmax(1.0, floor(b.cells.w * o->scale));
             st = gs_dist_map_build(t, pg.layers[a], o->kind, cols, &pg.maps[a], err);
             if (st != GS_OK)

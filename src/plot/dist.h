@@ -84,8 +84,9 @@ typedef struct {
     GsRect strip[GS_DIST_NSTRIPS]; /* the strips above */
     GsRect frame;                  /* everything the panel draws, labels included */
 } GsDistPanelBoxes;
-/* Computes the boxes of a panel drawn into r at base font size font. Cannot fail. */
-void gs_dist_panel_boxes(GsRect r, double font, GsDistPanelBoxes *b);
+/* Computes the boxes of a panel drawn into r at base font size font, with room below the step
+ * axis for the colour key when key is 1 (see gs_dist_draw). Cannot fail. */
+void gs_dist_panel_boxes(GsRect r, double font, int key, GsDistPanelBoxes *b);
 
 /* Page of the heatmap figure: title on top, n panels as small multiples (at most 3 per row),
  * colour bar and legend on the right. Every box lies inside the page; none overlap. */
@@ -101,8 +102,8 @@ void gs_dist_page_layout(double w, double h, size_t n, GsDistPage *pg);
 
 /* Draws map m into r: title, cells over log10 range [lo, hi] (decade ticks "10ⁿ"),
  * training-step axis, the three labelled strips above. With key, a small horizontal key of the
- * colour scale ("share 10⁻⁴ ▬ 1") right of the step axis title, for a panel without the
- * figure's colour bar (the report's), when it fits. */
+ * colour scale ("share of entries 10⁻⁴ ▬ 1") on a line below the step axis title, for a panel
+ * without the figure's colour bar (the report's). */
 void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double lo, double hi,
                   const char *title, const char *ylabel, int key);
 /* Vertical colour bar of the fraction scale (log, 10⁻⁴ .. 1) with swatches for "empty" and

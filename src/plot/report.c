@@ -498,7 +498,7 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
     }
     if (st == GS_OK && L->on[GS_PANEL_DIST]) {
         GsDistPanelBoxes b;
-        gs_dist_panel_boxes(L->r[GS_PANEL_DIST], f, &b);
+        gs_dist_panel_boxes(L->r[GS_PANEL_DIST], f, 1, &b);
         st = gs_dist_map_build(o->trace, 0, GS_HIST_GRAD, (size_t)fmax(1.0, floor(b.cells.w * s)),
                                &m->dist, err);
         const GsDistMap *one = &m->dist;
