@@ -437,6 +437,131 @@ START_TEST(test_record_subset)
 }
 END_TEST
 
+static char tmp_dir[256];
+
+static void make_tmp_dir(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gs_test_hist_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+}
+
+/* Cuts a file to len bytes. */
+static void truncate_to(const char *path, long len)
+{
+    ck_assert_int_eq(truncate(path, len), 0);
+}
+
+/* Write, read back: the same kinds, range and every count; the kinds not stored read NaN in
+ * the side file; a CSV without the side file reads as "no histograms". */
+START_TEST(test_side_file_round_trip)
+{
+    make_tmp_dir();
+    GsTrace *t = record("--act relu --depth 2 --width 8 --steps 7 --record-every 3 --batch 16 "
+                        "--hist grad,act",
+                        NULL);
+    char csv[400], side[400];
+    snprintf(csv, sizeof csv, "%s/run.csv", tmp_dir);
+    snprintf(side, sizeof side, "%s/run.hist.npy", tmp_dir);
+    GsError err = {{0}};
+    ck_assert_msg(gs_trace_write_csv(t, csv, &err) == GS_OK, "%s", err.msg);
+    float *a = NULL;
+    size_t shape[GS_NPY_MAX_DIM], nd = 0;
+    ck_assert_msg(gs_npy_read_f32(side, &a, shape, &nd, &err) == GS_OK, "%s", err.msg);
+    size_t S = gs_trace_n_steps(t), L = gs_trace_n_layers(t);
+    ck_assert_uint_eq(nd, 4);
+    ck_assert_uint_eq(shape[0], S);
+    ck_assert_uint_eq(shape[1], L);
+    ck_assert_uint_eq(shape[2], 3);
+    ck_assert_uint_eq(shape[3], GS_HIST_NB);
+    for (size_t i = 0; i < S; i++)
+        for (size_t l = 0; l < L; l++) {
+            const float *f = a + ((i * L + l) * 3) * GS_HIST_NB;
+            for (size_t b = 0; b < GS_HIST_NB; b++) {
+                ck_assert(f[b] == gs_trace_hist(t, i, l, GS_HIST_GRAD)[b]);
+                ck_assert(f[GS_HIST_NB + b] == gs_trace_hist(t, i, l, GS_HIST_ACT)[b]);
+                ck_assert(isnan(f[2 * GS_HIST_NB + b]));
+            }
+        }
+    free(a);
+    GsTrace *r = NULL;
+    ck_assert_msg(gs_trace_read_csv(csv, GS_COL_ALL, &r, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_meta_get(r, "hist_file"), "run.hist.npy");
+    ck_assert_str_eq(gs_trace_meta_get(r, "hist"), "grad,act");
+    ck_assert_uint_eq(gs_trace_hist_kinds(r), (1u << GS_HIST_GRAD) | (1u << GS_HIST_ACT));
+    ck_assert_double_eq(gs_trace_hist_act_range(r), 4.0);
+    ck_assert_ptr_null(gs_trace_hist(r, 0, 0, GS_HIST_UPDATE));
+    for (size_t i = 0; i < S; i++)
+        for (size_t l = 0; l < L; l++)
+            for (int k = GS_HIST_GRAD; k <= GS_HIST_ACT; k++)
+                ck_assert_int_eq(memcmp(gs_trace_hist(r, i, l, (GsHistKind)k),
+                                        gs_trace_hist(t, i, l, (GsHistKind)k),
+                                        GS_HIST_NB * sizeof(float)),
+                                 0);
+    /* written again under another name: its own side file, named in its metadata */
+    char csv2[400], side2[400];
+    snprintf(csv2, sizeof csv2, "%s/again", tmp_dir);
+    snprintf(side2, sizeof side2, "%s/again.hist.npy", tmp_dir);
+    ck_assert_msg(gs_trace_write_csv(r, csv2, &err) == GS_OK, "%s", err.msg);
+    ck_assert_int_eq(access(side2, R_OK), 0);
+    GsTrace *r2 = NULL;
+    ck_assert_msg(gs_trace_read_csv(csv2, GS_COL_ALL, &r2, &err) == GS_OK, "%s", err.msg);
+    ck_assert_str_eq(gs_trace_meta_get(r2, "hist_file"), "again.hist.npy");
+    ck_assert_float_eq(gs_trace_hist(r2, S - 1, 1, GS_HIST_GRAD)[GS_HIST_NAN],
+                       gs_trace_hist(t, S - 1, 1, GS_HIST_GRAD)[GS_HIST_NAN]);
+    gs_trace_destroy(r2);
+    gs_trace_destroy(r);
+    /* no side file: read without histograms, and no error */
+    ck_assert_int_eq(unlink(side), 0);
+    ck_assert_msg(gs_trace_read_csv(csv, GS_COL_ALL, &r, &err) == GS_OK, "%s", err.msg);
+    ck_assert_uint_eq(gs_trace_hist_kinds(r), 0);
+    ck_assert_ptr_null(gs_trace_hist(r, 0, 0, GS_HIST_GRAD));
+    gs_trace_destroy(r);
+    /* a trace without histograms writes no side file */
+    GsTrace *plain = record("--depth 1 --width 4 --steps 2", NULL);
+    char csv3[400], side3[400];
+    snprintf(csv3, sizeof csv3, "%s/plain.csv", tmp_dir);
+    snprintf(side3, sizeof side3, "%s/plain.hist.npy", tmp_dir);
+    ck_assert_int_eq(gs_trace_write_csv(plain, csv3, &err), GS_OK);
+    ck_assert_int_ne(access(side3, F_OK), 0);
+    gs_trace_destroy(plain);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+/* A side file of another trace's shape, a cut-off one: GS_ERR_FORMAT naming the file. */
+START_TEST(test_side_file_errors)
+{
+    make_tmp_dir();
+    GsTrace *t = record("--depth 2 --width 8 --steps 4 --hist all", NULL);
+    GsTrace *u = record("--depth 3 --width 8 --steps 4 --hist all", NULL);
+    char csv[400], side[400], other[400], oside[400];
+    snprintf(csv, sizeof csv, "%s/a.csv", tmp_dir);
+    snprintf(side, sizeof side, "%s/a.hist.npy", tmp_dir);
+    snprintf(other, sizeof other, "%s/b.csv", tmp_dir);
+    snprintf(oside, sizeof oside, "%s/b.hist.npy", tmp_dir);
+    GsError err = {{0}};
+    ck_assert_int_eq(gs_trace_write_csv(t, csv, &err), GS_OK);
+    ck_assert_int_eq(gs_trace_write_csv(u, other, &err), GS_OK);
+    ck_assert_int_eq(rename(oside, side), 0);
+    GsTrace *r = NULL;
+    ck_assert_int_eq(gs_trace_read_csv(csv, GS_COL_ALL, &r, &err), GS_ERR_FORMAT);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err.msg, side) && strstr(err.msg, "(4, 4, 3, 228)") &&
+                      strstr(err.msg, "(4, 3, 3, 228)"),
+                  "%s", err.msg);
+    /* cut off */
+    ck_assert_int_eq(gs_trace_write_csv(t, csv, &err), GS_OK);
+    truncate_to(side, 1000);
+    ck_assert_int_eq(gs_trace_read_csv(csv, GS_COL_ALL, &r, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, side) != NULL, "%s", err.msg);
+    truncate_to(side, 5);
+    ck_assert_int_eq(gs_trace_read_csv(csv, GS_COL_ALL, &r, &err), GS_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, side) != NULL, "%s", err.msg);
+    gs_trace_destroy(t);
+    gs_trace_destroy(u);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("hist");
@@ -454,6 +579,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tr, test_record_mlp);
     tcase_add_test(tr, test_record_nan_safe);
     tcase_add_test(tr, test_record_subset);
+    tcase_add_test(tr, test_side_file_round_trip);
+    tcase_add_test(tr, test_side_file_errors);
     suite_add_tcase(s, tr);
     return s;
 }

@@ -1,6 +1,6 @@
 /* Fixed-bin histograms (DESIGN.md "Histograms"). The log bin of a float is found from its
  * bits: positive floats order like their bit patterns, so the edges become integer
- * thresholds. A table indexed by the top 16 bits of |x| (exponent and 8 mantissa bits) gives
+ * thresholds. A table indexed by the top 11 bits of |x| (exponent and 3 mantissa bits) gives
  * the bin of the smallest value of that cell; a cell is far narrower than a quarter decade,
  * so it holds at most one edge, and one integer compare with that bin's upper threshold
  * settles the rest. Zeros, NaN and +Inf fall out of the same table; the sign of an Inf is
@@ -55,7 +55,9 @@ double gs_hist_lin_edge(size_t j, double range)
 }
 
 /* Bin tables, built once. */
-static uint8_t cell_bin[1u << 16];     /* bin of the smallest |x| of cell (bits >> 15) */
+#define CELL_SHIFT 20 /* cells of 2^20 bit patterns: |x| within a factor 1 + 1/8 */
+#define N_CELLS (1u << (31 - CELL_SHIFT))
+static uint8_t cell_bin[N_CELLS];      /* bin of the smallest |x| of cell (bits >> 20) */
 static uint32_t up_bits[GS_HIST_LIN0]; /* |x| bits at or above this leave bin b ... */
 static uint8_t up_bin[GS_HIST_LIN0];   /* ... for this bin */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -109,11 +111,13 @@ static void build_tables(void)
         up_bits[GS_HIST_LOG0 + j] = eb[j + 1];
         up_bin[GS_HIST_LOG0 + j] = (uint8_t)(GS_HIST_LOG0 + j + 1);
     }
-    for (uint32_t c = 0; c < (1u << 16); c++) {
-        cell_bin[c] = (uint8_t)slow_bin(c << 15, eb);
+    const uint32_t last = (UINT32_C(1) << CELL_SHIFT) - 1;
+    for (uint32_t c = 0; c < N_CELLS; c++) {
+        cell_bin[c] = (uint8_t)slow_bin(c << CELL_SHIFT, eb);
         /* at most one threshold inside a cell (the table's premise) */
-        assert(slow_bin((c << 15) | 0x7FFFu, eb) ==
-               (((c << 15) | 0x7FFFu) >= up_bits[cell_bin[c]] ? up_bin[cell_bin[c]] : cell_bin[c]));
+        uint32_t hi = (c << CELL_SHIFT) | last;
+        assert(slow_bin(hi, eb) ==
+               (hi >= up_bits[cell_bin[c]] ? up_bin[cell_bin[c]] : cell_bin[c]));
     }
 }
 
@@ -130,7 +134,7 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
             uint32_t u;
             memcpy(&u, x + i + (size_t)k, sizeof u);
             u &= UINT32_C(0x7FFFFFFF);
-            unsigned b = cell_bin[u >> 15];
+            unsigned b = cell_bin[u >> CELL_SHIFT];
             b = u >= up_bits[b] ? up_bin[b] : b;
             cnt[k][b]++;
         }
@@ -139,7 +143,7 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
         uint32_t u;
         memcpy(&u, x + i, sizeof u);
         u &= UINT32_C(0x7FFFFFFF);
-        unsigned b = cell_bin[u >> 15];
+        unsigned b = cell_bin[u >> CELL_SHIFT];
         b = u >= up_bits[b] ? up_bin[b] : b;
         cnt[0][b]++;
     }
@@ -156,17 +160,39 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
         bins[b] += (float)cnt[0][b];
     if (!(lin_range > 0))
         return;
-    /* x * (32 / A) is exact for a power-of-two A (the activation ranges 1 and 4) */
-    const double scale = (double)(GS_HIST_NLIN / 2) / lin_range;
-    uint32_t lc[GS_HIST_NLIN];
-    memset(lc, 0, sizeof lc);
-    for (size_t k = 0; k < n; k++) {
-        double t = (double)x[k] * scale;
-        if (!(t - t == 0.0))
-            continue; /* NaN or Inf: counted above only */
-        long b = t >= 32.0 ? 63 : t < -32.0 ? 0 : (long)floor(t) + 32;
-        lc[b > 63 ? 63 : b]++;
+    /* x * (32 / A) in float: exact for a power-of-two A (the activation ranges 1 and 4) */
+    const float scale = (float)((double)(GS_HIST_NLIN / 2) / lin_range);
+    /* chunks: a branch-free (vectorizable) pass computes each bin index, 64 for NaN/Inf; a
+     * second pass counts them into four interleaved arrays */
+    uint32_t lc4[4][GS_HIST_NLIN + 1];
+    memset(lc4, 0, sizeof lc4);
+    uint8_t idx[256];
+    for (size_t at = 0; at < n; at += 256) {
+        size_t m = n - at < 256 ? n - at : 256;
+        const float *xa = x + at;
+        for (size_t k = 0; k < m; k++) {
+            uint32_t u;
+            memcpy(&u, xa + k, sizeof u);
+            float t = xa[k] * scale;
+            t = t < -32.0f ? -32.0f : t;
+            t = t >= 32.0f ? 31.5f : t;
+            int q = (int)t; /* toward zero, then down for negatives: floor without libm */
+            q -= (float)q > t;
+            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)(q + 32);
+        }
+        size_t k = 0;
+        for (; k + 4 <= m; k += 4) {
+            lc4[0][idx[k]]++;
+            lc4[1][idx[k + 1]]++;
+            lc4[2][idx[k + 2]]++;
+            lc4[3][idx[k + 3]]++;
+        }
+        for (; k < m; k++)
+            lc4[0][idx[k]]++;
     }
+    uint32_t lc[GS_HIST_NLIN];
+    for (size_t j = 0; j < GS_HIST_NLIN; j++)
+        lc[j] = lc4[0][j] + lc4[1][j] + lc4[2][j] + lc4[3][j];
     for (size_t b = 0; b < GS_HIST_NLIN; b++)
         bins[GS_HIST_LIN0 + b] += (float)lc[b];
 }
