@@ -346,6 +346,49 @@ static void cell_xy(const GsDistPanelBoxes *b, size_t i, double v, double lo, do
     *y = b->cells.y + b->cells.h * (hi - v) / (hi - lo);
 }
 
+START_TEST(zoom_on_early_nan)
+{
+    /* 200 steps, NaN from step 3 on in the output layer: a zoom strip of steps 0..7 */
+    GsTrace *t = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &t), GS_OK);
+    ck_assert_int_eq(gs_trace_hist_enable(t, 1u << GS_HIST_GRAD, 1.0), GS_OK);
+    float x[16];
+    for (size_t s = 0; s < 200; s++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(t, (long)s, &row), GS_OK);
+        for (size_t li = 0; li < 2; li++) {
+            for (size_t e = 0; e < 16; e++)
+                x[e] = li == 1 && s >= 3 ? NAN : 1e-3f * (float)(s + 1);
+            gs_hist_add(gs_trace_hist_slot(t, s, li, GS_HIST_GRAD), x, 16, 0.0);
+        }
+        gs_trace_commit_step(t);
+    }
+    size_t layers[2] = {0, 1};
+    ck_assert_uint_eq(gs_dist_zoom_steps(t, layers, 2, GS_HIST_GRAD), 8);
+    ck_assert_uint_eq(gs_dist_zoom_steps(t, layers, 1, GS_HIST_GRAD), 0); /* layer 1: finite */
+    GsDistMap z;
+    ck_assert_int_eq(gs_dist_map_build_range(t, 1, GS_HIST_GRAD, 0, 8, 8, &z, NULL), GS_OK);
+    ck_assert_uint_eq(z.n_cols, 8);
+    ck_assert_uint_eq(z.n_steps, 8);
+    ck_assert_int_eq(z.steps[7], 7);
+    ck_assert_double_eq_tol(z.strip[2 * GS_DIST_NSTRIPS + GS_DIST_STRIP_NAN], 0.0, 1e-12);
+    ck_assert_double_eq_tol(z.strip[3 * GS_DIST_NSTRIPS + GS_DIST_STRIP_NAN], 1.0, 1e-12);
+    gs_dist_map_fini(&z);
+    GsDistOptions o;
+    gs_dist_options_default(&o);
+    o.trace = t;
+    GsDrawLog *log = malloc(sizeof *log);
+    ck_assert_ptr_nonnull(log);
+    cairo_surface_t *s = render(&o, "zoom.png", log);
+    ck_assert_ptr_nonnull(strstr(log->text, "first steps (zoom)"));
+    ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
+    ck_assert_msg(log->elided == 0, "elided: %s", log->first_elided);
+    cairo_surface_destroy(s);
+    free(log);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 START_TEST(heatmap_pixels)
 {
     GsTrace *t = hist_trace(1u << GS_HIST_GRAD);
@@ -618,6 +661,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, map_and_range);
     tcase_add_test(tc, range_edges);
     tcase_add_test(tc, wide_trace_svg_pdf);
+    tcase_add_test(tc, zoom_on_early_nan);
     tcase_add_test(tc, page_layout_inside);
     tcase_add_test(tc, heatmap_pixels);
     tcase_add_test(tc, profile_renders_unclipped);

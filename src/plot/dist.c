@@ -51,6 +51,12 @@ void gs_dist_map_fini(GsDistMap *m)
 GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max_cols, GsDistMap *m,
                            GsError *err)
 {
+    return gs_dist_map_build_range(t, li, k, 0, gs_trace_n_steps(t), max_cols, m, err);
+}
+
+GsStatus gs_dist_map_build_range(const GsTrace *t, size_t li, GsHistKind k, size_t i0, size_t i1,
+                                 size_t max_cols, GsDistMap *m, GsError *err)
+{
     memset(m, 0, sizeof *m);
     unsigned kinds = gs_trace_hist_kinds(t);
     if ((unsigned)k >= GS_HIST_NKINDS || !(kinds & (1u << k))) {
@@ -59,7 +65,9 @@ GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max
         return gs_error(err, GS_ERR_INVALID, "the trace holds no '%s' histograms (recorded: %s)",
                         (unsigned)k < GS_HIST_NKINDS ? gs_hist_kind_name(k) : "?", list);
     }
-    size_t nl = gs_trace_n_layers(t), S = gs_trace_n_steps(t);
+    size_t nl = gs_trace_n_layers(t);
+    assert(i0 <= i1 && i1 <= gs_trace_n_steps(t));
+    size_t S = i1 - i0;
     if (li >= nl)
         return gs_error(err, GS_ERR_INVALID, "layer %zu is out of range (the trace has %zu layers)",
                         li + 1, nl);
@@ -79,11 +87,11 @@ GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max
     m->layer = li;
     m->kind = k;
     for (size_t i = 0; i < S; i++)
-        m->steps[i] = gs_trace_step(t, i);
+        m->steps[i] = gs_trace_step(t, i0 + i);
     for (size_t c = 0; c < nc; c++) {
-        size_t i0 = c * S / nc, i1 = (c + 1) * S / nc, used = 0;
+        size_t c0 = i0 + c * S / nc, c1 = i0 + (c + 1) * S / nc, used = 0;
         double *f = m->frac + c * GS_HIST_NLOG, *st = m->strip + c * GS_DIST_NSTRIPS;
-        for (size_t i = i0; i < i1; i++) {
+        for (size_t i = c0; i < c1; i++) {
             const float *b = gs_trace_hist(t, i, li, k);
             double tot = gs_dist_total(b);
             if (!(tot > 0) || !isfinite(tot))
@@ -105,6 +113,22 @@ GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max
             st[s] /= (double)used;
     }
     return GS_OK;
+}
+
+size_t gs_dist_zoom_steps(const GsTrace *t, const size_t *layers, size_t n, GsHistKind k)
+{
+    size_t S = gs_trace_n_steps(t);
+    for (size_t i = 0; i < S && (double)i < 0.05 * (double)S; i++)
+        for (size_t a = 0; a < n; a++) {
+            const float *b = gs_trace_hist(t, i, layers[a], k);
+            if (!(gs_dist_total(b) > 0))
+                continue;
+            if ((double)b[GS_HIST_NAN] + (double)b[GS_HIST_PINF] + (double)b[GS_HIST_NINF] > 0) {
+                size_t nz = i + 5 < 64 ? i + 5 : 64;
+                return nz < S ? nz : 0;
+            }
+        }
+    return 0;
 }
 
 /* Whole-decade range around log bins jmin..jmax (inclusive; jmin > jmax: no data). */
@@ -375,8 +399,42 @@ static double mini_key_width(cairo_t *cr, double font)
            gs_text_width(cr, &st, "1") + font * (3.2 + 0.9);
 }
 
+/* Cells and strips of map m into cells c and strips st[], the log rows over [lo, hi]; strip
+ * labels when labels is 1. */
+static void draw_block(cairo_t *cr, const GsDistMap *m, GsRect c, const GsRect *st, double font,
+                       double lo, double hi, int labels)
+{
+    size_t j_lo = (size_t)lround((lo - GS_HIST_LOG_LO) / GS_HIST_LOG_STEP);
+    size_t j_hi = (size_t)lround((hi - GS_HIST_LOG_LO) / GS_HIST_LOG_STEP);
+    if (j_hi > GS_HIST_NLOG)
+        j_hi = GS_HIST_NLOG;
+    if (j_hi <= j_lo)
+        j_hi = j_lo + 1;
+    CellCtx ctx = {m, j_hi - 1, GS_DIST_STRIP_ZERO};
+    paint_cells(cr, c, m->n_cols, j_hi - j_lo, log_cell, &ctx);
+    GsTextStyle sl = gs_text_style(font * 0.75);
+    cairo_set_line_width(cr, fmax(1.0, font * 0.05));
+    for (size_t s = 0; s < GS_DIST_NSTRIPS; s++) {
+        ctx.strip = (GsDistStrip)s;
+        paint_cells(cr, st[s], m->n_cols, 1, strip_cell, &ctx);
+        cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
+        cairo_rectangle(cr, st[s].x, st[s].y, st[s].w, st[s].h);
+        cairo_stroke(cr);
+        if (labels)
+            gs_text_draw(cr, &sl, st[s].x - font * 0.35, st[s].y + st[s].h / 2, 1, 0.5, 0,
+                         font * 4.5, gs_dist_strip_label((GsDistStrip)s));
+    }
+}
+
 void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double lo, double hi,
                   const char *title, const char *ylabel, int key)
+{
+    gs_dist_draw_zoom(cr, m, NULL, r, font, lo, hi, title, ylabel, key);
+}
+
+void gs_dist_draw_zoom(cairo_t *cr, const GsDistMap *m, const GsDistMap *zoom, GsRect r,
+                       double font, double lo, double hi, const char *title, const char *ylabel,
+                       int key)
 {
     cairo_save(cr);
     gs_draw_log_bounds(cr, &r);
@@ -388,35 +446,49 @@ void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double
         cairo_restore(cr);
         return;
     }
-    size_t j_lo = (size_t)lround((lo - GS_HIST_LOG_LO) / GS_HIST_LOG_STEP);
-    size_t j_hi = (size_t)lround((hi - GS_HIST_LOG_LO) / GS_HIST_LOG_STEP);
-    if (j_hi > GS_HIST_NLOG)
-        j_hi = GS_HIST_NLOG;
-    if (j_hi <= j_lo)
-        j_hi = j_lo + 1;
-    CellCtx ctx = {m, j_hi - 1, GS_DIST_STRIP_ZERO};
-    paint_cells(cr, b.cells, m->n_cols, j_hi - j_lo, log_cell, &ctx);
-    GsTextStyle sl = gs_text_style(font * 0.75);
-    cairo_set_line_width(cr, fmax(1.0, font * 0.05));
-    for (size_t s = 0; s < GS_DIST_NSTRIPS; s++) {
-        ctx.strip = (GsDistStrip)s;
-        paint_cells(cr, b.strip[s], m->n_cols, 1, strip_cell, &ctx);
-        cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
-        cairo_rectangle(cr, b.strip[s].x, b.strip[s].y, b.strip[s].w, b.strip[s].h);
-        cairo_stroke(cr);
-        gs_text_draw(cr, &sl, b.strip[s].x - font * 0.35, b.strip[s].y + b.strip[s].h / 2, 1, 0.5,
-                     0, font * 4.5, gs_dist_strip_label((GsDistStrip)s));
-    }
     GsAxisTicks xt, yt;
-    double xlo, xhi;
-    step_axis(m->steps, m->n_steps, b.cells.w, font, &xt, &xlo, &xhi);
     decade_ticks(&yt, lo, hi, b.cells.h, font);
-    gs_axes_draw(cr, b.cells, font, &xt, xlo, xhi, &yt, lo, hi, "training step", ylabel);
+    GsRect c = b.cells, st[GS_DIST_NSTRIPS];
+    memcpy(st, b.strip, sizeof st);
+    if (zoom && c.w > font * 20) {
+        /* the first steps unbinned on the left, one column each */
+        double zw = fmin(fmax(c.w * 0.2, font * 7), c.w * 0.3), gap = font * 1.2;
+        GsRect z = {c.x, c.y, zw, c.h}, zs[GS_DIST_NSTRIPS];
+        for (size_t s = 0; s < GS_DIST_NSTRIPS; s++) {
+            zs[s] = st[s];
+            zs[s].w = zw;
+            st[s].x += zw + gap;
+            st[s].w -= zw + gap;
+        }
+        c.x += zw + gap;
+        c.w -= zw + gap;
+        draw_block(cr, zoom, z, zs, font, lo, hi, 1);
+        size_t nz = zoom->n_steps, every = 1;
+        while (nz / every + 1 > (size_t)fmax(2.0, z.w / (font * 2.8)))
+            every++;
+        GsAxisTicks zt = {0};
+        for (size_t i = 0; i < nz && zt.n < 32; i += every) {
+            zt.v[zt.n] = (double)i;
+            snprintf(zt.label[zt.n], sizeof zt.label[zt.n], "%ld", zoom->steps[i]);
+            zt.n++;
+        }
+        gs_axes_draw(cr, z, font, &zt, -0.5, (double)nz - 0.5, &yt, lo, hi, "first steps (zoom)",
+                     ylabel);
+        draw_block(cr, m, c, st, font, lo, hi, 0);
+        double xlo, xhi;
+        step_axis(m->steps, m->n_steps, c.w, font, &xt, &xlo, &xhi);
+        gs_axes_draw(cr, c, font, &xt, xlo, xhi, NULL, lo, hi, "training step", NULL);
+    } else {
+        draw_block(cr, m, c, st, font, lo, hi, 1);
+        double xlo, xhi;
+        step_axis(m->steps, m->n_steps, c.w, font, &xt, &xlo, &xhi);
+        gs_axes_draw(cr, c, font, &xt, xlo, xhi, &yt, lo, hi, "training step", ylabel);
+    }
     if (key) {
         /* centred under the step axis title, within the panel */
         double kw = mini_key_width(cr, font);
-        double x1 = fmin(b.cells.x + b.cells.w / 2 + kw / 2, r.x + r.w);
-        mini_key(cr, x1, b.cells.y + b.cells.h + gs_axes_bottom_margin(font) + font * 0.55, font);
+        double x1 = fmin(c.x + c.w / 2 + kw / 2, r.x + r.w);
+        mini_key(cr, x1, c.y + c.h + gs_axes_bottom_margin(font) + font * 0.55, font);
     }
     cairo_restore(cr);
 }
@@ -862,6 +934,8 @@ typedef struct {
     GsDistPage pg;
     size_t layers[GS_DIST_MAX_LAYERS], n;
     GsDistMap maps[GS_DIST_MAX_LAYERS];
+    GsDistMap zoom[GS_DIST_MAX_LAYERS]; /* the first steps, unbinned (n_zoom > 0) */
+    size_t n_zoom;
     double lo, hi;
 } Page;
 
@@ -897,8 +971,8 @@ static void draw_cb(cairo_t *cr, void *ctx)
         for (size_t a = 0; a < pg->n; a++) {
             char pt[160];
             layer_label(t, pg->layers[a], pt, sizeof pt);
-            gs_dist_draw(cr, &pg->maps[a], pg->pg.panel[a], f, pg->lo, pg->hi, pt,
-                         kind_axis(o->kind), 0);
+            gs_dist_draw_zoom(cr, &pg->maps[a], pg->n_zoom ? &pg->zoom[a] : NULL, pg->pg.panel[a],
+                              f, pg->lo, pg->hi, pt, kind_axis(o->kind), 0);
         }
         gs_dist_colorbar_draw(cr, pg->pg.cbar, f);
     } else {
@@ -965,6 +1039,13 @@ GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError
             if (st != GS_OK)
                 goto done;
         }
+        pg.n_zoom = gs_dist_zoom_steps(t, pg.layers, pg.n, o->kind);
+        for (size_t a = 0; a < pg.n && pg.n_zoom; a++) {
+            st = gs_dist_map_build_range(t, pg.layers[a], o->kind, 0, pg.n_zoom, pg.n_zoom,
+                                         &pg.zoom[a], err);
+            if (st != GS_OK)
+                goto done;
+        }
         const GsDistMap *mp[GS_DIST_MAX_LAYERS];
         for (size_t a = 0; a < pg.n; a++)
             mp[a] = &pg.maps[a];
@@ -981,7 +1062,9 @@ GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError
     }
     st = gs_plot_render(path, o->width, o->height, o->scale, draw_cb, &pg, err);
 done:
-    for (size_t a = 0; a < pg.n; a++)
+    for (size_t a = 0; a < pg.n; a++) {
         gs_dist_map_fini(&pg.maps[a]);
+        gs_dist_map_fini(&pg.zoom[a]);
+    }
     return st;
 }

@@ -52,6 +52,13 @@ typedef struct {
  * zeroed on failure. */
 GsStatus gs_dist_map_build(const GsTrace *t, size_t li, GsHistKind k, size_t max_cols, GsDistMap *m,
                            GsError *err);
+/* The same over recorded steps [i0, i1) only (i0 < i1 <= n_steps), for the zoom strip. */
+GsStatus gs_dist_map_build_range(const GsTrace *t, size_t li, GsHistKind k, size_t i0, size_t i1,
+                                 size_t max_cols, GsDistMap *m, GsError *err);
+/* Recorded steps shown unbinned in a zoom strip left of each panel: up to 4 past the first
+ * step where some of the n layers holds a NaN/Inf entry of kind k, when that step lies in the
+ * first 5% of the recorded steps (at most 64); 0 for no zoom. Cannot fail. */
+size_t gs_dist_zoom_steps(const GsTrace *t, const size_t *layers, size_t n, GsHistKind k);
 /* Frees the arrays; a zeroed map is a no-op. */
 void gs_dist_map_fini(GsDistMap *m);
 
@@ -106,6 +113,12 @@ void gs_dist_page_layout(double w, double h, size_t n, GsDistPage *pg);
  * without the figure's colour bar (the report's). */
 void gs_dist_draw(cairo_t *cr, const GsDistMap *m, GsRect r, double font, double lo, double hi,
                   const char *title, const char *ylabel, int key);
+/* The same with a zoom strip on the first steps (zoom: a map of them, unbinned; NULL: none) left
+ * of the full view, as the trace heatmap does for an early NaN/Inf, when the cells are wide
+ * enough (20 fonts). */
+void gs_dist_draw_zoom(cairo_t *cr, const GsDistMap *m, const GsDistMap *zoom, GsRect r,
+                       double font, double lo, double hi, const char *title, const char *ylabel,
+                       int key);
 /* Vertical colour bar of the fraction scale (log, 10⁻⁴ .. 1) with swatches for "empty" and
  * "not recorded" below it, into r. */
 void gs_dist_colorbar_draw(cairo_t *cr, GsRect r, double font);
