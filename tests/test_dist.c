@@ -476,6 +476,25 @@ START_TEST(profile_renders_unclipped)
     s = render(&o, "profile_nan.png", log);
     ck_assert_ptr_nonnull(strstr(log->text, "NaN/Inf 20%"));
     cairo_surface_destroy(s);
+    /* every gradient entry exactly 0 (dead units): the log panels say so */
+    GsTrace *d = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &d), GS_OK);
+    ck_assert_int_eq(gs_trace_hist_enable(d, 1u << GS_HIST_GRAD, 4.0), GS_OK);
+    float zero[8] = {0};
+    for (long st = 0; st < 2; st++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(d, st, &row), GS_OK);
+        for (size_t li = 0; li < 2; li++)
+            gs_hist_add(gs_trace_hist_slot(d, (size_t)st, li, GS_HIST_GRAD), zero, 8, 0.0);
+        gs_trace_commit_step(d);
+    }
+    o.trace = d;
+    s = render(&o, "profile_dead.png", log);
+    ck_assert_ptr_nonnull(strstr(log->text, "no nonzero finite entry"));
+    ck_assert_ptr_nonnull(strstr(log->text, "zeros 100%"));
+    ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
+    cairo_surface_destroy(s);
+    gs_trace_destroy(d);
     /* with only gradients the activation panels say what is missing */
     GsTrace *g = hist_trace(1u << GS_HIST_GRAD);
     o.trace = g;

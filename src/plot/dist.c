@@ -691,7 +691,8 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
         for (size_t j = 0; j < nb; j++)
             ymax = fmax(ymax, (double)b[off + j] / d);
     }
-    if (!(ymax > 0))
+    int empty = !(ymax > 0); /* nothing on this axis: all zeros / NaN / Inf */
+    if (empty)
         ymax = 1;
     ymax *= 1.08;
     GsAxisTicks xt, yt;
@@ -720,6 +721,12 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
         curve(cr, p, gs_trace_hist(t, i, layers[a], k), off, nb, denom[a], x0, dx, xlo, xhi, ymax);
     }
     cairo_restore(cr);
+    if (empty)
+        message(
+            cr, p, font,
+            act ? "no finite entries to show (see the legend)"
+                : "no nonzero finite entry: every one is exactly 0, NaN or \xc2\xb1Inf (see the "
+                  "legend)");
     /* legend: layer, then saturation (tanh-like range) or zero share, and std / rms */
     GsTextStyle st = gs_text_style(font * 0.74);
     double lx = p.x + p.w + font * 0.8, ly = p.y;
