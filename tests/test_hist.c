@@ -562,6 +562,41 @@ START_TEST(test_side_file_errors)
 }
 END_TEST
 
+/* Recurrent nets: per weight tensor (weight_ih, weight_hh per layer, then out.weight) grad and
+ * update count every entry; act counts the layer's hidden states over all t and the batch on
+ * both rows of the layer, and the head's outputs on its row. */
+START_TEST(test_record_rnn)
+{
+    GsRunInfo info;
+    GsTrace *t = record("--arch gru --depth 2 --width 8 --seq-len 6 --batch 4 --steps 3 "
+                        "--hist all",
+                        &info);
+    ck_assert_uint_eq(gs_trace_n_layers(t), 5);
+    ck_assert_double_eq(gs_trace_hist_act_range(t), 1.0);
+    const size_t H = 8, G = 3, T = 6, B = 4;
+    const double n_w[5] = {(double)(G * H * info.d_in), (double)(G * H * H), (double)(G * H * H),
+                           (double)(G * H * H), (double)(info.d_out * H)};
+    for (size_t i = 0; i < gs_trace_n_steps(t); i++) {
+        for (size_t j = 0; j < 5; j++) {
+            const float *g = gs_trace_hist(t, i, j, GS_HIST_GRAD);
+            const float *u = gs_trace_hist(t, i, j, GS_HIST_UPDATE);
+            const float *a = gs_trace_hist(t, i, j, GS_HIST_ACT);
+            ck_assert_double_eq(sum_bins(g, 0, GS_HIST_LIN0), n_w[j]);
+            ck_assert_double_eq(sum_bins(u, 0, GS_HIST_LIN0), n_w[j]);
+            double na = j == 4 ? (double)(B * info.d_out) : (double)(T * B * H);
+            ck_assert_double_eq(sum_bins(a, 0, GS_HIST_LIN0), na);
+            ck_assert_double_eq(sum_bins(a, GS_HIST_LIN0, GS_HIST_NB), na);
+            if (j < 4 && j % 2 == 1) /* both tensors of a layer: its one hidden state */
+                ck_assert_int_eq(
+                    memcmp(a, gs_trace_hist(t, i, j - 1, GS_HIST_ACT), GS_HIST_NB * sizeof *a), 0);
+            if (j < 4) /* a GRU's h lies in (-1, 1): nothing piles into the end bins */
+                ck_assert_float_eq(a[GS_HIST_LIN0] + a[GS_HIST_NB - 1], 0.0f);
+        }
+    }
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("hist");
@@ -579,6 +614,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tr, test_record_mlp);
     tcase_add_test(tr, test_record_nan_safe);
     tcase_add_test(tr, test_record_subset);
+    tcase_add_test(tr, test_record_rnn);
     tcase_add_test(tr, test_side_file_round_trip);
     tcase_add_test(tr, test_side_file_errors);
     suite_add_tcase(s, tr);

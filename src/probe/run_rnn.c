@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/npy.h"
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
@@ -169,11 +170,17 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     ok = ok && gs_trace_meta_set(t, "tool", "gradscope " GS_VERSION) == GS_OK;
     const GsSpec *spec = r->spec;
     for (size_t i = 0; ok && i < gs_spec_key_count(); i++) {
+        /* hist: written by gs_trace_hist_enable when on; absent when off */
+        if (!strcmp(gs_spec_key_name(i), "hist"))
+            continue;
         if (gs_spec_get(spec, gs_spec_key_name(i), buf, sizeof buf) != GS_OK)
             continue;
         ok = gs_trace_meta_set(t, gs_spec_key_name(i), buf) == GS_OK;
     }
     const GsRnnConfig *cfg = gs_rnn_config(r->net);
+    /* hidden states of a tanh cell, an LSTM or a GRU lie in (-1, 1); a relu cell's do not */
+    double act_range = cfg->cell == GS_CELL_RNN_RELU ? 4.0 : 1.0;
+    ok = ok && gs_trace_hist_enable(t, spec->hist, act_range) == GS_OK;
     const GsSeqDataset *d = r->data;
     ok = ok &&
          gs_trace_meta_set(t, "loss_used", cfg->loss == GS_RNN_LOSS_XENT ? "xent" : "mse") == GS_OK;
@@ -305,6 +312,39 @@ static void probe_rows(Run *r, double *row)
     }
 }
 
+/* Histograms at recorded step index i: grad and update per weight tensor (weight_ih_l{k},
+ * weight_hh_l{k}, out.weight), act = the layer's hidden states over all t and the batch (the
+ * same on both rows of a layer), the head's outputs on its row. update reads the optimizer's
+ * delta, so it is called after the step. */
+static void probe_hist(Run *r, GsTrace *trace, size_t i, int update)
+{
+    unsigned kinds = gs_trace_hist_kinds(trace);
+    const float *g = gs_rnn_grads(r->net);
+    const GsRnnConfig *cfg = gs_rnn_config(r->net);
+    for (size_t j = 0; j < r->n_rows; j++) {
+        const GsRnnTensor *w = r->rows[j].w;
+        if (update) {
+            if (kinds & (1u << GS_HIST_UPDATE))
+                gs_hist_add(gs_trace_hist_slot(trace, i, j, GS_HIST_UPDATE), r->delta + w->offset,
+                            w->size, 0.0);
+            continue;
+        }
+        if (kinds & (1u << GS_HIST_GRAD))
+            gs_hist_add(gs_trace_hist_slot(trace, i, j, GS_HIST_GRAD), g + w->offset, w->size, 0.0);
+        if (!(kinds & (1u << GS_HIST_ACT)))
+            continue;
+        float *a = gs_trace_hist_slot(trace, i, j, GS_HIST_ACT);
+        double range = gs_trace_hist_act_range(trace);
+        if (j == 2 * r->K) {
+            size_t n = r->B * cfg->d_out * (cfg->head == GS_RNN_HEAD_EACH ? r->T : 1);
+            gs_hist_add(a, gs_rnn_output(r->net), n, range);
+        } else {
+            gs_hist_add(a, gs_rnn_hidden(r->net, r->rows[j].layer), r->T * r->B * cfg->hidden,
+                        range);
+        }
+    }
+}
+
 /* The through-time series of every layer at recorded step index i. */
 static GsStatus probe_series(Run *r, GsTrace *trace, size_t i)
 {
@@ -361,6 +401,7 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             if (st != GS_OK)
                 return gs_error(err, st, "out of memory recording step %ld", step);
             probe_rows(r, row);
+            probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 0);
         }
         double before = gs_l2(g, n), after = before;
         if (!seen_bad && !isfinite(before)) {
@@ -380,6 +421,7 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
         GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1};
         gs_optim_step(r->delta, p, g, r->m, r->v, n, &o);
         if (rec) {
+            probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 1);
             for (size_t i = 0; i < r->n_rows; i++) {
                 double *c = row + i * GS_COL_COUNT;
                 const GsRnnTensor *w = r->rows[i].w;

@@ -117,7 +117,7 @@ GsStatus gs_trace_write_csv(const GsTrace *trace, const char *path, GsError *err
         return st;
     FILE *fp = af.fp;
     for (size_t i = 0; i < trace->n_meta; i++) {
-        if (!strcmp(trace->meta_key[i], "hist_file"))
+        if (side_name && !strcmp(trace->meta_key[i], "hist_file"))
             continue; /* names the file of this write, below */
         fputs("# ", fp);
         put_meta_text(fp, trace->meta_key[i]);

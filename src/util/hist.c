@@ -60,6 +60,7 @@ double gs_hist_lin_edge(size_t j, double range)
 static uint8_t cell_bin[N_CELLS];      /* bin of the smallest |x| of cell (bits >> 20) */
 static uint32_t up_bits[GS_HIST_LIN0]; /* |x| bits at or above this leave bin b ... */
 static uint8_t up_bin[GS_HIST_LIN0];   /* ... for this bin */
+static int up_step[GS_HIST_LIN0];      /* up_bin[b] - b */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static uint32_t bits_of(float f)
@@ -112,6 +113,8 @@ static void build_tables(void)
         up_bin[GS_HIST_LOG0 + j] = (uint8_t)(GS_HIST_LOG0 + j + 1);
     }
     const uint32_t last = (UINT32_C(1) << CELL_SHIFT) - 1;
+    for (size_t b = 0; b < GS_HIST_LIN0; b++)
+        up_step[b] = (int)up_bin[b] - (int)b;
     for (uint32_t c = 0; c < N_CELLS; c++) {
         cell_bin[c] = (uint8_t)slow_bin(c << CELL_SHIFT, eb);
         /* at most one threshold inside a cell (the table's premise) */
@@ -129,24 +132,28 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
     uint32_t cnt[4][GS_HIST_LIN0];
     memset(cnt, 0, sizeof cnt);
     size_t i = 0;
+    /* branch-free: the step to the next bin is masked by the compare (a branch here would be
+     * mispredicted for every entry near an edge) */
+#define BIN_OF(u)                                                                                  \
+    (cell_bin[(u) >> CELL_SHIFT] +                                                                 \
+     (up_step[cell_bin[(u) >> CELL_SHIFT]] & -(int)((u) >= up_bits[cell_bin[(u) >> CELL_SHIFT]])))
     for (; i + 4 <= n; i += 4) {
-        for (int k = 0; k < 4; k++) {
-            uint32_t u;
-            memcpy(&u, x + i + (size_t)k, sizeof u);
-            u &= UINT32_C(0x7FFFFFFF);
-            unsigned b = cell_bin[u >> CELL_SHIFT];
-            b = u >= up_bits[b] ? up_bin[b] : b;
-            cnt[k][b]++;
-        }
+        uint32_t u[4];
+        memcpy(u, x + i, sizeof u);
+        for (int k = 0; k < 4; k++)
+            u[k] &= UINT32_C(0x7FFFFFFF);
+        cnt[0][BIN_OF(u[0])]++;
+        cnt[1][BIN_OF(u[1])]++;
+        cnt[2][BIN_OF(u[2])]++;
+        cnt[3][BIN_OF(u[3])]++;
     }
     for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, x + i, sizeof u);
         u &= UINT32_C(0x7FFFFFFF);
-        unsigned b = cell_bin[u >> CELL_SHIFT];
-        b = u >= up_bits[b] ? up_bin[b] : b;
-        cnt[0][b]++;
+        cnt[0][BIN_OF(u)]++;
     }
+#undef BIN_OF
     for (size_t b = 0; b < GS_HIST_LIN0; b++)
         cnt[0][b] += cnt[1][b] + cnt[2][b] + cnt[3][b];
     if (cnt[0][GS_HIST_PINF]) { /* rare: split the infinities by sign */
@@ -174,11 +181,16 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range)
             uint32_t u;
             memcpy(&u, xa + k, sizeof u);
             float t = xa[k] * scale;
-            t = t < -32.0f ? -32.0f : t;
-            t = t >= 32.0f ? 31.5f : t;
-            int q = (int)t; /* toward zero, then down for negatives: floor without libm */
-            q -= (float)q > t;
-            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)(q + 32);
+            /* floor(t) from |t| (truncation is floor there): branch-free, exact at every edge,
+             * a tiny negative t included (it is below 0, so in bin 31) */
+            float mg = fabsf(t);
+            mg = mg < 40.0f ? mg : 40.0f; /* NaN too: masked below */
+            int mag = (int)mg;
+            int frac = (float)mag < mg;
+            int q = (u >> 31) ? 32 - mag - frac : 32 + mag;
+            q = q < 0 ? 0 : q;
+            q = q > 63 ? 63 : q;
+            idx[k] = (u & INF_BITS) == INF_BITS ? (uint8_t)GS_HIST_NLIN : (uint8_t)q;
         }
         size_t k = 0;
         for (; k + 4 <= m; k += 4) {
