@@ -586,6 +586,10 @@ START_TEST(options_errors)
     ck_assert_int_eq(gs_plot_distributions(&o, path, &err), GS_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err.msg, "50x900"));
     o.width = 1600;
+    o.scale = 0.1;
+    ck_assert_int_eq(gs_plot_distributions(&o, path, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "scale 0.1"));
+    o.scale = 1;
     snprintf(path, sizeof path, "%s/e.jpg", gs_tmpdir);
     ck_assert_int_eq(gs_plot_distributions(&o, path, &err), GS_ERR_INVALID);
     ck_assert_int_eq(gs_count_entries(gs_tmpdir), 0);

@@ -1009,11 +1009,9 @@ GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError
                         "distribution figure: size %dx%d is out of range "
                         "(200..20000 each)",
                         o->width, o->height);
-    if (!(o->scale > 0 && o->scale <= 8))
+    if (!(o->scale >= 0.25 && o->scale <= 8.0))
         return gs_error(err, GS_ERR_INVALID,
-                        "distribution figure: scale %g is out of range "
-                        "(0..8]",
-                        o->scale);
+                        "distribution figure: scale %g is out of range (0.25..8)", o->scale);
     if (o->figure != GS_DIST_HEATMAP && o->figure != GS_DIST_PROFILE)
         return gs_error(err, GS_ERR_INVALID, "distribution figure: unknown figure %d",
                         (int)o->figure);
