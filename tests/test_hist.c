@@ -400,7 +400,9 @@ START_TEST(test_record_subset)
 {
     GsTrace *t = record("--depth 2 --width 8 --steps 3", NULL);
     ck_assert_uint_eq(gs_trace_hist_kinds(t), 0);
-    ck_assert_ptr_null(gs_trace_meta_get(t, "hist"));
+    ck_assert_str_eq(gs_trace_meta_get(t, "hist"), "none"); /* the setup key, as every key */
+    ck_assert_ptr_null(gs_trace_meta_get(t, "hist_file"));
+    ck_assert_ptr_null(gs_trace_meta_get(t, "hist_bins"));
     ck_assert_ptr_null(gs_trace_hist(t, 0, 0, GS_HIST_GRAD));
     gs_trace_destroy(t);
     t = record("--depth 2 --width 8 --steps 3 --hist update", NULL);

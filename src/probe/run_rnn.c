@@ -170,9 +170,6 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     ok = ok && gs_trace_meta_set(t, "tool", "gradscope " GS_VERSION) == GS_OK;
     const GsSpec *spec = r->spec;
     for (size_t i = 0; ok && i < gs_spec_key_count(); i++) {
-        /* hist: written by gs_trace_hist_enable when on; absent when off */
-        if (!strcmp(gs_spec_key_name(i), "hist"))
-            continue;
         if (gs_spec_get(spec, gs_spec_key_name(i), buf, sizeof buf) != GS_OK)
             continue;
         ok = gs_trace_meta_set(t, gs_spec_key_name(i), buf) == GS_OK;
