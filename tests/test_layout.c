@@ -7,7 +7,7 @@ static const double sizes[][2] = {
 };
 static const GsPanel optional[] = {GS_PANEL_HEATMAP_AFTER, GS_PANEL_LOSS,   GS_PANEL_PROFILE,
                                    GS_PANEL_UPDATE,        GS_PANEL_HEALTH, GS_PANEL_FINDINGS,
-                                   GS_PANEL_CLIP};
+                                   GS_PANEL_CLIP,          GS_PANEL_DIST};
 #define N_OPT (sizeof optional / sizeof optional[0])
 
 static void check(const GsLayoutSpec *spec, const GsLayout *L)

@@ -5,6 +5,7 @@
 #define GRADSCOPE_PLOT_H
 
 #include "gradscope/diagnose.h"
+#include "gradscope/hist.h"
 #include "gradscope/status.h"
 #include "gradscope/theory.h"
 #include "gradscope/trace.h"
@@ -108,5 +109,41 @@ typedef struct {
  * GS_ERR_INVALID (bad extension, size, empty grid, coordinates out of range), GS_ERR_IO
  * naming the path, or GS_ERR_NOMEM. */
 GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
+
+/* Distribution figures (issue 13), drawn from a trace's histograms (gradscope/hist.h). */
+typedef enum {
+    GS_DIST_HEATMAP = 0, /* per layer: training step x log10|x| bins, colour = fraction of entries,
+                            strips for exact zeros, NaN and +-Inf above; small multiples */
+    GS_DIST_PROFILE      /* per layer curves of the activation (signed) and gradient (log10|g|)
+                            histograms at the first and the last recorded step */
+} GsDistFigure;
+/* Most layers one distribution figure shows. */
+#define GS_DIST_MAX_LAYERS 8
+/* What gs_plot_distributions draws. Fill with gs_dist_options_default, then set fields. */
+typedef struct {
+    const GsTrace *trace; /* required; must hold histograms (gs_trace_hist_kinds != 0) */
+    GsDistFigure figure;
+    GsHistKind kind;                   /* heatmap: the kind shown, default GS_HIST_GRAD */
+    size_t n_layers;                   /* 0: layer 1, the middle layer and the output layer */
+    size_t layers[GS_DIST_MAX_LAYERS]; /* layer indices (0-based) when n_layers > 0 */
+    int width, height;                 /* page size in px (PNG) or pt, default 1600x900 */
+    double scale;                      /* PNG device scale, default 1 */
+    const char *title;                 /* NULL: built from the kind and the metadata */
+    const char *source_name;           /* shown in the title when there is no metadata */
+} GsDistOptions;
+
+/* Fills the defaults above (trace NULL). Cannot fail. */
+void gs_dist_options_default(GsDistOptions *o);
+/* Renders the chosen distribution figure to path (.png/.svg/.pdf), atomically (temp file +
+ * rename). GS_ERR_INVALID (message naming the value) for an unknown extension, a bad size or
+ * scale, a trace without steps or histograms, a heatmap kind the trace did not record, a
+ * layer index out of range or too many layers; GS_ERR_IO naming the path; GS_ERR_NOMEM. */
+GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError *err);
+/* Parses a layer list "1,5,out" (1-based numbers, "out" = the last layer, "mid" = the middle
+ * one) for a trace of n_layers layers into out[0..*n) as 0-based indices, duplicates dropped,
+ * at most cap. GS_ERR_INVALID naming the offending item (not a number, 0, beyond n_layers,
+ * more than cap items, empty list); outputs untouched then. */
+GsStatus gs_plot_parse_layers(const char *text, size_t n_layers, size_t *out, size_t cap, size_t *n,
+                              GsError *err);
 
 #endif

@@ -89,7 +89,7 @@ void gs_layout_compute(const GsLayoutSpec *spec, GsLayout *out)
     double y0 = m * 0.6 + title_h + m * 0.6;
     double body_h = H - y0 - m;
     int bottom = want[GS_PANEL_UPDATE] || want[GS_PANEL_CLIP] || want[GS_PANEL_HEALTH] ||
-                 want[GS_PANEL_FINDINGS];
+                 want[GS_PANEL_DIST] || want[GS_PANEL_FINDINGS];
     int right = want[GS_PANEL_LOSS] || want[GS_PANEL_PROFILE];
     double top_h = bottom ? (body_h - m) * 0.6 : body_h;
 
@@ -129,11 +129,12 @@ void gs_layout_compute(const GsLayoutSpec *spec, GsLayout *out)
 
     if (bottom) {
         static const GsPanel order[] = {GS_PANEL_UPDATE, GS_PANEL_CLIP, GS_PANEL_HEALTH,
-                                        GS_PANEL_FINDINGS};
-        static const double weight[] = {1.0, 1.0, 1.0, 1.35};
+                                        GS_PANEL_DIST, GS_PANEL_FINDINGS};
+        static const double weight[] = {1.0, 1.0, 1.0, 1.1, 1.35};
+        const int n_order = (int)(sizeof order / sizeof order[0]);
         double total = 0;
         int n = 0;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < n_order; i++)
             if (want[order[i]]) {
                 total += weight[i];
                 n++;
@@ -141,7 +142,7 @@ void gs_layout_compute(const GsLayoutSpec *spec, GsLayout *out)
         double by = y0 + top_h + m, bh = H - m - by;
         double avail = inner_w - m * (n - 1);
         double x = m;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < n_order; i++) {
             if (!want[order[i]])
                 continue;
             double w = avail * weight[i] / total;

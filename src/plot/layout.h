@@ -21,6 +21,7 @@ typedef enum {
     GS_PANEL_HEALTH,
     GS_PANEL_FINDINGS,
     GS_PANEL_CLIP, /* global gradient norm before/after clipping (when it acted) */
+    GS_PANEL_DIST, /* layer 1's gradient-entry distribution over training (histograms) */
     GS_PANEL_COUNT
 } GsPanel;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plot/dist.h"
 #include "plot/draw.h"
 #include "plot/heatmap.h"
 #include "plot/layout.h"
@@ -162,6 +163,8 @@ typedef struct {
     int deep;         /* the report's run has more than one recurrent layer */
     int tt_only;      /* the paper page: the through-time heatmaps alone, no tensors */
     int split;        /* the full page: each heatmap box split, through time | tensors */
+    GsDistMap dist;   /* layer 1's gradient distribution (GS_PANEL_DIST), zeroed when off */
+    double dist_lo, dist_hi;
 } Model;
 
 static void model_fini(Model *m)
@@ -175,6 +178,7 @@ static void model_fini(Model *m)
         gs_heatmap_destroy(m->dead[k]);
     }
     free(m->work);
+    gs_dist_map_fini(&m->dist);
 }
 
 /* The through-time series of t to show: the one named want, else layer 0's (named
@@ -389,6 +393,11 @@ static void draw_page(cairo_t *cr, const GsReportOptions *o, const GsLayout *L, 
                           : (o->after_label ? o->after_label : "after"),
                       m->work);
     }
+    gs_draw_log_bounds(cr, &L->r[GS_PANEL_DIST]);
+    if (L->on[GS_PANEL_DIST])
+        gs_dist_draw(cr, &m->dist, L->r[GS_PANEL_DIST], f, m->dist_lo, m->dist_hi,
+                     "Layer 1: |\xe2\x88\x82L/\xe2\x88\x82W| distribution",
+                     "|\xe2\x88\x82L/\xe2\x88\x82W| (log scale)", 1);
     gs_draw_log_bounds(cr, &L->r[GS_PANEL_FINDINGS]);
     if (L->on[GS_PANEL_FINDINGS])
         gs_panel_findings(cr, L->r[GS_PANEL_FINDINGS], f, o->findings,
@@ -492,6 +501,15 @@ static GsStatus build(const GsReportOptions *o, const GsLayout *L, Model *m, GsE
                                  err);
         }
     }
+    if (st == GS_OK && L->on[GS_PANEL_DIST]) {
+        GsDistPanelBoxes b;
+        gs_dist_panel_boxes(L->r[GS_PANEL_DIST], f, 1, &b);
+        st = gs_dist_map_build(o->trace, 0, GS_HIST_GRAD, (size_t)fmax(1.0, floor(b.cells.w * s)),
+                               &m->dist, err);
+        const GsDistMap *one = &m->dist;
+        if (st == GS_OK)
+            gs_dist_log_range(&one, 1, &m->dist_lo, &m->dist_hi);
+    }
     if (st == GS_OK) {
         size_t ns = gs_trace_n_steps(o->trace), nl = gs_trace_n_layers(o->trace);
         if (o->after) {
@@ -525,6 +543,9 @@ void gs_report_layout(const GsReportOptions *o, GsLayout *out)
     ls.want[GS_PANEL_HEALTH] =
         gs_trace_has(t, GS_COL_SATURATION) || gs_trace_has(t, GS_COL_DEAD_FRAC);
     ls.want[GS_PANEL_FINDINGS] = o->findings != NULL;
+    /* histograms: the gradient distribution of layer 1 (one run only; the comparison has no
+     * room for a pair) */
+    ls.want[GS_PANEL_DIST] = !o->after && (gs_trace_hist_kinds(t) & (1u << GS_HIST_GRAD)) != 0;
     GsLayout L;
     gs_layout_compute(&ls, &L);
     if (o->subtitle && !ls.single_column) {
