@@ -726,13 +726,11 @@ static void profile_extent(const GsTrace *t, GsCol col, const size_t *idx, doubl
         }
 }
 
-static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, GsCol col,
-                         size_t step_i, GsRgb c, LineStyle style, double font, size_t nl_axis)
+/* Saves cr and sets it up for one profile line inside p: clipped to p, colour c, the line
+ * width of style (dotted lines as round dots), which it returns; the caller draws, then
+ * cairo_restore. */
+static double line_begin(cairo_t *cr, GsRect p, GsRgb c, LineStyle style, double font)
 {
-    size_t nl = gs_trace_n_layers(t);
-    /* x positions follow the axis' layer count (a comparison run may be shallower) */
-    double span = nl_axis > 1 ? (double)(nl_axis - 1) : 1.0;
-    double xs[64], yv[64];
     double lw = fmax(1.0, font * (style == LINE_SOLID ? 0.16 : 0.14));
     cairo_save(cr);
     cairo_rectangle(cr, p.x, p.y, p.w, p.h);
@@ -744,6 +742,17 @@ static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
         cairo_set_dash(cr, d, 2, 0);
     }
+    return lw;
+}
+
+static void profile_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, GsCol col,
+                         size_t step_i, GsRgb c, LineStyle style, double font, size_t nl_axis)
+{
+    size_t nl = gs_trace_n_layers(t);
+    /* x positions follow the axis' layer count (a comparison run may be shallower) */
+    double span = nl_axis > 1 ? (double)(nl_axis - 1) : 1.0;
+    double xs[64], yv[64];
+    double lw = line_begin(cr, p, c, style, font);
     /* draw in chunks of 64 points, overlapping by one so the line is continuous */
     for (size_t start = 0; start < nl; start += 63) {
         size_t m = 0;
@@ -1493,17 +1502,7 @@ static void tt_line(cairo_t *cr, GsRect p, const Scale *ys, const GsTrace *t, si
     size_t T = gs_trace_series_len(t, i, k);
     double span = T_axis > 1 ? (double)(T_axis - 1) : 1.0;
     double xs[64], yv[64];
-    double lw = fmax(1.0, font * (style == LINE_SOLID ? 0.16 : 0.14));
-    cairo_save(cr);
-    cairo_rectangle(cr, p.x, p.y, p.w, p.h);
-    cairo_clip(cr);
-    gs_set_rgb(cr, c);
-    cairo_set_line_width(cr, lw);
-    if (style == LINE_DOTTED) {
-        double d[2] = {0.0, lw * 2.2};
-        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
-        cairo_set_dash(cr, d, 2, 0);
-    }
+    double lw = line_begin(cr, p, c, style, font);
     /* chunks of 64 points overlapping by one, so the line is continuous */
     for (size_t start = 1; start <= T; start += 63) {
         size_t m = 0;
