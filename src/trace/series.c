@@ -254,3 +254,49 @@ GsStatus gs_trace_series_permute(GsTrace *trace, const size_t *order)
     free(names);
     return GS_OK;
 }
+
+GsStatus gs_trace_series_prune_empty(GsTrace *trace)
+{
+    size_t ns = trace->n_series, nb = trace->blocks ? trace->cap_block_steps : 0, keep = 0;
+    if (ns == 0)
+        return GS_OK;
+    int *used = calloc(ns, sizeof *used);
+    if (!used)
+        return GS_ERR_NOMEM;
+    for (size_t k = 0; k < ns; k++) {
+        for (size_t i = 0; i < nb && !used[k]; i++)
+            used[k] = trace->blocks[i * ns + k].len > 0;
+        keep += (size_t)used[k];
+    }
+    if (keep == ns) {
+        free(used);
+        return GS_OK;
+    }
+    GsSeriesBlock *blocks = nb && keep ? malloc(nb * keep * sizeof *blocks) : NULL;
+    if (nb && keep && !blocks) {
+        free(used);
+        return GS_ERR_NOMEM;
+    }
+    size_t j = 0;
+    for (size_t k = 0; k < ns; k++) {
+        if (!used[k]) { /* every block of it is empty: only its texts to free */
+            free(trace->series_name[k]);
+            free(trace->series_kind[k]);
+            continue;
+        }
+        trace->series_name[j] = trace->series_name[k];
+        trace->series_kind[j] = trace->series_kind[k];
+        for (size_t i = 0; i < nb; i++)
+            blocks[i * keep + j] = trace->blocks[i * ns + k];
+        j++;
+    }
+    for (size_t k = keep; k < ns; k++)
+        trace->series_name[k] = trace->series_kind[k] = NULL;
+    free(trace->blocks);
+    trace->blocks = blocks;
+    if (!blocks)
+        trace->cap_block_steps = 0;
+    trace->n_series = keep;
+    free(used);
+    return GS_OK;
+}

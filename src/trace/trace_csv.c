@@ -875,6 +875,9 @@ GsStatus gs_trace_read_csv(const char *path, uint64_t columns, GsTrace **out, Gs
         st = flush_series(&r, r.t->n_steps - 1, err);
     if (st == GS_OK && r.n_rs > 1)
         st = sort_series(&r, err);
+    /* a series seen only in the dropped step is not in the trace */
+    if (st == GS_OK && cut && gs_trace_series_prune_empty(r.t) != GS_OK)
+        st = gs_error(err, GS_ERR_NOMEM, "%s: out of memory", path);
     if (st == GS_OK) {
         if (!have_header)
             st = gs_error(err, GS_ERR_FORMAT, "%s: empty trace (no header)", path);

@@ -170,6 +170,9 @@ int gs_trace_hist_side_path(const char *csv_path, char *buf, size_t n);
  * stored yet. GS_ERR_INVALID when it already holds another len or len is 0 or above
  * GS_TRACE_MAX_T, GS_ERR_NOMEM when growing fails. */
 GsStatus gs_trace_series_fix_len(GsTrace *trace, size_t i, size_t k, size_t len);
+/* Removes the series that hold no value at any recorded step: the reader's series whose only
+ * rows were in a dropped cut-off step. GS_ERR_NOMEM (the trace unchanged). */
+GsStatus gs_trace_series_prune_empty(GsTrace *trace);
 /* Frees every series block of recorded step i (the reader drops a cut-off last step). */
 void gs_trace_series_clear_step(GsTrace *trace, size_t i);
 /* Reorders the series: new series j is old series order[j] (a permutation of 0..n_series-1).
