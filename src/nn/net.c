@@ -14,6 +14,7 @@
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
+#include "nn/size_math.h"
 
 #define NORM_EPS 1e-5f
 
@@ -65,29 +66,11 @@ static void moments(const GsSpec *spec, int *m, int *v)
     *v = spec->opt == GS_OPT_RMSPROP || spec->opt == GS_OPT_ADAM || spec->opt == GS_OPT_ADAMW;
 }
 
-/* Size arithmetic that clears *ok on overflow (the result is then meaningless). */
-static size_t mul(size_t a, size_t b, int *ok)
-{
-    if (a && b > SIZE_MAX / a) {
-        *ok = 0;
-        return 0;
-    }
-    return a * b;
-}
-static size_t add(size_t a, size_t b, int *ok)
-{
-    if (b > SIZE_MAX - a) {
-        *ok = 0;
-        return 0;
-    }
-    return a + b;
-}
-
 /* Takes n floats from an arena whose fill is *used; returns their offset. */
 static size_t take(size_t *used, size_t n, int *ok)
 {
     size_t at = *used;
-    *used = add(*used, n, ok);
+    *used = size_add(*used, n, ok);
     return at;
 }
 
@@ -96,7 +79,7 @@ static size_t take(size_t *used, size_t n, int *ok)
 static size_t add_tensor(GsTensorInfo *tab, size_t *nt, GsTensorRole role, size_t layer,
                          size_t rows, size_t cols, size_t *np, int *ok)
 {
-    size_t size = cols ? mul(rows, cols, ok) : rows, off = take(np, size, ok);
+    size_t size = cols ? size_mul(rows, cols, ok) : rows, off = take(np, size, ok);
     if (tab) {
         GsTensorInfo *t = &tab[*nt];
         int dense = role == GS_TENSOR_WEIGHT || role == GS_TENSOR_BIAS;
@@ -150,7 +133,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
             L->off_g = add_tensor(tab, &nt, GS_TENSOR_NORM_WEIGHT, i, L->n_out, 0, &np, &ok);
             L->off_be = add_tensor(tab, &nt, GS_TENSOR_NORM_BIAS, i, L->n_out, 0, &np, &ok);
         }
-        size_t bn = mul(B, L->n_out, &ok);
+        size_t bn = size_mul(B, L->n_out, &ok);
         L->a_z = take(&na, bn, &ok);
         L->a_h = take(&na, bn, &ok); /* unused by the linear output layer (its h is z) */
         L->a_dz = take(&na, bn, &ok);
@@ -162,17 +145,18 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
         if (L->block_end)
             L->a_out = take(&na, bn, &ok);
     }
-    size_t scratch = take(&na, mul(4, mul(B, maxw, &ok), &ok), &ok); /* g, gskip, dy, scratch */
+    size_t scratch =
+        take(&na, size_mul(4, size_mul(B, maxw, &ok), &ok), &ok); /* g, gskip, dy, scratch */
     if (a_scratch)
         *a_scratch = scratch;
     int need_m, need_v;
     moments(spec, &need_m, &need_v);
     /* params, grads, update and the optimizer's moments; activations; the table, the layers
      * and the handle */
-    size_t floats = add(mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
-    size_t bytes = mul(floats, sizeof(float), &ok);
-    bytes = add(bytes, mul(nt, sizeof(GsTensorInfo), &ok), &ok);
-    bytes = add(bytes, add(mul(nl, sizeof(Layer), &ok), sizeof(GsNet), &ok), &ok);
+    size_t floats = size_add(size_mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
+    size_t bytes = size_mul(floats, sizeof(float), &ok);
+    bytes = size_add(bytes, size_mul(nt, sizeof(GsTensorInfo), &ok), &ok);
+    bytes = size_add(bytes, size_add(size_mul(nl, sizeof(Layer), &ok), sizeof(GsNet), &ok), &ok);
     if (!ok)
         return 0;
     sz->n_params = np;

@@ -15,6 +15,7 @@
 #include "gradscope/npy.h"
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
+#include "nn/size_math.h"
 #include "nn/vmath.h"
 #include "util/simd.h"
 
@@ -148,25 +149,6 @@ GsStatus gs_rnn_config_validate(const GsRnnConfig *c, GsError *err)
 
 /* ---- sizes: the one place that lays out the arenas ---- */
 
-/* a * b, or 0 with *ok cleared when it overflows. */
-static size_t mul(size_t a, size_t b, int *ok)
-{
-    if (b != 0 && a > SIZE_MAX / b) {
-        *ok = 0;
-        return 0;
-    }
-    return a * b;
-}
-
-static size_t add(size_t a, size_t b, int *ok)
-{
-    if (a > SIZE_MAX - b) {
-        *ok = 0;
-        return 0;
-    }
-    return a + b;
-}
-
 /* Float counts of every activation buffer; per-layer ones are per layer. */
 typedef struct {
     size_t hs, gates, c, tc, hn, dhtot, dctot; /* per layer */
@@ -178,11 +160,11 @@ static int plan_acts(const GsRnnConfig *c, Plan *p)
 {
     int ok = 1;
     const size_t T = c->seq_len, B = c->batch_max, H = c->hidden, G = cells[c->cell].gates;
-    const size_t GH = mul(G, H, &ok), TB = mul(T, B, &ok), BH = mul(B, H, &ok);
-    const size_t TBH = mul(TB, H, &ok), TBGH = mul(TB, GH, &ok);
+    const size_t GH = size_mul(G, H, &ok), TB = size_mul(T, B, &ok), BH = size_mul(B, H, &ok);
+    const size_t TBH = size_mul(TB, H, &ok), TBGH = size_mul(TB, GH, &ok);
     const int lstm = c->cell == GS_CELL_LSTM, gru = c->cell == GS_CELL_GRU;
     memset(p, 0, sizeof *p);
-    p->hs = add(TBH, BH, &ok); /* (T+1, B, H): h_0 = 0 first */
+    p->hs = size_add(TBH, BH, &ok); /* (T+1, B, H): h_0 = 0 first */
     p->gates = TBGH;
     p->c = lstm ? p->hs : 0;
     p->tc = lstm ? TBH : 0;
@@ -192,22 +174,22 @@ static int plan_acts(const GsRnnConfig *c, Plan *p)
     size_t per = 0;
     const size_t pl[] = {p->hs, p->gates, p->c, p->tc, p->hn, p->dhtot, p->dctot};
     for (size_t i = 0; i < sizeof pl / sizeof pl[0]; i++)
-        per = add(per, pl[i], &ok);
+        per = size_add(per, pl[i], &ok);
     p->per_layer = per;
     const size_t rows_out = c->head == GS_RNN_HEAD_EACH ? TB : B;
-    p->xt = mul(TB, c->d_in, &ok);
-    p->logits = p->dlogits = p->out_bf = p->tgt = mul(rows_out, c->d_out, &ok);
+    p->xt = size_mul(TB, c->d_in, &ok);
+    p->logits = p->dlogits = p->out_bf = p->tgt = size_mul(rows_out, c->d_out, &ok);
     p->dhead = TBH;
-    p->dpp = c->depth > 1 ? mul(2, TBH, &ok) : 0; /* ping-pong between layers */
+    p->dpp = c->depth > 1 ? size_mul(2, TBH, &ok) : 0; /* ping-pong between layers */
     p->wa_ih = TBGH;
     p->wa_hh = gru ? TBGH : 0; /* other cells: the same gate gradient feeds both products */
-    p->q = mul(B, GH, &ok);
-    p->step = mul(4, BH, &ok); /* dh, dh_next, dc, dc_next */
-    size_t total = mul(per, c->depth, &ok);
+    p->q = size_mul(B, GH, &ok);
+    p->step = size_mul(4, BH, &ok); /* dh, dh_next, dc, dc_next */
+    size_t total = size_mul(per, c->depth, &ok);
     const size_t gl[] = {p->xt,  p->logits, p->dlogits, p->out_bf, p->tgt, p->dhead,
                          p->dpp, p->wa_ih,  p->wa_hh,   p->q,      p->step};
     for (size_t i = 0; i < sizeof gl / sizeof gl[0]; i++)
-        total = add(total, gl[i], &ok);
+        total = size_add(total, gl[i], &ok);
     p->total = total;
     return ok;
 }
@@ -220,13 +202,13 @@ static size_t layer_n_in(const GsRnnConfig *c, size_t k)
 static int count_params(const GsRnnConfig *c, size_t *n)
 {
     int ok = 1;
-    const size_t GH = mul(cells[c->cell].gates, c->hidden, &ok);
+    const size_t GH = size_mul(cells[c->cell].gates, c->hidden, &ok);
     size_t total = 0;
     for (size_t k = 0; k < c->depth && ok; k++) {
-        total = add(total, mul(GH, add(layer_n_in(c, k), c->hidden, &ok), &ok), &ok);
-        total = add(total, mul(2, GH, &ok), &ok);
+        total = size_add(total, size_mul(GH, size_add(layer_n_in(c, k), c->hidden, &ok), &ok), &ok);
+        total = size_add(total, size_mul(2, GH, &ok), &ok);
     }
-    total = add(total, mul(c->d_out, add(c->hidden, 1, &ok), &ok), &ok);
+    total = size_add(total, size_mul(c->d_out, size_add(c->hidden, 1, &ok), &ok), &ok);
     *n = total;
     return ok;
 }
@@ -270,15 +252,20 @@ GsStatus gs_rnn_sizes(const GsRnnConfig *cfg, GsRnnSizes *out, GsError *err)
     GsRnnSizes s;
     int ok = plan_acts(cfg, &p) && count_params(cfg, &s.n_params);
     s.n_acts = p.total;
-    s.n_tensors = add(mul(4, cfg->depth, &ok), 2, &ok);
+    s.n_tensors = size_add(size_mul(4, cfg->depth, &ok), 2, &ok);
     /* params + grads + acts (floats), labels (int32), 5 statistics arrays per layer
      * (double), the tensor table, the layer views and the handle */
-    size_t bytes = mul(add(mul(2, s.n_params, &ok), s.n_acts, &ok), sizeof(float), &ok);
-    bytes = add(bytes, mul(mul(cfg->seq_len, cfg->batch_max, &ok), sizeof(int32_t), &ok), &ok);
-    bytes =
-        add(bytes, mul(mul(mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok), &ok);
-    bytes = add(bytes, mul(s.n_tensors, sizeof(GsRnnTensor), &ok), &ok);
-    bytes = add(bytes, add(mul(cfg->depth, sizeof(Layer), &ok), sizeof(GsRnn), &ok), &ok);
+    size_t bytes =
+        size_mul(size_add(size_mul(2, s.n_params, &ok), s.n_acts, &ok), sizeof(float), &ok);
+    bytes = size_add(
+        bytes, size_mul(size_mul(cfg->seq_len, cfg->batch_max, &ok), sizeof(int32_t), &ok), &ok);
+    bytes = size_add(
+        bytes,
+        size_mul(size_mul(size_mul(5, cfg->depth, &ok), cfg->seq_len, &ok), sizeof(double), &ok),
+        &ok);
+    bytes = size_add(bytes, size_mul(s.n_tensors, sizeof(GsRnnTensor), &ok), &ok);
+    bytes = size_add(bytes, size_add(size_mul(cfg->depth, sizeof(Layer), &ok), sizeof(GsRnn), &ok),
+                     &ok);
     s.bytes = bytes;
     if (!ok || s.n_params > (size_t)INT_MAX || p.total > (size_t)INT_MAX)
         return gs_error(err, GS_ERR_RANGE,
