@@ -6,9 +6,14 @@
 #include <stdint.h>
 
 #include "gradscope/data.h"
+#include "gradscope/rng.h"
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
 #include "gradscope/trace.h"
+
+/* The minibatch samplers' epoch shuffle (Fisher-Yates from the top, one gs_rng_below draw per
+ * entry): the MLP and the recurrent recorder draw the same order for the same seed and n. */
+void gs_record_shuffle(size_t *perm, size_t n, GsRng *rng);
 
 /* Writes the batch the MLP trains on at step 0 (the sampler's first draw) into dir as
  * data.x.npy (B, d_in) and data.y.npy: targets (B, d_out), or class ids as float32 (B).

@@ -26,13 +26,18 @@ typedef struct {
     int32_t *label;
 } Sampler;
 
+void gs_record_shuffle(size_t *perm, size_t n, GsRng *rng)
+{
+    for (size_t i = n ? n - 1 : 0; i > 0; i--) {
+        size_t j = (size_t)gs_rng_below(rng, i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
 static void shuffle(Sampler *s)
 {
-    for (size_t i = s->data->n - 1; i > 0; i--) {
-        size_t j = (size_t)gs_rng_below(&s->rng, i + 1), t = s->perm[i];
-        s->perm[i] = s->perm[j];
-        s->perm[j] = t;
-    }
+    gs_record_shuffle(s->perm, s->data->n, &s->rng);
     s->pos = 0;
 }
 

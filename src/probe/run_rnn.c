@@ -75,11 +75,7 @@ static size_t labels_per_sample(const GsSeqDataset *d)
  * seed), the whole set in order when the batch covers it; tail batches dropped. */
 static void shuffle(Run *r)
 {
-    for (size_t i = r->data->n - 1; i > 0; i--) {
-        size_t j = (size_t)gs_rng_below(&r->rng, i + 1), t = r->perm[i];
-        r->perm[i] = r->perm[j];
-        r->perm[j] = t;
-    }
+    gs_record_shuffle(r->perm, r->data->n, &r->rng);
     r->pos = 0;
 }
 
