@@ -188,4 +188,10 @@ GsStatus gs_rnn_sigma_max(const float *w, size_t rows, size_t cols, double *out)
  * eigenvalue pairs need no special case). GS_ERR_NOMEM as above. */
 GsStatus gs_rnn_spectral_radius(const float *w, size_t n, double *out);
 
+/* The recurrent weight weight_hh_l{layer} as it is now (at init, before training): sigma_max
+ * of the whole (G*H, H) matrix, and the spectral radius of the gate block that carries the
+ * state (the rnn cell's own, an LSTM's candidate g, a GRU's candidate n), which the theory
+ * reads. GS_ERR_INVALID for a layer the net does not have, GS_ERR_NOMEM. */
+GsStatus gs_rnn_recurrent_spectra(const GsRnn *net, size_t layer, double *sigma_max, double *rho);
+
 #endif

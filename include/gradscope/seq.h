@@ -71,4 +71,7 @@ void gs_seq_destroy(GsSeqDataset *ds);
 void gs_seq_gather(const GsSeqDataset *ds, const size_t *idx, size_t B, float *x, float *y,
                    int32_t *label);
 
+/* Mean square input entry over sequences, steps and channels (the theory's input moment). */
+double gs_seq_input_second_moment(const GsSeqDataset *ds);
+
 #endif

@@ -50,11 +50,7 @@ static int predict_rnn(const GsSpec *spec, const char *json_path)
     GsStatus st = gs_seq_create(&so, &d, &err);
     if (st != GS_OK)
         return cli_fail_status("predict", st, err.msg);
-    size_t nx = d->n * d->T * d->d_in;
-    double m2 = 0.0;
-    for (size_t i = 0; i < nx; i++)
-        m2 += (double)d->x[i] * (double)d->x[i];
-    m2 = nx ? m2 / (double)nx : 0.0;
+    double m2 = gs_seq_input_second_moment(d);
     size_t B = spec->batch <= 0 || (size_t)spec->batch >= d->n ? d->n : (size_t)spec->batch;
     GsRnnConfig cfg;
     GsRnn *net = NULL;
@@ -64,17 +60,8 @@ static int predict_rnn(const GsSpec *spec, const char *json_path)
     gs_seq_destroy(d);
     if (st != GS_OK)
         return cli_fail_status("predict", st, err.msg);
-    size_t nt;
-    const GsRnnTensor *tab = gs_rnn_tensors(net, &nt);
-    const GsRnnTensor *whh = NULL;
-    for (size_t i = 0; i < nt && !whh; i++)
-        if (tab[i].role == GS_RT_WEIGHT_HH && tab[i].layer == 0)
-            whh = &tab[i];
-    size_t H = cfg.hidden, G = gs_cell_gates(cfg.cell), blk = G > 1 ? 2 : 0;
     double smax = NAN, rho = NAN;
-    const float *p = gs_rnn_params(net);
-    if (gs_rnn_sigma_max(p + whh->offset, G * H, H, &smax) != GS_OK ||
-        gs_rnn_spectral_radius(p + whh->offset + blk * H * H, H, &rho) != GS_OK) {
+    if (gs_rnn_recurrent_spectra(net, 0, &smax, &rho) != GS_OK) {
         gs_rnn_destroy(net);
         fprintf(stderr, "gradscope predict: out of memory\n");
         return GS_EXIT_FAIL;

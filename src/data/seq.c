@@ -222,3 +222,12 @@ void gs_seq_gather(const GsSeqDataset *ds, const size_t *idx, size_t B, float *x
             memcpy(label + i * ts, ds->label + idx[i] * ts, ts * sizeof *label);
     }
 }
+
+double gs_seq_input_second_moment(const GsSeqDataset *ds)
+{
+    size_t nx = ds->n * ds->T * ds->d_in;
+    double sq = 0.0;
+    for (size_t i = 0; i < nx; i++)
+        sq += (double)ds->x[i] * (double)ds->x[i];
+    return nx ? sq / (double)nx : 0.0;
+}

@@ -1051,3 +1051,23 @@ GsStatus gs_rnn_sigma_max(const float *w, size_t rows, size_t cols, double *out)
     free(a);
     return GS_OK;
 }
+
+GsStatus gs_rnn_recurrent_spectra(const GsRnn *net, size_t layer, double *sigma_max, double *rho)
+{
+    const GsRnnConfig *c = &net->cfg;
+    size_t H = c->hidden, G = gs_cell_gates(c->cell);
+    /* the block that carries the state: the cell's own (rnn), the candidate g (LSTM, block 2),
+     * the candidate n (GRU, block 2) */
+    size_t blk = G > 1 ? 2 : 0;
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        const GsRnnTensor *t = &net->tensors[i];
+        if (t->role != GS_RT_WEIGHT_HH || t->layer != layer)
+            continue;
+        const float *w = net->params + t->offset;
+        if (gs_rnn_sigma_max(w, G * H, H, sigma_max) != GS_OK ||
+            gs_rnn_spectral_radius(w + blk * H * H, H, rho) != GS_OK)
+            return GS_ERR_NOMEM;
+        return GS_OK;
+    }
+    return GS_ERR_INVALID;
+}

@@ -182,11 +182,7 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     ok = ok && set_meta_num(t, "data_rows", (double)d->n) == GS_OK;
     ok = ok && set_meta_num(t, "data_inputs", (double)d->d_in) == GS_OK;
     ok = ok && set_meta_num(t, "data_outputs", (double)d->d_out) == GS_OK;
-    size_t nx = d->n * d->T * d->d_in;
-    double sq = 0.0;
-    for (size_t i = 0; i < nx; i++)
-        sq += (double)d->x[i] * (double)d->x[i];
-    double in_m2 = nx ? sq / (double)nx : 0.0;
+    double in_m2 = gs_seq_input_second_moment(d);
     ok = ok && set_meta_num(t, "input_second_moment", in_m2) == GS_OK;
     ok = ok && gs_record_input_stats(t, d->x, d->n * d->T, d->d_in);
     size_t ny = d->n * (d->per_step ? d->T : 1);
@@ -197,21 +193,12 @@ static GsStatus create_trace(Run *r, GsTrace **out)
     ok = ok && set_meta_num(t, "blas_threads", openblas_get_num_threads()) == GS_OK;
     ok = ok && gs_trace_meta_set(t, "first_nonfinite", "none") == GS_OK;
     /* the recurrent weights at initialization, which the theory reads */
-    float *p = gs_rnn_params(r->net);
-    size_t H = cfg->hidden, G = gs_cell_gates(cfg->cell);
     for (size_t k = 0; ok && k < r->K; k++) {
-        const GsRnnTensor *w = r->rows[2 * k + 1].w;
-        double smax = NAN, rho = NAN, s, q;
-        /* sigma_max of the whole (G*H, H) matrix, and per gate block the spectral radius of
-         * the one that carries the state (the candidate g of an LSTM, n of a GRU) */
-        size_t blk = cfg->cell == GS_CELL_LSTM ? 2 : cfg->cell == GS_CELL_GRU ? 2 : 0;
-        if (gs_rnn_sigma_max(p + w->offset, G * H, H, &s) != GS_OK ||
-            gs_rnn_spectral_radius(p + w->offset + blk * H * H, H, &q) != GS_OK) {
+        double smax, rho;
+        if (gs_rnn_recurrent_spectra(r->net, k, &smax, &rho) != GS_OK) {
             ok = 0;
             break;
         }
-        smax = s;
-        rho = q;
         snprintf(buf, sizeof buf, "rnn_sigma_max_l%zu", k);
         ok = set_meta_num(t, buf, smax) == GS_OK;
         snprintf(buf, sizeof buf, "rnn_spectral_radius_l%zu", k);
