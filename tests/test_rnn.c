@@ -734,6 +734,29 @@ START_TEST(test_spectra)
     ck_assert(gs_rnn_spectral_radius(z, 2, &rho) == GS_OK && rho == 0.0);
     float nanm[1] = {NAN};
     ck_assert(gs_rnn_spectral_radius(nanm, 1, &rho) == GS_OK && isnan(rho));
+    /* a net's weight_hh: the whole matrix's sigma_max, the candidate block's radius (LSTM g) */
+    GsRnnConfig c = gs_rnn_config_default();
+    c.cell = GS_CELL_LSTM;
+    c.d_in = 2, c.hidden = 5, c.depth = 2, c.d_out = 1, c.seq_len = 3, c.batch_max = 2;
+    c.seed = 7;
+    GsRnn *net = NULL;
+    GsError err = {{0}};
+    ck_assert_msg(gs_rnn_create(&c, &net, &err) == GS_OK, "%s", err.msg);
+    size_t n;
+    const GsRnnTensor *t = gs_rnn_tensors(net, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].role != GS_RT_WEIGHT_HH)
+            continue;
+        const float *w = gs_rnn_params(net) + t[i].offset;
+        double sm, r, sm2, r2;
+        ck_assert(gs_rnn_recurrent_spectra(net, t[i].layer, &sm, &r) == GS_OK);
+        ck_assert(gs_rnn_sigma_max(w, 4 * 5, 5, &sm2) == GS_OK);
+        ck_assert(gs_rnn_spectral_radius(w + 2 * 5 * 5, 5, &r2) == GS_OK);
+        ck_assert(sm == sm2 && r == r2);
+    }
+    double sm, r;
+    ck_assert_int_eq(gs_rnn_recurrent_spectra(net, 2, &sm, &r), GS_ERR_INVALID);
+    gs_rnn_destroy(net);
 }
 END_TEST
 
