@@ -747,11 +747,11 @@ START_TEST(test_spectra)
     for (size_t i = 0; i < n; i++) {
         if (t[i].role != GS_RT_WEIGHT_HH)
             continue;
-        const float *w = gs_rnn_params(net) + t[i].offset;
+        const float *whh = gs_rnn_params(net) + t[i].offset;
         double sm, r, sm2, r2;
         ck_assert(gs_rnn_recurrent_spectra(net, t[i].layer, &sm, &r) == GS_OK);
-        ck_assert(gs_rnn_sigma_max(w, 4 * 5, 5, &sm2) == GS_OK);
-        ck_assert(gs_rnn_spectral_radius(w + 2 * 5 * 5, 5, &r2) == GS_OK);
+        ck_assert(gs_rnn_sigma_max(whh, 4 * 5, 5, &sm2) == GS_OK);
+        ck_assert(gs_rnn_spectral_radius(whh + 2 * 5 * 5, 5, &r2) == GS_OK);
         ck_assert(sm == sm2 && r == r2);
     }
     double sm, r;
