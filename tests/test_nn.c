@@ -11,6 +11,7 @@
 #include "gradscope/rng.h"
 #include "gradscope/rnn.h"
 #include "nn/kernels.h"
+#include "util/reduce.h"
 #include "runner.h"
 
 /* Relative error bound of a central difference against the analytic directional
@@ -292,9 +293,11 @@ START_TEST(test_dense_backward_exact)
     /* dx = dz W */
     ck_assert_float_eq_tol(dx[0], 1 * 0.5f + 2 * 1, 1e-6f);
     ck_assert_float_eq_tol(dx[5], 3 * 2 + 4 * -1, 1e-6f);
-    /* accumulation: a second backward adds */
+    /* a second backward overwrites (no zeroing pass needed) */
     gs_dense_backward(NULL, dw, db, dz, x, w, 2, 3, 2);
-    ck_assert_float_eq_tol(db[0], 8, 1e-6f);
+    ck_assert_float_eq_tol(db[0], 4, 1e-6f);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(dw[i], dw_ref[i], 1e-6f);
 }
 END_TEST
 
@@ -423,9 +426,65 @@ static void opt_step(float *d, const float *p, const float *g, float *m, float *
                      const GsOptStep *o)
 {
     float q = p[0];
-    gs_optim_step(d, &q, g, m, v, 1, o);
+    GsUpdateRecord rec;
+    gs_optim_step(d, &q, g, m, v, 1, o, &rec);
     ck_assert_float_eq(q, p[0] + d[0]);
+    /* the record of a one-entry tensor: its squares and |g| */
+    ck_assert_double_eq(rec.param_sumsq, (double)p[0] * (double)p[0]);
+    ck_assert_double_eq(rec.update_sumsq, (double)d[0] * (double)d[0]);
+    ck_assert_double_eq(rec.grad.sumsq, (double)g[0] * (double)g[0]);
+    ck_assert_double_eq(rec.grad.maxabs, fabs((double)g[0]));
 }
+
+/* The update pass's record equals the separate reductions of the same arrays bit for bit
+ * (gs_sumsq's lanes), for every optimizer and lengths around the lane count, and counts
+ * NaN/Inf gradient entries as gs_vec_stats does. */
+START_TEST(test_update_record)
+{
+    const GsOptKind kinds[] = {GS_OPT_SGD,     GS_OPT_MOMENTUM, GS_OPT_NESTEROV,
+                               GS_OPT_RMSPROP, GS_OPT_ADAM,     GS_OPT_ADAMW};
+    const size_t lens[] = {1, 7, 8, 9, 64, 101};
+    GsRng r;
+    gs_rng_seed(&r, 42);
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            float p[101], p0[101], g[101], m[101] = {0}, v[101] = {0}, d[101];
+            for (size_t i = 0; i < n; i++) {
+                p[i] = p0[i] = (float)gs_rng_normal(&r);
+                g[i] = (float)(1e-3 * gs_rng_normal(&r));
+            }
+            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.01, 3};
+            GsUpdateRecord rec;
+            gs_optim_step(d, p, g, m, v, n, &o, &rec);
+            ck_assert(rec.param_sumsq == gs_sumsq(p0, n));
+            ck_assert(rec.update_sumsq == gs_sumsq(d, n));
+            GsVecStats want = gs_vec_stats(g, n);
+            ck_assert(rec.grad.sumsq == want.sumsq && rec.grad.sumsq == gs_sumsq(g, n));
+            ck_assert(rec.grad.maxabs == want.maxabs);
+            ck_assert_uint_eq(rec.grad.nonfinite, 0);
+            double mx = 0;
+            for (size_t i = 0; i < n; i++)
+                mx = fabs((double)g[i]) > mx ? fabs((double)g[i]) : mx;
+            ck_assert_double_eq(rec.grad.maxabs, mx);
+        }
+    /* non-finite gradients: an Inf gives an infinite sum and max; a NaN makes both NaN */
+    float p[20], g[20], d[20];
+    for (size_t i = 0; i < 20; i++)
+        p[i] = 1.0f, g[i] = (float)i;
+    g[3] = INFINITY;
+    g[17] = -INFINITY;
+    GsOptStep o = {GS_OPT_SGD, 0.1, 0.0, 0.0, 1};
+    GsUpdateRecord rec;
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec);
+    ck_assert(isinf(rec.grad.sumsq) && isinf(rec.grad.maxabs));
+    ck_assert_uint_eq(rec.grad.nonfinite, 2);
+    g[9] = NAN;
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec);
+    ck_assert(isnan(rec.grad.sumsq) && isnan(rec.grad.maxabs));
+    ck_assert_uint_eq(rec.grad.nonfinite, 3);
+}
+END_TEST
 
 START_TEST(test_optimizers)
 {
@@ -726,6 +785,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_bn_scale_invariance);
     tcase_add_test(tc, test_loss_gradcheck);
     tcase_add_test(tc, test_optimizers);
+    tcase_add_test(tc, test_update_record);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_clipping);
     suite_add_tcase(s, tc);

@@ -63,7 +63,12 @@ START_TEST(test_known_statistics)
     double row[2 * GS_COL_COUNT];
     for (int i = 0; i < 2 * GS_COL_COUNT; i++)
         row[i] = NAN;
-    gs_probe_grads(net, 2, row);
+    gs_probe_acts(net, 2, row);
+    /* the tensor columns come from the step's records: sgd at lr 0.1 */
+    GsStepInfo info;
+    gs_net_step(net, 0.1, 1, &info);
+    gs_probe_tensors(net, row);
+    ck_assert(isnan(info.norm_before) && isnan(info.norm_after) && !info.clipped);
     ck_assert_double_eq_tol(row[GS_COL_GRAD_NORM], 5.0, 1e-12);
     /* per entry over the 1 x 3 weight: 5 / sqrt(3) */
     ck_assert_double_eq_tol(row[GS_COL_GRAD_RMS], 5.0 / sqrt(3.0), 1e-12);
@@ -82,9 +87,7 @@ START_TEST(test_known_statistics)
     ck_assert_double_eq(row[GS_COL_COUNT + GS_COL_SATURATION], 0.0);
     ck_assert_double_eq(row[GS_COL_COUNT + GS_COL_DEAD_FRAC], 0.0);
 
-    /* update ratio: sgd lr 0.1 on dw (3,-4,0) -> ||dW|| 0.5, ||W|| sqrt(2) */
-    gs_net_optim_step(net, 0.1, 1);
-    gs_probe_update(net, row);
+    /* update ratio: sgd lr 0.1 on dw (3,-4,0) -> ||dW|| 0.5, ||W|| sqrt(2) before the step */
     ck_assert_double_eq_tol(row[GS_COL_UPDATE_RATIO], 0.5 / sqrt(2.0), 1e-7);
     gs_net_destroy(net);
 }
@@ -100,7 +103,7 @@ START_TEST(test_saturation)
     gs_net_loss(net, y, NULL, 2);
     gs_net_backward(net, 2);
     double row[2 * GS_COL_COUNT];
-    gs_probe_grads(net, 2, row);
+    gs_probe_acts(net, 2, row);
     ck_assert_double_eq_tol(row[GS_COL_SATURATION], 4.0 / 6, 1e-12);
     ck_assert_double_eq(row[GS_COL_DEAD_FRAC], 0.0);
     /* sigmoid: largest derivative 0.25, so saturated means sigma' < 0.0125 (|z| > ~4.37) */
@@ -109,7 +112,7 @@ START_TEST(test_saturation)
     gs_net_forward(sg, x, 2);
     gs_net_loss(sg, y, NULL, 2);
     gs_net_backward(sg, 2);
-    gs_probe_grads(sg, 2, row);
+    gs_probe_acts(sg, 2, row);
     /* z = (4, 4.5, 0) and (8, 9, 0): saturated 4.5, 8, 9 -> 3 of 6 */
     ck_assert_double_eq_tol(row[GS_COL_SATURATION], 3.0 / 6, 1e-12);
     gs_net_destroy(net);
@@ -270,6 +273,17 @@ START_TEST(test_global_norm_recorded)
     double got = gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM);
     ck_assert_msg(fabs(got - want) <= 1e-12 * want, "recorded %.17g, arena %.17g", got, want);
     gs_net_destroy(fresh);
+    gs_net_destroy(net);
+    gs_trace_destroy(t);
+
+    /* With clipping on, the statistics pass before clipping gives the same norm, and the
+     * update pass's records give the norm after it. */
+    t = train("--depth 3 --width 6 --steps 1 --batch 0 --norm batch --clip-norm 1e-3", d, &net);
+    got = gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM);
+    ck_assert_msg(fabs(got - want) <= 1e-12 * want, "clipped: recorded %.17g, arena %.17g", got,
+                  want);
+    ck_assert_double_eq_tol(gs_trace_get(t, 0, 0, GS_COL_GLOBAL_NORM_POST), 1e-3, 1e-8);
+    ck_assert_double_eq(gs_trace_get(t, 0, 0, GS_COL_CLIPPED), 1.0);
     gs_net_destroy(net);
     gs_trace_destroy(t);
     free_data(d);

@@ -54,6 +54,10 @@ const char *gs_act_critical_init(const GsAct *act);
  * for tanh/sigmoid/elu/selu/gelu). NaN in gives NaN out, +-Inf map to the limits.
  * h may equal z. Cannot fail. */
 void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n);
+/* The dense layer's bias and activation in one pass over rows x n entries: z[r][j] += b[j],
+ * then h[r][j] = phi(z[r][j]) (h must not alias z). */
+void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, size_t rows,
+                         size_t n);
 /* dz[i] = dh[i] * phi'(z[i]) for n entries, given z and h = phi(z) (kernels may use
  * whichever is cheaper). Overwrites dz; dz may equal dh. Cannot fail. */
 void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z, const float *h,

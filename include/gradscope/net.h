@@ -11,6 +11,7 @@
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
 #include "gradscope/tensor.h"
+#include "gradscope/vecstats.h"
 
 /* Opaque network with its parameters, gradients, optimizer state and activations. */
 typedef struct GsNet GsNet;
@@ -57,26 +58,46 @@ const float *gs_net_update(const GsNet *net);
 /* The setup the net was built from. */
 const GsSpec *gs_net_spec(const GsNet *net);
 
-/* Sets every gradient to zero (backward accumulates). */
+/* Sets every gradient to zero (backward overwrites them; for callers that read the arena
+ * before any backward). */
 void gs_net_zero_grad(GsNet *net);
 /* Forward pass of B <= batch_max rows of x (B, d_in); x must stay valid until backward. */
 void gs_net_forward(GsNet *net, const float *x, size_t B);
 /* Loss of the last forward pass against targets (mse: target (B, d_out)) or class ids
  * (xent: label (B)), and its gradient w.r.t. the output, ready for backward. */
 double gs_net_loss(GsNet *net, const float *target, const int32_t *label, size_t B);
-/* Backward pass of the last forward/loss: accumulates every parameter gradient. */
+/* Backward pass of the last forward/loss: writes every parameter gradient. */
 void gs_net_backward(GsNet *net, size_t B);
 /* Output of the last forward pass (B, d_out). */
 const float *gs_net_output(const GsNet *net);
 
 /* Global L2 norm of all parameter gradients (double accumulation; NaN/Inf propagate). */
 double gs_net_grad_norm(const GsNet *net);
-/* Clipping as the spec says (global norm, then value), given the global norm computed
- * by gs_net_grad_norm. Reports the norm after clipping; returns 1 when anything changed. */
-int gs_net_clip(GsNet *net, double norm_before, double *norm_after);
-/* One optimizer step (the spec's optimizer at learning rate lr; t is the 1-based step
- * count): the update is written into the net's update arena and applied in one pass. */
-void gs_net_optim_step(GsNet *net, double lr, long t);
+
+/* What the last gs_net_step measured of one tensor of the table. */
+typedef struct {
+    GsVecStats grad;     /* the gradient as backward left it (before clipping) */
+    double param_sumsq;  /* ||theta||^2 of the parameters before the step */
+    double update_sumsq; /* ||delta||^2 of the step's change */
+} GsTensorRecord;
+
+/* What the last gs_net_step did to the whole gradient. */
+typedef struct {
+    double norm_before, norm_after; /* global L2 norms before and after clipping */
+    int clipped;                    /* 1 when clipping changed anything */
+} GsStepInfo;
+
+/* The step after backward: clipping as the spec says (global norm, then value), then the
+ * optimizer (the spec's, at learning rate lr; t is the 1-based step count), its update
+ * written into the update arena and applied in the same pass. Each tensor's gradient is
+ * read once for its statistics: by the update pass itself when the spec clips nothing, else
+ * by one statistics pass before clipping (which gives the norm clipping needs). The global
+ * norms are the square root of the tensors' sums of squares added in table order. Fills
+ * *info and the per-tensor records (gs_net_records). Cannot fail. */
+void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info);
+/* The records of the last gs_net_step, one per tensor in table order (gs_net_tensors);
+ * all zero before the first step. Valid while the net lives. */
+const GsTensorRecord *gs_net_records(const GsNet *net);
 
 /* Layer l's (1-based: 1..depth hidden, depth+1 output) activation buffers from the last
  * forward/backward pass (B rows): z the dense output, y the activation's input (== z without norm),

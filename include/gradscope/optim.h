@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "gradscope/spec.h"
+#include "gradscope/vecstats.h"
 
 /* Hyper-parameters of one update. */
 typedef struct {
@@ -16,13 +17,21 @@ typedef struct {
     long t;              /* 1-based step count, for Adam's bias correction */
 } GsOptStep;
 
+/* What an update pass measured of the tensor it updated (the reduction record): the
+ * statistics of the gradient it used, ||p||^2 of the parameters before the step and
+ * ||delta||^2 of the change; every sum in double, in util/reduce.c's lanes, so each equals
+ * gs_sumsq of the same array bit for bit. */
+typedef struct {
+    GsVecStats grad;
+    double param_sumsq, update_sumsq;
+} GsUpdateRecord;
+
 /* One optimizer step over n parameters p with gradients g and state m, v (m, v updated; v
  * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
- * applies it, p[i] += delta[i], in the same pass (the probe reads delta afterwards).
- * Cannot fail. */
+ * applies it, p[i] += delta[i], in the same pass, which also fills *rec (the probe reads the
+ * record instead of the arrays). Cannot fail. */
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
-                   const GsOptStep *o);
-
+                   const GsOptStep *o, GsUpdateRecord *rec);
 /* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and
  * schedule. Warm-up: lr * (step + 1) / (warmup + 1) for step < warmup; the schedule then
  * runs on t = step - warmup over steps - warmup steps. */

@@ -299,6 +299,39 @@ static inline float softsign_deriv_f(float z)
     return q * q;
 }
 
+/* The forward loops of gs_act_forward and gs_act_forward_bias share one body: LOOP(F) runs
+ * the function F (a macro of one float argument) over the entries. */
+#define TANH_F(v) vm_tanh(v)
+#define SIGMOID_F(v) vm_sigmoid(v)
+#define GELU_F(v) vm_gelu(v)
+#define RELU_F(v) relu_f(v)
+#define LEAKY_F(v) leaky_f(v, p)
+#define ELU_F(v) elu_f(v, p)
+#define SELU_F(v) (sl * elu_f(v, sa))
+#define SOFTSIGN_F(v) softsign_f(v)
+#define LINEAR_F(v) (v)
+#define ACT_FORWARD_LOOPS(LOOP)                                                                    \
+    do {                                                                                           \
+        switch (act->kind) {                                                                       \
+        case GS_ACT_LINEAR: LOOP(LINEAR_F); return;                                                \
+        case GS_ACT_SIGMOID: LOOP(SIGMOID_F); return;                                              \
+        case GS_ACT_TANH: LOOP(TANH_F); return;                                                    \
+        case GS_ACT_RELU: LOOP(RELU_F); return;                                                    \
+        case GS_ACT_LEAKY_RELU:                                                                    \
+            if (p == 0.0f) /* slope 0 is relu; avoids 0 * -inf = NaN */                            \
+                LOOP(RELU_F);                                                                      \
+            else                                                                                   \
+                LOOP(LEAKY_F);                                                                     \
+            return;                                                                                \
+        case GS_ACT_ELU: LOOP(ELU_F); return;                                                      \
+        case GS_ACT_GELU: LOOP(GELU_F); return;                                                    \
+        case GS_ACT_SELU: LOOP(SELU_F); return;                                                    \
+        case GS_ACT_SOFTSIGN: LOOP(SOFTSIGN_F); return;                                            \
+        case GS_ACT_COUNT: break;                                                                  \
+        }                                                                                          \
+        assert(0 && "bad activation kind");                                                        \
+    } while (0)
+
 /* The elementwise kernels are also compiled for AVX2 (util/simd.h). */
 GS_SIMD_CLONES
 void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
@@ -306,51 +339,35 @@ void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
     assert(act && (n == 0 || (h && z)));
     const float p = (float)act->param;
     const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
-    switch (act->kind) {
-    case GS_ACT_LINEAR:
-        if (h != z)
-            memmove(h, z, n * sizeof *h);
-        return;
-    case GS_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++)
-            h[i] = vm_sigmoid(z[i]);
-        return;
-    case GS_ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            h[i] = vm_tanh(z[i]);
-        return;
-    case GS_ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            h[i] = relu_f(z[i]);
-        return;
-    case GS_ACT_LEAKY_RELU:
-        if (p == 0.0f) { /* slope 0 is relu; avoids 0 * -inf = NaN */
-            for (size_t i = 0; i < n; i++)
-                h[i] = relu_f(z[i]);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                h[i] = leaky_f(z[i], p);
-        }
-        return;
-    case GS_ACT_ELU:
-        for (size_t i = 0; i < n; i++)
-            h[i] = elu_f(z[i], p);
-        return;
-    case GS_ACT_GELU:
-        for (size_t i = 0; i < n; i++)
-            h[i] = vm_gelu(z[i]);
-        return;
-    case GS_ACT_SELU:
-        for (size_t i = 0; i < n; i++)
-            h[i] = sl * elu_f(z[i], sa);
-        return;
-    case GS_ACT_SOFTSIGN:
-        for (size_t i = 0; i < n; i++)
-            h[i] = softsign_f(z[i]);
-        return;
-    case GS_ACT_COUNT: break;
-    }
-    assert(0 && "bad activation kind");
+    (void)sl, (void)sa, (void)p;
+#define LOOP_PLAIN(F)                                                                              \
+    for (size_t i = 0; i < n; i++)                                                                 \
+    h[i] = F(z[i])
+    ACT_FORWARD_LOOPS(LOOP_PLAIN);
+#undef LOOP_PLAIN
+}
+
+GS_SIMD_CLONES
+void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, size_t rows,
+                         size_t n)
+{
+    assert(act && (rows * n == 0 || (h && z && b)));
+    const float p = (float)act->param;
+    const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
+    (void)sl, (void)sa, (void)p;
+#define LOOP_BIAS(F)                                                                               \
+    do {                                                                                           \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            float *zr = z + r * n, *hr = h + r * n;                                                \
+            for (size_t j = 0; j < n; j++) {                                                       \
+                float v = zr[j] + b[j];                                                            \
+                zr[j] = v;                                                                         \
+                hr[j] = F(v);                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+    ACT_FORWARD_LOOPS(LOOP_BIAS);
+#undef LOOP_BIAS
 }
 
 /* The derivative loops of backward and local_deriv share one body: D is the local

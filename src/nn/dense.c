@@ -4,26 +4,35 @@
 #include "nn/kernels.h"
 #include "util/simd.h"
 
+void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
+                     size_t n_out)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)n_out, (int)n_in, 1.0f, x,
+                (int)n_in, w, (int)n_in, 0.0f, z, (int)n_out);
+}
+
 GS_SIMD_CLONES
 void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
                       size_t n_in, size_t n_out)
 {
-    /* Start from the bias broadcast over rows, then accumulate x . w^T (beta = 1). */
+    /* x . w^T (beta = 0: the product writes z), then the bias over the rows. */
+    gs_dense_matmul(z, x, w, B, n_in, n_out);
     for (size_t i = 0; i < B; i++)
         for (size_t j = 0; j < n_out; j++)
-            z[i * n_out + j] = b[j];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)n_out, (int)n_in, 1.0f, x,
-                (int)n_in, w, (int)n_in, 1.0f, z, (int)n_out);
+            z[i * n_out + j] += b[j];
 }
 
 GS_SIMD_CLONES
 void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                        const float *w, size_t B, size_t n_in, size_t n_out)
 {
-    /* dw (n_out, n_in) += dz^T (n_out, B) . x (B, n_in) */
+    /* dw (n_out, n_in) = dz^T (n_out, B) . x (B, n_in); beta = 0, so no zeroing pass first */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_out, (int)n_in, (int)B, 1.0f, dz,
-                (int)n_out, x, (int)n_in, 1.0f, dw, (int)n_in);
-    for (size_t i = 0; i < B; i++)
+                (int)n_out, x, (int)n_in, 0.0f, dw, (int)n_in);
+    /* db = the column sums of dz, row by row in float (the first row starts them) */
+    for (size_t j = 0; j < n_out; j++)
+        db[j] = dz[j];
+    for (size_t i = 1; i < B; i++)
         for (size_t j = 0; j < n_out; j++)
             db[j] += dz[i * n_out + j];
     if (dx)

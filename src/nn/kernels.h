@@ -1,6 +1,7 @@
 /* Layer kernels of the engine: one forward/backward pair per layer over plain float
- * arrays (output first, then inputs, then dimensions). Backward functions ACCUMULATE
- * into parameter gradients (zeroing is a separate call) and OVERWRITE input gradients.
+ * arrays (output first, then inputs, then dimensions). Backward functions OVERWRITE
+ * parameter gradients and input gradients (every parameter has one writer per step, so no
+ * zeroing pass is needed).
  * No kernel allocates, prints or records anything. */
 #ifndef GS_NN_KERNELS_H
 #define GS_NN_KERNELS_H
@@ -8,10 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* z (B, n_out) = x (B, n_in) . w^T (w: n_out, n_in, row-major), without the bias: the
+ * layer's next pass adds it (gs_act_forward_bias fuses it with the activation). */
+void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
+                     size_t n_out);
 /* z (B, n_out) = x (B, n_in) . w^T (w: n_out, n_in, row-major) + b (n_out). */
 void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
                       size_t n_in, size_t n_out);
-/* dw (n_out, n_in) += dz^T . x; db (n_out) += column sums of dz; dx (B, n_in) = dz . w
+/* dw (n_out, n_in) = dz^T . x; db (n_out) = column sums of dz; dx (B, n_in) = dz . w
  * (skipped when dx is NULL). */
 void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                        const float *w, size_t B, size_t n_in, size_t n_out);
@@ -20,7 +25,7 @@ void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const f
  * y (B, n) = gamma * xhat + beta, xhat = (z - mean) * rstd. Saves xhat (B, n) and rstd (n). */
 void gs_batchnorm_forward(float *y, float *xhat, float *rstd, const float *z, const float *gamma,
                           const float *beta, size_t B, size_t n, float eps);
-/* dz (B, n) = gradient through the normalization; dgamma, dbeta (n) accumulate.
+/* dz (B, n) = gradient through the normalization; dgamma, dbeta (n) are written.
  * dz may not alias dy. */
 void gs_batchnorm_backward(float *dz, float *dgamma, float *dbeta, const float *dy,
                            const float *xhat, const float *rstd, const float *gamma, size_t B,

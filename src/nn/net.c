@@ -15,6 +15,7 @@
 #include "gradscope/rng.h"
 #include "nn/kernels.h"
 #include "nn/size_math.h"
+#include "util/reduce.h"
 
 #define NORM_EPS 1e-5f
 
@@ -35,6 +36,7 @@ struct GsNet {
     size_t d_in, d_out, width, batch_max, n_layers, n_params, n_tensors;
     GsLossKind loss;
     GsTensorInfo *tensors;           /* n_tensors entries: the parameter tensor table */
+    GsTensorRecord *records;         /* n_tensors entries: what the last step measured */
     Layer *layers;                   /* n_layers entries, index l-1 for layer l */
     float *params;                   /* arena: parameters */
     float *grads;                    /* arena: gradients, same layout */
@@ -155,7 +157,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
      * and the handle */
     size_t floats = size_add(size_mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
     size_t bytes = size_mul(floats, sizeof(float), &ok);
-    bytes = size_add(bytes, size_mul(nt, sizeof(GsTensorInfo), &ok), &ok);
+    bytes = size_add(bytes, size_mul(nt, sizeof(GsTensorInfo) + sizeof(GsTensorRecord), &ok), &ok);
     bytes = size_add(bytes, size_add(size_mul(nl, sizeof(Layer), &ok), sizeof(GsNet), &ok), &ok);
     if (!ok)
         return 0;
@@ -202,7 +204,8 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     net->loss = gs_spec_loss(spec);
     net->tensors = calloc(sz.n_tensors, sizeof *net->tensors);
     net->layers = calloc(net->n_layers, sizeof *net->layers);
-    if (!net->tensors || !net->layers)
+    net->records = calloc(sz.n_tensors, sizeof *net->records);
+    if (!net->tensors || !net->layers || !net->records)
         goto nomem;
     /* The same pass as gs_net_sizes, now filling the table and the layers. */
     GsNetSizes again;
@@ -288,6 +291,7 @@ void gs_net_destroy(GsNet *net)
     if (!net)
         return;
     free(net->tensors);
+    free(net->records);
     free(net->layers);
     free(net->params);
     free(net->grads);
@@ -354,7 +358,13 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
         L->x = in;
         if (L->block_start)
             block_in = in;
-        gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
+        if (L->hidden && L->norm == GS_NORM_NONE) {
+            /* the product, then bias and activation in one pass */
+            gs_dense_matmul(L->z, in, p + L->off_w, B, L->n_in, L->n_out);
+            gs_act_forward_bias(&net->spec.act, L->h, L->z, p + L->off_b, B, L->n_out);
+        } else {
+            gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
+        }
         if (L->hidden) {
             if (L->norm == GS_NORM_BATCH)
                 gs_batchnorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be, B,
@@ -362,7 +372,8 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
             else if (L->norm == GS_NORM_LAYER)
                 gs_layernorm_forward(L->y, L->xhat, L->rstd, L->z, p + L->off_g, p + L->off_be, B,
                                      L->n_out, NORM_EPS);
-            gs_act_forward(&net->spec.act, L->h, L->y, B * L->n_out);
+            if (L->norm != GS_NORM_NONE)
+                gs_act_forward(&net->spec.act, L->h, L->y, B * L->n_out);
             if (L->block_end) {
                 assert(block_in);
                 for (size_t k = 0; k < B * L->n_out; k++)
@@ -424,25 +435,56 @@ double gs_net_grad_norm(const GsNet *net)
     return gs_l2(net->grads, net->n_params);
 }
 
-int gs_net_clip(GsNet *net, double before, double *norm_after)
+/* The square root of the tensors' gradient sums of squares, added in table order. */
+static double global_norm(const GsTensorRecord *rec, size_t nt)
 {
-    size_t n = net->n_params;
-    double after = before;
-    int changed = 0;
-    if (net->spec.clip_norm > 0 && gs_clip_norm(net->grads, n, before, net->spec.clip_norm))
-        changed = 1;
-    if (net->spec.clip_value > 0 && gs_clip_value(net->grads, n, net->spec.clip_value) > 0)
-        changed = 1;
-    if (changed)
-        after = gs_l2(net->grads, n);
-    *norm_after = after;
-    return changed;
+    double sq = 0.0;
+    for (size_t k = 0; k < nt; k++)
+        sq += rec[k].grad.sumsq;
+    return sqrt(sq);
 }
 
-void gs_net_optim_step(GsNet *net, double lr, long t)
+void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info)
 {
-    GsOptStep o = {net->spec.opt, lr, net->spec.opt_param, net->spec.weight_decay, t};
-    gs_optim_step(net->delta, net->params, net->grads, net->opt_m, net->opt_v, net->n_params, &o);
+    const GsSpec *s = &net->spec;
+    const size_t n = net->n_params, nt = net->n_tensors;
+    const int clips = s->clip_norm > 0 || s->clip_value > 0;
+    GsTensorRecord *rec = net->records;
+    double before = 0.0;
+    int changed = 0;
+    if (clips) {
+        for (size_t k = 0; k < nt; k++)
+            rec[k].grad = gs_vec_stats(net->grads + net->tensors[k].offset, net->tensors[k].size);
+        before = global_norm(rec, nt);
+        if (s->clip_norm > 0 && gs_clip_norm(net->grads, n, before, s->clip_norm))
+            changed = 1;
+        if (s->clip_value > 0 && gs_clip_value(net->grads, n, s->clip_value) > 0)
+            changed = 1;
+    }
+    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t};
+    double after_sq = 0.0;
+    for (size_t k = 0; k < nt; k++) {
+        const size_t off = net->tensors[k].offset;
+        GsUpdateRecord u;
+        gs_optim_step(net->delta + off, net->params + off, net->grads + off,
+                      net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
+                      net->tensors[k].size, &o, &u);
+        if (!clips)
+            rec[k].grad = u.grad;
+        rec[k].param_sumsq = u.param_sumsq;
+        rec[k].update_sumsq = u.update_sumsq;
+        after_sq += u.grad.sumsq;
+    }
+    if (!clips)
+        before = sqrt(after_sq);
+    info->norm_before = before;
+    info->norm_after = changed ? sqrt(after_sq) : before;
+    info->clipped = changed;
+}
+
+const GsTensorRecord *gs_net_records(const GsNet *net)
+{
+    return net->records;
 }
 
 const float *gs_net_layer_z(const GsNet *net, size_t l)

@@ -38,8 +38,8 @@ void gs_batchnorm_backward(float *dz, float *dgamma, float *dbeta, const float *
             sdy += (double)dy[i * n + j];
             sdyx += (double)dy[i * n + j] * (double)xhat[i * n + j];
         }
-        dgamma[j] += (float)sdyx;
-        dbeta[j] += (float)sdy;
+        dgamma[j] = (float)sdyx;
+        dbeta[j] = (float)sdy;
         double g = (double)gamma[j], mdy = g * sdy / (double)B, mdyx = g * sdyx / (double)B;
         double r = (double)rstd[j];
         for (size_t i = 0; i < B; i++)
@@ -76,6 +76,9 @@ void gs_layernorm_backward(float *dz, float *dgamma, float *dbeta, const float *
                            const float *xhat, const float *rstd, const float *gamma, size_t B,
                            size_t n)
 {
+    /* dgamma and dbeta sum over the rows in float, starting from 0 */
+    for (size_t j = 0; j < n; j++)
+        dgamma[j] = dbeta[j] = 0.0f;
     for (size_t i = 0; i < B; i++) {
         const float *dyi = dy + i * n, *xi = xhat + i * n;
         double s = 0.0, sx = 0.0;

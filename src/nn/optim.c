@@ -3,6 +3,7 @@
 #include "gradscope/optim.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #include "util/reduce.h"
 #include "util/simd.h"
@@ -13,43 +14,77 @@
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8f
 
+/* The update loop of every rule, in the lanes of util/reduce.c: UPDATE computes the float
+ * change d of entry j from g[j], p[j] (and the rule's state m[j], v[j]); the loop writes
+ * delta[j] = d, applies p[j] += d, and accumulates the record: ||g||^2, max |g|, ||p||^2 of
+ * p before the step and ||delta||^2, each lane in double. */
+#define UPDATE_LOOP(UPDATE)                                                                        \
+    do {                                                                                           \
+        double gq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, pq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};   \
+        double dq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
+        float gm[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        size_t i = 0;                                                                              \
+        for (; i + GS_LANES <= n; i += GS_LANES)                                                   \
+            for (int k = 0; k < GS_LANES; k++) {                                                   \
+                const size_t j = i + k;                                                            \
+                float d;                                                                           \
+                UPDATE;                                                                            \
+                ACCUMULATE(k, j, d);                                                               \
+            }                                                                                      \
+        for (; i < n; i++) {                                                                       \
+            const size_t j = i;                                                                    \
+            float d;                                                                               \
+            UPDATE;                                                                                \
+            ACCUMULATE(0, j, d);                                                                   \
+        }                                                                                          \
+        float mx = 0.0f;                                                                           \
+        for (int k = 0; k < GS_LANES; k++)                                                         \
+            mx = gm[k] > mx ? gm[k] : mx;                                                          \
+        rec->grad = gs_vec_stats_finish(gs_lanes_fold(gq), mx, g, n);                              \
+        rec->param_sumsq = gs_lanes_fold(pq);                                                      \
+        rec->update_sumsq = gs_lanes_fold(dq);                                                     \
+    } while (0)
+
+#define ACCUMULATE(k, j, d)                                                                        \
+    do {                                                                                           \
+        float a_ = fabsf(g[j]);                                                                    \
+        gq[k] += (double)g[j] * (double)g[j];                                                      \
+        gm[k] = a_ > gm[k] ? a_ : gm[k];                                                           \
+        pq[k] += (double)p[j] * (double)p[j];                                                      \
+        dq[k] += (double)(d) * (double)(d);                                                        \
+        delta[j] = (d);                                                                            \
+        p[j] += (d);                                                                               \
+    } while (0)
+
 GS_SIMD_CLONES
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
-                   const GsOptStep *o)
+                   const GsOptStep *o, GsUpdateRecord *rec)
 {
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float l2 = o->kind == GS_OPT_ADAMW ? 0.0f : wd;
     switch (o->kind) {
-    case GS_OPT_SGD:
-        for (size_t i = 0; i < n; i++) {
-            delta[i] = -lr * (g[i] + l2 * p[i]);
-            p[i] += delta[i];
-        }
-        break;
+    case GS_OPT_SGD: UPDATE_LOOP(d = -lr * (g[j] + l2 * p[j])); break;
     case GS_OPT_MOMENTUM:
         /* buf = mu*buf + g (buf starts at 0, so step 1 gives buf = g as PyTorch). */
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + l2 * p[i];
-            m[i] = mu * m[i] + gi;
-            delta[i] = -lr * m[i];
-            p[i] += delta[i];
-        }
+        UPDATE_LOOP({
+            float gi = g[j] + l2 * p[j];
+            m[j] = mu * m[j] + gi;
+            d = -lr * m[j];
+        });
         break;
     case GS_OPT_NESTEROV:
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + l2 * p[i];
-            m[i] = mu * m[i] + gi;
-            delta[i] = -lr * (gi + mu * m[i]);
-            p[i] += delta[i];
-        }
+        UPDATE_LOOP({
+            float gi = g[j] + l2 * p[j];
+            m[j] = mu * m[j] + gi;
+            d = -lr * (gi + mu * m[j]);
+        });
         break;
     case GS_OPT_RMSPROP:
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + l2 * p[i];
-            v[i] = RMS_ALPHA * v[i] + (1.0f - RMS_ALPHA) * gi * gi;
-            delta[i] = -lr * gi / (sqrtf(v[i]) + RMS_EPS);
-            p[i] += delta[i];
-        }
+        UPDATE_LOOP({
+            float gi = g[j] + l2 * p[j];
+            v[j] = RMS_ALPHA * v[j] + (1.0f - RMS_ALPHA) * gi * gi;
+            d = -lr * gi / (sqrtf(v[j]) + RMS_EPS);
+        });
         break;
     case GS_OPT_ADAM:
     case GS_OPT_ADAMW: {
@@ -59,18 +94,19 @@ void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, s
         const float step = lr / bc1;
         /* AdamW decays the weights directly: p <- p - lr*wd*p, before the Adam step. */
         const float decay = o->kind == GS_OPT_ADAMW ? lr * wd : 0.0f;
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + l2 * p[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * gi;
-            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-            float denom = sqrtf(v[i]) * rbc2 + ADAM_EPS;
-            delta[i] = -decay * p[i] - step * m[i] / denom;
-            p[i] += delta[i];
-        }
+        UPDATE_LOOP({
+            float gi = g[j] + l2 * p[j];
+            m[j] = b1 * m[j] + (1.0f - b1) * gi;
+            v[j] = b2 * v[j] + (1.0f - b2) * gi * gi;
+            float denom = sqrtf(v[j]) * rbc2 + ADAM_EPS;
+            d = -decay * p[j] - step * m[j] / denom;
+        });
         break;
     }
     }
 }
+#undef ACCUMULATE
+#undef UPDATE_LOOP
 
 double gs_schedule_lr(const GsSpec *spec, long step)
 {

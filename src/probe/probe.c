@@ -3,8 +3,6 @@
 #include "gradscope/probe.h"
 
 #include <assert.h>
-#include <cblas.h>
-#include <float.h>
 #include <math.h>
 
 #include "gradscope/act.h"
@@ -13,43 +11,13 @@
 #include "util/reduce.h"
 #include "util/simd.h"
 
-/* Sum of squares, largest |x| and count of NaN/Inf over n floats. The common case (all
- * finite) takes two vectorizable passes; only a non-finite sum pays for a scalar count. */
-typedef struct {
-    double sumsq, maxabs;
-    size_t nonfinite;
-} Stats;
-
-/* Largest |x| of finite floats, by BLAS i?amax. */
-static float maxabs_finite(const float *x, size_t n)
-{
-    return n ? fabsf(x[cblas_isamax((int)n, x, 1)]) : 0.0f;
-}
-
-static Stats stats(const float *x, size_t n)
-{
-    Stats s = {gs_sumsq(x, n), 0.0, 0};
-    if (isfinite(s.sumsq)) { /* finite squares of floats cannot overflow a double */
-        s.maxabs = (double)maxabs_finite(x, n);
-        return s;
-    }
-    size_t nan = 0;
-    float mx = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        s.nonfinite += !(a <= FLT_MAX);
-        nan += a != a;
-        mx = a > mx ? a : mx;
-    }
-    s.maxabs = nan ? (double)NAN : (double)mx;
-    return s;
-}
-
-/* Mean and population std of n floats, sums in double. */
+/* Mean and population std of n floats, sums in double (one pass). */
 static void mean_std(const float *h, size_t n, double *mean, double *std)
 {
-    double m = gs_sum(h, n) / (double)n;
-    double v = gs_sumsq(h, n) / (double)n - m * m;
+    double sum, sumsq;
+    gs_sum_sumsq(h, n, &sum, &sumsq);
+    double m = sum / (double)n;
+    double v = sumsq / (double)n - m * m;
     *mean = m;
     *std = sqrt(v > 0 ? v : 0.0);
 }
@@ -63,47 +31,43 @@ static const GsTensorInfo *layer_weight(const GsNet *net, size_t l)
     return t;
 }
 
+/* Saturated entries (local derivative below level, when the activation can saturate) of the
+ * B x n derivatives d, and dead units (derivative exactly 0 on every row): one pass, which
+ * ORs the rows into row 0 of d as it goes (along memory). */
 GS_SIMD_CLONES
-void gs_probe_grads(GsNet *net, size_t B, double *row)
+static void sat_dead(float *d, size_t B, size_t n, int can_sat, float level, size_t *sat,
+                     size_t *dead)
 {
-    const GsSpec *spec = gs_net_spec(net);
-    const GsAct *act = &spec->act;
+    size_t s = 0, z = 0;
+    const size_t cs = can_sat ? 1 : 0;
+    for (size_t j = 0; j < n; j++) {
+        s += cs & (d[j] < level);
+        d[j] = d[j] != 0.0f ? 1.0f : 0.0f;
+    }
+    for (size_t i = 1; i < B; i++)
+        for (size_t j = 0; j < n; j++) {
+            float v = d[i * n + j];
+            s += cs & (v < level);
+            d[j] = (d[j] != 0.0f) | (v != 0.0f) ? 1.0f : 0.0f;
+        }
+    for (size_t j = 0; j < n; j++)
+        z += d[j] == 0.0f;
+    *sat = s;
+    *dead = z;
+}
+
+void gs_probe_acts(GsNet *net, size_t B, double *row)
+{
+    const GsAct *act = &gs_net_spec(net)->act;
     const int can_sat = gs_act_can_saturate(act);
     const float sat_level = (float)(0.05 * gs_act_max_deriv(act));
-    size_t L = gs_net_n_layers(net), nt;
+    size_t L = gs_net_n_layers(net);
     float *d = gs_net_scratch(net);
-    const float *P = gs_net_params(net), *G = gs_net_grads(net);
-    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
-
-    /* The tensors, from the table: a layer's weight matrix gives its gradient and weight
-     * columns, its bias the bias gradient; both count non-finite gradient entries. The norm's
-     * scale and shift have no column of their own. */
-    for (size_t l = 0; l < L; l++)
-        row[l * GS_COL_COUNT + GS_COL_NONFINITE] = 0.0;
-    for (size_t i = 0; i < nt; i++) {
-        const GsTensorInfo *t = &tab[i];
-        double *r = row + t->layer * GS_COL_COUNT;
-        if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT) {
-            Stats sw = stats(G + t->offset, t->size), w = stats(P + t->offset, t->size);
-            r[GS_COL_GRAD_NORM] = sqrt(sw.sumsq);
-            /* per entry: a 2-input or 3-output layer does not look small by its shape alone */
-            r[GS_COL_GRAD_RMS] = sqrt(sw.sumsq / (double)t->size);
-            r[GS_COL_GRAD_MAX_ABS] = sw.maxabs;
-            r[GS_COL_WEIGHT_NORM] = sqrt(w.sumsq);
-            r[GS_COL_NONFINITE] += (double)sw.nonfinite;
-        } else if (t->role == GS_TENSOR_BIAS || t->role == GS_TENSOR_OUT_BIAS) {
-            Stats sb = stats(G + t->offset, t->size);
-            r[GS_COL_BIAS_GRAD_NORM] = sqrt(sb.sumsq);
-            r[GS_COL_NONFINITE] += (double)sb.nonfinite;
-        }
-    }
-
-    /* The activations, layer by layer (B rows of the layer's n_out units). */
+    /* Layer by layer over the B rows of the layer's n_out units. */
     for (size_t l = 1; l <= L; l++) {
         double *r = row + (l - 1) * GS_COL_COUNT;
         size_t n_out = layer_weight(net, l)->shape[0], bn = B * n_out;
-        Stats sz = stats(gs_net_layer_dz(net, l), bn);
-        r[GS_COL_ACT_GRAD_NORM] = sqrt(sz.sumsq);
+        r[GS_COL_ACT_GRAD_NORM] = sqrt(gs_sumsq(gs_net_layer_dz(net, l), bn));
 
         /* Output statistics of h (the activation output; the output layer's logits). */
         const float *h = gs_net_layer_h(net, l);
@@ -115,43 +79,45 @@ void gs_probe_grads(GsNet *net, size_t B, double *row)
             continue;
         }
         gs_act_local_deriv(act, d, gs_net_layer_y(net, l), h, bn);
-        size_t sat = 0;
-        if (can_sat)
-            for (size_t k = 0; k < bn; k++)
-                sat += d[k] < sat_level;
-        /* A unit is dead when its derivative is exactly 0 on every sample of the batch:
-         * OR the rows into row 0 (row by row, so the loop runs along memory). */
-        for (size_t i = 1; i < B; i++)
-            for (size_t j = 0; j < n_out; j++)
-                d[j] = (d[j] != 0.0f) | (d[i * n_out + j] != 0.0f) ? 1.0f : 0.0f;
-        size_t dead = 0;
-        for (size_t j = 0; j < n_out; j++)
-            dead += d[j] == 0.0f;
+        size_t sat, dead;
+        sat_dead(d, B, n_out, can_sat, sat_level, &sat, &dead);
         r[GS_COL_SATURATION] = (double)sat / (double)bn;
         r[GS_COL_DEAD_FRAC] = (double)dead / (double)n_out;
     }
 }
 
-void gs_probe_update(const GsNet *net, double *row)
+void gs_probe_tensors(const GsNet *net, double *row)
 {
-    size_t nt;
+    size_t nt, L = gs_net_n_layers(net);
     const GsTensorInfo *tab = gs_net_tensors(net, &nt);
-    const float *U = gs_net_update(net);
+    const GsTensorRecord *rec = gs_net_records(net);
+    for (size_t l = 0; l < L; l++)
+        row[l * GS_COL_COUNT + GS_COL_NONFINITE] = 0.0;
+    /* A layer's weight matrix gives its gradient, weight and update columns, its bias the bias
+     * gradient; both count non-finite gradient entries. The norm's scale and shift have no
+     * column of their own. */
     for (size_t i = 0; i < nt; i++) {
         const GsTensorInfo *t = &tab[i];
-        if (t->role != GS_TENSOR_WEIGHT && t->role != GS_TENSOR_OUT_WEIGHT)
-            continue;
+        const GsVecStats *g = &rec[i].grad;
         double *r = row + t->layer * GS_COL_COUNT;
-        Stats s = stats(U + t->offset, t->size);
-        r[GS_COL_UPDATE_RATIO] = sqrt(s.sumsq) / r[GS_COL_WEIGHT_NORM];
+        if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT) {
+            r[GS_COL_GRAD_NORM] = sqrt(g->sumsq);
+            /* per entry: a 2-input or 3-output layer does not look small by its shape alone */
+            r[GS_COL_GRAD_RMS] = sqrt(g->sumsq / (double)t->size);
+            r[GS_COL_GRAD_MAX_ABS] = g->maxabs;
+            r[GS_COL_WEIGHT_NORM] = sqrt(rec[i].param_sumsq);
+            r[GS_COL_UPDATE_RATIO] = sqrt(rec[i].update_sumsq) / r[GS_COL_WEIGHT_NORM];
+            r[GS_COL_NONFINITE] += (double)g->nonfinite;
+        } else if (t->role == GS_TENSOR_BIAS || t->role == GS_TENSOR_OUT_BIAS) {
+            r[GS_COL_BIAS_GRAD_NORM] = sqrt(g->sumsq);
+            r[GS_COL_NONFINITE] += (double)g->nonfinite;
+        }
     }
 }
 
-GsProbeStats gs_probe_stats(const float *x, size_t n)
+GsVecStats gs_probe_stats(const float *x, size_t n)
 {
-    Stats s = stats(x, n);
-    GsProbeStats o = {s.sumsq, s.maxabs, s.nonfinite};
-    return o;
+    return gs_vec_stats(x, n);
 }
 
 void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)

@@ -10,6 +10,7 @@
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
 #include "gradscope/trace.h"
+#include "gradscope/vecstats.h"
 
 /* The minibatch samplers' epoch shuffle (Fisher-Yates from the top, one gs_rng_below draw per
  * entry): the MLP and the recurrent recorder draw the same order for the same seed and n. */
@@ -35,11 +36,7 @@ void gs_record_fill_step(double *row, size_t n_rows, double loss, double lr, dou
 
 /* Sum of squares (double), largest |x| (NaN when any entry is NaN) and count of NaN/Inf of
  * n floats: the probe's one statistics kernel. */
-typedef struct {
-    double sumsq, maxabs;
-    size_t nonfinite;
-} GsProbeStats;
-GsProbeStats gs_probe_stats(const float *x, size_t n);
+GsVecStats gs_probe_stats(const float *x, size_t n);
 /* Mean and population std of n floats, sums in double. */
 void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std);
 

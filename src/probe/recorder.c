@@ -288,47 +288,17 @@ GsStatus gs_record_create_trace(const GsNet *net, const GsDataset *data, GsTrace
     return GS_OK;
 }
 
-/* Global L2 norm of all parameter gradients from the probe's per-layer weight and bias
- * gradient norms in row, plus the norm layers' scale/shift gradients, over the tensor table.
- * Equals gs_net_grad_norm up to the order of the double additions. */
-static double global_norm_from_row(GsNet *net, const double *row)
-{
-    size_t nt;
-    const GsTensorInfo *tab = gs_net_tensors(net, &nt);
-    const float *G = gs_net_grads(net);
-    double sq = 0.0, g = 0.0;
-    for (size_t i = 0; i < nt; i++) {
-        const GsTensorInfo *t = &tab[i];
-        const double *r = row + t->layer * GS_COL_COUNT;
-        switch (t->role) {
-        case GS_TENSOR_WEIGHT:
-        case GS_TENSOR_OUT_WEIGHT: sq += r[GS_COL_GRAD_NORM] * r[GS_COL_GRAD_NORM]; break;
-        case GS_TENSOR_BIAS:
-        case GS_TENSOR_OUT_BIAS: sq += r[GS_COL_BIAS_GRAD_NORM] * r[GS_COL_BIAS_GRAD_NORM]; break;
-        case GS_TENSOR_NORM_WEIGHT: g = gs_l2(G + t->offset, t->size); break;
-        case GS_TENSOR_NORM_BIAS: {
-            /* a norm's scale comes right before its shift; their squares go in together */
-            double b = gs_l2(G + t->offset, t->size);
-            sq += g * g + b * b;
-            break;
-        }
-        default: break;
-        }
-    }
-    return sqrt(sq);
-}
-
 /* Layer (1-based) of the first non-finite weight or bias gradient in backward order (output
- * side first); 0 when none. */
-static size_t first_bad_layer(GsNet *net)
+ * side first), from the last step's records; 0 when none. */
+static size_t first_bad_layer(const GsNet *net)
 {
     size_t nt;
     const GsTensorInfo *tab = gs_net_tensors(net, &nt);
-    const float *G = gs_net_grads(net);
+    const GsTensorRecord *rec = gs_net_records(net);
     for (size_t i = nt; i-- > 0;) {
         const GsTensorInfo *t = &tab[i];
         if (t->role != GS_TENSOR_NORM_WEIGHT && t->role != GS_TENSOR_NORM_BIAS &&
-            !isfinite(gs_l2(G + t->offset, t->size)))
+            !isfinite(rec[i].grad.sumsq))
             return t->layer + 1;
     }
     return 0;
@@ -354,7 +324,6 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         const int32_t *label;
         sampler_next(&smp, &x, &y, &label);
 
-        gs_net_zero_grad(net);
         gs_net_forward(net, x, B);
         double loss = gs_net_loss(net, y, label, B);
         gs_net_backward(net, B);
@@ -365,13 +334,13 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
                 gs_error(err, st, "out of memory recording step %ld", step);
                 break;
             }
-            gs_probe_grads(net, B, row);
+            gs_probe_acts(net, B, row);
             gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }
-        /* On recorded steps the probe has just measured every weight and bias gradient:
-         * the global norm needs only the (small) norm-layer gradients on top. */
-        double before = rec ? global_norm_from_row(net, row) : gs_net_grad_norm(net), after;
-        if (!seen_bad && !isfinite(before)) {
+        /* Clipping and the update; the step measures every tensor once (its records). */
+        GsStepInfo info;
+        gs_net_step(net, lr, step + 1, &info);
+        if (!seen_bad && !isfinite(info.norm_before)) {
             char buf[64];
             snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_layer(net));
             if (trace && gs_trace_meta_set(trace, "first_nonfinite", buf) != GS_OK) {
@@ -380,12 +349,11 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             }
             seen_bad = 1;
         }
-        int clipped = gs_net_clip(net, before, &after);
-        gs_net_optim_step(net, lr, step + 1);
         if (rec) {
-            gs_probe_update(net, row);
+            gs_probe_tensors(net, row);
             gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
-            gs_record_fill_step(row, L, loss, lr, before, after, clipped);
+            gs_record_fill_step(row, L, loss, lr, info.norm_before, info.norm_after,
+                                info.clipped);
             gs_trace_commit_step(trace);
         }
         if (progress)

@@ -260,9 +260,9 @@ static void probe_rows(Run *r, double *row)
     for (size_t i = 0; i < r->n_rows; i++) {
         double *c = row + i * GS_COL_COUNT;
         const Row *rw = &r->rows[i];
-        GsProbeStats sw = gs_probe_stats(g + rw->w->offset, rw->w->size);
-        GsProbeStats sb = gs_probe_stats(g + rw->b->offset, rw->b->size);
-        GsProbeStats w = gs_probe_stats(p + rw->w->offset, rw->w->size);
+        GsVecStats sw = gs_probe_stats(g + rw->w->offset, rw->w->size);
+        GsVecStats sb = gs_probe_stats(g + rw->b->offset, rw->b->size);
+        GsVecStats w = gs_probe_stats(p + rw->w->offset, rw->w->size);
         c[GS_COL_GRAD_NORM] = sqrt(sw.sumsq);
         c[GS_COL_GRAD_RMS] = sqrt(sw.sumsq / (double)rw->w->size);
         c[GS_COL_BIAS_GRAD_NORM] = sqrt(sb.sumsq);
@@ -399,7 +399,8 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
         if (clipped)
             after = gs_l2(g, n);
         GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1};
-        gs_optim_step(r->delta, p, g, r->m, r->v, n, &o);
+        GsUpdateRecord urec; /* the recurrent probe reads its arrays itself */
+        gs_optim_step(r->delta, p, g, r->m, r->v, n, &o, &urec);
         if (rec) {
             probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 1);
             for (size_t i = 0; i < r->n_rows; i++) {

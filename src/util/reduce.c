@@ -1,14 +1,15 @@
 /* Double-accumulated reductions. OpenBLAS's dsdot was used before, but its kernels round the
  * products to float (measured here: 4e-10 relative off a double sum at 100k entries), which
- * is not the double accumulation the trace promises. Eight independent lanes keep the order
- * of additions fixed, so every CPU and clone gives the same bits. */
+ * is not the double accumulation the trace promises. GS_LANES independent lanes keep the
+ * order of additions fixed, so every CPU and clone gives the same bits. */
 #include "util/reduce.h"
+
+#include <float.h>
+#include <math.h>
 
 #include "util/simd.h"
 
-#define LANES 8
-
-static double fold(const double acc[LANES])
+double gs_lanes_fold(const double acc[GS_LANES])
 {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
@@ -16,25 +17,80 @@ static double fold(const double acc[LANES])
 GS_SIMD_CLONES
 double gs_sumsq(const float *x, size_t n)
 {
-    double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++)
+    for (; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++)
             acc[k] += (double)x[i + k] * (double)x[i + k];
     for (; i < n; i++)
         acc[0] += (double)x[i] * (double)x[i];
-    return fold(acc);
+    return gs_lanes_fold(acc);
 }
 
 GS_SIMD_CLONES
 double gs_sum(const float *x, size_t n)
 {
-    double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++)
+    for (; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++)
             acc[k] += (double)x[i + k];
     for (; i < n; i++)
         acc[0] += (double)x[i];
-    return fold(acc);
+    return gs_lanes_fold(acc);
+}
+
+GS_SIMD_CLONES
+void gs_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq)
+{
+    double s[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++) {
+            double v = (double)x[i + k];
+            s[k] += v;
+            q[k] += v * v;
+        }
+    for (; i < n; i++) {
+        double v = (double)x[i];
+        s[0] += v;
+        q[0] += v * v;
+    }
+    *sum = gs_lanes_fold(s);
+    *sumsq = gs_lanes_fold(q);
+}
+
+GsVecStats gs_vec_stats_finish(double sumsq, float maxabs, const float *x, size_t n)
+{
+    GsVecStats s = {sumsq, (double)maxabs, 0};
+    if (isfinite(sumsq)) /* finite squares of floats cannot overflow a double */
+        return s;
+    for (size_t i = 0; i < n; i++)
+        s.nonfinite += !(fabsf(x[i]) <= FLT_MAX);
+    if (isnan(sumsq)) /* only a NaN entry makes the sum NaN (Inf + Inf stays Inf) */
+        s.maxabs = (double)NAN;
+    return s;
+}
+
+GS_SIMD_CLONES
+GsVecStats gs_vec_stats(const float *x, size_t n)
+{
+    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float mx[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++) {
+            float a = fabsf(x[i + k]);
+            acc[k] += (double)x[i + k] * (double)x[i + k];
+            mx[k] = a > mx[k] ? a : mx[k];
+        }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        acc[0] += (double)x[i] * (double)x[i];
+        mx[0] = a > mx[0] ? a : mx[0];
+    }
+    float m = 0.0f;
+    for (int k = 0; k < GS_LANES; k++)
+        m = mx[k] > m ? mx[k] : m;
+    return gs_vec_stats_finish(gs_lanes_fold(acc), m, x, n);
 }

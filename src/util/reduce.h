@@ -5,9 +5,30 @@
 
 #include <stddef.h>
 
+#include "gradscope/vecstats.h"
+
+/* The lane count of every reduction: entry i of an array goes to lane i % GS_LANES, except a
+ * tail of n % GS_LANES entries, which goes to lane 0; gs_lanes_fold adds the lanes up in one
+ * fixed tree. Kernels that accumulate as they compute something else (the optimizer's update
+ * pass) use the same order, so their sums equal gs_sumsq's bit for bit. */
+#define GS_LANES 8
+
+/* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). */
+double gs_lanes_fold(const double acc[GS_LANES]);
+
 /* Sum of x[i]^2 over n entries, each square and sum in double; NaN/Inf propagate. */
 double gs_sumsq(const float *x, size_t n);
 /* Sum of x[i] over n entries in double. */
 double gs_sum(const float *x, size_t n);
+/* Sum and sum of squares of n entries in one pass (each equal to gs_sum's and gs_sumsq's). */
+void gs_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq);
+
+/* The statistics of n floats in one pass (the count of non-finite entries takes a second,
+ * scalar pass only when the sum of squares is not finite). */
+GsVecStats gs_vec_stats(const float *x, size_t n);
+/* Completes the statistics of x[0..n) from its sum of squares and its largest |x| over the
+ * entries a > max comparisons kept (every entry but NaN): when the sum is finite, there is
+ * nothing to count; otherwise counts NaN/Inf in one scalar pass. */
+GsVecStats gs_vec_stats_finish(double sumsq, float maxabs, const float *x, size_t n);
 
 #endif

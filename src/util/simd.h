@@ -5,7 +5,7 @@
 #define GS_UTIL_SIMD_H
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define GS_SIMD_CLONES __attribute__((target_clones("default", "avx2")))
+#define GS_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define GS_SIMD_CLONES
 #endif
