@@ -144,9 +144,10 @@ int main(int argc, char **argv)
                  (n_shapes = parse_shapes(argv[i + 1], shapes, MAX_SHAPES)) > 0)
             i++;
         else {
-            fprintf(stderr, "usage: bench_engine [--threads N] [--budget SECONDS per setup] "
-                            "[--cpu-time] [--rounds N (default %d)] "
-                            "[--shapes d,w,b[;d,w,b...]]\n",
+            fprintf(stderr,
+                    "usage: bench_engine [--threads N] [--budget SECONDS per setup] "
+                    "[--cpu-time] [--rounds N (default %d)] "
+                    "[--shapes d,w,b[;d,w,b...]]\n",
                     ROUNDS);
             return 2;
         }
@@ -206,13 +207,12 @@ int main(int argc, char **argv)
             tr = fmin(tr, train_step(&s, &data, 1, budget / rounds));
         }
         /* The shape's largest GEMM alone (the forward B x width x width, NT), best of
-         * repetitions: what gemm_GF/s could reach at most. */
-        double sgemm_pk =
-            peak_sgemm_gflops(0, 1, (int)B, (int)width, (int)width, budget / rounds);
+         * repetitions: the sgemm rate the step's biggest product gets at best. */
+        double sgemm_pk = peak_sgemm_gflops(0, 1, (int)B, (int)width, (int)width, budget / rounds);
         double gf = flops / tr * 1e-9;
-        printf("%5zu %5zu %5zu %10.1f %8.2f %9.2f %8.1f%% %8.1f%% %9.1f %5.1f%%\n", depth,
-               width, B, 1.0 / tr, gf, flops / tg * 1e-9, 100.0 * tg / tr,
-               100.0 * (tr - tn) / tn, sgemm_pk, 100.0 * gf / fma_peak);
+        printf("%5zu %5zu %5zu %10.1f %8.2f %9.2f %8.1f%% %8.1f%% %9.1f %5.1f%%\n", depth, width, B,
+               1.0 / tr, gf, flops / tg * 1e-9, 100.0 * tg / tr, 100.0 * (tr - tn) / tn, sgemm_pk,
+               100.0 * gf / fma_peak);
         fflush(stdout);
         free(data.x);
         free(data.y);

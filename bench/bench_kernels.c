@@ -47,23 +47,23 @@ typedef void (*ElemFn)(const float *x, float *y, size_t n);
  * clones the engine's own kernels have (src/util/simd.h), and AVX-512F, a clone the engine
  * does not have, to show what it would give. The vm_ functions are always-inline, so each
  * build vectorizes for its own target. */
-#define VM_LOOPS(name)                                                                       \
-    static void vm_##name##_sse2(const float *x, float *y, size_t n)                         \
-    {                                                                                        \
-        for (size_t i = 0; i < n; i++)                                                       \
-            y[i] = vm_##name(x[i]);                                                          \
-    }                                                                                        \
-    __attribute__((target("avx2"))) static void vm_##name##_avx2(const float *x, float *y,   \
-                                                                 size_t n)                   \
-    {                                                                                        \
-        for (size_t i = 0; i < n; i++)                                                       \
-            y[i] = vm_##name(x[i]);                                                          \
-    }                                                                                        \
-    __attribute__((target("avx512f"))) static void vm_##name##_avx512(const float *x,        \
-                                                                      float *y, size_t n)    \
-    {                                                                                        \
-        for (size_t i = 0; i < n; i++)                                                       \
-            y[i] = vm_##name(x[i]);                                                          \
+#define VM_LOOPS(name)                                                                             \
+    static void vm_##name##_sse2(const float *x, float *y, size_t n)                               \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            y[i] = vm_##name(x[i]);                                                                \
+    }                                                                                              \
+    __attribute__((target("avx2"))) static void vm_##name##_avx2(const float *x, float *y,         \
+                                                                 size_t n)                         \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            y[i] = vm_##name(x[i]);                                                                \
+    }                                                                                              \
+    __attribute__((target("avx512f"))) static void vm_##name##_avx512(const float *x, float *y,    \
+                                                                      size_t n)                    \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            y[i] = vm_##name(x[i]);                                                                \
     }
 
 VM_LOOPS(tanh)
@@ -73,36 +73,36 @@ VM_LOOPS(gelu)
 #if BENCH_HAVE_SLEEF
 /* Defines the 8-lane AVX2 and 16-lane AVX-512F loops of one SLEEF expression: `expr8` and
  * `expr16` compute the vector result from the vector v. */
-#define SLEEF_LOOPS(tag, expr8, expr16)                                                      \
-    __attribute__((target("avx2,fma"))) static void sl_##tag##_avx2(const float *x, float *y, \
-                                                                    size_t n)                \
-    {                                                                                        \
-        for (size_t i = 0; i < n; i += 8) {                                                  \
-            __m256 v = _mm256_loadu_ps(x + i);                                               \
-            _mm256_storeu_ps(y + i, (expr8));                                                \
-        }                                                                                    \
-    }                                                                                        \
-    __attribute__((target("avx512f"))) static void sl_##tag##_avx512(const float *x,          \
-                                                                     float *y, size_t n)     \
-    {                                                                                        \
-        for (size_t i = 0; i < n; i += 16) {                                                 \
-            __m512 v = _mm512_loadu_ps(x + i);                                               \
-            _mm512_storeu_ps(y + i, (expr16));                                               \
-        }                                                                                    \
+#define SLEEF_LOOPS(tag, expr8, expr16)                                                            \
+    __attribute__((target("avx2,fma"))) static void sl_##tag##_avx2(const float *x, float *y,      \
+                                                                    size_t n)                      \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i += 8) {                                                        \
+            __m256 v = _mm256_loadu_ps(x + i);                                                     \
+            _mm256_storeu_ps(y + i, (expr8));                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    __attribute__((target("avx512f"))) static void sl_##tag##_avx512(const float *x, float *y,     \
+                                                                     size_t n)                     \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i += 16) {                                                       \
+            __m512 v = _mm512_loadu_ps(x + i);                                                     \
+            _mm512_storeu_ps(y + i, (expr16));                                                     \
+        }                                                                                          \
     }
 
 SLEEF_LOOPS(tanh_u10, Sleef_tanhf8_u10avx2(v), Sleef_tanhf16_u10avx512f(v))
 SLEEF_LOOPS(tanh_u35, Sleef_tanhf8_u35avx2(v), Sleef_tanhf16_u35avx512f(v))
 /* sigmoid = 1 / (1 + e^-x) through SLEEF's exp (e^-x overflows to inf below -88: 1/inf = 0,
  * the float limit). */
-SLEEF_LOOPS(sigmoid_exp_u10,
-            _mm256_div_ps(_mm256_set1_ps(1.0f),
-                          _mm256_add_ps(_mm256_set1_ps(1.0f),
-                                        Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_setzero_ps(), v)))),
-            _mm512_div_ps(_mm512_set1_ps(1.0f),
-                          _mm512_add_ps(_mm512_set1_ps(1.0f),
-                                        Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(),
-                                                                              v)))))
+SLEEF_LOOPS(
+    sigmoid_exp_u10,
+    _mm256_div_ps(_mm256_set1_ps(1.0f),
+                  _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_setzero_ps(), v)))),
+    _mm512_div_ps(_mm512_set1_ps(1.0f),
+                  _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), v)))))
 /* gelu = x/2 (1 + erf(x/sqrt2)): the textbook form, which cancels for x << 0. */
 SLEEF_LOOPS(gelu_erf_u10,
             _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
@@ -114,13 +114,13 @@ SLEEF_LOOPS(gelu_erf_u10,
                                         Sleef_erff16_u10avx512f(_mm512_mul_ps(
                                             v, _mm512_set1_ps(0.70710678118654752f))))))
 /* gelu = x/2 erfc(-x/sqrt2): no cancellation. */
-SLEEF_LOOPS(gelu_erfc_u15,
-            _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
-                          Sleef_erfcf8_u15avx2(
-                              _mm256_mul_ps(v, _mm256_set1_ps(-0.70710678118654752f)))),
-            _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v),
-                          Sleef_erfcf16_u15avx512f(
-                              _mm512_mul_ps(v, _mm512_set1_ps(-0.70710678118654752f)))))
+SLEEF_LOOPS(
+    gelu_erfc_u15,
+    _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
+                  Sleef_erfcf8_u15avx2(_mm256_mul_ps(v, _mm256_set1_ps(-0.70710678118654752f)))),
+    _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v),
+                  Sleef_erfcf16_u15avx512f(_mm512_mul_ps(v,
+                                                         _mm512_set1_ps(-0.70710678118654752f)))))
 #endif
 
 /* Double-precision references of the three functions. */
@@ -169,8 +169,7 @@ static double max_rel_err(const ElemImpl *im, const float *x, float *y, size_t n
 
 /* Best nanoseconds per element of fn on a warm array of n floats: `rounds` rounds of about
  * budget/rounds seconds each, the fastest counts. */
-static double ns_per_elem(ElemFn fn, const float *x, float *y, size_t n, double budget,
-                          int rounds)
+static double ns_per_elem(ElemFn fn, const float *x, float *y, size_t n, double budget, int rounds)
 {
     double best = INFINITY;
     fn(x, y, n); /* warm: caches, clocks */
@@ -209,8 +208,7 @@ static void bench_math(double budget, int rounds)
         {"sigmoid", "gradscope avx512", avx512 ? vm_sigmoid_avx512 : NULL, ref_sigmoid},
 #if BENCH_HAVE_SLEEF
         {"sigmoid", "sleef exp u10 avx2", avx2 ? sl_sigmoid_exp_u10_avx2 : NULL, ref_sigmoid},
-        {"sigmoid", "sleef exp u10 avx512", avx512 ? sl_sigmoid_exp_u10_avx512 : NULL,
-         ref_sigmoid},
+        {"sigmoid", "sleef exp u10 avx512", avx512 ? sl_sigmoid_exp_u10_avx512 : NULL, ref_sigmoid},
 #endif
         {"gelu", "gradscope sse2", vm_gelu_sse2, ref_gelu},
         {"gelu", "gradscope avx2", avx2 ? vm_gelu_avx2 : NULL, ref_gelu},
@@ -288,12 +286,11 @@ typedef struct {
 } GemmShape;
 
 /* The product as OpenBLAS computes it (alpha 1). */
-static void gemm_openblas(const GemmShape *g, const float *a, const float *b, float *c,
-                          float beta)
+static void gemm_openblas(const GemmShape *g, const float *a, const float *b, float *c, float beta)
 {
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                g->tb ? CblasTrans : CblasNoTrans, g->M, g->N, g->K, 1.0f, a, g->ta ? g->M : g->K,
-                b, g->tb ? g->K : g->N, beta, c, g->N);
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                g->M, g->N, g->K, 1.0f, a, g->ta ? g->M : g->K, b, g->tb ? g->K : g->N, beta, c,
+                g->N);
 }
 
 #if BENCH_HAVE_LIBXSMM
@@ -324,8 +321,7 @@ static XsmmCall xsmm_prepare(const GemmShape *g, float beta)
     float alpha = 1.0f;
     int flags = (g->tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (g->ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
                 (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
-    x.jit = libxsmm_smmdispatch(x.m, x.n, x.k, &x.lda, &x.ldb, &x.ldc, &alpha, &beta, &flags,
-                                NULL);
+    x.jit = libxsmm_smmdispatch(x.m, x.n, x.k, &x.lda, &x.ldb, &x.ldc, &alpha, &beta, &flags, NULL);
     return x;
 }
 
@@ -336,8 +332,8 @@ static void gemm_xsmm(const XsmmCall *x, const float *a, const float *b, float *
         x->jit(b, a, c);
     } else {
         float alpha = 1.0f;
-        libxsmm_sgemm(&x->transa, &x->transb, &x->m, &x->n, &x->k, &alpha, b, &x->lda, a,
-                      &x->ldb, &beta, c, &x->ldc);
+        libxsmm_sgemm(&x->transa, &x->transb, &x->m, &x->n, &x->k, &alpha, b, &x->lda, a, &x->ldb,
+                      &beta, c, &x->ldc);
     }
 }
 #endif
@@ -423,8 +419,8 @@ static void bench_gemm(double budget, int rounds)
                     memset(c, 0, nc * sizeof(float));
                     gf[be][0] = flops / gemm_time(0, g, NULL, a, b, c, (float)be, budget, rounds);
                     memset(c, 0, nc * sizeof(float));
-                    gf[be][1] = flops / gemm_time(1, g, &xc[be], a, b, c, (float)be, budget,
-                                                  rounds);
+                    gf[be][1] =
+                        flops / gemm_time(1, g, &xc[be], a, b, c, (float)be, budget, rounds);
                 }
                 /* Agreement (beta 0) and run-to-run bits of libxsmm. */
                 gemm_openblas(g, a, b, c, 0.0f);
@@ -439,8 +435,8 @@ static void bench_gemm(double budget, int rounds)
                 printf("%5d %5d %-9s %-4s %14s | %8.1f %8.1f %6.2f | %8.1f %8.1f %6.2f | %9.2e "
                        "%5s%s\n",
                        W, B, g->what, op, mnk, gf[0][0] * 1e-9, gf[0][1] * 1e-9,
-                       gf[0][1] / gf[0][0], gf[1][0] * 1e-9, gf[1][1] * 1e-9,
-                       gf[1][1] / gf[1][0], dif, same ? "same" : "DIFF", fb ? " *" : "");
+                       gf[0][1] / gf[0][0], gf[1][0] * 1e-9, gf[1][1] * 1e-9, gf[1][1] / gf[1][0],
+                       dif, same ? "same" : "DIFF", fb ? " *" : "");
 #else
                 for (int be = 0; be < 2; be++) {
                     memset(c, 0, nc * sizeof(float));
@@ -491,7 +487,7 @@ int main(int argc, char **argv)
     if (rounds < 1)
         rounds = 1;
     openblas_set_num_threads(1);
-    printf("# OpenBLAS core %s, 1 thread; SIMD %s; one-core FMA peak %.1f GFLOP/s", 
+    printf("# OpenBLAS core %s, 1 thread; SIMD %s; one-core FMA peak %.1f GFLOP/s",
            openblas_get_corename(), peak_simd_level(), peak_fma_gflops(0.2));
 #if BENCH_HAVE_LIBXSMM
     libxsmm_init();

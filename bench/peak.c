@@ -27,11 +27,11 @@ static volatile float peak_sink;
  * the FMA pipes per core (2) needs about 10 chains in flight; 12 leaves margin and, with m
  * and c, fits in the 16 registers AVX2 has. Named variables, not an array: GCC at -O2 keeps
  * an array of vectors in memory, which makes the loop a load/store loop. */
-#define PEAK_STEP(fma)                                                                        \
-    do {                                                                                      \
-        a0 = fma(a0, m, c), a1 = fma(a1, m, c), a2 = fma(a2, m, c), a3 = fma(a3, m, c);       \
-        a4 = fma(a4, m, c), a5 = fma(a5, m, c), a6 = fma(a6, m, c), a7 = fma(a7, m, c);       \
-        a8 = fma(a8, m, c), a9 = fma(a9, m, c), a10 = fma(a10, m, c), a11 = fma(a11, m, c);   \
+#define PEAK_STEP(fma)                                                                             \
+    do {                                                                                           \
+        a0 = fma(a0, m, c), a1 = fma(a1, m, c), a2 = fma(a2, m, c), a3 = fma(a3, m, c);            \
+        a4 = fma(a4, m, c), a5 = fma(a5, m, c), a6 = fma(a6, m, c), a7 = fma(a7, m, c);            \
+        a8 = fma(a8, m, c), a9 = fma(a9, m, c), a10 = fma(a10, m, c), a11 = fma(a11, m, c);        \
     } while (0)
 #define PEAK_CHAINS 12
 
