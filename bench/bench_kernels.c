@@ -4,7 +4,7 @@
  * libxsmm. The SLEEF and libxsmm parts are compiled only when meson finds those libraries.
  * Not a test: it prints, it does not assert.
  *
- *   bench_kernels [--budget SECONDS per item] [--rounds N] [--only math|gemm]
+ *   bench_kernels [--budget SECONDS per item] [--rounds N] [--cpu-time] [--only math|gemm]
  */
 #include <cblas.h>
 #include <float.h>
@@ -30,11 +30,15 @@
 #include "nn/vmath.h"
 #include "peak.h"
 
-/* Wall-clock seconds. */
+/* The clock: wall time, or with --cpu-time this thread's CPU time, which other jobs on a
+ * shared machine disturb less (time-slicing does not count; cache sharing still does). */
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
+/* Seconds on the chosen clock. */
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -167,23 +171,20 @@ static double max_rel_err(const ElemImpl *im, const float *x, float *y, size_t n
     return worst;
 }
 
-/* Best nanoseconds per element of fn on a warm array of n floats: `rounds` rounds of about
- * budget/rounds seconds each, the fastest counts. */
-static double ns_per_elem(ElemFn fn, const float *x, float *y, size_t n, double budget, int rounds)
+/* Seconds per element of fn on a warm array of n floats over one burst of about
+ * `seconds`. The clock is read once per 65536 elements or more: a CPU-time clock read is a
+ * system call, which would weigh on one short call. */
+static double elem_burst(ElemFn fn, const float *x, float *y, size_t n, double seconds)
 {
-    double best = INFINITY;
-    fn(x, y, n); /* warm: caches, clocks */
-    for (int r = 0; r < rounds; r++) {
-        long calls = 0;
-        double t0 = now(), t;
-        do {
+    long calls = 0, per_check = n >= 65536 ? 1 : (long)(65536 / n);
+    double t0 = now(), t;
+    do {
+        for (long i = 0; i < per_check; i++)
             fn(x, y, n);
-            calls++;
-            t = now() - t0;
-        } while (t < budget / rounds);
-        best = fmin(best, t / ((double)calls * (double)n));
-    }
-    return best * 1e9;
+        calls += per_check;
+        t = now() - t0;
+    } while (t < seconds);
+    return t / ((double)calls * (double)n);
 }
 
 /* Prints the elementwise table: speed at two array sizes and accuracy on a wide grid and
@@ -246,25 +247,39 @@ static void bench_math(double budget, int rounds)
         s = s * 1664525u + 1013904223u;
         xs[i] = -10.0f + 20.0f * (float)(s >> 8) * (1.0f / 16777216.0f);
     }
-    printf("\n## elementwise math: ns per element on warm arrays (best of %d rounds, %.2f s per "
-           "size), max relative error vs double libm\n",
+    printf("\n## elementwise math: ns per element on warm arrays (best of %d interleaved bursts, "
+           "%.2f s per implementation and size), max relative error vs double libm\n",
            rounds, budget);
     printf("%-8s %-22s %9s %9s %10s %10s %10s\n", "function", "implementation", "ns@4096",
            "ns@65536", "maxrel", "at_x", "maxrel<1e-3");
-    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+    /* Timing: `rounds` rounds, each one short burst of every implementation at both sizes
+     * in turn (so that a slow moment of the shared machine hits them alike); the fastest
+     * burst of each counts. */
+    enum { N_IMPL = sizeof all / sizeof all[0] };
+    double best[N_IMPL][2];
+    double burst = budget / (double)rounds;
+    for (size_t k = 0; k < N_IMPL; k++) {
+        best[k][0] = best[k][1] = INFINITY;
+        if (all[k].fn)
+            all[k].fn(xs, ys, n_large); /* warm-up: code, data, clocks */
+    }
+    for (int r = 0; r < rounds; r++)
+        for (size_t k = 0; k < N_IMPL; k++)
+            if (all[k].fn) {
+                best[k][0] = fmin(best[k][0], elem_burst(all[k].fn, xs, ys, n_small, burst));
+                best[k][1] = fmin(best[k][1], elem_burst(all[k].fn, xs, ys, n_large, burst));
+            }
+    for (size_t k = 0; k < N_IMPL; k++) {
         const ElemImpl *im = &all[k];
         if (!im->fn) {
             printf("%-8s %-22s   (not supported by this CPU)\n", im->func, im->impl);
             continue;
         }
-        double t_small = ns_per_elem(im->fn, xs, ys, n_small, budget, rounds);
-        double t_large = ns_per_elem(im->fn, xs, ys, n_large, budget, rounds);
         float at, at_tiny;
         double e_wide = max_rel_err(im, xw, yw, n_wide, &at);
         double e_tiny = max_rel_err(im, xt, yw, n_tiny, &at_tiny);
-        printf("%-8s %-22s %9.3f %9.3f %10.2e %10.4g %10.2e\n", im->func, im->impl, t_small,
-               t_large, e_wide, (double)at, e_tiny);
-        fflush(stdout);
+        printf("%-8s %-22s %9.3f %9.3f %10.2e %10.4g %10.2e\n", im->func, im->impl,
+               best[k][0] * 1e9, best[k][1] * 1e9, e_wide, (double)at, e_tiny);
     }
     printf("# maxrel: max |y - ref| / max(|ref|, FLT_MIN) over 2^20 points evenly spaced in "
            "[-20, 20] (at_x: where); maxrel<1e-3: over 2^16 points with |x| < 1e-3 down to "
@@ -338,31 +353,47 @@ static void gemm_xsmm(const XsmmCall *x, const float *a, const float *b, float *
 }
 #endif
 
-/* Seconds per call of one product: the best of `rounds` rounds of about budget/rounds
- * seconds. which 0 is OpenBLAS, 1 libxsmm (x prepared). */
-static double gemm_time(int which, const GemmShape *g, const void *x, const float *a,
-                        const float *b, float *c, float beta, double budget, int rounds)
+/* Seconds per call of one product over one burst of at least `seconds`. which 0 is OpenBLAS,
+ * 1 libxsmm (x prepared). */
+static double gemm_burst(int which, const GemmShape *g, const void *x, const float *a,
+                         const float *b, float *c, float beta, double seconds)
 {
-    double best = INFINITY;
-    for (int r = 0; r <= rounds; r++) { /* round 0 warms up and is not counted */
-        long calls = 0;
-        double t0 = now(), t;
-        do {
+    /* Clock reads about every 1e7 flops (~0.1 ms), not after each small product. */
+    double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K;
+    long calls = 0, per_check = flops >= 1e7 ? 1 : (long)(1e7 / flops);
+    double t0 = now(), t;
+    do {
+        for (long i = 0; i < per_check; i++) {
 #if BENCH_HAVE_LIBXSMM
             if (which)
                 gemm_xsmm(x, a, b, c, beta);
             else
 #endif
                 gemm_openblas(g, a, b, c, beta);
-            calls++;
-            t = now() - t0;
-        } while (t < budget / (rounds + 1));
-        if (r > 0)
-            best = fmin(best, t / (double)calls);
-    }
+        }
+        calls += per_check;
+        t = now() - t0;
+    } while (t < seconds);
     (void)which;
     (void)x;
-    return best;
+    return t / (double)calls;
+}
+
+/* Best seconds per call of each of the n_lib libraries (0 OpenBLAS, 1 libxsmm) for one
+ * beta: `rounds` rounds, each a short burst of every library in turn, so that a slow moment
+ * of the shared machine hits both alike; the fastest burst of each counts. */
+static void gemm_times(int n_lib, const GemmShape *g, const void *x, const float *a, const float *b,
+                       float *c, size_t nc, float beta, double budget, int rounds, double *best)
+{
+    double burst = budget / (double)(rounds * n_lib);
+    for (int l = 0; l < n_lib; l++) {
+        best[l] = INFINITY;
+        memset(c, 0, nc * sizeof(float));
+        gemm_burst(l, g, x, a, b, c, beta, 0.2 * burst); /* warm-up, not counted */
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int l = 0; l < n_lib; l++)
+            best[l] = fmin(best[l], gemm_burst(l, g, x, a, b, c, beta, burst));
 }
 
 /* Prints the GEMM table: for each product of a width-W MLP step and each beta, OpenBLAS and
@@ -371,8 +402,8 @@ static double gemm_time(int which, const GemmShape *g, const void *x, const floa
 static void bench_gemm(double budget, int rounds)
 {
     static const int widths[] = {64, 256, 1024}, batches[] = {64, 256};
-    printf("\n## small GEMMs of one MLP training step (row-major), GFLOP/s, best of %d rounds "
-           "of %.2f s per item and beta\n",
+    printf("\n## small GEMMs of one MLP training step (row-major), GFLOP/s, best of %d "
+           "interleaved bursts, %.2f s per product and beta\n",
            rounds, budget);
 #if BENCH_HAVE_LIBXSMM
     printf("%5s %5s %-9s %-4s %14s | %8s %8s %6s | %8s %8s %6s | %9s %5s\n", "W", "B", "product",
@@ -413,14 +444,11 @@ static void bench_gemm(double budget, int rounds)
                 double gf[2][2] = {{0, 0}, {0, 0}}; /* [beta][library] */
 #if BENCH_HAVE_LIBXSMM
                 XsmmCall xc[2] = {xsmm_prepare(g, 0.0f), xsmm_prepare(g, 1.0f)};
-                /* Interleave libraries inside each beta, so that a slow moment of the shared
-                 * machine hits both. */
                 for (int be = 0; be < 2; be++) {
-                    memset(c, 0, nc * sizeof(float));
-                    gf[be][0] = flops / gemm_time(0, g, NULL, a, b, c, (float)be, budget, rounds);
-                    memset(c, 0, nc * sizeof(float));
-                    gf[be][1] =
-                        flops / gemm_time(1, g, &xc[be], a, b, c, (float)be, budget, rounds);
+                    double t[2];
+                    gemm_times(2, g, &xc[be], a, b, c, nc, (float)be, budget, rounds, t);
+                    gf[be][0] = flops / t[0];
+                    gf[be][1] = flops / t[1];
                 }
                 /* Agreement (beta 0) and run-to-run bits of libxsmm. */
                 gemm_openblas(g, a, b, c, 0.0f);
@@ -439,8 +467,9 @@ static void bench_gemm(double budget, int rounds)
                        dif, same ? "same" : "DIFF", fb ? " *" : "");
 #else
                 for (int be = 0; be < 2; be++) {
-                    memset(c, 0, nc * sizeof(float));
-                    gf[be][0] = flops / gemm_time(0, g, NULL, a, b, c, (float)be, budget, rounds);
+                    double t[1];
+                    gemm_times(1, g, NULL, a, b, c, nc, (float)be, budget, rounds, t);
+                    gf[be][0] = flops / t[0];
                 }
                 printf("%5d %5d %-9s %-4s %14s | %8.1f | %8.1f\n", W, B, g->what, op, mnk,
                        gf[0][0] * 1e-9, gf[1][0] * 1e-9);
@@ -468,27 +497,30 @@ static void bench_gemm(double budget, int rounds)
 int main(int argc, char **argv)
 {
     double budget = 0.3;
-    int rounds = 3, do_math = 1, do_gemm = 1;
+    int rounds = 10, do_math = 1, do_gemm = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--budget") && i + 1 < argc) {
             budget = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--cpu-time")) {
+            clock_id = CLOCK_THREAD_CPUTIME_ID;
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             i++;
             do_math = !strcmp(argv[i], "math");
             do_gemm = !strcmp(argv[i], "gemm");
         } else {
             fprintf(stderr, "usage: bench_kernels [--budget SECONDS per item] [--rounds N] "
-                            "[--only math|gemm]\n");
+                            "[--cpu-time] [--only math|gemm]\n");
             return 2;
         }
     }
     if (rounds < 1)
         rounds = 1;
     openblas_set_num_threads(1);
-    printf("# OpenBLAS core %s, 1 thread; SIMD %s; one-core FMA peak %.1f GFLOP/s",
-           openblas_get_corename(), peak_simd_level(), peak_fma_gflops(0.2));
+    printf("# OpenBLAS core %s, 1 thread; SIMD %s; one-core FMA peak %.1f GFLOP/s; %s time",
+           openblas_get_corename(), peak_simd_level(), peak_fma_gflops(0.2),
+           clock_id == CLOCK_MONOTONIC ? "wall" : "CPU");
 #if BENCH_HAVE_LIBXSMM
     libxsmm_init();
     printf("; libxsmm %s target %s", LIBXSMM_VERSION, libxsmm_get_target_arch());
