@@ -78,7 +78,8 @@ def torch_run(depth, width, batch, act, steps):
     torch.manual_seed(1)
     layers, n_in = [], 8
     for _ in range(depth):
-        layers += [torch.nn.Linear(n_in, width), torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU()]
+        layers += [torch.nn.Linear(n_in, width),
+                   torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU()]
         n_in = width
     model = torch.nn.Sequential(*layers, torch.nn.Linear(n_in, 1))
     params = list(model.parameters())
