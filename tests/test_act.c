@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gradscope/act.h"
+#include "util/reduce.h"
 #include "runner.h"
 
 /* Every kind, and the parametrized ones with a non-default parameter too. */
@@ -199,6 +200,98 @@ static int same_value(double got, double want)
     return fabs(got - want) <= 1e-6 * fabs(want) + 1e-30;
 }
 
+/* The dense layer's fused passes equal the separate kernels bit for bit, with and without
+ * their measurements, for every kind, rows of a multiple of the lane count and not, and
+ * special values (NaN, Inf, exact zeros) among the inputs; the measurements equal the
+ * separate reductions bit for bit. */
+/* Equal floats, or both NaN (a NaN's sign and payload may depend on the vector path). */
+static int same_bits(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+static int same_array(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!same_bits(a[i], b[i]))
+            return 0;
+    return 1;
+}
+
+START_TEST(test_fused_bias_passes)
+{
+    const size_t widths[] = {16, 7, 64};
+    const size_t rows = 5;
+    for (size_t k = 0; k < N_ACTS; k++)
+        for (size_t wi = 0; wi < 3; wi++) {
+            GsAct a = act_of(act_texts[k]);
+            size_t n = widths[wi], bn = rows * n;
+            float z0[5 * 64], b[64], z1[5 * 64], z2[5 * 64], h1[5 * 64], h2[5 * 64], dh[5 * 64];
+            for (size_t i = 0; i < bn; i++) {
+                z0[i] = (float)(3.0 * sin(0.7 * (double)i + (double)k));
+                dh[i] = (float)cos(0.3 * (double)i);
+            }
+            z0[2] = 0.0f; /* relu and leaky relu kinks; special values */
+            z0[n + 1] = NAN;
+            z0[bn - 1] = INFINITY;
+            z0[bn - 2] = -INFINITY;
+            for (size_t j = 0; j < n; j++)
+                b[j] = j == 2 ? 0.0f : (float)(0.1 * (double)j - 0.3);
+            /* forward: z += b, then phi, against the two separate steps */
+            for (int measure = 0; measure < 2; measure++) {
+                memcpy(z1, z0, bn * sizeof *z1);
+                memcpy(z2, z0, bn * sizeof *z2);
+                for (size_t r = 0; r < rows; r++)
+                    for (size_t j = 0; j < n; j++)
+                        z2[r * n + j] += b[j];
+                gs_act_forward(&a, h2, z2, bn);
+                GsActOutStats st;
+                gs_act_forward_bias(&a, h1, z1, b, rows, n, measure ? &st : NULL);
+                ck_assert_msg(same_array(z1, z2, bn), "%s: z", act_texts[k]);
+                ck_assert_msg(same_array(h1, h2, bn), "%s: h", act_texts[k]);
+                if (measure) {
+                    double s, q;
+                    gs_sum_sumsq(h2, bn, &s, &q);
+                    ck_assert_msg((s == st.sum || (isnan(s) && isnan(st.sum))) &&
+                                      (q == st.sumsq || (isnan(q) && isnan(st.sumsq))),
+                                  "%s n %zu: sums %.17g %.17g vs %.17g %.17g", act_texts[k], n,
+                                  st.sum, st.sumsq, s, q);
+                }
+            }
+            /* backward: dz = dh * phi', db = column sums, against gs_act_backward */
+            float dz1[5 * 64], dz2[5 * 64], db1[64], db2[64], alive[64], d[5 * 64];
+            gs_act_backward(&a, dz2, dh, z2, h2, bn);
+            for (size_t j = 0; j < n; j++) {
+                db2[j] = 0.0f;
+                for (size_t r = 0; r < rows; r++)
+                    db2[j] += dz2[r * n + j];
+            }
+            for (int measure = 0; measure < 2; measure++) {
+                GsActDerivStats st = {0.05f, 1, alive, 0, 0, 0.0};
+                gs_act_backward_bias(&a, dz1, dh, z2, h2, db1, rows, n, measure ? &st : NULL);
+                ck_assert_msg(same_array(dz1, dz2, bn), "%s: dz", act_texts[k]);
+                ck_assert_msg(same_array(db1, db2, n), "%s: db", act_texts[k]);
+                if (!measure)
+                    continue;
+                double q = gs_sumsq(dz2, bn);
+                ck_assert(q == st.dz_sumsq || (isnan(q) && isnan(st.dz_sumsq)));
+                gs_act_local_deriv(&a, d, z2, h2, bn);
+                size_t sat = 0, dead = 0;
+                for (size_t i = 0; i < bn; i++)
+                    sat += d[i] < 0.05f;
+                for (size_t j = 0; j < n; j++) {
+                    int zero = 1;
+                    for (size_t r = 0; r < rows; r++)
+                        zero &= d[r * n + j] == 0.0f;
+                    dead += (size_t)zero;
+                }
+                ck_assert_uint_eq(st.saturated, sat);
+                ck_assert_uint_eq(st.dead, dead);
+            }
+        }
+}
+END_TEST
+
 START_TEST(test_nonfinite)
 {
     const float in[3] = {NAN, -INFINITY, INFINITY};
@@ -372,6 +465,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_deriv_finite_differences);
     tcase_add_test(tc, test_local_deriv_accuracy);
     tcase_add_test(tc, test_backward_is_product);
+    tcase_add_test(tc, test_fused_bias_passes);
     tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_kinks_and_saturation);
     tcase_add_test(tc, test_max_deriv);

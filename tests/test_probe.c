@@ -120,6 +120,51 @@ START_TEST(test_saturation)
 }
 END_TEST
 
+/* The activation columns measured inside the fused forward/backward passes equal the
+ * probe's own passes over the buffers bit for bit (rows of a multiple of the lane count and
+ * not; saturating, dying and normed layers). */
+START_TEST(test_measured_passes_match)
+{
+    const char *setups[] = {"--act tanh --width 16 --init normal:1",
+                            "--act relu --width 6 --bias-init const:-0.5",
+                            "--act sigmoid --width 24 --norm layer", "--act gelu --width 8"};
+    for (size_t k = 0; k < sizeof setups / sizeof *setups; k++) {
+        GsSpec s;
+        gs_spec_default(&s);
+        GsError err = {{0}};
+        ck_assert_int_eq(gs_spec_apply_args(&s, setups[k], &err), GS_OK);
+        s.depth = 3;
+        ck_assert_int_eq(gs_spec_set(&s, "loss", "mse", NULL), GS_OK);
+        GsNet *net = NULL;
+        ck_assert_int_eq(gs_net_create(&s, 2, 1, 12, &net, NULL), GS_OK);
+        float x[24], y[12];
+        for (int i = 0; i < 24; i++)
+            x[i] = (float)sin(1.3 * i);
+        for (int i = 0; i < 12; i++)
+            y[i] = (float)cos(0.4 * i);
+        double a[4 * GS_COL_COUNT], b[4 * GS_COL_COUNT];
+        for (int measure = 0; measure < 2; measure++) {
+            gs_net_set_measure(net, measure);
+            gs_net_forward(net, x, 12);
+            gs_net_loss(net, y, NULL, 12);
+            gs_net_backward(net, 12);
+            ck_assert_int_eq(gs_net_layer_measure(net, 1)->backward,
+                             measure && s.norm == GS_NORM_NONE);
+            gs_probe_acts(net, 12, measure ? a : b);
+        }
+        const GsCol cols[] = {GS_COL_ACT_GRAD_NORM, GS_COL_ACT_MEAN, GS_COL_ACT_STD,
+                              GS_COL_SATURATION, GS_COL_DEAD_FRAC};
+        for (size_t l = 0; l < 4; l++)
+            for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
+                double va = a[l * GS_COL_COUNT + cols[c]], vb = b[l * GS_COL_COUNT + cols[c]];
+                ck_assert_msg(va == vb, "%s layer %zu col %d: %.17g vs %.17g", setups[k], l + 1,
+                              (int)cols[c], va, vb);
+            }
+        gs_net_destroy(net);
+    }
+}
+END_TEST
+
 /* A small regression data set built by hand (the data module has its own tests). */
 static GsDataset *toy_data(size_t n, double scale)
 {
@@ -380,6 +425,7 @@ Suite *gs_test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_known_statistics);
     tcase_add_test(tc, test_saturation);
+    tcase_add_test(tc, test_measured_passes_match);
     tcase_add_test(tc, test_cadence_and_determinism);
     tcase_add_test(tc, test_training_reduces_loss);
     tcase_add_test(tc, test_nonfinite_is_data);

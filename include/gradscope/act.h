@@ -54,15 +54,44 @@ const char *gs_act_critical_init(const GsAct *act);
  * for tanh/sigmoid/elu/selu/gelu). NaN in gives NaN out, +-Inf map to the limits.
  * h may equal z. Cannot fail. */
 void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n);
+/* What gs_act_forward_bias measures of its outputs h when asked: their sum and sum of squares
+ * in double, equal bit for bit to util/reduce.c's gs_sum_sumsq of h. */
+typedef struct {
+    double sum, sumsq;
+} GsActOutStats;
 /* The dense layer's bias and activation in one pass over rows x n entries: z[r][j] += b[j],
- * then h[r][j] = phi(z[r][j]) (h must not alias z). */
+ * then h[r][j] = phi(z[r][j]); with st not NULL the same pass measures h into *st. No two
+ * arrays may overlap. Cannot fail. */
 void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, size_t rows,
-                         size_t n);
+                         size_t n, GsActOutStats *st);
 /* dz[i] = dh[i] * phi'(z[i]) for n entries, given z and h = phi(z) (kernels may use
  * whichever is cheaper). Overwrites dz; dz may equal dh. Cannot fail. */
 void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *z, const float *h,
                      size_t n);
 /* d[i] = phi'(z[i]) (local derivative, read by the probe). Cannot fail. */
 void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float *h, size_t n);
+
+/* An entry is saturated when its local derivative is below this fraction of the activation's
+ * largest derivative (DESIGN.md, the saturation column). */
+#define GS_SATURATION_FRACTION 0.05
+
+/* What gs_act_backward_bias measures of phi' on a recorded step (the probe's saturation and
+ * dead-unit columns) when asked: the caller sets level, can_saturate and alive (n floats of
+ * scratch); the pass fills saturated and dead. */
+typedef struct {
+    float level;      /* phi' below this counts as saturated */
+    int can_saturate; /* 0: count no saturated entries (the activation cannot saturate) */
+    float *alive;     /* n floats of scratch: 1 where some row had phi' != 0 */
+    size_t saturated; /* entries with phi' < level */
+    size_t dead;      /* units with phi' exactly 0 on every row */
+    double dz_sumsq;  /* ||dz||^2, equal bit for bit to util/reduce.c's gs_sumsq of dz */
+} GsActDerivStats;
+
+/* The dense layer's backward through its activation and bias in one pass over rows x n
+ * entries: dz = dh * phi'(z) (as gs_act_backward) and db[j] = the sum over rows of dz[r][j]
+ * in float, row by row. With st not NULL the same pass measures phi' into *st (the
+ * derivative is not stored) and ||dz||^2. No two arrays may overlap. Cannot fail. */
+void gs_act_backward_bias(const GsAct *act, float *dz, const float *dh, const float *z,
+                          const float *h, float *db, size_t rows, size_t n, GsActDerivStats *st);
 
 #endif

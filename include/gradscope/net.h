@@ -106,6 +106,20 @@ const float *gs_net_layer_z(const GsNet *net, size_t l);
 const float *gs_net_layer_y(const GsNet *net, size_t l);
 const float *gs_net_layer_h(const GsNet *net, size_t l);
 const float *gs_net_layer_dz(const GsNet *net, size_t l);
+/* What the last forward and backward passes measured of one layer for the probe, in the
+ * passes themselves (gs_net_set_measure): hidden layers without a norm fuse bias and
+ * activation, and those fused passes measure their outputs. */
+typedef struct {
+    int forward;            /* h_sum, h_sumsq are valid (gs_sum_sumsq of h, bit for bit) */
+    double h_sum, h_sumsq;  /* of the layer's outputs h */
+    int backward;           /* dz_sumsq, saturated, dead are valid */
+    double dz_sumsq;        /* ||dz||^2 (gs_sumsq of dz, bit for bit) */
+    size_t saturated, dead; /* entries with phi' below the saturation level; dead units */
+} GsLayerMeasure;
+/* Asks the following forward and backward passes to measure (on = 0 stops). */
+void gs_net_set_measure(GsNet *net, int on);
+/* Layer l's (1-based) measurements of the last passes. Valid while the net lives. */
+const GsLayerMeasure *gs_net_layer_measure(const GsNet *net, size_t l);
 /* Scratch buffer of batch_max x max(width, d_out) floats for read-only probes. */
 float *gs_net_scratch(GsNet *net);
 

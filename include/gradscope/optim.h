@@ -29,7 +29,7 @@ typedef struct {
 /* One optimizer step over n parameters p with gradients g and state m, v (m, v updated; v
  * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
  * applies it, p[i] += delta[i], in the same pass, which also fills *rec (the probe reads the
- * record instead of the arrays). Cannot fail. */
+ * record instead of the arrays). The arrays must not overlap. Cannot fail. */
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
                    const GsOptStep *o, GsUpdateRecord *rec);
 /* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and

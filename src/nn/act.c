@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nn/vmath.h"
+#include "util/reduce.h"
 #include "util/simd.h"
 
 #define SELU_LAMBDA 1.0507009873554805
@@ -348,13 +349,18 @@ void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
 }
 
 GS_SIMD_CLONES
-void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, size_t rows,
-                         size_t n)
+void gs_act_forward_bias(const GsAct *act, float *restrict h, float *restrict z,
+                         const float *restrict b, size_t rows, size_t n, GsActOutStats *st)
 {
     assert(act && (rows * n == 0 || (h && z && b)));
     const float p = (float)act->param;
     const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
     (void)sl, (void)sa, (void)p;
+    /* Measuring with rows of a multiple of GS_LANES entries: entry (r, j) is in lane
+     * j % GS_LANES of the flattened array, so adding each row while it is in L1 gives
+     * gs_sum_sumsq's sums; else that function runs after the pass. */
+    const int lanes = st && n % GS_LANES == 0;
+    double s1[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, s2[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
 #define LOOP_BIAS(F)                                                                               \
     do {                                                                                           \
         for (size_t r = 0; r < rows; r++) {                                                        \
@@ -364,54 +370,64 @@ void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, s
                 zr[j] = v;                                                                         \
                 hr[j] = F(v);                                                                      \
             }                                                                                      \
+            if (lanes) /* the row, still in L1 */                                                  \
+                gs_lanes_sum_sumsq(s1, s2, hr, n);                                                 \
         }                                                                                          \
     } while (0)
-    ACT_FORWARD_LOOPS(LOOP_BIAS);
+#define CASE(F)                                                                                    \
+    LOOP_BIAS(F);                                                                                  \
+    break
+    switch (act->kind) {
+    case GS_ACT_LINEAR: CASE(LINEAR_F);
+    case GS_ACT_SIGMOID: CASE(SIGMOID_F);
+    case GS_ACT_TANH: CASE(TANH_F);
+    case GS_ACT_RELU: CASE(RELU_F);
+    case GS_ACT_LEAKY_RELU:
+        if (p == 0.0f) /* slope 0 is relu; avoids 0 * -inf = NaN */
+            LOOP_BIAS(RELU_F);
+        else
+            LOOP_BIAS(LEAKY_F);
+        break;
+    case GS_ACT_ELU: CASE(ELU_F);
+    case GS_ACT_GELU: CASE(GELU_F);
+    case GS_ACT_SELU: CASE(SELU_F);
+    case GS_ACT_SOFTSIGN: CASE(SOFTSIGN_F);
+    case GS_ACT_COUNT: assert(0 && "bad activation kind"); break;
+    }
+#undef CASE
 #undef LOOP_BIAS
+    if (lanes) {
+        st->sum = gs_lanes_fold(s1);
+        st->sumsq = gs_lanes_fold(s2);
+    } else if (st) {
+        gs_sum_sumsq(h, rows * n, &st->sum, &st->sumsq);
+    }
 }
 
-/* The derivative loops of backward and local_deriv share one body: D is the local
- * derivative expression in z[i] / h[i], OUT the statement using it. sigmoid and tanh read h
- * (like PyTorch's autograd), the others read z. */
-#define ACT_DERIV_LOOPS(OUT)                                                                       \
+/* The local derivative of each kind as an expression in entry i of z or h: sigmoid and tanh
+ * read h (like PyTorch's autograd), the others read z. ACT_DERIV_SWITCH(LOOP) runs LOOP(D)
+ * with the kind's expression D, so every derivative loop below shares one table. */
+#define D_LINEAR(i) vm_sel(z[i] != z[i], z[i], 1.0f)
+#define D_SIGMOID(i) (h[i] * (1.0f - h[i]))
+#define D_TANH(i) (1.0f - h[i] * h[i])
+#define D_RELU(i) step_f(z[i], 0.0f)
+#define D_LEAKY(i) step_f(z[i], p)
+#define D_ELU(i) elu_deriv_f(z[i], p)
+#define D_GELU(i) vm_gelu_deriv(z[i])
+#define D_SELU(i) (sl * elu_deriv_f(z[i], sa))
+#define D_SOFTSIGN(i) softsign_deriv_f(z[i])
+#define ACT_DERIV_SWITCH(LOOP)                                                                     \
     do {                                                                                           \
         switch (act->kind) {                                                                       \
-        case GS_ACT_LINEAR:                                                                        \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, vm_sel(z[i] != z[i], z[i], 1.0f));                                          \
-            return;                                                                                \
-        case GS_ACT_SIGMOID:                                                                       \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, h[i] * (1.0f - h[i]));                                                      \
-            return;                                                                                \
-        case GS_ACT_TANH:                                                                          \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, 1.0f - h[i] * h[i]);                                                        \
-            return;                                                                                \
-        case GS_ACT_RELU:                                                                          \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, step_f(z[i], 0.0f));                                                        \
-            return;                                                                                \
-        case GS_ACT_LEAKY_RELU:                                                                    \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, step_f(z[i], p));                                                           \
-            return;                                                                                \
-        case GS_ACT_ELU:                                                                           \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, elu_deriv_f(z[i], p));                                                      \
-            return;                                                                                \
-        case GS_ACT_GELU:                                                                          \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, vm_gelu_deriv(z[i]));                                                       \
-            return;                                                                                \
-        case GS_ACT_SELU:                                                                          \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, sl *elu_deriv_f(z[i], sa));                                                 \
-            return;                                                                                \
-        case GS_ACT_SOFTSIGN:                                                                      \
-            for (size_t i = 0; i < n; i++)                                                         \
-                OUT(i, softsign_deriv_f(z[i]));                                                    \
-            return;                                                                                \
+        case GS_ACT_LINEAR: LOOP(D_LINEAR); return;                                                \
+        case GS_ACT_SIGMOID: LOOP(D_SIGMOID); return;                                              \
+        case GS_ACT_TANH: LOOP(D_TANH); return;                                                    \
+        case GS_ACT_RELU: LOOP(D_RELU); return;                                                    \
+        case GS_ACT_LEAKY_RELU: LOOP(D_LEAKY); return;                                             \
+        case GS_ACT_ELU: LOOP(D_ELU); return;                                                      \
+        case GS_ACT_GELU: LOOP(D_GELU); return;                                                    \
+        case GS_ACT_SELU: LOOP(D_SELU); return;                                                    \
+        case GS_ACT_SOFTSIGN: LOOP(D_SOFTSIGN); return;                                            \
         case GS_ACT_COUNT: break;                                                                  \
         }                                                                                          \
         assert(0 && "bad activation kind");                                                        \
@@ -424,9 +440,12 @@ void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *
     assert(act && (n == 0 || (dz && dh && z && h)));
     const float p = (float)act->param;
     const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
-#define OUT_BACKWARD(i, d) dz[i] = dh[i] * (d)
-    ACT_DERIV_LOOPS(OUT_BACKWARD);
-#undef OUT_BACKWARD
+    (void)sl, (void)sa, (void)p;
+#define LOOP_BACKWARD(D)                                                                           \
+    for (size_t i = 0; i < n; i++)                                                                 \
+    dz[i] = dh[i] * D(i)
+    ACT_DERIV_SWITCH(LOOP_BACKWARD);
+#undef LOOP_BACKWARD
 }
 
 GS_SIMD_CLONES
@@ -435,7 +454,74 @@ void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float 
     assert(act && (n == 0 || (d && z && h)));
     const float p = (float)act->param;
     const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
-#define OUT_LOCAL(i, v) d[i] = (v)
-    ACT_DERIV_LOOPS(OUT_LOCAL);
-#undef OUT_LOCAL
+    (void)sl, (void)sa, (void)p;
+#define LOOP_LOCAL(D)                                                                              \
+    for (size_t i = 0; i < n; i++)                                                                 \
+    d[i] = D(i)
+    ACT_DERIV_SWITCH(LOOP_LOCAL);
+#undef LOOP_LOCAL
+}
+
+GS_SIMD_CLONES
+void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *restrict dh,
+                          const float *restrict z, const float *restrict h, float *restrict db,
+                          size_t rows, size_t n, GsActDerivStats *st)
+{
+    assert(act && (rows * n == 0 || (dz && dh && z && h && db)));
+    const float p = (float)act->param;
+    const float sl = (float)SELU_LAMBDA, sa = (float)SELU_ALPHA;
+    (void)sl, (void)sa, (void)p;
+    for (size_t j = 0; j < n; j++)
+        db[j] = 0.0f;
+    if (!st) {
+#define LOOP_BIAS(D)                                                                               \
+    for (size_t r = 0; r < rows; r++)                                                              \
+        for (size_t j = 0; j < n; j++) {                                                           \
+            const size_t i = r * n + j;                                                            \
+            float v = dh[i] * D(i);                                                                \
+            dz[i] = v;                                                                             \
+            db[j] += v;                                                                            \
+        }
+        ACT_DERIV_SWITCH(LOOP_BIAS);
+#undef LOOP_BIAS
+    }
+    /* Measuring: the saturated count and the rows' OR of phi' != 0 per unit (in st->alive). */
+    const float level = st->level;
+    const size_t cs = st->can_saturate ? 1 : 0;
+    float *restrict alive = st->alive;
+    size_t sat = 0;
+    for (size_t j = 0; j < n; j++)
+        alive[j] = 0.0f;
+    st->saturated = st->dead = 0;
+    /* rows of a multiple of GS_LANES entries: entry (r, j) is in lane j % GS_LANES of the
+     * flattened array, so adding each row's squares while it is in L1 gives gs_sumsq's sum;
+     * else gs_sumsq runs after the pass */
+    const int lanes = n % GS_LANES == 0;
+#define MEASURE_ENTRY(D, j, i)                                                                     \
+    float d = D(i), v = dh[i] * d;                                                                 \
+    dz[i] = v;                                                                                     \
+    db[j] += v;                                                                                    \
+    sat += cs & (d < level);                                                                       \
+    alive[j] = (alive[j] != 0.0f) | (d != 0.0f) ? 1.0f : 0.0f
+#define LOOP_MEASURE(D)                                                                            \
+    do {                                                                                           \
+        double q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            for (size_t j = 0; j < n; j++) {                                                       \
+                const size_t i = r * n + j;                                                        \
+                MEASURE_ENTRY(D, j, i);                                                            \
+            }                                                                                      \
+            if (lanes) /* the row of dz, still in L1 */                                            \
+                gs_lanes_sumsq(q, dz + r * n, n);                                                  \
+        }                                                                                          \
+        size_t dead = 0;                                                                           \
+        for (size_t j = 0; j < n; j++)                                                             \
+            dead += alive[j] == 0.0f;                                                              \
+        st->saturated = sat;                                                                       \
+        st->dead = dead;                                                                           \
+        st->dz_sumsq = lanes ? gs_lanes_fold(q) : gs_sumsq(dz, rows * n);                          \
+    } while (0)
+    ACT_DERIV_SWITCH(LOOP_MEASURE);
+#undef LOOP_MEASURE
+#undef MEASURE_ENTRY
 }

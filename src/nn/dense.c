@@ -29,12 +29,15 @@ void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const f
     /* dw (n_out, n_in) = dz^T (n_out, B) . x (B, n_in); beta = 0, so no zeroing pass first */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_out, (int)n_in, (int)B, 1.0f, dz,
                 (int)n_out, x, (int)n_in, 0.0f, dw, (int)n_in);
-    /* db = the column sums of dz, row by row in float (the first row starts them) */
-    for (size_t j = 0; j < n_out; j++)
-        db[j] = dz[j];
-    for (size_t i = 1; i < B; i++)
+    /* db = the column sums of dz, row by row in float from 0 (NULL: the caller's fused pass
+     * computed them) */
+    if (db) {
         for (size_t j = 0; j < n_out; j++)
-            db[j] += dz[i * n_out + j];
+            db[j] = 0.0f;
+        for (size_t i = 0; i < B; i++)
+            for (size_t j = 0; j < n_out; j++)
+                db[j] += dz[i * n_out + j];
+    }
     if (dx)
         /* dx (B, n_in) = dz (B, n_out) . w (n_out, n_in) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n_in, (int)n_out, 1.0f,

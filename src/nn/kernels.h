@@ -16,8 +16,8 @@ void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t 
 /* z (B, n_out) = x (B, n_in) . w^T (w: n_out, n_in, row-major) + b (n_out). */
 void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
                       size_t n_in, size_t n_out);
-/* dw (n_out, n_in) = dz^T . x; db (n_out) = column sums of dz; dx (B, n_in) = dz . w
- * (skipped when dx is NULL). */
+/* dw (n_out, n_in) = dz^T . x; db (n_out) = column sums of dz (skipped when db is NULL:
+ * gs_act_backward_bias made them); dx (B, n_in) = dz . w (skipped when dx is NULL). */
 void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                        const float *w, size_t B, size_t n_in, size_t n_out);
 

@@ -28,6 +28,7 @@ typedef struct {
     int hidden, norm;                                  /* norm: GsNormKind of this layer */
     int block_start, block_end;                        /* residual roles */
     const float *x;                                    /* input (B, n_in): the previous out */
+    GsLayerMeasure m; /* what the last passes measured of this layer (gs_net_set_measure) */
     float *z, *y, *xhat, *rstd, *h, *out, *dz;
 } Layer;
 
@@ -35,6 +36,9 @@ struct GsNet {
     GsSpec spec;
     size_t d_in, d_out, width, batch_max, n_layers, n_params, n_tensors;
     GsLossKind loss;
+    int measure;                     /* backward measures phi' of the hidden layers */
+    int can_saturate;                /* the activation can saturate */
+    float sat_level;                 /* phi' below this is saturated (DESIGN.md) */
     GsTensorInfo *tensors;           /* n_tensors entries: the parameter tensor table */
     GsTensorRecord *records;         /* n_tensors entries: what the last step measured */
     Layer *layers;                   /* n_layers entries, index l-1 for layer l */
@@ -202,6 +206,8 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     net->n_params = sz.n_params;
     net->n_tensors = sz.n_tensors;
     net->loss = gs_spec_loss(spec);
+    net->can_saturate = gs_act_can_saturate(&spec->act);
+    net->sat_level = (float)(GS_SATURATION_FRACTION * gs_act_max_deriv(&spec->act));
     net->tensors = calloc(sz.n_tensors, sizeof *net->tensors);
     net->layers = calloc(net->n_layers, sizeof *net->layers);
     net->records = calloc(sz.n_tensors, sizeof *net->records);
@@ -358,10 +364,16 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
         L->x = in;
         if (L->block_start)
             block_in = in;
+        L->m.forward = 0;
         if (L->hidden && L->norm == GS_NORM_NONE) {
-            /* the product, then bias and activation in one pass */
+            /* the product, then bias and activation in one pass (measuring h when asked) */
+            GsActOutStats st = {0.0, 0.0};
             gs_dense_matmul(L->z, in, p + L->off_w, B, L->n_in, L->n_out);
-            gs_act_forward_bias(&net->spec.act, L->h, L->z, p + L->off_b, B, L->n_out);
+            gs_act_forward_bias(&net->spec.act, L->h, L->z, p + L->off_b, B, L->n_out,
+                                net->measure ? &st : NULL);
+            L->m.forward = net->measure;
+            L->m.h_sum = st.sum;
+            L->m.h_sumsq = st.sumsq;
         } else {
             gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
         }
@@ -407,8 +419,20 @@ void gs_net_backward(GsNet *net, size_t B)
                 for (size_t k = 0; k < bn; k++)
                     g[k] *= alpha;
             }
-            float *dy = L->norm == GS_NORM_NONE ? L->dz : net->dy;
-            gs_act_backward(&net->spec.act, dy, g, L->y, L->h, bn);
+            L->m.backward = 0;
+            if (L->norm == GS_NORM_NONE) {
+                /* activation and bias in one pass (measuring phi' and dz when asked) */
+                GsActDerivStats st = {net->sat_level, net->can_saturate, net->scratch, 0, 0, 0.0};
+                gs_act_backward_bias(&net->spec.act, L->dz, g, L->y, L->h, gr + L->off_b, B,
+                                     L->n_out, net->measure ? &st : NULL);
+                L->m.backward = net->measure;
+                L->m.saturated = st.saturated;
+                L->m.dead = st.dead;
+                L->m.dz_sumsq = st.dz_sumsq;
+            } else {
+                gs_act_backward(&net->spec.act, net->dy, g, L->y, L->h, bn);
+            }
+            float *dy = net->dy;
             if (L->norm == GS_NORM_BATCH)
                 gs_batchnorm_backward(L->dz, gr + L->off_g, gr + L->off_be, dy, L->xhat, L->rstd,
                                       p + L->off_g, B, L->n_out);
@@ -417,8 +441,9 @@ void gs_net_backward(GsNet *net, size_t B)
                                       p + L->off_g, B, L->n_out);
         }
         /* dx of layer 1 (the data) is never needed. */
-        gs_dense_backward(i > 0 ? g : NULL, gr + L->off_w, gr + L->off_b, L->dz, L->x, p + L->off_w,
-                          B, L->n_in, L->n_out);
+        int bias_done = L->hidden && L->norm == GS_NORM_NONE;
+        gs_dense_backward(i > 0 ? g : NULL, gr + L->off_w, bias_done ? NULL : gr + L->off_b, L->dz,
+                          L->x, p + L->off_w, B, L->n_in, L->n_out);
         if (L->block_start)
             for (size_t k = 0; k < B * L->n_in; k++)
                 g[k] += net->gskip[k];
@@ -503,6 +528,16 @@ const float *gs_net_layer_dz(const GsNet *net, size_t l)
 {
     return net->layers[l - 1].dz;
 }
+void gs_net_set_measure(GsNet *net, int on)
+{
+    net->measure = on != 0;
+}
+
+const GsLayerMeasure *gs_net_layer_measure(const GsNet *net, size_t l)
+{
+    return &net->layers[l - 1].m;
+}
+
 float *gs_net_scratch(GsNet *net)
 {
     return net->scratch;

@@ -14,73 +14,67 @@
 #define ADAM_B2 0.999
 #define ADAM_EPS 1e-8f
 
-/* The update loop of every rule, in the lanes of util/reduce.c: UPDATE computes the float
- * change d of entry j from g[j], p[j] (and the rule's state m[j], v[j]); the loop writes
- * delta[j] = d, applies p[j] += d, and accumulates the record: ||g||^2, max |g|, ||p||^2 of
- * p before the step and ||delta||^2, each lane in double. */
-#define UPDATE_LOOP(UPDATE)                                                                        \
+/* The update pass of every rule: UPDATE computes the float change d of entry j from g[j],
+ * p[j] (and the rule's state m[j], v[j]); the pass stores delta[j] = d, applies p[j] += d
+ * and accumulates the record in the same loop: ||p||^2 (before the step), ||g||^2, max |g|
+ * and ||delta||^2, entry j into lane j % GS_LANES and the tail of n % GS_LANES entries into
+ * lane 0 last, so every sum equals util/reduce.c's gs_sumsq bit for bit. The three sums run
+ * side by side: each lane's additions form one dependent chain, and one loop keeps the three
+ * chains in flight together. */
+#define UPDATE_ENTRY(UPDATE, k, index)                                                             \
+    do {                                                                                           \
+        const size_t j = (index);                                                                  \
+        float d, a = fabsf(g[j]);                                                                  \
+        pq[k] += (double)p[j] * (double)p[j];                                                      \
+        UPDATE;                                                                                    \
+        delta[j] = d;                                                                              \
+        p[j] += d;                                                                                 \
+        gq[k] += (double)g[j] * (double)g[j];                                                      \
+        gm[k] = a > gm[k] ? a : gm[k];                                                             \
+        dq[k] += (double)d * (double)d;                                                            \
+    } while (0)
+#define UPDATE_PASS(UPDATE)                                                                        \
     do {                                                                                           \
         double gq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, pq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};   \
         double dq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
         float gm[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
-        size_t i = 0;                                                                              \
-        for (; i + GS_LANES <= n; i += GS_LANES)                                                   \
-            for (int k = 0; k < GS_LANES; k++) {                                                   \
-                const size_t j = i + k;                                                            \
-                float d;                                                                           \
-                UPDATE;                                                                            \
-                ACCUMULATE(k, j, d);                                                               \
-            }                                                                                      \
-        for (; i < n; i++) {                                                                       \
-            const size_t j = i;                                                                    \
-            float d;                                                                               \
-            UPDATE;                                                                                \
-            ACCUMULATE(0, j, d);                                                                   \
-        }                                                                                          \
-        float mx = 0.0f;                                                                           \
-        for (int k = 0; k < GS_LANES; k++)                                                         \
-            mx = gm[k] > mx ? gm[k] : mx;                                                          \
-        rec->grad = gs_vec_stats_finish(gs_lanes_fold(gq), mx, g, n);                              \
+        const size_t full = n - n % GS_LANES;                                                      \
+        for (size_t i = 0; i < full; i += GS_LANES)                                                \
+            for (int k = 0; k < GS_LANES; k++)                                                     \
+                UPDATE_ENTRY(UPDATE, k, i + k);                                                    \
+        for (size_t t = full; t < n; t++)                                                          \
+            UPDATE_ENTRY(UPDATE, 0, t);                                                            \
+        rec->grad = gs_vec_stats_finish(gs_lanes_fold(gq), gs_lanes_max(gm), g, n);                \
         rec->param_sumsq = gs_lanes_fold(pq);                                                      \
         rec->update_sumsq = gs_lanes_fold(dq);                                                     \
     } while (0)
 
-#define ACCUMULATE(k, j, d)                                                                        \
-    do {                                                                                           \
-        float a_ = fabsf(g[j]);                                                                    \
-        gq[k] += (double)g[j] * (double)g[j];                                                      \
-        gm[k] = a_ > gm[k] ? a_ : gm[k];                                                           \
-        pq[k] += (double)p[j] * (double)p[j];                                                      \
-        dq[k] += (double)(d) * (double)(d);                                                        \
-        delta[j] = (d);                                                                            \
-        p[j] += (d);                                                                               \
-    } while (0)
-
 GS_SIMD_CLONES
-void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
-                   const GsOptStep *o, GsUpdateRecord *rec)
+void gs_optim_step(float *restrict delta, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, size_t n, const GsOptStep *o,
+                   GsUpdateRecord *rec)
 {
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float l2 = o->kind == GS_OPT_ADAMW ? 0.0f : wd;
     switch (o->kind) {
-    case GS_OPT_SGD: UPDATE_LOOP(d = -lr * (g[j] + l2 * p[j])); break;
+    case GS_OPT_SGD: UPDATE_PASS(d = -lr * (g[j] + l2 * p[j])); break;
     case GS_OPT_MOMENTUM:
         /* buf = mu*buf + g (buf starts at 0, so step 1 gives buf = g as PyTorch). */
-        UPDATE_LOOP({
+        UPDATE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = mu * m[j] + gi;
             d = -lr * m[j];
         });
         break;
     case GS_OPT_NESTEROV:
-        UPDATE_LOOP({
+        UPDATE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = mu * m[j] + gi;
             d = -lr * (gi + mu * m[j]);
         });
         break;
     case GS_OPT_RMSPROP:
-        UPDATE_LOOP({
+        UPDATE_PASS({
             float gi = g[j] + l2 * p[j];
             v[j] = RMS_ALPHA * v[j] + (1.0f - RMS_ALPHA) * gi * gi;
             d = -lr * gi / (sqrtf(v[j]) + RMS_EPS);
@@ -94,7 +88,7 @@ void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, s
         const float step = lr / bc1;
         /* AdamW decays the weights directly: p <- p - lr*wd*p, before the Adam step. */
         const float decay = o->kind == GS_OPT_ADAMW ? lr * wd : 0.0f;
-        UPDATE_LOOP({
+        UPDATE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = b1 * m[j] + (1.0f - b1) * gi;
             v[j] = b2 * v[j] + (1.0f - b2) * gi * gi;
@@ -105,8 +99,8 @@ void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, s
     }
     }
 }
-#undef ACCUMULATE
-#undef UPDATE_LOOP
+#undef UPDATE_PASS
+#undef UPDATE_ENTRY
 
 double gs_schedule_lr(const GsSpec *spec, long step)
 {

@@ -11,11 +11,9 @@
 #include "util/reduce.h"
 #include "util/simd.h"
 
-/* Mean and population std of n floats, sums in double (one pass). */
-static void mean_std(const float *h, size_t n, double *mean, double *std)
+/* Mean and population std of n values from their sum and sum of squares (in double). */
+static void mean_std(double sum, double sumsq, size_t n, double *mean, double *std)
 {
-    double sum, sumsq;
-    gs_sum_sumsq(h, n, &sum, &sumsq);
     double m = sum / (double)n;
     double v = sumsq / (double)n - m * m;
     *mean = m;
@@ -60,27 +58,37 @@ void gs_probe_acts(GsNet *net, size_t B, double *row)
 {
     const GsAct *act = &gs_net_spec(net)->act;
     const int can_sat = gs_act_can_saturate(act);
-    const float sat_level = (float)(0.05 * gs_act_max_deriv(act));
+    const float sat_level = (float)(GS_SATURATION_FRACTION * gs_act_max_deriv(act));
     size_t L = gs_net_n_layers(net);
     float *d = gs_net_scratch(net);
     /* Layer by layer over the B rows of the layer's n_out units. */
     for (size_t l = 1; l <= L; l++) {
         double *r = row + (l - 1) * GS_COL_COUNT;
         size_t n_out = layer_weight(net, l)->shape[0], bn = B * n_out;
-        r[GS_COL_ACT_GRAD_NORM] = sqrt(gs_sumsq(gs_net_layer_dz(net, l), bn));
+        const GsLayerMeasure *m = gs_net_layer_measure(net, l);
+        /* each from the fused passes' measurements when they made them, else one pass here */
+        double dzq = m->backward ? m->dz_sumsq : gs_sumsq(gs_net_layer_dz(net, l), bn);
+        r[GS_COL_ACT_GRAD_NORM] = sqrt(dzq);
 
         /* Output statistics of h (the activation output; the output layer's logits). */
         const float *h = gs_net_layer_h(net, l);
-        mean_std(h, bn, &r[GS_COL_ACT_MEAN], &r[GS_COL_ACT_STD]);
+        double sum, sumsq;
+        if (m->forward)
+            sum = m->h_sum, sumsq = m->h_sumsq;
+        else
+            gs_sum_sumsq(h, bn, &sum, &sumsq);
+        mean_std(sum, sumsq, bn, &r[GS_COL_ACT_MEAN], &r[GS_COL_ACT_STD]);
 
         if (l == L) { /* linear output layer: nothing can saturate or die */
             r[GS_COL_SATURATION] = 0.0;
             r[GS_COL_DEAD_FRAC] = 0.0;
             continue;
         }
-        gs_act_local_deriv(act, d, gs_net_layer_y(net, l), h, bn);
-        size_t sat, dead;
-        sat_dead(d, B, n_out, can_sat, sat_level, &sat, &dead);
+        size_t sat = m->saturated, dead = m->dead;
+        if (!m->backward) {
+            gs_act_local_deriv(act, d, gs_net_layer_y(net, l), h, bn);
+            sat_dead(d, B, n_out, can_sat, sat_level, &sat, &dead);
+        }
         r[GS_COL_SATURATION] = (double)sat / (double)bn;
         r[GS_COL_DEAD_FRAC] = (double)dead / (double)n_out;
     }
@@ -122,7 +130,9 @@ GsVecStats gs_probe_stats(const float *x, size_t n)
 
 void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)
 {
-    mean_std(h, n, mean, std);
+    double sum, sumsq;
+    gs_sum_sumsq(h, n, &sum, &sumsq);
+    mean_std(sum, sumsq, n, mean, std);
 }
 
 void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i)

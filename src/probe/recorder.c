@@ -324,6 +324,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         const int32_t *label;
         sampler_next(&smp, &x, &y, &label);
 
+        gs_net_set_measure(net, rec); /* backward measures phi' for the probe */
         gs_net_forward(net, x, B);
         double loss = gs_net_loss(net, y, label, B);
         gs_net_backward(net, B);

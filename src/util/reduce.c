@@ -18,11 +18,9 @@ GS_SIMD_CLONES
 double gs_sumsq(const float *x, size_t n)
 {
     double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + GS_LANES <= n; i += GS_LANES)
-        for (int k = 0; k < GS_LANES; k++)
-            acc[k] += (double)x[i + k] * (double)x[i + k];
-    for (; i < n; i++)
+    size_t full = n - n % GS_LANES;
+    gs_lanes_sumsq(acc, x, full);
+    for (size_t i = full; i < n; i++)
         acc[0] += (double)x[i] * (double)x[i];
     return gs_lanes_fold(acc);
 }
@@ -44,14 +42,9 @@ GS_SIMD_CLONES
 void gs_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq)
 {
     double s[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + GS_LANES <= n; i += GS_LANES)
-        for (int k = 0; k < GS_LANES; k++) {
-            double v = (double)x[i + k];
-            s[k] += v;
-            q[k] += v * v;
-        }
-    for (; i < n; i++) {
+    size_t full = n - n % GS_LANES;
+    gs_lanes_sum_sumsq(s, q, x, full);
+    for (size_t i = full; i < n; i++) {
         double v = (double)x[i];
         s[0] += v;
         q[0] += v * v;
@@ -77,20 +70,12 @@ GsVecStats gs_vec_stats(const float *x, size_t n)
 {
     double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
     float mx[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + GS_LANES <= n; i += GS_LANES)
-        for (int k = 0; k < GS_LANES; k++) {
-            float a = fabsf(x[i + k]);
-            acc[k] += (double)x[i + k] * (double)x[i + k];
-            mx[k] = a > mx[k] ? a : mx[k];
-        }
-    for (; i < n; i++) {
+    size_t full = n - n % GS_LANES;
+    gs_lanes_sumsq_max(acc, mx, x, full);
+    for (size_t i = full; i < n; i++) {
         float a = fabsf(x[i]);
         acc[0] += (double)x[i] * (double)x[i];
         mx[0] = a > mx[0] ? a : mx[0];
     }
-    float m = 0.0f;
-    for (int k = 0; k < GS_LANES; k++)
-        m = mx[k] > m ? mx[k] : m;
-    return gs_vec_stats_finish(gs_lanes_fold(acc), m, x, n);
+    return gs_vec_stats_finish(gs_lanes_fold(acc), gs_lanes_max(mx), x, n);
 }

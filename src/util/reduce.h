@@ -3,6 +3,7 @@
 #ifndef GS_UTIL_REDUCE_H
 #define GS_UTIL_REDUCE_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "gradscope/vecstats.h"
@@ -15,6 +16,52 @@
 
 /* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). */
 double gs_lanes_fold(const double acc[GS_LANES]);
+
+/* The lane loops every reduction is made of, inlined into their callers' SIMD clones: over n
+ * entries (n a multiple of GS_LANES, the caller adds a tail to lane 0 last), acc[k] +=
+ * x[i]^2 for i % GS_LANES == k (gs_lanes_sum_sumsq: s[k] += x[i] too); gs_lanes_sumsq_max
+ * also keeps mx[k] = the largest |x[i]|
+ * the a > mx comparisons see (NaN never wins). A kernel that walks an array in blocks (each
+ * a multiple of GS_LANES) gets exactly gs_sumsq's sum. */
+#if defined(__GNUC__)
+#define GS_REDUCE_INLINE static inline __attribute__((always_inline))
+#else
+#define GS_REDUCE_INLINE static inline
+#endif
+GS_REDUCE_INLINE void gs_lanes_sumsq(double acc[GS_LANES], const float *x, size_t n)
+{
+    for (size_t i = 0; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++)
+            acc[k] += (double)x[i + k] * (double)x[i + k];
+}
+GS_REDUCE_INLINE void gs_lanes_sumsq_max(double acc[GS_LANES], float mx[GS_LANES], const float *x,
+                                         size_t n)
+{
+    for (size_t i = 0; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++) {
+            float a = fabsf(x[i + k]);
+            acc[k] += (double)x[i + k] * (double)x[i + k];
+            mx[k] = a > mx[k] ? a : mx[k];
+        }
+}
+GS_REDUCE_INLINE void gs_lanes_sum_sumsq(double s[GS_LANES], double q[GS_LANES], const float *x,
+                                         size_t n)
+{
+    for (size_t i = 0; i + GS_LANES <= n; i += GS_LANES)
+        for (int k = 0; k < GS_LANES; k++) {
+            double v = (double)x[i + k];
+            s[k] += v;
+            q[k] += v * v;
+        }
+}
+/* The largest of the GS_LANES maxima. */
+GS_REDUCE_INLINE float gs_lanes_max(const float mx[GS_LANES])
+{
+    float m = 0.0f;
+    for (int k = 0; k < GS_LANES; k++)
+        m = mx[k] > m ? mx[k] : m;
+    return m;
+}
 
 /* Sum of x[i]^2 over n entries, each square and sum in double; NaN/Inf propagate. */
 double gs_sumsq(const float *x, size_t n);
