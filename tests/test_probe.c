@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "gradscope/probe.h"
@@ -415,6 +416,24 @@ START_TEST(test_cli_decides_threads)
                   "%.2000s", gs_out);
     trace_meta("s1/act=relu.csv", "blas_threads", v, sizeof v);
     ck_assert_str_eq(v, "2");
+    /* auto (the default): one thread below width 256, two from there on 2 cores or more */
+    ck_assert_msg(gs_cli_run(1, "run --depth 1 --width 8 --steps 2 --samples 32 -q --no-report "
+                                "--trace a.csv") == 0,
+                  "%.2000s", gs_out);
+    trace_meta("a.csv", "threads", v, sizeof v);
+    ck_assert_str_eq(v, "auto");
+    trace_meta("a.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "1");
+    ck_assert_msg(gs_cli_run(1, "run --depth 1 --width 256 --steps 2 --samples 32 -q --no-report "
+                                "--trace b.csv") == 0,
+                  "%.2000s", gs_out);
+    trace_meta("b.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? "2" : "1");
+    ck_assert_msg(gs_cli_run(1, "sweep --depth 1 --width 256 --steps 2 --samples 32 -q "
+                                "--vary act=tanh,relu -j 2 --out s2") == 0,
+                  "%.2000s", gs_out);
+    trace_meta("s2/act=relu.csv", "blas_threads", v, sizeof v);
+    ck_assert_str_eq(v, "1");
 }
 END_TEST
 

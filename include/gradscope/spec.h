@@ -81,8 +81,13 @@ typedef struct {
     uint64_t seed;
     long record_every; /* record every N steps (step 0 and the last are always kept) */
     unsigned hist;     /* histogram kinds to record, bits 1 << GsHistKind (hist.h); 0 = none */
-    int threads;       /* BLAS threads */
+    int threads;       /* BLAS threads; 0 = auto (gs_spec_blas_threads) */
 } GsSpec;
+
+/* The BLAS thread count a run of spec uses: its threads key, or for auto the measured best on
+ * the machine's cores (1 below MLP width 256 and for recurrent nets, else 2 where there are
+ * 2 cores or more). */
+int gs_spec_blas_threads(const GsSpec *spec);
 
 /* Fills spec with every key's default. Cannot fail. */
 void gs_spec_default(GsSpec *spec);

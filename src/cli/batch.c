@@ -56,7 +56,7 @@ static void child(const char *cmd, const CliJob *job, pid_t parent, int n_worker
     if (getppid() != parent) /* the parent died before prctl took effect */
         _exit(GS_EXIT_FAIL);
     /* parallel workers share the cores: one BLAS thread each; a lone worker has them all */
-    cli_blas_threads(n_workers > 1 ? 1 : job->spec.threads);
+    cli_blas_threads(n_workers > 1 ? 1 : gs_spec_blas_threads(&job->spec));
     GsTrace *t = NULL;
     GsRunInfo info;
     GsError err = {{0}};

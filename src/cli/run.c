@@ -85,7 +85,7 @@ static int train(const GsSpec *spec, const char *export_tmp, const char *export_
     Progress p = {{0, 0}, -1, !quiet && isatty(STDERR_FILENO), label};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
     GsError err = {{0}};
-    cli_blas_threads(spec->threads);
+    cli_blas_threads(gs_spec_blas_threads(spec));
     GsStatus st = gs_run_setup(spec, export_tmp, progress_fn, &p, trace, info, &err);
     if (st != GS_OK) {
         const char *at = export_tmp ? strstr(err.msg, export_tmp) : NULL;

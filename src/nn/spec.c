@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gradscope/hist.h"
 #include "gradscope/net.h"
@@ -20,6 +21,8 @@
 #define MEMORY_LIMIT (4.0 * 1024 * 1024 * 1024) /* bytes a single run may use */
 #define MAX_WIDTH 65536
 #define MAX_DEPTH 10000
+#define AUTO_THREADS_WIDTH 256 /* --threads auto: two BLAS threads from this MLP width */
+#define AUTO_THREADS_WIDTH_TEXT "256"
 
 /* ---- strict number parsing ---- */
 
@@ -215,7 +218,40 @@ INT_KEY(samples, 1, 100000000)
 INT_KEY(batch, 0, 100000000)
 INT_KEY(steps, 1, 1000000000)
 INT_KEY(record_every, 1, 1000000000)
-INT_KEY(threads, 1, 256)
+/* threads: a count 1..256, or auto (stored as 0; gs_spec_blas_threads resolves it). */
+static GsStatus set_threads(GsSpec *s, const char *k, const char *v, GsError *e)
+{
+    if (!strcmp(v, "auto")) {
+        s->threads = 0;
+        return GS_OK;
+    }
+    long x;
+    GsStatus st = parse_long(k, v, 1, 256, &x, e);
+    if (st == GS_OK)
+        s->threads = (int)x;
+    return st;
+}
+static void get_threads(const GsSpec *s, char *b, size_t n)
+{
+    if (s->threads == 0)
+        snprintf(b, n, "auto");
+    else
+        snprintf(b, n, "%d", s->threads);
+}
+
+int gs_spec_blas_threads(const GsSpec *s)
+{
+    if (s->threads > 0)
+        return s->threads;
+    /* Measured (bench/bench_engine --threads 1 and 2, README): on a 2-core machine two BLAS
+     * threads pay from MLP width 256 up (1.5-1.7x at 256-1024) and cost 2-3x below it;
+     * recurrent steps are products of batch x hidden, kept on one thread. More than two
+     * threads were not measured. */
+    if (s->arch != GS_ARCH_MLP || s->width < AUTO_THREADS_WIDTH)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 2 ? 2 : 1;
+}
 INT_KEY(seq_len, 1, 1000000)
 INT_KEY(bptt, 0, 1000000)
 DBL_KEY(res_scale, -1e6, 1e6)
@@ -667,7 +703,7 @@ static const Key keys[] = {
     {"hist", "none",
      "histograms to record at every recorded step: a subset of grad,act,update (or all, none)",
      set_hist, get_hist},
-    {"threads", "1", "BLAS threads", set_threads, get_threads},
+    {"threads", "auto", "BLAS threads: a count, or auto (1 below MLP width " AUTO_THREADS_WIDTH_TEXT ", else 2 where the machine has 2 cores)", set_threads, get_threads},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
