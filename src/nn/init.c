@@ -276,8 +276,13 @@ GsStatus gs_init_fill(const GsInit *init, float *w, size_t n_out, size_t n_in, G
     }
     double sd = normal_std(init, n_in, n_out) * init->gain;
     assert(sd > 0.0);
-    for (size_t i = 0; i < n; i++)
-        w[i] = (float)(sd * gs_rng_normal(rng));
+    double z[512];
+    for (size_t at = 0; at < n; at += 512) {
+        size_t m = n - at < 512 ? n - at : 512;
+        gs_rng_normal_fill(rng, z, m);
+        for (size_t i = 0; i < m; i++)
+            w[at + i] = (float)(sd * z[i]);
+    }
     return GS_OK;
 }
 

@@ -3,6 +3,9 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
+
+#include "util/normal_avx.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -24,7 +27,8 @@ void gs_rng_seed(GsRng *rng, uint64_t seed)
         rng->s[i] = splitmix64(&x);
 }
 
-uint64_t gs_rng_u64(GsRng *rng)
+/* One xoshiro256** step, inlined into the bulk fill below. */
+static inline uint64_t next_u64(GsRng *rng)
 {
     uint64_t *s = rng->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -38,9 +42,19 @@ uint64_t gs_rng_u64(GsRng *rng)
     return result;
 }
 
+static inline double next_uniform(GsRng *rng)
+{
+    return (double)(next_u64(rng) >> 11) * 0x1.0p-53;
+}
+
+uint64_t gs_rng_u64(GsRng *rng)
+{
+    return next_u64(rng);
+}
+
 double gs_rng_uniform(GsRng *rng)
 {
-    return (double)(gs_rng_u64(rng) >> 11) * 0x1.0p-53;
+    return next_uniform(rng);
 }
 
 uint64_t gs_rng_below(GsRng *rng, uint64_t n)
@@ -60,6 +74,35 @@ double gs_rng_normal(GsRng *rng)
     double u1 = 1.0 - gs_rng_uniform(rng);
     double u2 = gs_rng_uniform(rng);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void gs_rng_normal_fill(GsRng *rng, double *out, size_t n)
+{
+    enum { CHUNK = 256 };
+    double u1[CHUNK], u2[CHUNK];
+#if GS_HAVE_NORMAL_AVX
+    const int vec = __builtin_cpu_supports("avx");
+#else
+    const int vec = 0;
+#endif
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        /* the uniforms in gs_rng_normal's order: u1 then u2, deviate by deviate */
+        GsRng r = *rng; /* a local copy keeps the state in registers */
+        for (size_t i = 0; i < m; i++) {
+            u1[i] = 1.0 - next_uniform(&r);
+            u2[i] = next_uniform(&r);
+        }
+        *rng = r;
+        if (vec) {
+#if GS_HAVE_NORMAL_AVX
+            gs_box_muller_avx(out + at, u1, u2, m);
+#endif
+        } else {
+            for (size_t i = 0; i < m; i++)
+                out[at + i] = sqrt(-2.0 * log(u1[i])) * cos(6.283185307179586 * u2[i]);
+        }
+    }
 }
 
 uint64_t gs_rng_derive(uint64_t seed, uint64_t stream)
