@@ -15,6 +15,7 @@
 
 #include "gradscope/record.h"
 #include "gradscope/rng.h"
+#include "nn/gemm.h"
 #include "peak.h"
 
 /* Default measurement rounds per configuration (interleaved; the fastest of each kind
@@ -65,38 +66,67 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Seconds per step of just the step's sgemm calls (forward, dW and dX per layer). */
+/* Seconds per step of just the step's matrix products (forward, dW and dX per layer), on
+ * buffers laid out as the step's are: every layer its own weights, weight gradient and
+ * activations, so the products stream the same memory the step does (one shared buffer
+ * would keep a deep net's weights in cache and flatter the ceiling). */
 static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_t d_out,
                         double budget)
 {
-    size_t maxn = width > d_in ? width : d_in;
-    float *x = calloc(B * maxn, sizeof(float)), *z = calloc(B * maxn, sizeof(float));
-    float *w = calloc(maxn * maxn, sizeof(float)), *dw = calloc(maxn * maxn, sizeof(float));
-    for (size_t i = 0; i < B * maxn; i++)
-        x[i] = 0.01f * (float)(i % 97);
-    for (size_t i = 0; i < maxn * maxn; i++)
-        w[i] = 0.001f * (float)(i % 89);
+    size_t nl = depth + 1, maxn = width > d_in ? width : d_in;
+    float **w = calloc(nl, sizeof *w), **dw = calloc(nl, sizeof *dw);
+    float **z = calloc(nl + 1, sizeof *z);
+    if (!w || !dw || !z) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(3);
+    }
+    for (size_t l = 0; l <= nl; l++) {
+        z[l] = calloc(B * maxn, sizeof(float));
+        if (!z[l]) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(3);
+        }
+        for (size_t i = 0; i < B * maxn; i++)
+            z[l][i] = 0.01f * (float)((i + l) % 97);
+    }
+    for (size_t l = 0; l < nl; l++) {
+        w[l] = calloc(maxn * maxn, sizeof(float));
+        dw[l] = calloc(maxn * maxn, sizeof(float));
+        if (!w[l] || !dw[l]) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(3);
+        }
+        for (size_t i = 0; i < maxn * maxn; i++)
+            w[l][i] = 0.001f * (float)((i + l) % 89);
+    }
     long reps = 0;
     double t0 = now(), t;
     do {
-        for (size_t l = 0; l <= depth; l++) {
-            int n_in = (int)(l == 0 ? d_in : width), n_out = (int)(l == depth ? d_out : width);
-            int b = (int)B;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n_out, n_in, 1.0f, x, n_in, w,
-                        n_in, 1.0f, z, n_out);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, b, 1.0f, z, n_out, x,
-                        n_in, 1.0f, dw, n_in);
+        /* the step's own products through its one call site (nn/gemm.c: libxsmm or OpenBLAS
+         * per shape), beta = 0 as the step: forward z[l+1] = z[l] w[l]^T, then backward from
+         * the output, dW = dz^T x and dx = dz w */
+        for (size_t l = 0; l < nl; l++) {
+            size_t ni = l == 0 ? d_in : width, no = l == depth ? d_out : width;
+            gs_gemm(0, 1, B, no, ni, z[l], ni, w[l], ni, 0.0f, z[l + 1], no);
+        }
+        for (size_t l = nl; l-- > 0;) {
+            size_t ni = l == 0 ? d_in : width, no = l == depth ? d_out : width;
+            gs_gemm(1, 0, no, ni, B, z[l + 1], no, z[l], ni, 0.0f, dw[l], ni);
             if (l > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, n_in, n_out, 1.0f, z,
-                            n_out, w, n_in, 0.0f, x, n_in);
+                gs_gemm(0, 0, B, ni, no, z[l + 1], no, w[l], ni, 0.0f, z[l], ni);
         }
         reps++;
         t = now() - t0;
     } while (t < budget || reps < 2);
-    free(x);
-    free(z);
+    for (size_t l = 0; l <= nl; l++)
+        free(z[l]);
+    for (size_t l = 0; l < nl; l++) {
+        free(w[l]);
+        free(dw[l]);
+    }
     free(w);
     free(dw);
+    free(z);
     return t / (double)reps;
 }
 

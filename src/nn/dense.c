@@ -1,14 +1,12 @@
-/* Dense (fully connected) layer kernels on OpenBLAS: every product is one cblas_sgemm. */
-#include <cblas.h>
-
+/* Dense (fully connected) layer kernels: every product is one gs_gemm (nn/gemm.c). */
+#include "nn/gemm.h"
 #include "nn/kernels.h"
 #include "util/simd.h"
 
 void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
                      size_t n_out)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)n_out, (int)n_in, 1.0f, x,
-                (int)n_in, w, (int)n_in, 0.0f, z, (int)n_out);
+    gs_gemm(0, 1, B, n_out, n_in, x, n_in, w, n_in, 0.0f, z, n_out);
 }
 
 GS_SIMD_CLONES
@@ -27,8 +25,7 @@ void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const f
                        const float *w, size_t B, size_t n_in, size_t n_out)
 {
     /* dw (n_out, n_in) = dz^T (n_out, B) . x (B, n_in); beta = 0, so no zeroing pass first */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_out, (int)n_in, (int)B, 1.0f, dz,
-                (int)n_out, x, (int)n_in, 0.0f, dw, (int)n_in);
+    gs_gemm(1, 0, n_out, n_in, B, dz, n_out, x, n_in, 0.0f, dw, n_in);
     /* db = the column sums of dz, row by row in float from 0 (NULL: the caller's fused pass
      * computed them) */
     if (db) {
@@ -40,6 +37,5 @@ void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const f
     }
     if (dx)
         /* dx (B, n_in) = dz (B, n_out) . w (n_out, n_in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n_in, (int)n_out, 1.0f,
-                    dz, (int)n_out, w, (int)n_in, 0.0f, dx, (int)n_in);
+        gs_gemm(0, 0, B, n_in, n_out, dz, n_out, w, n_in, 0.0f, dx, n_in);
 }

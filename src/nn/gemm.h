@@ -1,0 +1,18 @@
+/* The engine's one matrix-product call site: every sgemm of the dense and recurrent kernels
+ * goes through gs_gemm, which picks the library per shape (gemm.c). */
+#ifndef GS_NN_GEMM_H
+#define GS_NN_GEMM_H
+
+#include <stddef.h>
+
+/* C (M x N) = op(A) op(B) + beta C, row-major, alpha 1; op transposes when ta / tb is set
+ * (A is then stored K x M, B N x K); lda, ldb, ldc as cblas_sgemm's. beta 0 overwrites C
+ * (NaN in C does not leak). Cannot fail. */
+void gs_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+             const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* The library gs_gemm used for this shape on this machine (for benchmarks and notes):
+ * "libxsmm" or "openblas". */
+const char *gs_gemm_library(int ta, int tb, size_t M, size_t N, size_t K);
+
+#endif
