@@ -1099,6 +1099,12 @@ START_TEST(test_format_g9)
                                   1e-5,
                                   1e-4,
                                   123456789,
+                                  0.0,
+                                  -0.0,
+                                  1.0,
+                                  -42.0,
+                                  999999999.0,
+                                  -999999999.0,
                                   1234567890,
                                   999999999.5,
                                   -0.000123456789,
@@ -1129,6 +1135,17 @@ START_TEST(test_format_g9)
             ck_assert_msg(0, "%s != %s", a, b);
     }
     ck_assert_int_eq(bad, 0);
+    /* integers (the counts and flags of a trace) around every power of ten */
+    for (double p = 1; p <= 1e10; p *= 10)
+        for (double d = -3; d <= 3; d++) {
+            double v = p + d;
+            gs_csv_format_g9(a, v);
+            snprintf(b, sizeof b, "%.9g", v);
+            ck_assert_str_eq(a, b);
+            gs_csv_format_g9(a, -v);
+            snprintf(b, sizeof b, "%.9g", -v);
+            ck_assert_str_eq(a, b);
+        }
 }
 END_TEST
 

@@ -410,6 +410,24 @@ static long double scale10(double a, int n)
 int gs_csv_format_g9(char *buf, double v)
 {
     double a = fabs(v);
+    /* Zeros and small integers (counts, flags, exact zeros of the trace) print as %.9g does:
+     * every digit, no exponent below 1e9; -0 keeps its sign. */
+    if (a < 1e9 && a == floor(a)) {
+        char tmp[12];
+        uint64_t d = (uint64_t)a;
+        int n = 0;
+        do {
+            tmp[n++] = (char)('0' + d % 10);
+            d /= 10;
+        } while (d);
+        char *p = buf;
+        if (signbit(v))
+            *p++ = '-';
+        while (n)
+            *p++ = tmp[--n];
+        *p = '\0';
+        return (int)(p - buf);
+    }
     /* The fast path needs a 64-bit long double mantissa to decide rounding safely. */
     if (LDBL_MANT_DIG < 64 || !(a >= 1e-280 && a <= 1e280))
         return snprintf(buf, 32, "%.9g", v);
