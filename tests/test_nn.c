@@ -1,6 +1,7 @@
 /* Engine tests: finite-difference gradient checks of every kernel and of whole networks
  * (every activation, norm, residual and loss), optimizers and schedules against hand
  * computed steps, clipping. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
 #include "gradscope/rnn.h"
+#include "nn/gemm.h"
 #include "nn/kernels.h"
 #include "util/reduce.h"
 #include "runner.h"
@@ -418,6 +420,64 @@ START_TEST(test_loss_gradcheck)
 }
 END_TEST
 
+/* The one GEMM call site against a double reference, on shapes each library takes (libxsmm
+ * for the backward layouts from 2^20 multiply-adds, OpenBLAS below and for NT), beta 0
+ * (NaN in C does not leak) and 1. */
+START_TEST(test_gemm_call_site)
+{
+    const struct {
+        int ta, tb;
+        size_t M, N, K;
+    } shapes[] = {{0, 1, 64, 64, 64},   {1, 0, 64, 64, 256}, {0, 0, 256, 64, 64},
+                  {1, 0, 256, 256, 64}, {0, 0, 64, 256, 256}, {0, 1, 64, 256, 256},
+                  {1, 0, 5, 3, 7},      {0, 0, 3, 5, 2}};
+    GsRng r;
+    gs_rng_seed(&r, 9);
+    openblas_set_num_threads(1); /* libxsmm runs only where one BLAS thread does */
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        size_t M = shapes[k].M, N = shapes[k].N, K = shapes[k].K;
+        int ta = shapes[k].ta, tb = shapes[k].tb;
+        float *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B);
+        float *C = malloc(M * N * sizeof *C), *C0 = malloc(M * N * sizeof *C0);
+        ck_assert(A && B && C && C0);
+        for (size_t i = 0; i < M * K; i++)
+            A[i] = (float)gs_rng_normal(&r);
+        for (size_t i = 0; i < K * N; i++)
+            B[i] = (float)gs_rng_normal(&r);
+        for (size_t i = 0; i < M * N; i++)
+            C0[i] = (float)gs_rng_normal(&r);
+        for (int beta = 0; beta < 2; beta++) {
+            for (size_t i = 0; i < M * N; i++)
+                C[i] = beta ? C0[i] : NAN;
+            gs_gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, (float)beta, C, N);
+            double worst = 0.0;
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) {
+                    double ref = beta ? (double)C0[i * N + j] : 0.0, scale = fabs(ref);
+                    for (size_t q = 0; q < K; q++) {
+                        double a = ta ? A[q * M + i] : A[i * K + q];
+                        double b = tb ? B[j * K + q] : B[q * N + j];
+                        ref += a * b;
+                        scale += fabs(a * b);
+                    }
+                    double e = fabs((double)C[i * N + j] - ref) / scale;
+                    worst = e > worst || isnan(e) ? e : worst;
+                }
+            ck_assert_msg(worst <= 1e-6, "%s %zux%zux%zu (ta %d tb %d) beta %d: error %.3g",
+                          gs_gemm_library(ta, tb, M, N, K), M, N, K, ta, tb, beta, worst);
+        }
+        free(A);
+        free(B);
+        free(C);
+        free(C0);
+    }
+    /* the shapes where libxsmm was measured to pay go to it, the rest to OpenBLAS */
+    ck_assert_str_eq(gs_gemm_library(0, 1, 256, 256, 256), "openblas");
+    ck_assert_str_eq(gs_gemm_library(0, 0, 64, 64, 64), "openblas");
+    ck_assert_str_eq(gs_gemm_library(1, 0, 256, 256, 64), "libxsmm");
+}
+END_TEST
+
 /* ---- optimizers, schedules, clipping ---- */
 
 /* One step on a copy of p: the update is written to d and applied to the copy; p itself
@@ -786,6 +846,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_loss_gradcheck);
     tcase_add_test(tc, test_optimizers);
     tcase_add_test(tc, test_update_record);
+    tcase_add_test(tc, test_gemm_call_site);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_clipping);
     suite_add_tcase(s, tc);
