@@ -61,6 +61,12 @@ void gs_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_
     if (use_xsmm(ta, tb, M, N, K) && xsmm_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc))
         return;
 #endif
+    gs_gemm_openblas(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gs_gemm_openblas(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }

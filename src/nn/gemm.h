@@ -1,5 +1,5 @@
 /* The engine's one matrix-product call site: every sgemm of the dense and recurrent kernels
- * goes through gs_gemm, which picks the library per shape (gemm.c). */
+ * goes through this file; gs_gemm picks the library per shape (gemm.c). */
 #ifndef GS_NN_GEMM_H
 #define GS_NN_GEMM_H
 
@@ -10,6 +10,11 @@
  * (NaN in C does not leak). Cannot fail. */
 void gs_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
              const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* The same product on OpenBLAS always: the recurrent kernels' products (batch x hidden
+ * shapes over time windows), where libxsmm was not measured, stay on it. */
+void gs_gemm_openblas(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* The library gs_gemm used for this shape on this machine (for benchmarks and notes):
  * "libxsmm" or "openblas". */

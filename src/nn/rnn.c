@@ -1,7 +1,7 @@
 /* Recurrent nets (RNN tanh/relu, LSTM, GRU) with PyTorch's formulas, gate order and init,
  * trained by full or truncated BPTT. All sequences are stored time major inside, (T, B, .),
  * so that the rows of one time step, and of a window of steps, are one contiguous block:
- * every product over a window is then a single gs_gemm (nn/gemm.c). */
+ * every product over a window is then a single gs_gemm_openblas (nn/gemm.c). */
 #include "gradscope/rnn.h"
 
 #include <assert.h>
@@ -532,19 +532,19 @@ void gs_rnn_zero_grad(GsRnn *net)
 static void mm_abt(float *C, const float *A, const float *W, size_t m, size_t n, size_t k,
                    int accumulate)
 {
-    gs_gemm(0, 1, m, n, k, A, k, W, k, accumulate ? 1.0f : 0.0f, C, n);
+    gs_gemm_openblas(0, 1, m, n, k, A, k, W, k, accumulate ? 1.0f : 0.0f, C, n);
 }
 
 /* C (m, n) = A (m, k) . W (W: k, n). */
 static void mm_ab(float *C, const float *A, const float *W, size_t m, size_t n, size_t k)
 {
-    gs_gemm(0, 0, m, n, k, A, k, W, n, 0.0f, C, n);
+    gs_gemm_openblas(0, 0, m, n, k, A, k, W, n, 0.0f, C, n);
 }
 
 /* dW (n, k) += dA^T (dA: m, n) . X (m, k). */
 static void mm_atb_acc(float *dW, const float *dA, const float *X, size_t m, size_t n, size_t k)
 {
-    gs_gemm(1, 0, n, k, m, dA, n, X, k, 1.0f, dW, k);
+    gs_gemm_openblas(1, 0, n, k, m, dA, n, X, k, 1.0f, dW, k);
 }
 
 static void add_rows(float *y, const float *b, size_t rows, size_t n)
