@@ -487,7 +487,7 @@ void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *res
     }
     /* Measuring: the saturated count and the rows' OR of phi' != 0 per unit (in st->alive). */
     const float level = st->level;
-    const size_t cs = st->can_saturate ? 1 : 0;
+    const unsigned cs = st->can_saturate ? 1u : 0u;
     float *restrict alive = st->alive;
     size_t sat = 0;
     for (size_t j = 0; j < n; j++)
@@ -501,16 +501,18 @@ void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *res
     float d = D(i), v = dh[i] * d;                                                                 \
     dz[i] = v;                                                                                     \
     db[j] += v;                                                                                    \
-    sat += cs & (d < level);                                                                       \
+    srow += cs & (unsigned)(d < level);                                                            \
     alive[j] = (alive[j] != 0.0f) | (d != 0.0f) ? 1.0f : 0.0f
 #define LOOP_MEASURE(D)                                                                            \
     do {                                                                                           \
         double q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
         for (size_t r = 0; r < rows; r++) {                                                        \
+            unsigned srow = 0; /* 32-bit lanes within a row (n <= 65536), then the total */      \
             for (size_t j = 0; j < n; j++) {                                                       \
                 const size_t i = r * n + j;                                                        \
                 MEASURE_ENTRY(D, j, i);                                                            \
             }                                                                                      \
+            sat += srow;                                                                           \
             if (lanes) /* the row of dz, still in L1 */                                            \
                 gs_lanes_sumsq(q, dz + r * n, n);                                                  \
         }                                                                                          \
