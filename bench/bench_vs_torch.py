@@ -57,10 +57,18 @@ def parse_args():
                     help="least duration of each gradscope run (default 3)")
     ap.add_argument("--act", default="tanh",
                     help="comma list of activations out of tanh,relu (default tanh)")
+    ap.add_argument("--widths", default="64,256,1024",
+                    help="comma list of widths out of 64,256,1024 (default all)")
     ap.add_argument("--rnn", action="store_true",
                     help="afterwards run bench/bench_rnn_torch.py (recurrent comparison)")
     a = ap.parse_args()
     a.acts = [s for s in a.act.split(",") if s]
+    try:
+        a.widths = tuple(int(w) for w in a.widths.split(",") if w)
+    except ValueError:
+        ap.error("--widths takes a comma list of 64, 256 and 1024")
+    if not a.widths or any(w not in GOALS for w in a.widths):
+        ap.error("--widths takes a comma list of 64, 256 and 1024")
     if not a.acts or any(s not in ("tanh", "relu") for s in a.acts):
         ap.error("--act takes a comma list of tanh and relu")
     return a
@@ -161,7 +169,7 @@ def main():
     a = parse_args()
     torch.set_num_threads(1)
     depths = (10,) if a.quick else (10, 50)
-    widths = (64, 256, 1024)
+    widths = a.widths
     batches = (64,) if a.quick else (64, 256)
     ratios = {w: [] for w in widths}
     with tempfile.TemporaryDirectory(prefix="gs-bench-") as tmp:
