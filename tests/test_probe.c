@@ -166,6 +166,55 @@ START_TEST(test_measured_passes_match)
 }
 END_TEST
 
+/* The fused backward-and-update equals backward followed by the step, bit for bit: the
+ * parameters, the update, the optimizer state's effect over three steps, the records and the
+ * global norm (dense, norm and residual layers; several optimizers). */
+START_TEST(test_backward_step_fused)
+{
+    const char *setups[] = {"--act tanh --width 16 --opt sgd",
+                            "--act relu --width 12 --opt adam --weight-decay 0.01 --norm batch",
+                            "--act gelu --width 8 --opt nesterov --residual 2 --norm layer",
+                            "--act sigmoid --width 24 --opt rmsprop"};
+    for (size_t k = 0; k < sizeof setups / sizeof *setups; k++) {
+        GsSpec s;
+        gs_spec_default(&s);
+        GsError err = {{0}};
+        ck_assert_int_eq(gs_spec_apply_args(&s, setups[k], &err), GS_OK);
+        s.depth = 5;
+        ck_assert_int_eq(gs_spec_set(&s, "loss", "mse", NULL), GS_OK);
+        GsNet *a = NULL, *b = NULL;
+        ck_assert_int_eq(gs_net_create(&s, 2, 1, 10, &a, NULL), GS_OK);
+        ck_assert_int_eq(gs_net_create(&s, 2, 1, 10, &b, NULL), GS_OK);
+        ck_assert(gs_net_can_fuse_step(a));
+        float x[20], y[10];
+        for (int i = 0; i < 20; i++)
+            x[i] = (float)sin(0.9 * i);
+        for (int i = 0; i < 10; i++)
+            y[i] = (float)cos(0.5 * i);
+        for (long t = 1; t <= 3; t++) {
+            GsStepInfo ia, ib;
+            gs_net_forward(a, x, 10);
+            gs_net_loss(a, y, NULL, 10);
+            gs_net_backward(a, 10);
+            gs_net_step(a, 0.05, t, &ia);
+            gs_net_forward(b, x, 10);
+            gs_net_loss(b, y, NULL, 10);
+            gs_net_backward_step(b, 10, 0.05, t, &ib);
+            size_t n = gs_net_n_params(a), nt;
+            ck_assert(memcmp(gs_net_params(a), gs_net_params(b), n * sizeof(float)) == 0);
+            ck_assert(memcmp(gs_net_grads(a), gs_net_grads(b), n * sizeof(float)) == 0);
+            ck_assert(memcmp(gs_net_update(a), gs_net_update(b), n * sizeof(float)) == 0);
+            gs_net_tensors(a, &nt);
+            ck_assert(memcmp(gs_net_records(a), gs_net_records(b), nt * sizeof(GsTensorRecord)) ==
+                      0);
+            ck_assert(ia.norm_before == ib.norm_before && ia.norm_after == ib.norm_after);
+        }
+        gs_net_destroy(a);
+        gs_net_destroy(b);
+    }
+}
+END_TEST
+
 /* A small regression data set built by hand (the data module has its own tests). */
 static GsDataset *toy_data(size_t n, double scale)
 {
@@ -445,6 +494,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_known_statistics);
     tcase_add_test(tc, test_saturation);
     tcase_add_test(tc, test_measured_passes_match);
+    tcase_add_test(tc, test_backward_step_fused);
     tcase_add_test(tc, test_cadence_and_determinism);
     tcase_add_test(tc, test_training_reduces_loss);
     tcase_add_test(tc, test_nonfinite_is_data);

@@ -79,6 +79,7 @@ typedef struct {
     GsVecStats grad;     /* the gradient as backward left it (before clipping) */
     double param_sumsq;  /* ||theta||^2 of the parameters before the step */
     double update_sumsq; /* ||delta||^2 of the step's change */
+    double applied_sumsq; /* ||g||^2 of the gradient the update used (after clipping) */
 } GsTensorRecord;
 
 /* What the last gs_net_step did to the whole gradient. */
@@ -95,7 +96,16 @@ typedef struct {
  * norms are the square root of the tensors' sums of squares added in table order. Fills
  * *info and the per-tensor records (gs_net_records). Cannot fail. */
 void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info);
-/* The records of the last gs_net_step, one per tensor in table order (gs_net_tensors);
+/* 1 when the spec clips nothing, so that gs_net_backward_step may stand for gs_net_backward
+ * followed by gs_net_step. */
+int gs_net_can_fuse_step(const GsNet *net);
+/* gs_net_backward then gs_net_step, with the same results bit for bit, for a spec that clips
+ * nothing (gs_net_can_fuse_step): each layer's tensors are updated as soon as backward has
+ * made their gradients and is done with the layer's weights, while both are still in cache,
+ * instead of in a pass over the whole arena afterwards. The gradient arena keeps the
+ * gradients (the histograms read them). */
+void gs_net_backward_step(GsNet *net, size_t B, double lr, long t, GsStepInfo *info);
+/* The records of the last gs_net_step (or gs_net_backward_step), one per tensor in table order (gs_net_tensors);
  * all zero before the first step. Valid while the net lives. */
 const GsTensorRecord *gs_net_records(const GsNet *net);
 

@@ -29,6 +29,7 @@ typedef struct {
     int block_start, block_end;                        /* residual roles */
     const float *x;                                    /* input (B, n_in): the previous out */
     GsLayerMeasure m; /* what the last passes measured of this layer (gs_net_set_measure) */
+    size_t t_first, t_count; /* this layer's entries of the tensor table */
     float *z, *y, *xhat, *rstd, *h, *out, *dz;
 } Layer;
 
@@ -131,6 +132,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
         L->n_out = L->hidden ? W : d_out;
         L->norm = L->hidden ? (int)spec->norm : GS_NORM_NONE;
         residual_roles(spec->depth, spec->residual, (int)i + 1, &L->block_start, &L->block_end);
+        L->t_first = nt;
         L->off_w = add_tensor(tab, &nt, L->hidden ? GS_TENSOR_WEIGHT : GS_TENSOR_OUT_WEIGHT, i,
                               L->n_out, L->n_in, &np, &ok);
         L->off_b = add_tensor(tab, &nt, L->hidden ? GS_TENSOR_BIAS : GS_TENSOR_OUT_BIAS, i,
@@ -139,6 +141,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
             L->off_g = add_tensor(tab, &nt, GS_TENSOR_NORM_WEIGHT, i, L->n_out, 0, &np, &ok);
             L->off_be = add_tensor(tab, &nt, GS_TENSOR_NORM_BIAS, i, L->n_out, 0, &np, &ok);
         }
+        L->t_count = nt - L->t_first;
         size_t bn = size_mul(B, L->n_out, &ok);
         L->a_z = take(&na, bn, &ok);
         L->a_h = take(&na, bn, &ok); /* unused by the linear output layer (its h is z) */
@@ -404,7 +407,12 @@ double gs_net_loss(GsNet *net, const float *target, const int32_t *label, size_t
     return gs_mse_forward_backward(L->dz, L->z, target, B, L->n_out);
 }
 
-void gs_net_backward(GsNet *net, size_t B)
+static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptStep *o,
+                           int grad_stats);
+
+/* The backward pass; with o not NULL, each layer's tensors are updated by o as soon as their
+ * gradients are final and the layer's own backward no longer reads them. */
+static void backward_pass(GsNet *net, size_t B, const GsOptStep *o)
 {
     const float alpha = (float)net->spec.res_scale;
     float *g = net->g; /* dLoss/d(out of the current layer), (B, n_out) */
@@ -444,10 +452,17 @@ void gs_net_backward(GsNet *net, size_t B)
         int bias_done = L->hidden && L->norm == GS_NORM_NONE;
         gs_dense_backward(i > 0 ? g : NULL, gr + L->off_w, bias_done ? NULL : gr + L->off_b, L->dz,
                           L->x, p + L->off_w, B, L->n_in, L->n_out);
+        if (o) /* the layer's gradients are final and its backward is done with its weights */
+            update_tensors(net, L->t_first, L->t_count, o, 1);
         if (L->block_start)
             for (size_t k = 0; k < B * L->n_in; k++)
                 g[k] += net->gskip[k];
     }
+}
+
+void gs_net_backward(GsNet *net, size_t B)
+{
+    backward_pass(net, B, NULL);
 }
 
 const float *gs_net_output(const GsNet *net)
@@ -469,11 +484,46 @@ static double global_norm(const GsTensorRecord *rec, size_t nt)
     return sqrt(sq);
 }
 
+/* The update pass of tensors first .. first+count-1 of the table, filling their records; the
+ * gradient's statistics too when grad_stats (nothing clipped them: the pass saw the gradient
+ * as backward left it). */
+static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptStep *o,
+                           int grad_stats)
+{
+    GsTensorRecord *rec = net->records;
+    for (size_t k = first; k < first + count; k++) {
+        const size_t off = net->tensors[k].offset;
+        GsUpdateRecord u;
+        gs_optim_step(net->delta + off, net->params + off, net->grads + off,
+                      net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
+                      net->tensors[k].size, o, &u);
+        if (grad_stats)
+            rec[k].grad = u.grad;
+        rec[k].param_sumsq = u.param_sumsq;
+        rec[k].update_sumsq = u.update_sumsq;
+        rec[k].applied_sumsq = u.grad.sumsq;
+    }
+}
+
+/* The global norm after clipping: the applied gradients' sums of squares in table order. */
+static double applied_norm(const GsTensorRecord *rec, size_t nt)
+{
+    double sq = 0.0;
+    for (size_t k = 0; k < nt; k++)
+        sq += rec[k].applied_sumsq;
+    return sqrt(sq);
+}
+
+static int spec_clips(const GsSpec *s)
+{
+    return s->clip_norm > 0 || s->clip_value > 0;
+}
+
 void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info)
 {
     const GsSpec *s = &net->spec;
     const size_t n = net->n_params, nt = net->n_tensors;
-    const int clips = s->clip_norm > 0 || s->clip_value > 0;
+    const int clips = spec_clips(s);
     GsTensorRecord *rec = net->records;
     double before = 0.0;
     int changed = 0;
@@ -487,24 +537,27 @@ void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info)
             changed = 1;
     }
     GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t};
-    double after_sq = 0.0;
-    for (size_t k = 0; k < nt; k++) {
-        const size_t off = net->tensors[k].offset;
-        GsUpdateRecord u;
-        gs_optim_step(net->delta + off, net->params + off, net->grads + off,
-                      net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
-                      net->tensors[k].size, &o, &u);
-        if (!clips)
-            rec[k].grad = u.grad;
-        rec[k].param_sumsq = u.param_sumsq;
-        rec[k].update_sumsq = u.update_sumsq;
-        after_sq += u.grad.sumsq;
-    }
+    update_tensors(net, 0, nt, &o, !clips);
     if (!clips)
-        before = sqrt(after_sq);
+        before = global_norm(rec, nt);
     info->norm_before = before;
-    info->norm_after = changed ? sqrt(after_sq) : before;
+    info->norm_after = changed ? applied_norm(rec, nt) : before;
     info->clipped = changed;
+}
+
+int gs_net_can_fuse_step(const GsNet *net)
+{
+    return !spec_clips(&net->spec);
+}
+
+void gs_net_backward_step(GsNet *net, size_t B, double lr, long t, GsStepInfo *info)
+{
+    const GsSpec *s = &net->spec;
+    assert(!spec_clips(s));
+    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t};
+    backward_pass(net, B, &o);
+    info->norm_before = info->norm_after = global_norm(net->records, net->n_tensors);
+    info->clipped = 0;
 }
 
 const GsTensorRecord *gs_net_records(const GsNet *net)

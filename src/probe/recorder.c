@@ -327,7 +327,14 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         gs_net_set_measure(net, rec); /* backward measures phi' for the probe */
         gs_net_forward(net, x, B);
         double loss = gs_net_loss(net, y, label, B);
-        gs_net_backward(net, B);
+        /* Backward, clipping and the update; the step measures every tensor once (its
+         * records). Without clipping each layer is updated inside backward (same bits). */
+        GsStepInfo info;
+        int fused = gs_net_can_fuse_step(net);
+        if (fused)
+            gs_net_backward_step(net, B, lr, step + 1, &info);
+        else
+            gs_net_backward(net, B);
 
         double *row = NULL;
         if (rec) {
@@ -338,9 +345,8 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             gs_probe_acts(net, B, row);
             gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }
-        /* Clipping and the update; the step measures every tensor once (its records). */
-        GsStepInfo info;
-        gs_net_step(net, lr, step + 1, &info);
+        if (!fused)
+            gs_net_step(net, lr, step + 1, &info);
         if (!seen_bad && !isfinite(info.norm_before)) {
             char buf[64];
             snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_layer(net));
