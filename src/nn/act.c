@@ -314,23 +314,22 @@ static inline float softsign_deriv_f(float z)
 #define ACT_FORWARD_LOOPS(LOOP)                                                                    \
     do {                                                                                           \
         switch (act->kind) {                                                                       \
-        case GS_ACT_LINEAR: LOOP(LINEAR_F); return;                                                \
-        case GS_ACT_SIGMOID: LOOP(SIGMOID_F); return;                                              \
-        case GS_ACT_TANH: LOOP(TANH_F); return;                                                    \
-        case GS_ACT_RELU: LOOP(RELU_F); return;                                                    \
+        case GS_ACT_LINEAR: LOOP(LINEAR_F); break;                                                 \
+        case GS_ACT_SIGMOID: LOOP(SIGMOID_F); break;                                               \
+        case GS_ACT_TANH: LOOP(TANH_F); break;                                                     \
+        case GS_ACT_RELU: LOOP(RELU_F); break;                                                     \
         case GS_ACT_LEAKY_RELU:                                                                    \
             if (p == 0.0f) /* slope 0 is relu; avoids 0 * -inf = NaN */                            \
                 LOOP(RELU_F);                                                                      \
             else                                                                                   \
                 LOOP(LEAKY_F);                                                                     \
-            return;                                                                                \
-        case GS_ACT_ELU: LOOP(ELU_F); return;                                                      \
-        case GS_ACT_GELU: LOOP(GELU_F); return;                                                    \
-        case GS_ACT_SELU: LOOP(SELU_F); return;                                                    \
-        case GS_ACT_SOFTSIGN: LOOP(SOFTSIGN_F); return;                                            \
-        case GS_ACT_COUNT: break;                                                                  \
+            break;                                                                                 \
+        case GS_ACT_ELU: LOOP(ELU_F); break;                                                       \
+        case GS_ACT_GELU: LOOP(GELU_F); break;                                                     \
+        case GS_ACT_SELU: LOOP(SELU_F); break;                                                     \
+        case GS_ACT_SOFTSIGN: LOOP(SOFTSIGN_F); break;                                             \
+        case GS_ACT_COUNT: assert(0 && "bad activation kind"); break;                              \
         }                                                                                          \
-        assert(0 && "bad activation kind");                                                        \
     } while (0)
 
 /* The elementwise kernels are also compiled for AVX2 (util/simd.h). */
@@ -374,27 +373,7 @@ void gs_act_forward_bias(const GsAct *act, float *restrict h, float *restrict z,
                 gs_lanes_sum_sumsq(s1, s2, hr, n);                                                 \
         }                                                                                          \
     } while (0)
-#define CASE(F)                                                                                    \
-    LOOP_BIAS(F);                                                                                  \
-    break
-    switch (act->kind) {
-    case GS_ACT_LINEAR: CASE(LINEAR_F);
-    case GS_ACT_SIGMOID: CASE(SIGMOID_F);
-    case GS_ACT_TANH: CASE(TANH_F);
-    case GS_ACT_RELU: CASE(RELU_F);
-    case GS_ACT_LEAKY_RELU:
-        if (p == 0.0f) /* slope 0 is relu; avoids 0 * -inf = NaN */
-            LOOP_BIAS(RELU_F);
-        else
-            LOOP_BIAS(LEAKY_F);
-        break;
-    case GS_ACT_ELU: CASE(ELU_F);
-    case GS_ACT_GELU: CASE(GELU_F);
-    case GS_ACT_SELU: CASE(SELU_F);
-    case GS_ACT_SOFTSIGN: CASE(SOFTSIGN_F);
-    case GS_ACT_COUNT: assert(0 && "bad activation kind"); break;
-    }
-#undef CASE
+    ACT_FORWARD_LOOPS(LOOP_BIAS);
 #undef LOOP_BIAS
     if (lanes) {
         st->sum = gs_lanes_fold(s1);
