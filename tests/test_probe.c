@@ -352,8 +352,8 @@ END_TEST
 
 START_TEST(test_global_norm_recorded)
 {
-    /* The recorded global norm (summed from the probe's per-layer norms and the norm
-     * layers' gradients) equals the norm over the whole gradient arena. */
+    /* The recorded global norm (the tensors' sums of squares from the update pass's records,
+     * in table order) equals the norm over the whole gradient arena. */
     GsDataset *d = toy_data(40, 1.0);
     GsNet *net = NULL;
     GsTrace *t = train("--depth 3 --width 6 --steps 1 --batch 0 --norm batch", d, &net);
