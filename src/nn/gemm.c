@@ -35,10 +35,11 @@ static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
 #if defined(GS_HAVE_LIBXSMM)
 /* The row-major C = op(A) op(B) is the column-major C^T (N x M) = op(B)^T op(A)^T, and a
  * row-major buffer read column-major is its matrix's transpose: libxsmm gets m = N, n = M,
- * k = K, B's buffer first (with B's transpose flag), A's second (with A's). Returns 0 when
- * libxsmm makes no kernel for it. */
-static int xsmm_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                     const float *B, size_t ldb, float beta, float *C, size_t ldc)
+ * k = K, B's buffer first (with B's transpose flag), A's second (with A's). The kernel for
+ * it (NULL when libxsmm makes none); lda, ldb, ldc 0 ask for the kernel of any leading
+ * dimensions libxsmm defaults to, as gs_gemm_library does. */
+static libxsmm_smmfunction xsmm_kernel(int ta, int tb, size_t M, size_t N, size_t K, size_t lda,
+                                       size_t ldb, size_t ldc, float beta)
 {
     libxsmm_blasint m = (libxsmm_blasint)N, n = (libxsmm_blasint)M, k = (libxsmm_blasint)K;
     libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda,
@@ -46,11 +47,8 @@ static int xsmm_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *
     float alpha = 1.0f;
     int flags = (tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
                 (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
-    libxsmm_smmfunction f = libxsmm_smmdispatch(m, n, k, &la, &lb, &lc, &alpha, &beta, &flags, NULL);
-    if (!f)
-        return 0;
-    f(B, A, C);
-    return 1;
+    return libxsmm_smmdispatch(m, n, k, ldc ? &la : NULL, ldc ? &lb : NULL, ldc ? &lc : NULL,
+                               &alpha, &beta, &flags, NULL);
 }
 #endif
 
@@ -58,8 +56,13 @@ void gs_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_
              const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
 #if defined(GS_HAVE_LIBXSMM)
-    if (use_xsmm(ta, tb, M, N, K) && xsmm_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc))
-        return;
+    if (use_xsmm(ta, tb, M, N, K)) {
+        libxsmm_smmfunction f = xsmm_kernel(ta, tb, M, N, K, lda, ldb, ldc, beta);
+        if (f) {
+            f(B, A, C);
+            return;
+        }
+    }
 #endif
     gs_gemm_openblas(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
@@ -74,12 +77,8 @@ void gs_gemm_openblas(int ta, int tb, size_t M, size_t N, size_t K, const float 
 const char *gs_gemm_library(int ta, int tb, size_t M, size_t N, size_t K)
 {
 #if defined(GS_HAVE_LIBXSMM)
-    if (use_xsmm(ta, tb, M, N, K)) {
-        libxsmm_blasint m = (libxsmm_blasint)N, n = (libxsmm_blasint)M, k = (libxsmm_blasint)K;
-        int flags = (tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
-        if (libxsmm_smmdispatch(m, n, k, NULL, NULL, NULL, NULL, NULL, &flags, NULL))
-            return "libxsmm";
-    }
+    if (use_xsmm(ta, tb, M, N, K) && xsmm_kernel(ta, tb, M, N, K, 0, 0, 0, 0.0f))
+        return "libxsmm";
 #endif
     return "openblas";
 }

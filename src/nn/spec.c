@@ -226,10 +226,11 @@ static GsStatus set_threads(GsSpec *s, const char *k, const char *v, GsError *e)
         return GS_OK;
     }
     long x;
-    GsStatus st = parse_long(k, v, 1, 256, &x, e);
-    if (st == GS_OK)
-        s->threads = (int)x;
-    return st;
+    GsError sub;
+    if (parse_long(k, v, 1, 256, &x, &sub) != GS_OK)
+        return gs_error(e, GS_ERR_INVALID, "--%s: '%s' is neither auto nor a count 1..256", k, v);
+    s->threads = (int)x;
+    return GS_OK;
 }
 static void get_threads(const GsSpec *s, char *b, size_t n)
 {

@@ -359,6 +359,17 @@ static size_t first_bad_row(Run *r)
     return 0;
 }
 
+/* Notes the first non-finite gradient (step and row) in the trace's metadata, once. */
+static GsStatus note_first_bad(Run *r, GsTrace *trace, long step, double norm, int *seen_bad)
+{
+    if (*seen_bad || isfinite(norm))
+        return GS_OK;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_row(r));
+    *seen_bad = 1;
+    return gs_trace_meta_set(trace, "first_nonfinite", buf);
+}
+
 static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, GsError *err)
 {
     const GsSpec *spec = r->spec;
@@ -383,24 +394,27 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             probe_rows(r, row);
             probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 0);
         }
-        double before = gs_l2(g, n), after = before;
-        if (!seen_bad && !isfinite(before)) {
-            char buf[64];
-            snprintf(buf, sizeof buf, "%ld,%zu", step, first_bad_row(r));
-            if (gs_trace_meta_set(trace, "first_nonfinite", buf) != GS_OK)
-                return gs_error(err, GS_ERR_NOMEM, "out of memory");
-            seen_bad = 1;
-        }
+        /* With clipping the norm is needed first (one pass); without, the update pass's
+         * record gives it: the same lanes over the same arena, so the same bits. */
+        const int clips = spec->clip_norm > 0 || spec->clip_value > 0;
+        double before = clips ? gs_l2(g, n) : 0.0;
+        if (clips && note_first_bad(r, trace, step, before, &seen_bad) != GS_OK)
+            return gs_error(err, GS_ERR_NOMEM, "out of memory");
         int clipped = 0;
         if (spec->clip_norm > 0 && gs_clip_norm(g, n, before, spec->clip_norm))
             clipped = 1;
         if (spec->clip_value > 0 && gs_clip_value(g, n, spec->clip_value) > 0)
             clipped = 1;
-        if (clipped)
-            after = gs_l2(g, n);
         GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1};
-        GsUpdateRecord urec; /* the recurrent probe reads its arrays itself */
+        GsUpdateRecord urec; /* ||g||^2 of the gradient the update used */
         gs_optim_step(r->delta, p, g, r->m, r->v, n, &o, &urec);
+        double applied = sqrt(urec.grad.sumsq);
+        if (!clips) {
+            before = applied;
+            if (note_first_bad(r, trace, step, before, &seen_bad) != GS_OK)
+                return gs_error(err, GS_ERR_NOMEM, "out of memory");
+        }
+        double after = clipped ? applied : before;
         if (rec) {
             probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 1);
             for (size_t i = 0; i < r->n_rows; i++) {

@@ -68,12 +68,19 @@ uint64_t gs_rng_below(GsRng *rng, uint64_t n)
     return x % n;
 }
 
+/* The Box-Muller transform of u1 in (0, 1] and u2 (the AVX path, util/normal_avx.c, makes
+ * the same IEEE operations four at a time). */
+static inline double box_muller(double u1, double u2)
+{
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
 double gs_rng_normal(GsRng *rng)
 {
     /* 1 - u lies in (0, 1], so the log is finite. */
-    double u1 = 1.0 - gs_rng_uniform(rng);
-    double u2 = gs_rng_uniform(rng);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    double u1 = 1.0 - next_uniform(rng);
+    double u2 = next_uniform(rng);
+    return box_muller(u1, u2);
 }
 
 void gs_rng_normal_fill(GsRng *rng, double *out, size_t n)
@@ -86,7 +93,7 @@ void gs_rng_normal_fill(GsRng *rng, double *out, size_t n)
     const int vec = 0;
 #endif
     for (size_t at = 0; at < n; at += CHUNK) {
-        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        size_t m = n - at < CHUNK ? n - at : CHUNK, done = 0;
         /* the uniforms in gs_rng_normal's order: u1 then u2, deviate by deviate */
         GsRng r = *rng; /* a local copy keeps the state in registers */
         for (size_t i = 0; i < m; i++) {
@@ -94,14 +101,16 @@ void gs_rng_normal_fill(GsRng *rng, double *out, size_t n)
             u2[i] = next_uniform(&r);
         }
         *rng = r;
-        if (vec) {
 #if GS_HAVE_NORMAL_AVX
-            gs_box_muller_avx(out + at, u1, u2, m);
-#endif
-        } else {
-            for (size_t i = 0; i < m; i++)
-                out[at + i] = sqrt(-2.0 * log(u1[i])) * cos(6.283185307179586 * u2[i]);
+        if (vec) {
+            done = m - m % 4;
+            gs_box_muller_avx(out + at, u1, u2, done);
         }
+#else
+        (void)vec;
+#endif
+        for (size_t i = done; i < m; i++)
+            out[at + i] = box_muller(u1[i], u2[i]);
     }
 }
 
