@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/hist.h"
 #include "gradscope/rnn.h"
 #include "gradscope/theory.h"
 #include "runner.h"
@@ -29,6 +30,8 @@ typedef struct {
     double update;          /* update ratio of every layer */
     double update_step0;    /* update ratio at step 0 (Adam's first steps) */
     double saturation, dead;
+    unsigned hist;   /* histogram kinds stored (filled by the test), 0 none */
+    double hist_a;   /* their activation range */
     uint64_t seed;
 } Syn;
 
@@ -72,6 +75,8 @@ static GsTrace *build(const Syn *s, Tweak tweak, const void *arg)
     GsTrace *t = NULL;
     size_t L = (size_t)s->depth + 1;
     ck_assert_int_eq(gs_trace_create(L, s->cols, &t), GS_OK);
+    if (s->hist)
+        ck_assert_int_eq(gs_trace_hist_enable(t, s->hist, s->hist_a), GS_OK);
     uint64_t st = s->seed * 0x9E3779B97F4A7C15u + 1;
     for (size_t i = 0; i < s->steps; i++) {
         long step = (long)i * s->every;
@@ -1728,6 +1733,194 @@ START_TEST(time_primary_over_generic)
 }
 END_TEST
 
+/* ---- rules read from histograms -------------------------------------------------------- */
+
+/* Counts n values into the (zeroed) histogram slot of step i, layer li (0-based), kind k:
+ * value(j) for j < n. */
+typedef double (*ValueFn)(size_t j, size_t n, const void *arg);
+
+static void fill_hist(GsTrace *t, size_t i, size_t li, GsHistKind k, size_t n, ValueFn fn,
+                      const void *arg)
+{
+    float *b = gs_trace_hist_slot(t, i, li, k);
+    ck_assert_ptr_nonnull(b);
+    memset(b, 0, GS_HIST_NB * sizeof *b);
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t j = 0; j < n; j++)
+        x[j] = (float)fn(j, n, arg);
+    gs_hist_add(b, x, n, k == GS_HIST_ACT ? gs_trace_hist_act_range(t) : 0.0);
+    free(x);
+}
+
+/* tanh outputs: a share *arg at +-0.99 (the outer bins), the rest spread over (-0.8, 0.8) */
+static double tanh_out(size_t j, size_t n, const void *arg)
+{
+    double sat = *(const double *)arg;
+    if ((double)j < sat * (double)n)
+        return j % 2 ? 0.99 : -0.99;
+    return 0.8 * (2.0 * (double)j / (double)n - 1.0) * 0.999;
+}
+
+/* relu outputs: a share *arg exactly 0, the rest positive */
+static double relu_out(size_t j, size_t n, const void *arg)
+{
+    double zero = *(const double *)arg;
+    return (double)j < zero * (double)n ? 0.0 : 0.01 + (double)j / (double)n;
+}
+
+/* gradient entries: Gaussian (*arg 0) or 0.1% of them 1000x the rest (*arg 1; bin middles) */
+static double grad_entries(size_t j, size_t n, const void *arg)
+{
+    int heavy = *(const int *)arg;
+    uint64_t st = (uint64_t)j * 0x9E3779B97F4A7C15u + 7;
+    double u1 = 0.5 * (unif(&st) + 1.0) + 1e-12, u2 = unif(&st);
+    double g = 1e-4 * sqrt(-2.0 * log(u1)) * cos(3.14159265358979 * u2);
+    if (heavy && j < n / 1000)
+        return 0.15;
+    return heavy ? 1.5e-4 * (j % 2 ? 1 : -1) : g;
+}
+
+START_TEST(hist_saturation_pileup)
+{
+    /* no saturation column: the activation histograms' pile-up at +-1 decides */
+    Syn s = syn_default();
+    s.cols = GS_COL_ALL & ~GS_COL_BIT(GS_COL_SATURATION);
+    s.hist = 1u << GS_HIST_ACT;
+    s.hist_a = 1.0;
+    for (int sick = 0; sick < 2; sick++) {
+        GsTrace *t = build(&s, NULL, NULL);
+        setup_meta(t, 4, "tanh", "normal:1", "0.01");
+        for (size_t i = 0; i < s.steps; i++)
+            for (size_t li = 0; li < 5; li++) {
+                double sat = sick && li >= 1 && li <= 2 ? (li == 2 ? 0.8 : 0.6) : 0.01;
+                fill_hist(t, i, li, GS_HIST_ACT, 2000, tanh_out, &sat);
+            }
+        GsFindings f = run(t, NULL);
+        assert_well_formed(&f);
+        const GsFinding *x = find(&f, GS_FIND_SATURATION);
+        if (!sick) {
+            ck_assert_ptr_null(x);
+        } else {
+            ck_assert_ptr_nonnull(x);
+            ck_assert_int_eq(x->layer_first, 2);
+            ck_assert_int_eq(x->layer_last, 3);
+            assert_close(ev(x, "max_pileup"), 0.8, 1e-6);
+            assert_close(ev(x, "worst_layer"), 3, 0);
+            ck_assert_ptr_nonnull(strstr(x->message, "pile up at tanh's flat ends"));
+        }
+        gs_findings_fini(&f);
+        gs_trace_destroy(t);
+    }
+    /* with the column, the pile-up is evidence beside it */
+    s.cols = GS_COL_ALL;
+    GsTrace *t = build(&s, saturate_2_4, NULL);
+    setup_meta(t, 4, "tanh", "xavier_normal", "0.01");
+    double sat = 0.75;
+    for (size_t i = 0; i < s.steps; i++)
+        for (size_t li = 0; li < 5; li++)
+            fill_hist(t, i, li, GS_HIST_ACT, 2000, tanh_out, &sat);
+    GsFindings f = run(t, NULL);
+    const GsFinding *x = find(&f, GS_FIND_SATURATION);
+    ck_assert_ptr_nonnull(x);
+    assert_close(ev(x, "max_saturation"), 0.9, 1e-12);
+    assert_close(ev(x, "hist_pileup"), 0.75, 1e-6);
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(hist_dead_zero_spike)
+{
+    /* no dead_frac column: a ReLU layer's spike at exact 0 decides, against 0.9 (a healthy
+     * ReLU layer outputs 0 about half the time) */
+    Syn s = syn_default();
+    s.cols = GS_COL_ALL & ~GS_COL_BIT(GS_COL_DEAD_FRAC);
+    s.hist = 1u << GS_HIST_ACT;
+    s.hist_a = 4.0;
+    for (int sick = 0; sick < 2; sick++) {
+        GsTrace *t = build(&s, NULL, NULL);
+        setup_meta(t, 4, "relu", "he_normal", "0.01");
+        for (size_t i = 0; i < s.steps; i++)
+            for (size_t li = 0; li < 5; li++) {
+                double z = li == 4 ? 0.0 : sick && li >= 1 && li <= 2 && i > 0 ? 0.97 : 0.55;
+                fill_hist(t, i, li, GS_HIST_ACT, 1000, relu_out, &z);
+            }
+        GsFindings f = run(t, NULL);
+        assert_well_formed(&f);
+        const GsFinding *d = find(&f, GS_FIND_DEAD_UNITS);
+        if (!sick) {
+            ck_assert_ptr_null(d);
+        } else {
+            ck_assert_ptr_nonnull(d);
+            ck_assert_int_eq(d->layer_first, 2);
+            ck_assert_int_eq(d->layer_last, 3);
+            ck_assert_int_eq(d->step_first, 10);
+            assert_close(ev(d, "max_zero_share"), 0.97, 1e-6);
+            assert_close(ev(d, "threshold"), 0.9, 0);
+            ck_assert_ptr_nonnull(strstr(d->message, "exactly 0"));
+        }
+        gs_findings_fini(&f);
+        gs_trace_destroy(t);
+    }
+    /* a tanh net's histograms do not stand in for the column */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "tanh", "xavier_normal", "0.01");
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_DEAD_UNITS));
+    ck_assert_ptr_nonnull(strstr(f.skipped, "dead_units: no 'dead_frac' column"));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
+START_TEST(heavy_tail_from_grad_hist)
+{
+    Syn s = syn_default();
+    s.hist = 1u << GS_HIST_GRAD;
+    for (int heavy = 0; heavy < 2; heavy++) {
+        GsTrace *t = build(&s, NULL, NULL);
+        setup_meta(t, 4, "relu", "he_normal", "0.01");
+        for (size_t i = 0; i < s.steps; i++)
+            for (size_t li = 0; li < 5; li++) {
+                int h = heavy && li == 1;
+                fill_hist(t, i, li, GS_HIST_GRAD, 4096, grad_entries, &h);
+            }
+        GsFindings f = run(t, NULL);
+        assert_well_formed(&f);
+        const GsFinding *x = find(&f, GS_FIND_HEAVY_TAIL);
+        if (!heavy) {
+            /* a Gaussian gradient: 1.4% of the squared norm in its largest 0.1% */
+            ck_assert_ptr_null(x);
+            ck_assert_uint_eq(f.n, 0);
+        } else {
+            /* 4 entries of 0.15 against 4092 of 1.5e-4: they carry 99.9% */
+            ck_assert_ptr_nonnull(x);
+            ck_assert_int_eq(x->severity, GS_SEV_INFO);
+            ck_assert_int_eq(x->layer_first, 2);
+            ck_assert_int_eq(x->layer_last, 2);
+            ck_assert(ev(x, "top_permille_share") > 0.99);
+            /* median entry in the bin of 1.5e-4, the largest in that of 0.15: 3 decades */
+            assert_close(ev(x, "max_over_median_decades"), 3.0, 0);
+            ck_assert_ptr_nonnull(strstr(x->message, "largest 0.1%"));
+        }
+        gs_findings_fini(&f);
+        gs_trace_destroy(t);
+    }
+    /* fewer than 1000 entries: 0.1% is not even one, nothing is judged */
+    GsTrace *t = build(&s, NULL, NULL);
+    setup_meta(t, 4, "relu", "he_normal", "0.01");
+    int h = 1;
+    for (size_t i = 0; i < s.steps; i++)
+        for (size_t li = 0; li < 5; li++)
+            fill_hist(t, i, li, GS_HIST_GRAD, 900, grad_entries, &h);
+    GsFindings f = run(t, NULL);
+    ck_assert_ptr_null(find(&f, GS_FIND_HEAVY_TAIL));
+    gs_findings_fini(&f);
+    gs_trace_destroy(t);
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
@@ -1743,6 +1936,9 @@ Suite *gs_test_suite(void)
     tcase_add_test(r, not_learning_synthetic);
     tcase_add_test(r, torch_fixes_in_torch_terms);
     tcase_add_test(r, frozen_synthetic);
+    tcase_add_test(r, hist_saturation_pileup);
+    tcase_add_test(r, hist_dead_zero_spike);
+    tcase_add_test(r, heavy_tail_from_grad_hist);
     tcase_add_test(r, inputs_unscaled_needs_layer1);
     tcase_add_test(r, vanishing_sigmoid);
     tcase_add_test(r, vanishing_relu_xavier_act_grad);

@@ -28,6 +28,8 @@ typedef enum {
     GS_FIND_FROZEN,          /* a layer without a gradient (info) */
     GS_FIND_VANISHING_TIME,  /* ||dL/dh_t|| of a recurrent layer vanishes going back in time */
     GS_FIND_EXPLODING_TIME,  /* ... or grows going back in time */
+    GS_FIND_HEAVY_TAIL,      /* a few entries carry most of a layer's gradient norm (info; needs
+                                gradient histograms) */
     GS_FIND_COUNT
 } GsFindingKind;
 
@@ -79,6 +81,10 @@ typedef struct {
     double input_std_high; /* largest input feature std above this: inputs unscaled (10) */
     double input_std_low;  /* largest input feature std below this: inputs unscaled (0.01) */
     double not_learning;   /* best loss within this fraction of the baseline: not learning */
+    double zero_spike;     /* act histograms, no dead_frac column: share of outputs exactly 0
+                              above this: dead units (0.9; a healthy ReLU layer has about 0.5) */
+    double heavy_tail;     /* share of ||dL/dW||^2 in the largest 0.1% of entries above this:
+                              heavy tail (0.5; a Gaussian gradient puts 1.4% there) */
 } GsThresholds;
 
 /* The threshold table (for --help, the README and tests): count, then key i's name,

@@ -123,8 +123,124 @@ double dg_median_finite(double *v, size_t n)
     return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
 }
 
+int dg_has_hist(const Ctx *c, GsHistKind k)
+{
+    return (gs_trace_hist_kinds(c->t) & (1u << k)) != 0;
+}
+
+/* Entries a histogram counted: zeros, NaN, +-Inf and the log bins; NaN when not recorded. */
+static double hist_total(const float *b)
+{
+    double n = 0;
+    for (size_t j = 0; j < GS_HIST_LIN0; j++)
+        n += (double)b[j];
+    return n;
+}
+
+/* Geometric centre of log bin j: 10^(-30 + (j + 1/2) / 4). */
+static double log_centre(size_t j)
+{
+    return pow(10.0, GS_HIST_LOG_LO + ((double)j + 0.5) * GS_HIST_LOG_STEP);
+}
+
+/* The share of sum x^2 that the largest 0.1% of all entries carry (NaN below 1000 entries), and the decades from the
+ * bin of the median entry (zeros counted as the smallest) to the largest occupied bin, from
+ * the log bins at their geometric centres (each entry's x^2 within a factor 10^0.25 of it).
+ * NaN when the histogram holds no nonzero finite entry. */
+static void hist_tail(const float *b, double *top1, double *span)
+{
+    *top1 = *span = DNAN;
+    double n = hist_total(b), sq = 0;
+    if (!(n >= 1000))
+        return;
+    long jmax = -1;
+    for (size_t j = 0; j < GS_HIST_NLOG; j++)
+        if (b[GS_HIST_LOG0 + j] > 0) {
+            double c = log_centre(j);
+            sq += (double)b[GS_HIST_LOG0 + j] * c * c;
+            jmax = (long)j;
+        }
+    if (jmax < 0 || !(sq > 0))
+        return;
+    /* from the top: whole bins, then the part of the bin that completes 0.1% */
+    double want = 0.001 * n, got = 0, top = 0;
+    for (long j = jmax; j >= 0 && got < want; j--) {
+        double cnt = (double)b[GS_HIST_LOG0 + j];
+        double take = fmin(cnt, want - got);
+        double c = log_centre((size_t)j);
+        top += take * c * c;
+        got += take;
+    }
+    *top1 = top / sq;
+    /* the median entry: zeros below every log bin */
+    double half = 0.5 * n, acc = (double)b[GS_HIST_ZERO];
+    if (acc >= half)
+        return; /* most entries exactly 0: no magnitude to compare with */
+    for (size_t j = 0; j < GS_HIST_NLOG; j++) {
+        acc += (double)b[GS_HIST_LOG0 + j];
+        if (acc >= half) {
+            *span = ((double)jmax - (double)j) * GS_HIST_LOG_STEP;
+            return;
+        }
+    }
+}
+
+/* What layer's act histogram is of: field layer of the PyTorch tracer's `hist_act` list (the
+ * activation's lowercased class name, "output", "state"), else the setup's activation for a
+ * hidden layer and "output" for the last. */
+void dg_layer_act(const Ctx *c, int layer, char *buf, size_t n)
+{
+    const char *list = gs_trace_meta_get(c->t, "hist_act");
+    buf[0] = '\0';
+    if (list) {
+        const char *p = list;
+        for (int k = 1; k < layer && p; k++) {
+            p = strchr(p, ',');
+            p = p ? p + 1 : NULL;
+        }
+        if (p) {
+            size_t len = strcspn(p, ",");
+            snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), p);
+        }
+        return;
+    }
+    snprintf(buf, n, "%s", layer > c->depth ? "output" : c->su.act);
+}
+
+static double hist_stat(const Ctx *c, size_t i, int layer, GsCol col)
+{
+    GsHistKind k = col == DG_COL_HIST_TOP1 || col == DG_COL_HIST_SPAN ? GS_HIST_GRAD : GS_HIST_ACT;
+    if (!dg_has_hist(c, k))
+        return DNAN;
+    const float *b = gs_trace_hist(c->t, i, (size_t)(layer - 1), k);
+    double n = hist_total(b);
+    if (!(n > 0))
+        return DNAN;
+    if (col == DG_COL_HIST_ZERO)
+        return (double)b[GS_HIST_ZERO] / n;
+    if (col == DG_COL_HIST_PILEUP) {
+        /* the flat ends: tanh's at +-1 (the outer bins), sigmoid's at 0 and 1 (the bins
+         * [0, 1/32) and [31/32, 1]); other activations: not judged from the bins */
+        char act[48];
+        dg_layer_act(c, layer, act, sizeof act);
+        int tanh_ = !strcmp(act, "tanh"), sigm = !strcmp(act, "sigmoid");
+        if (gs_trace_hist_act_range(c->t) != 1.0 || !(tanh_ || sigm))
+            return DNAN;
+        double lin = 0;
+        for (size_t j = 0; j < GS_HIST_NLIN; j++)
+            lin += (double)b[GS_HIST_LIN0 + j];
+        double lo = (double)b[GS_HIST_LIN0 + (tanh_ ? 0 : GS_HIST_NLIN / 2)];
+        return lin > 0 ? (lo + (double)b[GS_HIST_LIN0 + GS_HIST_NLIN - 1]) / lin : DNAN;
+    }
+    double top1, span;
+    hist_tail(b, &top1, &span);
+    return col == DG_COL_HIST_TOP1 ? top1 : span;
+}
+
 double dg_get(const Ctx *c, size_t i, int layer, GsCol col)
 {
+    if ((int)col >= GS_COL_COUNT)
+        return hist_stat(c, i, layer, col);
     return gs_trace_get(c->t, i, (size_t)(layer - 1), col);
 }
 

@@ -50,6 +50,11 @@ static const struct {
      "LeCun et al., Efficient BackProp (1998)"},
     {"not_learning", offsetof(GsThresholds, not_learning), 0.05,
      "ours: the best loss never 5% below the constant-prediction baseline"},
+    {"zero_spike", offsetof(GsThresholds, zero_spike), 0.9,
+     "ours: a healthy ReLU layer outputs exactly 0 for about half its entries"},
+    {"heavy_tail", offsetof(GsThresholds, heavy_tail), 0.5,
+     "ours: the largest 0.1% of Gaussian entries carry 1.4% of the sum of squares, of healthy "
+     "ReLU nets' gradients up to 16%"},
 };
 #define N_TH_KEYS (sizeof th_keys / sizeof th_keys[0])
 
@@ -123,7 +128,7 @@ GsStatus gs_thresholds_set(GsThresholds *th, const char *key, const char *value,
 static const char *const kind_names[GS_FIND_COUNT] = {
     "vanishing",        "exploding",        "nonfinite",      "saturation",     "dead_units",
     "update_too_large", "update_too_small", "loss_diverging", "loss_stalled",   "inputs_unscaled",
-    "not_learning",     "frozen",           "vanishing_time", "exploding_time",
+    "not_learning",     "frozen",           "vanishing_time", "exploding_time", "heavy_tail",
 };
 
 static const char *const kind_titles[GS_FIND_COUNT] = {
@@ -141,6 +146,7 @@ static const char *const kind_titles[GS_FIND_COUNT] = {
     "frozen layer",
     "vanishing gradient through time",
     "exploding gradient through time",
+    "heavy-tailed gradient",
 };
 
 const char *gs_finding_kind_title(GsFindingKind kind)
@@ -242,8 +248,8 @@ static const Rule rules[] = {
     {GS_FIND_LOSS_DIVERGING, B(LOSS), 0, rule_loss_diverging},
     {GS_FIND_LOSS_STALLED, B(LOSS), 0, rule_loss_stalled},
     {GS_FIND_INPUTS_UNSCALED, 0, 1, rule_inputs_unscaled},
-    {GS_FIND_DEAD_UNITS, B(DEAD_FRAC), 1, rule_dead},
-    {GS_FIND_SATURATION, B(SATURATION), 1, rule_saturation},
+    {GS_FIND_DEAD_UNITS, 0, 1, rule_dead},
+    {GS_FIND_SATURATION, 0, 1, rule_saturation},
     {GS_FIND_VANISHING_TIME, 0, 1, rule_vanishing_time},
     {GS_FIND_EXPLODING_TIME, 0, 0, rule_exploding_time},
     {GS_FIND_VANISHING, B(GRAD_NORM), 1, rule_vanishing},
@@ -252,6 +258,7 @@ static const Rule rules[] = {
     {GS_FIND_UPDATE_TOO_LARGE, B(UPDATE_RATIO), 1, rule_update_large},
     {GS_FIND_UPDATE_TOO_SMALL, B(UPDATE_RATIO), 1, rule_update_small},
     {GS_FIND_NOT_LEARNING, B(LOSS), 0, rule_not_learning},
+    {GS_FIND_HEAVY_TAIL, 0, 1, rule_heavy_tail},
 };
 #undef B
 
@@ -261,7 +268,7 @@ static const GsFindingKind causal[] = {
     GS_FIND_VANISHING_TIME,   GS_FIND_EXPLODING,       GS_FIND_VANISHING,
     GS_FIND_DEAD_UNITS,       GS_FIND_SATURATION,      GS_FIND_UPDATE_TOO_LARGE,
     GS_FIND_UPDATE_TOO_SMALL, GS_FIND_LOSS_DIVERGING,  GS_FIND_LOSS_STALLED,
-    GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN,
+    GS_FIND_NOT_LEARNING,     GS_FIND_FROZEN,          GS_FIND_HEAVY_TAIL,
 };
 #define N_CAUSAL (sizeof causal / sizeof causal[0])
 
@@ -289,6 +296,9 @@ static long explainer(const GsFindings *fs, const long *idx, const Ctx *c, size_
     GsFindingKind k = fs->items[i].kind;
     if (k == GS_FIND_FROZEN)
         return -1;
+    /* a few active units among saturated or dead ones carry the whole gradient */
+    if (k == GS_FIND_HEAVY_TAIL && (idx[GS_FIND_SATURATION] >= 0 || idx[GS_FIND_DEAD_UNITS] >= 0))
+        return idx[GS_FIND_SATURATION] >= 0 ? idx[GS_FIND_SATURATION] : idx[GS_FIND_DEAD_UNITS];
     long in = idx[GS_FIND_INPUTS_UNSCALED], ex = idx[GS_FIND_EXPLODING],
          va = idx[GS_FIND_VANISHING], de = idx[GS_FIND_DEAD_UNITS], sa = idx[GS_FIND_SATURATION],
          ul = idx[GS_FIND_UPDATE_TOO_LARGE], us = idx[GS_FIND_UPDATE_TOO_SMALL],

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "gradscope/diagnose.h"
+#include "gradscope/hist.h"
 #include "gradscope/setup.h"
 
 /* NAN is a float constant; as a double it avoids promotions in ?: expressions. */
@@ -75,6 +76,17 @@ int dg_is_adaptive(const Setup *su);
 const char *dg_act_label(const Setup *su);
 int dg_cmp_double(const void *a, const void *b);
 double dg_median_finite(double *v, size_t n);
+/* Statistics of the trace's histograms (gradscope/hist.h), read through dg_get like columns;
+ * NaN where the histogram was not recorded (or says nothing: no entries). */
+#define DG_COL_HIST_PILEUP ((GsCol)(GS_COL_COUNT + 0)) /* act, tanh-like range A = 1 only: share                                                           of outputs in the two outer linear                                                           bins, |h| > 31/32 */
+#define DG_COL_HIST_ZERO ((GsCol)(GS_COL_COUNT + 1)) /* act: share of outputs exactly 0 */
+#define DG_COL_HIST_TOP1 ((GsCol)(GS_COL_COUNT + 2)) /* grad: share of sum g^2 in the largest                                                         1% of entries (bin centres) */
+#define DG_COL_HIST_SPAN ((GsCol)(GS_COL_COUNT + 3)) /* grad: decades from the median |g| bin                                                         to the largest one */
+/* What layer's (1-based) act histogram is of ("tanh", "relu", "output", ...; "" unknown). */
+void dg_layer_act(const Ctx *c, int layer, char *buf, size_t n);
+/* 1 when the trace has histograms of kind k. */
+int dg_has_hist(const Ctx *c, GsHistKind k);
+/* Value of column col (a trace column or DG_COL_HIST_*) at recorded step i, layer (1-based). */
 double dg_get(const Ctx *c, size_t i, int layer, GsCol col);
 double dg_layer_median(Ctx *c, int layer, GsCol col, size_t i0, size_t i1);
 double dg_safe_ratio(double num, double den);
@@ -112,6 +124,7 @@ void rule_loss_stalled(Ctx *c);
 void rule_inputs_unscaled(Ctx *c);
 void rule_not_learning(Ctx *c);
 void rule_frozen(Ctx *c);
+void rule_heavy_tail(Ctx *c);
 /* Through time (rules_time.c): silent on traces without ||dL/dh_t|| series. */
 void rule_vanishing_time(Ctx *c);
 void rule_exploding_time(Ctx *c);
