@@ -114,9 +114,13 @@ GsStatus gs_plot_grid(const GsGridOptions *o, const char *path, GsError *err);
 typedef enum {
     GS_DIST_HEATMAP = 0, /* per layer: training step x log10|x| bins, colour = fraction of entries,
                             strips for exact zeros, NaN and +-Inf above; small multiples */
-    GS_DIST_PROFILE      /* per layer curves of the activation (signed) and gradient (log10|g|)
+    GS_DIST_PROFILE,     /* per layer curves of the activation (signed) and gradient (log10|g|)
                             histograms at the first and the last recorded step */
+    GS_DIST_CASES        /* several runs side by side (cases[]): one row each, the activation and
+                            the gradient histograms per layer at the first recorded step */
 } GsDistFigure;
+/* Most runs a GS_DIST_CASES figure shows. */
+#define GS_DIST_MAX_CASES 4
 /* Most layers one distribution figure shows. */
 #define GS_DIST_MAX_LAYERS 8
 /* What gs_plot_distributions draws. Fill with gs_dist_options_default, then set fields. */
@@ -130,6 +134,13 @@ typedef struct {
     double scale;                      /* PNG device scale, default 1 */
     const char *title;                 /* NULL: built from the kind and the metadata */
     const char *source_name;           /* shown in the title when there is no metadata */
+    /* GS_DIST_CASES: the runs (trace is ignored), each with its row label; each must hold
+     * 'act' and 'grad' histograms. Layers: every one up to GS_DIST_MAX_LAYERS, else evenly
+     * spaced with the first and the last, per run. */
+    size_t n_cases;
+    const GsTrace *cases[GS_DIST_MAX_CASES];
+    const char *case_labels[GS_DIST_MAX_CASES];
+    const char *subtitle; /* GS_DIST_CASES: a line under the title; NULL: what the figure shows */
 } GsDistOptions;
 
 /* Fills the defaults above (trace NULL). Cannot fail. */

@@ -106,11 +106,16 @@ typedef struct {
     char primary[32];            /* the root cause the run's diagnosis must name first; "" any */
     int metric;      /* heatmap column (GsCol) the caption talks about; grad_norm default */
     char quick[256]; /* options applied by --quick (smaller runs) */
+    int dist_figure; /* figure = distributions: the cases' histograms side by side (needs cases
+                        and histograms), not their heatmaps */
+    size_t n_case_expect; /* expect_case lines: one per case, in case order (0: none) */
+    char case_expect[GS_LESSON_MAX_CASES][128]; /* as expect, of that case's run */
 } GsLesson;
 
 /* Parses scenario text (INI: [run] keys as the setup table, [lesson] keys title, caption
  * (repeatable), cure, cure_label, vary (repeatable), case (repeatable), expect,
- * expect_cured, expect_cured_full, primary (a finding kind), metric (a trace column), quick;
+ * expect_cured, expect_cured_full, expect_case (repeatable, one per case), figure
+ * (distributions), primary (a finding kind), metric (a trace column), quick;
  * '#'/';' comments). name labels errors ("NAME:LINE: ..."). Unknown sections/keys and bad values
  * fail with GS_ERR_INVALID; *out untouched then. */
 GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsError *err);

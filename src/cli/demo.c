@@ -98,6 +98,7 @@ typedef struct {
     LessonKind kind;
     int ok; /* expectations held */
     char verdict[2][300];
+    char case_verdict[GS_LESSON_MAX_CASES][300]; /* distribution lessons: each case's */
     char note[600];   /* clipping statistics etc. */
     char margin[700]; /* by how much each claim held */
 } Lesson;
@@ -574,7 +575,9 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
           "lessons (12 to 14) add a heatmap through time: time steps t of the sequence from "
           "the first (t = 1, bottom) to the last (t = T, top), colour = how much of the "
           "gradient at the last step reaches step t (white = all of it, blue = less, orange = "
-          "more).</p>\n<nav><ul>\n",
+          "more). Lesson 15 looks beneath the norms: each layer's histogram of activations "
+          "and of gradient entries, which shows the shape a norm hides (a pile-up at the ends of "
+          "tanh, a spike at exactly 0).</p>\n<nav><ul>\n",
           f);
     for (size_t i = 0; i < n; i++) {
         if (!sel[i])
@@ -602,7 +605,14 @@ static int write_index(const char *dir, const Lesson *ls, const int *sel, size_t
             fputs("</p>\n", f);
         }
         fputs("<p class=\"verdict\">gradscope's diagnosis: ", f);
-        if (l->kind == LESSON_SINGLE) {
+        if (l->L.dist_figure) {
+            for (size_t c = 0; c < l->L.n_cases; c++) {
+                fputs(c ? "; " : "", f);
+                html_escape(f, l->L.case_label[c]);
+                fputs(": ", f);
+                html_escape(f, l->case_verdict[c]);
+            }
+        } else if (l->kind == LESSON_SINGLE) {
             html_escape(f, l->verdict[0]);
         } else {
             fputs(l->kind == LESSON_CURE ? "before: " : "first cell: ", f);
@@ -791,6 +801,111 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
     return rc;
 }
 
+/* The histograms' own reading of a hidden layer stack at recorded step i: the largest share of
+ * outputs piled up at tanh's +-1 (outer linear bins; tanh-like range only) and of outputs
+ * exactly 0, over the hidden layers (not the output layer); NaN when not recorded. */
+static void hist_reading(const GsTrace *t, size_t i, double *pile, double *zero)
+{
+    *pile = *zero = NAN;
+    size_t L = gs_trace_n_layers(t);
+    for (size_t li = 0; li + 1 < L; li++) {
+        const float *b = gs_trace_hist(t, i, li, GS_HIST_ACT);
+        double n = 0, lin = 0;
+        for (size_t j = 0; j < GS_HIST_LIN0; j++)
+            n += (double)b[j];
+        for (size_t j = 0; j < GS_HIST_NLIN; j++)
+            lin += (double)b[GS_HIST_LIN0 + j];
+        if (!(n > 0) || !(lin > 0))
+            continue;
+        double z = (double)b[GS_HIST_ZERO] / n;
+        double p = ((double)b[GS_HIST_LIN0] + (double)b[GS_HIST_LIN0 + GS_HIST_NLIN - 1]) / lin;
+        if (!(z <= *zero))
+            *zero = z;
+        if (gs_trace_hist_act_range(t) == 1.0 && !(p <= *pile))
+            *pile = p;
+    }
+}
+
+/* Renders a distribution lesson (figure = distributions): the cases' histograms side by side.
+ * Each case's expect_case must hold twice: on the full trace, and on the trace without its
+ * saturation and dead_frac columns, where the rules read the histograms alone - so the
+ * distributions the figure shows are what says it. 0 or an exit code. */
+static int render_dist(Lesson *l, const CliJob *jobs, const char *png, const DemoOpts *o)
+{
+    size_t n = l->L.n_cases;
+    GsTrace *tr[GS_LESSON_MAX_CASES] = {0};
+    GsThresholds th;
+    gs_thresholds_default(&th);
+    GsError err = {{0}};
+    int rc = 0;
+    l->ok = 1;
+    for (size_t c = 0; c < n && !rc; c++)
+        rc = cli_batch_load("demo", jobs[l->job0 + c].path, &tr[c]);
+    for (size_t c = 0; c < n && !rc; c++) {
+        GsFindings fs = {0}, fh = {0};
+        if (gs_diagnose(tr[c], &th, &fs, &err) != GS_OK) {
+            rc = cli_fail("demo", "%s: %s", l->L.name, err.msg);
+            break;
+        }
+        gs_plot_verdict(&fs, tr[c], l->case_verdict[c], sizeof l->case_verdict[c]);
+        const char *want = l->L.n_case_expect ? l->L.case_expect[c] : "";
+        char why[200] = "", who[96];
+        int ok = check_expect(want, &fs, why, sizeof why);
+        snprintf(who, sizeof who, "%s", l->L.case_label[c]);
+        margins(l->margin, sizeof l->margin, who, want, &fs, tr[c]);
+        double pile, zero;
+        hist_reading(tr[c], 0, &pile, &zero);
+        if (isfinite(pile))
+            append(l->margin, sizeof l->margin, "step-0 pile-up at +-1 up to %.0f%%; ",
+                   100.0 * pile);
+        if (isfinite(zero) && zero > 0)
+            append(l->margin, sizeof l->margin, "step-0 exact zeros up to %.0f%%; ",
+                   100.0 * zero);
+        /* the histograms alone */
+        gs_trace_set_has(tr[c], GS_COL_SATURATION, 0);
+        gs_trace_set_has(tr[c], GS_COL_DEAD_FRAC, 0);
+        char why2[200] = "";
+        if (gs_diagnose(tr[c], &th, &fh, &err) != GS_OK) {
+            rc = cli_fail("demo", "%s: %s", l->L.name, err.msg);
+        } else if (!check_expect(want, &fh, why2, sizeof why2)) {
+            ok = 0;
+            snprintf(why + strlen(why), sizeof why - strlen(why), "%sfrom the histograms alone: %s",
+                     why[0] ? "; " : "", why2);
+        }
+        if (!ok) {
+            l->ok = 0;
+            fprintf(stderr, "gradscope demo: lesson %s does not show its point: case %s: %s\n",
+                    l->L.name, l->L.case_label[c], why);
+        }
+        gs_findings_fini(&fs);
+        gs_findings_fini(&fh);
+    }
+    if (!rc) {
+        GsDistOptions d;
+        gs_dist_options_default(&d);
+        d.figure = GS_DIST_CASES;
+        d.n_cases = n;
+        for (size_t c = 0; c < n; c++) {
+            d.cases[c] = tr[c];
+            d.case_labels[c] = l->L.case_label[c];
+        }
+        d.title = l->L.title;
+        d.subtitle = "One curve per layer, at step 0 (initialization). Left: activations h on a "
+                     "linear axis over the activation's range (sat = share with |h| > 31/32 of "
+                     "it; zeros = share exactly 0; the output layer's logits beyond the range are "
+                     "clamped to its ends). Right: gradient entries on one log axis for every "
+                     "row.";
+        d.width = o->width;
+        /* rows of at most 9 legend entries need about 450 px each */
+        d.height = (int)fmax((double)o->height, 200.0 + 460.0 * (double)n);
+        if (gs_plot_distributions(&d, png, &err) != GS_OK)
+            rc = cli_fail("demo", "%s", err.msg);
+    }
+    for (size_t c = 0; c < n; c++)
+        gs_trace_destroy(tr[c]);
+    return rc;
+}
+
 /* Renders a grid lesson (vary or cases): expectations on the first and the last cell. */
 static int render_grid(Lesson *l, const CliJob *jobs, const char *png)
 {
@@ -928,12 +1043,18 @@ int cli_demo(int argc, char **argv)
         char png[4200];
         snprintf(png, sizeof png, "%s/%s.png", o.out_dir, l->L.name);
         int grid = l->kind == LESSON_VARY || l->kind == LESSON_CASES;
-        rc = grid ? render_grid(l, jobs, png) : render_report(l, jobs, png, &o);
+        rc = l->L.dist_figure ? render_dist(l, jobs, png, &o)
+             : grid           ? render_grid(l, jobs, png)
+                              : render_report(l, jobs, png, &o);
         all_ok &= l->ok;
         if (!rc && !o.quiet)
-            printf("%-22s %s  [%s%s%s] -> %s\n", l->L.name, l->ok ? "ok  " : "MISS", l->verdict[0],
+            printf("%-22s %s  [%s%s%s] -> %s\n", l->L.name, l->ok ? "ok  " : "MISS",
+                   l->L.dist_figure ? l->case_verdict[0] : l->verdict[0],
                    l->kind != LESSON_SINGLE ? " | " : "",
-                   l->kind != LESSON_SINGLE ? l->verdict[1] : "", png);
+                   l->L.dist_figure           ? l->case_verdict[l->L.n_cases - 1]
+                   : l->kind != LESSON_SINGLE ? l->verdict[1]
+                                              : "",
+                   png);
         if (!rc && !o.quiet && l->margin[0])
             printf("    margin: %s\n", l->margin);
     }

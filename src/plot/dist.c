@@ -640,7 +640,7 @@ static void curve(cairo_t *cr, GsRect p, const float *b, size_t off, size_t nb, 
 /* One panel of the profile: kind k at recorded step i for the layers, into r. */
 static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, size_t nl,
                           GsHistKind k, size_t i, double log_lo, double log_hi, GsRect r,
-                          double font)
+                          double font, const char *label)
 {
     cairo_save(cr);
     gs_draw_log_bounds(cr, &r);
@@ -657,7 +657,12 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
         cairo_restore(cr);
         return;
     }
-    snprintf(title, sizeof title, "%s at step %ld", what, gs_trace_step(t, i));
+    if (label)
+        snprintf(title, sizeof title, "%s \xe2\x80\x94 %s at step %ld", label,
+                 act ? "activations h (signed)" : "gradients |\xe2\x88\x82L/\xe2\x88\x82W|",
+                 gs_trace_step(t, i));
+    else
+        snprintf(title, sizeof title, "%s at step %ld", what, gs_trace_step(t, i));
     double th = gs_panel_title(cr, r, font, title);
     double leg_w = fmin(font * 15.5, r.w * 0.42);
     GsRect p = {r.x + gs_axes_left_margin(font), r.y + th + font * 0.3,
@@ -819,10 +824,40 @@ void gs_dist_profile_draw(cairo_t *cr, const GsTrace *t, const size_t *layers, s
                    {r.x + pw + gx, r.y, pw, ph},
                    {r.x, r.y + ph + gy, pw, ph},
                    {r.x + pw + gx, r.y + ph + gy, pw, ph}};
-    profile_panel(cr, t, layers, n_layers, GS_HIST_ACT, ia0, lo, hi, q[0], font);
-    profile_panel(cr, t, layers, n_layers, GS_HIST_GRAD, ig0, lo, hi, q[1], font);
-    profile_panel(cr, t, layers, n_layers, GS_HIST_ACT, ia1, lo, hi, q[2], font);
-    profile_panel(cr, t, layers, n_layers, GS_HIST_GRAD, ig1, lo, hi, q[3], font);
+    profile_panel(cr, t, layers, n_layers, GS_HIST_ACT, ia0, lo, hi, q[0], font, NULL);
+    profile_panel(cr, t, layers, n_layers, GS_HIST_GRAD, ig0, lo, hi, q[1], font, NULL);
+    profile_panel(cr, t, layers, n_layers, GS_HIST_ACT, ia1, lo, hi, q[2], font, NULL);
+    profile_panel(cr, t, layers, n_layers, GS_HIST_GRAD, ig1, lo, hi, q[3], font, NULL);
+}
+
+
+/* One row per run of a GS_DIST_CASES figure: the activation and the gradient histograms of
+ * its layers at its first recorded step with data, the gradients on one log range shared by
+ * every row (so the rows compare). */
+static void cases_draw(cairo_t *cr, const GsDistOptions *o, size_t layers[][GS_DIST_MAX_LAYERS],
+                       const size_t *nl, GsRect r, double font)
+{
+    const float *gb[GS_DIST_MAX_CASES * GS_DIST_MAX_LAYERS];
+    size_t ng = 0, ia[GS_DIST_MAX_CASES], ig[GS_DIST_MAX_CASES];
+    for (size_t c = 0; c < o->n_cases; c++) {
+        const GsTrace *t = o->cases[c];
+        ia[c] = step_with_data(t, GS_HIST_ACT, layers[c], nl[c], 0);
+        ig[c] = step_with_data(t, GS_HIST_GRAD, layers[c], nl[c], 0);
+        for (size_t a = 0; a < nl[c] && ig[c] < gs_trace_n_steps(t); a++)
+            gb[ng++] = gs_trace_hist(t, ig[c], layers[c][a], GS_HIST_GRAD);
+    }
+    double lo, hi;
+    gs_dist_log_range_bins(gb, ng, &lo, &hi);
+    double gx = font * 1.5, gy = font * 1.2;
+    double pw = (r.w - gx) / 2, ph = (r.h - gy * (double)(o->n_cases - 1)) / (double)o->n_cases;
+    for (size_t c = 0; c < o->n_cases; c++) {
+        double y = r.y + (ph + gy) * (double)c;
+        GsRect qa = {r.x, y, pw, ph}, qg = {r.x + pw + gx, y, pw, ph};
+        profile_panel(cr, o->cases[c], layers[c], nl[c], GS_HIST_ACT, ia[c], lo, hi, qa, font,
+                      o->case_labels[c]);
+        profile_panel(cr, o->cases[c], layers[c], nl[c], GS_HIST_GRAD, ig[c], lo, hi, qg, font,
+                      o->case_labels[c]);
+    }
 }
 
 /* ---- the page ---------------------------------------------------------------------- */
@@ -938,6 +973,7 @@ static const char *kind_title(GsHistKind k)
 
 typedef struct {
     const GsDistOptions *o;
+    size_t case_layers[GS_DIST_MAX_CASES][GS_DIST_MAX_LAYERS], case_nl[GS_DIST_MAX_CASES];
     GsDistPage pg;
     size_t layers[GS_DIST_MAX_LAYERS], n;
     GsDistMap maps[GS_DIST_MAX_LAYERS];
@@ -955,6 +991,25 @@ static void draw_cb(cairo_t *cr, void *ctx)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     char title[512], sub[512];
+    if (o->figure == GS_DIST_CASES) {
+        /* the runs differ in their setup: no metadata line, each row names its run */
+        GsRect tr = pg->pg.title;
+        gs_draw_log_bounds(cr, &tr);
+        GsTextStyle ts = gs_text_style(f * 1.35);
+        ts.bold = 1;
+        gs_text_draw(cr, &ts, tr.x, tr.y, 0, 0, 0, tr.w,
+                     o->title ? o->title : "Distributions at the first step, run by run");
+        GsTextStyle ss = gs_text_style(f * 0.9);
+        gs_text_wrap(cr, &ss, tr.x, tr.y + f * 2.0, tr.w, 2, 0,
+                     o->subtitle ? o->subtitle
+                                 : "One curve per layer. Activations on a linear axis over the "
+                                   "activation's range; gradients on one log axis for every "
+                                   "row. \xe2\x89\x88: estimated from the bins.");
+        gs_draw_log_bounds(cr, &pg->pg.panel[0]);
+        cases_draw(cr, o, pg->case_layers, pg->case_nl, pg->pg.panel[0], f);
+        gs_draw_log_bounds(cr, NULL);
+        return;
+    }
     if (o->figure == GS_DIST_HEATMAP) {
         snprintf(title, sizeof title, "%s%s%s", o->title ? "" : "Distribution over training: ",
                  o->title ? o->title : kind_title(o->kind),
@@ -990,11 +1045,57 @@ static void draw_cb(cairo_t *cr, void *ctx)
     gs_draw_log_bounds(cr, NULL);
 }
 
+
+static GsStatus check_size(const GsDistOptions *o, GsError *err)
+{
+    if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
+        return gs_error(err, GS_ERR_INVALID,
+                        "distribution figure: size %dx%d is out of range "
+                        "(200..20000 each)",
+                        o->width, o->height);
+    if (!(o->scale >= 0.25 && o->scale <= 8.0))
+        return gs_error(err, GS_ERR_INVALID,
+                        "distribution figure: scale %g is out of range (0.25..8)", o->scale);
+    return GS_OK;
+}
+
+/* The GS_DIST_CASES page: checks every run, picks its layers, renders. */
+static GsStatus cases_page(const GsDistOptions *o, const char *path, GsError *err)
+{
+    GsStatus st = check_size(o, err);
+    if (st != GS_OK)
+        return st;
+    if (o->n_cases < 1 || o->n_cases > GS_DIST_MAX_CASES)
+        return gs_error(err, GS_ERR_INVALID, "distribution cases: %zu runs given (1..%d)",
+                        o->n_cases, GS_DIST_MAX_CASES);
+    Page pg;
+    memset(&pg, 0, sizeof pg);
+    pg.o = o;
+    unsigned need = (1u << GS_HIST_ACT) | (1u << GS_HIST_GRAD);
+    for (size_t c = 0; c < o->n_cases; c++) {
+        const GsTrace *t = o->cases[c];
+        const char *lab = o->case_labels[c] ? o->case_labels[c] : "?";
+        if (!t || gs_trace_n_steps(t) == 0)
+            return gs_error(err, GS_ERR_INVALID, "distribution cases: run %zu (%s) has no "
+                            "recorded steps", c + 1, lab);
+        if ((gs_trace_hist_kinds(t) & need) != need)
+            return gs_error(err, GS_ERR_INVALID,
+                            "distribution cases: run %zu (%s) lacks 'act' or 'grad' histograms "
+                            "(--hist grad,act)", c + 1, lab);
+        pg.case_nl[c] = default_layers(gs_trace_n_layers(t), GS_DIST_PROFILE, pg.case_layers[c]);
+    }
+    gs_dist_page_layout(o->width, o->height, 1, &pg.pg);
+    pg.pg.panel[0].w = o->width - 2 * pg.pg.margin;
+    return gs_plot_render(path, o->width, o->height, o->scale, draw_cb, &pg, err);
+}
+
 GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError *err)
 {
     GsStatus st = gs_plot_check_path(path, err);
     if (st != GS_OK)
         return st;
+    if (o->figure == GS_DIST_CASES)
+        return cases_page(o, path, err);
     const GsTrace *t = o->trace;
     if (!t || gs_trace_n_steps(t) == 0)
         return gs_error(err, GS_ERR_INVALID,
@@ -1004,14 +1105,8 @@ GsStatus gs_plot_distributions(const GsDistOptions *o, const char *path, GsError
         return gs_error(err, GS_ERR_INVALID,
                         "distribution figure: the trace holds no histograms (record them with "
                         "--hist grad,act,update; a CSV needs its .hist.npy side file beside it)");
-    if (o->width < 200 || o->width > 20000 || o->height < 200 || o->height > 20000)
-        return gs_error(err, GS_ERR_INVALID,
-                        "distribution figure: size %dx%d is out of range "
-                        "(200..20000 each)",
-                        o->width, o->height);
-    if (!(o->scale >= 0.25 && o->scale <= 8.0))
-        return gs_error(err, GS_ERR_INVALID,
-                        "distribution figure: scale %g is out of range (0.25..8)", o->scale);
+    if ((st = check_size(o, err)) != GS_OK)
+        return st;
     if (o->figure != GS_DIST_HEATMAP && o->figure != GS_DIST_PROFILE)
         return gs_error(err, GS_ERR_INVALID, "distribution figure: unknown figure %d",
                         (int)o->figure);

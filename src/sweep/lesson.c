@@ -3,6 +3,7 @@
  * the scenarios embedded in the binary and files on disk go through the same code. */
 #include "gradscope/diagnose.h"
 #include "gradscope/sweep.h"
+#include "gradscope/hist.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -79,6 +80,27 @@ static GsStatus lesson_key(GsLesson *L, const char *key, const char *v, const ch
     }
     if (!strcmp(key, "expect"))
         return copy_field(L->expect, sizeof L->expect, v, name, line, key, err);
+    if (!strcmp(key, "expect_case")) {
+        if (L->n_case_expect >= GS_LESSON_MAX_CASES)
+            return gs_error(err, GS_ERR_INVALID, "%s:%d: at most %d expect_case lines", name,
+                            line, GS_LESSON_MAX_CASES);
+        size_t c = L->n_case_expect;
+        if (copy_field(L->case_expect[c], sizeof L->case_expect[c], v, name, line, key, err))
+            return GS_ERR_INVALID;
+        L->n_case_expect++;
+        return GS_OK;
+    }
+    if (!strcmp(key, "figure")) {
+        if (!strcmp(v, "distributions"))
+            L->dist_figure = 1;
+        else if (!strcmp(v, "heatmaps"))
+            L->dist_figure = 0;
+        else
+            return gs_error(err, GS_ERR_INVALID,
+                            "%s:%d: figure: '%s' is not one of heatmaps, distributions", name,
+                            line, v);
+        return GS_OK;
+    }
     if (!strcmp(key, "expect_cured_full"))
         return copy_field(L->expect_cured_full, sizeof L->expect_cured_full, v, name, line, key,
                           err);
@@ -164,6 +186,16 @@ GsStatus gs_lesson_parse(const char *text, const char *name, GsLesson *out, GsEr
             st = lesson_key(L, key, val, name, line, err);
         }
     }
+    if (st == GS_OK && L->n_case_expect && L->n_case_expect != L->n_cases)
+        st = gs_error(err, GS_ERR_INVALID, "%s: %zu expect_case lines for %zu cases (one each)",
+                      name, L->n_case_expect, L->n_cases);
+    if (st == GS_OK && L->dist_figure && (L->n_cases < 1 || L->n_cases > 4 || L->sweep.n_axes))
+        st = gs_error(err, GS_ERR_INVALID,
+                      "%s: figure = distributions needs 1 to 4 case lines (and no vary)", name);
+    if (st == GS_OK && L->dist_figure && !(L->spec.hist & (1u << GS_HIST_ACT) &&
+                                           L->spec.hist & (1u << GS_HIST_GRAD)))
+        st = gs_error(err, GS_ERR_INVALID,
+                      "%s: figure = distributions needs hist = grad,act (or all) in [run]", name);
     if (st == GS_OK && !L->title[0])
         snprintf(L->title, sizeof L->title, "%s", name);
     if (st == GS_OK)
