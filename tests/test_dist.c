@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "gradscope/hist.h"
@@ -508,6 +509,67 @@ START_TEST(profile_renders_unclipped)
 }
 END_TEST
 
+START_TEST(cases_figure)
+{
+    /* two runs side by side: a tanh-like one (A = 1) and a ReLU-like one (A = 4) */
+    GsTrace *a = hist_trace((1u << GS_HIST_GRAD) | (1u << GS_HIST_ACT));
+    GsTrace *b = NULL;
+    ck_assert_int_eq(gs_trace_create(2, GS_COL_BIT(GS_COL_GRAD_NORM), &b), GS_OK);
+    ck_assert_int_eq(gs_trace_hist_enable(b, (1u << GS_HIST_GRAD) | (1u << GS_HIST_ACT), 4.0),
+                     GS_OK);
+    float x[8] = {0, 0, 0, 0, 0, 0, 1.0f, 2.0f}; /* 75% exact zeros */
+    for (long st = 0; st < 2; st++) {
+        double *row;
+        ck_assert_int_eq(gs_trace_add_step(b, st, &row), GS_OK);
+        for (size_t li = 0; li < 2; li++) {
+            gs_hist_add(gs_trace_hist_slot(b, (size_t)st, li, GS_HIST_ACT), x, 8, 4.0);
+            gs_hist_add(gs_trace_hist_slot(b, (size_t)st, li, GS_HIST_GRAD), x, 8, 0.0);
+        }
+        gs_trace_commit_step(b);
+    }
+    GsDistOptions o;
+    gs_dist_options_default(&o);
+    o.figure = GS_DIST_CASES;
+    o.n_cases = 2;
+    o.cases[0] = a;
+    o.cases[1] = b;
+    o.case_labels[0] = "tanh run";
+    o.case_labels[1] = "relu run";
+    o.title = "Two runs";
+    o.height = 1100;
+    GsDrawLog *log = malloc(sizeof *log);
+    ck_assert_ptr_nonnull(log);
+    cairo_surface_t *s = render(&o, "cases.png", log);
+    ck_assert_msg(log->elided == 0, "elided: %s", log->first_elided);
+    ck_assert_msg(log->outside == 0, "outside: %s", log->first_outside);
+    ck_assert_ptr_nonnull(strstr(log->text, "Two runs"));
+    ck_assert_ptr_nonnull(strstr(log->text, "tanh run \xe2\x80\x94 activations h (signed) at step 0"));
+    ck_assert_ptr_nonnull(strstr(log->text, "relu run \xe2\x80\x94 gradients"));
+    ck_assert_ptr_nonnull(strstr(log->text, "sat 50.0%"));   /* run 1, layer 1 */
+    ck_assert_ptr_nonnull(strstr(log->text, "zeros 75.0%")); /* run 2's activations */
+    ck_assert_ptr_nonnull(strstr(log->text, "zeros 75%"));   /* run 2's gradients */
+    /* the rows split the page: the second run's titles are in its lower half */
+    ck_assert_int_eq(cairo_image_surface_get_height(s), 1100);
+    cairo_surface_destroy(s);
+    /* errors name the run */
+    GsTrace *g = hist_trace(1u << GS_HIST_GRAD);
+    o.cases[1] = g;
+    GsError err = {{0}};
+    char path[512];
+    snprintf(path, sizeof path, "%s/cases_bad.png", gs_tmpdir);
+    ck_assert_int_eq(gs_plot_distributions(&o, path, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "run 2 (relu run)"));
+    o.n_cases = 0;
+    ck_assert_int_eq(gs_plot_distributions(&o, path, &err), GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "0 runs"));
+    ck_assert_int_eq(access(path, F_OK), -1);
+    free(log);
+    gs_trace_destroy(a);
+    gs_trace_destroy(b);
+    gs_trace_destroy(g);
+}
+END_TEST
+
 START_TEST(report_panel)
 {
     /* a report of a trace with gradient histograms gets layer 1's distribution panel */
@@ -688,6 +750,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, page_layout_inside);
     tcase_add_test(tc, heatmap_pixels);
     tcase_add_test(tc, profile_renders_unclipped);
+    tcase_add_test(tc, cases_figure);
     tcase_add_test(tc, report_panel);
     tcase_add_test(tc, options_errors);
     tcase_add_test(tc, parse_layers);

@@ -268,6 +268,31 @@ START_TEST(lesson_parse)
     ck_assert_int_eq(gs_lesson_parse("[lesson]\nmetric = step\n", "bad", L, &err),
                      GS_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err.msg, "bad:2"));
+    /* a distribution lesson: cases, one expectation each, histograms recorded */
+    const char *dist = "[run]\nhist = grad,act\n[lesson]\nfigure = distributions\n"
+                       "case = a: --act tanh\ncase = b: --act relu\n"
+                       "expect_case = saturation\nexpect_case = none\n";
+    ck_assert_int_eq(gs_lesson_parse(dist, "d", L, &err), GS_OK);
+    ck_assert_int_eq(L->dist_figure, 1);
+    ck_assert_uint_eq(L->n_case_expect, 2);
+    ck_assert_str_eq(L->case_expect[0], "saturation");
+    ck_assert_str_eq(L->case_expect[1], "none");
+    ck_assert_int_eq(gs_lesson_parse("[run]\nhist = grad,act\n[lesson]\ncase = a: --act tanh\n"
+                                     "expect_case = none\nexpect_case = none\n",
+                                     "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "2 expect_case lines for 1 cases"));
+    ck_assert_int_eq(gs_lesson_parse("[lesson]\nfigure = distributions\ncase = a: --act tanh\n",
+                                     "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "hist = grad,act"));
+    ck_assert_int_eq(gs_lesson_parse("[run]\nhist = all\n[lesson]\nfigure = distributions\n",
+                                     "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "1 to 4 case lines"));
+    ck_assert_int_eq(gs_lesson_parse("[lesson]\nfigure = pies\n", "bad", L, &err),
+                     GS_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'pies'"));
     free(L);
 }
 END_TEST

@@ -13,6 +13,7 @@
 #include "gradscope/data.h"
 #include "gradscope/npy.h"
 #include "util/csv.h"
+#include "trace/atomic_file.h"
 
 /* Fixture directory: $GS_TEST_DATA, else tests/data (run from the source root). */
 static const char *data_dir(void)
@@ -1605,11 +1606,35 @@ START_TEST(test_series_cut_off)
 }
 END_TEST
 
+/* A killed writer's temporary files are removed on request, and only those of that path. */
+START_TEST(test_atomic_remove_stale)
+{
+    const char *names[] = {"run.csv.tmp.Ab12Cd", "run.csv.tmp.Zz99Yy", "run.csv.tmp.short",
+                           "other.csv.tmp.Ab12Cd", "run.csv"};
+    char p[600];
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", gs_tmpdir, names[i]);
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/run.csv", gs_tmpdir);
+    ck_assert_int_eq(gs_atomic_remove_stale(p), 2);
+    int want[] = {0, 0, 1, 1, 1};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", gs_tmpdir, names[i]);
+        ck_assert_msg((access(p, F_OK) == 0) == want[i], "%s", names[i]);
+        remove(p);
+    }
+}
+END_TEST
+
 Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("trace");
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, test_col_names);
+    tcase_add_test(tc, test_atomic_remove_stale);
     tcase_add_test(tc, test_add_get);
     tcase_add_test(tc, test_has);
     tcase_add_test(tc, test_meta);

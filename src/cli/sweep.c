@@ -11,6 +11,8 @@
 #include "cli/report_opts.h"
 #include "gradscope/plot.h"
 #include "gradscope/sweep.h"
+#include "trace/atomic_file.h"
+#include "trace/trace_priv.h"
 #include "util/fs.h"
 
 #define MAX_GRID 64
@@ -287,6 +289,20 @@ int cli_sweep(int argc, char **argv)
     if (cli_check_output("sweep", "-o", grid_path, ".png|.svg|.pdf")) {
         rc = GS_EXIT_USAGE;
         goto done;
+    }
+    /* a sweep killed with SIGKILL may have left temporary files of the outputs this run
+     * writes (its slice's traces; the summary and grid when it is not a shard): remove them */
+    for (size_t i = lo; i < hi; i++) {
+        char side[4200];
+        gs_atomic_remove_stale(jobs[i].path);
+        if (gs_trace_hist_side_path(jobs[i].path, side, sizeof side))
+            gs_atomic_remove_stale(side);
+    }
+    if (!o.shard || (si == 1 && sn == 1)) {
+        char sp[4200];
+        snprintf(sp, sizeof sp, "%s/summary.csv", o.out_dir);
+        gs_atomic_remove_stale(grid_path);
+        gs_atomic_remove_stale(sp);
     }
     /* resume: a complete trace of the same length is kept */
     CliJob *todo = calloc(hi - lo + 1, sizeof *todo);

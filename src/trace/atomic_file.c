@@ -2,6 +2,8 @@
  * files in flight are listed so that a signal handler can remove them. */
 #include "trace/atomic_file.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -164,4 +166,34 @@ void gs_atomic_abort(GsAtomicFile *af)
         fclose(af->fp);
     af->fp = NULL;
     drop_tmp(af, 1);
+}
+
+int gs_atomic_remove_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* exactly base + ".tmp." + the six characters mkstemp filled in */
+        const char *nm = e->d_name;
+        if (strlen(nm) != bl + 11 || strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp.", 5))
+            continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, nm);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(p) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
 }

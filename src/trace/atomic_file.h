@@ -31,6 +31,10 @@ void gs_atomic_remove_all(void);
 /* Forgets the list without removing anything (a forked worker: the files are its
  * parent's). */
 void gs_atomic_forget_all(void);
+/* Removes the temporary files "<path>.tmp.XXXXXX" an earlier process left beside path when
+ * it was killed (SIGKILL cannot be caught) before its commit. Only for a path no other process
+ * is writing now (a resumed sweep's own outputs). Returns how many it removed. */
+int gs_atomic_remove_stale(const char *path);
 /* 0666 & ~umask: the mode every output is created with. */
 mode_t gs_atomic_file_mode(void);
 
