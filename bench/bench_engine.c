@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/record.h"
 #include "gradscope/rng.h"
 #include "nn/gemm.h"
@@ -131,9 +132,11 @@ static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_
 }
 
 /* Seconds per training step through the recorder, recording every step or never. */
-static double train_step(const GsSpec *base, const GsDataset *data, int record, double budget)
+static double train_step(const GsSpec *base, const GsDataset *data, int record, unsigned hist,
+                         double budget)
 {
     GsSpec s = *base;
+    s.hist = hist;
     long steps = 2;
     for (;;) {
         s.steps = steps;
@@ -157,7 +160,8 @@ static double train_step(const GsSpec *base, const GsDataset *data, int record, 
 
 int main(int argc, char **argv)
 {
-    int threads = 1, rounds = ROUNDS;
+    int threads = 1, rounds = ROUNDS, hist = 0;
+    long hist_every = 1;
     double budget = 1.5;
     Shape shapes[MAX_SHAPES];
     size_t n_shapes = 0;
@@ -166,6 +170,10 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
             budget = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--hist"))
+            hist = 1;
+        else if (!strcmp(argv[i], "--hist-every") && i + 1 < argc && atol(argv[i + 1]) > 0)
+            hist_every = atol(argv[++i]);
         else if (!strcmp(argv[i], "--cpu-time"))
             clock_id = CLOCK_PROCESS_CPUTIME_ID;
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc && atoi(argv[i + 1]) > 0)
@@ -176,7 +184,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: bench_engine [--threads N] [--budget SECONDS per setup] "
-                    "[--cpu-time] [--rounds N (default %d)] "
+                    "[--cpu-time] [--rounds N (default %d)] [--hist [--hist-every N]] "
                     "[--shapes d,w,b[;d,w,b...]]\n",
                     ROUNDS);
             return 2;
@@ -197,8 +205,9 @@ int main(int argc, char **argv)
            "SGD, mse, d_in 32, d_out 8; %s time\n",
            openblas_get_corename(), openblas_get_num_threads(), peak_simd_level(), fma_peak,
            clock_id == CLOCK_MONOTONIC ? "wall" : "CPU");
-    printf("%5s %5s %5s %10s %8s %9s %9s %9s %9s %6s\n", "depth", "width", "batch", "steps/s",
-           "GFLOP/s", "gemm_GF/s", "vs_gemm", "probe_ovh", "sgemm_pk", "%peak");
+    printf("%5s %5s %5s %10s %8s %9s %9s %9s %9s %6s%s\n", "depth", "width", "batch", "steps/s",
+           "GFLOP/s", "gemm_GF/s", "vs_gemm", "probe_ovh", "sgemm_pk", "%peak",
+           hist ? "  hist_ovh" : "");
     for (size_t si = 0; si < n_shapes; si++) {
         size_t depth = shapes[si].depth, width = shapes[si].width, B = shapes[si].batch;
         size_t d_in = 32, d_out = 8, n = B;
@@ -224,29 +233,39 @@ int main(int argc, char **argv)
         s.batch = (long)B;
         s.lr = 1e-4;
         s.threads = threads;
+        s.hist_every = hist_every;
         double flops = 0;
         for (size_t l = 0; l <= depth; l++)
             flops += 6.0 * (double)B * (double)(l == 0 ? d_in : width) *
                      (double)(l == depth ? d_out : width);
         /* Interleaved rounds, best of each: on a shared machine the slow moments
          * hit every variant alike instead of skewing one ratio. */
-        double tg = INFINITY, tn = INFINITY, tr = INFINITY;
+        double tg = INFINITY, tn = INFINITY, tr = INFINITY, th = INFINITY;
         for (int round = 0; round < rounds; round++) {
             tg = fmin(tg, gemm_only(depth, width, B, d_in, d_out, budget / rounds));
-            tn = fmin(tn, train_step(&s, &data, 0, budget / rounds));
-            tr = fmin(tr, train_step(&s, &data, 1, budget / rounds));
+            tn = fmin(tn, train_step(&s, &data, 0, 0, budget / rounds));
+            tr = fmin(tr, train_step(&s, &data, 1, 0, budget / rounds));
+            if (hist)
+                th = fmin(th, train_step(&s, &data, 1, GS_HIST_ALL, budget / rounds));
         }
         /* The shape's largest GEMM alone (the forward B x width x width, NT), best of
          * repetitions: the sgemm rate the step's biggest product gets at best. */
         double sgemm_pk = peak_sgemm_gflops(0, 1, (int)B, (int)width, (int)width, budget / rounds);
         double gf = flops / tr * 1e-9;
-        printf("%5zu %5zu %5zu %10.1f %8.2f %9.2f %8.1f%% %8.1f%% %9.1f %5.1f%%\n", depth, width, B,
+        printf("%5zu %5zu %5zu %10.1f %8.2f %9.2f %8.1f%% %8.1f%% %9.1f %5.1f%%", depth, width, B,
                1.0 / tr, gf, flops / tg * 1e-9, 100.0 * tg / tr, 100.0 * (tr - tn) / tn, sgemm_pk,
                100.0 * gf / fma_peak);
+        if (hist)
+            printf(" %8.1f%%", 100.0 * (th - tr) / tr);
+        printf("\n");
         fflush(stdout);
         free(data.x);
         free(data.y);
     }
+    if (hist)
+        printf("# hist_ovh: recording every step with histograms of grad, act and update at every "
+               "%ld-th recorded step vs recording without histograms\n",
+               hist_every);
     printf("# steps/s and GFLOP/s: full step recording every step; vs_gemm: GEMM-only time / "
            "full step time; probe_ovh: recording every step vs never; each the fastest of %d "
            "interleaved rounds; sgemm_pk: best cblas_sgemm GFLOP/s of the batch x width x width "

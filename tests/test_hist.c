@@ -467,6 +467,47 @@ static void truncate_to(const char *path, long len)
 
 /* Write, read back: the same kinds, range and every count; the kinds not stored read NaN in
  * the side file; a CSV without the side file reads as "no histograms". */
+/* --hist-every N: the histograms of every N-th recorded step (and the last) are those of the
+ * full recording bit for bit, the other steps hold NaN, and the CSV columns do not change -
+ * for the MLP and the recurrent recorder. */
+START_TEST(test_record_hist_every)
+{
+    const char *base[] = {"--act tanh --depth 3 --width 16 --steps 23 --record-every 2 --batch 32 "
+                          "--hist all",
+                          "--arch lstm --width 8 --seq-len 6 --steps 9 --batch 8 --hist all"};
+    for (int a = 0; a < 2; a++) {
+        char opts[400];
+        snprintf(opts, sizeof opts, "%s --hist-every 3", base[a]);
+        GsRunInfo info;
+        GsTrace *full = record(base[a], &info), *thin = record(opts, &info);
+        size_t S = gs_trace_n_steps(full), L = gs_trace_n_layers(full);
+        ck_assert_uint_eq(gs_trace_n_steps(thin), S);
+        for (size_t i = 0; i < S; i++) {
+            int due = i % 3 == 0 || i + 1 == S;
+            for (size_t l = 0; l < L; l++) {
+                for (int c = 0; c < GS_COL_COUNT; c++) {
+                    double x = gs_trace_get(full, i, l, (GsCol)c), y = gs_trace_get(thin, i, l, (GsCol)c);
+                    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "arch %d step %zu col %d", a, i, c);
+                }
+                for (int k = 0; k < GS_HIST_NKINDS; k++) {
+                    const float *h = gs_trace_hist(full, i, l, (GsHistKind)k);
+                    const float *g = gs_trace_hist(thin, i, l, (GsHistKind)k);
+                    for (int b = 0; b < GS_HIST_NB; b++) {
+                        if (due)
+                            ck_assert_msg(memcmp(&h[b], &g[b], sizeof h[b]) == 0,
+                                          "arch %d step %zu layer %zu kind %d bin %d", a, i, l, k, b);
+                        else
+                            ck_assert(isnan(g[b]));
+                    }
+                }
+            }
+        }
+        gs_trace_destroy(full);
+        gs_trace_destroy(thin);
+    }
+}
+END_TEST
+
 START_TEST(test_side_file_round_trip)
 {
     make_tmp_dir();
@@ -633,6 +674,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tr, test_record_nan_safe);
     tcase_add_test(tr, test_record_subset);
     tcase_add_test(tr, test_record_rnn);
+    tcase_add_test(tr, test_record_hist_every);
     tcase_add_test(tr, test_side_file_round_trip);
     tcase_add_test(tr, test_side_file_errors);
     suite_add_tcase(s, tr);

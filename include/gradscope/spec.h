@@ -81,6 +81,7 @@ typedef struct {
     uint64_t seed;
     long record_every; /* record every N steps (step 0 and the last are always kept) */
     unsigned hist;     /* histogram kinds to record, bits 1 << GsHistKind (hist.h); 0 = none */
+    long hist_every;   /* histograms at every N-th recorded step (the last always); 1 = all */
     int threads;       /* BLAS threads; 0 = auto (gs_spec_blas_threads) */
 } GsSpec;
 

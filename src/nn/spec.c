@@ -218,6 +218,7 @@ INT_KEY(samples, 1, 100000000)
 INT_KEY(batch, 0, 100000000)
 INT_KEY(steps, 1, 1000000000)
 INT_KEY(record_every, 1, 1000000000)
+INT_KEY(hist_every, 1, 1000000000)
 /* threads: a count 1..256, or auto (stored as 0; gs_spec_blas_threads resolves it). */
 static GsStatus set_threads(GsSpec *s, const char *k, const char *v, GsError *e)
 {
@@ -702,8 +703,11 @@ static const Key keys[] = {
     {"record-every", "1", "record statistics every N steps (step 0 and the last always)",
      set_record_every, get_record_every},
     {"hist", "none",
-     "histograms to record at every recorded step: a subset of grad,act,update (or all, none)",
+     "histograms to record at recorded steps: a subset of grad,act,update (or all, none)",
      set_hist, get_hist},
+    {"hist-every", "1",
+     "histograms at every N-th recorded step only (and the last); the others hold NaN",
+     set_hist_every, get_hist_every},
     {"threads", "auto", "BLAS threads: a count, or auto (1 below MLP width " AUTO_THREADS_WIDTH_TEXT ", else 2 where the machine has 2 cores)", set_threads, get_threads},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

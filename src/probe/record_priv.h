@@ -29,6 +29,14 @@ int gs_record_input_stats(GsTrace *t, const float *x, size_t n, size_t d);
 int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t n, size_t d_out,
                        size_t n_classes);
 
+/* 1 when the step just added to trace (recorded step `step`) gets its histograms: every
+ * hist-every-th recorded step, counting from the first, and the last training step. */
+static inline int gs_record_hist_due(const GsSpec *spec, const GsTrace *trace, long step)
+{
+    size_t i = gs_trace_n_steps(trace) - 1;
+    return spec->hist && (i % (size_t)spec->hist_every == 0 || step == spec->steps - 1);
+}
+
 /* Fills the columns every row of a recorded step shares (loss, lr, the global gradient norm
  * before and after clipping, clipped) into the n_rows rows of block row. */
 void gs_record_fill_step(double *row, size_t n_rows, double loss, double lr, double before,

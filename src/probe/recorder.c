@@ -337,13 +337,16 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             gs_net_backward(net, B);
 
         double *row = NULL;
+        int hrec = 0;
         if (rec) {
             if ((st = gs_trace_add_step(trace, step, &row)) != GS_OK) {
                 gs_error(err, st, "out of memory recording step %ld", step);
                 break;
             }
             gs_probe_acts(net, B, row);
-            gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
+            hrec = gs_record_hist_due(spec, trace, step);
+            if (hrec)
+                gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }
         if (!fused)
             gs_net_step(net, lr, step + 1, &info);
@@ -358,7 +361,8 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         }
         if (rec) {
             gs_probe_tensors(net, row);
-            gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
+            if (hrec)
+                gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
             gs_record_fill_step(row, L, loss, lr, info.norm_before, info.norm_after,
                                 info.clipped);
             gs_trace_commit_step(trace);

@@ -385,6 +385,7 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
         double loss = gs_rnn_loss(r->net, r->y, r->label);
         gs_rnn_backward(r->net);
         double *row = NULL;
+        int hrec = 0;
         if (rec) {
             GsStatus st = gs_trace_add_step(trace, step, &row);
             if (st == GS_OK)
@@ -392,7 +393,9 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             if (st != GS_OK)
                 return gs_error(err, st, "out of memory recording step %ld", step);
             probe_rows(r, row);
-            probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 0);
+            hrec = gs_record_hist_due(spec, trace, step);
+            if (hrec)
+                probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 0);
         }
         /* With clipping the norm is needed first (one pass); without, the update pass's
          * record gives it: the same lanes over the same arena, so the same bits. */
@@ -416,7 +419,8 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
         }
         double after = clipped ? applied : before;
         if (rec) {
-            probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 1);
+            if (hrec)
+                probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 1);
             for (size_t i = 0; i < r->n_rows; i++) {
                 double *c = row + i * GS_COL_COUNT;
                 const GsRnnTensor *w = r->rows[i].w;
