@@ -386,6 +386,61 @@ def test_live(d):
         raise AssertionError("hist_live_every=0 accepted")
 
 
+def test_diagnosis_from_histograms(d):
+    """A PyTorch trace has no saturation or dead_frac column: with activation histograms the
+    rules read the pile-up at tanh's ends and the spike at exact 0 instead. Real models on
+    digits: tanh with N(0,1) weights saturates, tanh with PyTorch's init does not; ReLU with
+    every bias at -1 is dead, with PyTorch's init it is not. The findings must be the causes the
+    setups have, with their evidence, and the healthy models silent on both."""
+    if not os.path.exists(GS):
+        print("diagnosis from histograms: no gradscope binary, skipped")
+        return
+    import json
+    X, y = sklearn.datasets.load_digits(return_X_y=True)
+    X = torch.tensor((X - X.mean(0)) / (X.std(0) + 1e-6), dtype=torch.float32)
+    y = torch.tensor(y)
+    cases = [("tanh_randn", torch.nn.Tanh, "randn", "saturation", "max_pileup"),
+             ("tanh_default", torch.nn.Tanh, None, None, None),
+             ("relu_bias_neg", torch.nn.ReLU, "bias-1", "dead_units", "max_zero_share"),
+             ("relu_default", torch.nn.ReLU, None, None, None)]
+    for name, act, init, want, key in cases:
+        torch.manual_seed(5)
+        layers = []
+        for i in range(6):
+            layers += [torch.nn.Linear(64, 64), act()]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(64, 10))
+        with torch.no_grad():
+            for m in net:
+                if isinstance(m, torch.nn.Linear) and init == "randn":
+                    m.weight.normal_(0.0, 1.0)
+                    m.bias.zero_()
+                if isinstance(m, torch.nn.Linear) and init == "bias-1":
+                    torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    m.bias.fill_(-1.0)
+        opt = torch.optim.SGD(net.parameters(), lr=0.02)
+        path = os.path.join(d, name + ".csv")
+        with GradTrace(net, path, hist=("act",)) as tr:
+            for s in range(30):
+                idx = torch.randint(0, len(X), (128,))
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(X[idx]), y[idx])
+                loss.backward()
+                tr.step(loss, lr=0.02)
+                opt.step()
+        r = subprocess.run([GS, "diagnose", path, "--json", "-"], capture_output=True, text=True)
+        assert r.returncode == 0, (name, r.stdout, r.stderr)
+        found = {f["kind"]: f for f in json.loads(r.stdout)["findings"]}
+        for kind in ("saturation", "dead_units"):
+            if kind == want:
+                assert kind in found, (name, sorted(found))
+                ev = found[kind]["evidence"]
+                assert ev[key] > ev["threshold"], (name, ev)
+            else:
+                assert kind not in found, (name, kind, found.get(kind))
+        got = {k: found[k]["evidence"].get(key) for k in found if k == want}
+        print(f"diagnosis from histograms: {name}: {sorted(found)} {got}")
+
+
 def main():
     test_edges()
     test_known_counts()
@@ -395,6 +450,7 @@ def main():
         test_options(d)
         test_recurrent(d)
         test_live(d)
+        test_diagnosis_from_histograms(d)
     print("ok")
 
 
