@@ -111,7 +111,7 @@ START_TEST(stats_of_known_bins)
     b[GS_HIST_PINF] = 5;
     b[GS_HIST_NINF] = 5;
     b[GS_HIST_LOG0 + 108] = 50;
-    ck_assert_double_eq_tol(gs_dist_total(b), 100.0, 1e-12);
+    ck_assert_double_eq_tol(gs_hist_total(b), 100.0, 1e-12);
     /* rms over zeros and finite entries: sqrt(50 c^2 / 80), c = 10^(-30 + 108.5/4) */
     double c = pow(10.0, -30.0 + 108.5 / 4.0);
     ck_assert_double_eq_tol(gs_dist_log_rms(b), sqrt(50.0 * c * c / 80.0), 1e-12 * c);
@@ -135,7 +135,7 @@ START_TEST(stats_of_known_bins)
     /* an unfilled slot */
     for (size_t j = 0; j < GS_HIST_NB; j++)
         b[j] = NAN;
-    ck_assert(isnan(gs_dist_total(b)));
+    ck_assert(isnan(gs_hist_total(b)));
     gs_dist_act_stats(b, 1.0, &sat, &sd, &zero);
     ck_assert(isnan(sat) && isnan(sd) && isnan(zero));
     ck_assert(isnan(gs_dist_log_rms(b)));

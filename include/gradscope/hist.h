@@ -33,6 +33,9 @@ const char *gs_hist_kind_name(GsHistKind k);
  * lin_range > 0 also every finite x into the signed linear bins over [-lin_range, lin_range],
  * values outside clamped to the end bins. Counts stay exact up to 2^24 per bin. Cannot fail. */
 void gs_hist_add(float *bins, const float *x, size_t n, double lin_range);
+/* Entries a histogram counted (zeros, NaN, +-Inf and the log bins); NaN for NULL or a histogram
+ * never recorded (NaN). */
+double gs_hist_total(const float *bins);
 /* Lower edge of log bin j (0..GS_HIST_NLOG; j = GS_HIST_NLOG is the upper end 1e10):
  * 10^(-30 + j/4) as the double nearest to it. A float x is in log bin j exactly when
  * edge(j) <= |x| < edge(j + 1) compared in double. */

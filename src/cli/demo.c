@@ -19,6 +19,7 @@
 #include "cli/scenarios.h"
 #include "gradscope/plot.h"
 #include "gradscope/sweep.h"
+#include "plot/dist.h"
 #include "trace/atomic_file.h"
 #include "util/fs.h"
 
@@ -802,27 +803,19 @@ static int render_report(Lesson *l, const CliJob *jobs, const char *png, const D
 }
 
 /* The histograms' own reading of a hidden layer stack at recorded step i: the largest share of
- * outputs piled up at tanh's +-1 (outer linear bins; tanh-like range only) and of outputs
- * exactly 0, over the hidden layers (not the output layer); NaN when not recorded. */
+ * outputs in the outer linear bins (tanh-like range A = 1 only) and of outputs exactly 0, over
+ * the hidden layers (not the output layer); NaN when not recorded. */
 static void hist_reading(const GsTrace *t, size_t i, double *pile, double *zero)
 {
     *pile = *zero = NAN;
-    size_t L = gs_trace_n_layers(t);
-    for (size_t li = 0; li + 1 < L; li++) {
-        const float *b = gs_trace_hist(t, i, li, GS_HIST_ACT);
-        double n = 0, lin = 0;
-        for (size_t j = 0; j < GS_HIST_LIN0; j++)
-            n += (double)b[j];
-        for (size_t j = 0; j < GS_HIST_NLIN; j++)
-            lin += (double)b[GS_HIST_LIN0 + j];
-        if (!(n > 0) || !(lin > 0))
-            continue;
-        double z = (double)b[GS_HIST_ZERO] / n;
-        double p = ((double)b[GS_HIST_LIN0] + (double)b[GS_HIST_LIN0 + GS_HIST_NLIN - 1]) / lin;
-        if (!(z <= *zero))
+    double A = gs_trace_hist_act_range(t);
+    for (size_t li = 0; li + 1 < gs_trace_n_layers(t); li++) {
+        double sat, sd, z;
+        gs_dist_act_stats(gs_trace_hist(t, i, li, GS_HIST_ACT), A, &sat, &sd, &z);
+        if (isfinite(z) && !(z <= *zero))
             *zero = z;
-        if (gs_trace_hist_act_range(t) == 1.0 && !(p <= *pile))
-            *pile = p;
+        if (A == 1.0 && isfinite(sat) && !(sat <= *pile))
+            *pile = sat;
     }
 }
 

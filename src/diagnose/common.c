@@ -128,15 +128,6 @@ int dg_has_hist(const Ctx *c, GsHistKind k)
     return (gs_trace_hist_kinds(c->t) & (1u << k)) != 0;
 }
 
-/* Entries a histogram counted: zeros, NaN, +-Inf and the log bins; NaN when not recorded. */
-static double hist_total(const float *b)
-{
-    double n = 0;
-    for (size_t j = 0; j < GS_HIST_LIN0; j++)
-        n += (double)b[j];
-    return n;
-}
-
 /* Geometric centre of log bin j: 10^(-30 + (j + 1/2) / 4). */
 static double log_centre(size_t j)
 {
@@ -150,7 +141,7 @@ static double log_centre(size_t j)
 static void hist_tail(const float *b, double *top1, double *span)
 {
     *top1 = *span = DNAN;
-    double n = hist_total(b), sq = 0;
+    double n = gs_hist_total(b), sq = 0;
     if (!(n >= 1000))
         return;
     long jmax = -1;
@@ -213,7 +204,7 @@ static double hist_stat(const Ctx *c, size_t i, int layer, GsCol col)
     if (!dg_has_hist(c, k))
         return DNAN;
     const float *b = gs_trace_hist(c->t, i, (size_t)(layer - 1), k);
-    double n = hist_total(b);
+    double n = gs_hist_total(b);
     if (!(n > 0))
         return DNAN;
     if (col == DG_COL_HIST_ZERO)

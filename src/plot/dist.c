@@ -29,16 +29,6 @@ const char *gs_dist_strip_label(GsDistStrip s)
     return "?";
 }
 
-double gs_dist_total(const float *bins)
-{
-    if (!bins || isnan((double)bins[GS_HIST_ZERO]))
-        return NAN;
-    double s = 0;
-    for (size_t j = 0; j < GS_HIST_LIN0; j++)
-        s += (double)bins[j];
-    return s;
-}
-
 void gs_dist_map_fini(GsDistMap *m)
 {
     free(m->steps);
@@ -93,7 +83,7 @@ GsStatus gs_dist_map_build_range(const GsTrace *t, size_t li, GsHistKind k, size
         double *f = m->frac + c * GS_HIST_NLOG, *st = m->strip + c * GS_DIST_NSTRIPS;
         for (size_t i = c0; i < c1; i++) {
             const float *b = gs_trace_hist(t, i, li, k);
-            double tot = gs_dist_total(b);
+            double tot = gs_hist_total(b);
             if (!(tot > 0) || !isfinite(tot))
                 continue; /* not recorded (NaN) or an empty tensor */
             for (size_t j = 0; j < GS_HIST_NLOG; j++)
@@ -121,7 +111,7 @@ size_t gs_dist_zoom_steps(const GsTrace *t, const size_t *layers, size_t n, GsHi
     for (size_t i = 0; i < S && (double)i < 0.05 * (double)S; i++)
         for (size_t a = 0; a < n; a++) {
             const float *b = gs_trace_hist(t, i, layers[a], k);
-            if (!(gs_dist_total(b) > 0))
+            if (!(gs_hist_total(b) > 0))
                 continue;
             if ((double)b[GS_HIST_NAN] + (double)b[GS_HIST_PINF] + (double)b[GS_HIST_NINF] > 0) {
                 size_t nz = i + 5 < 64 ? i + 5 : 64;
@@ -207,7 +197,7 @@ void gs_dist_act_stats(const float *bins, double range, double *sat, double *std
     *sat = *std = *zero = NAN;
     if (!bins || isnan((double)bins[0]))
         return;
-    double tot = gs_dist_total(bins);
+    double tot = gs_hist_total(bins);
     if (tot > 0)
         *zero = (double)bins[GS_HIST_ZERO] / tot;
     const float *lin = bins + GS_HIST_LIN0;
@@ -602,7 +592,7 @@ static size_t step_with_data(const GsTrace *t, GsHistKind k, const size_t *layer
     for (size_t q = 0; q < S; q++) {
         size_t i = last ? S - 1 - q : q;
         for (size_t a = 0; a < nl; a++)
-            if (gs_dist_total(gs_trace_hist(t, i, layers[a], k)) > 0)
+            if (gs_hist_total(gs_trace_hist(t, i, layers[a], k)) > 0)
                 return i;
     }
     return S;
@@ -682,14 +672,14 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
     for (size_t a = 0; a < nl; a++) {
         const float *b = gs_trace_hist(t, i, layers[a], k);
         denom[a] = NAN;
-        if (!(gs_dist_total(b) > 0))
+        if (!(gs_hist_total(b) > 0))
             continue;
         double d = 0;
         if (act)
             for (size_t j = 0; j < GS_HIST_NLIN; j++)
                 d += (double)b[GS_HIST_LIN0 + j];
         else
-            d = gs_dist_total(b);
+            d = gs_hist_total(b);
         if (!(d > 0))
             continue;
         denom[a] = d;
@@ -769,7 +759,7 @@ static void profile_panel(cairo_t *cr, const GsTrace *t, const size_t *layers, s
                 snprintf(stats, sizeof stats, "rms %s%.2g", exact ? "" : "\xe2\x89\x88",
                          exact ? trms : rms);
         }
-        double tot = gs_dist_total(b);
+        double tot = gs_hist_total(b);
         double nf =
             tot > 0
                 ? ((double)b[GS_HIST_NAN] + (double)b[GS_HIST_PINF] + (double)b[GS_HIST_NINF]) / tot

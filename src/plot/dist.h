@@ -30,10 +30,6 @@ const char *gs_dist_strip_label(GsDistStrip s);
  * [GS_DIST_FRAC_LOG_LO, 0]; smaller nonzero fractions take the bottom colour. */
 #define GS_DIST_FRAC_LOG_LO (-4.0)
 
-/* Entries a histogram counted: zeros + NaN + Inf + log bins (bins[0..GS_HIST_LIN0)); NaN
- * when the slot was never filled (NaN counts). Cannot fail. */
-double gs_dist_total(const float *bins);
-
 /* One layer's distribution heatmap, binned into at most max_cols columns of recorded steps
  * (column c covers recorded steps [c*S/n, (c+1)*S/n)); a column's value is the mean of its
  * recorded steps' fractions. */

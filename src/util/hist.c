@@ -27,6 +27,16 @@ const char *gs_hist_kind_name(GsHistKind k)
     return (int)k >= 0 && k < GS_HIST_NKINDS ? kind_names[k] : NULL;
 }
 
+double gs_hist_total(const float *bins)
+{
+    if (!bins || isnan((double)bins[GS_HIST_ZERO]))
+        return NAN;
+    double s = 0;
+    for (size_t j = 0; j < GS_HIST_LIN0; j++)
+        s += (double)bins[j];
+    return s;
+}
+
 double gs_hist_log_edge(size_t j)
 {
     assert(j <= GS_HIST_NLOG);
