@@ -9,6 +9,7 @@
 
 #include "gradscope/hist.h"
 #include "gradscope/npy.h"
+#include "gradscope/rng.h"
 #include "gradscope/run.h"
 #include "gradscope/spec.h"
 #include "gradscope/trace.h"
@@ -160,6 +161,109 @@ START_TEST(test_random_against_reference)
     /* and one bin per value */
     for (size_t i = 0; i < 2000; i++)
         ck_assert_int_eq(bin_of(x[i], 0, 0), ref_bin(x[i]));
+    free(x);
+}
+END_TEST
+
+/* Counts of x[0..n) with the vector kernel of one level. */
+static void hist_at(int isa, float *b, const float *x, size_t n, double range)
+{
+    gs_hist_use_isa(isa);
+    memset(b, 0, GS_HIST_NB * sizeof *b);
+    gs_hist_add(b, x, n, range);
+    gs_hist_use_isa(-1);
+}
+
+/* Every kernel (portable table, AVX2, AVX-512: each where the CPU has it) gives the same
+ * counts as the table: on all floats near each log edge and each linear edge (both signs),
+ * random bit patterns, and a strided walk over all magnitudes; with GS_TEST_EXHAUSTIVE=1 over
+ * every one of the 2^31 magnitudes (about a minute). */
+START_TEST(test_kernels_agree)
+{
+    enum { CH = 1 << 16 };
+    float *x = malloc(CH * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    const double ranges[] = {0.0, 1.0, 4.0, 3.0};
+    int top = gs_hist_use_isa(-1);
+    size_t n = 0;
+    /* 64 floats either side of every log edge and of every linear edge of ranges 1 and 4 */
+    for (size_t j = 0; j <= GS_HIST_NLOG; j++) {
+        float f = (float)gs_hist_log_edge(j);
+        for (int d = -64; d < 64; d++) {
+            uint32_t u;
+            memcpy(&u, &f, sizeof u);
+            u = (uint32_t)((int64_t)u + d);
+            memcpy(&x[n], &u, sizeof u);
+            x[n + 1] = -x[n];
+            n += 2;
+        }
+    }
+    for (size_t j = 0; j <= GS_HIST_NLIN; j++)
+        for (int r = 0; r < 2; r++) {
+            float f = (float)gs_hist_lin_edge(j, r ? 4.0 : 1.0);
+            x[n++] = f;
+            x[n++] = nextafterf(f, -INFINITY);
+            x[n++] = nextafterf(f, INFINITY);
+        }
+    uint64_t s = 0x2545F4914F6CDD1Du;
+    while (n < CH) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        uint32_t u = (uint32_t)(s >> 32);
+        memcpy(&x[n++], &u, sizeof u);
+    }
+    for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+        float want[GS_HIST_NB], got[GS_HIST_NB];
+        hist_at(0, want, x, CH, ranges[ri]);
+        for (int isa = 1; isa <= top; isa++) {
+            hist_at(isa, got, x, CH, ranges[ri]);
+            for (int k = 0; k < GS_HIST_NB; k++)
+                ck_assert_msg(got[k] == want[k], "level %d, range %g, bin %d: %g, want %g", isa,
+                              ranges[ri], k, (double)got[k], (double)want[k]);
+        }
+    }
+    /* all magnitudes (strided unless exhaustive), with the range-1 linear bins */
+    const char *ex = getenv("GS_TEST_EXHAUSTIVE");
+    uint32_t stride = ex && !strcmp(ex, "1") ? 1u : 97u;
+    for (uint64_t base = 0; base < UINT64_C(0x80000000); base += (uint64_t)CH * stride) {
+        size_t m = 0;
+        for (; m < CH && base + (uint64_t)m * stride < UINT64_C(0x80000000); m++) {
+            uint32_t u = (uint32_t)(base + (uint64_t)m * stride);
+            memcpy(&x[m], &u, sizeof u);
+        }
+        float want[GS_HIST_NB], got[GS_HIST_NB];
+        hist_at(0, want, x, m, 1.0);
+        for (int isa = 1; isa <= top; isa++) {
+            hist_at(isa, got, x, m, 1.0);
+            ck_assert_msg(!memcmp(got, want, sizeof got), "level %d differs from bits %#llx on",
+                          isa, (unsigned long long)base);
+        }
+    }
+    free(x);
+}
+END_TEST
+
+/* A histogram counted in pieces (the update pass's blocks) equals the one-pass count. */
+START_TEST(test_acc_pieces)
+{
+    enum { N = 5000 };
+    float *x = malloc(N * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    GsRng r;
+    gs_rng_seed(&r, 7);
+    for (size_t i = 0; i < N; i++)
+        x[i] = (float)(gs_rng_normal(&r) * pow(10.0, 8.0 * gs_rng_uniform(&r) - 6.0));
+    x[11] = -INFINITY, x[12] = INFINITY, x[13] = NAN, x[14] = 0.0f, x[4000] = -INFINITY;
+    float one[GS_HIST_NB] = {0}, parts[GS_HIST_NB] = {0};
+    gs_hist_add(one, x, N, 4.0);
+    GsHistAcc a;
+    gs_hist_acc_init(&a, 4.0);
+    for (size_t at = 0, len = 1; at < N; at += len, len = len * 3 + 1)
+        gs_hist_acc_add(&a, x + at, at + len <= N ? len : N - at);
+    gs_hist_acc_flush(&a, parts);
+    for (int k = 0; k < GS_HIST_NB; k++)
+        ck_assert_msg(one[k] == parts[k], "bin %d: %g, want %g", k, (double)parts[k], (double)one[k]);
+    ck_assert_float_eq(one[GS_HIST_NINF], 2.0f);
+    ck_assert_float_eq(one[GS_HIST_PINF], 1.0f);
     free(x);
 }
 END_TEST
@@ -665,6 +769,8 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_random_against_reference);
     tcase_add_test(tc, test_linear_bins);
+    tcase_add_test(tc, test_kernels_agree);
+    tcase_add_test(tc, test_acc_pieces);
     tcase_add_test(tc, test_kinds_text);
     tcase_add_test(tc, test_store);
     suite_add_tcase(s, tc);

@@ -487,7 +487,7 @@ static void opt_step(float *d, const float *p, const float *g, float *m, float *
 {
     float q = p[0];
     GsUpdateRecord rec;
-    gs_optim_step(d, &q, g, m, v, 1, o, &rec);
+    gs_optim_step(d, &q, g, m, v, 1, o, &rec, NULL);
     ck_assert_float_eq(q, p[0] + d[0]);
     /* the record of a one-entry tensor: its squares and |g| */
     ck_assert_double_eq(rec.param_sumsq, (double)p[0] * (double)p[0]);
@@ -516,7 +516,7 @@ START_TEST(test_update_record)
             }
             GsOptStep o = {kinds[ki], 0.01, 0.9, 0.01, 3};
             GsUpdateRecord rec;
-            gs_optim_step(d, p, g, m, v, n, &o, &rec);
+            gs_optim_step(d, p, g, m, v, n, &o, &rec, NULL);
             ck_assert(rec.param_sumsq == gs_sumsq(p0, n));
             ck_assert(rec.update_sumsq == gs_sumsq(d, n));
             GsVecStats want = gs_vec_stats(g, n);
@@ -536,13 +536,130 @@ START_TEST(test_update_record)
     g[17] = -INFINITY;
     GsOptStep o = {GS_OPT_SGD, 0.1, 0.0, 0.0, 1};
     GsUpdateRecord rec;
-    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec);
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
     ck_assert(isinf(rec.grad.sumsq) && isinf(rec.grad.maxabs));
     ck_assert_uint_eq(rec.grad.nonfinite, 2);
     g[9] = NAN;
-    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec);
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
     ck_assert(isnan(rec.grad.sumsq) && isnan(rec.grad.maxabs));
     ck_assert_uint_eq(rec.grad.nonfinite, 3);
+}
+END_TEST
+
+/* The histograms an update pass counts (block by block, lengths around its block and the
+ * lanes) are gs_hist_add's of the gradient it used and of the change it wrote, and the pass
+ * with histograms changes nothing else. */
+START_TEST(test_update_hist)
+{
+    const GsOptKind kinds[] = {GS_OPT_SGD, GS_OPT_MOMENTUM, GS_OPT_ADAM};
+    const size_t lens[] = {1, 9, 1024, 1031, 3000};
+    enum { NMAX = 3000 };
+    float *buf = malloc(9 * NMAX * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    float *p = buf, *p2 = buf + NMAX, *g = buf + 2 * NMAX, *m = buf + 3 * NMAX;
+    float *v = buf + 4 * NMAX, *m2 = buf + 5 * NMAX, *v2 = buf + 6 * NMAX;
+    float *d = buf + 7 * NMAX, *d2 = buf + 8 * NMAX;
+    GsRng r;
+    gs_rng_seed(&r, 5);
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            for (size_t i = 0; i < n; i++) {
+                p[i] = p2[i] = (float)gs_rng_normal(&r);
+                g[i] = (float)(gs_rng_normal(&r) * pow(10.0, -6.0 * gs_rng_uniform(&r)));
+                m[i] = m2[i] = v[i] = v2[i] = 0.0f;
+            }
+            if (n > 9)
+                g[n - 2] = NAN, g[3] = 0.0f;
+            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.0, 1};
+            GsUpdateRecord rec, rec2;
+            GsHistAcc ag, au;
+            gs_hist_acc_init(&ag, 0.0);
+            gs_hist_acc_init(&au, 0.0);
+            GsUpdateHist h = {&ag, &au};
+            gs_optim_step(d, p, g, m, v, n, &o, &rec, &h);
+            gs_optim_step(d2, p2, g, m2, v2, n, &o, &rec2, NULL);
+            ck_assert(!memcmp(p, p2, n * sizeof *p) && !memcmp(d, d2, n * sizeof *d));
+            ck_assert(!memcmp(&rec, &rec2, sizeof rec));
+            float hg[GS_HIST_NB] = {0}, hu[GS_HIST_NB] = {0}, wg[GS_HIST_NB] = {0},
+                  wu[GS_HIST_NB] = {0};
+            gs_hist_acc_flush(&ag, hg);
+            gs_hist_acc_flush(&au, hu);
+            gs_hist_add(wg, g, n, 0.0);
+            gs_hist_add(wu, d, n, 0.0);
+            ck_assert(!memcmp(hg, wg, sizeof hg) && !memcmp(hu, wu, sizeof hu));
+            ck_assert_double_eq(gs_hist_total(hg), (double)n);
+        }
+    free(buf);
+}
+END_TEST
+
+/* The net's fused step counts each weight tensor's gradient and update histograms as the
+ * arrays hold them after the step; with clipping it counts the update only (the gradient it
+ * used is clipped), and biases never. */
+START_TEST(test_net_step_hist)
+{
+    for (int clip = 0; clip < 2; clip++) {
+        GsSpec s;
+        gs_spec_default(&s);
+        s.depth = 3;
+        s.width = 40;
+        if (clip)
+            s.clip_norm = 1e-3;
+        GsNet *net = NULL;
+        ck_assert_int_eq(gs_net_create(&s, 6, 2, 8, &net, NULL), GS_OK);
+        float x[48], y[16];
+        GsRng r;
+        gs_rng_seed(&r, 3);
+        fill_normal(x, 48, 1.0, &r);
+        fill_normal(y, 16, 1.0, &r);
+        unsigned kinds = (1u << GS_HIST_GRAD) | (1u << GS_HIST_UPDATE) | (1u << GS_HIST_ACT);
+        ck_assert_int_eq(gs_net_set_measure_hist(net, kinds), GS_OK);
+        gs_net_forward(net, x, 8);
+        const int32_t label[8] = {0, 1, 1, 0, 1, 0, 0, 1};
+        gs_net_loss(net, y, label, 8);
+        GsStepInfo info;
+        if (gs_net_can_fuse_step(net)) {
+            gs_net_backward_step(net, 8, 0.1, 1, &info);
+        } else {
+            gs_net_backward(net, 8);
+            gs_net_step(net, 0.1, 1, &info);
+        }
+        ck_assert_int_eq(gs_net_can_fuse_step(net), !clip);
+        size_t nt;
+        const GsTensorInfo *tab = gs_net_tensors(net, &nt);
+        size_t weights = 0;
+        for (size_t k = 0; k < nt; k++) {
+            const GsTensorInfo *t = &tab[k];
+            int w = t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT;
+            const float *hg = gs_net_tensor_hist(net, k, GS_HIST_GRAD);
+            const float *hu = gs_net_tensor_hist(net, k, GS_HIST_UPDATE);
+            ck_assert_ptr_null(gs_net_tensor_hist(net, k, GS_HIST_ACT));
+            if (!w) {
+                ck_assert_ptr_null(hg);
+                ck_assert_ptr_null(hu);
+                continue;
+            }
+            weights++;
+            float want[GS_HIST_NB] = {0};
+            gs_hist_add(want, gs_net_update(net) + t->offset, t->size, 0.0);
+            ck_assert_ptr_nonnull(hu);
+            ck_assert(!memcmp(hu, want, sizeof want));
+            if (clip) {
+                ck_assert_ptr_null(hg);
+                continue;
+            }
+            memset(want, 0, sizeof want);
+            gs_hist_add(want, gs_net_grads(net) + t->offset, t->size, 0.0);
+            ck_assert_ptr_nonnull(hg);
+            ck_assert(!memcmp(hg, want, sizeof want));
+        }
+        ck_assert_uint_eq(weights, 4);
+        /* asking for none clears them */
+        ck_assert_int_eq(gs_net_set_measure_hist(net, 0), GS_OK);
+        ck_assert_ptr_null(gs_net_tensor_hist(net, 0, GS_HIST_UPDATE));
+        gs_net_destroy(net);
+    }
 }
 END_TEST
 
@@ -846,6 +963,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_loss_gradcheck);
     tcase_add_test(tc, test_optimizers);
     tcase_add_test(tc, test_update_record);
+    tcase_add_test(tc, test_update_hist);
     tcase_add_test(tc, test_gemm_call_site);
     tcase_add_test(tc, test_schedules);
     tcase_add_test(tc, test_clipping);
@@ -854,6 +972,7 @@ Suite *gs_test_suite(void)
     tcase_set_timeout(net, 120);
     tcase_add_loop_test(net, test_net_gradcheck, 0, (int)(sizeof acts / sizeof acts[0]));
     tcase_add_test(net, test_net_layout_and_determinism);
+    tcase_add_test(net, test_net_step_hist);
     tcase_add_test(net, test_residual_alpha_zero_is_identity_stream);
     tcase_add_test(net, test_tensor_tables_share_shape);
     suite_add_tcase(s, net);

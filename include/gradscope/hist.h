@@ -5,6 +5,7 @@
 #define GRADSCOPE_HIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gradscope/act.h"
 
@@ -33,6 +34,27 @@ const char *gs_hist_kind_name(GsHistKind k);
  * lin_range > 0 also every finite x into the signed linear bins over [-lin_range, lin_range],
  * values outside clamped to the end bins. Counts stay exact up to 2^24 per bin. Cannot fail. */
 void gs_hist_add(float *bins, const float *x, size_t n, double lin_range);
+/* A histogram being counted in pieces (the update pass counts each block of a tensor while
+ * it is in cache): exact integer counts, added to a histogram's bins by gs_hist_acc_flush.
+ * gs_hist_add(b, x, n, r) is init(r), add(x, n), flush(b). The members are private. */
+#define GS_HIST_ACC_BINS 163 /* zero, the log bins, Inf, NaN */
+#define GS_HIST_ACC_WAYS 4   /* interleaved count arrays */
+typedef struct {
+    uint32_t cnt[GS_HIST_ACC_WAYS * GS_HIST_ACC_BINS];  /* the log part's counts, way-major */
+    uint32_t lcnt[GS_HIST_ACC_WAYS * (GS_HIST_NLIN + 1)]; /* the linear bins, and NaN/Inf */
+    uint32_t neg_inf;                   /* -Inf among the Inf counted */
+    float scale, lim;                   /* linear bins: 32 / A and 2A; 0 when none */
+} GsHistAcc;
+/* Starts counting; lin_range as for gs_hist_add. */
+void gs_hist_acc_init(GsHistAcc *a, double lin_range);
+/* Counts x[0..n). */
+void gs_hist_acc_add(GsHistAcc *a, const float *x, size_t n);
+/* Adds the counts so far to bins (GS_HIST_NB floats); init starts a new count. */
+void gs_hist_acc_flush(GsHistAcc *a, float *bins);
+/* For tests and benchmarks: the vector kernel gs_hist_add uses, 0 portable C, 1 AVX2, 2 AVX-512
+ * (each used only where the CPU has it; -1 or a level above the CPU's: the best it has).
+ * Returns the level now in use. Every level gives the same counts. Not thread-safe. */
+int gs_hist_use_isa(int level);
 /* Entries a histogram counted (zeros, NaN, +-Inf and the log bins); NaN for NULL or a histogram
  * never recorded (NaN). */
 double gs_hist_total(const float *bins);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/spec.h"
 #include "gradscope/status.h"
 #include "gradscope/tensor.h"
@@ -128,6 +129,16 @@ typedef struct {
 } GsLayerMeasure;
 /* Asks the following forward and backward passes to measure (on = 0 stops). */
 void gs_net_set_measure(GsNet *net, int on);
+/* Asks the following update passes (gs_net_step, gs_net_backward_step) to count histograms
+ * (hist.h) of each weight tensor as they stream it: kinds is a mask of GS_HIST_GRAD (the
+ * gradient as backward left it: counted only where nothing clipped it, i.e. by the fused
+ * step) and GS_HIST_UPDATE (the change); 0 stops; GS_HIST_ACT is ignored (the probe counts
+ * activations). Clears what the last pass counted. GS_ERR_NOMEM when the first call cannot
+ * allocate the histograms. */
+GsStatus gs_net_set_measure_hist(GsNet *net, unsigned kinds);
+/* The histogram of tensor k (table order) that the last update pass counted, or NULL when it
+ * counted none of that kind for k (not asked, not a weight, or a clipped gradient). */
+const float *gs_net_tensor_hist(const GsNet *net, size_t k, GsHistKind kind);
 /* Layer l's (1-based) measurements of the last passes. Valid while the net lives. */
 const GsLayerMeasure *gs_net_layer_measure(const GsNet *net, size_t l);
 /* Scratch buffer of batch_max x max(width, d_out) floats for read-only probes. */

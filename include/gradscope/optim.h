@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "gradscope/hist.h"
 #include "gradscope/spec.h"
 #include "gradscope/vecstats.h"
 
@@ -26,12 +27,19 @@ typedef struct {
     double param_sumsq, update_sumsq;
 } GsUpdateRecord;
 
+/* Histograms an update pass counts as it goes (hist.h), each block of the tensor while it is
+ * in cache: the gradient it used and the change it made. A NULL member counts nothing. */
+typedef struct {
+    GsHistAcc *grad, *update;
+} GsUpdateHist;
+
 /* One optimizer step over n parameters p with gradients g and state m, v (m, v updated; v
  * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
  * applies it, p[i] += delta[i], in the same pass, which also fills *rec (the probe reads the
- * record instead of the arrays). The arrays must not overlap. Cannot fail. */
+ * record instead of the arrays) and, with hist not NULL, counts g and delta into its
+ * histograms. The arrays must not overlap. Cannot fail. */
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
-                   const GsOptStep *o, GsUpdateRecord *rec);
+                   const GsOptStep *o, GsUpdateRecord *rec, const GsUpdateHist *hist);
 /* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and
  * schedule. Warm-up: lr * (step + 1) / (warmup + 1) for step < warmup; the schedule then
  * runs on t = step - warmup over steps - warmup steps. */

@@ -21,10 +21,13 @@ void gs_probe_tensors(const GsNet *net, double *row);
 /* Histograms (hist.h) of recorded step i of trace, for the kinds the trace stores: grad adds the
  * entries of every layer's weight gradient dL/dW_l, act its output h_l over the B rows of the
  * last forward pass (the output layer's logits), with the trace's linear range. Call
- * before gs_net_step (the gradient before clipping). NaN/Inf are counted. Cannot fail. */
+ * before gs_net_step (the gradient before clipping). A gradient histogram the update pass
+ * counted (gs_net_set_measure_hist) is taken from the net instead of a pass over the array:
+ * the same counts. NaN/Inf are counted. Cannot fail. */
 void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i);
 /* Adds the entries of every layer's weight update Delta W_l (when the trace stores update
- * histograms) at recorded step i. Call after gs_net_step. Cannot fail. */
+ * histograms) at recorded step i, from the net's histograms where its update pass counted
+ * them. Call after gs_net_step. Cannot fail. */
 void gs_probe_hist_update(const GsNet *net, GsTrace *trace, size_t i);
 
 #endif

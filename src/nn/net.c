@@ -50,6 +50,9 @@ struct GsNet {
     float *opt_v;                    /* optimizer second moment (or NULL) */
     float *acts;                     /* arena: every activation buffer */
     float *g, *gskip, *dy, *scratch; /* backward scratch (B, max width) */
+    unsigned hist_kinds;             /* histograms the update passes count (gs_net_set_measure_hist) */
+    float *hist;                     /* n_tensors x {grad, update} x GS_HIST_NB, or NULL */
+    unsigned char *hist_done;        /* n_tensors x 2: counted by the last update pass */
 };
 
 /* Residual roles: blocks of K layers over 2..depth; a trailing partial block has none. */
@@ -308,6 +311,8 @@ void gs_net_destroy(GsNet *net)
     free(net->opt_m);
     free(net->opt_v);
     free(net->acts);
+    free(net->hist);
+    free(net->hist_done);
     free(net);
 }
 
@@ -491,12 +496,31 @@ static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptSt
                            int grad_stats)
 {
     GsTensorRecord *rec = net->records;
+    GsHistAcc acc[2];
     for (size_t k = first; k < first + count; k++) {
         const size_t off = net->tensors[k].offset;
         GsUpdateRecord u;
+        /* the histograms of weight tensors: the gradient only as backward left it */
+        const GsTensorRole role = net->tensors[k].role;
+        int w = net->hist_kinds && (role == GS_TENSOR_WEIGHT || role == GS_TENSOR_OUT_WEIGHT);
+        int hg = w && grad_stats && (net->hist_kinds & (1u << GS_HIST_GRAD));
+        int hu = w && (net->hist_kinds & (1u << GS_HIST_UPDATE));
+        GsUpdateHist h = {hg ? &acc[0] : NULL, hu ? &acc[1] : NULL};
+        for (int j = 0; j < 2; j++)
+            if (j ? hu : hg)
+                gs_hist_acc_init(&acc[j], 0.0);
         gs_optim_step(net->delta + off, net->params + off, net->grads + off,
                       net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
-                      net->tensors[k].size, o, &u);
+                      net->tensors[k].size, o, &u, hg || hu ? &h : NULL);
+        for (int j = 0; j < 2 && net->hist; j++) {
+            int on = j ? hu : hg;
+            net->hist_done[2 * k + (size_t)j] = (unsigned char)on;
+            if (on) {
+                float *b = net->hist + (2 * k + (size_t)j) * GS_HIST_NB;
+                memset(b, 0, GS_HIST_NB * sizeof *b);
+                gs_hist_acc_flush(&acc[j], b);
+            }
+        }
         if (grad_stats)
             rec[k].grad = u.grad;
         rec[k].param_sumsq = u.param_sumsq;
@@ -584,6 +608,34 @@ const float *gs_net_layer_dz(const GsNet *net, size_t l)
 void gs_net_set_measure(GsNet *net, int on)
 {
     net->measure = on != 0;
+}
+
+GsStatus gs_net_set_measure_hist(GsNet *net, unsigned kinds)
+{
+    kinds &= (1u << GS_HIST_GRAD) | (1u << GS_HIST_UPDATE);
+    if (kinds && !net->hist) {
+        net->hist = malloc(net->n_tensors * 2 * GS_HIST_NB * sizeof *net->hist);
+        net->hist_done = calloc(net->n_tensors * 2, 1);
+        if (!net->hist || !net->hist_done) {
+            free(net->hist);
+            free(net->hist_done);
+            net->hist = NULL;
+            net->hist_done = NULL;
+            return GS_ERR_NOMEM;
+        }
+    }
+    net->hist_kinds = kinds;
+    if (net->hist_done)
+        memset(net->hist_done, 0, net->n_tensors * 2);
+    return GS_OK;
+}
+
+const float *gs_net_tensor_hist(const GsNet *net, size_t k, GsHistKind kind)
+{
+    if (!net->hist || k >= net->n_tensors || (kind != GS_HIST_GRAD && kind != GS_HIST_UPDATE))
+        return NULL;
+    size_t j = 2 * k + (kind == GS_HIST_UPDATE);
+    return net->hist_done[j] ? net->hist + j * GS_HIST_NB : NULL;
 }
 
 const GsLayerMeasure *gs_net_layer_measure(const GsNet *net, size_t l)

@@ -20,7 +20,10 @@
  * and ||delta||^2, entry j into lane j % GS_LANES and the tail of n % GS_LANES entries into
  * lane 0 last, so every sum equals util/reduce.c's gs_sumsq bit for bit. The three sums run
  * side by side: each lane's additions form one dependent chain, and one loop keeps the three
- * chains in flight together. */
+ * chains in flight together. The loop runs in blocks of HIST_BLOCK entries (a multiple of
+ * GS_LANES, so the lanes are those of one loop); the histograms count each block of g and
+ * delta right after it, while it is in L1. */
+#define HIST_BLOCK 1024
 #define UPDATE_ENTRY(UPDATE, k, index)                                                             \
     do {                                                                                           \
         const size_t j = (index);                                                                  \
@@ -39,20 +42,36 @@
         double dq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
         float gm[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
         const size_t full = n - n % GS_LANES;                                                      \
-        for (size_t i = 0; i < full; i += GS_LANES)                                                \
-            for (int k = 0; k < GS_LANES; k++)                                                     \
-                UPDATE_ENTRY(UPDATE, k, i + k);                                                    \
+        for (size_t c0 = 0; c0 < full; c0 += HIST_BLOCK) {                                         \
+            const size_t c1 = full - c0 > HIST_BLOCK ? c0 + HIST_BLOCK : full;                     \
+            for (size_t i = c0; i < c1; i += GS_LANES)                                             \
+                for (int k = 0; k < GS_LANES; k++)                                                 \
+                    UPDATE_ENTRY(UPDATE, k, i + k);                                                \
+            if (hist)                                                                              \
+                count_block(hist, g, delta, c0, c1 - c0);                                          \
+        }                                                                                          \
         for (size_t t = full; t < n; t++)                                                          \
             UPDATE_ENTRY(UPDATE, 0, t);                                                            \
+        if (hist)                                                                                  \
+            count_block(hist, g, delta, full, n - full);                                           \
         rec->grad = gs_vec_stats_finish(gs_lanes_fold(gq), gs_lanes_max(gm), g, n);                \
         rec->param_sumsq = gs_lanes_fold(pq);                                                      \
         rec->update_sumsq = gs_lanes_fold(dq);                                                     \
     } while (0)
 
+static void count_block(const GsUpdateHist *h, const float *g, const float *delta, size_t at,
+                        size_t len)
+{
+    if (h->grad)
+        gs_hist_acc_add(h->grad, g + at, len);
+    if (h->update)
+        gs_hist_acc_add(h->update, delta + at, len);
+}
+
 GS_SIMD_CLONES
 void gs_optim_step(float *restrict delta, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, size_t n, const GsOptStep *o,
-                   GsUpdateRecord *rec)
+                   GsUpdateRecord *rec, const GsUpdateHist *hist)
 {
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float l2 = o->kind == GS_OPT_ADAMW ? 0.0f : wd;
@@ -101,6 +120,7 @@ void gs_optim_step(float *restrict delta, float *restrict p, const float *restri
 }
 #undef UPDATE_PASS
 #undef UPDATE_ENTRY
+#undef HIST_BLOCK
 
 double gs_schedule_lr(const GsSpec *spec, long step)
 {

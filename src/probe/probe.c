@@ -135,6 +135,20 @@ void gs_probe_mean_std(const float *h, size_t n, double *mean, double *std)
     mean_std(sum, sumsq, n, mean, std);
 }
 
+/* Adds tensor k's histogram of this kind to slot: the one the update pass counted when it
+ * did, else a pass over the n entries at x. */
+static void hist_tensor(const GsNet *net, size_t k, GsHistKind kind, float *slot, const float *x,
+                        size_t n)
+{
+    const float *counted = gs_net_tensor_hist(net, k, kind);
+    if (!counted) {
+        gs_hist_add(slot, x, n, 0.0);
+        return;
+    }
+    for (size_t b = 0; b < GS_HIST_NB; b++)
+        slot[b] += counted[b];
+}
+
 void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i)
 {
     unsigned kinds = gs_trace_hist_kinds(trace);
@@ -147,8 +161,8 @@ void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i)
         for (size_t k = 0; k < nt; k++) {
             const GsTensorInfo *t = &tab[k];
             if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
-                gs_hist_add(gs_trace_hist_slot(trace, i, t->layer, GS_HIST_GRAD), G + t->offset,
-                            t->size, 0.0);
+                hist_tensor(net, k, GS_HIST_GRAD, gs_trace_hist_slot(trace, i, t->layer, GS_HIST_GRAD), G + t->offset,
+                            t->size);
         }
     }
     if (kinds & (1u << GS_HIST_ACT)) {
@@ -171,7 +185,7 @@ void gs_probe_hist_update(const GsNet *net, GsTrace *trace, size_t i)
     for (size_t k = 0; k < nt; k++) {
         const GsTensorInfo *t = &tab[k];
         if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
-            gs_hist_add(gs_trace_hist_slot(trace, i, t->layer, GS_HIST_UPDATE), U + t->offset,
-                        t->size, 0.0);
+            hist_tensor(net, k, GS_HIST_UPDATE, gs_trace_hist_slot(trace, i, t->layer, GS_HIST_UPDATE),
+                        U + t->offset, t->size);
     }
 }

@@ -31,9 +31,8 @@ int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t 
 
 /* 1 when the step just added to trace (recorded step `step`) gets its histograms: every
  * hist-every-th recorded step, counting from the first, and the last training step. */
-static inline int gs_record_hist_due(const GsSpec *spec, const GsTrace *trace, long step)
+static inline int gs_record_hist_due(const GsSpec *spec, size_t i, long step)
 {
-    size_t i = gs_trace_n_steps(trace) - 1;
     return spec->hist && (i % (size_t)spec->hist_every == 0 || step == spec->steps - 1);
 }
 

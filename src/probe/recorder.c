@@ -325,6 +325,12 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         sampler_next(&smp, &x, &y, &label);
 
         gs_net_set_measure(net, rec); /* backward measures phi' for the probe */
+        /* the histograms of gradients and updates are counted by the update pass */
+        int hrec = rec && gs_record_hist_due(spec, gs_trace_n_steps(trace), step);
+        if ((st = gs_net_set_measure_hist(net, hrec ? gs_trace_hist_kinds(trace) : 0u)) != GS_OK) {
+            gs_error(err, st, "out of memory for the histograms");
+            break;
+        }
         gs_net_forward(net, x, B);
         double loss = gs_net_loss(net, y, label, B);
         /* Backward, clipping and the update; the step measures every tensor once (its
@@ -337,14 +343,12 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             gs_net_backward(net, B);
 
         double *row = NULL;
-        int hrec = 0;
         if (rec) {
             if ((st = gs_trace_add_step(trace, step, &row)) != GS_OK) {
                 gs_error(err, st, "out of memory recording step %ld", step);
                 break;
             }
             gs_probe_acts(net, B, row);
-            hrec = gs_record_hist_due(spec, trace, step);
             if (hrec)
                 gs_probe_hist_grads(net, B, trace, gs_trace_n_steps(trace) - 1);
         }

@@ -393,7 +393,7 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             if (st != GS_OK)
                 return gs_error(err, st, "out of memory recording step %ld", step);
             probe_rows(r, row);
-            hrec = gs_record_hist_due(spec, trace, step);
+            hrec = gs_record_hist_due(spec, gs_trace_n_steps(trace) - 1, step);
             if (hrec)
                 probe_hist(r, trace, gs_trace_n_steps(trace) - 1, 0);
         }
@@ -410,7 +410,7 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             clipped = 1;
         GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1};
         GsUpdateRecord urec; /* ||g||^2 of the gradient the update used */
-        gs_optim_step(r->delta, p, g, r->m, r->v, n, &o, &urec);
+        gs_optim_step(r->delta, p, g, r->m, r->v, n, &o, &urec, NULL);
         double applied = sqrt(urec.grad.sumsq);
         if (!clips) {
             before = applied;
