@@ -27,6 +27,8 @@
 #include <libxsmm.h>
 #endif
 
+#include "gradscope/hist.h"
+#include "gradscope/rng.h"
 #include "nn/vmath.h"
 #include "peak.h"
 
@@ -494,10 +496,92 @@ static void bench_gemm(double budget, int rounds)
 #endif
 }
 
+/* The histograms (gradscope/hist.h): ns per entry of gs_hist_add at each vector level the CPU
+ * has, without and with the linear bins, on Gaussian entries spread over 8 decades, against
+ * the floor of exact counting measured in the same run: the same number of counter
+ * increments from precomputed bin indices (four interleaved arrays), nothing else. */
+static const float *hist_x;
+static float hist_bins[GS_HIST_NB];
+static double hist_range;
+static uint32_t hist_idx[1u << 20], hist_cnt[4][GS_HIST_NB];
+
+static void hist_fn(const float *x, float *y, size_t n)
+{
+    (void)y;
+    gs_hist_add(hist_bins, x, n, hist_range);
+}
+
+static void count_fn(const float *x, float *y, size_t n)
+{
+    (void)x, (void)y;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        hist_cnt[0][hist_idx[k]]++;
+        hist_cnt[1][hist_idx[k + 1]]++;
+        hist_cnt[2][hist_idx[k + 2]]++;
+        hist_cnt[3][hist_idx[k + 3]]++;
+    }
+    for (; k < n; k++)
+        hist_cnt[0][hist_idx[k]]++;
+}
+
+static void bench_hist(double budget, int rounds)
+{
+    const size_t sizes[] = {4096, 1u << 20};
+    float *x = malloc((1u << 20) * sizeof *x);
+    if (!x) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(1);
+    }
+    GsRng r;
+    gs_rng_seed(&r, 11);
+    for (size_t i = 0; i < (1u << 20); i++) {
+        x[i] = (float)(gs_rng_normal(&r) * pow(10.0, -8.0 * gs_rng_uniform(&r)));
+        float one[GS_HIST_NB] = {0};
+        gs_hist_add(one, &x[i], 1, 0.0);
+        for (uint32_t b = 0; b < GS_HIST_NB; b++)
+            if (one[b] != 0.0f)
+                hist_idx[i] = b;
+    }
+    hist_x = x;
+    static const char *const level_name[] = {"portable", "avx2", "avx512"};
+    int top = gs_hist_use_isa(-1);
+    printf("\n# histograms: ns per entry (Gaussian entries over 8 decades), best of %d rounds\n",
+           rounds);
+    printf("%-9s %-8s %10s %10s %10s %10s\n", "entries", "kernel", "log", "log+lin", "count_only",
+           "log/count");
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        double t_count = 1e30;
+        double t[3][2];
+        for (int l = 0; l <= top; l++)
+            t[l][0] = t[l][1] = 1e30;
+        for (int rd = 0; rd < rounds; rd++) {
+            double c = elem_burst(count_fn, x, NULL, n, budget / 4);
+            t_count = c < t_count ? c : t_count;
+            for (int l = 0; l <= top; l++)
+                for (int lin = 0; lin < 2; lin++) {
+                    gs_hist_use_isa(l);
+                    hist_range = lin ? 1.0 : 0.0;
+                    double v = elem_burst(hist_fn, x, NULL, n, budget / 4);
+                    t[l][lin] = v < t[l][lin] ? v : t[l][lin];
+                }
+            gs_hist_use_isa(-1);
+        }
+        for (int l = 0; l <= top; l++)
+            printf("%-9zu %-8s %10.3f %10.3f %10.3f %10.2f\n", n, level_name[l], t[l][0] * 1e9,
+                   t[l][1] * 1e9, t_count * 1e9, t[l][0] / t_count);
+    }
+    printf("# log: gs_hist_add with the log bins only (grad, update); log+lin: with the linear bins "
+           "too (act); count_only: the increments alone from precomputed bins, the floor of any "
+           "exact count\n");
+    free(x);
+}
+
 int main(int argc, char **argv)
 {
     double budget = 0.3;
-    int rounds = 10, do_math = 1, do_gemm = 1;
+    int rounds = 10, do_math = 1, do_gemm = 1, do_hist = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--budget") && i + 1 < argc) {
             budget = atof(argv[++i]);
@@ -509,9 +593,10 @@ int main(int argc, char **argv)
             i++;
             do_math = !strcmp(argv[i], "math");
             do_gemm = !strcmp(argv[i], "gemm");
+            do_hist = !strcmp(argv[i], "hist");
         } else {
             fprintf(stderr, "usage: bench_kernels [--budget SECONDS per item] [--rounds N] "
-                            "[--cpu-time] [--only math|gemm]\n");
+                            "[--cpu-time] [--only math|gemm|hist]\n");
             return 2;
         }
     }
@@ -537,6 +622,8 @@ int main(int argc, char **argv)
         bench_math(budget, rounds);
     if (do_gemm)
         bench_gemm(budget, rounds);
+    if (do_hist)
+        bench_hist(budget, rounds);
 #if BENCH_HAVE_LIBXSMM
     libxsmm_finalize();
 #endif
