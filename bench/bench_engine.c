@@ -17,6 +17,7 @@
 #include "gradscope/record.h"
 #include "gradscope/rng.h"
 #include "nn/gemm.h"
+#include "nn/kernels.h"
 #include "peak.h"
 
 /* Default measurement rounds per configuration (interleaved; the fastest of each kind
@@ -104,11 +105,15 @@ static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_
     double t0 = now(), t;
     do {
         /* the step's own products through its one call site (nn/gemm.c: libxsmm or OpenBLAS
-         * per shape), beta = 0 as the step: forward z[l+1] = z[l] w[l]^T, then backward from
+         * per shape), beta = 0 as the step: forward z[l+1] = z[l] w[l]^T (on a layer's
+         * transposed mirror where the net keeps one: the plain product), then backward from
          * the output, dW = dz^T x and dx = dz w */
         for (size_t l = 0; l < nl; l++) {
             size_t ni = l == 0 ? d_in : width, no = l == depth ? d_out : width;
-            gs_gemm(0, 1, B, no, ni, z[l], ni, w[l], ni, 0.0f, z[l + 1], no);
+            if (gs_dense_mirrored(ni, no))
+                gs_gemm(0, 0, B, no, ni, z[l], ni, w[l], no, 0.0f, z[l + 1], no);
+            else
+                gs_gemm(0, 1, B, no, ni, z[l], ni, w[l], ni, 0.0f, z[l + 1], no);
         }
         for (size_t l = nl; l-- > 0;) {
             size_t ni = l == 0 ? d_in : width, no = l == depth ? d_out : width;

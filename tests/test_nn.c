@@ -663,6 +663,76 @@ START_TEST(test_net_step_hist)
 }
 END_TEST
 
+/* gs_transpose is an exact transpose for shapes around its 8 x 8 blocks. */
+START_TEST(test_transpose)
+{
+    const size_t shapes[][2] = {{1, 1}, {3, 5}, {8, 8}, {9, 17}, {16, 8}, {64, 64}, {130, 70}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t r = shapes[k][0], c = shapes[k][1];
+        float *a = malloc(r * c * sizeof *a), *t = malloc(r * c * sizeof *t);
+        ck_assert(a && t);
+        for (size_t i = 0; i < r * c; i++)
+            a[i] = (float)i * 0.5f - 7.0f;
+        gs_transpose(t, a, r, c);
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++)
+                ck_assert(t[j * r + i] == a[i * c + j]);
+        free(a);
+        free(t);
+    }
+}
+END_TEST
+
+/* The forward product reads the transposed mirror of small layers: after training steps and
+ * after weights changed through gs_net_params, the output is that of the weights themselves. */
+START_TEST(test_forward_mirror)
+{
+    GsSpec s;
+    gs_spec_default(&s);
+    s.depth = 2;
+    s.width = 24; /* mirrored (<= 128 x 128) */
+    GsNet *net = NULL;
+    ck_assert_int_eq(gs_net_create(&s, 5, 3, 4, &net, NULL), GS_OK);
+    float x[20];
+    const int32_t label[4] = {0, 2, 1, 0};
+    GsRng r;
+    gs_rng_seed(&r, 9);
+    fill_normal(x, 20, 1.0, &r);
+    for (int step = 1; step <= 3; step++) {
+        gs_net_forward(net, x, 4);
+        gs_net_loss(net, NULL, label, 4);
+        GsStepInfo info;
+        gs_net_backward_step(net, 4, 0.5, step, &info);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) /* change the weights from outside: the next forward must see it */
+            for (size_t i = 0; i < gs_net_n_params(net); i++)
+                gs_net_params(net)[i] *= -1.5f;
+        gs_net_forward(net, x, 4);
+        /* reference: each layer on the weights themselves (tanh hidden layers, no norm) */
+        const float *P = gs_net_params(net);
+        float h[4 * 24], z[4 * 24];
+        const float *in = x;
+        size_t n_in = 5;
+        for (size_t l = 1; l <= 3; l++) {
+            const GsTensorInfo *w = gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_WEIGHT : GS_TENSOR_WEIGHT);
+            const GsTensorInfo *b = gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_BIAS : GS_TENSOR_BIAS);
+            size_t n_out = w->shape[0];
+            gs_dense_forward(z, in, P + w->offset, P + b->offset, 4, n_in, n_out);
+            if (l == 3)
+                break;
+            for (size_t i = 0; i < 4 * n_out; i++)
+                h[i] = tanhf(z[i]);
+            in = h;
+            n_in = n_out;
+        }
+        for (size_t i = 0; i < 12; i++)
+            ck_assert_float_eq_tol(gs_net_output(net)[i], z[i], 1e-5f * (1.0f + fabsf(z[i])));
+    }
+    gs_net_destroy(net);
+}
+END_TEST
+
 START_TEST(test_optimizers)
 {
     float p[1] = {1.0f}, g[1] = {0.5f}, m[1] = {0}, v[1] = {0}, d[1];
@@ -958,6 +1028,7 @@ Suite *gs_test_suite(void)
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("kernels");
     tcase_add_test(tc, test_dense_backward_exact);
+    tcase_add_test(tc, test_transpose);
     tcase_add_test(tc, test_norm_gradcheck);
     tcase_add_test(tc, test_bn_scale_invariance);
     tcase_add_test(tc, test_loss_gradcheck);
@@ -973,6 +1044,7 @@ Suite *gs_test_suite(void)
     tcase_add_loop_test(net, test_net_gradcheck, 0, (int)(sizeof acts / sizeof acts[0]));
     tcase_add_test(net, test_net_layout_and_determinism);
     tcase_add_test(net, test_net_step_hist);
+    tcase_add_test(net, test_forward_mirror);
     tcase_add_test(net, test_residual_alpha_zero_is_identity_stream);
     tcase_add_test(net, test_tensor_tables_share_shape);
     suite_add_tcase(s, net);

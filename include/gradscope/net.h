@@ -20,6 +20,7 @@ typedef struct GsNet GsNet;
 /* Arena sizes of a net, in floats (bytes: everything). Plain value. */
 typedef struct {
     size_t n_params;  /* parameters (== gradients == update entries) */
+    size_t n_wt;      /* the transposed weight mirror (the forward products' operands) */
     size_t n_acts;    /* activation buffers and the backward pass's scratch */
     size_t n_tensors; /* entries of the tensor table: 2 per dense layer, 2 more per norm */
     size_t bytes;     /* everything gs_net_create allocates, for memory estimates */

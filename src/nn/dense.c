@@ -3,23 +3,109 @@
 #include "nn/kernels.h"
 #include "util/simd.h"
 
+int gs_dense_mirrored(size_t n_in, size_t n_out)
+{
+    return (double)n_in * (double)n_out <= 128.0 * 128.0;
+}
+
 void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
                      size_t n_out)
 {
     gs_gemm(0, 1, B, n_out, n_in, x, n_in, w, n_in, 0.0f, z, n_out);
 }
 
-GS_SIMD_CLONES
-void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
-                      size_t n_in, size_t n_out)
+void gs_dense_matmul_t(float *z, const float *x, const float *wt, size_t B, size_t n_in,
+                       size_t n_out)
 {
-    /* x . w^T (beta = 0: the product writes z), then the bias over the rows. */
-    gs_dense_matmul(z, x, w, B, n_in, n_out);
+    gs_gemm(0, 0, B, n_out, n_in, x, n_in, wt, n_out, 0.0f, z, n_out);
+}
+
+/* Adds b to each of the B rows of z. */
+GS_SIMD_CLONES
+static void add_bias(float *z, const float *b, size_t B, size_t n_out)
+{
     for (size_t i = 0; i < B; i++)
         for (size_t j = 0; j < n_out; j++)
             z[i * n_out + j] += b[j];
 }
 
+void gs_dense_forward_t(float *z, const float *x, const float *wt, const float *b, size_t B,
+                        size_t n_in, size_t n_out)
+{
+    /* x . wt (beta = 0: the product writes z), then the bias over the rows. */
+    gs_dense_matmul_t(z, x, wt, B, n_in, n_out);
+    add_bias(z, b, B, n_out);
+}
+
+void gs_dense_forward(float *z, const float *x, const float *w, const float *b, size_t B,
+                      size_t n_in, size_t n_out)
+{
+    gs_dense_matmul(z, x, w, B, n_in, n_out);
+    add_bias(z, b, B, n_out);
+}
+
+/* dst (cols, rows) = src^T on the rectangle [i0, i1) x [j0, j1) of src, one entry at a time. */
+static void transpose_part(float *dst, const float *src, size_t rows, size_t cols, size_t i0,
+                           size_t i1, size_t j0, size_t j1)
+{
+    for (size_t i = i0; i < i1; i++)
+        for (size_t j = j0; j < j1; j++)
+            dst[j * rows + i] = src[i * cols + j];
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* 8 x 8 blocks in AVX registers: rows are interleaved in pairs (unpack), then in fours
+ * (shuffle), then their 128-bit halves are exchanged; the edges entry by entry. */
+__attribute__((target("avx"))) static void transpose_avx(float *dst, const float *src,
+                                                         size_t rows, size_t cols)
+{
+    size_t r8 = rows - rows % 8, c8 = cols - cols % 8;
+    for (size_t i = 0; i < r8; i += 8)
+        for (size_t j = 0; j < c8; j += 8) {
+            const float *s = src + i * cols + j;
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + cols);
+            __m256 r2 = _mm256_loadu_ps(s + 2 * cols), r3 = _mm256_loadu_ps(s + 3 * cols);
+            __m256 r4 = _mm256_loadu_ps(s + 4 * cols), r5 = _mm256_loadu_ps(s + 5 * cols);
+            __m256 r6 = _mm256_loadu_ps(s + 6 * cols), r7 = _mm256_loadu_ps(s + 7 * cols);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + j * rows + i;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + rows, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * rows, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * rows, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * rows, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * rows, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * rows, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * rows, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    transpose_part(dst, src, rows, cols, 0, r8, c8, cols);
+    transpose_part(dst, src, rows, cols, r8, rows, 0, cols);
+}
+#endif
+
+void gs_transpose(float *dst, const float *src, size_t rows, size_t cols)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx")) {
+        transpose_avx(dst, src, rows, cols);
+        return;
+    }
+#endif
+    /* tiles of 16 x 16, so that both sides stay in cache for large matrices */
+    enum { T = 16 };
+    for (size_t i0 = 0; i0 < rows; i0 += T)
+        for (size_t j0 = 0; j0 < cols; j0 += T)
+            transpose_part(dst, src, rows, cols, i0, i0 + T < rows ? i0 + T : rows, j0,
+                           j0 + T < cols ? j0 + T : cols);
+}
 GS_SIMD_CLONES
 void gs_dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                        const float *w, size_t B, size_t n_in, size_t n_out)

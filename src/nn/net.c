@@ -24,6 +24,8 @@
 typedef struct {
     size_t n_in, n_out;
     size_t off_w, off_b, off_g, off_be; /* offsets into params/grads/delta (g, be: norm) */
+    size_t off_wt;                      /* offset of W^T (n_in, n_out) in the mirror arena */
+    int mirrored;                       /* the forward product reads the mirror (kernels.h) */
     size_t a_z, a_h, a_dz, a_y, a_xhat, a_rstd, a_out; /* offsets into acts (y..out: if any) */
     int hidden, norm;                                  /* norm: GsNormKind of this layer */
     int block_start, block_end;                        /* residual roles */
@@ -46,6 +48,8 @@ struct GsNet {
     float *params;                   /* arena: parameters */
     float *grads;                    /* arena: gradients, same layout */
     float *delta;                    /* arena: this step's update, same layout */
+    float *wt;                       /* arena: each layer's W^T, the forward product's operand */
+    int wt_fresh;                    /* wt equals the weights (gs_net_params clears it) */
     float *opt_m;                    /* optimizer first moment / momentum buffer (or NULL) */
     float *opt_v;                    /* optimizer second moment (or NULL) */
     float *acts;                     /* arena: every activation buffer */
@@ -117,6 +121,7 @@ static size_t add_tensor(GsTensorInfo *tab, size_t *nt, GsTensorRole role, size_
     return off;
 }
 
+
 /* The one layout pass: per layer its shapes, its parameter tensors (into tab) and its
  * activation buffers (offsets into layers[i]), then the backward scratch (offset into
  * *a_scratch) and the sizes. gs_net_sizes runs it with tab, layers and a_scratch NULL;
@@ -126,7 +131,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
 {
     int ok = 1;
     size_t W = (size_t)spec->width, nl = (size_t)spec->depth + 1;
-    size_t np = 0, na = 0, nt = 0, maxw = W > d_out ? W : d_out;
+    size_t np = 0, na = 0, nt = 0, nwt = 0, maxw = W > d_out ? W : d_out;
     for (size_t i = 0; i < nl; i++) {
         Layer tmp, *L = layers ? &layers[i] : &tmp;
         memset(L, 0, sizeof *L);
@@ -145,6 +150,10 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
             L->off_be = add_tensor(tab, &nt, GS_TENSOR_NORM_BIAS, i, L->n_out, 0, &np, &ok);
         }
         L->t_count = nt - L->t_first;
+        L->mirrored = gs_dense_mirrored(L->n_in, L->n_out);
+        L->off_wt = nwt;
+        if (L->mirrored)
+            nwt = size_add(nwt, size_mul(L->n_in, L->n_out, &ok), &ok);
         size_t bn = size_mul(B, L->n_out, &ok);
         L->a_z = take(&na, bn, &ok);
         L->a_h = take(&na, bn, &ok); /* unused by the linear output layer (its h is z) */
@@ -163,15 +172,17 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
         *a_scratch = scratch;
     int need_m, need_v;
     moments(spec, &need_m, &need_v);
-    /* params, grads, update and the optimizer's moments; activations; the table, the layers
-     * and the handle */
+    /* params, grads, update and the optimizer's moments; the transposed weights; activations;
+     * the table, the layers and the handle */
     size_t floats = size_add(size_mul((size_t)(3 + need_m + need_v), np, &ok), na, &ok);
+    floats = size_add(floats, nwt, &ok);
     size_t bytes = size_mul(floats, sizeof(float), &ok);
     bytes = size_add(bytes, size_mul(nt, sizeof(GsTensorInfo) + sizeof(GsTensorRecord), &ok), &ok);
     bytes = size_add(bytes, size_add(size_mul(nl, sizeof(Layer), &ok), sizeof(GsNet), &ok), &ok);
     if (!ok)
         return 0;
     sz->n_params = np;
+    sz->n_wt = nwt;
     sz->n_acts = na;
     sz->n_tensors = nt;
     sz->bytes = bytes;
@@ -232,10 +243,11 @@ GsStatus gs_net_create(const GsSpec *spec, size_t d_in, size_t d_out, size_t bat
     net->params = calloc(np, sizeof(float));
     net->grads = calloc(np, sizeof(float));
     net->delta = calloc(np, sizeof(float));
+    net->wt = malloc((sz.n_wt ? sz.n_wt : 1) * sizeof(float));
     net->opt_m = need_m ? calloc(np, sizeof(float)) : NULL;
     net->opt_v = need_v ? calloc(np, sizeof(float)) : NULL;
     net->acts = calloc(sz.n_acts, sizeof(float));
-    if (!net->params || !net->grads || !net->delta || (need_m && !net->opt_m) ||
+    if (!net->params || !net->grads || !net->delta || !net->wt || (need_m && !net->opt_m) ||
         (need_v && !net->opt_v) || !net->acts)
         goto nomem;
 
@@ -308,6 +320,7 @@ void gs_net_destroy(GsNet *net)
     free(net->params);
     free(net->grads);
     free(net->delta);
+    free(net->wt);
     free(net->opt_m);
     free(net->opt_v);
     free(net->acts);
@@ -345,7 +358,15 @@ const GsTensorInfo *gs_net_tensor(const GsNet *net, size_t layer, GsTensorRole r
 
 float *gs_net_params(GsNet *net)
 {
+    net->wt_fresh = 0; /* the caller may change the weights: the next forward re-mirrors them */
     return net->params;
+}
+
+/* Layer L's W^T mirror from its weights (if it has one). */
+static void mirror_layer(GsNet *net, const Layer *L)
+{
+    if (L->mirrored)
+        gs_transpose(net->wt + L->off_wt, net->params + L->off_w, L->n_out, L->n_in);
 }
 float *gs_net_grads(GsNet *net)
 {
@@ -366,9 +387,15 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
     assert(B >= 1 && B <= net->batch_max);
     const float *in = x, *block_in = NULL;
     const float alpha = (float)net->spec.res_scale;
+    if (!net->wt_fresh) {
+        for (size_t i = 0; i < net->n_layers; i++)
+            mirror_layer(net, &net->layers[i]);
+        net->wt_fresh = 1;
+    }
     for (size_t i = 0; i < net->n_layers; i++) {
         Layer *L = &net->layers[i];
         const float *p = net->params;
+        const float *wt = net->wt + L->off_wt;
         L->x = in;
         if (L->block_start)
             block_in = in;
@@ -376,14 +403,20 @@ void gs_net_forward(GsNet *net, const float *x, size_t B)
         if (L->hidden && L->norm == GS_NORM_NONE) {
             /* the product, then bias and activation in one pass (measuring h when asked) */
             GsActOutStats st = {0.0, 0.0};
-            gs_dense_matmul(L->z, in, p + L->off_w, B, L->n_in, L->n_out);
+            if (L->mirrored)
+                gs_dense_matmul_t(L->z, in, wt, B, L->n_in, L->n_out);
+            else
+                gs_dense_matmul(L->z, in, p + L->off_w, B, L->n_in, L->n_out);
             gs_act_forward_bias(&net->spec.act, L->h, L->z, p + L->off_b, B, L->n_out,
                                 net->measure ? &st : NULL);
             L->m.forward = net->measure;
             L->m.h_sum = st.sum;
             L->m.h_sumsq = st.sumsq;
         } else {
-            gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
+            if (L->mirrored)
+                gs_dense_forward_t(L->z, in, wt, p + L->off_b, B, L->n_in, L->n_out);
+            else
+                gs_dense_forward(L->z, in, p + L->off_w, p + L->off_b, B, L->n_in, L->n_out);
         }
         if (L->hidden) {
             if (L->norm == GS_NORM_BATCH)
@@ -512,6 +545,8 @@ static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptSt
         gs_optim_step(net->delta + off, net->params + off, net->grads + off,
                       net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
                       net->tensors[k].size, o, &u, hg || hu ? &h : NULL);
+        if (role == GS_TENSOR_WEIGHT || role == GS_TENSOR_OUT_WEIGHT) /* while W is in cache */
+            mirror_layer(net, &net->layers[net->tensors[k].layer]);
         for (int j = 0; j < 2 && net->hist; j++) {
             int on = j ? hu : hg;
             net->hist_done[2 * k + (size_t)j] = (unsigned char)on;
