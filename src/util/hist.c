@@ -279,7 +279,8 @@ __attribute__((target("avx2"))) static void index_avx2(uint32_t *lb, uint32_t *n
     index_scalar(lb + k, nb + k, x + k, m - k, scale, lim);
 }
 
-/* 16 entries at a time; floor by the conversion's rounding mode. */
+/* 16 entries at a time; floor by the conversion's rounding mode (a constant expression). */
+#define ROUND_DOWN (_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32_t *nb,
                                                            const float *x, size_t m,
                                                            float scale, float lim)
@@ -297,7 +298,6 @@ __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32
     const __m512i mid = _mm512_set1_epi32(32), top = _mm512_set1_epi32(63);
     const __m512i special = _mm512_set1_epi32(GS_HIST_NLIN);
     const __m512 vs = _mm512_set1_ps(scale), hi = _mm512_set1_ps(lim), lo = _mm512_set1_ps(-lim);
-    const int rd = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
     size_t k = 0;
     for (; k + 16 <= m; k += 16) {
         __m512i v = _mm512_loadu_si512((const void *)(x + k));
@@ -314,8 +314,8 @@ __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32
             _mm512_mul_ps(_mm512_mul_ps(t2, t2), c4));
         __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(ex), ys), yo),
                                  _mm512_mul_ps(q, t));
-        __m512i blo = _mm512_cvt_roundps_epi32(_mm512_sub_ps(y, eps), rd);
-        __m512i b = _mm512_cvt_roundps_epi32(_mm512_add_ps(y, eps), rd);
+        __m512i blo = _mm512_cvt_roundps_epi32(_mm512_sub_ps(y, eps), ROUND_DOWN);
+        __m512i b = _mm512_cvt_roundps_epi32(_mm512_add_ps(y, eps), ROUND_DOWN);
         __mmask16 amb = _mm512_cmpneq_epi32_mask(blo, b);
         b = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(b, zero), lastb), one);
         __mmask16 nz = _mm512_test_epi32_mask(u, u);
@@ -327,7 +327,7 @@ __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32
         if (!nb)
             continue;
         __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_castsi512_ps(v), lo), hi);
-        __m512i qn = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(f, vs), rd), mid);
+        __m512i qn = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(f, vs), ROUND_DOWN), mid);
         qn = _mm512_min_epi32(_mm512_max_epi32(qn, zero), top);
         __mmask16 sp = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, infb), infb);
         qn = _mm512_mask_mov_epi32(qn, sp, special);
