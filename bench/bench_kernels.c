@@ -572,9 +572,10 @@ static void bench_hist(double budget, int rounds)
             printf("%-9zu %-8s %10.3f %10.3f %10.3f %10.2f\n", n, level_name[l], t[l][0] * 1e9,
                    t[l][1] * 1e9, t_count * 1e9, t[l][0] / t_count);
     }
-    printf("# log: gs_hist_add with the log bins only (grad, update); log+lin: with the linear bins "
-           "too (act); count_only: the increments alone from precomputed bins, the floor of any "
-           "exact count\n");
+    printf(
+        "# log: gs_hist_add with the log bins only (grad, update); log+lin: with the linear bins "
+        "too (act); count_only: the increments alone from precomputed bins, the floor of any "
+        "exact count\n");
     free(x);
 }
 

@@ -261,7 +261,8 @@ START_TEST(test_acc_pieces)
         gs_hist_acc_add(&a, x + at, at + len <= N ? len : N - at);
     gs_hist_acc_flush(&a, parts);
     for (int k = 0; k < GS_HIST_NB; k++)
-        ck_assert_msg(one[k] == parts[k], "bin %d: %g, want %g", k, (double)parts[k], (double)one[k]);
+        ck_assert_msg(one[k] == parts[k], "bin %d: %g, want %g", k, (double)parts[k],
+                      (double)one[k]);
     ck_assert_float_eq(one[GS_HIST_NINF], 2.0f);
     ck_assert_float_eq(one[GS_HIST_PINF], 1.0f);
     free(x);
@@ -590,8 +591,10 @@ START_TEST(test_record_hist_every)
             int due = i % 3 == 0 || i + 1 == S;
             for (size_t l = 0; l < L; l++) {
                 for (int c = 0; c < GS_COL_COUNT; c++) {
-                    double x = gs_trace_get(full, i, l, (GsCol)c), y = gs_trace_get(thin, i, l, (GsCol)c);
-                    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "arch %d step %zu col %d", a, i, c);
+                    double x = gs_trace_get(full, i, l, (GsCol)c),
+                           y = gs_trace_get(thin, i, l, (GsCol)c);
+                    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "arch %d step %zu col %d", a, i,
+                                  c);
                 }
                 for (int k = 0; k < GS_HIST_NKINDS; k++) {
                     const float *h = gs_trace_hist(full, i, l, (GsHistKind)k);
@@ -599,7 +602,8 @@ START_TEST(test_record_hist_every)
                     for (int b = 0; b < GS_HIST_NB; b++) {
                         if (due)
                             ck_assert_msg(memcmp(&h[b], &g[b], sizeof h[b]) == 0,
-                                          "arch %d step %zu layer %zu kind %d bin %d", a, i, l, k, b);
+                                          "arch %d step %zu layer %zu kind %d bin %d", a, i, l, k,
+                                          b);
                         else
                             ck_assert(isnan(g[b]));
                     }

@@ -13,8 +13,8 @@
 #include "gradscope/rnn.h"
 #include "nn/gemm.h"
 #include "nn/kernels.h"
-#include "util/reduce.h"
 #include "runner.h"
+#include "util/reduce.h"
 
 /* Relative error bound of a central difference against the analytic directional
  * derivative, with float32 arithmetic inside the net and the loss summed in double. */
@@ -428,7 +428,7 @@ START_TEST(test_gemm_call_site)
     const struct {
         int ta, tb;
         size_t M, N, K;
-    } shapes[] = {{0, 1, 64, 64, 64},   {1, 0, 64, 64, 256}, {0, 0, 256, 64, 64},
+    } shapes[] = {{0, 1, 64, 64, 64},   {1, 0, 64, 64, 256},  {0, 0, 256, 64, 64},
                   {1, 0, 256, 256, 64}, {0, 0, 64, 256, 256}, {0, 1, 64, 256, 256},
                   {1, 0, 5, 3, 7},      {0, 0, 3, 5, 2}};
     GsRng r;
@@ -715,8 +715,10 @@ START_TEST(test_forward_mirror)
         const float *in = x;
         size_t n_in = 5;
         for (size_t l = 1; l <= 3; l++) {
-            const GsTensorInfo *w = gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_WEIGHT : GS_TENSOR_WEIGHT);
-            const GsTensorInfo *b = gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_BIAS : GS_TENSOR_BIAS);
+            const GsTensorInfo *w =
+                gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_WEIGHT : GS_TENSOR_WEIGHT);
+            const GsTensorInfo *b =
+                gs_net_tensor(net, l - 1, l == 3 ? GS_TENSOR_OUT_BIAS : GS_TENSOR_BIAS);
             size_t n_out = w->shape[0];
             gs_dense_forward(z, in, P + w->offset, P + b->offset, 4, n_in, n_out);
             if (l == 3)

@@ -40,10 +40,10 @@ void gs_hist_add(float *bins, const float *x, size_t n, double lin_range);
 #define GS_HIST_ACC_BINS 163 /* zero, the log bins, Inf, NaN */
 #define GS_HIST_ACC_WAYS 4   /* interleaved count arrays */
 typedef struct {
-    uint32_t cnt[GS_HIST_ACC_WAYS * GS_HIST_ACC_BINS];  /* the log part's counts, way-major */
+    uint32_t cnt[GS_HIST_ACC_WAYS * GS_HIST_ACC_BINS];    /* the log part's counts, way-major */
     uint32_t lcnt[GS_HIST_ACC_WAYS * (GS_HIST_NLIN + 1)]; /* the linear bins, and NaN/Inf */
-    uint32_t neg_inf;                   /* -Inf among the Inf counted */
-    float scale, lim;                   /* linear bins: 32 / A and 2A; 0 when none */
+    uint32_t neg_inf;                                     /* -Inf among the Inf counted */
+    float scale, lim; /* linear bins: 32 / A and 2A; 0 when none */
 } GsHistAcc;
 /* Starts counting; lin_range as for gs_hist_add. */
 void gs_hist_acc_init(GsHistAcc *a, double lin_range);

@@ -78,9 +78,9 @@ double gs_net_grad_norm(const GsNet *net);
 
 /* What the last gs_net_step measured of one tensor of the table. */
 typedef struct {
-    GsVecStats grad;     /* the gradient as backward left it (before clipping) */
-    double param_sumsq;  /* ||theta||^2 of the parameters before the step */
-    double update_sumsq; /* ||delta||^2 of the step's change */
+    GsVecStats grad;      /* the gradient as backward left it (before clipping) */
+    double param_sumsq;   /* ||theta||^2 of the parameters before the step */
+    double update_sumsq;  /* ||delta||^2 of the step's change */
     double applied_sumsq; /* ||g||^2 of the gradient the update used (after clipping) */
 } GsTensorRecord;
 
@@ -107,8 +107,8 @@ int gs_net_can_fuse_step(const GsNet *net);
  * instead of in a pass over the whole arena afterwards. The gradient arena keeps the
  * gradients (the histograms read them). */
 void gs_net_backward_step(GsNet *net, size_t B, double lr, long t, GsStepInfo *info);
-/* The records of the last gs_net_step (or gs_net_backward_step), one per tensor in table order (gs_net_tensors);
- * all zero before the first step. Valid while the net lives. */
+/* The records of the last gs_net_step (or gs_net_backward_step), one per tensor in table order
+ * (gs_net_tensors); all zero before the first step. Valid while the net lives. */
 const GsTensorRecord *gs_net_records(const GsNet *net);
 
 /* Layer l's (1-based: 1..depth hidden, depth+1 output) activation buffers from the last

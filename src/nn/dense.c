@@ -8,8 +8,7 @@ int gs_dense_mirrored(size_t n_in, size_t n_out)
     return (double)n_in * (double)n_out <= 128.0 * 128.0;
 }
 
-void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
-                     size_t n_out)
+void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in, size_t n_out)
 {
     gs_gemm(0, 1, B, n_out, n_in, x, n_in, w, n_in, 0.0f, z, n_out);
 }
@@ -57,8 +56,8 @@ static void transpose_part(float *dst, const float *src, size_t rows, size_t col
 #include <immintrin.h>
 /* 8 x 8 blocks in AVX registers: rows are interleaved in pairs (unpack), then in fours
  * (shuffle), then their 128-bit halves are exchanged; the edges entry by entry. */
-__attribute__((target("avx"))) static void transpose_avx(float *dst, const float *src,
-                                                         size_t rows, size_t cols)
+__attribute__((target("avx"))) static void transpose_avx(float *dst, const float *src, size_t rows,
+                                                         size_t cols)
 {
     size_t r8 = rows - rows % 8, c8 = cols - cols % 8;
     for (size_t i = 0; i < r8; i += 8)

@@ -10,8 +10,7 @@
 #include <stdint.h>
 
 /* z (B, n_out) = x (B, n_in) . w^T (w: n_out, n_in, row-major), without the bias. */
-void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in,
-                     size_t n_out);
+void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in, size_t n_out);
 /* z (B, n_out) = x (B, n_in) . wt (n_in, n_out, row-major: the weights w^T), without the
  * bias: the layer's next pass adds it (gs_act_forward_bias fuses it with the activation). The
  * net keeps a transposed mirror of a small layer's weights for this product: x . w^T on w
@@ -20,10 +19,11 @@ void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t 
 void gs_dense_matmul_t(float *z, const float *x, const float *wt, size_t B, size_t n_in,
                        size_t n_out);
 /* 1 when a layer of n_in inputs and n_out outputs keeps the mirror: at most 128 x 128 weights.
- * Measured with bench/bench_engine (Ice Lake, OpenBLAS SkylakeX): +5-20% steps/s at width 64
- * (depth 10 and 50, batch 64 and 256), neutral at 128, but -10 to -40% at width 256 with batch
- * 64 and at width 1024 (the transposes of large matrices and the mirror's memory outweigh the
- * product's gain there; libxsmm's plain product is slower than OpenBLAS's at 64 x 1024 x 1024). */
+ * Measured with bench/bench_engine (Ice Lake, OpenBLAS SkylakeX): +4-18% steps/s at width 64
+ * (depth 10 and 50 at batch 64; depth 10 at batch 256), none at 50/64/256 and at width 128,
+ * but -10 to -40% at width 256 with batch 64 and at width 1024 (there the transposes of large
+ * matrices and the mirror's memory outweigh the product's gain, and libxsmm's plain product
+ * is slower than OpenBLAS's at 64 x 1024 x 1024). */
 int gs_dense_mirrored(size_t n_in, size_t n_out);
 /* z (B, n_out) = x (B, n_in) . wt + b (n_out), wt as gs_dense_matmul_t's. */
 void gs_dense_forward_t(float *z, const float *x, const float *wt, const float *b, size_t B,

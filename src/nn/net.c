@@ -30,7 +30,7 @@ typedef struct {
     int hidden, norm;                                  /* norm: GsNormKind of this layer */
     int block_start, block_end;                        /* residual roles */
     const float *x;                                    /* input (B, n_in): the previous out */
-    GsLayerMeasure m; /* what the last passes measured of this layer (gs_net_set_measure) */
+    GsLayerMeasure m;        /* what the last passes measured of this layer (gs_net_set_measure) */
     size_t t_first, t_count; /* this layer's entries of the tensor table */
     float *z, *y, *xhat, *rstd, *h, *out, *dz;
 } Layer;
@@ -54,9 +54,9 @@ struct GsNet {
     float *opt_v;                    /* optimizer second moment (or NULL) */
     float *acts;                     /* arena: every activation buffer */
     float *g, *gskip, *dy, *scratch; /* backward scratch (B, max width) */
-    unsigned hist_kinds;             /* histograms the update passes count (gs_net_set_measure_hist) */
-    float *hist;                     /* n_tensors x {grad, update} x GS_HIST_NB, or NULL */
-    unsigned char *hist_done;        /* n_tensors x 2: counted by the last update pass */
+    unsigned hist_kinds;      /* histograms the update passes count (gs_net_set_measure_hist) */
+    float *hist;              /* n_tensors x {grad, update} x GS_HIST_NB, or NULL */
+    unsigned char *hist_done; /* n_tensors x 2: counted by the last update pass */
 };
 
 /* Residual roles: blocks of K layers over 2..depth; a trailing partial block has none. */
@@ -120,7 +120,6 @@ static size_t add_tensor(GsTensorInfo *tab, size_t *nt, GsTensorRole role, size_
     (*nt)++;
     return off;
 }
-
 
 /* The one layout pass: per layer its shapes, its parameter tensors (into tab) and its
  * activation buffers (offsets into layers[i]), then the backward scratch (offset into

@@ -161,7 +161,8 @@ void gs_probe_hist_grads(GsNet *net, size_t B, GsTrace *trace, size_t i)
         for (size_t k = 0; k < nt; k++) {
             const GsTensorInfo *t = &tab[k];
             if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
-                hist_tensor(net, k, GS_HIST_GRAD, gs_trace_hist_slot(trace, i, t->layer, GS_HIST_GRAD), G + t->offset,
+                hist_tensor(net, k, GS_HIST_GRAD,
+                            gs_trace_hist_slot(trace, i, t->layer, GS_HIST_GRAD), G + t->offset,
                             t->size);
         }
     }
@@ -185,7 +186,8 @@ void gs_probe_hist_update(const GsNet *net, GsTrace *trace, size_t i)
     for (size_t k = 0; k < nt; k++) {
         const GsTensorInfo *t = &tab[k];
         if (t->role == GS_TENSOR_WEIGHT || t->role == GS_TENSOR_OUT_WEIGHT)
-            hist_tensor(net, k, GS_HIST_UPDATE, gs_trace_hist_slot(trace, i, t->layer, GS_HIST_UPDATE),
-                        U + t->offset, t->size);
+            hist_tensor(net, k, GS_HIST_UPDATE,
+                        gs_trace_hist_slot(trace, i, t->layer, GS_HIST_UPDATE), U + t->offset,
+                        t->size);
     }
 }

@@ -29,8 +29,9 @@ int gs_record_input_stats(GsTrace *t, const float *x, size_t n, size_t d);
 int gs_record_baseline(GsTrace *t, const float *y, const int32_t *label, size_t n, size_t d_out,
                        size_t n_classes);
 
-/* 1 when the step just added to trace (recorded step `step`) gets its histograms: every
- * hist-every-th recorded step, counting from the first, and the last training step. */
+/* 1 when training step `step`, recorded as row i of the trace's steps (0 = the first recorded),
+ * gets its histograms: every hist-every-th recorded step, counting from the first, and the last
+ * training step. The recorder asks before the step (to let the update pass count them). */
 static inline int gs_record_hist_due(const GsSpec *spec, size_t i, long step)
 {
     return spec->hist && (i % (size_t)spec->hist_every == 0 || step == spec->steps - 1);

@@ -367,8 +367,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
             gs_probe_tensors(net, row);
             if (hrec)
                 gs_probe_hist_update(net, trace, gs_trace_n_steps(trace) - 1);
-            gs_record_fill_step(row, L, loss, lr, info.norm_before, info.norm_after,
-                                info.clipped);
+            gs_record_fill_step(row, L, loss, lr, info.norm_before, info.norm_after, info.clipped);
             gs_trace_commit_step(trace);
         }
         if (progress)

@@ -232,8 +232,8 @@ static void index_scalar(uint32_t *lb, uint32_t *nb, const float *x, size_t m, f
 #define AMBIG 0x1p-10f
 /* 4 log10(1 + t) / t on [-0.293, 0.415] (Chebyshev fit), evaluated as Estrin's pairs: the
  * dependency chain bounds this loop */
-static const float log_poly[5] = {0x1.bcb4dep+0f, -0x1.bc5d78p-1f, 0x1.2adfa8p-1f,
-                                  -0x1.dced18p-2f, 0x1.379a62p-2f};
+static const float log_poly[5] = {0x1.bcb4dep+0f, -0x1.bc5d78p-1f, 0x1.2adfa8p-1f, -0x1.dced18p-2f,
+                                  0x1.379a62p-2f};
 #define Y_SCALE 0x1.344136p+0f /* 4 log10(2) */
 #define Y_OFFSET -32.9232368f  /* 120 - 127 * 4 log10(2): y of the exponent field */
 
@@ -270,7 +270,8 @@ __attribute__((target("avx2"))) static void index_avx2(uint32_t *lb, uint32_t *n
         for (int i = 0; i < 8; i++)
             lb[k + (size_t)i] = log_bin(ub[i]);
         __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_castsi256_ps(v), lo), hi);
-        __m256i q = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(_mm256_mul_ps(f, vs))), mid);
+        __m256i q =
+            _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_floor_ps(_mm256_mul_ps(f, vs))), mid);
         q = _mm256_min_epi32(_mm256_max_epi32(q, zero), top);
         __m256i sp = _mm256_cmpeq_epi32(_mm256_and_si256(u, infb), infb);
         q = _mm256_blendv_epi8(q, special, sp);
@@ -281,9 +282,8 @@ __attribute__((target("avx2"))) static void index_avx2(uint32_t *lb, uint32_t *n
 
 /* 16 entries at a time; floor by the conversion's rounding mode (a constant expression). */
 #define ROUND_DOWN (_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
-__attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32_t *nb,
-                                                           const float *x, size_t m,
-                                                           float scale, float lim)
+__attribute__((target("avx512f"))) static void
+index_avx512(uint32_t *lb, uint32_t *nb, const float *x, size_t m, float scale, float lim)
 {
     const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), mant = _mm512_set1_epi32(0x007FFFFF);
     const __m512i onebits = _mm512_set1_epi32(0x3F800000), one = _mm512_set1_epi32(1);
@@ -308,10 +308,10 @@ __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32
         mf = _mm512_mask_mul_ps(mf, big, mf, half);
         ex = _mm512_mask_add_epi32(ex, big, ex, one);
         __m512 t = _mm512_sub_ps(mf, onef), t2 = _mm512_mul_ps(t, t);
-        __m512 q = _mm512_add_ps(
-            _mm512_add_ps(_mm512_add_ps(c0, _mm512_mul_ps(c1, t)),
-                          _mm512_mul_ps(t2, _mm512_add_ps(c2, _mm512_mul_ps(c3, t)))),
-            _mm512_mul_ps(_mm512_mul_ps(t2, t2), c4));
+        __m512 q =
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, _mm512_mul_ps(c1, t)),
+                                        _mm512_mul_ps(t2, _mm512_add_ps(c2, _mm512_mul_ps(c3, t)))),
+                          _mm512_mul_ps(_mm512_mul_ps(t2, t2), c4));
         __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(ex), ys), yo),
                                  _mm512_mul_ps(q, t));
         __m512i blo = _mm512_cvt_roundps_epi32(_mm512_sub_ps(y, eps), ROUND_DOWN);
@@ -327,7 +327,8 @@ __attribute__((target("avx512f"))) static void index_avx512(uint32_t *lb, uint32
         if (!nb)
             continue;
         __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_castsi512_ps(v), lo), hi);
-        __m512i qn = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(f, vs), ROUND_DOWN), mid);
+        __m512i qn =
+            _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(f, vs), ROUND_DOWN), mid);
         qn = _mm512_min_epi32(_mm512_max_epi32(qn, zero), top);
         __mmask16 sp = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, infb), infb);
         qn = _mm512_mask_mov_epi32(qn, sp, special);
