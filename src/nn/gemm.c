@@ -1,11 +1,19 @@
 /* One call site for the engine's sgemm: libxsmm's JIT kernels where they pay, OpenBLAS for the
- * rest. Measured on each GEMM shape of a training step (bench/bench_kernels, AMD EPYC Zen 4,
- * AVX-512, one thread): libxsmm 1.17 is 1.13-1.26x OpenBLAS 0.3.21 (Cooperlake kernels) on the
- * backward products dW = dz^T x (row-major TN) and dx = dz W (NN) wherever one dimension is
- * 256 or more, up to M N K = 2^26; equal at 64 x 64 x 64 (OpenBLAS's small-matrix kernels) and
- * at 2^28 (1024 x 1024 x 256); and has no JIT kernel for the forward x W^T (NT, a transposed A
- * in its column-major terms). libxsmm's kernels are single-threaded: with more than one BLAS
- * thread OpenBLAS runs everything. A JIT kernel gives the same bits on every call. */
+ * rest. Which shapes pay depends on the kernels libxsmm generates for the CPU (its target
+ * architecture), so the rule has one size range per target, each measured on the GEMM shapes
+ * of a training step with bench/bench_kernels (one thread, beta 0 as the step uses):
+ * - AVX-512 targets (AMD EPYC Zen 4, OpenBLAS 0.3.21 Cooperlake kernels): libxsmm 1.17 is
+ *   1.13-1.26x OpenBLAS on the backward products dW = dz^T x (row-major TN) and dx = dz W (NN)
+ *   wherever one dimension is 256 or more, up to M N K = 2^26; equal at 64 x 64 x 64
+ *   (OpenBLAS's AVX-512 small-matrix kernels) and at 2^28 (1024 x 1024 x 256).
+ * - AVX2 targets (AMD EPYC Zen 3, OpenBLAS Zen kernels, which have no small-matrix path):
+ *   libxsmm is 1.39-1.47x at 64 x 64 x 64 (TN and NN), 1.42x at 256 x 64 x 64 NN, 1.14-1.23x
+ *   at 64 x 256 x 256 NN, 0.99-1.10x at 2^20-2^22 TN; from 2^24 on it loses (TN 256^3
+ *   0.85-0.95x; every width-1024 product 0.39-0.72x). So on AVX2, libxsmm up to 2^22.
+ * libxsmm has no JIT kernel for x W^T (NT, a transposed A in its column-major terms) on
+ * either. Its kernels are single-threaded: with more than one BLAS thread OpenBLAS runs
+ * everything. The choice is a fixed function of the shape and the CPU, and a JIT kernel
+ * gives the same bits on every call, so a trace is the same run after run on one machine. */
 #include "nn/gemm.h"
 
 #include <cblas.h>
@@ -14,18 +22,17 @@
 #include <libxsmm.h>
 #endif
 
-/* libxsmm from this many multiply-adds (64 x 64 x 256) up to the upper bound. */
-#define XSMM_MIN_MNK (1u << 20)
-#define XSMM_MAX_MNK (1u << 26)
-
-/* Whether this product goes to libxsmm: a layout it compiles (not NT), a size where it was
- * measured faster, one BLAS thread. */
+/* Whether this product goes to libxsmm: a layout it compiles (not NT), a size in the range
+ * measured faster for libxsmm's target on this CPU (above), one BLAS thread. */
 static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
 {
 #if defined(GS_HAVE_LIBXSMM)
+    if ((tb && !ta) || openblas_get_num_threads() != 1)
+        return 0;
     double mnk = (double)M * (double)N * (double)K;
-    return !(tb && !ta) && mnk >= (double)XSMM_MIN_MNK && mnk <= (double)XSMM_MAX_MNK &&
-           openblas_get_num_threads() == 1;
+    if (libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512)
+        return mnk >= 0x1p20 && mnk <= 0x1p26;
+    return mnk >= 0x1p18 && mnk <= 0x1p22;
 #else
     (void)ta, (void)tb, (void)M, (void)N, (void)K;
     return 0;
