@@ -49,8 +49,7 @@ static libxsmm_smmfunction xsmm_kernel(int ta, int tb, size_t M, size_t N, size_
                                        size_t ldb, size_t ldc, float beta)
 {
     libxsmm_blasint m = (libxsmm_blasint)N, n = (libxsmm_blasint)M, k = (libxsmm_blasint)K;
-    libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda,
-                    lc = (libxsmm_blasint)ldc;
+    libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda, lc = (libxsmm_blasint)ldc;
     float alpha = 1.0f;
     int flags = (tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
                 (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
