@@ -29,6 +29,7 @@
 
 #include "gradscope/hist.h"
 #include "gradscope/rng.h"
+#include "nn/gemm.h"
 #include "nn/vmath.h"
 #include "peak.h"
 
@@ -408,9 +409,9 @@ static void bench_gemm(double budget, int rounds)
            "interleaved bursts, %.2f s per product and beta\n",
            rounds, budget);
 #if BENCH_HAVE_LIBXSMM
-    printf("%5s %5s %-9s %-4s %14s | %8s %8s %6s | %8s %8s %6s | %9s %5s\n", "W", "B", "product",
-           "op", "MxNxK", "blas_b0", "xsmm_b0", "ratio", "blas_b1", "xsmm_b1", "ratio", "maxreldif",
-           "bits");
+    printf("%5s %5s %-9s %-4s %14s | %8s %8s %6s | %8s %8s %6s | %9s %5s | %s\n", "W", "B",
+           "product", "op", "MxNxK", "blas_b0", "xsmm_b0", "ratio", "blas_b1", "xsmm_b1", "ratio",
+           "maxreldif", "bits", "gs_gemm");
 #else
     printf("%5s %5s %-9s %-4s %14s | %8s | %8s\n", "W", "B", "product", "op", "MxNxK", "blas_b0",
            "blas_b1");
@@ -463,10 +464,11 @@ static void bench_gemm(double budget, int rounds)
                 int fb = !xc[0].jit || !xc[1].jit;
                 any_fallback |= fb;
                 printf("%5d %5d %-9s %-4s %14s | %8.1f %8.1f %6.2f | %8.1f %8.1f %6.2f | %9.2e "
-                       "%5s%s\n",
+                       "%5s%s | %s\n",
                        W, B, g->what, op, mnk, gf[0][0] * 1e-9, gf[0][1] * 1e-9,
                        gf[0][1] / gf[0][0], gf[1][0] * 1e-9, gf[1][1] * 1e-9, gf[1][1] / gf[1][0],
-                       dif, same ? "same" : "DIFF", fb ? " *" : "");
+                       dif, same ? "same" : "DIFF", fb ? " *" : "  ",
+                       gs_gemm_library(g->ta, g->tb, (size_t)g->M, (size_t)g->N, (size_t)g->K));
 #else
                 for (int be = 0; be < 2; be++) {
                     double t[1];
@@ -486,7 +488,9 @@ static void bench_gemm(double budget, int rounds)
         }
 #if BENCH_HAVE_LIBXSMM
     printf("# ratio: libxsmm / OpenBLAS; maxreldif: max |C_xsmm - C_blas| / |C_blas| (beta 0, "
-           "positive data); bits: two libxsmm runs bit-identical\n");
+           "positive data); bits: two libxsmm runs bit-identical; gs_gemm: the library the "
+           "engine's call site uses for this shape on this CPU (libxsmm target %d)\n",
+           libxsmm_get_target_archid());
     if (any_fallback)
         printf("# *: libxsmm made no JIT kernel for this layout; libxsmm_sgemm was timed, "
                "which forwards to the BLAS (OpenBLAS here)\n");

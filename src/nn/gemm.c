@@ -7,9 +7,11 @@
  *   wherever one dimension is 256 or more, up to M N K = 2^26; equal at 64 x 64 x 64
  *   (OpenBLAS's AVX-512 small-matrix kernels) and at 2^28 (1024 x 1024 x 256).
  * - AVX2 targets (AMD EPYC Zen 3, OpenBLAS Zen kernels, which have no small-matrix path):
- *   libxsmm is 1.39-1.47x at 64 x 64 x 64 (TN and NN), 1.42x at 256 x 64 x 64 NN, 1.14-1.23x
- *   at 64 x 256 x 256 NN, 0.99-1.10x at 2^20-2^22 TN; from 2^24 on it loses (TN 256^3
- *   0.85-0.95x; every width-1024 product 0.39-0.72x). So on AVX2, libxsmm up to 2^22.
+ *   libxsmm is 1.40-1.62x at 64 x 64 x 64 (TN and NN) and 1.42-1.69x at 256 x 64 x 64 NN in
+ *   every run; at 2^20-2^22 it moved between runs on the shared machine (64 x 64 x 256 TN
+ *   0.71-1.09x, 256 x 256 x 64 TN 0.76-1.10x, 64 x 256 x 256 NN 0.81-1.23x); from 2^24 on it
+ *   loses (every width-1024 product 0.30-0.72x). So on AVX2, libxsmm for NN from 2^18 to 2^20
+ *   and for TN at 2^18 (64^3 in the step's shapes), where it won every run.
  * libxsmm has no JIT kernel for x W^T (NT, a transposed A in its column-major terms) on
  * either. Its kernels are single-threaded: with more than one BLAS thread OpenBLAS runs
  * everything. The choice is a fixed function of the shape and the CPU, and a JIT kernel
@@ -32,7 +34,7 @@ static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
     double mnk = (double)M * (double)N * (double)K;
     if (libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512)
         return mnk >= 0x1p20 && mnk <= 0x1p26;
-    return mnk >= 0x1p18 && mnk <= 0x1p22;
+    return mnk >= 0x1p18 && mnk <= (ta ? 0x1p18 : 0x1p20);
 #else
     (void)ta, (void)tb, (void)M, (void)N, (void)K;
     return 0;
