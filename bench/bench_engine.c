@@ -110,7 +110,7 @@ static double gemm_only(size_t depth, size_t width, size_t B, size_t d_in, size_
          * the output, dW = dz^T x and dx = dz w */
         for (size_t l = 0; l < nl; l++) {
             size_t ni = l == 0 ? d_in : width, no = l == depth ? d_out : width;
-            if (gs_dense_mirrored(ni, no))
+            if (gs_dense_mirrored(ni, no, B))
                 gs_gemm(0, 0, B, no, ni, z[l], ni, w[l], no, 0.0f, z[l + 1], no);
             else
                 gs_gemm(0, 1, B, no, ni, z[l], ni, w[l], ni, 0.0f, z[l + 1], no);

@@ -2,6 +2,7 @@
  * (every activation, norm, residual and loss), optimizers and schedules against hand
  * computed steps, clipping. */
 #include <cblas.h>
+#include <libxsmm.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,10 +472,20 @@ START_TEST(test_gemm_call_site)
         free(C);
         free(C0);
     }
-    /* the shapes where libxsmm was measured to pay go to it, the rest to OpenBLAS (these
-     * three on AVX2 and AVX-512 targets alike; gemm.c has each target's range) */
+    /* the shapes where libxsmm was measured to pay go to it, the rest to OpenBLAS (gemm.c has
+     * each target's range): NT never goes to libxsmm; 256 x 64 x 64 NN does on every target;
+     * 1024 x 1024 x 256 TN only where libxsmm's AVX-512 kernels face OpenBLAS's AVX2 ones, and
+     * only there does a transposed copy for the plain product pay */
+    const char *core = openblas_get_corename();
+    int blas512 = core && (!strcmp(core, "SkylakeX") || !strcmp(core, "Cooperlake") ||
+                           !strcmp(core, "SapphireRapids"));
+    int split = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !blas512;
     ck_assert_str_eq(gs_gemm_library(0, 1, 256, 256, 256), "openblas");
-    ck_assert_str_eq(gs_gemm_library(1, 0, 1024, 1024, 256), "openblas");
+    ck_assert_str_eq(gs_gemm_library(1, 0, 1024, 1024, 256), split ? "libxsmm" : "openblas");
+    ck_assert_int_eq(gs_gemm_plain_pays(64, 1024, 1024), split);
+    ck_assert_int_eq(gs_dense_mirrored(256, 256, 64), split);
+    ck_assert_int_eq(gs_dense_mirrored(1024, 1024, 64), 0);
+    ck_assert_int_eq(gs_dense_mirrored(64, 64, 64), 1);
     ck_assert_str_eq(gs_gemm_library(0, 0, 256, 64, 64), "libxsmm");
 }
 END_TEST

@@ -3,9 +3,10 @@
 #include "nn/kernels.h"
 #include "util/simd.h"
 
-int gs_dense_mirrored(size_t n_in, size_t n_out)
+int gs_dense_mirrored(size_t n_in, size_t n_out, size_t B)
 {
-    return (double)n_in * (double)n_out <= 128.0 * 128.0;
+    double nw = (double)n_in * (double)n_out;
+    return nw <= 128.0 * 128.0 || (nw <= 256.0 * 256.0 && gs_gemm_plain_pays(B, n_out, n_in));
 }
 
 void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t n_in, size_t n_out)

@@ -12,20 +12,48 @@
  *   0.71-1.09x, 256 x 256 x 64 TN 0.76-1.10x, 64 x 256 x 256 NN 0.81-1.23x); from 2^24 on it
  *   loses (every width-1024 product 0.30-0.72x). So on AVX2, libxsmm for NN from 2^18 to 2^20
  *   and for TN at 2^18 (64^3 in the step's shapes), where it won every run.
+ * - libxsmm's AVX-512 kernels next to OpenBLAS's AVX2 ones (AMD Zen 5, which OpenBLAS 0.3.21
+ *   does not know and gives its Haswell kernels; or any AVX-512 CPU with OPENBLAS_CORETYPE set
+ *   to an AVX2 set): libxsmm is 1.30-2.63x on every TN and NN product of the step's shapes,
+ *   64 x 64 x 64 to 1024 x 1024 x 256 (Haswell and Zen kernels alike), so it takes them all
+ *   up to M N K = 2^28. On that CPU with OpenBLAS's SkylakeX or Cooperlake kernels the AVX-512
+ *   range above held (0.94-1.42x inside it, 0.69-0.84x at 2^28).
  * libxsmm has no JIT kernel for x W^T (NT, a transposed A in its column-major terms) on
  * either. Its kernels are single-threaded: with more than one BLAS thread OpenBLAS runs
- * everything. The choice is a fixed function of the shape and the CPU, and a JIT kernel
+ * everything. The choice is a fixed function of the shape, the CPU and OpenBLAS's kernel set
+ * (fixed when it loads), and a JIT kernel
  * gives the same bits on every call, so a trace is the same run after run on one machine. */
 #include "nn/gemm.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
+#include <string.h>
 
 #if defined(GS_HAVE_LIBXSMM)
 #include <libxsmm.h>
 #endif
 
+#if defined(GS_HAVE_LIBXSMM)
+/* Whether OpenBLAS runs its AVX-512 kernels (its kernel set's name; OPENBLAS_CORETYPE can
+ * force any set, and OpenBLAS 0.3.21 gives a CPU it does not know, such as Zen 5, its AVX2
+ * Haswell kernels). Read once: the kernel set is fixed when OpenBLAS loads. */
+static int openblas_avx512(void)
+{
+    static _Atomic int known = -1;
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v < 0) {
+        const char *c = openblas_get_corename();
+        v = c &&
+            (!strcmp(c, "SkylakeX") || !strcmp(c, "Cooperlake") || !strcmp(c, "SapphireRapids"));
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v;
+}
+#endif
+
 /* Whether this product goes to libxsmm: a layout it compiles (not NT), a size in the range
- * measured faster for libxsmm's target on this CPU (above), one BLAS thread. */
+ * measured faster for libxsmm's target and OpenBLAS's kernel set on this CPU (above), one
+ * BLAS thread. */
 static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
 {
 #if defined(GS_HAVE_LIBXSMM)
@@ -33,10 +61,24 @@ static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
         return 0;
     double mnk = (double)M * (double)N * (double)K;
     if (libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512)
-        return mnk >= 0x1p20 && mnk <= 0x1p26;
+        return openblas_avx512() ? mnk >= 0x1p20 && mnk <= 0x1p26 : mnk <= 0x1p28;
     return mnk >= 0x1p18 && mnk <= (ta ? 0x1p18 : 0x1p20);
 #else
     (void)ta, (void)tb, (void)M, (void)N, (void)K;
+    return 0;
+#endif
+}
+
+/* Whether the plain product of this shape (NN) runs on libxsmm while its NT form, which
+ * libxsmm does not compile, falls to AVX2 (or older) OpenBLAS kernels: then a transposed copy
+ * of an operand pays for itself (nn/kernels.h, gs_dense_mirrored). */
+int gs_gemm_plain_pays(size_t M, size_t N, size_t K)
+{
+#if defined(GS_HAVE_LIBXSMM)
+    return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !openblas_avx512() &&
+           use_xsmm(0, 0, M, N, K);
+#else
+    (void)M, (void)N, (void)K;
     return 0;
 #endif
 }

@@ -18,13 +18,19 @@ void gs_dense_matmul(float *z, const float *x, const float *w, size_t B, size_t 
  * speed of the plain one and libxsmm does not compile (bench/bench_kernels). */
 void gs_dense_matmul_t(float *z, const float *x, const float *wt, size_t B, size_t n_in,
                        size_t n_out);
-/* 1 when a layer of n_in inputs and n_out outputs keeps the mirror: at most 128 x 128 weights.
- * Measured with bench/bench_engine (Ice Lake, OpenBLAS SkylakeX): +4-18% steps/s at width 64
- * (depth 10 and 50 at batch 64; depth 10 at batch 256), none at 50/64/256 and at width 128,
- * but -10 to -40% at width 256 with batch 64 and at width 1024 (there the transposes of large
- * matrices and the mirror's memory outweigh the product's gain, and libxsmm's plain product
- * is slower than OpenBLAS's at 64 x 1024 x 1024). */
-int gs_dense_mirrored(size_t n_in, size_t n_out);
+/* 1 when a layer of n_in inputs and n_out outputs, run at batch B, keeps the mirror: at most
+ * 128 x 128 weights, or up to 256 x 256 where the plain product runs on libxsmm while the
+ * transposed one would fall to AVX2 OpenBLAS kernels (gs_gemm_plain_pays: libxsmm's AVX-512
+ * kernels next to OpenBLAS's Haswell ones, as on a Zen 5 that OpenBLAS 0.3.21 does not know).
+ * Measured with bench/bench_engine: on Ice Lake (OpenBLAS SkylakeX) +4-18% steps/s at width
+ * 64 (depth 10 and 50 at batch 64; depth 10 at batch 256), none at 50/64/256 and at width
+ * 128, but -10 to -40% at width 256 with batch 64 and at width 1024 (there the transposes of
+ * large matrices and the mirror's memory outweigh the product's gain, and libxsmm's plain
+ * product is slower than OpenBLAS's at 64 x 1024 x 1024). On Zen 5 with OpenBLAS's Haswell
+ * kernels (libxsmm on every NN and TN product), mirroring 256 x 256 weights gave +4-22% at
+ * width 256, and 1024 x 1024 ones -24% and -33% at batch 64 (depth 10, 50), +0-10% at 256:
+ * the 4 MB transposes cost what the plain product saves. */
+int gs_dense_mirrored(size_t n_in, size_t n_out, size_t B);
 /* z (B, n_out) = x (B, n_in) . wt + b (n_out), wt as gs_dense_matmul_t's. */
 void gs_dense_forward_t(float *z, const float *x, const float *wt, const float *b, size_t B,
                         size_t n_in, size_t n_out);

@@ -149,7 +149,7 @@ static int plan(const GsSpec *spec, size_t d_in, size_t d_out, size_t B, GsTenso
             L->off_be = add_tensor(tab, &nt, GS_TENSOR_NORM_BIAS, i, L->n_out, 0, &np, &ok);
         }
         L->t_count = nt - L->t_first;
-        L->mirrored = gs_dense_mirrored(L->n_in, L->n_out);
+        L->mirrored = gs_dense_mirrored(L->n_in, L->n_out, B);
         L->off_wt = nwt;
         if (L->mirrored)
             nwt = size_add(nwt, size_mul(L->n_in, L->n_out, &ok), &ok);
