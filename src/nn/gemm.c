@@ -21,8 +21,8 @@
  * libxsmm has no JIT kernel for x W^T (NT, a transposed A in its column-major terms) on
  * either. Its kernels are single-threaded: with more than one BLAS thread OpenBLAS runs
  * everything. The choice is a fixed function of the shape, the CPU and OpenBLAS's kernel set
- * (fixed when it loads), and a JIT kernel
- * gives the same bits on every call, so a trace is the same run after run on one machine. */
+ * (fixed when it loads), and a JIT kernel gives the same bits on every call, so a trace is
+ * the same run after run on one machine. */
 #include "nn/gemm.h"
 
 #include <cblas.h>
