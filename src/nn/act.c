@@ -359,7 +359,7 @@ void gs_act_forward_bias(const GsAct *act, float *restrict h, float *restrict z,
      * j % GS_LANES of the flattened array, so adding each row while it is in L1 gives
      * gs_sum_sumsq's sums; else that function runs after the pass. */
     const int lanes = st && n % GS_LANES == 0;
-    double s1[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, s2[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double s1[GS_LANES] = {0}, s2[GS_LANES] = {0};
 #define LOOP_BIAS(F)                                                                               \
     do {                                                                                           \
         for (size_t r = 0; r < rows; r++) {                                                        \
@@ -484,9 +484,9 @@ void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *res
     alive[j] = (alive[j] != 0.0f) | (d != 0.0f) ? 1.0f : 0.0f
 #define LOOP_MEASURE(D)                                                                            \
     do {                                                                                           \
-        double q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        double q[GS_LANES] = {0};                                                                  \
         for (size_t r = 0; r < rows; r++) {                                                        \
-            unsigned srow = 0; /* 32-bit lanes within a row (n <= 65536), then the total */      \
+            unsigned srow = 0; /* 32-bit lanes within a row (n <= 65536), then the total */        \
             for (size_t j = 0; j < n; j++) {                                                       \
                 const size_t i = r * n + j;                                                        \
                 MEASURE_ENTRY(D, j, i);                                                            \

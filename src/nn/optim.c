@@ -38,9 +38,9 @@
     } while (0)
 #define UPDATE_PASS(UPDATE)                                                                        \
     do {                                                                                           \
-        double gq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, pq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};   \
-        double dq[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
-        float gm[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        double gq[GS_LANES] = {0}, pq[GS_LANES] = {0};                                             \
+        double dq[GS_LANES] = {0};                                                                 \
+        float gm[GS_LANES] = {0};                                                                  \
         const size_t full = n - n % GS_LANES;                                                      \
         for (size_t c0 = 0; c0 < full; c0 += HIST_BLOCK) {                                         \
             const size_t c1 = full - c0 > HIST_BLOCK ? c0 + HIST_BLOCK : full;                     \

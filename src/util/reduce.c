@@ -11,13 +11,20 @@
 
 double gs_lanes_fold(const double acc[GS_LANES])
 {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    /* neighbours in pairs, then the pairs' sums in pairs, ... (GS_LANES is a power of 2) */
+    double t[GS_LANES];
+    for (int k = 0; k < GS_LANES; k++)
+        t[k] = acc[k];
+    for (int step = 1; step < GS_LANES; step *= 2)
+        for (int k = 0; k < GS_LANES; k += 2 * step)
+            t[k] += t[k + step];
+    return t[0];
 }
 
 GS_SIMD_CLONES
 double gs_sumsq(const float *x, size_t n)
 {
-    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc[GS_LANES] = {0};
     size_t full = n - n % GS_LANES;
     gs_lanes_sumsq(acc, x, full);
     for (size_t i = full; i < n; i++)
@@ -28,7 +35,7 @@ double gs_sumsq(const float *x, size_t n)
 GS_SIMD_CLONES
 double gs_sum(const float *x, size_t n)
 {
-    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc[GS_LANES] = {0};
     size_t i = 0;
     for (; i + GS_LANES <= n; i += GS_LANES)
         for (int k = 0; k < GS_LANES; k++)
@@ -41,7 +48,7 @@ double gs_sum(const float *x, size_t n)
 GS_SIMD_CLONES
 void gs_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq)
 {
-    double s[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, q[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double s[GS_LANES] = {0}, q[GS_LANES] = {0};
     size_t full = n - n % GS_LANES;
     gs_lanes_sum_sumsq(s, q, x, full);
     for (size_t i = full; i < n; i++) {
@@ -68,8 +75,8 @@ GsVecStats gs_vec_stats_finish(double sumsq, float maxabs, const float *x, size_
 GS_SIMD_CLONES
 GsVecStats gs_vec_stats(const float *x, size_t n)
 {
-    double acc[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-    float mx[GS_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc[GS_LANES] = {0};
+    float mx[GS_LANES] = {0};
     size_t full = n - n % GS_LANES;
     gs_lanes_sumsq_max(acc, mx, x, full);
     for (size_t i = full; i < n; i++) {

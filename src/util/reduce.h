@@ -11,10 +11,15 @@
 /* The lane count of every reduction: entry i of an array goes to lane i % GS_LANES, except a
  * tail of n % GS_LANES entries, which goes to lane 0; gs_lanes_fold adds the lanes up in one
  * fixed tree. Kernels that accumulate as they compute something else (the optimizer's update
- * pass) use the same order, so their sums equal gs_sumsq's bit for bit. */
-#define GS_LANES 8
+ * pass) use the same order, so their sums equal gs_sumsq's bit for bit. 16 lanes (8 until
+ * stop 23) give an AVX-512 loop two independent chains of additions per sum and AVX2 four:
+ * with 8, one 512-bit chain made the fused forward statistics latency-bound (bench_engine on
+ * Zen 5: recording at 10 / 64 / 256 cost 17.5% of a step with 8 lanes, 11-12% with 16; 32
+ * gained nothing more). */
+#define GS_LANES 16
 
-/* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). */
+/* The lanes added in one fixed tree: neighbours in pairs, then those sums in pairs, ...
+ * (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) + ((a8 + a9) + ...). */
 double gs_lanes_fold(const double acc[GS_LANES]);
 
 /* The lane loops every reduction is made of, inlined into their callers' SIMD clones: over n
