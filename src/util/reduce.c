@@ -11,14 +11,10 @@
 
 double gs_lanes_fold(const double acc[GS_LANES])
 {
-    /* neighbours in pairs, then the pairs' sums in pairs, ... (GS_LANES is a power of 2) */
-    double t[GS_LANES];
-    for (int k = 0; k < GS_LANES; k++)
-        t[k] = acc[k];
-    for (int step = 1; step < GS_LANES; step *= 2)
-        for (int k = 0; k < GS_LANES; k += 2 * step)
-            t[k] += t[k + step];
-    return t[0];
+    _Static_assert(GS_LANES == 16, "the tree below is written out for 16 lanes");
+    const double *a = acc;
+    return (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) +
+           (((a[8] + a[9]) + (a[10] + a[11])) + ((a[12] + a[13]) + (a[14] + a[15])));
 }
 
 GS_SIMD_CLONES
