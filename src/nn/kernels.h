@@ -28,8 +28,9 @@ void gs_dense_matmul_t(float *z, const float *x, const float *wt, size_t B, size
  * large matrices and the mirror's memory outweigh the product's gain, and libxsmm's plain
  * product is slower than OpenBLAS's at 64 x 1024 x 1024). On Zen 5 with OpenBLAS's Haswell
  * kernels (libxsmm on every NN and TN product), mirroring 256 x 256 weights gave +4-22% at
- * width 256, and 1024 x 1024 ones -24% and -33% at batch 64 (depth 10, 50), +0-10% at 256:
- * the 4 MB transposes cost what the plain product saves. */
+ * width 256, and 1024 x 1024 ones (with the tiled transpose) -10% at 10 / 1024 / 64, -12% or
+ * worse at 50 / 1024 / 64 and +5% at 10 / 1024 / 256: the 4 MB transposes cost what the plain
+ * product saves. */
 int gs_dense_mirrored(size_t n_in, size_t n_out, size_t B);
 /* z (B, n_out) = x (B, n_in) . wt + b (n_out), wt as gs_dense_matmul_t's. */
 void gs_dense_forward_t(float *z, const float *x, const float *wt, const float *b, size_t B,
