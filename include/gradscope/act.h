@@ -81,7 +81,7 @@ void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float 
 typedef struct {
     float level;      /* phi' below this counts as saturated */
     int can_saturate; /* 0: count no saturated entries (the activation cannot saturate) */
-    float *alive;     /* n floats of scratch: 1 where some row had phi' != 0 */
+    float *alive;     /* n floats of scratch: per unit, the OR of phi's bits over the rows */
     size_t saturated; /* entries with phi' < level */
     size_t dead;      /* units with phi' exactly 0 on every row */
     double dz_sumsq;  /* ||dz||^2, equal bit for bit to util/reduce.c's gs_sumsq of dz */
