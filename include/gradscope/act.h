@@ -60,8 +60,8 @@ typedef struct {
     double sum, sumsq;
 } GsActOutStats;
 /* The dense layer's bias and activation in one pass over rows x n entries: z[r][j] += b[j],
- * then h[r][j] = phi(z[r][j]); with st not NULL the same pass measures h into *st. No two
- * arrays may overlap. Cannot fail. */
+ * then h[r][j] = phi(z[r][j]); with st not NULL a second pass over the block just written
+ * measures h into *st. No two arrays may overlap. Cannot fail. */
 void gs_act_forward_bias(const GsAct *act, float *h, float *z, const float *b, size_t rows,
                          size_t n, GsActOutStats *st);
 /* dz[i] = dh[i] * phi'(z[i]) for n entries, given z and h = phi(z) (kernels may use
