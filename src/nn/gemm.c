@@ -14,10 +14,10 @@
  *   and for TN at 2^18 (64^3 in the step's shapes), where it won every run.
  * - libxsmm's AVX-512 kernels next to OpenBLAS's AVX2 ones (AMD Zen 5, which OpenBLAS 0.3.21
  *   does not know and gives its Haswell kernels; or any AVX-512 CPU with OPENBLAS_CORETYPE set
- *   to an AVX2 set): libxsmm is 1.30-2.63x on every TN and NN product of the step's shapes,
- *   64 x 64 x 64 to 1024 x 1024 x 256 (Haswell and Zen kernels alike), so it takes them all
- *   up to M N K = 2^28. On that CPU with OpenBLAS's SkylakeX or Cooperlake kernels the AVX-512
- *   range above held (0.94-1.42x inside it, 0.69-0.84x at 2^28).
+ *   to an AVX2 set): libxsmm is 1.30-2.29x (Haswell) and 1.06-2.63x (Zen) on every TN and NN
+ *   product of the step's shapes, 64 x 64 x 64 to 1024 x 1024 x 256, so it takes them all up
+ *   to M N K = 2^28. On that CPU with OpenBLAS's SkylakeX or Cooperlake kernels the AVX-512
+ *   range above held (0.85-1.42x inside it, 0.69-0.84x at 2^28).
  * libxsmm has no JIT kernel for x W^T (NT, a transposed A in its column-major terms) on
  * either. Its kernels are single-threaded: with more than one BLAS thread OpenBLAS runs
  * everything. The choice is a fixed function of the shape, the CPU and OpenBLAS's kernel set
