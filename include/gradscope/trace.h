@@ -45,7 +45,7 @@ int gs_trace_col_from_name(const char *name);
 
 /* Flag for the `columns` mask of gs_trace_create / gs_trace_read_csv: store values as float
  * (about 7 significant digits) instead of double, halving memory; for traces read only to be
- * rendered or diagnosed. */
+ * rendered or diagnosed. Step and layer numbers stay exact. */
 #define GS_TRACE_COMPACT (UINT64_C(1) << 62)
 
 /* Opaque trace table: n_steps recorded steps x n_layers layers x stored columns. */
