@@ -476,10 +476,7 @@ START_TEST(test_gemm_call_site)
      * each target's range): NT never goes to libxsmm; 256 x 64 x 64 NN does on every target;
      * 1024 x 1024 x 256 TN only where libxsmm's AVX-512 kernels face OpenBLAS's AVX2 ones, and
      * only there does a transposed copy for the plain product pay */
-    const char *core = openblas_get_corename();
-    int blas512 = core && (!strcmp(core, "SkylakeX") || !strcmp(core, "Cooperlake") ||
-                           !strcmp(core, "SapphireRapids"));
-    int split = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !blas512;
+    int split = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !gs_gemm_openblas_avx512();
     ck_assert_str_eq(gs_gemm_library(0, 1, 256, 256, 256), "openblas");
     ck_assert_str_eq(gs_gemm_library(1, 0, 1024, 1024, 256), split ? "libxsmm" : "openblas");
     ck_assert_int_eq(gs_gemm_plain_pays(64, 1024, 1024), split);

@@ -33,11 +33,10 @@
 #include <libxsmm.h>
 #endif
 
-#if defined(GS_HAVE_LIBXSMM)
 /* Whether OpenBLAS runs its AVX-512 kernels (its kernel set's name; OPENBLAS_CORETYPE can
  * force any set, and OpenBLAS 0.3.21 gives a CPU it does not know, such as Zen 5, its AVX2
  * Haswell kernels). Read once: the kernel set is fixed when OpenBLAS loads. */
-static int openblas_avx512(void)
+int gs_gemm_openblas_avx512(void)
 {
     static _Atomic int known = -1;
     int v = atomic_load_explicit(&known, memory_order_relaxed);
@@ -48,6 +47,14 @@ static int openblas_avx512(void)
         atomic_store_explicit(&known, v, memory_order_relaxed);
     }
     return v;
+}
+
+#if defined(GS_HAVE_LIBXSMM)
+/* libxsmm's AVX-512 kernels next to OpenBLAS's AVX2 (or older) ones: the case where libxsmm
+ * takes every NN and TN product (above). */
+static int xsmm_over_avx2_blas(void)
+{
+    return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !gs_gemm_openblas_avx512();
 }
 #endif
 
@@ -60,8 +67,10 @@ static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
     if ((tb && !ta) || openblas_get_num_threads() != 1)
         return 0;
     double mnk = (double)M * (double)N * (double)K;
+    if (xsmm_over_avx2_blas())
+        return mnk <= 0x1p28;
     if (libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512)
-        return openblas_avx512() ? mnk >= 0x1p20 && mnk <= 0x1p26 : mnk <= 0x1p28;
+        return mnk >= 0x1p20 && mnk <= 0x1p26;
     return mnk >= 0x1p18 && mnk <= (ta ? 0x1p18 : 0x1p20);
 #else
     (void)ta, (void)tb, (void)M, (void)N, (void)K;
@@ -75,8 +84,7 @@ static int use_xsmm(int ta, int tb, size_t M, size_t N, size_t K)
 int gs_gemm_plain_pays(size_t M, size_t N, size_t K)
 {
 #if defined(GS_HAVE_LIBXSMM)
-    return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 && !openblas_avx512() &&
-           use_xsmm(0, 0, M, N, K);
+    return xsmm_over_avx2_blas() && use_xsmm(0, 0, M, N, K);
 #else
     (void)M, (void)N, (void)K;
     return 0;

@@ -16,6 +16,9 @@ void gs_gemm(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_
 void gs_gemm_openblas(int ta, int tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* 1 when OpenBLAS runs one of its AVX-512 kernel sets (SkylakeX, Cooperlake, SapphireRapids). */
+int gs_gemm_openblas_avx512(void);
+
 /* 1 when the plain (NN) product of this shape runs on libxsmm while its x . w^T form (NT)
  * would run on AVX2 or older OpenBLAS kernels, so that keeping a transposed copy of w pays. */
 int gs_gemm_plain_pays(size_t M, size_t N, size_t K);

@@ -13,9 +13,9 @@
  * fixed tree. Kernels that accumulate as they compute something else (the optimizer's update
  * pass) use the same order, so their sums equal gs_sumsq's bit for bit. 16 lanes (8 until
  * stop 23) give an AVX-512 loop two independent chains of additions per sum and AVX2 four:
- * with 8, one 512-bit chain made the fused forward statistics latency-bound (bench_engine on
- * Zen 5: recording at 10 / 64 / 256 cost 17.5% of a step with 8 lanes, 11-12% with 16; 32
- * gained nothing more). */
+ * with 8, one 512-bit chain made the fused forward statistics latency-bound (a driver of the
+ * recorder at depth 10, width 64, batch 256 on Zen 5: recording cost 17.5% of a step with 8
+ * lanes, 11-12% with 16; 32 gained nothing more). */
 #define GS_LANES 16
 
 /* The lanes added in one fixed tree: neighbours in pairs, then those sums in pairs, ...
