@@ -64,6 +64,10 @@ GsStatus gs_trace_create(size_t n_layers, uint64_t columns, GsTrace **out);
 /* Frees the trace; NULL is a no-op. */
 void gs_trace_destroy(GsTrace *trace);
 
+/* Makes room for at least `steps` recorded steps in every array (a recorder that knows how
+ * many steps it will append reserves them once: no growth, no copies). GS_ERR_NOMEM on
+ * failure (the trace is unchanged and stays usable). */
+GsStatus gs_trace_reserve(GsTrace *trace, size_t steps);
 /* Appends one recorded step and returns, through *row, its n_layers x GS_COL_COUNT
  * block (row-major by layer index 0..n_layers-1; column by GsCol), pre-filled with the
  * missing marker (gs_trace_missing) except step and layer. The pointer stays valid until the next

@@ -37,6 +37,16 @@ static inline int gs_record_hist_due(const GsSpec *spec, size_t i, long step)
     return spec->hist && (i % (size_t)spec->hist_every == 0 || step == spec->steps - 1);
 }
 
+/* How many training steps a run of spec records: every record-every-th from step 0, and the
+ * last. */
+static inline size_t gs_record_n_recorded(const GsSpec *spec)
+{
+    if (spec->steps <= 0)
+        return 0;
+    long last = spec->steps - 1, every = spec->record_every;
+    return (size_t)(last / every + 1 + (last % every != 0));
+}
+
 /* Fills the columns every row of a recorded step shares (loss, lr, the global gradient norm
  * before and after clipping, clipped) into the n_rows rows of block row. */
 void gs_record_fill_step(double *row, size_t n_rows, double loss, double lr, double before,

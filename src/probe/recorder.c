@@ -317,6 +317,12 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
     size_t L = gs_net_n_layers(net);
     int seen_bad = 0;
     GsStatus st = GS_OK;
+    size_t n_rec = record ? gs_record_n_recorded(spec) : 0;
+    if (n_rec > 0 && gs_trace_reserve(trace, gs_trace_n_steps(trace) + n_rec) != GS_OK) {
+        sampler_fini(&smp);
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a trace of %zu recorded steps",
+                        n_rec);
+    }
     for (long step = 0; step < spec->steps; step++) {
         int rec = record && (step % spec->record_every == 0 || step == spec->steps - 1);
         double lr = gs_schedule_lr(spec, step);

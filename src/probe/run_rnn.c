@@ -376,6 +376,10 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
     size_t n = gs_rnn_n_params(r->net);
     float *p = gs_rnn_params(r->net), *g = gs_rnn_grads(r->net);
     int seen_bad = 0;
+    size_t n_rec = gs_record_n_recorded(spec);
+    if (n_rec > 0 && gs_trace_reserve(trace, gs_trace_n_steps(trace) + n_rec) != GS_OK)
+        return gs_error(err, GS_ERR_NOMEM, "out of memory for a trace of %zu recorded steps",
+                        n_rec);
     for (long step = 0; step < spec->steps; step++) {
         int rec = step % spec->record_every == 0 || step == spec->steps - 1;
         double lr = gs_schedule_lr(spec, step);

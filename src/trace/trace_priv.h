@@ -31,7 +31,9 @@ struct GsTrace {
     int compact;             /* 1: columns hold float (traces read for rendering), else double */
     void *col[GS_COL_COUNT]; /* [step_index * n_layers + layer_index], double or float by
                                 `compact`; NULL when not stored, and always NULL for step
-                                and layer (implicit) */
+                                and layer (implicit); each points into `block` */
+    void *block;             /* one allocation holding every stored column's array, in
+                                column order, each cap_steps steps long */
     double *scratch;         /* stride x GS_COL_COUNT block; n_layers rows are handed out by
                                 gs_trace_add_step */
     size_t dropped;          /* rows the CSV reader dropped from a cut-off end of file */
@@ -126,8 +128,6 @@ static inline size_t gs_trace_cell_size(const GsTrace *t)
     return t->compact ? sizeof(float) : sizeof(double);
 }
 
-/* Makes room for at least `steps` recorded steps in every array. GS_ERR_NOMEM on failure. */
-GsStatus gs_trace_reserve(GsTrace *trace, size_t steps);
 /* Packs the arrays to stride n_layers in place (no allocation). Cannot fail. */
 void gs_trace_fit_stride(GsTrace *trace);
 /* Packs to stride n_layers and gives back unused capacity (a failed shrink keeps the larger
