@@ -2,6 +2,7 @@
  * (every activation, norm, residual and loss), optimizers and schedules against hand
  * computed steps, clipping. */
 #include <cblas.h>
+#include <float.h>
 #include <libxsmm.h>
 #include <math.h>
 #include <stdio.h>
@@ -523,9 +524,21 @@ START_TEST(test_update_record)
                 p[i] = p0[i] = (float)gs_rng_normal(&r);
                 g[i] = (float)(1e-3 * gs_rng_normal(&r));
             }
-            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.01, 3};
+            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.01, 3, 0};
             GsUpdateRecord rec;
+            /* the finite-only pass first, on copies: the same parameters, state and change
+             * bit for bit, and a record that says only "finite" */
+            float p1[101], m1[101] = {0}, v1[101] = {0}, d1[101];
+            memcpy(p1, p, n * sizeof *p);
+            GsOptStep lean = o;
+            lean.finite_only = 1;
+            gs_optim_step(d1, p1, g, m1, v1, n, &lean, &rec, NULL);
+            ck_assert(rec.grad.sumsq == 0.0 && rec.grad.maxabs == 0.0);
+            ck_assert_uint_eq(rec.grad.nonfinite, 0);
+            ck_assert(rec.param_sumsq == 0.0 && rec.update_sumsq == 0.0);
             gs_optim_step(d, p, g, m, v, n, &o, &rec, NULL);
+            ck_assert(!memcmp(p1, p, n * sizeof *p) && !memcmp(d1, d, n * sizeof *d));
+            ck_assert(!memcmp(m1, m, n * sizeof *m) && !memcmp(v1, v, n * sizeof *v));
             ck_assert(rec.param_sumsq == gs_sumsq(p0, n));
             ck_assert(rec.update_sumsq == gs_sumsq(d, n));
             GsVecStats want = gs_vec_stats(g, n);
@@ -543,7 +556,7 @@ START_TEST(test_update_record)
         p[i] = 1.0f, g[i] = (float)i;
     g[3] = INFINITY;
     g[17] = -INFINITY;
-    GsOptStep o = {GS_OPT_SGD, 0.1, 0.0, 0.0, 1};
+    GsOptStep o = {GS_OPT_SGD, 0.1, 0.0, 0.0, 1, 0};
     GsUpdateRecord rec;
     gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
     ck_assert(isinf(rec.grad.sumsq) && isinf(rec.grad.maxabs));
@@ -552,6 +565,23 @@ START_TEST(test_update_record)
     gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
     ck_assert(isnan(rec.grad.sumsq) && isnan(rec.grad.maxabs));
     ck_assert_uint_eq(rec.grad.nonfinite, 3);
+    /* the finite-only pass: +Inf for any NaN or Inf entry, in the lanes or the tail, with
+     * the count; the largest finite float is finite */
+    o.finite_only = 1;
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
+    ck_assert(isinf(rec.grad.sumsq) && rec.grad.sumsq > 0);
+    ck_assert_uint_eq(rec.grad.nonfinite, 3);
+    for (size_t i = 0; i < 20; i++)
+        g[i] = i == 19 ? -FLT_MAX : (float)i;
+    gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
+    ck_assert(rec.grad.sumsq == 0.0);
+    for (size_t at = 0; at < 20; at += 19) { /* lane 0 and the tail */
+        g[at] = -NAN;
+        gs_optim_step(d, p, g, NULL, NULL, 20, &o, &rec, NULL);
+        ck_assert(isinf(rec.grad.sumsq));
+        ck_assert_uint_eq(rec.grad.nonfinite, 1);
+        g[at] = 0.0f;
+    }
 }
 END_TEST
 
@@ -580,7 +610,7 @@ START_TEST(test_update_hist)
             }
             if (n > 9)
                 g[n - 2] = NAN, g[3] = 0.0f;
-            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.0, 1};
+            GsOptStep o = {kinds[ki], 0.01, 0.9, 0.0, 1, 0};
             GsUpdateRecord rec, rec2;
             GsHistAcc ag, au;
             gs_hist_acc_init(&ag, 0.0);
@@ -747,7 +777,7 @@ END_TEST
 START_TEST(test_optimizers)
 {
     float p[1] = {1.0f}, g[1] = {0.5f}, m[1] = {0}, v[1] = {0}, d[1];
-    GsOptStep o = {GS_OPT_SGD, 0.1, 0.9, 0.0, 1};
+    GsOptStep o = {GS_OPT_SGD, 0.1, 0.9, 0.0, 1, 0};
     opt_step(d, p, g, m, v, &o);
     ck_assert_float_eq_tol(d[0], -0.05f, 1e-7f);
     o.weight_decay = 0.1; /* g + wd p = 0.6 */
@@ -755,7 +785,7 @@ START_TEST(test_optimizers)
     ck_assert_float_eq_tol(d[0], -0.06f, 1e-7f);
 
     /* momentum: buf1 = g = 0.5, buf2 = 0.9*0.5 + 0.5 = 0.95 */
-    o = (GsOptStep){GS_OPT_MOMENTUM, 0.1, 0.9, 0.0, 1};
+    o = (GsOptStep){GS_OPT_MOMENTUM, 0.1, 0.9, 0.0, 1, 0};
     m[0] = 0;
     opt_step(d, p, g, m, v, &o);
     ck_assert_float_eq_tol(d[0], -0.05f, 1e-7f);
@@ -775,7 +805,7 @@ START_TEST(test_optimizers)
     ck_assert_float_eq_tol(d[0], -1.0f, 1e-5f);
 
     /* adam, step 1: m_hat = g, v_hat = g^2 -> step = lr * g/|g| = lr */
-    o = (GsOptStep){GS_OPT_ADAM, 0.01, 0, 0.0, 1};
+    o = (GsOptStep){GS_OPT_ADAM, 0.01, 0, 0.0, 1, 0};
     m[0] = v[0] = 0;
     opt_step(d, p, g, m, v, &o);
     ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
@@ -785,7 +815,7 @@ START_TEST(test_optimizers)
     ck_assert_float_eq_tol(d[0], -0.01f, 1e-6f);
 
     /* adamw: decoupled decay lr*wd*p on top of the adam step */
-    o = (GsOptStep){GS_OPT_ADAMW, 0.01, 0, 0.5, 1};
+    o = (GsOptStep){GS_OPT_ADAMW, 0.01, 0, 0.5, 1, 0};
     m[0] = v[0] = 0;
     opt_step(d, p, g, m, v, &o);
     ck_assert_float_eq_tol(d[0], -0.01f - 0.005f, 1e-6f);

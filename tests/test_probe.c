@@ -292,6 +292,45 @@ START_TEST(test_cadence_and_determinism)
 }
 END_TEST
 
+/* A thinned recording (--record-every) holds, at each step it records, exactly the full
+ * recording's row: the steps in between update with the finite-only pass
+ * (gs_net_set_lean_update), which must leave the parameters and the optimizer state as the
+ * full pass does, for every rule, with and without clipping (the unfused step). */
+START_TEST(test_thinned_rows_equal_full)
+{
+    GsDataset *d = toy_data(50, 1.0);
+    const char *setups[] = {"--opt sgd",
+                            "--opt momentum",
+                            "--opt nesterov",
+                            "--opt rmsprop --lr 0.01",
+                            "--opt adam --lr 0.01",
+                            "--opt adamw --lr 0.01 --weight-decay 0.1",
+                            "--opt sgd --clip-norm 0.05",
+                            "--opt adam --lr 0.01 --clip-value 0.01"};
+    for (size_t k = 0; k < sizeof setups / sizeof setups[0]; k++) {
+        char full[256], thin[300];
+        snprintf(full, sizeof full, "--depth 3 --width 8 --steps 23 --batch 16 %s", setups[k]);
+        snprintf(thin, sizeof thin, "%s --record-every 5", full);
+        GsTrace *a = train(full, d, NULL), *b = train(thin, d, NULL);
+        ck_assert_uint_eq(gs_trace_n_steps(b), 6);
+        for (size_t i = 0; i < gs_trace_n_steps(b); i++) {
+            size_t at = (size_t)gs_trace_step(b, i);
+            ck_assert_int_eq(gs_trace_step(a, at), (long)at);
+            for (size_t l = 0; l < 4; l++)
+                for (int c = 0; c < GS_COL_COUNT; c++) {
+                    double x = gs_trace_get(a, at, l, (GsCol)c),
+                           y = gs_trace_get(b, i, l, (GsCol)c);
+                    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "%s: step %zu layer %zu col %d",
+                                  setups[k], at, l, c);
+                }
+        }
+        gs_trace_destroy(a);
+        gs_trace_destroy(b);
+    }
+    free_data(d);
+}
+END_TEST
+
 START_TEST(test_training_reduces_loss)
 {
     GsDataset *d = toy_data(64, 1.0);
@@ -326,6 +365,16 @@ START_TEST(test_nonfinite_is_data)
     for (size_t l = 0; l < 5; l++)
         bad += gs_trace_get(t, (size_t)step, l, GS_COL_NONFINITE);
     ck_assert_double_gt(bad, 0);
+    /* recorded or not, the step and layer of the first non-finite gradient are found: here
+     * the step lies between two recorded ones (the finite-only update pass saw it) */
+    char thin[160];
+    snprintf(thin, sizeof thin,
+             "--depth 4 --width 8 --steps 40 --batch 0 --lr 10 --act relu --init normal:3 "
+             "--record-every %ld",
+             step + 1);
+    GsTrace *u = train(thin, d, NULL);
+    ck_assert_str_eq(gs_trace_meta_get(u, "first_nonfinite"), first);
+    gs_trace_destroy(u);
     gs_trace_destroy(t);
     free_data(d);
 }
@@ -496,6 +545,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tc, test_measured_passes_match);
     tcase_add_test(tc, test_backward_step_fused);
     tcase_add_test(tc, test_cadence_and_determinism);
+    tcase_add_test(tc, test_thinned_rows_equal_full);
     tcase_add_test(tc, test_training_reduces_loss);
     tcase_add_test(tc, test_nonfinite_is_data);
     tcase_add_test(tc, test_clip_columns);

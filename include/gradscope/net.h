@@ -130,6 +130,14 @@ typedef struct {
 } GsLayerMeasure;
 /* Asks the following forward and backward passes to measure (on = 0 stops). */
 void gs_net_set_measure(GsNet *net, int on);
+/* on = 1: the following update passes (gs_net_step, gs_net_backward_step) keep no sums, only
+ * whether each gradient is finite (GsOptStep.finite_only), for steps whose records and norms
+ * nobody reads beyond that (the recorder's unrecorded steps): each record's grad.sumsq is 0
+ * or +Inf, its other sums 0, and GsStepInfo's norms are 0 or +Inf accordingly (with clipping,
+ * norm_before stays the true global norm clipping used). Passes that count histograms
+ * ignore it. The parameters and the optimizer state come out the same bit for bit. Off
+ * (0) when the net is created. */
+void gs_net_set_lean_update(GsNet *net, int on);
 /* Asks the following update passes (gs_net_step, gs_net_backward_step) to count histograms
  * (hist.h) of each weight tensor as they stream it: kinds is a mask of GS_HIST_GRAD (the
  * gradient as backward left it: counted only where nothing clipped it, i.e. by the fused

@@ -16,6 +16,7 @@ typedef struct {
     double momentum;     /* momentum/nesterov beta */
     double weight_decay; /* L2 (sgd, momentum, rmsprop, adam) or decoupled (adamw) */
     long t;              /* 1-based step count, for Adam's bias correction */
+    int finite_only;     /* 1: the pass records only whether the gradient is finite (below) */
 } GsOptStep;
 
 /* What an update pass measured of the tensor it updated (the reduction record): the
@@ -37,7 +38,12 @@ typedef struct {
  * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
  * applies it, p[i] += delta[i], in the same pass, which also fills *rec (the probe reads the
  * record instead of the arrays) and, with hist not NULL, counts g and delta into its
- * histograms. The arrays must not overlap. Cannot fail. */
+ * histograms. With o->finite_only (for a step whose record only has to say whether the
+ * gradient is finite: a step the recorder does not record) the pass keeps no sums: rec->grad
+ * has sumsq 0 when every entry of g is finite, else +Inf with the non-finite entries counted,
+ * maxabs 0, and param_sumsq = update_sumsq = 0; hist must then be NULL. The parameters,
+ * state and delta are the same bit for bit either way. The arrays must not overlap. Cannot
+ * fail. */
 void gs_optim_step(float *delta, float *p, const float *g, float *m, float *v, size_t n,
                    const GsOptStep *o, GsUpdateRecord *rec, const GsUpdateHist *hist);
 /* Learning rate at 0-based step `step` of `steps` for the spec's base lr, warm-up and

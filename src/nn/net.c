@@ -39,20 +39,21 @@ struct GsNet {
     GsSpec spec;
     size_t d_in, d_out, width, batch_max, n_layers, n_params, n_tensors;
     GsLossKind loss;
-    int measure;                     /* backward measures phi' of the hidden layers */
-    int can_saturate;                /* the activation can saturate */
-    float sat_level;                 /* phi' below this is saturated (DESIGN.md) */
-    GsTensorInfo *tensors;           /* n_tensors entries: the parameter tensor table */
-    GsTensorRecord *records;         /* n_tensors entries: what the last step measured */
-    Layer *layers;                   /* n_layers entries, index l-1 for layer l */
-    float *params;                   /* arena: parameters */
-    float *grads;                    /* arena: gradients, same layout */
-    float *delta;                    /* arena: this step's update, same layout */
-    float *wt;                       /* arena: each layer's W^T, the forward product's operand */
-    int wt_fresh;                    /* wt equals the weights (gs_net_params clears it) */
-    float *opt_m;                    /* optimizer first moment / momentum buffer (or NULL) */
-    float *opt_v;                    /* optimizer second moment (or NULL) */
-    float *acts;                     /* arena: every activation buffer */
+    int measure;             /* backward measures phi' of the hidden layers */
+    int lean_update;         /* update passes record finiteness only (gs_net_set_lean_update) */
+    int can_saturate;        /* the activation can saturate */
+    float sat_level;         /* phi' below this is saturated (DESIGN.md) */
+    GsTensorInfo *tensors;   /* n_tensors entries: the parameter tensor table */
+    GsTensorRecord *records; /* n_tensors entries: what the last step measured */
+    Layer *layers;           /* n_layers entries, index l-1 for layer l */
+    float *params;           /* arena: parameters */
+    float *grads;            /* arena: gradients, same layout */
+    float *delta;            /* arena: this step's update, same layout */
+    float *wt;               /* arena: each layer's W^T, the forward product's operand */
+    int wt_fresh;            /* wt equals the weights (gs_net_params clears it) */
+    float *opt_m;            /* optimizer first moment / momentum buffer (or NULL) */
+    float *opt_v;            /* optimizer second moment (or NULL) */
+    float *acts;             /* arena: every activation buffer */
     float *g, *gskip, *dy, *scratch; /* backward scratch (B, max width) */
     unsigned hist_kinds;      /* histograms the update passes count (gs_net_set_measure_hist) */
     float *hist;              /* n_tensors x {grad, update} x GS_HIST_NB, or NULL */
@@ -541,9 +542,11 @@ static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptSt
         for (int j = 0; j < 2; j++)
             if (j ? hu : hg)
                 gs_hist_acc_init(&acc[j], 0.0);
+        GsOptStep ok = *o;
+        ok.finite_only = net->lean_update && !hg && !hu;
         gs_optim_step(net->delta + off, net->params + off, net->grads + off,
                       net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
-                      net->tensors[k].size, o, &u, hg || hu ? &h : NULL);
+                      net->tensors[k].size, &ok, &u, hg || hu ? &h : NULL);
         if (role == GS_TENSOR_WEIGHT || role == GS_TENSOR_OUT_WEIGHT) /* while W is in cache */
             mirror_layer(net, &net->layers[net->tensors[k].layer]);
         for (int j = 0; j < 2 && net->hist; j++) {
@@ -594,7 +597,7 @@ void gs_net_step(GsNet *net, double lr, long t, GsStepInfo *info)
         if (s->clip_value > 0 && gs_clip_value(net->grads, n, s->clip_value) > 0)
             changed = 1;
     }
-    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t};
+    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t, 0};
     update_tensors(net, 0, nt, &o, !clips);
     if (!clips)
         before = global_norm(rec, nt);
@@ -612,7 +615,7 @@ void gs_net_backward_step(GsNet *net, size_t B, double lr, long t, GsStepInfo *i
 {
     const GsSpec *s = &net->spec;
     assert(!spec_clips(s));
-    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t};
+    GsOptStep o = {s->opt, lr, s->opt_param, s->weight_decay, t, 0};
     backward_pass(net, B, &o);
     info->norm_before = info->norm_after = global_norm(net->records, net->n_tensors);
     info->clipped = 0;
@@ -642,6 +645,11 @@ const float *gs_net_layer_dz(const GsNet *net, size_t l)
 void gs_net_set_measure(GsNet *net, int on)
 {
     net->measure = on != 0;
+}
+
+void gs_net_set_lean_update(GsNet *net, int on)
+{
+    net->lean_update = on != 0;
 }
 
 GsStatus gs_net_set_measure_hist(GsNet *net, unsigned kinds)

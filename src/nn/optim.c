@@ -2,8 +2,11 @@
  * learning-rate schedules and clipping. */
 #include "gradscope/optim.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "util/reduce.h"
 #include "util/simd.h"
@@ -59,6 +62,45 @@
         rec->update_sumsq = gs_lanes_fold(dq);                                                     \
     } while (0)
 
+/* The finite-only pass (o->finite_only): the same update, and instead of the sums one
+ * unsigned max per lane of |g|'s bits (sign cleared): every entry is finite exactly when
+ * the max is below Inf's bits, 0x7f800000 (NaN's are above). Two operations per vector of
+ * entries instead of the full pass's three double sums and max. */
+#define FINITE_ENTRY(UPDATE, k, index)                                                             \
+    do {                                                                                           \
+        const size_t j = (index);                                                                  \
+        float d;                                                                                   \
+        uint32_t b;                                                                                \
+        UPDATE;                                                                                    \
+        delta[j] = d;                                                                              \
+        p[j] += d;                                                                                 \
+        memcpy(&b, &g[j], sizeof b);                                                               \
+        b &= 0x7fffffffu;                                                                          \
+        gb[k] = b > gb[k] ? b : gb[k];                                                             \
+    } while (0)
+#define FINITE_PASS(UPDATE)                                                                        \
+    do {                                                                                           \
+        uint32_t gb[GS_LANES] = {0}, top = 0;                                                      \
+        const size_t full = n - n % GS_LANES;                                                      \
+        for (size_t i = 0; i < full; i += GS_LANES)                                                \
+            for (int k = 0; k < GS_LANES; k++)                                                     \
+                FINITE_ENTRY(UPDATE, k, i + k);                                                    \
+        for (size_t t = full; t < n; t++)                                                          \
+            FINITE_ENTRY(UPDATE, 0, t);                                                            \
+        for (int k = 0; k < GS_LANES; k++)                                                         \
+            top = gb[k] > top ? gb[k] : top;                                                       \
+        rec->grad = gs_vec_stats_finish(top < 0x7f800000u ? 0.0 : (double)INFINITY, 0.0f, g, n);   \
+        rec->param_sumsq = rec->update_sumsq = 0.0;                                                \
+    } while (0)
+/* The rule's pass, full or finite-only as o asks. */
+#define RULE_PASS(UPDATE)                                                                          \
+    do {                                                                                           \
+        if (o->finite_only)                                                                        \
+            FINITE_PASS(UPDATE);                                                                   \
+        else                                                                                       \
+            UPDATE_PASS(UPDATE);                                                                   \
+    } while (0)
+
 static void count_block(const GsUpdateHist *h, const float *g, const float *delta, size_t at,
                         size_t len)
 {
@@ -75,25 +117,26 @@ void gs_optim_step(float *restrict delta, float *restrict p, const float *restri
 {
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float l2 = o->kind == GS_OPT_ADAMW ? 0.0f : wd;
+    assert(!o->finite_only || !hist);
     switch (o->kind) {
-    case GS_OPT_SGD: UPDATE_PASS(d = -lr * (g[j] + l2 * p[j])); break;
+    case GS_OPT_SGD: RULE_PASS(d = -lr * (g[j] + l2 * p[j])); break;
     case GS_OPT_MOMENTUM:
         /* buf = mu*buf + g (buf starts at 0, so step 1 gives buf = g as PyTorch). */
-        UPDATE_PASS({
+        RULE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = mu * m[j] + gi;
             d = -lr * m[j];
         });
         break;
     case GS_OPT_NESTEROV:
-        UPDATE_PASS({
+        RULE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = mu * m[j] + gi;
             d = -lr * (gi + mu * m[j]);
         });
         break;
     case GS_OPT_RMSPROP:
-        UPDATE_PASS({
+        RULE_PASS({
             float gi = g[j] + l2 * p[j];
             v[j] = RMS_ALPHA * v[j] + (1.0f - RMS_ALPHA) * gi * gi;
             d = -lr * gi / (sqrtf(v[j]) + RMS_EPS);
@@ -107,7 +150,7 @@ void gs_optim_step(float *restrict delta, float *restrict p, const float *restri
         const float step = lr / bc1;
         /* AdamW decays the weights directly: p <- p - lr*wd*p, before the Adam step. */
         const float decay = o->kind == GS_OPT_ADAMW ? lr * wd : 0.0f;
-        UPDATE_PASS({
+        RULE_PASS({
             float gi = g[j] + l2 * p[j];
             m[j] = b1 * m[j] + (1.0f - b1) * gi;
             v[j] = b2 * v[j] + (1.0f - b2) * gi * gi;
@@ -118,6 +161,9 @@ void gs_optim_step(float *restrict delta, float *restrict p, const float *restri
     }
     }
 }
+#undef RULE_PASS
+#undef FINITE_PASS
+#undef FINITE_ENTRY
 #undef UPDATE_PASS
 #undef UPDATE_ENTRY
 #undef HIST_BLOCK

@@ -331,6 +331,8 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         sampler_next(&smp, &x, &y, &label);
 
         gs_net_set_measure(net, rec); /* backward measures phi' for the probe */
+        /* an unrecorded step's update only says whether the gradients are finite */
+        gs_net_set_lean_update(net, !rec);
         /* the histograms of gradients and updates are counted by the update pass */
         int hrec = rec && gs_record_hist_due(spec, gs_trace_n_steps(trace), step);
         if ((st = gs_net_set_measure_hist(net, hrec ? gs_trace_hist_kinds(trace) : 0u)) != GS_OK) {
