@@ -616,6 +616,56 @@ START_TEST(test_record_hist_every)
 }
 END_TEST
 
+/* A thinned recording (--record-every) of a recurrent net holds, at each step it records,
+ * the full recording's row bit for bit: the steps in between update with the finite-only
+ * pass, which must leave the parameters and the optimizer state as the full pass does; and
+ * the first non-finite step is found between recorded steps too. */
+START_TEST(test_rnn_thinned_rows_equal_full)
+{
+    const char *base[] = {
+        "--arch rnn --width 8 --seq-len 6 --steps 13 --batch 8 --opt adam --lr 0.01",
+        "--arch lstm --width 8 --seq-len 6 --steps 13 --batch 8 --opt momentum",
+        "--arch gru --width 8 --seq-len 6 --steps 13 --batch 8 --clip-norm 0.1"};
+    for (int a = 0; a < 3; a++) {
+        char opts[400];
+        snprintf(opts, sizeof opts, "%s --record-every 4", base[a]);
+        GsRunInfo info;
+        GsTrace *full = record(base[a], &info), *thin = record(opts, &info);
+        size_t L = gs_trace_n_layers(full);
+        ck_assert_uint_eq(gs_trace_n_steps(thin), 4); /* 0, 4, 8 and the last, 12 */
+        ck_assert_uint_eq(gs_trace_n_layers(thin), L);
+        for (size_t i = 0; i < gs_trace_n_steps(thin); i++) {
+            size_t at = (size_t)gs_trace_step(thin, i);
+            ck_assert_int_eq(gs_trace_step(full, at), (long)at);
+            for (size_t l = 0; l < L; l++)
+                for (int c = 0; c < GS_COL_COUNT; c++) {
+                    double x = gs_trace_get(full, at, l, (GsCol)c),
+                           y = gs_trace_get(thin, i, l, (GsCol)c);
+                    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0,
+                                  "arch %d step %zu layer %zu col %d", a, at, l, c);
+                }
+        }
+        gs_trace_destroy(full);
+        gs_trace_destroy(thin);
+    }
+    /* a tanh RNN driven to overflow: its first non-finite step, and the same found when it
+     * falls between recorded steps */
+    const char *wild = "--arch rnn --width 8 --seq-len 6 --steps 40 --batch 8 --lr 1e6 "
+                       "--init normal:3";
+    GsRunInfo info;
+    GsTrace *full = record(wild, &info);
+    const char *first = gs_trace_meta_get(full, "first_nonfinite");
+    ck_assert_str_ne(first, "none");
+    long step = strtol(first, NULL, 10);
+    char opts[400];
+    snprintf(opts, sizeof opts, "%s --record-every %ld", wild, step + 1);
+    GsTrace *thin = record(opts, &info);
+    ck_assert_str_eq(gs_trace_meta_get(thin, "first_nonfinite"), first);
+    gs_trace_destroy(full);
+    gs_trace_destroy(thin);
+}
+END_TEST
+
 START_TEST(test_side_file_round_trip)
 {
     make_tmp_dir();
@@ -785,6 +835,7 @@ Suite *gs_test_suite(void)
     tcase_add_test(tr, test_record_subset);
     tcase_add_test(tr, test_record_rnn);
     tcase_add_test(tr, test_record_hist_every);
+    tcase_add_test(tr, test_rnn_thinned_rows_equal_full);
     tcase_add_test(tr, test_side_file_round_trip);
     tcase_add_test(tr, test_side_file_errors);
     suite_add_tcase(s, tr);

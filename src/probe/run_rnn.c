@@ -412,7 +412,8 @@ static GsStatus train(Run *r, GsTrace *trace, GsProgressFn progress, void *ctx, 
             clipped = 1;
         if (spec->clip_value > 0 && gs_clip_value(g, n, spec->clip_value) > 0)
             clipped = 1;
-        GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1, 0};
+        GsOptStep o = {spec->opt, lr, spec->opt_param, spec->weight_decay, step + 1, !rec};
+        /* on an unrecorded step the record only says whether g is finite (optim.h) */
         GsUpdateRecord urec; /* ||g||^2 of the gradient the update used */
         gs_optim_step(r->delta, p, g, r->m, r->v, n, &o, &urec, NULL);
         double applied = sqrt(urec.grad.sumsq);
