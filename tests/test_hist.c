@@ -403,6 +403,15 @@ static GsTrace *record(const char *opts, GsRunInfo *info)
     return t;
 }
 
+/* The recording of base and that of base followed by extra. */
+static void record_variant(const char *base, const char *extra, GsTrace **full, GsTrace **variant)
+{
+    char opts[400];
+    snprintf(opts, sizeof opts, "%s %s", base, extra);
+    *full = record(base, NULL);
+    *variant = record(opts, NULL);
+}
+
 static double sum_bins(const float *h, int lo, int hi)
 {
     double s = 0;
@@ -581,10 +590,8 @@ START_TEST(test_record_hist_every)
                           "--hist all",
                           "--arch lstm --width 8 --seq-len 6 --steps 9 --batch 8 --hist all"};
     for (int a = 0; a < 2; a++) {
-        char opts[400];
-        snprintf(opts, sizeof opts, "%s --hist-every 3", base[a]);
-        GsRunInfo info;
-        GsTrace *full = record(base[a], &info), *thin = record(opts, &info);
+        GsTrace *full, *thin;
+        record_variant(base[a], "--hist-every 3", &full, &thin);
         size_t S = gs_trace_n_steps(full), L = gs_trace_n_layers(full);
         ck_assert_uint_eq(gs_trace_n_steps(thin), S);
         for (size_t i = 0; i < S; i++) {
@@ -627,10 +634,8 @@ START_TEST(test_rnn_thinned_rows_equal_full)
         "--arch lstm --width 8 --seq-len 6 --steps 13 --batch 8 --opt momentum",
         "--arch gru --width 8 --seq-len 6 --steps 13 --batch 8 --clip-norm 0.1"};
     for (int a = 0; a < 3; a++) {
-        char opts[400];
-        snprintf(opts, sizeof opts, "%s --record-every 4", base[a]);
-        GsRunInfo info;
-        GsTrace *full = record(base[a], &info), *thin = record(opts, &info);
+        GsTrace *full, *thin;
+        record_variant(base[a], "--record-every 4", &full, &thin);
         size_t L = gs_trace_n_layers(full);
         ck_assert_uint_eq(gs_trace_n_steps(thin), 4); /* 0, 4, 8 and the last, 12 */
         ck_assert_uint_eq(gs_trace_n_layers(thin), L);
@@ -652,14 +657,13 @@ START_TEST(test_rnn_thinned_rows_equal_full)
      * falls between recorded steps */
     const char *wild = "--arch rnn --width 8 --seq-len 6 --steps 40 --batch 8 --lr 1e6 "
                        "--init normal:3";
-    GsRunInfo info;
-    GsTrace *full = record(wild, &info);
+    GsTrace *full = record(wild, NULL);
     const char *first = gs_trace_meta_get(full, "first_nonfinite");
     ck_assert_str_ne(first, "none");
     long step = strtol(first, NULL, 10);
     char opts[400];
     snprintf(opts, sizeof opts, "%s --record-every %ld", wild, step + 1);
-    GsTrace *thin = record(opts, &info);
+    GsTrace *thin = record(opts, NULL);
     ck_assert_str_eq(gs_trace_meta_get(thin, "first_nonfinite"), first);
     gs_trace_destroy(full);
     gs_trace_destroy(thin);

@@ -20,7 +20,7 @@ typedef struct {
  * the data's shape (memory bound), optionally writes the initial weights as .npy into
  * export_dir (created if missing; NULL: none), trains while recording, and hands back the
  * trace. Errors name the offending value (GS_ERR_INVALID/IO/FORMAT/RANGE) or are
- * GS_ERR_NOMEM; *out is untouched on failure. */
+ * GS_ERR_NOMEM; *out is untouched on failure. info may be NULL. */
 GsStatus gs_run_setup(const GsSpec *spec, const char *export_dir, GsProgressFn progress, void *ctx,
                       GsTrace **out, GsRunInfo *info, GsError *err);
 
