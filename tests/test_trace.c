@@ -12,8 +12,8 @@
 #include "cli_util.h"
 #include "gradscope/data.h"
 #include "gradscope/npy.h"
-#include "util/csv.h"
 #include "trace/atomic_file.h"
+#include "util/csv.h"
 
 /* Fixture directory: $GS_TEST_DATA, else tests/data (run from the source root). */
 static const char *data_dir(void)
@@ -1136,6 +1136,28 @@ START_TEST(test_format_g9)
             ck_assert_msg(0, "%s != %s", a, b);
     }
     ck_assert_int_eq(bad, 0);
+    /* the double path's edges and its ties: powers of ten and their neighbours from 1e-45 to
+     * 1e55 (both sides of the double and long-double ranges), and decimal near-ties
+     * (nine digits and a 5) at every exponent there */
+    for (int k = -45; k <= 55; k++) {
+        char txt[40];
+        snprintf(txt, sizeof txt, "1e%d", k);
+        double p10 = strtod(txt, NULL), near[] = {p10, nextafter(p10, 0), nextafter(p10, INFINITY)};
+        for (int j = 0; j < 3; j++) {
+            gs_csv_format_g9(a, near[j]);
+            snprintf(b, sizeof b, "%.9g", near[j]);
+            ck_assert_msg(!strcmp(a, b), "%s != %s (10^%d)", a, b, k);
+        }
+        for (int t = 0; t < 40; t++) {
+            snprintf(txt, sizeof txt, "%d.%08d5e%d", 1 + t % 9, (t * 12345679) % 100000000, k);
+            double v = strtod(txt, NULL), w[] = {v, nextafter(v, 0), nextafter(v, INFINITY)};
+            for (int j = 0; j < 3; j++) {
+                gs_csv_format_g9(a, w[j]);
+                snprintf(b, sizeof b, "%.9g", w[j]);
+                ck_assert_msg(!strcmp(a, b), "%s != %s (%s)", a, b, txt);
+            }
+        }
+    }
     /* integers (the counts and flags of a trace) around every power of ten */
     for (double p = 1; p <= 1e10; p *= 10)
         for (double d = -3; d <= 3; d++) {

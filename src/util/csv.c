@@ -407,6 +407,72 @@ static long double scale10(double a, int n)
     return r / lpow10[n];
 }
 
+/* Powers of ten exact in a double (5^22 < 2^53). */
+static const double dpow10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* a * 10^n for -36 <= n <= 44 in at most two double roundings (relative error below
+ * 4.5e-16). */
+static double scale10_double(double a, int n)
+{
+    if (n >= 0)
+        return n <= 22 ? a * dpow10[n] : a * dpow10[22] * dpow10[n - 22];
+    return -n <= 22 ? a / dpow10[-n] : a / dpow10[22] / dpow10[-n - 22];
+}
+
+/* floor(x) for |x| < 2^31 without a libm call. */
+static int floor_int(double x)
+{
+    int i = (int)x;
+    return (double)i > x ? i - 1 : i;
+}
+
+/* The nine significant digits of a (1e-280 <= a <= 1e280): *d in [1e8, 1e9] rounded to
+ * nearest from a * 10^(8 - *e10), *e10 the decimal exponent of a. 0 when the scaled value
+ * lies too close to a tie (or its exponent was misjudged) for the digits to be trusted:
+ * printf must then round the exact binary value. Decimal exponents -36..44 (the trace's
+ * usual range) scale in double: at most two roundings, an error below 4.5e-7 in the scaled
+ * value against the 1e-6 tie margin; the rest in long double, where it has 64 bits. */
+static int digits9(double a, uint64_t *d, int *e10)
+{
+    int e2;
+    (void)frexp(a, &e2);
+    /* a = m 2^e2 with m in [0.5, 1): floor(log10 a) is this or one more */
+    int e = floor_int((e2 - 1) * 0.30102999566398120);
+    double q, frac;
+    if (e >= -36 && e <= 44) {
+        double s = scale10_double(a, 8 - e);
+        if (s >= 1e9) {
+            e++;
+            s = scale10_double(a, 8 - e);
+        }
+        if (!(s >= 1e8 && s < 1e9))
+            return 0;
+        q = (double)(uint64_t)s;
+        frac = s - q; /* exact: q and s share their binade */
+    } else {
+        if (LDBL_MANT_DIG < 64)
+            return 0;
+        long double s = scale10(a, 8 - e);
+        if (s >= 1e9L) {
+            e++;
+            s = scale10(a, 8 - e);
+        }
+        if (!(s >= 1e8L && s < 1e9L))
+            return 0;
+        long double ql = floorl(s);
+        q = (double)ql;
+        frac = (double)(s - ql);
+    }
+    if (fabs(frac - 0.5) < 1e-6)
+        return 0;
+    *d = (uint64_t)q + (frac > 0.5);
+    *e10 = e;
+    return 1;
+}
+
 int gs_csv_format_g9(char *buf, double v)
 {
     double a = fabs(v);
@@ -428,24 +494,10 @@ int gs_csv_format_g9(char *buf, double v)
         *p = '\0';
         return (int)(p - buf);
     }
-    /* The fast path needs a 64-bit long double mantissa to decide rounding safely. */
-    if (LDBL_MANT_DIG < 64 || !(a >= 1e-280 && a <= 1e280))
+    uint64_t d;
+    int e10;
+    if (!(a >= 1e-280 && a <= 1e280) || !digits9(a, &d, &e10))
         return snprintf(buf, 32, "%.9g", v);
-    int e10 = (int)floor(log10(a));
-    long double s = scale10(a, 8 - e10);
-    if (s >= 1e9L) {
-        e10++;
-        s = scale10(a, 8 - e10);
-    } else if (s < 1e8L) {
-        e10--;
-        s = scale10(a, 8 - e10);
-    }
-    long double q = floorl(s);
-    long double frac = s - q;
-    /* Too close to a tie to trust the scaled value: let printf round the exact binary. */
-    if (fabsl(frac - 0.5L) < 1e-6L || q < 1e8L || q >= 1e9L)
-        return snprintf(buf, 32, "%.9g", v);
-    uint64_t d = (uint64_t)q + (frac > 0.5L);
     if (d >= 1000000000u) {
         d /= 10;
         e10++;
