@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "diagnose/rules.h"
 #include "gradscope/diagnose.h"
 #include "gradscope/hist.h"
 #include "gradscope/rnn.h"
@@ -30,8 +31,8 @@ typedef struct {
     double update;          /* update ratio of every layer */
     double update_step0;    /* update ratio at step 0 (Adam's first steps) */
     double saturation, dead;
-    unsigned hist;   /* histogram kinds stored (filled by the test), 0 none */
-    double hist_a;   /* their activation range */
+    unsigned hist; /* histogram kinds stored (filled by the test), 0 none */
+    double hist_a; /* their activation range */
     uint64_t seed;
 } Syn;
 
@@ -229,6 +230,47 @@ static void assert_silent(const GsTrace *t)
 }
 
 /* ---- healthy traces stay silent -------------------------------------------------------- */
+
+/* The smoothed best loss of not_learning: the O(n) blocked windows agree with summing each
+ * window afresh, for every window length (1, n, around the block edges), NaN/Inf entries
+ * (skipped, and windows with half or fewer finite entries left out) and a huge spike, which
+ * must not leak into the windows after it. */
+START_TEST(test_best_window_mean)
+{
+    enum { N = 157 };
+    double v[N];
+    uint64_t x = 12345;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        v[i] = 0.5 + (double)(x >> 11) * 0x1p-53;
+        if (x % 7 == 0)
+            v[i] = x % 2 ? NAN : INFINITY;
+    }
+    v[40] = 1e300;
+    for (size_t n = 1; n <= N; n += 13)
+        for (size_t w = 1; w <= n + 1; w += (w < 12 ? 1 : 7)) {
+            double want = INFINITY;
+            for (size_t i = 0; i + w <= n; i++) {
+                double s = 0;
+                size_t m = 0;
+                for (size_t j = i; j < i + w; j++)
+                    if (isfinite(v[j])) {
+                        s += v[j];
+                        m++;
+                    }
+                if (m * 2 > w && s / (double)m < want)
+                    want = s / (double)m;
+            }
+            double got;
+            ck_assert(dg_best_window_mean(v, n, w, &got));
+            if (isinf(want))
+                ck_assert_msg(isinf(got), "n %zu w %zu: %g", n, w, got);
+            else
+                ck_assert_msg(fabs(got - want) <= 1e-13 * want, "n %zu w %zu: %.17g != %.17g", n, w,
+                              got, want);
+        }
+}
+END_TEST
 
 START_TEST(healthy_flat)
 {
@@ -1925,6 +1967,7 @@ Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
     TCase *h = tcase_create("healthy");
+    tcase_add_test(h, test_best_window_mean);
     tcase_add_test(h, healthy_flat);
     tcase_add_test(h, healthy_mild_decay);
     tcase_add_test(h, healthy_noisy);

@@ -123,6 +123,62 @@ double dg_median_finite(double *v, size_t n)
     return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
 }
 
+int dg_best_window_mean(const double *v, size_t n, size_t w, double *best)
+{
+    assert(w >= 1);
+    *best = INFINITY;
+    if (n < w)
+        return 1;
+    /* per block of w entries: pre[j] the finite entries from the block's start to j, suf[j]
+     * from j to the block's end (with their counts); the window from i is suf[i] plus, unless
+     * i starts a block, pre[i + w - 1] of the next block */
+    double *pre = malloc(2 * n * sizeof *pre);
+    size_t *cnt = malloc(2 * n * sizeof *cnt);
+    if (!pre || !cnt) {
+        free(pre);
+        free(cnt);
+        return 0;
+    }
+    double *suf = pre + n;
+    size_t *npre = cnt, *nsuf = cnt + n;
+    for (size_t b = 0; b < n; b += w) {
+        size_t e = b + w < n ? b + w : n;
+        double s = 0.0;
+        size_t m = 0;
+        for (size_t j = b; j < e; j++) {
+            if (isfinite(v[j])) {
+                s += v[j];
+                m++;
+            }
+            pre[j] = s;
+            npre[j] = m;
+        }
+        s = 0.0;
+        m = 0;
+        for (size_t j = e; j-- > b;) {
+            if (isfinite(v[j])) {
+                s += v[j];
+                m++;
+            }
+            suf[j] = s;
+            nsuf[j] = m;
+        }
+    }
+    for (size_t i = 0; i + w <= n; i++) {
+        double s = suf[i];
+        size_t m = nsuf[i];
+        if (i % w != 0) {
+            s += pre[i + w - 1];
+            m += npre[i + w - 1];
+        }
+        if (m * 2 > w && s / (double)m < *best)
+            *best = s / (double)m;
+    }
+    free(pre);
+    free(cnt);
+    return 1;
+}
+
 int dg_has_hist(const Ctx *c, GsHistKind k)
 {
     return (gs_trace_hist_kinds(c->t) & (1u << k)) != 0;
@@ -134,10 +190,10 @@ static double log_centre(size_t j)
     return pow(10.0, GS_HIST_LOG_LO + ((double)j + 0.5) * GS_HIST_LOG_STEP);
 }
 
-/* The share of sum x^2 that the largest 0.1% of all entries carry (NaN below 1000 entries), and the decades from the
- * bin of the median entry (zeros counted as the smallest) to the largest occupied bin, from
- * the log bins at their geometric centres (each entry's x^2 within a factor 10^0.25 of it).
- * NaN when the histogram holds no nonzero finite entry. */
+/* The share of sum x^2 that the largest 0.1% of all entries carry (NaN below 1000 entries), and the
+ * decades from the bin of the median entry (zeros counted as the smallest) to the largest occupied
+ * bin, from the log bins at their geometric centres (each entry's x^2 within a factor 10^0.25 of
+ * it). NaN when the histogram holds no nonzero finite entry. */
 static void hist_tail(const float *b, double *top1, double *span)
 {
     *top1 = *span = DNAN;

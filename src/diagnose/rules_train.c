@@ -424,17 +424,10 @@ void rule_not_learning(Ctx *c)
     /* The best the loss ever got, smoothed over windows of a tenth of the run so one lucky
      * minibatch does not count as learning. */
     size_t w = c->S / 10 > 0 ? c->S / 10 : 1;
-    double best = INFINITY;
-    for (size_t i = 0; i + w <= c->S; i++) {
-        double s = 0;
-        size_t m = 0;
-        for (size_t j = i; j < i + w; j++)
-            if (isfinite(c->loss[j])) {
-                s += c->loss[j];
-                m++;
-            }
-        if (m * 2 > w && s / (double)m < best)
-            best = s / (double)m;
+    double best;
+    if (!dg_best_window_mean(c->loss, c->S, w, &best)) {
+        dg_skip(c, "not_learning: out of memory");
+        return;
     }
     if (!isfinite(best) || best < (1.0 - c->th->not_learning) * base)
         return;
