@@ -231,6 +231,52 @@ static void assert_silent(const GsTrace *t)
 
 /* ---- healthy traces stay silent -------------------------------------------------------- */
 
+/* The diagnosis's median (a selection, not a sort) equals the median of the sorted finite
+ * values bit for bit, on random, sorted, reversed, constant, organ-pipe and few-valued
+ * inputs with NaN/Inf mixed in, lengths 0..300 and one long input. */
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(test_median_select)
+{
+    enum { NMAX = 100003 };
+    double *v = malloc(NMAX * sizeof *v), *w = malloc(NMAX * sizeof *w);
+    ck_assert(v && w);
+    uint64_t x = 99;
+    for (int pattern = 0; pattern < 6; pattern++)
+        for (size_t n = 0; n <= NMAX; n = n < 300 ? n + 1 : (n == 300 ? NMAX : NMAX + 1)) {
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005u + 1442695040888963407u;
+                double r = (double)(x >> 11) * 0x1p-53;
+                switch (pattern) {
+                case 0: v[i] = r - 0.5; break;
+                case 1: v[i] = (double)i; break;
+                case 2: v[i] = -(double)i; break;
+                case 3: v[i] = 2.5; break;
+                case 4: v[i] = (double)(i < n / 2 ? i : n - i); break;
+                default: v[i] = (double)(x % 3); break;
+                }
+                if (x % 11 == 0)
+                    v[i] = x % 2 ? NAN : -INFINITY;
+            }
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (isfinite(v[i]))
+                    w[m++] = v[i];
+            qsort(w, m, sizeof *w, cmp_d);
+            double want = m == 0 ? NAN : (m % 2 ? w[m / 2] : 0.5 * (w[m / 2 - 1] + w[m / 2]));
+            double got = dg_median_finite(v, n);
+            ck_assert_msg(memcmp(&got, &want, sizeof got) == 0 || (isnan(got) && isnan(want)),
+                          "pattern %d n %zu: %.17g != %.17g", pattern, n, got, want);
+        }
+    free(v);
+    free(w);
+}
+END_TEST
+
 /* The smoothed best loss of not_learning: the O(n) blocked windows agree with summing each
  * window afresh, for every window length (1, n, around the block edges), NaN/Inf entries
  * (skipped, and windows with half or fewer finite entries left out) and a huge spike, which
@@ -1967,6 +2013,7 @@ Suite *gs_test_suite(void)
 {
     Suite *s = suite_create("diagnose");
     TCase *h = tcase_create("healthy");
+    tcase_add_test(h, test_median_select);
     tcase_add_test(h, test_best_window_mean);
     tcase_add_test(h, healthy_flat);
     tcase_add_test(h, healthy_mild_decay);

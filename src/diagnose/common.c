@@ -110,7 +110,54 @@ int dg_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of the finite values among v[0..n) (reordered); NaN when there are none. */
+static void swap_double(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Puts the k-th smallest of the (non-NaN) v[0..n) at v[k], the entries before it no larger
+ * and those after no smaller: quickselect with median-of-three pivots and a three-way
+ * partition (runs of equal values), and after 2 log2 n + 8 partitions the range left is
+ * sorted instead, so that no order of the input (a trace is untrusted) costs more than
+ * O(n log n). The same value as sorting v and reading v[k]. */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    int budget = 8;
+    for (size_t m = n; m > 1; m >>= 1)
+        budget += 2;
+    while (hi - lo > 16) {
+        if (budget-- == 0) {
+            qsort(v + lo, hi - lo, sizeof *v, dg_cmp_double);
+            return;
+        }
+        double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        double pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t lt = lo, i = lo, gt = hi; /* [lo, lt) < pivot, [lt, i) == pivot, [gt, hi) > */
+        while (i < gt) {
+            if (v[i] < pivot)
+                swap_double(&v[lt++], &v[i++]);
+            else if (v[i] > pivot)
+                swap_double(&v[i], &v[--gt]);
+            else
+                i++;
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return;
+    }
+    for (size_t i = lo + 1; i < hi; i++) /* insertion sort of the last few */
+        for (size_t j = i; j > lo && v[j - 1] > v[j]; j--)
+            swap_double(&v[j - 1], &v[j]);
+}
+
+/* Median of the finite values among v[0..n) (reordered); NaN when there are none. O(n) on
+ * the whole (select_kth), equal to the median of the sorted values. */
 double dg_median_finite(double *v, size_t n)
 {
     size_t m = 0;
@@ -119,8 +166,13 @@ double dg_median_finite(double *v, size_t n)
             v[m++] = v[i];
     if (m == 0)
         return DNAN;
-    qsort(v, m, sizeof *v, dg_cmp_double);
-    return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    select_kth(v, m, m / 2);
+    if (m % 2)
+        return v[m / 2];
+    double below = v[0]; /* the lower middle: the largest of the entries before v[m / 2] */
+    for (size_t i = 1; i < m / 2; i++)
+        below = v[i] > below ? v[i] : below;
+    return 0.5 * (below + v[m / 2]);
 }
 
 int dg_best_window_mean(const double *v, size_t n, size_t w, double *best)
