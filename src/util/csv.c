@@ -407,6 +407,13 @@ static long double scale10(double a, int n)
     return r / lpow10[n];
 }
 
+/* "00" to "99". */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930"
+    "31323334353637383940414243444546474849505152535455565758596061"
+    "62636465666768697071727374757677787980818283848586878889909192"
+    "93949596979899";
+
 /* Powers of ten exact in a double (5^22 < 2^53). */
 static const double dpow10[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
@@ -503,9 +510,12 @@ int gs_csv_format_g9(char *buf, double v)
         e10++;
     }
     char dig[9];
-    for (int i = 8; i >= 0; i--) {
-        dig[i] = (char)('0' + d % 10);
-        d /= 10;
+    uint32_t u = (uint32_t)d; /* below 10^9 here */
+    dig[8] = (char)('0' + u % 10);
+    u /= 10;
+    for (int i = 7; i > 0; i -= 2) { /* two digits per division */
+        memcpy(&dig[i - 1], &digit_pairs[2 * (u % 100)], 2);
+        u /= 100;
     }
     int nd = 9;
     while (nd > 1 && dig[nd - 1] == '0')
