@@ -485,19 +485,25 @@ int gs_csv_format_g9(char *buf, double v)
     double a = fabs(v);
     /* Zeros and small integers (counts, flags, exact zeros of the trace) print as %.9g does:
      * every digit, no exponent below 1e9; -0 keeps its sign. */
-    if (a < 1e9 && a == floor(a)) {
-        char tmp[12];
-        uint64_t d = (uint64_t)a;
-        int n = 0;
-        do {
-            tmp[n++] = (char)('0' + d % 10);
-            d /= 10;
-        } while (d);
+    if (a < 1e9 && (double)(uint32_t)a == a) {
+        uint32_t u = (uint32_t)a;
+        char tmp[10]; /* the digits, right-aligned */
+        size_t n = 0;
+        for (; u >= 100; u /= 100) {
+            n += 2;
+            memcpy(&tmp[10 - n], &digit_pairs[2 * (u % 100)], 2);
+        }
+        if (u >= 10) {
+            n += 2;
+            memcpy(&tmp[10 - n], &digit_pairs[2 * u], 2);
+        } else {
+            tmp[10 - ++n] = (char)('0' + u);
+        }
         char *p = buf;
         if (signbit(v))
             *p++ = '-';
-        while (n)
-            *p++ = tmp[--n];
+        memcpy(p, tmp + 10 - n, n);
+        p += n;
         *p = '\0';
         return (int)(p - buf);
     }
