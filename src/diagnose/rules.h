@@ -83,15 +83,14 @@ double dg_median_finite(double *v, size_t n);
 int dg_best_window_mean(const double *v, size_t n, size_t w, double *best);
 /* Statistics of the trace's histograms (gradscope/hist.h), read through dg_get like columns;
  * NaN where the histogram was not recorded (or says nothing: no entries). */
-#define DG_COL_HIST_PILEUP                                                                         \
-    ((GsCol)(GS_COL_COUNT + 0)) /* act, tanh-like range A = 1 only: share of outputs in the two                                                                             \
-                                   outer linear bins, |h| > 31/32 */
-#define DG_COL_HIST_ZERO ((GsCol)(GS_COL_COUNT + 1)) /* act: share of outputs exactly 0 */
-#define DG_COL_HIST_TOP1                                                                           \
-    ((GsCol)(GS_COL_COUNT +                                                                        \
-             2)) /* grad: share of sum g^2 in the largest 1% of entries (bin centres) */
-#define DG_COL_HIST_SPAN                                                                           \
-    ((GsCol)(GS_COL_COUNT + 3)) /* grad: decades from the median |g| bin to the largest one */
+/* act, tanh-like range A = 1 only: share of outputs in the two outer linear bins, |h| > 31/32 */
+#define DG_COL_HIST_PILEUP ((GsCol)(GS_COL_COUNT + 0))
+/* act: share of outputs exactly 0 */
+#define DG_COL_HIST_ZERO ((GsCol)(GS_COL_COUNT + 1))
+/* grad: share of sum g^2 in the largest 1% of entries (bin centres) */
+#define DG_COL_HIST_TOP1 ((GsCol)(GS_COL_COUNT + 2))
+/* grad: decades from the median |g| bin to the largest one */
+#define DG_COL_HIST_SPAN ((GsCol)(GS_COL_COUNT + 3))
 /* What layer's (1-based) act histogram is of ("tanh", "relu", "output", ...; "" unknown). */
 void dg_layer_act(const Ctx *c, int layer, char *buf, size_t n);
 /* 1 when the trace has histograms of kind k. */

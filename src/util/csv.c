@@ -414,13 +414,31 @@ static const char digit_pairs[201] =
     "62636465666768697071727374757677787980818283848586878889909192"
     "93949596979899";
 
+/* Writes the decimal digits of u right-aligned into tmp[10 - n .. 10), two per division;
+ * returns n. */
+static size_t u32_digits(char tmp[10], uint32_t u)
+{
+    size_t n = 0;
+    for (; u >= 100; u /= 100) {
+        n += 2;
+        memcpy(&tmp[10 - n], &digit_pairs[2 * (u % 100)], 2);
+    }
+    if (u >= 10) {
+        n += 2;
+        memcpy(&tmp[10 - n], &digit_pairs[2 * u], 2);
+    } else {
+        tmp[10 - ++n] = (char)('0' + u);
+    }
+    return n;
+}
+
 /* Powers of ten exact in a double (5^22 < 2^53). */
 static const double dpow10[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-/* a * 10^n for -36 <= n <= 44 in at most two double roundings (relative error below
+/* a * 10^n for -44 <= n <= 44 in at most two double roundings (relative error below
  * 4.5e-16). */
 static double scale10_double(double a, int n)
 {
@@ -458,7 +476,7 @@ static int digits9(double a, uint64_t *d, int *e10)
         if (!(s >= 1e8 && s < 1e9))
             return 0;
         q = (double)(uint64_t)s;
-        frac = s - q; /* exact: q and s share their binade */
+        frac = s - q; /* exact (Sterbenz: q <= s < 2q) */
     } else {
         if (LDBL_MANT_DIG < 64)
             return 0;
@@ -486,19 +504,8 @@ int gs_csv_format_g9(char *buf, double v)
     /* Zeros and small integers (counts, flags, exact zeros of the trace) print as %.9g does:
      * every digit, no exponent below 1e9; -0 keeps its sign. */
     if (a < 1e9 && (double)(uint32_t)a == a) {
-        uint32_t u = (uint32_t)a;
-        char tmp[10]; /* the digits, right-aligned */
-        size_t n = 0;
-        for (; u >= 100; u /= 100) {
-            n += 2;
-            memcpy(&tmp[10 - n], &digit_pairs[2 * (u % 100)], 2);
-        }
-        if (u >= 10) {
-            n += 2;
-            memcpy(&tmp[10 - n], &digit_pairs[2 * u], 2);
-        } else {
-            tmp[10 - ++n] = (char)('0' + u);
-        }
+        char tmp[10];
+        size_t n = u32_digits(tmp, (uint32_t)a);
         char *p = buf;
         if (signbit(v))
             *p++ = '-';
@@ -515,14 +522,8 @@ int gs_csv_format_g9(char *buf, double v)
         d /= 10;
         e10++;
     }
-    char dig[9];
-    uint32_t u = (uint32_t)d; /* below 10^9 here */
-    dig[8] = (char)('0' + u % 10);
-    u /= 10;
-    for (int i = 7; i > 0; i -= 2) { /* two digits per division */
-        memcpy(&dig[i - 1], &digit_pairs[2 * (u % 100)], 2);
-        u /= 100;
-    }
+    char tmp[10], *dig = tmp + 1; /* d in [1e8, 1e9): nine digits */
+    (void)u32_digits(tmp, (uint32_t)d);
     int nd = 9;
     while (nd > 1 && dig[nd - 1] == '0')
         nd--;
