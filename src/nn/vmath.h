@@ -1,9 +1,13 @@
 /* Branch-free float exp/expm1/tanh/sigmoid/normal-CDF for the activation kernels: plain
- * arithmetic, selects and integer bit operations only, so that GCC vectorizes the loops that
- * call them without -ffast-math. NaN propagates; infinities give the mathematical limits. */
+ * arithmetic, fused multiply-adds, selects and integer bit operations only, so that GCC
+ * vectorizes the loops that call them without -ffast-math. NaN propagates; infinities give
+ * the mathematical limits. Each fmaf() is one correctly rounded operation, the same in every
+ * SIMD clone (util/simd.h); the range reductions and polynomials use it (Haswell's and
+ * Sapphire Rapids' cores and Zen run an FMA in the time of a multiply). */
 #ifndef GS_NN_VMATH_H
 #define GS_NN_VMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -60,6 +64,13 @@ VM_INLINE float vm_with_sign(float x, float s)
 #define VM_LN2_HI 0.693115234375f
 #define VM_LN2_LO 3.19461849453094154e-05f
 
+/* x - n ln 2 for the integer-valued float n (|n| < 2^12): the head's product is exact and so
+ * is its difference with x, the tail's is fused with the last subtraction (one rounding). */
+VM_INLINE float vm_reduce_ln2(float x, float n)
+{
+    return fmaf(n, -VM_LN2_LO, fmaf(n, -VM_LN2_HI, x));
+}
+
 /* e^r - 1 for |r| <= ln2/2 + a little: Taylor to degree 7 (truncation < 6e-9 relative),
  * written as r + r^2 (...) so that the result keeps full relative accuracy as r -> 0. */
 VM_INLINE float vm_expm1_poly(float r)
@@ -67,11 +78,11 @@ VM_INLINE float vm_expm1_poly(float r)
     /* Estrin's scheme: the same polynomial as Horner's, with a dependency chain of 4
      * multiply-adds instead of 7 (the kernels are latency-bound otherwise). */
     float r2 = r * r, r4 = r2 * r2;
-    float a = 0.5f + r * (1.0f / 6.0f);
-    float b = 1.0f / 24.0f + r * (1.0f / 120.0f);
-    float c = 1.0f / 720.0f + r * (1.0f / 5040.0f);
-    float p = a + r2 * b + r4 * c;
-    return r + r2 * p;
+    float a = fmaf(r, 1.0f / 6.0f, 0.5f);
+    float b = fmaf(r, 1.0f / 120.0f, 1.0f / 24.0f);
+    float c = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
+    float p = fmaf(r4, c, fmaf(r2, b, a));
+    return fmaf(r2, p, r);
 }
 
 /* e^x for x <= 0 (-inf -> 0, denormal results rounded once). The scale 2^n is built from
@@ -80,12 +91,12 @@ VM_INLINE float vm_exp_neg(float x)
 {
     x = vm_sel(x < -104.0f, -104.0f, x);
     x = vm_sel(x > 0.0f, 0.0f, x);
-    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = (x - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float r = vm_reduce_ln2(x, n);
     float p = vm_expm1_poly(r);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
-    return (scale + scale * p) * 0x1p-64f;
+    return fmaf(scale, p, scale) * 0x1p-64f;
 }
 
 /* e^-(hi + lo) where hi is a float whose product with any integer n < 256 in magnitude,
@@ -95,14 +106,14 @@ VM_INLINE float vm_exp_neg(float x)
 VM_INLINE float vm_exp_neg2(float hi, float lo)
 {
     float x = -(hi + lo);
-    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
     /* (-hi - n*LN2_HI) is exact: both are on a grid no finer than ulp(hi) and the
      * difference is below 2 * 2^exponent(hi). */
     float r = (((-hi) - n * VM_LN2_HI) - lo) - n * VM_LN2_LO;
     float p = vm_expm1_poly(r);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
-    return (scale + scale * p) * 0x1p-64f;
+    return fmaf(scale, p, scale) * 0x1p-64f;
 }
 
 /* e^x - 1 for x <= 0 with small relative error everywhere, including |x| -> 0 and
@@ -111,13 +122,13 @@ VM_INLINE float vm_expm1_neg(float x)
 {
     x = vm_sel(x < -87.0f, -87.0f, x);
     x = vm_sel(x > 0.0f, 0.0f, x);
-    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = (x - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float r = vm_reduce_ln2(x, n);
     float p = vm_expm1_poly(r);
     /* n >= -126, so 2^n is a normal float; for n = 0 this is exactly p. */
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u) << 23);
-    return scale * p + (scale - 1.0f);
+    return fmaf(scale, p, scale - 1.0f);
 }
 
 /* tanh z = -expm1(-2|z|) / (2 + expm1(-2|z|)) with the sign of z: no inf/inf, and the
@@ -126,22 +137,25 @@ VM_INLINE float vm_expm1_neg(float x)
  * |z| through the unclamped formula, so the result is the same bit for bit while the
  * argument -2|z| >= -18 is never below -87 nor above 0 (NaN passes the clamp unchanged).
  * The loop is bound by this chain's latency ending in the division, so each step off the
- * chain counts. Tried and not kept (stop 27): tanh a = a P(a^2) / Q(a^2), P and Q of degree 4
- * fitted to 2.1e-8 relative on [0, 9.0109] (from there on tanh rounds to 1), is 27% faster
- * (0.37 against 0.50 ns per entry, AVX-512, Zen 4), but evaluated in float without FMA (as
- * every clone here must be, to round alike) it errs by up to 3.8e-7 relative near |z| = 7,
- * and 1 - h^2 then by 7.6e-7 absolute, a quarter of tanh' there: above test_act's bounds
- * (5e-7, 4e-7) and too coarse for the saturation the probe reports. */
+ * chain counts: with the fused multiply-adds, 0.47 -> 0.32 ns per entry (AVX-512, Sapphire
+ * Rapids; AVX2 0.68 -> 0.49), accuracy unchanged (1.7e-7 relative, 1 - h^2 within 3.2e-7).
+ * Tried and not kept (stops 27 and 28): tanh a = a P(a^2) / Q(a^2), P and Q of degree 4
+ * fitted to 2.1e-8 relative on [0, 9.0109] (from there on tanh rounds to 1). Without FMA it
+ * was 27% faster (Zen 4) but erred by 3.8e-7 relative; with FMA it takes 0.23 ns per entry
+ * (Sapphire Rapids) and still errs by 3.4e-7 relative (5.8 units of 2^-24: P and Q lie just
+ * above 1, where a float's half unit is 6e-8 relative, and four roundings add up), so
+ * 1 - h^2 errs by 6.9e-7 absolute: above test_act's bounds (5e-7, 4e-7) and too coarse for
+ * the saturation the probe reports. */
 VM_INLINE float vm_tanh(float z)
 {
     float a = vm_abs(z);
     float x = -2.0f * vm_sel(a > 9.0f, 9.0f, a);
-    float t = x * VM_LOG2E + VM_ROUND_MAGIC;
+    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = (x - n * VM_LN2_HI) - n * VM_LN2_LO;
+    float r = vm_reduce_ln2(x, n);
     float p = vm_expm1_poly(r);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u) << 23);
-    float em = scale * p + (scale - 1.0f);
+    float em = fmaf(scale, p, scale - 1.0f);
     return vm_with_sign(-em / (2.0f + em), z);
 }
 

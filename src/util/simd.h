@@ -1,11 +1,15 @@
 /* Function multi-versioning for the elementwise loops: GS_SIMD_CLONES compiles a function for
- * the x86-64 baseline and for AVX2, and the loader picks the clone the CPU supports. No FMA
- * in the clone, so every element is rounded alike in both (sums keep their written order). */
+ * the x86-64 baseline and for the x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512) levels, and
+ * the loader picks the best clone the CPU supports. Every clone rounds every element alike:
+ * the build contracts no a * b + c on its own (-ffp-contract=off, meson.build), so a fused
+ * multiply-add appears only where the source writes fmaf(), which is correctly rounded in
+ * every clone (one instruction in v3 and v4, glibc's exact software fmaf in the baseline,
+ * slow but equal); sums keep their written order. */
 #ifndef GS_UTIL_SIMD_H
 #define GS_UTIL_SIMD_H
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define GS_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#define GS_SIMD_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define GS_SIMD_CLONES
 #endif
