@@ -536,9 +536,22 @@ START_TEST(test_update_record)
             ck_assert(rec.grad.sumsq == 0.0 && rec.grad.maxabs == 0.0);
             ck_assert_uint_eq(rec.grad.nonfinite, 0);
             ck_assert(rec.param_sumsq == 0.0 && rec.update_sumsq == 0.0);
+            /* both passes without storing delta (delta NULL): the same parameters, state and
+             * record bit for bit */
+            float p2[101], m2[101] = {0}, v2[101] = {0}, p3[101], m3[101] = {0}, v3[101] = {0};
+            memcpy(p2, p, n * sizeof *p);
+            memcpy(p3, p, n * sizeof *p);
+            GsUpdateRecord rec2, rec3;
+            gs_optim_step(NULL, p2, g, m2, v2, n, &o, &rec2, NULL);
+            gs_optim_step(NULL, p3, g, m3, v3, n, &lean, &rec3, NULL);
+            ck_assert(rec3.grad.sumsq == 0.0 && rec3.update_sumsq == 0.0);
             gs_optim_step(d, p, g, m, v, n, &o, &rec, NULL);
             ck_assert(!memcmp(p1, p, n * sizeof *p) && !memcmp(d1, d, n * sizeof *d));
             ck_assert(!memcmp(m1, m, n * sizeof *m) && !memcmp(v1, v, n * sizeof *v));
+            ck_assert(!memcmp(p2, p, n * sizeof *p) && !memcmp(p3, p, n * sizeof *p));
+            ck_assert(!memcmp(m2, m, n * sizeof *m) && !memcmp(v2, v, n * sizeof *v));
+            ck_assert(!memcmp(m3, m, n * sizeof *m) && !memcmp(v3, v, n * sizeof *v));
+            ck_assert(!memcmp(&rec2, &rec, sizeof rec));
             ck_assert(rec.param_sumsq == gs_sumsq(p0, n));
             ck_assert(rec.update_sumsq == gs_sumsq(d, n));
             GsVecStats want = gs_vec_stats(g, n);

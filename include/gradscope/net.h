@@ -53,7 +53,8 @@ const GsTensorInfo *gs_net_tensors(const GsNet *net, size_t *n);
 /* The entry of layer (0-based, as GsTensorInfo.layer) with role; NULL when there is none. */
 const GsTensorInfo *gs_net_tensor(const GsNet *net, size_t layer, GsTensorRole role);
 /* The arenas the table's offsets index: parameters, gradients, and the last optimizer
- * step's update (gs_net_n_params floats each). Valid while the net lives. */
+ * step's update (gs_net_n_params floats each; the update as of the last step that kept it,
+ * gs_net_set_keep_update). Valid while the net lives. */
 float *gs_net_params(GsNet *net);
 float *gs_net_grads(GsNet *net);
 const float *gs_net_update(const GsNet *net);
@@ -138,6 +139,10 @@ void gs_net_set_measure(GsNet *net, int on);
  * ignore it. The parameters and the optimizer state come out the same bit for bit. Off
  * (0) when the net is created. */
 void gs_net_set_lean_update(GsNet *net, int on);
+/* on = 0: the following update passes apply each change without storing it in the update
+ * arena (gs_net_update), except for tensors whose update histogram they count; a stream of
+ * writes as large as the parameters saved. On (1) when the net is created. */
+void gs_net_set_keep_update(GsNet *net, int on);
 /* Asks the following update passes (gs_net_step, gs_net_backward_step) to count histograms
  * (hist.h) of each weight tensor as they stream it: kinds is a mask of GS_HIST_GRAD (the
  * gradient as backward left it: counted only where nothing clipped it, i.e. by the fused

@@ -35,7 +35,8 @@ typedef struct {
 } GsUpdateHist;
 
 /* One optimizer step over n parameters p with gradients g and state m, v (m, v updated; v
- * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta and
+ * unused by sgd/momentum/nesterov, both unused by sgd): writes the change into delta (unless
+ * delta is NULL: then the change is applied without being kept, and hist->update must be NULL) and
  * applies it, p[i] += delta[i], in the same pass, which also fills *rec (the probe reads the
  * record instead of the arrays) and, with hist not NULL, counts g and delta into its
  * histograms. With o->finite_only (for a step whose record only has to say whether the

@@ -41,6 +41,7 @@ struct GsNet {
     GsLossKind loss;
     int measure;             /* backward measures phi' of the hidden layers */
     int lean_update;         /* update passes record finiteness only (gs_net_set_lean_update) */
+    int drop_update;         /* update passes do not store delta (gs_net_set_keep_update) */
     int can_saturate;        /* the activation can saturate */
     float sat_level;         /* phi' below this is saturated (DESIGN.md) */
     GsTensorInfo *tensors;   /* n_tensors entries: the parameter tensor table */
@@ -544,7 +545,9 @@ static void update_tensors(GsNet *net, size_t first, size_t count, const GsOptSt
                 gs_hist_acc_init(&acc[j], 0.0);
         GsOptStep ok = *o;
         ok.finite_only = net->lean_update && !hg && !hu;
-        gs_optim_step(net->delta + off, net->params + off, net->grads + off,
+        /* delta only where someone reads it: a histogram of it or gs_net_update's caller */
+        float *delta = hu || !net->drop_update ? net->delta + off : NULL;
+        gs_optim_step(delta, net->params + off, net->grads + off,
                       net->opt_m ? net->opt_m + off : NULL, net->opt_v ? net->opt_v + off : NULL,
                       net->tensors[k].size, &ok, &u, hg || hu ? &h : NULL);
         if (role == GS_TENSOR_WEIGHT || role == GS_TENSOR_OUT_WEIGHT) /* while W is in cache */
@@ -650,6 +653,11 @@ void gs_net_set_measure(GsNet *net, int on)
 void gs_net_set_lean_update(GsNet *net, int on)
 {
     net->lean_update = on != 0;
+}
+
+void gs_net_set_keep_update(GsNet *net, int on)
+{
+    net->drop_update = on == 0;
 }
 
 GsStatus gs_net_set_measure_hist(GsNet *net, unsigned kinds)

@@ -323,6 +323,8 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         return gs_error(err, GS_ERR_NOMEM, "out of memory for a trace of %zu recorded steps",
                         n_rec);
     }
+    /* nothing reads the update arena but the update histograms, which store it themselves */
+    gs_net_set_keep_update(net, 0);
     for (long step = 0; step < spec->steps; step++) {
         int rec = record && (step % spec->record_every == 0 || step == spec->steps - 1);
         double lr = gs_schedule_lr(spec, step);
@@ -381,6 +383,7 @@ GsStatus gs_record_train(GsNet *net, const GsDataset *data, GsTrace *trace, int 
         if (progress)
             progress(ctx, step, spec->steps, loss);
     }
+    gs_net_set_keep_update(net, 1);
     sampler_fini(&smp);
     return st;
 }
