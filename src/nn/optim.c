@@ -96,9 +96,9 @@
     } while (0)
 /* The rule's pass, full or finite-only as o asks, storing delta or not (a constant KEEP in
  * each copy of the loop, so the store is not a test per entry). Not storing it saves a
- * stream of writes as large as the parameters: 50 / 256 / 64 recording every step 16.8-17.4
- * -> 15.7-16.2 ms per step (Sapphire Rapids, OpenBLAS SkylakeX; the 13 MB of weights do not
- * fit in L2). */
+ * stream of writes as large as the parameters: 50 / 256 / 64 recording every step 17.8-18.0
+ * -> 17.2-17.4 ms per step, 50 / 1024 / 64 -2% (Sapphire Rapids, OpenBLAS SkylakeX; the 13 MB
+ * and 200 MB of weights do not fit in L2); width 64 unchanged. */
 #define RULE_PASS(UPDATE)                                                                          \
     do {                                                                                           \
         if (o->finite_only && delta)                                                               \
