@@ -50,27 +50,34 @@ static double now(void)
 /* y[i] = f(x[i]) for i < n; n is a multiple of 16 (the widest SLEEF vector). */
 typedef void (*ElemFn)(const float *x, float *y, size_t n);
 
-/* Defines the three builds of one vmath loop, the clones the engine's own kernels have
- * (src/util/simd.h): the x86-64 baseline (SSE2; its fmaf is glibc's software one), x86-64-v3
- * (AVX2 + FMA) and x86-64-v4 (AVX-512). The vm_ functions are always-inline, so each build
+/* Defines the builds of one vmath loop, the clones the engine's own kernels have
+ * (src/util/simd.h): the x86-64 baseline (SSE2) with the split multiply-adds it runs on CPUs
+ * without FMA (vmath.h's VM_FMA, "nofma") and with glibc's fmaf (one unvectorized call each,
+ * on this CPU its FMA instruction; on a CPU without FMA its software fmaf), x86-64-v3 (AVX2 +
+ * FMA) and x86-64-v4 (AVX-512). The vm_ functions are always-inline, so each build
  * vectorizes for its own target. */
 #define VM_LOOPS(name)                                                                             \
+    static void vm_##name##_sse2nofma(const float *x, float *y, size_t n)                          \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            y[i] = vm_##name(x[i], 1);                                                             \
+    }                                                                                              \
     static void vm_##name##_sse2(const float *x, float *y, size_t n)                               \
     {                                                                                              \
         for (size_t i = 0; i < n; i++)                                                             \
-            y[i] = vm_##name(x[i]);                                                                \
+            y[i] = vm_##name(x[i], 0);                                                             \
     }                                                                                              \
-    __attribute__((target("arch=x86-64-v3"))) static void vm_##name##_avx2(const float *x, float *y,         \
-                                                                 size_t n)                         \
+    __attribute__((target("arch=x86-64-v3"))) static void vm_##name##_avx2(const float *x,         \
+                                                                           float *y, size_t n)     \
     {                                                                                              \
         for (size_t i = 0; i < n; i++)                                                             \
-            y[i] = vm_##name(x[i]);                                                                \
+            y[i] = vm_##name(x[i], 0);                                                             \
     }                                                                                              \
-    __attribute__((target("arch=x86-64-v4"))) static void vm_##name##_avx512(const float *x, float *y,    \
-                                                                      size_t n)                    \
+    __attribute__((target("arch=x86-64-v4"))) static void vm_##name##_avx512(const float *x,       \
+                                                                             float *y, size_t n)   \
     {                                                                                              \
         for (size_t i = 0; i < n; i++)                                                             \
-            y[i] = vm_##name(x[i]);                                                                \
+            y[i] = vm_##name(x[i], 0);                                                             \
     }
 
 VM_LOOPS(tanh)
@@ -198,7 +205,8 @@ static void bench_math(double budget, int rounds)
     int avx2 = __builtin_cpu_supports("x86-64-v3");
     int avx512 = __builtin_cpu_supports("x86-64-v4");
     ElemImpl all[] = {
-        {"tanh", "gradscope sse2", vm_tanh_sse2, ref_tanh},
+        {"tanh", "gradscope sse2 nofma", vm_tanh_sse2nofma, ref_tanh},
+        {"tanh", "gradscope sse2 fmaf", vm_tanh_sse2, ref_tanh},
         {"tanh", "gradscope avx2", avx2 ? vm_tanh_avx2 : NULL, ref_tanh},
         {"tanh", "gradscope avx512", avx512 ? vm_tanh_avx512 : NULL, ref_tanh},
 #if BENCH_HAVE_SLEEF
@@ -207,14 +215,16 @@ static void bench_math(double budget, int rounds)
         {"tanh", "sleef u35 avx2", avx2 ? sl_tanh_u35_avx2 : NULL, ref_tanh},
         {"tanh", "sleef u35 avx512", avx512 ? sl_tanh_u35_avx512 : NULL, ref_tanh},
 #endif
-        {"sigmoid", "gradscope sse2", vm_sigmoid_sse2, ref_sigmoid},
+        {"sigmoid", "gradscope sse2 nofma", vm_sigmoid_sse2nofma, ref_sigmoid},
+        {"sigmoid", "gradscope sse2 fmaf", vm_sigmoid_sse2, ref_sigmoid},
         {"sigmoid", "gradscope avx2", avx2 ? vm_sigmoid_avx2 : NULL, ref_sigmoid},
         {"sigmoid", "gradscope avx512", avx512 ? vm_sigmoid_avx512 : NULL, ref_sigmoid},
 #if BENCH_HAVE_SLEEF
         {"sigmoid", "sleef exp u10 avx2", avx2 ? sl_sigmoid_exp_u10_avx2 : NULL, ref_sigmoid},
         {"sigmoid", "sleef exp u10 avx512", avx512 ? sl_sigmoid_exp_u10_avx512 : NULL, ref_sigmoid},
 #endif
-        {"gelu", "gradscope sse2", vm_gelu_sse2, ref_gelu},
+        {"gelu", "gradscope sse2 nofma", vm_gelu_sse2nofma, ref_gelu},
+        {"gelu", "gradscope sse2 fmaf", vm_gelu_sse2, ref_gelu},
         {"gelu", "gradscope avx2", avx2 ? vm_gelu_avx2 : NULL, ref_gelu},
         {"gelu", "gradscope avx512", avx512 ? vm_gelu_avx512 : NULL, ref_gelu},
 #if BENCH_HAVE_SLEEF

@@ -256,6 +256,23 @@ const char *gs_act_critical_init(const GsAct *act)
     return NULL;
 }
 
+/* ---- the software fused multiply-add (nn/vmath.h) ---- */
+static int vm_no_fma_forced;
+
+void gs_vm_force_no_fma(int on)
+{
+    vm_no_fma_forced = on != 0;
+}
+
+int gs_vm_no_fma(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return vm_no_fma_forced || !__builtin_cpu_supports("fma");
+#else
+    return vm_no_fma_forced; /* other targets: fmaf is the CPU's own instruction */
+#endif
+}
+
 /* ---- float kernels ----
  * One loop per kind over elementwise, branch-free functions (bit-blend selects vm_sel, see
  * vmath.h), so each loop vectorizes. Selects are written so that a NaN z, for which every
@@ -271,9 +288,9 @@ static inline float leaky_f(float z, float slope)
     return vm_sel(z > 0.0f, z, slope * z);
 }
 
-static inline float elu_f(float z, float alpha)
+static inline float elu_f(float z, float alpha, int nofma)
 {
-    return vm_sel(z > 0.0f, z, alpha * vm_expm1_neg(z));
+    return vm_sel(z > 0.0f, z, alpha * vm_expm1_neg(z, nofma));
 }
 
 static inline float softsign_f(float z)
@@ -289,9 +306,9 @@ static inline float step_f(float z, float lo)
     return vm_sel(z != z, z, vm_sel(z > 0.0f, 1.0f, lo));
 }
 
-static inline float elu_deriv_f(float z, float alpha)
+static inline float elu_deriv_f(float z, float alpha, int nofma)
 {
-    return vm_sel(z > 0.0f, 1.0f, alpha * vm_exp_neg(z));
+    return vm_sel(z > 0.0f, 1.0f, alpha * vm_exp_neg(z, nofma));
 }
 
 static inline float softsign_deriv_f(float z)
@@ -302,13 +319,13 @@ static inline float softsign_deriv_f(float z)
 
 /* The forward loops of gs_act_forward and gs_act_forward_bias share one body: LOOP(F) runs
  * the function F (a macro of one float argument) over the entries. */
-#define TANH_F(v) vm_tanh(v)
-#define SIGMOID_F(v) vm_sigmoid(v)
-#define GELU_F(v) vm_gelu(v)
+#define TANH_F(v) vm_tanh(v, nofma)
+#define SIGMOID_F(v) vm_sigmoid(v, nofma)
+#define GELU_F(v) vm_gelu(v, nofma)
 #define RELU_F(v) relu_f(v)
 #define LEAKY_F(v) leaky_f(v, p)
-#define ELU_F(v) elu_f(v, p)
-#define SELU_F(v) (sl * elu_f(v, sa))
+#define ELU_F(v) elu_f(v, p, nofma)
+#define SELU_F(v) (sl * elu_f(v, sa, nofma))
 #define SOFTSIGN_F(v) softsign_f(v)
 #define LINEAR_F(v) (v)
 #define ACT_FORWARD_LOOPS(LOOP)                                                                    \
@@ -343,7 +360,7 @@ void gs_act_forward(const GsAct *act, float *h, const float *z, size_t n)
 #define LOOP_PLAIN(F)                                                                              \
     for (size_t i = 0; i < n; i++)                                                                 \
     h[i] = F(z[i])
-    ACT_FORWARD_LOOPS(LOOP_PLAIN);
+    VM_DISPATCH(ACT_FORWARD_LOOPS(LOOP_PLAIN));
 #undef LOOP_PLAIN
 }
 
@@ -370,7 +387,7 @@ void gs_act_forward_bias(const GsAct *act, float *restrict h, float *restrict z,
             }                                                                                      \
         }                                                                                          \
     } while (0)
-    ACT_FORWARD_LOOPS(LOOP_BIAS);
+    VM_DISPATCH(ACT_FORWARD_LOOPS(LOOP_BIAS));
 #undef LOOP_BIAS
     if (st)
         gs_sum_sumsq(h, rows * n, &st->sum, &st->sumsq);
@@ -384,9 +401,9 @@ void gs_act_forward_bias(const GsAct *act, float *restrict h, float *restrict z,
 #define D_TANH(i) (1.0f - h[i] * h[i])
 #define D_RELU(i) step_f(z[i], 0.0f)
 #define D_LEAKY(i) step_f(z[i], p)
-#define D_ELU(i) elu_deriv_f(z[i], p)
-#define D_GELU(i) vm_gelu_deriv(z[i])
-#define D_SELU(i) (sl * elu_deriv_f(z[i], sa))
+#define D_ELU(i) elu_deriv_f(z[i], p, nofma)
+#define D_GELU(i) vm_gelu_deriv(z[i], nofma)
+#define D_SELU(i) (sl * elu_deriv_f(z[i], sa, nofma))
 #define D_SOFTSIGN(i) softsign_deriv_f(z[i])
 #define ACT_DERIV_SWITCH(LOOP)                                                                     \
     do {                                                                                           \
@@ -416,7 +433,7 @@ void gs_act_backward(const GsAct *act, float *dz, const float *dh, const float *
 #define LOOP_BACKWARD(D)                                                                           \
     for (size_t i = 0; i < n; i++)                                                                 \
     dz[i] = dh[i] * D(i)
-    ACT_DERIV_SWITCH(LOOP_BACKWARD);
+    VM_DISPATCH(ACT_DERIV_SWITCH(LOOP_BACKWARD));
 #undef LOOP_BACKWARD
 }
 
@@ -430,7 +447,7 @@ void gs_act_local_deriv(const GsAct *act, float *d, const float *z, const float 
 #define LOOP_LOCAL(D)                                                                              \
     for (size_t i = 0; i < n; i++)                                                                 \
     d[i] = D(i)
-    ACT_DERIV_SWITCH(LOOP_LOCAL);
+    VM_DISPATCH(ACT_DERIV_SWITCH(LOOP_LOCAL));
 #undef LOOP_LOCAL
 }
 
@@ -454,7 +471,7 @@ void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *res
             dz[i] = v;                                                                             \
             db[j] += v;                                                                            \
         }
-        ACT_DERIV_SWITCH(LOOP_BIAS);
+        VM_DISPATCH(ACT_DERIV_SWITCH(LOOP_BIAS));
 #undef LOOP_BIAS
     }
     /* Measuring: the saturated count and per unit the OR of phi's bits over the rows (in
@@ -500,7 +517,7 @@ void gs_act_backward_bias(const GsAct *act, float *restrict dz, const float *res
         st->dead = dead;                                                                           \
         st->dz_sumsq = lanes ? gs_lanes_fold(q) : gs_sumsq(dz, rows * n);                          \
     } while (0)
-    ACT_DERIV_SWITCH(LOOP_MEASURE);
+    VM_DISPATCH(ACT_DERIV_SWITCH(LOOP_MEASURE));
 #undef LOOP_MEASURE
 #undef MEASURE_ENTRY
 }

@@ -566,43 +566,43 @@ static void colsum_acc(float *db, const float *d, size_t rows, size_t n)
 GS_SIMD_CLONES
 static void tanh_fwd(float *restrict g, const float *restrict q, float *restrict h, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        g[i] = vm_tanh(g[i] + q[i]);
+    VM_DISPATCH(for (size_t i = 0; i < n; i++) {
+        g[i] = vm_tanh(g[i] + q[i], nofma);
         h[i] = g[i];
-    }
+    });
 }
 
 GS_SIMD_CLONES
 static void lstm_fwd_row(float *restrict g, const float *restrict q, const float *restrict cp,
                          float *restrict c, float *restrict tc, float *restrict h, size_t H)
 {
-    for (size_t j = 0; j < H; j++) {
-        float i = vm_sigmoid(g[j] + q[j]), f = vm_sigmoid(g[H + j] + q[H + j]);
-        float gg = vm_tanh(g[2 * H + j] + q[2 * H + j]),
-              o = vm_sigmoid(g[3 * H + j] + q[3 * H + j]);
+    VM_DISPATCH(for (size_t j = 0; j < H; j++) {
+        float i = vm_sigmoid(g[j] + q[j], nofma), f = vm_sigmoid(g[H + j] + q[H + j], nofma);
+        float gg = vm_tanh(g[2 * H + j] + q[2 * H + j], nofma),
+              o = vm_sigmoid(g[3 * H + j] + q[3 * H + j], nofma);
         g[j] = i;
         g[H + j] = f;
         g[2 * H + j] = gg;
         g[3 * H + j] = o;
         c[j] = f * cp[j] + i * gg;
-        tc[j] = vm_tanh(c[j]);
+        tc[j] = vm_tanh(c[j], nofma);
         h[j] = o * tc[j];
-    }
+    });
 }
 
 GS_SIMD_CLONES
 static void gru_fwd_row(float *restrict g, const float *restrict q, const float *restrict hp,
                         float *restrict hn, float *restrict h, size_t H)
 {
-    for (size_t j = 0; j < H; j++) {
-        float r = vm_sigmoid(g[j] + q[j]), z = vm_sigmoid(g[H + j] + q[H + j]);
+    VM_DISPATCH(for (size_t j = 0; j < H; j++) {
+        float r = vm_sigmoid(g[j] + q[j], nofma), z = vm_sigmoid(g[H + j] + q[H + j], nofma);
         hn[j] = q[2 * H + j];
-        float n = vm_tanh(g[2 * H + j] + r * q[2 * H + j]);
+        float n = vm_tanh(g[2 * H + j] + r * q[2 * H + j], nofma);
         g[j] = r;
         g[H + j] = z;
         g[2 * H + j] = n;
         h[j] = (1.0f - z) * n + z * hp[j];
-    }
+    });
 }
 
 GS_SIMD_CLONES

@@ -1,9 +1,10 @@
 /* Branch-free float exp/expm1/tanh/sigmoid/normal-CDF for the activation kernels: plain
  * arithmetic, fused multiply-adds, selects and integer bit operations only, so that GCC
  * vectorizes the loops that call them without -ffast-math. NaN propagates; infinities give
- * the mathematical limits. Each fmaf() is one correctly rounded operation, the same in every
- * SIMD clone (util/simd.h); the range reductions and polynomials use it (Haswell's and
- * Sapphire Rapids' cores and Zen run an FMA in the time of a multiply). */
+ * the mathematical limits. The range reductions and polynomials use fused multiply-adds
+ * (VM_FMA: fmaf, one correctly rounded operation, the same in the x86-64-v3 and v4 clones of
+ * util/simd.h; Haswell's and Sapphire Rapids' cores and Zen run it in the time of a multiply),
+ * split into a product and a sum on CPUs without FMA. */
 #ifndef GS_NN_VMATH_H
 #define GS_NN_VMATH_H
 
@@ -54,6 +55,39 @@ VM_INLINE float vm_with_sign(float x, float s)
     return vm_float((vm_bits(x) & 0x7fffffffu) | (vm_bits(s) & 0x80000000u));
 }
 
+/* Every fused multiply-add below is VM_FMA(a, b, c), in a function with a parameter nofma: 0
+ * computes it as fmaf (one instruction in the x86-64-v3 and v4 clones), 1 as a product and a
+ * sum, rounded twice, for CPUs without an FMA unit (the x86-64 baseline and x86-64-v2, e.g.
+ * QEMU's and Proxmox's default virtual CPUs): there glibc's software fmaf takes ~45 ns a call
+ * and vm_tanh 232 ns per entry (measured on Zen 5 with glibc's FMA code switched off by
+ * GLIBC_TUNABLES), the split form 1.3 ns. The split form is the same formula within the same
+ * accuracy bounds (tests/test_act.c runs both) and rounds the last bits differently; a CPU
+ * always runs the same form, so its traces stay bit-identical run after run (across CPUs
+ * they differ anyway: the BLAS kernels do). The kernels pass a constant (VM_DISPATCH), so
+ * after inlining the choice folds away. */
+#define VM_FMA(a, b, c) (nofma ? (a) * (b) + (c) : fmaf((a), (b), (c)))
+
+/* 1 where the kernels run VM_FMA in software: the CPU has no FMA unit, or a test or benchmark
+ * asked for it (gs_vm_force_no_fma; nn/act.c). */
+int gs_vm_no_fma(void);
+void gs_vm_force_no_fma(int on);
+
+/* Runs the statements twice over in a kernel, once with nofma = 1 and once with nofma = 0, and
+ * takes one of them per call: in the x86-64-v3 and v4 clones nofma = 0 always runs (they have
+ * FMA), in the baseline clone whichever the CPU needs. */
+#define VM_DISPATCH(...)                                                                           \
+    do {                                                                                           \
+        if (gs_vm_no_fma()) {                                                                      \
+            const int nofma = 1;                                                                   \
+            (void)nofma;                                                                           \
+            __VA_ARGS__;                                                                           \
+        } else {                                                                                   \
+            const int nofma = 0;                                                                   \
+            (void)nofma;                                                                           \
+            __VA_ARGS__;                                                                           \
+        }                                                                                          \
+    } while (0)
+
 /* Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer (round to nearest even);
  * the integer then sits in the low mantissa bits of the sum, so no float->int conversion (UB
  * for NaN) is needed. */
@@ -66,69 +100,69 @@ VM_INLINE float vm_with_sign(float x, float s)
 
 /* x - n ln 2 for the integer-valued float n (|n| < 2^12): the head's product is exact and so
  * is its difference with x, the tail's is fused with the last subtraction (one rounding). */
-VM_INLINE float vm_reduce_ln2(float x, float n)
+VM_INLINE float vm_reduce_ln2(float x, float n, int nofma)
 {
-    return fmaf(n, -VM_LN2_LO, fmaf(n, -VM_LN2_HI, x));
+    return VM_FMA(n, -VM_LN2_LO, VM_FMA(n, -VM_LN2_HI, x));
 }
 
 /* e^r - 1 for |r| <= ln2/2 + a little: Taylor to degree 7 (truncation < 6e-9 relative),
  * written as r + r^2 (...) so that the result keeps full relative accuracy as r -> 0. */
-VM_INLINE float vm_expm1_poly(float r)
+VM_INLINE float vm_expm1_poly(float r, int nofma)
 {
     /* Estrin's scheme: the same polynomial as Horner's, with a dependency chain of 4
      * multiply-adds instead of 7 (the kernels are latency-bound otherwise). */
     float r2 = r * r, r4 = r2 * r2;
-    float a = fmaf(r, 1.0f / 6.0f, 0.5f);
-    float b = fmaf(r, 1.0f / 120.0f, 1.0f / 24.0f);
-    float c = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
-    float p = fmaf(r4, c, fmaf(r2, b, a));
-    return fmaf(r2, p, r);
+    float a = VM_FMA(r, 1.0f / 6.0f, 0.5f);
+    float b = VM_FMA(r, 1.0f / 120.0f, 1.0f / 24.0f);
+    float c = VM_FMA(r, 1.0f / 5040.0f, 1.0f / 720.0f);
+    float p = VM_FMA(r4, c, VM_FMA(r2, b, a));
+    return VM_FMA(r2, p, r);
 }
 
 /* e^x for x <= 0 (-inf -> 0, denormal results rounded once). The scale 2^n is built from
  * exponent bits as 2^(n+64) * 2^-64 so that it stays a normal number down to x = -104. */
-VM_INLINE float vm_exp_neg(float x)
+VM_INLINE float vm_exp_neg(float x, int nofma)
 {
     x = vm_sel(x < -104.0f, -104.0f, x);
     x = vm_sel(x > 0.0f, 0.0f, x);
-    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
+    float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = vm_reduce_ln2(x, n);
-    float p = vm_expm1_poly(r);
+    float r = vm_reduce_ln2(x, n, nofma);
+    float p = vm_expm1_poly(r, nofma);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
-    return fmaf(scale, p, scale) * 0x1p-64f;
+    return VM_FMA(scale, p, scale) * 0x1p-64f;
 }
 
 /* e^-(hi + lo) where hi is a float whose product with any integer n < 256 in magnitude,
  * subtracted as below, is exact (hi has <= 24 significant bits and hi + lo < 130), lo small.
  * Used for e^(-a^2/2) with a^2/2 split into an exact head and a tail: a plain float a*a
  * would lose a^2 * 2^-24 absolute, i.e. ~5e-6 relative error at a = 13. */
-VM_INLINE float vm_exp_neg2(float hi, float lo)
+VM_INLINE float vm_exp_neg2(float hi, float lo, int nofma)
 {
     float x = -(hi + lo);
-    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
+    float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
     /* (-hi - n*LN2_HI) is exact: both are on a grid no finer than ulp(hi) and the
      * difference is below 2 * 2^exponent(hi). */
     float r = (((-hi) - n * VM_LN2_HI) - lo) - n * VM_LN2_LO;
-    float p = vm_expm1_poly(r);
+    float p = vm_expm1_poly(r, nofma);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
-    return fmaf(scale, p, scale) * 0x1p-64f;
+    return VM_FMA(scale, p, scale) * 0x1p-64f;
 }
 
 /* e^x - 1 for x <= 0 with small relative error everywhere, including |x| -> 0 and
  * denormals (-inf -> -1; positive x is treated as 0, callers select those away). */
-VM_INLINE float vm_expm1_neg(float x)
+VM_INLINE float vm_expm1_neg(float x, int nofma)
 {
     x = vm_sel(x < -87.0f, -87.0f, x);
     x = vm_sel(x > 0.0f, 0.0f, x);
-    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
+    float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = vm_reduce_ln2(x, n);
-    float p = vm_expm1_poly(r);
+    float r = vm_reduce_ln2(x, n, nofma);
+    float p = vm_expm1_poly(r, nofma);
     /* n >= -126, so 2^n is a normal float; for n = 0 this is exactly p. */
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u) << 23);
-    return fmaf(scale, p, scale - 1.0f);
+    return VM_FMA(scale, p, scale - 1.0f);
 }
 
 /* tanh z = -expm1(-2|z|) / (2 + expm1(-2|z|)) with the sign of z: no inf/inf, and the
@@ -146,23 +180,23 @@ VM_INLINE float vm_expm1_neg(float x)
  * above 1, where a float's half unit is 6e-8 relative, and four roundings add up), so
  * 1 - h^2 errs by 6.9e-7 absolute: above test_act's bounds (5e-7, 4e-7) and too coarse for
  * the saturation the probe reports. */
-VM_INLINE float vm_tanh(float z)
+VM_INLINE float vm_tanh(float z, int nofma)
 {
     float a = vm_abs(z);
     float x = -2.0f * vm_sel(a > 9.0f, 9.0f, a);
-    float t = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC);
+    float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
-    float r = vm_reduce_ln2(x, n);
-    float p = vm_expm1_poly(r);
+    float r = vm_reduce_ln2(x, n, nofma);
+    float p = vm_expm1_poly(r, nofma);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u) << 23);
-    float em = fmaf(scale, p, scale - 1.0f);
+    float em = VM_FMA(scale, p, scale - 1.0f);
     return vm_with_sign(-em / (2.0f + em), z);
 }
 
 /* 1 / (1 + e^-z), evaluated with e = e^-|z| <= 1 so that nothing overflows. */
-VM_INLINE float vm_sigmoid(float z)
+VM_INLINE float vm_sigmoid(float z, int nofma)
 {
-    float e = vm_exp_neg(-vm_abs(z));
+    float e = vm_exp_neg(-vm_abs(z), nofma);
     float s = 1.0f / (1.0f + e);
     return vm_sel(z < 0.0f, e * s, s);
 }
@@ -180,13 +214,13 @@ static const float vm_ncdf_cheb[12] = {
 
 /* For a = min(|z|, cut) (NaN stays NaN): *q = Phi(-a) (lower normal tail, accurate relative
  * to itself) and *e = e^(-a^2/2). */
-VM_INLINE void vm_ncdf_tail(float a, float *q, float *e)
+VM_INLINE void vm_ncdf_tail(float a, float *q, float *e, int nofma)
 {
     /* a = ah + al with ah on 12 significant bits: ah^2/2 is exact. */
     float ah = vm_float(vm_bits(a) & 0xfffff000u);
     float hi = ah * ah * 0.5f;
     float lo = (a - ah) * (a + ah) * 0.5f;
-    float ex = vm_exp_neg2(hi, lo);
+    float ex = vm_exp_neg2(hi, lo, nofma);
 
     float inv = 1.0f / (a + 2.0f);
     float s = (a - 2.0f) * inv;
@@ -215,24 +249,24 @@ VM_INLINE void vm_ncdf_tail(float a, float *q, float *e)
 #define VM_INV_SQRT_2PI 0.398942280401432678f
 
 /* gelu(z) = z Phi(z); -inf -> -0, +inf -> +inf. */
-VM_INLINE float vm_gelu(float z)
+VM_INLINE float vm_gelu(float z, int nofma)
 {
     float a = vm_abs(z);
     float ac = vm_sel(a > VM_NCDF_CUT, VM_NCDF_CUT, a);
     float q, e;
-    vm_ncdf_tail(ac, &q, &e);
+    vm_ncdf_tail(ac, &q, &e, nofma);
     float phi_cdf = vm_sel(z < 0.0f, q, 1.0f - q);
     float big = vm_sel(z < 0.0f, -0.0f, z);
     return vm_sel(a > VM_NCDF_CUT, big, z * phi_cdf);
 }
 
 /* gelu'(z) = Phi(z) + z phi(z); -inf -> 0, +inf -> 1. */
-VM_INLINE float vm_gelu_deriv(float z)
+VM_INLINE float vm_gelu_deriv(float z, int nofma)
 {
     float a = vm_abs(z);
     float ac = vm_sel(a > VM_NCDF_CUT, VM_NCDF_CUT, a);
     float q, e;
-    vm_ncdf_tail(ac, &q, &e);
+    vm_ncdf_tail(ac, &q, &e, nofma);
     float phi_cdf = vm_sel(z < 0.0f, q, 1.0f - q);
     float big = vm_sel(z < 0.0f, 0.0f, 1.0f);
     return vm_sel(a > VM_NCDF_CUT, big, phi_cdf + z * (e * VM_INV_SQRT_2PI));
