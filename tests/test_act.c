@@ -1,5 +1,7 @@
 /* Tests of the activation table: float kernels against the libm double references,
- * derivatives against finite differences, NaN/Inf behaviour, parsing and largest slopes. */
+ * derivatives against finite differences, NaN/Inf behaviour, parsing and largest slopes. The
+ * kernel tests run twice: with fused multiply-adds and with the split ones of CPUs without
+ * FMA (loop index 1; nn/vmath.h). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 
 #include "gradscope/act.h"
+#include "nn/vmath.h"
 #include "util/reduce.h"
 #include "runner.h"
 
@@ -52,6 +55,7 @@ static size_t make_grid(float *z)
  * achieve about 3.2e-7 (gelu), 1.9e-7 (sigmoid), 1.6e-7 (tanh, selu) on this grid. */
 START_TEST(test_forward_accuracy)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     static float z[GRID_MAX], h[GRID_MAX];
     size_t n = make_grid(z);
     for (size_t k = 0; k < N_ACTS; k++) {
@@ -80,6 +84,7 @@ END_TEST
 /* In place (h == z) gives the same result. */
 START_TEST(test_forward_in_place)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     static float z[GRID_MAX], h[GRID_MAX], w[GRID_MAX];
     size_t n = make_grid(z);
     for (size_t k = 0; k < N_ACTS; k++) {
@@ -103,6 +108,7 @@ static int kinked(const GsAct *a)
  * |fd - d| <= 1e-6 |d| + 1e-9 (the floor covers rounding in f(z+s) - f(z-s) ~ 1e-16/s). */
 START_TEST(test_deriv_finite_differences)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     for (size_t k = 0; k < N_ACTS; k++) {
         GsAct a = act_of(act_texts[k]);
         for (double z = -30.0; z <= 30.0; z += 0.0137) {
@@ -125,6 +131,7 @@ END_TEST
  * (achieved 3.1e-7 for tanh: 2 h dh with dh ~ 1.6e-7). */
 START_TEST(test_local_deriv_accuracy)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     static float z[GRID_MAX], h[GRID_MAX], d[GRID_MAX];
     size_t n = make_grid(z);
     for (size_t k = 0; k < N_ACTS; k++) {
@@ -151,6 +158,7 @@ END_TEST
 /* backward = dh * local derivative, bit for bit, also in place (dz == dh). */
 START_TEST(test_backward_is_product)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     static float z[GRID_MAX], h[GRID_MAX], d[GRID_MAX], dh[GRID_MAX], dz[GRID_MAX];
     size_t n = make_grid(z);
     for (size_t i = 0; i < n; i++)
@@ -220,6 +228,7 @@ static int same_array(const float *a, const float *b, size_t n)
 
 START_TEST(test_fused_bias_passes)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     const size_t widths[] = {16, 7, 64};
     const size_t rows = 5;
     for (size_t k = 0; k < N_ACTS; k++)
@@ -294,6 +303,7 @@ END_TEST
 
 START_TEST(test_nonfinite)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     const float in[3] = {NAN, -INFINITY, INFINITY};
     for (size_t k = 0; k < N_ACTS; k++) {
         GsAct a = act_of(act_texts[k]);
@@ -335,6 +345,7 @@ END_TEST
 
 START_TEST(test_kinks_and_saturation)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     GsAct relu = act_of("relu"), leaky = act_of("leaky_relu:0.3");
     const float z0[1] = {0.0f}, h0[1] = {0.0f};
     float d[1];
@@ -460,14 +471,14 @@ Suite *gs_test_suite(void)
     Suite *s = suite_create("act");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_forward_accuracy);
-    tcase_add_test(tc, test_forward_in_place);
-    tcase_add_test(tc, test_deriv_finite_differences);
-    tcase_add_test(tc, test_local_deriv_accuracy);
-    tcase_add_test(tc, test_backward_is_product);
-    tcase_add_test(tc, test_fused_bias_passes);
-    tcase_add_test(tc, test_nonfinite);
-    tcase_add_test(tc, test_kinks_and_saturation);
+    tcase_add_loop_test(tc, test_forward_accuracy, 0, 2);
+    tcase_add_loop_test(tc, test_forward_in_place, 0, 2);
+    tcase_add_loop_test(tc, test_deriv_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, test_local_deriv_accuracy, 0, 2);
+    tcase_add_loop_test(tc, test_backward_is_product, 0, 2);
+    tcase_add_loop_test(tc, test_fused_bias_passes, 0, 2);
+    tcase_add_loop_test(tc, test_nonfinite, 0, 2);
+    tcase_add_loop_test(tc, test_kinks_and_saturation, 0, 2);
     tcase_add_test(tc, test_max_deriv);
     tcase_add_test(tc, test_parse_format);
     tcase_add_test(tc, test_parse_rejects);

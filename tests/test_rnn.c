@@ -14,6 +14,7 @@
 #include "gradscope/rng.h"
 #include "gradscope/rnn.h"
 #include "gradscope/seq.h"
+#include "nn/vmath.h"
 #include "runner.h"
 
 /* ---- the double-precision reference: a straight unrolled forward, nothing shared with
@@ -374,6 +375,7 @@ static void check_all(GsCellKind cell)
 
 START_TEST(test_grad_rnn_tanh)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     check_all(GS_CELL_RNN_TANH);
 }
 END_TEST
@@ -386,12 +388,14 @@ END_TEST
 
 START_TEST(test_grad_lstm)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     check_all(GS_CELL_LSTM);
 }
 END_TEST
 
 START_TEST(test_grad_gru)
 {
+    gs_vm_force_no_fma(_i); /* both forms of the multiply-adds (nn/vmath.h) */
     check_all(GS_CELL_GRU);
 }
 END_TEST
@@ -867,10 +871,10 @@ Suite *gs_test_suite(void)
     Suite *s = suite_create("rnn");
     TCase *tc = tcase_create("rnn");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_grad_rnn_tanh);
+    tcase_add_loop_test(tc, test_grad_rnn_tanh, 0, 2);
     tcase_add_test(tc, test_grad_rnn_relu);
-    tcase_add_test(tc, test_grad_lstm);
-    tcase_add_test(tc, test_grad_gru);
+    tcase_add_loop_test(tc, test_grad_lstm, 0, 2);
+    tcase_add_loop_test(tc, test_grad_gru, 0, 2);
     tcase_add_test(tc, test_truncation_semantics);
     tcase_add_test(tc, test_table_and_default_init);
     tcase_add_test(tc, test_init_options);

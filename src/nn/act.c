@@ -266,10 +266,14 @@ void gs_vm_force_no_fma(int on)
 
 int gs_vm_no_fma(void)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return vm_no_fma_forced || !__builtin_cpu_supports("fma");
+#if GS_SIMD_HAVE_CLONES
+    /* the baseline clone runs exactly where the CPU lacks x86-64-v3 (AVX2, FMA, ...); where it
+     * has FMA alone glibc's fmaf would be one unvectorized call per operation */
+    return vm_no_fma_forced || !__builtin_cpu_supports("x86-64-v3");
+#elif defined(__x86_64__)
+    return 1; /* no clones: the kernels are baseline x86-64 code, fmaf a library call */
 #else
-    return vm_no_fma_forced; /* other targets: fmaf is the CPU's own instruction */
+    return vm_no_fma_forced; /* e.g. aarch64: fmaf is the CPU's own instruction */
 #endif
 }
 

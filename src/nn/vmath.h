@@ -57,7 +57,7 @@ VM_INLINE float vm_with_sign(float x, float s)
 
 /* Every fused multiply-add below is VM_FMA(a, b, c), in a function with a parameter nofma: 0
  * computes it as fmaf (one instruction in the x86-64-v3 and v4 clones), 1 as a product and a
- * sum, rounded twice, for CPUs without an FMA unit (the x86-64 baseline and x86-64-v2, e.g.
+ * sum, rounded twice, in the baseline clone, which runs on CPUs below x86-64-v3 (e.g.
  * QEMU's and Proxmox's default virtual CPUs): there glibc's software fmaf takes ~45 ns a call
  * and vm_tanh 232 ns per entry (measured on Zen 5 with glibc's FMA code switched off by
  * GLIBC_TUNABLES), the split form 1.3 ns. The split form is the same formula within the same
