@@ -119,18 +119,24 @@ VM_INLINE float vm_expm1_poly(float r, int nofma)
     return VM_FMA(r2, p, r);
 }
 
-/* e^x for x <= 0 (-inf -> 0, denormal results rounded once). The scale 2^n is built from
- * exponent bits as 2^(n+64) * 2^-64 so that it stays a normal number down to x = -104. */
-VM_INLINE float vm_exp_neg(float x, int nofma)
+/* e^x for x in [-104, 0] (NaN passes; denormal results rounded once). The scale 2^n is built
+ * from exponent bits as 2^(n+64) * 2^-64 so that it stays a normal number down to x = -104. */
+VM_INLINE float vm_exp_clamped(float x, int nofma)
 {
-    x = vm_sel(x < -104.0f, -104.0f, x);
-    x = vm_sel(x > 0.0f, 0.0f, x);
     float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
     float r = vm_reduce_ln2(x, n, nofma);
     float p = vm_expm1_poly(r, nofma);
     float scale = vm_float((vm_bits(t) - VM_ROUND_MAGIC_BITS + 127u + 64u) << 23);
     return VM_FMA(scale, p, scale) * 0x1p-64f;
+}
+
+/* e^x for x <= 0 (-inf -> 0; positive x is treated as 0). */
+VM_INLINE float vm_exp_neg(float x, int nofma)
+{
+    x = vm_sel(x < -104.0f, -104.0f, x);
+    x = vm_sel(x > 0.0f, 0.0f, x);
+    return vm_exp_clamped(x, nofma);
 }
 
 /* e^-(hi + lo) where hi is a float whose product with any integer n < 256 in magnitude,
@@ -183,8 +189,12 @@ VM_INLINE float vm_expm1_neg(float x, int nofma)
 VM_INLINE float vm_tanh(float z, int nofma)
 {
     float a = vm_abs(z);
-    float x = -2.0f * vm_sel(a > 9.0f, 9.0f, a);
-    float t = VM_FMA(x, VM_LOG2E, VM_ROUND_MAGIC);
+    float ac = vm_sel(a > 9.0f, 9.0f, a);
+    float x = -2.0f * ac;
+    /* t from ac, not x: ac (-2 log2 e) is x log2 e exactly (a power-of-two scale), so t has the
+     * same bits in both forms of VM_FMA (all 2^32 inputs compared) while x's product runs
+     * beside the chain instead of in it */
+    float t = VM_FMA(ac, -2.0f * VM_LOG2E, VM_ROUND_MAGIC);
     float n = t - VM_ROUND_MAGIC;
     float r = vm_reduce_ln2(x, n, nofma);
     float p = vm_expm1_poly(r, nofma);
@@ -196,7 +206,11 @@ VM_INLINE float vm_tanh(float z, int nofma)
 /* 1 / (1 + e^-z), evaluated with e = e^-|z| <= 1 so that nothing overflows. */
 VM_INLINE float vm_sigmoid(float z, int nofma)
 {
-    float e = vm_exp_neg(-vm_abs(z), nofma);
+    /* -min(|z|, 104) is what vm_exp_neg's clamps make of -|z|, without its test for x > 0 in
+     * the chain: the same bits on all 2^32 inputs but NaNs (NaN still, another payload), 0.27
+     * -> 0.23 ns per entry (AVX-512, Zen 5) */
+    float a = vm_abs(z);
+    float e = vm_exp_clamped(-vm_sel(a > 104.0f, 104.0f, a), nofma);
     float s = 1.0f / (1.0f + e);
     return vm_sel(z < 0.0f, e * s, s);
 }
