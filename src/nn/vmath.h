@@ -60,21 +60,22 @@ VM_INLINE float vm_with_sign(float x, float s)
  * sum, rounded twice, in the baseline clone, which runs on CPUs below x86-64-v3 (e.g.
  * QEMU's and Proxmox's default virtual CPUs): there glibc's software fmaf takes ~45 ns a call
  * and vm_tanh 232 ns per entry (measured on Zen 5 with glibc's FMA code switched off by
- * GLIBC_TUNABLES), the split form 1.3 ns. The split form is the same formula within the same
+ * GLIBC_TUNABLES), the split form 1.4 ns. The split form is the same formula within the same
  * accuracy bounds (tests/test_act.c runs both) and rounds the last bits differently; a CPU
  * always runs the same form, so its traces stay bit-identical run after run (across CPUs
  * they differ anyway: the BLAS kernels do). The kernels pass a constant (VM_DISPATCH), so
  * after inlining the choice folds away. */
 #define VM_FMA(a, b, c) (nofma ? (a) * (b) + (c) : fmaf((a), (b), (c)))
 
-/* 1 where the kernels run VM_FMA in software: the CPU has no FMA unit, or a test or benchmark
- * asked for it (gs_vm_force_no_fma; nn/act.c). */
+/* 1 where the kernels split VM_FMA: the CPU is below x86-64-v3 (the baseline clone runs), the
+ * build has no clones (x86-64 baseline code throughout), or a test or benchmark asked for it
+ * (gs_vm_force_no_fma; nn/act.c). */
 int gs_vm_no_fma(void);
 void gs_vm_force_no_fma(int on);
 
-/* Runs the statements twice over in a kernel, once with nofma = 1 and once with nofma = 0, and
- * takes one of them per call: in the x86-64-v3 and v4 clones nofma = 0 always runs (they have
- * FMA), in the baseline clone whichever the CPU needs. */
+/* Compiles the statements twice in a kernel, with nofma = 1 and with nofma = 0, and runs one of
+ * them per call as gs_vm_no_fma says: the baseline clone the split form, the x86-64-v3 and v4
+ * clones fmaf (unless a test forces the split form on them). */
 #define VM_DISPATCH(...)                                                                           \
     do {                                                                                           \
         if (gs_vm_no_fma()) {                                                                      \
