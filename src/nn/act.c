@@ -256,7 +256,7 @@ const char *gs_act_critical_init(const GsAct *act)
     return NULL;
 }
 
-/* ---- the software fused multiply-add (nn/vmath.h) ---- */
+/* ---- which form of the multiply-adds the kernels run (nn/vmath.h's VM_FMA) ---- */
 static int vm_no_fma_forced;
 
 void gs_vm_force_no_fma(int on)

@@ -4,7 +4,7 @@
  * own (-ffp-contract=off, meson.build), so a fused multiply-add appears only where the source
  * writes one: nn/vmath.h's VM_FMA, fmaf in the v3 and v4 clones (one instruction, correctly
  * rounded, so both round every element alike) and a product and a sum in the baseline clone,
- * which runs on CPUs without them; sums keep their written order. */
+ * which runs on CPUs below x86-64-v3; sums keep their written order. */
 #ifndef GS_UTIL_SIMD_H
 #define GS_UTIL_SIMD_H
 
